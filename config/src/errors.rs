@@ -1,0 +1,72 @@
+//! Configuration errors, each tied to the key path it is about.
+
+use std::fmt;
+
+/// One problem in the configuration, with the key path it is about
+/// (`sites[1].oidc.issuer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Every problem found while loading a configuration. Never empty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ConfigErrors {
+    pub fn single(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigErrors(vec![ConfigError {
+            path: path.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// True when some error is about `path` or a key below it.
+    pub fn mentions(&self, path: &str) -> bool {
+        self.0.iter().any(|e| e.path.starts_with(path))
+    }
+}
+
+/// Collects errors while validating; the validator keeps going after each one.
+#[derive(Debug, Default)]
+pub struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_result<T>(self, value: T) -> Result<T, ConfigErrors> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigErrors(self.0))
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The validated, typed configuration. Everything here has been checked; the
+//! gateway builds its filters from it at start-up and never re-parses per request.
+
+use crate::values::{Secret, Upstream};
+use ipnet::IpNet;
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub sessions: SessionsConfig,
+    pub sites: Vec<SiteConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Storefront listeners.
+    pub listen: Vec<String>,
+    /// Admin listener for `/metrics`, `/healthz`, `/readyz`; none when unset.
+    pub admin_listen: Option<String>,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    pub threads: usize,
+    /// Accept HTTP/2 over cleartext (prior knowledge) from clients.
+    pub h2c: bool,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub upstream_idle_timeout: Duration,
+    /// How long an upstream that failed to connect is skipped.
+    pub upstream_failure_cooldown: Duration,
+    pub grace_period: Duration,
+    pub graceful_shutdown_timeout: Duration,
+    pub upgrade_sock: String,
+    pub pid_file: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionsConfig {
+    pub store: SessionStoreKind,
+    pub redis_url: Option<String>,
+    /// Signs session and login-flow cookies. At least 32 bytes.
+    pub cookie_secret: Secret,
+    /// Cookie name; `__Host-` is prefixed on https sites.
+    pub cookie_name: String,
+    pub idle_timeout: Duration,
+    pub absolute_timeout: Duration,
+    /// Most sessions held in memory; the least recently created go first.
+    pub max_entries: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStoreKind {
+    Memory,
+}
+
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    pub name: String,
+    /// Lower-case host names without port.
+    pub hosts: Vec<String>,
+    pub upstreams: Vec<Upstream>,
+    /// Base for redirect_uri and absolute redirects.
+    pub public_url: Url,
+    /// Prefix of the gateway-owned paths (`/_sso`).
+    pub sso_prefix: String,
+    pub identity_headers: IdentityHeaderNames,
+    pub oidc: Option<OidcConfig>,
+    pub token: TokenConfig,
+    /// Routes, longest prefix first.
+    pub routes: Vec<RouteConfig>,
+}
+
+impl SiteConfig {
+    /// True when the site is served over https (cookies get `Secure` and `__Host-`).
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+/// Header names used to hand the identity to the origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityHeaderNames {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub groups: String,
+    pub token: String,
+}
+
+impl IdentityHeaderNames {
+    pub fn all(&self) -> [&str; 5] {
+        [&self.id, &self.email, &self.name, &self.groups, &self.token]
+    }
+}
+
+impl Default for IdentityHeaderNames {
+    fn default() -> Self {
+        IdentityHeaderNames {
+            id: "X-Customer-Id".into(),
+            email: "X-Customer-Email".into(),
+            name: "X-Customer-Name".into(),
+            groups: "X-Customer-Groups".into(),
+            token: "X-Customer-Token".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    pub issuer: Url,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: Vec<String>,
+    pub callback_path: String,
+    /// Explicit logout URL, used instead of the IdP's `end_session_endpoint`.
+    pub logout_url: Option<Url>,
+    pub logout_params: Vec<(String, String)>,
+    /// Where the browser lands after logout.
+    pub post_logout_path: String,
+    pub use_userinfo: bool,
+    /// Bound on each call to the IdP (discovery, JWKS, token, userinfo).
+    pub request_timeout: Duration,
+    /// How often discovery and JWKS are refreshed.
+    pub discovery_refresh: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    /// PEM (PKCS#8) P-256 private key; generated at start when unset.
+    pub signing_key_file: Option<PathBuf>,
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteConfig {
+    pub prefix: String,
+    pub access: Access,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Pass through; identity injected when a session exists.
+    Public,
+    /// Anonymous browsers are sent to log in; API calls get 401.
+    Login,
+    /// Anonymous calls get 401 JSON, never a redirect.
+    Api,
+}

@@ -1,0 +1,114 @@
+//! The raw serde mirror of `gateway.toml`.
+//!
+//! Every field a user may write is here, with `deny_unknown_fields` so a typo is an
+//! error rather than a silently ignored key. Values stay close to what was written
+//! (strings, lists); [`crate::validate`] turns them into the typed model and collects
+//! every problem with its key path.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub sessions: RawSessions,
+    #[serde(default)]
+    pub sites: Vec<RawSite>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<Vec<String>>,
+    pub admin_listen: Option<String>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    pub threads: Option<i64>,
+    pub h2c: Option<bool>,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+    pub connect_timeout: Option<String>,
+    pub read_timeout: Option<String>,
+    pub write_timeout: Option<String>,
+    pub upstream_idle_timeout: Option<String>,
+    pub upstream_failure_cooldown: Option<String>,
+    pub grace_period: Option<String>,
+    pub graceful_shutdown_timeout: Option<String>,
+    pub upgrade_sock: Option<String>,
+    pub pid_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    pub store: Option<String>,
+    pub redis_url: Option<String>,
+    pub cookie_secret: Option<String>,
+    pub cookie_name: Option<String>,
+    pub idle_timeout: Option<String>,
+    pub absolute_timeout: Option<String>,
+    pub max_entries: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub upstreams: Vec<String>,
+    pub public_url: Option<String>,
+    pub sso_prefix: Option<String>,
+    #[serde(default)]
+    pub identity_headers: RawIdentityHeaders,
+    pub oidc: Option<RawOidc>,
+    #[serde(default)]
+    pub token: RawToken,
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentityHeaders {
+    pub id: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Option<String>,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOidc {
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub callback_path: Option<String>,
+    pub logout_url: Option<String>,
+    #[serde(default)]
+    pub logout_params: BTreeMap<String, String>,
+    pub post_logout_path: Option<String>,
+    pub use_userinfo: Option<bool>,
+    pub request_timeout: Option<String>,
+    pub discovery_refresh: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToken {
+    pub signing_key_file: Option<String>,
+    pub ttl: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub prefix: Option<String>,
+    pub access: Option<String>,
+}

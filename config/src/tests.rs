@@ -1,0 +1,126 @@
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "SSO_COOKIE_SECRET" => Some("0123456789abcdef0123456789abcdef".into()),
+        "OIDC_CLIENT_SECRET" => Some("client-secret".into()),
+        _ => None,
+    }
+}
+
+const GOOD: &str = r#"
+[server]
+listen = ["127.0.0.1:8080"]
+admin_listen = "127.0.0.1:9100"
+trusted_proxies = ["10.0.0.0/8", "192.0.2.7"]
+
+[sessions]
+cookie_secret = "${SSO_COOKIE_SECRET}"
+idle_timeout = "30m"
+absolute_timeout = "12h"
+
+[[sites]]
+name = "shop"
+hosts = ["Shop.localhost"]
+upstreams = ["127.0.0.1:3000", "https://origin.example"]
+public_url = "http://shop.localhost:8080"
+
+[sites.oidc]
+issuer = "http://127.0.0.1:9000"
+client_id = "storefront"
+client_secret = "${OIDC_CLIENT_SECRET}"
+
+[[sites.routes]]
+prefix = "/account"
+access = "login"
+
+[[sites.routes]]
+prefix = "/account/api"
+access = "api"
+"#;
+
+#[test]
+fn a_complete_config_validates() {
+    let cfg = parse(GOOD, &env).expect("valid config");
+    let site = &cfg.sites[0];
+    assert_eq!(site.hosts, vec!["shop.localhost"]);
+    assert_eq!(site.upstreams[1].address, "origin.example:443");
+    assert_eq!(cfg.sessions.cookie_secret.expose(), "0123456789abcdef0123456789abcdef");
+    assert_eq!(cfg.sessions.idle_timeout.as_secs(), 1800);
+    let oidc = site.oidc.as_ref().expect("oidc");
+    assert_eq!(oidc.callback_path, "/login/sso/callback");
+    assert_eq!(oidc.client_secret.expose(), "client-secret");
+    // Longest prefix first, so the first match wins.
+    assert_eq!(site.routes[0].prefix, "/account/api");
+    assert_eq!(site.routes[0].access, Access::Api);
+    assert_eq!(cfg.server.trusted_proxies.len(), 2);
+}
+
+#[test]
+fn every_error_is_reported_with_its_key_path() {
+    let text = GOOD
+        .replace("\"127.0.0.1:3000\"", "\"not a socket\"")
+        .replace("${SSO_COOKIE_SECRET}", "short")
+        .replace("http://127.0.0.1:9000", "not a url");
+    let errors = parse(&text, &env).expect_err("invalid config");
+    let report = errors.to_string();
+    assert!(errors.mentions("sites[0].upstreams[0]"), "{report}");
+    assert!(errors.mentions("sessions.cookie_secret"), "{report}");
+    assert!(errors.mentions("sites[0].oidc.issuer"), "{report}");
+    assert!(report.contains("\"not a socket\" is not host:port"), "{report}");
+    assert!(!report.contains("short\""), "the secret itself is not echoed: {report}");
+}
+
+#[test]
+fn a_missing_environment_variable_is_named() {
+    let errors = parse(&GOOD.replace("${OIDC_CLIENT_SECRET}", "${NOPE_SECRET}"), &env).expect_err("missing var");
+    assert!(errors.to_string().contains("sites[0].oidc.client_secret: environment variable NOPE_SECRET is not set"));
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_a_location() {
+    let errors = parse(&GOOD.replace("idle_timeout", "idle_timout"), &env).expect_err("typo");
+    let report = errors.to_string();
+    assert!(report.contains("line 9"), "{report}");
+    assert!(report.contains("idle_timout"), "{report}");
+}
+
+#[test]
+fn protected_routes_need_a_login_method_and_hosts_are_unique() {
+    let text = r#"
+[sessions]
+cookie_secret = "0123456789abcdef0123456789abcdef"
+[[sites]]
+name = "a"
+hosts = ["a.localhost"]
+upstreams = ["127.0.0.1:1"]
+public_url = "http://a.localhost"
+[[sites.routes]]
+prefix = "/account"
+access = "login"
+[[sites]]
+name = "a"
+hosts = ["A.localhost", "b.localhost:8080"]
+upstreams = []
+public_url = "http://b.localhost/path"
+"#;
+    let errors = parse(text, &env).expect_err("invalid");
+    let report = errors.to_string();
+    for path in [
+        "sites[0].routes[0].access",
+        "sites[1].name",
+        "sites[1].hosts",
+        "sites[1].hosts[1]",
+        "sites[1].upstreams",
+        "sites[1].public_url",
+    ] {
+        assert!(errors.mentions(path), "{path} missing in:\n{report}");
+    }
+}
+
+#[test]
+fn bad_values_never_panic() {
+    for text in ["", "[[sites]]", "sites = 3", "[server]\nthreads = -1", "[sessions]\nstore = \"redis\"", "\u{0}"] {
+        assert!(parse(text, &env).is_err(), "{text:?} accepted");
+    }
+}

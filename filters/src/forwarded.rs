@@ -1,0 +1,136 @@
+//! `X-Forwarded-For`, `-Proto` and `-Host` for the origin.
+//!
+//! Runs on every proxied request. Incoming values are believed only when the peer is in
+//! `server.trusted_proxies`; otherwise they are replaced by what the gateway itself saw.
+
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+/// The forwarded headers to set on the upstream request.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Forwarded {
+    pub for_chain: String,
+    pub proto: String,
+    pub host: String,
+    /// The shopper's address as the gateway believes it (first trusted hop's client).
+    pub client_ip: Option<IpAddr>,
+}
+
+/// Trusted proxy ranges, built at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+/// What arrived with the request.
+#[derive(Debug, Default)]
+pub struct Incoming<'a> {
+    pub peer: Option<IpAddr>,
+    pub x_forwarded_for: Option<&'a str>,
+    pub x_forwarded_proto: Option<&'a str>,
+    pub x_forwarded_host: Option<&'a str>,
+    pub host: Option<&'a str>,
+    /// Scheme of the connection to the gateway.
+    pub scheme: &'a str,
+}
+
+impl TrustedProxies {
+    pub fn new(ranges: Vec<IpNet>) -> Self {
+        TrustedProxies(ranges)
+    }
+
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    pub fn decide(&self, req: &Incoming<'_>) -> Forwarded {
+        let peer = req.peer.map(canonical);
+        let trusted = peer.is_some_and(|p| self.trusts(p));
+        let peer_text = peer.map(|p| p.to_string()).unwrap_or_default();
+        if trusted {
+            let for_chain = match clean(req.x_forwarded_for) {
+                Some(chain) => format!("{chain}, {peer_text}"),
+                None => peer_text,
+            };
+            Forwarded {
+                client_ip: self.client_ip(&for_chain),
+                for_chain,
+                proto: clean(req.x_forwarded_proto).unwrap_or(req.scheme).to_string(),
+                host: clean(req.x_forwarded_host).or(req.host).unwrap_or_default().to_string(),
+            }
+        } else {
+            Forwarded {
+                for_chain: peer_text,
+                proto: req.scheme.to_string(),
+                host: req.host.unwrap_or_default().to_string(),
+                client_ip: peer,
+            }
+        }
+    }
+
+    /// The right-most address in the chain that is not a trusted proxy.
+    fn client_ip(&self, chain: &str) -> Option<IpAddr> {
+        let mut last = None;
+        for hop in chain.rsplit(',') {
+            let ip: IpAddr = hop.trim().parse().ok()?;
+            last = Some(canonical(ip));
+            if !self.trusts(ip) {
+                break;
+            }
+        }
+        last
+    }
+}
+
+/// A header value worth believing: trimmed, non-empty, ASCII.
+fn clean(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|v| !v.is_empty() && v.is_ascii())
+}
+
+/// IPv4-mapped IPv6 addresses compare as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxies() -> TrustedProxies {
+        TrustedProxies::new(vec!["10.0.0.0/8".parse().expect("cidr")])
+    }
+
+    #[test]
+    fn untrusted_peers_cannot_forge_forwarded_headers() {
+        let f = proxies().decide(&Incoming {
+            peer: Some("203.0.113.9".parse().expect("ip")),
+            x_forwarded_for: Some("1.2.3.4"),
+            x_forwarded_proto: Some("https"),
+            x_forwarded_host: Some("evil.example"),
+            host: Some("shop.localhost:8080"),
+            scheme: "http",
+        });
+        assert_eq!(f.for_chain, "203.0.113.9");
+        assert_eq!(f.proto, "http");
+        assert_eq!(f.host, "shop.localhost:8080");
+        assert_eq!(f.client_ip, Some("203.0.113.9".parse().expect("ip")));
+    }
+
+    #[test]
+    fn trusted_peers_extend_the_chain() {
+        let f = proxies().decide(&Incoming {
+            peer: Some("::ffff:10.1.2.3".parse().expect("ip")),
+            x_forwarded_for: Some("198.51.100.7, 10.9.9.9"),
+            x_forwarded_proto: Some("https"),
+            x_forwarded_host: Some("shop.example"),
+            host: Some("internal:8080"),
+            scheme: "http",
+        });
+        assert_eq!(f.for_chain, "198.51.100.7, 10.9.9.9, 10.1.2.3");
+        assert_eq!(f.proto, "https");
+        assert_eq!(f.host, "shop.example");
+        assert_eq!(f.client_ip, Some("198.51.100.7".parse().expect("ip")));
+    }
+}

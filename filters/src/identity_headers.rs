@@ -1,0 +1,78 @@
+//! Strip, then inject: the identity headers the origin trusts.
+//!
+//! Runs on every proxied request, on every route, before anything else touches the
+//! upstream request. Any incoming header whose name matches one of the site's identity
+//! header names — compared case-insensitively and with `_` read as `-`, so
+//! `x-customer_id` and `X_CUSTOMER_ID` count — is removed. Only then does the gateway
+//! set the verified values (when there is a session).
+
+use http::{HeaderMap, HeaderName};
+use sso_config::IdentityHeaderNames;
+
+/// The normalised identity header names of one site, built at start-up.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaderStrip {
+    /// Lower-case, `_` replaced by `-`.
+    normalised: Vec<String>,
+}
+
+impl IdentityHeaderStrip {
+    pub fn from_config(names: &IdentityHeaderNames) -> Self {
+        IdentityHeaderStrip {
+            normalised: names.all().iter().map(|n| normalise(n)).collect(),
+        }
+    }
+
+    /// The incoming headers that impersonate an identity header, to be removed.
+    /// Allocates only when some header looks like one.
+    pub fn spoofed(&self, headers: &HeaderMap) -> Vec<HeaderName> {
+        let mut found = Vec::new();
+        for name in headers.keys() {
+            if self.is_identity(name.as_str()) && !found.contains(name) {
+                found.push(name.clone());
+            }
+        }
+        found
+    }
+
+    /// True when `name` (any case, `_` or `-`) is one of the identity headers.
+    pub fn is_identity(&self, name: &str) -> bool {
+        self.normalised.iter().any(|n| {
+            n.len() == name.len()
+                && n.bytes().zip(name.bytes()).all(|(a, b)| {
+                    let b = b.to_ascii_lowercase();
+                    a == b || (a == b'-' && b == b'_')
+                })
+        })
+    }
+}
+
+fn normalise(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn finds_every_case_and_underscore_variant() {
+        let strip = IdentityHeaderStrip::from_config(&IdentityHeaderNames::default());
+        let mut h = HeaderMap::new();
+        for name in ["x-customer-id", "x-customer_email", "x_customer_name", "x-customer-token", "x-customer-groups", "x-customerid", "accept"] {
+            h.insert(HeaderName::from_bytes(name.as_bytes()).expect("name"), HeaderValue::from_static("v"));
+        }
+        let spoofed: Vec<_> = strip.spoofed(&h).iter().map(|n| n.as_str().to_string()).collect();
+        assert_eq!(spoofed.len(), 5, "{spoofed:?}");
+        assert!(!spoofed.iter().any(|n| n == "x-customerid" || n == "accept"));
+    }
+
+    #[test]
+    fn custom_names_are_stripped_too() {
+        let names = IdentityHeaderNames { id: "X-Shop-User".into(), ..IdentityHeaderNames::default() };
+        let strip = IdentityHeaderStrip::from_config(&names);
+        assert!(strip.is_identity("x_shop_user"));
+        assert!(!strip.is_identity("x-customer-id"));
+    }
+}

@@ -1,0 +1,117 @@
+//! A response decided by a filter, written by the gateway.
+//!
+//! Filters never touch the socket: they return a [`Reply`] and the gateway writes it.
+//! Error replies are a short HTML page for browsers and JSON for API calls.
+
+use http::HeaderMap;
+
+/// A complete response: status, extra headers and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    /// An error page (HTML or JSON, depending on what the client accepts).
+    /// `code` is a stable machine word (`unknown_host`), `message` is for people.
+    pub fn error(status: u16, code: &str, message: &str, json: bool) -> Reply {
+        if json {
+            let body = serde_json::json!({ "error": code, "message": message }).to_string();
+            return Reply::with_body(status, "application/json", body);
+        }
+        let title = http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Error");
+        let body = format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status} {title}</title>\
+             <meta name=\"viewport\" content=\"width=device-width\"></head>\
+             <body style=\"font-family:sans-serif;max-width:36em;margin:4em auto\">\
+             <h1>{title}</h1><p>{}</p><p style=\"color:#666\">Error code: {}</p></body></html>\n",
+            html_escape(message),
+            html_escape(code)
+        );
+        Reply::with_body(status, "text/html; charset=utf-8", body)
+    }
+
+    /// A JSON document.
+    pub fn json(status: u16, value: &serde_json::Value) -> Reply {
+        Reply::with_body(status, "application/json", value.to_string())
+    }
+
+    /// A redirect (`303 See Other` unless told otherwise) with no body.
+    pub fn redirect(status: u16, location: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            headers: vec![("location", location.into())],
+            body: String::new(),
+        }
+    }
+
+    pub fn with_body(status: u16, content_type: &str, body: String) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type", content_type.to_string())],
+            body,
+        }
+    }
+
+    /// Adds a header (e.g. `set-cookie`, `www-authenticate`).
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// True when the caller is a script rather than a browser page load: it asks for JSON
+/// and not HTML, or says it is an XMLHttpRequest.
+pub fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let xhr = headers
+        .get("x-requested-with")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("xmlhttprequest"));
+    xhr || (accept.contains("application/json") && !accept.contains("text/html"))
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn json_for_api_calls_html_for_browsers() {
+        let mut h = HeaderMap::new();
+        assert!(!wants_json(&h));
+        h.insert("accept", HeaderValue::from_static("application/json"));
+        assert!(wants_json(&h));
+        h.insert("accept", HeaderValue::from_static("text/html,application/json;q=0.9"));
+        assert!(!wants_json(&h));
+        let page = Reply::error(421, "unknown_host", "<script>", false);
+        assert!(page.body.contains("&lt;script&gt;") && !page.body.contains("<script>"));
+        let json = Reply::error(502, "upstream_unavailable", "down", true);
+        let v: serde_json::Value = serde_json::from_str(&json.body).expect("json");
+        assert_eq!(v["error"], "upstream_unavailable");
+    }
+}

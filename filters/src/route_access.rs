@@ -1,0 +1,56 @@
+//! Which access rule applies to a path.
+//!
+//! Routes come from `[[sites.routes]]`; the longest matching prefix wins and a path no
+//! route matches is `public`. A prefix matches whole path segments: `/account` covers
+//! `/account` and `/account/orders` but not `/accounts`.
+
+use sso_config::{Access, RouteConfig};
+
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    /// Longest prefix first.
+    routes: Vec<RouteConfig>,
+}
+
+impl RouteTable {
+    pub fn from_config(routes: &[RouteConfig]) -> Self {
+        let mut routes = routes.to_vec();
+        routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        RouteTable { routes }
+    }
+
+    /// The access rule for `path` (the path part of the request URI).
+    pub fn access(&self, path: &str) -> Access {
+        self.routes
+            .iter()
+            .find(|r| prefix_matches(&r.prefix, path))
+            .map_or(Access::Public, |r| r.access)
+    }
+}
+
+/// Segment-wise prefix match.
+pub fn prefix_matches(prefix: &str, path: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_prefix_wins_on_segment_boundaries() {
+        let table = RouteTable::from_config(&[
+            RouteConfig { prefix: "/account".into(), access: Access::Login },
+            RouteConfig { prefix: "/account/api".into(), access: Access::Api },
+            RouteConfig { prefix: "/".into(), access: Access::Public },
+        ]);
+        assert_eq!(table.access("/account"), Access::Login);
+        assert_eq!(table.access("/account/orders"), Access::Login);
+        assert_eq!(table.access("/account/api/cart"), Access::Api);
+        assert_eq!(table.access("/accounts"), Access::Public);
+        assert_eq!(table.access("/"), Access::Public);
+    }
+}
