@@ -45,7 +45,10 @@ mod tests {
     fn substitutes_and_names_missing() {
         assert_eq!(expand("a${SECRET}b", env), Ok("as3cr3tb".into()));
         assert_eq!(expand("cost $$5 or $x", env), Ok("cost $5 or $x".into()));
-        assert_eq!(expand("${MISSING}", env), Err("environment variable MISSING is not set".into()));
+        assert_eq!(
+            expand("${MISSING}", env),
+            Err("environment variable MISSING is not set".into())
+        );
         assert!(expand("${SECRET", env).is_err());
         assert!(expand("${A-B}", env).is_err());
     }

@@ -74,7 +74,9 @@ fn every_error_is_reported_with_its_key_path() {
 #[test]
 fn a_missing_environment_variable_is_named() {
     let errors = parse(&GOOD.replace("${OIDC_CLIENT_SECRET}", "${NOPE_SECRET}"), &env).expect_err("missing var");
-    assert!(errors.to_string().contains("sites[0].oidc.client_secret: environment variable NOPE_SECRET is not set"));
+    assert!(errors
+        .to_string()
+        .contains("sites[0].oidc.client_secret: environment variable NOPE_SECRET is not set"));
 }
 
 #[test]
@@ -120,7 +122,14 @@ public_url = "http://b.localhost/path"
 
 #[test]
 fn bad_values_never_panic() {
-    for text in ["", "[[sites]]", "sites = 3", "[server]\nthreads = -1", "[sessions]\nstore = \"redis\"", "\u{0}"] {
+    for text in [
+        "",
+        "[[sites]]",
+        "sites = 3",
+        "[server]\nthreads = -1",
+        "[sessions]\nstore = \"redis\"",
+        "\u{0}",
+    ] {
         assert!(parse(text, &env).is_err(), "{text:?} accepted");
     }
 }

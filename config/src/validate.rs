@@ -21,7 +21,10 @@ pub struct Validator<'a> {
 
 impl<'a> Validator<'a> {
     pub fn new(env: &'a dyn Fn(&str) -> Option<String>) -> Self {
-        Validator { errors: Errors::default(), env }
+        Validator {
+            errors: Errors::default(),
+            env,
+        }
     }
 
     /// A string value with `${VAR}` expanded; records the error and returns `None` on failure.
@@ -52,7 +55,11 @@ impl<'a> Validator<'a> {
             .map(|(i, s)| self.site(&format!("sites[{i}]"), s))
             .collect();
         self.cross_site_checks(&raw.sites, &sites);
-        self.errors.into_result(Config { server, sessions, sites })
+        self.errors.into_result(Config {
+            server,
+            sessions,
+            sites,
+        })
     }
 
     fn server(&mut self, raw: &RawServer) -> ServerConfig {
@@ -75,7 +82,8 @@ impl<'a> Validator<'a> {
             if let Err(m) = check_listen(admin) {
                 self.errors.push("server.admin_listen", m);
             } else if listen.contains(admin) {
-                self.errors.push("server.admin_listen", "must differ from every server.listen address");
+                self.errors
+                    .push("server.admin_listen", "must differ from every server.listen address");
             }
         }
         let trusted_proxies = raw
@@ -88,7 +96,10 @@ impl<'a> Validator<'a> {
                     .parse::<ipnet::IpNet>()
                     .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
                 parsed
-                    .map_err(|_| self.errors.push(path, format!("{cidr:?} is not a CIDR (10.0.0.0/8) or IP")))
+                    .map_err(|_| {
+                        self.errors
+                            .push(path, format!("{cidr:?} is not a CIDR (10.0.0.0/8) or IP"))
+                    })
                     .ok()
             })
             .collect();
@@ -96,7 +107,8 @@ impl<'a> Validator<'a> {
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
             Some(n) if (1..=1024).contains(&n) => n as usize,
             Some(n) => {
-                self.errors.push("server.threads", format!("{n} is not between 1 and 1024"));
+                self.errors
+                    .push("server.threads", format!("{n} is not between 1 and 1024"));
                 1
             }
         };
@@ -104,7 +116,8 @@ impl<'a> Validator<'a> {
             None | Some("human") => LogFormat::Human,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                self.errors.push("server.log_format", format!("{other:?} is not \"human\" or \"json\""));
+                self.errors
+                    .push("server.log_format", format!("{other:?} is not \"human\" or \"json\""));
                 LogFormat::Human
             }
         };
@@ -117,14 +130,52 @@ impl<'a> Validator<'a> {
             h2c: raw.h2c.unwrap_or(true),
             log_format,
             log_level: raw.log_level.clone().unwrap_or_else(|| "info".into()),
-            connect_timeout: parse_duration(e, "server.connect_timeout", raw.connect_timeout.as_deref(), Duration::from_secs(3)),
-            read_timeout: parse_duration(e, "server.read_timeout", raw.read_timeout.as_deref(), Duration::from_secs(60)),
-            write_timeout: parse_duration(e, "server.write_timeout", raw.write_timeout.as_deref(), Duration::from_secs(60)),
-            upstream_idle_timeout: parse_duration(e, "server.upstream_idle_timeout", raw.upstream_idle_timeout.as_deref(), Duration::from_secs(60)),
-            upstream_failure_cooldown: parse_duration(e, "server.upstream_failure_cooldown", raw.upstream_failure_cooldown.as_deref(), Duration::from_secs(10)),
-            grace_period: parse_duration(e, "server.grace_period", raw.grace_period.as_deref(), Duration::from_secs(1)),
-            graceful_shutdown_timeout: parse_duration(e, "server.graceful_shutdown_timeout", raw.graceful_shutdown_timeout.as_deref(), Duration::from_secs(10)),
-            upgrade_sock: raw.upgrade_sock.clone().unwrap_or_else(|| "/tmp/sso-gateway-upgrade.sock".into()),
+            connect_timeout: parse_duration(
+                e,
+                "server.connect_timeout",
+                raw.connect_timeout.as_deref(),
+                Duration::from_secs(3),
+            ),
+            read_timeout: parse_duration(
+                e,
+                "server.read_timeout",
+                raw.read_timeout.as_deref(),
+                Duration::from_secs(60),
+            ),
+            write_timeout: parse_duration(
+                e,
+                "server.write_timeout",
+                raw.write_timeout.as_deref(),
+                Duration::from_secs(60),
+            ),
+            upstream_idle_timeout: parse_duration(
+                e,
+                "server.upstream_idle_timeout",
+                raw.upstream_idle_timeout.as_deref(),
+                Duration::from_secs(60),
+            ),
+            upstream_failure_cooldown: parse_duration(
+                e,
+                "server.upstream_failure_cooldown",
+                raw.upstream_failure_cooldown.as_deref(),
+                Duration::from_secs(10),
+            ),
+            grace_period: parse_duration(
+                e,
+                "server.grace_period",
+                raw.grace_period.as_deref(),
+                Duration::from_secs(1),
+            ),
+            graceful_shutdown_timeout: parse_duration(
+                e,
+                "server.graceful_shutdown_timeout",
+                raw.graceful_shutdown_timeout.as_deref(),
+                Duration::from_secs(10),
+            ),
+            upgrade_sock: raw
+                .upgrade_sock
+                .clone()
+                .unwrap_or_else(|| "/tmp/sso-gateway-upgrade.sock".into()),
             pid_file: raw.pid_file.clone().unwrap_or_else(|| "/tmp/sso-gateway.pid".into()),
         }
     }
@@ -133,11 +184,15 @@ impl<'a> Validator<'a> {
         let store = match raw.store.as_deref() {
             None | Some("memory") => SessionStoreKind::Memory,
             Some("redis") => {
-                self.errors.push("sessions.store", "\"redis\" is not available in this version yet; use \"memory\"");
+                self.errors.push(
+                    "sessions.store",
+                    "\"redis\" is not available in this version yet; use \"memory\"",
+                );
                 SessionStoreKind::Memory
             }
             Some(other) => {
-                self.errors.push("sessions.store", format!("{other:?} is not \"memory\" or \"redis\""));
+                self.errors
+                    .push("sessions.store", format!("{other:?} is not \"memory\" or \"redis\""));
                 SessionStoreKind::Memory
             }
         };
@@ -153,20 +208,43 @@ impl<'a> Validator<'a> {
             }
             None => {
                 if raw.cookie_secret.is_none() {
-                    self.errors.push("sessions.cookie_secret", "is required (write it as \"${SSO_COOKIE_SECRET}\")");
+                    self.errors.push(
+                        "sessions.cookie_secret",
+                        "is required (write it as \"${SSO_COOKIE_SECRET}\")",
+                    );
                 }
                 Secret::new(String::new())
             }
         };
         let cookie_name = raw.cookie_name.clone().unwrap_or_else(|| "sso_session".into());
-        if cookie_name.is_empty() || !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-            self.errors.push("sessions.cookie_name", format!("{cookie_name:?} is not a cookie name (letters, digits, - and _)"));
+        if cookie_name.is_empty()
+            || !cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            self.errors.push(
+                "sessions.cookie_name",
+                format!("{cookie_name:?} is not a cookie name (letters, digits, - and _)"),
+            );
         }
         let e = &mut self.errors;
-        let idle_timeout = parse_duration(e, "sessions.idle_timeout", raw.idle_timeout.as_deref(), Duration::from_secs(30 * 60));
-        let absolute_timeout = parse_duration(e, "sessions.absolute_timeout", raw.absolute_timeout.as_deref(), Duration::from_secs(12 * 3600));
+        let idle_timeout = parse_duration(
+            e,
+            "sessions.idle_timeout",
+            raw.idle_timeout.as_deref(),
+            Duration::from_secs(30 * 60),
+        );
+        let absolute_timeout = parse_duration(
+            e,
+            "sessions.absolute_timeout",
+            raw.absolute_timeout.as_deref(),
+            Duration::from_secs(12 * 3600),
+        );
         if idle_timeout > absolute_timeout {
-            e.push("sessions.idle_timeout", "must not be longer than sessions.absolute_timeout");
+            e.push(
+                "sessions.idle_timeout",
+                "must not be longer than sessions.absolute_timeout",
+            );
         }
         let max_entries = match raw.max_entries {
             None => 1_000_000,
@@ -176,13 +254,28 @@ impl<'a> Validator<'a> {
                 1
             }
         };
-        SessionsConfig { store, redis_url, cookie_secret, cookie_name, idle_timeout, absolute_timeout, max_entries }
+        SessionsConfig {
+            store,
+            redis_url,
+            cookie_secret,
+            cookie_name,
+            idle_timeout,
+            absolute_timeout,
+            max_entries,
+        }
     }
 
     fn site(&mut self, p: &str, raw: &RawSite) -> SiteConfig {
         let name = raw.name.clone().unwrap_or_default();
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            self.errors.push(format!("{p}.name"), format!("{name:?} must be a non-empty name of letters, digits, - and _"));
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            self.errors.push(
+                format!("{p}.name"),
+                format!("{name:?} must be a non-empty name of letters, digits, - and _"),
+            );
         }
         if raw.hosts.is_empty() {
             self.errors.push(format!("{p}.hosts"), "needs at least one host name");
@@ -194,17 +287,23 @@ impl<'a> Validator<'a> {
             .filter_map(|(i, h)| {
                 let host = h.trim().to_ascii_lowercase();
                 let valid = !host.is_empty()
-                    && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
                 if valid {
                     Some(host)
                 } else {
-                    self.errors.push(format!("{p}.hosts[{i}]"), format!("{h:?} is not a host name (no port, no scheme)"));
+                    self.errors.push(
+                        format!("{p}.hosts[{i}]"),
+                        format!("{h:?} is not a host name (no port, no scheme)"),
+                    );
                     None
                 }
             })
             .collect();
         if raw.upstreams.is_empty() {
-            self.errors.push(format!("{p}.upstreams"), "needs at least one upstream (host:port)");
+            self.errors
+                .push(format!("{p}.upstreams"), "needs at least one upstream (host:port)");
         }
         let upstreams = raw
             .upstreams
@@ -226,7 +325,17 @@ impl<'a> Validator<'a> {
         let oidc = raw.oidc.as_ref().map(|o| self.oidc(&format!("{p}.oidc"), o));
         let token = self.token(p, &raw.token);
         let routes = self.routes(p, raw, oidc.is_some());
-        SiteConfig { name, hosts, upstreams, public_url, sso_prefix, identity_headers, oidc, token, routes }
+        SiteConfig {
+            name,
+            hosts,
+            upstreams,
+            public_url,
+            sso_prefix,
+            identity_headers,
+            oidc,
+            token,
+            routes,
+        }
     }
 
     fn public_url(&mut self, p: &str, raw: &RawSite) -> Url {
@@ -234,14 +343,27 @@ impl<'a> Validator<'a> {
         let path = format!("{p}.public_url");
         let Some(text) = self.opt_text(&path, raw.public_url.as_ref()) else {
             if raw.public_url.is_none() {
-                self.errors.push(path, "is required (the URL shoppers use, e.g. \"https://shop.example\")");
+                self.errors.push(
+                    path,
+                    "is required (the URL shoppers use, e.g. \"https://shop.example\")",
+                );
             }
             return fallback();
         };
         match Url::parse(&text) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && u.path() == "/" && u.query().is_none() => u,
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none() =>
+            {
+                u
+            }
             Ok(_) => {
-                self.errors.push(path, format!("{text:?} must be an http(s) URL with a host and no path, e.g. \"https://shop.example\""));
+                self.errors.push(
+                    path,
+                    format!("{text:?} must be an http(s) URL with a host and no path, e.g. \"https://shop.example\""),
+                );
                 fallback()
             }
             Err(e) => {
@@ -279,7 +401,8 @@ impl<'a> Validator<'a> {
             Some(text) => match Url::parse(&text) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
                 _ => {
-                    self.errors.push(format!("{p}.issuer"), format!("{text:?} is not an http(s) URL"));
+                    self.errors
+                        .push(format!("{p}.issuer"), format!("{text:?} is not an http(s) URL"));
                     unreachable_url()
                 }
             },
@@ -290,7 +413,9 @@ impl<'a> Validator<'a> {
                 unreachable_url()
             }
         };
-        let client_id = self.opt_text(&format!("{p}.client_id"), raw.client_id.as_ref()).unwrap_or_default();
+        let client_id = self
+            .opt_text(&format!("{p}.client_id"), raw.client_id.as_ref())
+            .unwrap_or_default();
         if client_id.is_empty() {
             self.errors.push(format!("{p}.client_id"), "is required");
         }
@@ -298,28 +423,40 @@ impl<'a> Validator<'a> {
             Some(s) if !s.is_empty() => Secret::new(s),
             other => {
                 if other.is_some() || raw.client_secret.is_none() {
-                    self.errors.push(format!("{p}.client_secret"), "is required (write it as \"${OIDC_CLIENT_SECRET}\")");
+                    self.errors.push(
+                        format!("{p}.client_secret"),
+                        "is required (write it as \"${OIDC_CLIENT_SECRET}\")",
+                    );
                 }
                 Secret::new(String::new())
             }
         };
-        let scopes = raw.scopes.clone().unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
+        let scopes = raw
+            .scopes
+            .clone()
+            .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
         if !scopes.iter().any(|s| s == "openid") {
             self.errors.push(format!("{p}.scopes"), "must include \"openid\"");
         }
-        let callback_path = raw.callback_path.clone().unwrap_or_else(|| "/login/sso/callback".into());
+        let callback_path = raw
+            .callback_path
+            .clone()
+            .unwrap_or_else(|| "/login/sso/callback".into());
         if let Err(m) = check_path(&callback_path) {
             self.errors.push(format!("{p}.callback_path"), m);
         }
-        let logout_url = self.opt_text(&format!("{p}.logout_url"), raw.logout_url.as_ref()).and_then(|t| {
-            Url::parse(&t)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .or_else(|| {
-                    self.errors.push(format!("{p}.logout_url"), format!("{t:?} is not an http(s) URL"));
-                    None
-                })
-        });
+        let logout_url = self
+            .opt_text(&format!("{p}.logout_url"), raw.logout_url.as_ref())
+            .and_then(|t| {
+                Url::parse(&t)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .or_else(|| {
+                        self.errors
+                            .push(format!("{p}.logout_url"), format!("{t:?} is not an http(s) URL"));
+                        None
+                    })
+            });
         let logout_params = raw
             .logout_params
             .iter()
@@ -340,8 +477,18 @@ impl<'a> Validator<'a> {
             logout_params,
             post_logout_path,
             use_userinfo: raw.use_userinfo.unwrap_or(false),
-            request_timeout: parse_duration(e, &format!("{p}.request_timeout"), raw.request_timeout.as_deref(), Duration::from_secs(5)),
-            discovery_refresh: parse_duration(e, &format!("{p}.discovery_refresh"), raw.discovery_refresh.as_deref(), Duration::from_secs(3600)),
+            request_timeout: parse_duration(
+                e,
+                &format!("{p}.request_timeout"),
+                raw.request_timeout.as_deref(),
+                Duration::from_secs(5),
+            ),
+            discovery_refresh: parse_duration(
+                e,
+                &format!("{p}.discovery_refresh"),
+                raw.discovery_refresh.as_deref(),
+                Duration::from_secs(3600),
+            ),
         }
     }
 
@@ -349,7 +496,8 @@ impl<'a> Validator<'a> {
         let path = format!("{p}.token.ttl");
         let ttl = parse_duration(&mut self.errors, &path, raw.ttl.as_deref(), Duration::from_secs(300));
         if ttl > MAX_TOKEN_TTL {
-            self.errors.push(path, "must be at most 5m (the token is short-lived by design)");
+            self.errors
+                .push(path, "must be at most 5m (the token is short-lived by design)");
         }
         let signing_key_file = self
             .opt_text(&format!("{p}.token.signing_key_file"), raw.signing_key_file.as_ref())
@@ -374,17 +522,21 @@ impl<'a> Validator<'a> {
                     Some("login") => Access::Login,
                     Some("api") => Access::Api,
                     Some(other) => {
-                        self.errors.push(format!("{rp}.access"), format!("{other:?} is not \"public\", \"login\" or \"api\""));
+                        self.errors.push(
+                            format!("{rp}.access"),
+                            format!("{other:?} is not \"public\", \"login\" or \"api\""),
+                        );
                         return None;
                     }
                 };
                 if access != Access::Public && !has_oidc {
-                    self.errors.push(format!("{rp}.access"), "needs a login method: add [sites.oidc]");
+                    self.errors
+                        .push(format!("{rp}.access"), "needs a login method: add [sites.oidc]");
                 }
                 Some(RouteConfig { prefix, access })
             })
             .collect();
-        routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         routes
     }
 
@@ -393,11 +545,17 @@ impl<'a> Validator<'a> {
         let mut hosts: HashMap<&str, usize> = HashMap::new();
         for (i, site) in sites.iter().enumerate() {
             if let Some(first) = names.insert(site.name.as_str(), i) {
-                self.errors.push(format!("sites[{i}].name"), format!("{:?} is already the name of sites[{first}]", site.name));
+                self.errors.push(
+                    format!("sites[{i}].name"),
+                    format!("{:?} is already the name of sites[{first}]", site.name),
+                );
             }
             for host in &site.hosts {
                 if let Some(first) = hosts.insert(host, i) {
-                    self.errors.push(format!("sites[{i}].hosts"), format!("{host:?} is already served by sites[{first}]"));
+                    self.errors.push(
+                        format!("sites[{i}].hosts"),
+                        format!("{host:?} is already served by sites[{first}]"),
+                    );
                 }
             }
         }

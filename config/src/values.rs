@@ -124,10 +124,7 @@ pub fn check_path(raw: &str) -> Result<(), String> {
 
 /// An HTTP header name as used for identity headers.
 pub fn check_header_name(raw: &str) -> Result<(), String> {
-    let ok = !raw.is_empty()
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -141,11 +138,25 @@ mod tests {
 
     #[test]
     fn upstreams() {
-        assert_eq!(parse_upstream("127.0.0.1:3000").map(|u| u.address), Ok("127.0.0.1:3000".into()));
+        assert_eq!(
+            parse_upstream("127.0.0.1:3000").map(|u| u.address),
+            Ok("127.0.0.1:3000".into())
+        );
         let tls = parse_upstream("https://origin.example").expect("https upstream");
-        assert_eq!((tls.address.as_str(), tls.tls, tls.sni.as_str()), ("origin.example:443", true, "origin.example"));
+        assert_eq!(
+            (tls.address.as_str(), tls.tls, tls.sni.as_str()),
+            ("origin.example:443", true, "origin.example")
+        );
         assert_eq!(parse_upstream("[::1]:8080").map(|u| u.address), Ok("[::1]:8080".into()));
-        for bad in ["not a socket", "host", "host:port", ":80", "127.0.0.1:99999", "h:80/x", ""] {
+        for bad in [
+            "not a socket",
+            "host",
+            "host:port",
+            ":80",
+            "127.0.0.1:99999",
+            "h:80/x",
+            "",
+        ] {
             assert!(parse_upstream(bad).is_err(), "{bad} accepted");
         }
     }
@@ -153,8 +164,14 @@ mod tests {
     #[test]
     fn durations() {
         let mut e = Errors::default();
-        assert_eq!(parse_duration(&mut e, "x", Some("30m"), Duration::ZERO), Duration::from_secs(1800));
-        assert_eq!(parse_duration(&mut e, "x", Some("1h 30m"), Duration::ZERO), Duration::from_secs(5400));
+        assert_eq!(
+            parse_duration(&mut e, "x", Some("30m"), Duration::ZERO),
+            Duration::from_secs(1800)
+        );
+        assert_eq!(
+            parse_duration(&mut e, "x", Some("1h 30m"), Duration::ZERO),
+            Duration::from_secs(5400)
+        );
         assert!(e.is_empty());
         parse_duration(&mut e, "x", Some("30"), Duration::ZERO);
         parse_duration(&mut e, "x", Some("0s"), Duration::ZERO);

@@ -60,8 +60,19 @@ mod tests {
     fn finds_every_case_and_underscore_variant() {
         let strip = IdentityHeaderStrip::from_config(&IdentityHeaderNames::default());
         let mut h = HeaderMap::new();
-        for name in ["x-customer-id", "x-customer_email", "x_customer_name", "x-customer-token", "x-customer-groups", "x-customerid", "accept"] {
-            h.insert(HeaderName::from_bytes(name.as_bytes()).expect("name"), HeaderValue::from_static("v"));
+        for name in [
+            "x-customer-id",
+            "x-customer_email",
+            "x_customer_name",
+            "x-customer-token",
+            "x-customer-groups",
+            "x-customerid",
+            "accept",
+        ] {
+            h.insert(
+                HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_static("v"),
+            );
         }
         let spoofed: Vec<_> = strip.spoofed(&h).iter().map(|n| n.as_str().to_string()).collect();
         assert_eq!(spoofed.len(), 5, "{spoofed:?}");
@@ -70,7 +81,10 @@ mod tests {
 
     #[test]
     fn custom_names_are_stripped_too() {
-        let names = IdentityHeaderNames { id: "X-Shop-User".into(), ..IdentityHeaderNames::default() };
+        let names = IdentityHeaderNames {
+            id: "X-Shop-User".into(),
+            ..IdentityHeaderNames::default()
+        };
         let strip = IdentityHeaderStrip::from_config(&names);
         assert!(strip.is_identity("x_shop_user"));
         assert!(!strip.is_identity("x-customer-id"));

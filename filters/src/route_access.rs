@@ -15,7 +15,7 @@ pub struct RouteTable {
 impl RouteTable {
     pub fn from_config(routes: &[RouteConfig]) -> Self {
         let mut routes = routes.to_vec();
-        routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         RouteTable { routes }
     }
 
@@ -43,9 +43,18 @@ mod tests {
     #[test]
     fn longest_prefix_wins_on_segment_boundaries() {
         let table = RouteTable::from_config(&[
-            RouteConfig { prefix: "/account".into(), access: Access::Login },
-            RouteConfig { prefix: "/account/api".into(), access: Access::Api },
-            RouteConfig { prefix: "/".into(), access: Access::Public },
+            RouteConfig {
+                prefix: "/account".into(),
+                access: Access::Login,
+            },
+            RouteConfig {
+                prefix: "/account/api".into(),
+                access: Access::Api,
+            },
+            RouteConfig {
+                prefix: "/".into(),
+                access: Access::Public,
+            },
         ]);
         assert_eq!(table.access("/account"), Access::Login);
         assert_eq!(table.access("/account/orders"), Access::Login);

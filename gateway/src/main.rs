@@ -1,1 +1,104 @@
-fn main() {}
+//! `sso-gateway`: `run` serves, `check` validates a configuration.
+
+mod admin;
+mod logging;
+mod metrics;
+mod proxy;
+mod readiness;
+mod respond;
+mod server;
+mod site;
+mod upstreams;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "sso-gateway",
+    version,
+    about = "Single-sign-on reverse proxy for online shops"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve storefront traffic.
+    Run {
+        /// The TOML configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Take over the sockets of a running gateway (zero-downtime binary upgrade).
+        #[arg(long)]
+        upgrade: bool,
+        /// Detach and run in the background.
+        #[arg(short, long)]
+        daemon: bool,
+    },
+    /// Validate a configuration: print every problem with its key path, exit 1 on any.
+    Check {
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (path, run) = match &cli.command {
+        Command::Run {
+            config,
+            upgrade,
+            daemon,
+        } => (
+            config,
+            Some(server::RunOptions {
+                upgrade: *upgrade,
+                daemon: *daemon,
+            }),
+        ),
+        Command::Check { config } => (config, None),
+    };
+    let config = match sso_config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{}: {} problem(s):", path.display(), errors.0.len());
+            for e in &errors.0 {
+                eprintln!("  {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    if run.is_some() {
+        logging::init(config.server.log_format, &config.server.log_level);
+    }
+    let gateway = match server::Gateway::build(&config) {
+        Ok(g) => g,
+        Err(errors) => {
+            eprintln!("{}: {} problem(s):", path.display(), errors.len());
+            for e in &errors {
+                eprintln!("  {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    match run {
+        None => {
+            println!("{}: ok ({} site(s))", path.display(), config.sites.len());
+            ExitCode::SUCCESS
+        }
+        Some(options) => match server::run(config, gateway, options) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sso-gateway: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

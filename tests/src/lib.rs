@@ -1,1 +1,166 @@
+//! Test harness: real processes on loopback — the demo storefront origin (Node), the
+//! real `oidc-provider` IdP (Node), and the `sso-gateway` binary built by Cargo.
+//! Each test starts its own set on free ports; every process is killed on drop.
 
+use anyhow::{bail, Context, Result};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub mod client;
+pub mod gateway;
+pub use client::{echo_of, Shopper};
+pub use gateway::{Gateway, GatewayConfig};
+
+/// A cookie secret good enough for tests (32 bytes).
+pub const COOKIE_SECRET: &str = "test-cookie-secret-0123456789abcdef";
+pub const CLIENT_ID: &str = "storefront";
+pub const CLIENT_SECRET: &str = "test-client-secret";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `sso-gateway` binary next to this test binary (`target/<profile>/`), or
+/// `$SSO_GATEWAY_BIN`.
+pub fn gateway_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("SSO_GATEWAY_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let bin = dir.join("sso-gateway");
+    assert!(
+        bin.exists(),
+        "{} not found: run `cargo build -p sso-gateway` first (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// Waits until something accepts connections on `port`.
+pub fn wait_for_port(port: u16, proc: &mut Proc) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = proc.child.try_wait() {
+            bail!("{} exited with {status} before listening:\n{}", proc.name, proc.log());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("{} did not listen on {port} in time:\n{}", proc.name, proc.log())
+}
+
+/// A child process that is killed when dropped; its output goes to a log file.
+pub struct Proc {
+    pub name: String,
+    pub child: Child,
+    log_path: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command) -> Result<Proc> {
+        let dir = std::env::temp_dir().join("sso-gateway-tests");
+        std::fs::create_dir_all(&dir)?;
+        let log_path = dir.join(format!("{name}-{}-{}.log", std::process::id(), free_port()));
+        let log = std::fs::File::create(&log_path)?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {name}"))?;
+        Ok(Proc {
+            name: name.to_string(),
+            child,
+            log_path,
+        })
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn node(script: &str) -> Command {
+    let mut cmd = Command::new("node");
+    cmd.arg(repo_root().join("deploy/demo").join(script));
+    cmd
+}
+
+/// The demo storefront: echoes every request it receives (JSON when asked).
+pub struct Storefront {
+    pub port: u16,
+    pub proc: Proc,
+}
+
+impl Storefront {
+    pub fn start() -> Result<Storefront> {
+        let port = free_port();
+        let mut proc = Proc::spawn("storefront", node("storefront.mjs").env("PORT", port.to_string()))?;
+        wait_for_port(port, &mut proc)?;
+        Ok(Storefront { port, proc })
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// The real OpenID provider (`oidc-provider` from npm).
+pub struct Idp {
+    pub port: u16,
+    pub proc: Proc,
+}
+
+impl Idp {
+    /// Starts the IdP with a client allowed to use these callback and post-logout URLs.
+    pub fn start(redirect_uris: &[String], post_logout_uris: &[String]) -> Result<Idp> {
+        let port = free_port();
+        Self::start_on(port, redirect_uris, post_logout_uris)
+    }
+
+    pub fn start_on(port: u16, redirect_uris: &[String], post_logout_uris: &[String]) -> Result<Idp> {
+        let mut proc = Proc::spawn(
+            "idp",
+            node("idp.mjs")
+                .env("PORT", port.to_string())
+                .env("CLIENT_ID", CLIENT_ID)
+                .env("CLIENT_SECRET", CLIENT_SECRET)
+                .env("REDIRECT_URIS", redirect_uris.join(","))
+                .env("POST_LOGOUT_REDIRECT_URIS", post_logout_uris.join(",")),
+        )?;
+        wait_for_port(port, &mut proc)?;
+        Ok(Idp { port, proc })
+    }
+
+    pub fn issuer(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}

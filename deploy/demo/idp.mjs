@@ -1,0 +1,50 @@
+// A local OpenID provider (the real `oidc-provider` package) for the demo and the tests.
+// Any login name signs in (the password is ignored); the subject is the login name.
+//   PORT                       listen port (default 9000)
+//   CLIENT_ID / CLIENT_SECRET  the one static client (storefront / demo-client-secret)
+//   REDIRECT_URIS              comma-separated callback URLs (exact match)
+//   POST_LOGOUT_REDIRECT_URIS  comma-separated post-logout URLs
+//   ID_TOKEN_TTL               seconds (default 3600)
+import Provider from 'oidc-provider';
+
+const port = Number(process.env.PORT || 9000);
+const issuer = process.env.ISSUER || `http://127.0.0.1:${port}`;
+const list = (v) => (v || '').split(',').map((s) => s.trim()).filter(Boolean);
+
+const provider = new Provider(issuer, {
+  clients: [
+    {
+      client_id: process.env.CLIENT_ID || 'storefront',
+      client_secret: process.env.CLIENT_SECRET || 'demo-client-secret',
+      redirect_uris: list(process.env.REDIRECT_URIS || 'http://shop.localhost:8080/login/sso/callback'),
+      post_logout_redirect_uris: list(process.env.POST_LOGOUT_REDIRECT_URIS || 'http://shop.localhost:8080/'),
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+  ],
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+  },
+  pkce: { required: () => true },
+  ttl: { IdToken: Number(process.env.ID_TOKEN_TTL || 3600) },
+  async findAccount(ctx, id) {
+    const login = String(id);
+    const email = login.includes('@') ? login : `${login}@example.com`;
+    const name = login.split('@')[0].replace(/^\w/, (c) => c.toUpperCase());
+    return {
+      accountId: login,
+      async claims() {
+        return { sub: login, email, email_verified: true, name };
+      },
+    };
+  },
+});
+provider.proxy = true;
+
+provider.listen(port, '127.0.0.1', () => {
+  console.log(`oidc-provider listening on ${issuer}`);
+});
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));

@@ -1,0 +1,294 @@
+//! The Pingora `ProxyHttp` implementation. It only sequences: each phase asks the
+//! filters for a decision and applies it.
+
+use crate::metrics::Metrics;
+use crate::respond::write_reply;
+use crate::site::Site;
+use async_trait::async_trait;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{ErrorSource, ErrorType};
+use sso_config::Config;
+use sso_filters::forwarded::{Incoming, TrustedProxies};
+use sso_filters::reply::wants_json;
+use sso_filters::site_router::SiteRouter;
+use sso_filters::Reply;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct GatewayProxy {
+    sites: Vec<Site>,
+    router: SiteRouter,
+    trusted: TrustedProxies,
+    metrics: Arc<Metrics>,
+}
+
+/// Per-request state shared by the phases.
+pub struct RequestCtx {
+    started: Instant,
+    site: Option<usize>,
+    upstream: Option<SocketAddr>,
+    connect_failures: usize,
+    client_ip: Option<IpAddr>,
+}
+
+impl GatewayProxy {
+    pub fn from_config(config: &Config, metrics: Arc<Metrics>) -> Result<Self, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut sites = Vec::new();
+        for (i, site) in config.sites.iter().enumerate() {
+            match Site::from_config(site, &config.server) {
+                Ok(s) => sites.push(s),
+                Err(e) => errors.push(format!("sites[{i}].upstreams: {e}")),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(GatewayProxy {
+            sites,
+            router: SiteRouter::from_config(config),
+            trusted: TrustedProxies::new(config.server.trusted_proxies.clone()),
+            metrics,
+        })
+    }
+
+    fn site(&self, ctx: &RequestCtx) -> Option<&Site> {
+        ctx.site.and_then(|i| self.sites.get(i))
+    }
+
+    fn site_label(&self, ctx: &RequestCtx) -> &str {
+        self.site(ctx).map_or("-", |s| s.config.name.as_str())
+    }
+}
+
+/// The authority the client asked for: the absolute-form/`:authority` first, then `Host`.
+fn request_authority(req: &RequestHeader) -> Option<&str> {
+    req.uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()))
+}
+
+fn peer_ip(session: &Session) -> Option<IpAddr> {
+    session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())
+}
+
+#[async_trait]
+impl ProxyHttp for GatewayProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            started: Instant::now(),
+            site: None,
+            upstream: None,
+            connect_failures: 0,
+            client_ip: None,
+        }
+    }
+
+    /// Picks the site by host; a host no site serves is answered with 421 and never proxied.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.site = request_authority(session.req_header()).and_then(|h| self.router.route(h));
+        if ctx.site.is_none() {
+            let json = wants_json(&session.req_header().headers);
+            let reply = Reply::error(
+                421,
+                "unknown_host",
+                "This address is not served here. Check the link you followed.",
+                json,
+            );
+            write_reply(session, reply).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        let site = self
+            .site(ctx)
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "no site chosen"))?;
+        let (addr, peer) = site
+            .upstreams
+            .select()
+            .ok_or_else(|| Error::explain(ErrorType::ConnectNoRoute, "no upstream available"))?;
+        ctx.upstream = Some(addr);
+        Ok(peer)
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        ctx.connect_failures += 1;
+        if let (Some(site), Some(addr)) = (self.site(ctx), ctx.upstream) {
+            site.upstreams.mark_failed(&addr);
+            // Try each other origin once before giving up.
+            e.set_retry(ctx.connect_failures < site.upstreams.len());
+        }
+        e
+    }
+
+    /// Strip, then set: identity headers the client sent are removed on every route,
+    /// and the forwarded headers are rewritten.
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let Some(site) = self.site(ctx) else { return Ok(()) };
+        let spoofed = site.strip.spoofed(&upstream.headers);
+        if !spoofed.is_empty() {
+            tracing::info!(site = %site.config.name, headers = ?spoofed, "removed incoming identity headers");
+            self.metrics
+                .spoofed_headers
+                .with_label_values(&[&site.config.name])
+                .inc_by(spoofed.len() as u64);
+            for name in spoofed {
+                upstream.remove_header(&name);
+            }
+        }
+        let headers = &session.req_header().headers;
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let forwarded = self.trusted.decide(&Incoming {
+            peer: peer_ip(session),
+            x_forwarded_for: get("x-forwarded-for"),
+            x_forwarded_proto: get("x-forwarded-proto"),
+            x_forwarded_host: get("x-forwarded-host"),
+            host: request_authority(session.req_header()),
+            scheme: "http",
+        });
+        ctx.client_ip = forwarded.client_ip;
+        upstream.insert_header("x-forwarded-for", forwarded.for_chain)?;
+        upstream.insert_header("x-forwarded-proto", forwarded.proto)?;
+        upstream.insert_header("x-forwarded-host", forwarded.host)?;
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        _upstream: &mut ResponseHeader,
+        _ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        let code = match e.etype() {
+            ErrorType::HTTPStatus(code) => *code,
+            _ => match e.esource() {
+                ErrorSource::Upstream => 502,
+                ErrorSource::Downstream => match e.etype() {
+                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                    _ => 400,
+                },
+                ErrorSource::Internal | ErrorSource::Unset => 500,
+            },
+        };
+        if code == 502 {
+            self.metrics
+                .upstream_errors
+                .with_label_values(&[self.site_label(ctx)])
+                .inc();
+            tracing::warn!(site = self.site_label(ctx), upstream = ?ctx.upstream, error = %e, "upstream failed");
+        }
+        if code > 0 && session.response_written().is_none() {
+            let json = wants_json(&session.req_header().headers);
+            let reply = match code {
+                502 => Reply::error(
+                    502,
+                    "upstream_unavailable",
+                    "The shop is not answering right now. Please try again in a moment.",
+                    json,
+                ),
+                400 => Reply::error(400, "bad_request", "The request could not be understood.", json),
+                c => Reply::error(
+                    c,
+                    "gateway_error",
+                    "Something went wrong on our side. Please try again.",
+                    json,
+                ),
+            };
+            if let Err(err) = write_reply(session, reply).await {
+                tracing::debug!(error = %err, "could not write the error page");
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    /// What Pingora prints about a failed request: no query string, which may carry
+    /// an authorization code or a token.
+    fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
+        let req = session.req_header();
+        format!("{} {} site={}", req.method, req.uri.path(), self.site_label(ctx))
+    }
+
+    /// One access line per request and the request metrics.
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let elapsed = ctx.started.elapsed();
+        let site = self.site_label(ctx);
+        self.metrics
+            .requests
+            .with_label_values(&[site, status_label(status)])
+            .inc();
+        self.metrics
+            .request_duration
+            .with_label_values(&[site])
+            .observe(elapsed.as_secs_f64());
+        let req = session.req_header();
+        tracing::info!(
+            target: "access",
+            site,
+            method = %req.method,
+            path = req.uri.path(),
+            status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            upstream = ?ctx.upstream,
+            client = ?ctx.client_ip.or_else(|| peer_ip(session)),
+        );
+    }
+}
+
+/// Status codes as static label values (no allocation per request).
+fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        301 => "301",
+        302 => "302",
+        303 => "303",
+        304 => "304",
+        307 => "307",
+        308 => "308",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        421 => "421",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        0 => "0",
+        s if s < 200 => "1xx",
+        s if s < 300 => "2xx",
+        s if s < 400 => "3xx",
+        s if s < 500 => "4xx",
+        _ => "5xx",
+    }
+}

@@ -1,0 +1,52 @@
+//! What `/readyz` reports: one named check per dependency (IdP metadata per site, ...).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A named flag a component sets when it can serve.
+#[derive(Clone)]
+pub struct ReadyFlag(Arc<AtomicBool>);
+
+impl ReadyFlag {
+    pub fn set(&self, ready: bool) {
+        self.0.store(ready, Ordering::Release);
+    }
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+#[derive(Default)]
+pub struct Readiness {
+    checks: Mutex<Vec<(String, ReadyFlag)>>,
+}
+
+pub struct ReadinessReport {
+    pub ready: bool,
+    pub json: String,
+}
+
+impl Readiness {
+    /// Registers a check, not ready until its flag is set.
+    pub fn check(&self, name: impl Into<String>) -> ReadyFlag {
+        let flag = ReadyFlag(Arc::new(AtomicBool::new(false)));
+        if let Ok(mut checks) = self.checks.lock() {
+            checks.push((name.into(), flag.clone()));
+        }
+        flag
+    }
+
+    pub fn report(&self) -> ReadinessReport {
+        let mut ready = true;
+        let mut map = serde_json::Map::new();
+        if let Ok(checks) = self.checks.lock() {
+            for (name, flag) in checks.iter() {
+                let ok = flag.get();
+                ready &= ok;
+                map.insert(name.clone(), serde_json::Value::Bool(ok));
+            }
+        }
+        let json = serde_json::json!({ "ready": ready, "checks": map }).to_string();
+        ReadinessReport { ready, json }
+    }
+}

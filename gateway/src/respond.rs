@@ -1,0 +1,22 @@
+//! Writes a filter's [`Reply`] to the shopper.
+
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+use pingora::Result;
+use sso_filters::Reply;
+
+pub async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
+    let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 3))?;
+    for (name, value) in reply.headers {
+        header.append_header(name, value)?;
+    }
+    header.insert_header("content-length", reply.body.len().to_string())?;
+    header.insert_header("cache-control", "no-store")?;
+    let empty = reply.body.is_empty();
+    session.write_response_header(Box::new(header), empty).await?;
+    if !empty {
+        session.write_response_body(Some(Bytes::from(reply.body)), true).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! Wires the validated configuration into a Pingora server: the storefront proxy
+//! service, the admin service and the background services.
+
+use crate::admin::AdminApp;
+use crate::metrics::Metrics;
+use crate::proxy::GatewayProxy;
+use crate::readiness::Readiness;
+use pingora::apps::HttpServerOptions;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::Server;
+use pingora::services::listening::Service;
+use sso_config::Config;
+use std::sync::Arc;
+
+/// Command-line switches passed through to Pingora.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RunOptions {
+    /// Take over the listening sockets of a running gateway (zero-downtime upgrade).
+    pub upgrade: bool,
+    pub daemon: bool,
+}
+
+/// Everything built from the configuration, before any socket is opened.
+/// `sso-gateway check` builds this too, so it reports what `run` would refuse.
+pub struct Gateway {
+    pub proxy: GatewayProxy,
+    pub metrics: Arc<Metrics>,
+    pub readiness: Arc<Readiness>,
+}
+
+impl Gateway {
+    pub fn build(config: &Config) -> Result<Self, Vec<String>> {
+        let metrics = Arc::new(Metrics::new().map_err(|e| vec![format!("metrics: {e}")])?);
+        let readiness = Arc::new(Readiness::default());
+        let proxy = GatewayProxy::from_config(config, metrics.clone())?;
+        Ok(Gateway {
+            proxy,
+            metrics,
+            readiness,
+        })
+    }
+}
+
+pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Result<()> {
+    let server_conf = ServerConf {
+        threads: config.server.threads,
+        upgrade_sock: config.server.upgrade_sock.clone(),
+        pid_file: config.server.pid_file.clone(),
+        grace_period_seconds: Some(config.server.grace_period.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(config.server.graceful_shutdown_timeout.as_secs()),
+        ..ServerConf::default()
+    };
+    let opt = Opt {
+        upgrade: options.upgrade,
+        daemon: options.daemon,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, server_conf);
+    server.bootstrap();
+
+    let Gateway {
+        proxy,
+        metrics,
+        readiness,
+    } = gateway;
+    let mut storefront = pingora::proxy::http_proxy_service_with_name(&server.configuration, proxy, "storefront");
+    if let Some(app) = storefront.app_logic_mut() {
+        let mut options = HttpServerOptions::default();
+        options.h2c = config.server.h2c;
+        app.server_options = Some(options);
+    }
+    for addr in &config.server.listen {
+        storefront.add_tcp(addr);
+    }
+    server.add_service(storefront);
+
+    if let Some(addr) = &config.server.admin_listen {
+        let ready = readiness.check("config");
+        ready.set(true);
+        let mut admin = Service::new("admin".to_string(), AdminApp { metrics, readiness });
+        admin.add_tcp(addr);
+        server.add_service(admin);
+    }
+
+    tracing::info!(
+        listen = ?config.server.listen,
+        admin = ?config.server.admin_listen,
+        sites = config.sites.len(),
+        "sso-gateway starting"
+    );
+    server.run_forever()
+}

@@ -1,0 +1,126 @@
+//! Starting the real `sso-gateway` binary with a generated configuration.
+
+use crate::{free_port, gateway_bin, wait_for_port, Proc, COOKIE_SECRET};
+use anyhow::Result;
+use std::process::Command;
+
+/// Builds a `gateway.toml` for a test: one listener, one admin listener, fresh ports.
+pub struct GatewayConfig {
+    pub port: u16,
+    pub admin_port: u16,
+    pub sites: Vec<String>,
+    pub extra_server: String,
+    pub extra_sessions: String,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            port: free_port(),
+            admin_port: free_port(),
+            sites: Vec::new(),
+            extra_server: String::new(),
+            extra_sessions: String::new(),
+        }
+    }
+}
+
+impl GatewayConfig {
+    /// Adds a `[[sites]]` table; `body` is the TOML after the header (it may contain
+    /// `{port}`, replaced by the gateway's port).
+    pub fn site(mut self, body: &str) -> Self {
+        self.sites.push(body.replace("{port}", &self.port.to_string()));
+        self
+    }
+
+    /// A plain site `name` on `name.localhost` in front of `upstreams`.
+    pub fn plain_site(self, name: &str, upstreams: &[String]) -> Self {
+        let ups: Vec<String> = upstreams.iter().map(|u| format!("{u:?}")).collect();
+        let body = format!(
+            "name = \"{name}\"\nhosts = [\"{name}.localhost\"]\nupstreams = [{}]\npublic_url = \"http://{name}.localhost:{{port}}\"\n",
+            ups.join(", ")
+        );
+        self.site(&body)
+    }
+
+    pub fn render(&self) -> String {
+        let tmp = std::env::temp_dir();
+        let mut out = format!(
+            "[server]\nlisten = [\"127.0.0.1:{port}\"]\nadmin_listen = \"127.0.0.1:{admin}\"\nthreads = 2\n\
+             pid_file = \"{tmp}/sso-gw-{port}.pid\"\nupgrade_sock = \"{tmp}/sso-gw-{port}.sock\"\n\
+             upstream_failure_cooldown = \"30s\"\n{extra}\n\
+             [sessions]\ncookie_secret = \"{secret}\"\n{sessions}\n",
+            port = self.port,
+            admin = self.admin_port,
+            tmp = tmp.display(),
+            extra = self.extra_server,
+            secret = COOKIE_SECRET,
+            sessions = self.extra_sessions,
+        );
+        for site in &self.sites {
+            out.push_str("\n[[sites]]\n");
+            out.push_str(site);
+        }
+        out
+    }
+
+    pub fn start(self) -> Result<Gateway> {
+        let path = std::env::temp_dir().join(format!("sso-gw-{}.toml", self.port));
+        std::fs::write(&path, self.render())?;
+        let mut proc = Proc::spawn(
+            "gateway",
+            Command::new(gateway_bin()).arg("run").arg("--config").arg(&path),
+        )?;
+        wait_for_port(self.port, &mut proc)?;
+        wait_for_port(self.admin_port, &mut proc)?;
+        Ok(Gateway {
+            port: self.port,
+            admin_port: self.admin_port,
+            proc,
+        })
+    }
+}
+
+/// A running gateway.
+pub struct Gateway {
+    pub port: u16,
+    pub admin_port: u16,
+    pub proc: Proc,
+}
+
+impl Gateway {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// URL on a site's own host name (resolved to loopback by the test client).
+    pub fn site_url(&self, site: &str, path: &str) -> String {
+        format!("http://{site}.localhost:{}{path}", self.port)
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.admin_port)
+    }
+
+    pub fn log(&self) -> String {
+        self.proc.log()
+    }
+}
+
+/// Runs `sso-gateway check` on configuration text; returns (exit ok, stdout+stderr).
+pub fn check(config_text: &str, envs: &[(&str, &str)]) -> Result<(bool, String)> {
+    let path = std::env::temp_dir().join(format!("sso-gw-check-{}.toml", free_port()));
+    std::fs::write(&path, config_text)?;
+    let out = Command::new(gateway_bin())
+        .arg("check")
+        .arg("--config")
+        .arg(&path)
+        .envs(envs.iter().copied())
+        .output()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((out.status.success(), text))
+}
