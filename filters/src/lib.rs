@@ -4,10 +4,16 @@
 
 pub mod flow;
 pub mod forwarded;
+pub mod identity;
 pub mod identity_headers;
+pub mod oidc;
 pub mod reply;
+pub mod return_to;
 pub mod route_access;
+pub mod secret;
+pub mod sessions;
 pub mod site_router;
+pub mod tokens;
 
 pub use flow::Flow;
 pub use reply::Reply;

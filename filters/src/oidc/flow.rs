@@ -1,0 +1,356 @@
+//! The code flow: start a login (PKCE S256, `state`, `nonce`, per-flow browser
+//! binding), finish it at the callback (single-use state, code exchange, ID-token
+//! validation per OIDC Core 3.1.3.7), and build the logout redirect.
+
+use super::pending::{hash_binding, PendingLogin, PendingLogins};
+use super::provider::{error_chain, OidcProvider, ProviderState, ALLOWED_ALGS};
+use crate::identity::Customer;
+use crate::secret::random_token;
+use crate::sessions::cookie::{find_cookie, CookieCodec};
+use crate::sessions::now_secs;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use openidconnect::core::{CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims, CoreUserInfoClaims};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClaimsVerificationError, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    Scope, SignatureVerificationError, TokenResponse,
+};
+use sso_config::Secret;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// Why a callback was refused. Each variant maps to a status, a page and a metric label.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The IdP's metadata is not loaded (IdP unreachable since start-up).
+    #[error("the identity provider is not reachable")]
+    IdpUnavailable,
+    /// No `state` parameter.
+    #[error("the callback has no state")]
+    StateMissing,
+    /// A parameter appeared more than once (parameter pollution).
+    #[error("the callback repeats the {0} parameter")]
+    DuplicateParameter(&'static str),
+    /// The state is unknown, expired or already used.
+    #[error("the sign-in link is unknown, expired or already used")]
+    StateUnknown,
+    /// The browser finishing the flow is not the one that started it.
+    #[error("the sign-in was started in another browser")]
+    BrowserMismatch,
+    /// The IdP answered with an `error` parameter.
+    #[error("the identity provider refused the sign-in: {0}")]
+    IdpError(String),
+    /// No `code` parameter.
+    #[error("the callback has no code")]
+    CodeMissing,
+    /// The code could not be exchanged at the token endpoint.
+    #[error("the code exchange failed: {0}")]
+    TokenExchange(String),
+    /// The token response carried no ID token.
+    #[error("the identity provider sent no ID token")]
+    NoIdToken,
+    /// The ID token failed validation (signature, iss, aud, azp, exp, iat, nonce).
+    #[error("the ID token is invalid: {0}")]
+    IdTokenInvalid(String),
+    /// `at_hash` does not match the access token.
+    #[error("the access token does not belong to the ID token")]
+    AccessTokenMismatch,
+    /// Userinfo failed or named another subject.
+    #[error("userinfo failed: {0}")]
+    UserInfo(String),
+}
+
+impl CallbackError {
+    /// HTTP status, machine code (metric label), and the sentence shown to the shopper.
+    pub fn response(&self) -> (u16, &'static str, &'static str) {
+        use CallbackError::*;
+        match self {
+            IdpUnavailable => (503, "idp_unavailable", "Sign-in is temporarily unavailable. Please try again in a few minutes."),
+            StateMissing | DuplicateParameter(_) | CodeMissing => (400, "bad_callback", "This sign-in response is not valid. Please start again."),
+            StateUnknown => (400, "state_unknown", "This sign-in link has expired or was already used. Please start again."),
+            BrowserMismatch => (400, "browser_mismatch", "This sign-in was started in another browser or tab that is gone. Please start again."),
+            IdpError(_) => (403, "idp_refused", "The sign-in was cancelled or refused by the identity provider."),
+            TokenExchange(_) | NoIdToken | UserInfo(_) => (502, "idp_error", "The identity provider did not complete the sign-in. Please try again."),
+            IdTokenInvalid(_) | AccessTokenMismatch => (502, "id_token_invalid", "The identity provider's answer could not be verified. Please try again."),
+        }
+    }
+}
+
+/// A login that was started: send the browser to `authorize_url` with `flow_cookie` set.
+pub struct LoginStart {
+    pub authorize_url: Url,
+    pub flow_cookie: String,
+}
+
+/// A completed login.
+#[derive(Debug)]
+pub struct LoginDone {
+    pub customer: Customer,
+    pub id_token: String,
+    pub refresh_token: Option<Secret>,
+    pub return_to: String,
+}
+
+/// Records how long an IdP call took (`endpoint`, duration).
+pub type IdpTimer = Arc<dyn Fn(&'static str, Duration) + Send + Sync>;
+
+pub struct LoginFlow {
+    pub provider: Arc<OidcProvider>,
+    pub pending: PendingLogins,
+    cookies: CookieCodec,
+    timer: IdpTimer,
+}
+
+impl LoginFlow {
+    pub fn new(provider: Arc<OidcProvider>, cookies: CookieCodec, timer: IdpTimer) -> Self {
+        LoginFlow { provider, pending: PendingLogins::default(), cookies, timer }
+    }
+
+    /// Starts a login that will land on `return_to` (already checked to be same-site).
+    pub fn start(&self, return_to: String) -> Result<LoginStart, CallbackError> {
+        let state = self.provider.current().ok_or(CallbackError::IdpUnavailable)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request =
+            state.client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
+        for scope in self.provider.config.scopes.iter().filter(|s| *s != "openid") {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (authorize_url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
+        let binding = random_token();
+        self.pending.insert(
+            csrf.secret(),
+            PendingLogin {
+                nonce,
+                pkce_verifier: verifier,
+                return_to,
+                binding_hash: hash_binding(&binding),
+                created_at: now_secs(),
+            },
+        );
+        let ttl = super::pending::PENDING_TTL.as_secs() as i64;
+        Ok(LoginStart { authorize_url, flow_cookie: self.cookies.set_flow(csrf.secret(), &binding, ttl) })
+    }
+
+    /// `Set-Cookie` that removes the flow cookie for this callback's state, if any.
+    pub fn clear_flow_cookie(&self, query: &str) -> Option<String> {
+        let state = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "state")?.1;
+        Some(self.cookies.clear_flow(&state))
+    }
+
+    /// Finishes a login from the callback's query string and request headers.
+    pub async fn finish(&self, query: &str, headers: &http::HeaderMap) -> Result<LoginDone, CallbackError> {
+        let params = CallbackParams::parse(query)?;
+        let state_param = params.state.ok_or(CallbackError::StateMissing)?;
+        // Taken before anything else: whatever happens next, this state is spent.
+        let pending = self.pending.take(&state_param).ok_or(CallbackError::StateUnknown)?;
+        let binding = find_cookie(headers, &self.cookies.flow_name(&state_param)).unwrap_or("");
+        if !pending.binding_matches(binding) {
+            return Err(CallbackError::BrowserMismatch);
+        }
+        if let Some(error) = params.error {
+            return Err(CallbackError::IdpError(error));
+        }
+        let code = params.code.ok_or(CallbackError::CodeMissing)?;
+        let state = self.provider.current().ok_or(CallbackError::IdpUnavailable)?;
+
+        let started = Instant::now();
+        let exchange = state
+            .client
+            .exchange_code(AuthorizationCode::new(code))
+            .map_err(|e| CallbackError::TokenExchange(e.to_string()))?
+            .set_pkce_verifier(pending.pkce_verifier)
+            .request_async(&self.provider.http)
+            .await;
+        (self.timer)("token", started.elapsed());
+        let tokens = exchange.map_err(|e| CallbackError::TokenExchange(error_chain(&e)))?;
+        let id_token = tokens.id_token().ok_or(CallbackError::NoIdToken)?.clone();
+
+        let (state, claims) = self.verify_id_token(state, &id_token, &pending.nonce).await?;
+        if let Some(expected) = claims.access_token_hash() {
+            let alg = id_token.signing_alg().map_err(|e| CallbackError::IdTokenInvalid(e.to_string()))?;
+            let verifier = self.verifier(&state);
+            let key = id_token
+                .signing_key(&verifier)
+                .map_err(|e| CallbackError::IdTokenInvalid(e.to_string()))?;
+            let actual = AccessTokenHash::from_token(tokens.access_token(), alg, key)
+                .map_err(|e| CallbackError::IdTokenInvalid(e.to_string()))?;
+            if actual != *expected {
+                return Err(CallbackError::AccessTokenMismatch);
+            }
+        }
+        let mut customer = Customer {
+            id: claims.subject().to_string(),
+            email: claims.email().map(|e| e.to_string()),
+            name: claims.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
+            groups: groups_claim(&id_token.to_string()),
+        };
+        if self.provider.config.use_userinfo {
+            self.merge_userinfo(&state, &tokens, claims.subject().clone(), &mut customer).await?;
+        }
+        Ok(LoginDone {
+            customer,
+            id_token: id_token.to_string(),
+            refresh_token: tokens.refresh_token().map(|t| Secret::new(t.secret().clone())),
+            return_to: pending.return_to,
+        })
+    }
+
+    fn verifier<'a>(&self, state: &'a ProviderState) -> openidconnect::core::CoreIdTokenVerifier<'a> {
+        state.client.id_token_verifier().set_allowed_algs(ALLOWED_ALGS).set_issue_time_verifier_fn(|iat| {
+            // Allow five minutes of clock skew; a token from the future is refused.
+            if iat.timestamp() > now_secs() as i64 + 300 {
+                Err("issued in the future".to_string())
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// Verifies the ID token; on an unknown `kid`, refetches the JWKS (rate-limited)
+    /// and tries once more.
+    async fn verify_id_token(
+        &self,
+        state: Arc<ProviderState>,
+        id_token: &CoreIdToken,
+        nonce: &Nonce,
+    ) -> Result<(Arc<ProviderState>, CoreIdTokenClaims), CallbackError> {
+        let first = id_token.claims(&self.verifier(&state), nonce).cloned();
+        match first {
+            Ok(claims) => Ok((state, claims)),
+            Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
+                let started = Instant::now();
+                let refetched = self.provider.refetch_jwks().await;
+                (self.timer)("jwks", started.elapsed());
+                match refetched {
+                    Ok(true) => {}
+                    Ok(false) => return Err(CallbackError::IdTokenInvalid("no key matches the token's kid".into())),
+                    Err(e) => return Err(CallbackError::IdTokenInvalid(e.to_string())),
+                }
+                let state = self.provider.current().ok_or(CallbackError::IdpUnavailable)?;
+                let claims = id_token
+                    .claims(&self.verifier(&state), nonce)
+                    .cloned()
+                    .map_err(|e| CallbackError::IdTokenInvalid(error_chain(&e)))?;
+                Ok((state, claims))
+            }
+            Err(e) => Err(CallbackError::IdTokenInvalid(error_chain(&e))),
+        }
+    }
+
+    async fn merge_userinfo(
+        &self,
+        state: &ProviderState,
+        tokens: &openidconnect::core::CoreTokenResponse,
+        subject: openidconnect::SubjectIdentifier,
+        customer: &mut Customer,
+    ) -> Result<(), CallbackError> {
+        let request = state
+            .client
+            .user_info(tokens.access_token().clone(), Some(subject))
+            .map_err(|e| CallbackError::UserInfo(e.to_string()))?;
+        let started = Instant::now();
+        let info: Result<CoreUserInfoClaims, _> = request.request_async(&self.provider.http).await;
+        (self.timer)("userinfo", started.elapsed());
+        let info = info.map_err(|e| CallbackError::UserInfo(error_chain(&e)))?;
+        if let Some(email) = info.email() {
+            customer.email = Some(email.to_string());
+        }
+        if let Some(name) = info.name().and_then(|n| n.get(None)) {
+            customer.name = Some(name.to_string());
+        }
+        Ok(())
+    }
+
+    /// Where to send the browser after the local session is gone: the configured
+    /// `logout_url` with its parameters, else the IdP's `end_session_endpoint`
+    /// (RP-initiated logout), else the post-logout page.
+    pub fn logout_target(&self, id_token: Option<&str>) -> String {
+        let config = &self.provider.config;
+        if let Some(url) = &config.logout_url {
+            let mut url = url.clone();
+            url.query_pairs_mut().extend_pairs(config.logout_params.iter());
+            return url.to_string();
+        }
+        let end_session = self.provider.current().and_then(|s| s.end_session_endpoint.clone());
+        match end_session {
+            Some(mut url) => {
+                {
+                    let mut q = url.query_pairs_mut();
+                    if let Some(hint) = id_token {
+                        q.append_pair("id_token_hint", hint);
+                    }
+                    q.append_pair("post_logout_redirect_uri", self.provider.post_logout_url.as_str());
+                    q.append_pair("client_id", &config.client_id);
+                    q.append_pair("state", &random_token());
+                    q.extend_pairs(config.logout_params.iter());
+                }
+                url.to_string()
+            }
+            None => config.post_logout_path.clone(),
+        }
+    }
+}
+
+/// The callback's parameters; a repeated `state`, `code` or `error` is refused.
+struct CallbackParams {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+}
+
+impl CallbackParams {
+    fn parse(query: &str) -> Result<Self, CallbackError> {
+        let mut p = CallbackParams { state: None, code: None, error: None };
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            let (slot, name) = match k.as_ref() {
+                "state" => (&mut p.state, "state"),
+                "code" => (&mut p.code, "code"),
+                "error" => (&mut p.error, "error"),
+                _ => continue,
+            };
+            if slot.replace(v.into_owned()).is_some() {
+                return Err(CallbackError::DuplicateParameter(name));
+            }
+        }
+        if let Some(e) = &mut p.error {
+            // Only a short, printable error code is kept (it is shown and logged).
+            e.retain(|c| c.is_ascii_alphanumeric() || c == '_');
+            e.truncate(64);
+        }
+        Ok(p)
+    }
+}
+
+/// `groups` from an already verified ID token's payload (a list of strings, or absent).
+fn groups_claim(jwt: &str) -> Vec<String> {
+    let payload = jwt.split('.').nth(1).and_then(|p| URL_SAFE_NO_PAD.decode(p).ok());
+    let value: Option<serde_json::Value> = payload.and_then(|p| serde_json::from_slice(&p).ok());
+    value
+        .as_ref()
+        .and_then(|v| v.get("groups"))
+        .and_then(|g| g.as_array())
+        .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        assert!(matches!(CallbackParams::parse("state=a&state=b&code=c"), Err(CallbackError::DuplicateParameter("state"))));
+        assert!(matches!(CallbackParams::parse("state=a&code=b&code=c"), Err(CallbackError::DuplicateParameter("code"))));
+        let p = CallbackParams::parse("state=a&code=b&error=access_denied%3Cscript%3E").expect("parses");
+        assert_eq!(p.error.as_deref(), Some("access_deniedscript"));
+    }
+
+    #[test]
+    fn groups_come_from_the_payload() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"a","groups":["vip","b2b",3]}"#);
+        assert_eq!(groups_claim(&format!("h.{payload}.s")), vec!["vip", "b2b"]);
+        assert!(groups_claim("garbage").is_empty());
+    }
+}

@@ -1,0 +1,86 @@
+//! `return_to` and post-logout targets: only same-site relative paths survive.
+//!
+//! Rejected (the caller falls back to `/`): anything not starting with a single `/`;
+//! `//host` and `/\host` (browsers read both as another host); schemes; control
+//! characters and whitespace; backslashes; and the same tricks hidden behind percent
+//! encoding (`/%2f%2fhost`, `/%09/host`, `/%5chost`), checked after repeated decoding.
+
+/// Longest accepted target.
+const MAX_LEN: usize = 2048;
+
+/// The target if it is a safe same-site path, else `None`.
+pub fn safe_return_to(raw: &str) -> Option<&str> {
+    if raw.len() > MAX_LEN || !is_safe_path(raw) {
+        return None;
+    }
+    let mut current = raw.to_string();
+    for _ in 0..3 {
+        let decoded = percent_decode(&current);
+        if decoded == current {
+            break;
+        }
+        if !is_safe_path(&decoded) {
+            return None;
+        }
+        current = decoded;
+    }
+    Some(raw)
+}
+
+/// The safe target or `/`.
+pub fn return_to_or_root(raw: Option<&str>) -> String {
+    raw.and_then(safe_return_to).unwrap_or("/").to_string()
+}
+
+fn is_safe_path(p: &str) -> bool {
+    let bytes = p.as_bytes();
+    bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/') | Some(b'\\'))
+        && !p.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_same_site_paths() {
+        for ok in ["/", "/account/orders?page=2", "/a/b#frag", "/search?q=a+b&x=%20", "/caf%C3%A9"] {
+            assert_eq!(safe_return_to(ok), Some(ok), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rejects_other_sites_and_tricks() {
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+            "/%09/evil.example",
+            "/%2f%2fevil.example",
+            "/%2F%2Fevil.example",
+            "/%252f%252fevil.example",
+            "/%5cevil.example",
+            "/\t/evil.example",
+            "/\r\nSet-Cookie:x=1",
+            "/%0d%0aSet-Cookie:x=1",
+            " /x",
+        ] {
+            assert_eq!(safe_return_to(bad), None, "{bad:?} accepted");
+        }
+        assert_eq!(return_to_or_root(Some("//evil.example")), "/");
+        assert_eq!(return_to_or_root(None), "/");
+        assert_eq!(safe_return_to(&format!("/{}", "a".repeat(3000))), None);
+    }
+}
