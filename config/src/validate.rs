@@ -476,7 +476,7 @@ impl<'a> Validator<'a> {
             logout_url,
             logout_params,
             post_logout_path,
-            use_userinfo: raw.use_userinfo.unwrap_or(false),
+            use_userinfo: raw.use_userinfo.unwrap_or(true),
             request_timeout: parse_duration(
                 e,
                 &format!("{p}.request_timeout"),

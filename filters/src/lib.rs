@@ -2,6 +2,8 @@
 //! state; the gateway (the `sso-gateway` crate) applies the decision. Nothing here
 //! knows about listeners or Pingora.
 
+pub mod auth;
+pub mod cache_control;
 pub mod flow;
 pub mod forwarded;
 pub mod identity;

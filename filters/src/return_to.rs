@@ -52,7 +52,13 @@ mod tests {
 
     #[test]
     fn accepts_same_site_paths() {
-        for ok in ["/", "/account/orders?page=2", "/a/b#frag", "/search?q=a+b&x=%20", "/caf%C3%A9"] {
+        for ok in [
+            "/",
+            "/account/orders?page=2",
+            "/a/b#frag",
+            "/search?q=a+b&x=%20",
+            "/caf%C3%A9",
+        ] {
             assert_eq!(safe_return_to(ok), Some(ok), "{ok}");
         }
     }

@@ -6,11 +6,13 @@ use async_trait::async_trait;
 use http::{Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
+use sso_filters::sessions::SessionStore;
 use std::sync::Arc;
 
 pub struct AdminApp {
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
+    pub store: Arc<dyn SessionStore>,
 }
 
 fn reply(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
@@ -41,7 +43,10 @@ impl ServeHttp for AdminApp {
                 };
                 reply(status, "application/json", report.json.into_bytes())
             }
-            "/metrics" => reply(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render()),
+            "/metrics" => {
+                self.metrics.sessions_active.set(self.store.len() as i64);
+                reply(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render())
+            }
             _ => reply(
                 StatusCode::NOT_FOUND,
                 "text/plain",

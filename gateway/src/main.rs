@@ -1,6 +1,7 @@
 //! `sso-gateway`: `run` serves, `check` validates a configuration.
 
 mod admin;
+mod background;
 mod logging;
 mod metrics;
 mod proxy;

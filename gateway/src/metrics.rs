@@ -118,3 +118,20 @@ impl Metrics {
         out
     }
 }
+
+impl sso_filters::auth::AuthEvents for Metrics {
+    fn login(&self, site: &str, outcome: &str) {
+        self.logins.with_label_values(&[site, outcome]).inc();
+    }
+    fn rejected(&self, site: &str, reason: &str) {
+        self.rejected.with_label_values(&[site, reason]).inc();
+    }
+    fn session_lookup(&self, result: &'static str) {
+        self.session_lookups.with_label_values(&[result]).inc();
+    }
+    fn idp_call(&self, site: &str, endpoint: &str, seconds: f64) {
+        self.idp_request_duration
+            .with_label_values(&[site, endpoint])
+            .observe(seconds);
+    }
+}

@@ -1,5 +1,5 @@
 //! The Pingora `ProxyHttp` implementation. It only sequences: each phase asks the
-//! filters for a decision and applies it.
+//! filters (`sso-filters`) for a decision and applies it.
 
 use crate::metrics::Metrics;
 use crate::respond::write_reply;
@@ -11,10 +11,13 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{ErrorSource, ErrorType};
 use sso_config::Config;
+use sso_filters::auth::{AuthEvents, Identity};
+use sso_filters::cache_control::private_cache_control;
 use sso_filters::forwarded::{Incoming, TrustedProxies};
 use sso_filters::reply::wants_json;
+use sso_filters::sessions::SessionStore;
 use sso_filters::site_router::SiteRouter;
-use sso_filters::Reply;
+use sso_filters::{Flow, Reply};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,16 +36,25 @@ pub struct RequestCtx {
     upstream: Option<SocketAddr>,
     connect_failures: usize,
     client_ip: Option<IpAddr>,
+    /// The verified identity of the request, if any.
+    identity: Option<Identity>,
+    /// True once identity headers were set on the upstream request.
+    identity_sent: bool,
 }
 
 impl GatewayProxy {
-    pub fn from_config(config: &Config, metrics: Arc<Metrics>) -> Result<Self, Vec<String>> {
+    pub fn from_config(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        store: Arc<dyn SessionStore>,
+    ) -> Result<Self, Vec<String>> {
         let mut errors = Vec::new();
         let mut sites = Vec::new();
+        let events: Arc<dyn AuthEvents> = metrics.clone();
         for (i, site) in config.sites.iter().enumerate() {
-            match Site::from_config(site, &config.server) {
+            match Site::from_config(config, i, site, store.clone(), events.clone()) {
                 Ok(s) => sites.push(s),
-                Err(e) => errors.push(format!("sites[{i}].upstreams: {e}")),
+                Err(e) => errors.extend(e),
             }
         }
         if !errors.is_empty() {
@@ -56,12 +68,16 @@ impl GatewayProxy {
         })
     }
 
+    pub fn sites(&self) -> &[Site] {
+        &self.sites
+    }
+
     fn site(&self, ctx: &RequestCtx) -> Option<&Site> {
         ctx.site.and_then(|i| self.sites.get(i))
     }
 
     fn site_label(&self, ctx: &RequestCtx) -> &str {
-        self.site(ctx).map_or("-", |s| s.config.name.as_str())
+        self.site(ctx).map_or("-", |s| s.name.as_str())
     }
 }
 
@@ -88,13 +104,17 @@ impl ProxyHttp for GatewayProxy {
             upstream: None,
             connect_failures: 0,
             client_ip: None,
+            identity: None,
+            identity_sent: false,
         }
     }
 
-    /// Picks the site by host; a host no site serves is answered with 421 and never proxied.
+    /// The request filters, in order: site by host (421 for a host no site serves),
+    /// identity (session cookie or gateway bearer token), gateway-owned endpoints,
+    /// then the route's access rule. The first that answers ends the request.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.site = request_authority(session.req_header()).and_then(|h| self.router.route(h));
-        if ctx.site.is_none() {
+        let Some(site) = self.site(ctx) else {
             let json = wants_json(&session.req_header().headers);
             let reply = Reply::error(
                 421,
@@ -104,8 +124,23 @@ impl ProxyHttp for GatewayProxy {
             );
             write_reply(session, reply).await?;
             return Ok(true);
+        };
+        let req: &http::request::Parts = session.req_header();
+        let identity = site.auth.identify(&req.headers);
+        let mut flow = site.auth.endpoints(req, identity.as_ref()).await;
+        if let Flow::Continue = flow {
+            flow = site
+                .auth
+                .gate(site.routes.access(req.uri.path()), req, identity.as_ref());
         }
-        Ok(false)
+        ctx.identity = identity;
+        match flow {
+            Flow::Continue => Ok(false),
+            Flow::Respond(reply) => {
+                write_reply(session, reply).await?;
+                Ok(true)
+            }
+        }
     }
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
@@ -137,7 +172,7 @@ impl ProxyHttp for GatewayProxy {
     }
 
     /// Strip, then set: identity headers the client sent are removed on every route,
-    /// and the forwarded headers are rewritten.
+    /// the forwarded headers are rewritten, and the verified identity is added.
     async fn upstream_request_filter(
         &self,
         session: &mut Session,
@@ -147,10 +182,10 @@ impl ProxyHttp for GatewayProxy {
         let Some(site) = self.site(ctx) else { return Ok(()) };
         let spoofed = site.strip.spoofed(&upstream.headers);
         if !spoofed.is_empty() {
-            tracing::info!(site = %site.config.name, headers = ?spoofed, "removed incoming identity headers");
+            tracing::info!(site = %site.name, headers = ?spoofed, "removed incoming identity headers");
             self.metrics
                 .spoofed_headers
-                .with_label_values(&[&site.config.name])
+                .with_label_values(&[&site.name])
                 .inc_by(spoofed.len() as u64);
             for name in spoofed {
                 upstream.remove_header(&name);
@@ -170,15 +205,31 @@ impl ProxyHttp for GatewayProxy {
         upstream.insert_header("x-forwarded-for", forwarded.for_chain)?;
         upstream.insert_header("x-forwarded-proto", forwarded.proto)?;
         upstream.insert_header("x-forwarded-host", forwarded.host)?;
+        if let Some(identity) = &ctx.identity {
+            for (name, value) in site.auth.identity_headers(identity) {
+                upstream.insert_header(name.to_string(), value)?;
+            }
+            ctx.identity_sent = true;
+        }
         Ok(())
     }
 
+    /// Responses to requests that carried an identity are personal: `Cache-Control: private`.
     async fn response_filter(
         &self,
         _session: &mut Session,
-        _upstream: &mut ResponseHeader,
-        _ctx: &mut RequestCtx,
+        upstream: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if ctx.identity_sent {
+            let existing = upstream
+                .headers
+                .get(http::header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok());
+            if let Some(value) = private_cache_control(existing) {
+                upstream.insert_header(http::header::CACHE_CONTROL, value)?;
+            }
+        }
         Ok(())
     }
 
@@ -258,6 +309,7 @@ impl ProxyHttp for GatewayProxy {
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             upstream = ?ctx.upstream,
             client = ?ctx.client_ip.or_else(|| peer_ip(session)),
+            customer = ctx.identity.as_ref().map(|i| i.customer().id.as_str()),
         );
     }
 }
@@ -278,6 +330,7 @@ fn status_label(status: u16) -> &'static str {
         401 => "401",
         403 => "403",
         404 => "404",
+        405 => "405",
         421 => "421",
         429 => "429",
         500 => "500",

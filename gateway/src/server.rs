@@ -2,14 +2,18 @@
 //! service, the admin service and the background services.
 
 use crate::admin::AdminApp;
+use crate::background::{DiscoveryService, SweepService};
 use crate::metrics::Metrics;
 use crate::proxy::GatewayProxy;
 use crate::readiness::Readiness;
 use pingora::apps::HttpServerOptions;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
+use pingora::services::background::background_service;
 use pingora::services::listening::Service;
-use sso_config::Config;
+use sso_config::{Config, SessionStoreKind};
+use sso_filters::sessions::memory::MemorySessionStore;
+use sso_filters::sessions::SessionStore;
 use std::sync::Arc;
 
 /// Command-line switches passed through to Pingora.
@@ -26,17 +30,25 @@ pub struct Gateway {
     pub proxy: GatewayProxy,
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
+    pub store: Arc<dyn SessionStore>,
 }
 
 impl Gateway {
     pub fn build(config: &Config) -> Result<Self, Vec<String>> {
         let metrics = Arc::new(Metrics::new().map_err(|e| vec![format!("metrics: {e}")])?);
         let readiness = Arc::new(Readiness::default());
-        let proxy = GatewayProxy::from_config(config, metrics.clone())?;
+        let store: Arc<dyn SessionStore> = match config.sessions.store {
+            SessionStoreKind::Memory => Arc::new(MemorySessionStore::new(
+                config.sessions.idle_timeout,
+                config.sessions.max_entries,
+            )),
+        };
+        let proxy = GatewayProxy::from_config(config, metrics.clone(), store.clone())?;
         Ok(Gateway {
             proxy,
             metrics,
             readiness,
+            store,
         })
     }
 }
@@ -62,7 +74,34 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
         proxy,
         metrics,
         readiness,
+        store,
     } = gateway;
+    let config_ready = readiness.check("config");
+
+    // Background services: IdP discovery per site, and the sweeper.
+    let mut pending_sweepers: Vec<Arc<dyn Fn() + Send + Sync>> = Vec::new();
+    for site in proxy.sites() {
+        let Some(flow) = site.auth.flow.as_ref() else { continue };
+        pending_sweepers.push(site.auth.pending_sweeper());
+        let m = metrics.clone();
+        let name = site.name.clone();
+        let service = DiscoveryService {
+            provider: flow.provider.clone(),
+            ready: readiness.check(format!("oidc:{}", site.name)),
+            on_call: Arc::new(move |secs| {
+                m.idp_request_duration
+                    .with_label_values(&[&name, "discovery"])
+                    .observe(secs)
+            }),
+        };
+        server.add_service(background_service(&format!("oidc discovery {}", site.name), service));
+    }
+    let sweeper = SweepService {
+        store: store.clone(),
+        pending: pending_sweepers,
+    };
+    server.add_service(background_service("session sweeper", sweeper));
+
     let mut storefront = pingora::proxy::http_proxy_service_with_name(&server.configuration, proxy, "storefront");
     if let Some(app) = storefront.app_logic_mut() {
         let mut options = HttpServerOptions::default();
@@ -74,10 +113,16 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
     }
     server.add_service(storefront);
 
+    config_ready.set(true);
     if let Some(addr) = &config.server.admin_listen {
-        let ready = readiness.check("config");
-        ready.set(true);
-        let mut admin = Service::new("admin".to_string(), AdminApp { metrics, readiness });
+        let mut admin = Service::new(
+            "admin".to_string(),
+            AdminApp {
+                metrics,
+                readiness,
+                store,
+            },
+        );
         admin.add_tcp(addr);
         server.add_service(admin);
     }

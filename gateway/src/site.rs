@@ -1,25 +1,55 @@
 //! Everything the gateway needs for one site, built once at start-up.
 
 use crate::upstreams::UpstreamPool;
-use sso_config::{ServerConfig, SiteConfig};
+use sso_config::{Config, SiteConfig};
+use sso_filters::auth::{AuthEvents, SiteAuth};
 use sso_filters::identity_headers::IdentityHeaderStrip;
 use sso_filters::route_access::RouteTable;
+use sso_filters::sessions::SessionStore;
 use std::sync::Arc;
 
 pub struct Site {
-    pub config: SiteConfig,
+    pub name: String,
     pub strip: IdentityHeaderStrip,
     pub routes: RouteTable,
     pub upstreams: Arc<UpstreamPool>,
+    pub auth: SiteAuth,
 }
 
 impl Site {
-    pub fn from_config(config: &SiteConfig, server: &ServerConfig) -> Result<Self, String> {
-        Ok(Site {
-            strip: IdentityHeaderStrip::from_config(&config.identity_headers),
-            routes: RouteTable::from_config(&config.routes),
-            upstreams: UpstreamPool::from_config(&config.upstreams, server)?,
-            config: config.clone(),
-        })
+    /// Builds a site; errors name the config key they are about.
+    pub fn from_config(
+        config: &Config,
+        index: usize,
+        site: &SiteConfig,
+        store: Arc<dyn SessionStore>,
+        events: Arc<dyn AuthEvents>,
+    ) -> Result<Self, Vec<String>> {
+        let mut errors = Vec::new();
+        let upstreams = UpstreamPool::from_config(&site.upstreams, &config.server)
+            .map_err(|e| errors.push(format!("sites[{index}].upstreams: {e}")))
+            .ok();
+        let auth = SiteAuth::from_config(config, site, store, events)
+            .map_err(|e| errors.push(format!("sites[{index}].{e}")))
+            .ok();
+        match (upstreams, auth) {
+            (Some(upstreams), Some(auth)) if errors.is_empty() => {
+                if auth.signer.generated {
+                    tracing::warn!(
+                        site = %site.name,
+                        "no token.signing_key_file: generated a signing key for X-Customer-Token; \
+                         replicas must share a configured key or origins will reject tokens from the others"
+                    );
+                }
+                Ok(Site {
+                    name: site.name.clone(),
+                    strip: IdentityHeaderStrip::from_config(&site.identity_headers),
+                    routes: RouteTable::from_config(&site.routes),
+                    upstreams,
+                    auth,
+                })
+            }
+            _ => Err(errors),
+        }
     }
 }

@@ -1,24 +1,44 @@
 //! The scripted shopper: a cookie-keeping HTTP client that resolves `*.localhost`
-//! to loopback (the system resolver here does not) and never follows redirects by
-//! itself, so tests see every hop.
+//! to loopback (the system resolver here does not), never follows redirects by
+//! itself (tests see every hop), and can walk the real IdP's sign-in and consent
+//! forms the way a person would.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use reqwest::cookie::{CookieStore, Jar};
 use reqwest::redirect::Policy;
-use reqwest::{Client, Response};
+use reqwest::{Client, Response, StatusCode};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use url::Url;
 
 pub struct Shopper {
     pub http: Client,
+    pub jar: Arc<Jar>,
+}
+
+/// Where a walk ended.
+#[derive(Debug)]
+pub struct Landing {
+    pub status: StatusCode,
+    pub url: Url,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+    /// Every URL requested on the way, in order.
+    pub visited: Vec<Url>,
 }
 
 impl Shopper {
-    /// A client that sends `host.localhost` names of `hosts` to 127.0.0.1.
+    /// A client that sends `<name>.localhost` for each name in `hosts` to 127.0.0.1.
     pub fn new(hosts: &[&str]) -> Result<Shopper> {
-        let mut builder = Client::builder().redirect(Policy::none()).cookie_store(true);
+        let jar = Arc::new(Jar::default());
+        let mut builder = Client::builder().redirect(Policy::none()).cookie_provider(jar.clone());
         for host in hosts {
             builder = builder.resolve(&format!("{host}.localhost"), SocketAddr::from(([127, 0, 0, 1], 0)));
         }
-        Ok(Shopper { http: builder.build()? })
+        Ok(Shopper {
+            http: builder.build()?,
+            jar,
+        })
     }
 
     /// A GET as a browser page load (Accept: text/html).
@@ -35,6 +55,114 @@ impl Shopper {
     pub async fn api(&self, url: &str) -> Result<Response> {
         Ok(self.http.get(url).header("accept", "application/json").send().await?)
     }
+
+    /// The `Cookie` header this client would send to `url`.
+    pub fn cookies_for(&self, url: &str) -> String {
+        Url::parse(url)
+            .ok()
+            .and_then(|u| self.jar.cookies(&u))
+            .and_then(|v| v.to_str().ok().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// Follows redirects and fills the IdP's forms (signing in as `login`) until a
+    /// response that is neither; stops early, without requesting it, at the first
+    /// URL for which `stop` is true.
+    pub async fn walk_until(&self, start: Response, login: &str, stop: impl Fn(&Url) -> bool) -> Result<Landing> {
+        let mut resp = start;
+        let mut visited = vec![resp.url().clone()];
+        for _ in 0..25 {
+            if resp.status().is_redirection() {
+                let location = resp
+                    .headers()
+                    .get("location")
+                    .context("redirect without Location")?
+                    .to_str()?;
+                let next = resp.url().join(location)?;
+                if stop(&next) {
+                    return Ok(Landing {
+                        status: resp.status(),
+                        url: next,
+                        headers: resp.headers().clone(),
+                        body: String::new(),
+                        visited,
+                    });
+                }
+                visited.push(next.clone());
+                resp = self.page(next.as_str()).await?;
+                continue;
+            }
+            let (status, url, headers) = (resp.status(), resp.url().clone(), resp.headers().clone());
+            let body = resp.text().await?;
+            if let Some(form) = IdpForm::parse(&body) {
+                let action = url.join(&form.action)?;
+                let mut fields = form.hidden;
+                if fields.iter().any(|(k, v)| k == "prompt" && v == "login") {
+                    fields.push(("login".into(), login.into()));
+                    fields.push(("password".into(), "any-password".into()));
+                }
+                visited.push(action.clone());
+                resp = self
+                    .http
+                    .post(action)
+                    .header("accept", "text/html")
+                    .form(&fields)
+                    .send()
+                    .await?;
+                continue;
+            }
+            return Ok(Landing {
+                status,
+                url,
+                headers,
+                body,
+                visited,
+            });
+        }
+        bail!("too many hops: {visited:?}")
+    }
+
+    /// [`Self::walk_until`] without stopping early.
+    pub async fn walk(&self, start: Response, login: &str) -> Result<Landing> {
+        self.walk_until(start, login, |_| false).await
+    }
+}
+
+/// A sign-in or consent form of the IdP: its action and hidden fields.
+struct IdpForm {
+    action: String,
+    hidden: Vec<(String, String)>,
+}
+
+impl IdpForm {
+    fn parse(html: &str) -> Option<IdpForm> {
+        let start = html.find("<form")?;
+        let form = &html[start..start + html[start..].find("</form>")?];
+        let action = attr(&form[..form.find('>')?], "action")?;
+        let mut hidden = Vec::new();
+        let mut rest = form;
+        while let Some(i) = rest.find("<input") {
+            let tag_end = rest[i..].find('>')? + i;
+            let tag = &rest[i..tag_end];
+            if attr(tag, "type").as_deref() == Some("hidden") {
+                if let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value")) {
+                    hidden.push((n, v));
+                }
+            }
+            rest = &rest[tag_end..];
+        }
+        hidden
+            .iter()
+            .any(|(k, _)| k == "prompt")
+            .then_some(IdpForm { action, hidden })
+    }
+}
+
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let i = tag.find(&key)? + key.len();
+    let end = tag[i..].find('"')? + i;
+    Some(tag[i..end].replace("&amp;", "&"))
 }
 
 /// The request the storefront origin received, from its JSON echo or the JSON block

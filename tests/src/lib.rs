@@ -164,3 +164,66 @@ impl Idp {
         format!("http://127.0.0.1:{}", self.port)
     }
 }
+
+/// One shop behind the gateway with OpenID Connect login against the real IdP:
+/// `/account` needs login, `/api` is an API route, everything else is public.
+pub struct Shop {
+    pub origin: Storefront,
+    pub idp: Idp,
+    pub gateway: Gateway,
+}
+
+impl Shop {
+    pub fn start() -> Result<Shop> {
+        Self::start_with(GatewayConfig::default(), "")
+    }
+
+    /// `extra_site` is appended to the site's table (e.g. `[sites.oidc]` options go
+    /// through `extra_oidc` in the body).
+    pub fn start_with(config: GatewayConfig, extra_oidc: &str) -> Result<Shop> {
+        let origin = Storefront::start()?;
+        let port = config.port;
+        let callback = format!("http://shop.localhost:{port}/login/sso/callback");
+        let post_logout = format!("http://shop.localhost:{port}/");
+        let idp = Idp::start(&[callback], &[post_logout])?;
+        let gateway = config
+            .site(&Self::site_toml(&origin.addr(), &idp.issuer(), extra_oidc))
+            .start()?;
+        Ok(Shop { origin, idp, gateway })
+    }
+
+    pub fn site_toml(origin: &str, issuer: &str, extra_oidc: &str) -> String {
+        format!(
+            "name = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"{origin}\"]\n\
+             public_url = \"http://shop.localhost:{{port}}\"\n\
+             [sites.oidc]\nissuer = \"{issuer}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n{extra_oidc}\n\
+             [[sites.routes]]\nprefix = \"/account\"\naccess = \"login\"\n\
+             [[sites.routes]]\nprefix = \"/api\"\naccess = \"api\"\n"
+        )
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.gateway.site_url("shop", path)
+    }
+
+    /// Waits until `/readyz` says the IdP metadata is loaded.
+    pub async fn ready(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(r) = reqwest::get(self.gateway.admin_url("/readyz")).await {
+                if r.status() == 200 {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("gateway never became ready:\n{}", self.gateway.log())
+    }
+
+    /// Signs `login` in through `/account`-style `path` and returns where the browser landed.
+    pub async fn sign_in(&self, shopper: &Shopper, path: &str, login: &str) -> Result<client::Landing> {
+        self.ready().await?;
+        let start = shopper.page(&self.url(path)).await?;
+        shopper.walk(start, login).await
+    }
+}

@@ -12,8 +12,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use openidconnect::core::{CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims, CoreUserInfoClaims};
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClaimsVerificationError, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    Scope, SignatureVerificationError, TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClaimsVerificationError, CsrfToken, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, Scope, SignatureVerificationError, TokenResponse,
 };
 use sso_config::Secret;
 use std::sync::Arc;
@@ -67,13 +67,41 @@ impl CallbackError {
     pub fn response(&self) -> (u16, &'static str, &'static str) {
         use CallbackError::*;
         match self {
-            IdpUnavailable => (503, "idp_unavailable", "Sign-in is temporarily unavailable. Please try again in a few minutes."),
-            StateMissing | DuplicateParameter(_) | CodeMissing => (400, "bad_callback", "This sign-in response is not valid. Please start again."),
-            StateUnknown => (400, "state_unknown", "This sign-in link has expired or was already used. Please start again."),
-            BrowserMismatch => (400, "browser_mismatch", "This sign-in was started in another browser or tab that is gone. Please start again."),
-            IdpError(_) => (403, "idp_refused", "The sign-in was cancelled or refused by the identity provider."),
-            TokenExchange(_) | NoIdToken | UserInfo(_) => (502, "idp_error", "The identity provider did not complete the sign-in. Please try again."),
-            IdTokenInvalid(_) | AccessTokenMismatch => (502, "id_token_invalid", "The identity provider's answer could not be verified. Please try again."),
+            IdpUnavailable => (
+                503,
+                "idp_unavailable",
+                "Sign-in is temporarily unavailable. Please try again in a few minutes.",
+            ),
+            StateMissing | DuplicateParameter(_) | CodeMissing => (
+                400,
+                "bad_callback",
+                "This sign-in response is not valid. Please start again.",
+            ),
+            StateUnknown => (
+                400,
+                "state_unknown",
+                "This sign-in link has expired or was already used. Please start again.",
+            ),
+            BrowserMismatch => (
+                400,
+                "browser_mismatch",
+                "This sign-in was started in another browser or tab that is gone. Please start again.",
+            ),
+            IdpError(_) => (
+                403,
+                "idp_refused",
+                "The sign-in was cancelled or refused by the identity provider.",
+            ),
+            TokenExchange(_) | NoIdToken | UserInfo(_) => (
+                502,
+                "idp_error",
+                "The identity provider did not complete the sign-in. Please try again.",
+            ),
+            IdTokenInvalid(_) | AccessTokenMismatch => (
+                502,
+                "id_token_invalid",
+                "The identity provider's answer could not be verified. Please try again.",
+            ),
         }
     }
 }
@@ -98,22 +126,30 @@ pub type IdpTimer = Arc<dyn Fn(&'static str, Duration) + Send + Sync>;
 
 pub struct LoginFlow {
     pub provider: Arc<OidcProvider>,
-    pub pending: PendingLogins,
+    pub pending: Arc<PendingLogins>,
     cookies: CookieCodec,
     timer: IdpTimer,
 }
 
 impl LoginFlow {
     pub fn new(provider: Arc<OidcProvider>, cookies: CookieCodec, timer: IdpTimer) -> Self {
-        LoginFlow { provider, pending: PendingLogins::default(), cookies, timer }
+        LoginFlow {
+            provider,
+            pending: Arc::new(PendingLogins::default()),
+            cookies,
+            timer,
+        }
     }
 
     /// Starts a login that will land on `return_to` (already checked to be same-site).
     pub fn start(&self, return_to: String) -> Result<LoginStart, CallbackError> {
         let state = self.provider.current().ok_or(CallbackError::IdpUnavailable)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request =
-            state.client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
+        let mut request = state.client.authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        );
         for scope in self.provider.config.scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
         }
@@ -130,12 +166,17 @@ impl LoginFlow {
             },
         );
         let ttl = super::pending::PENDING_TTL.as_secs() as i64;
-        Ok(LoginStart { authorize_url, flow_cookie: self.cookies.set_flow(csrf.secret(), &binding, ttl) })
+        Ok(LoginStart {
+            authorize_url,
+            flow_cookie: self.cookies.set_flow(csrf.secret(), &binding, ttl),
+        })
     }
 
     /// `Set-Cookie` that removes the flow cookie for this callback's state, if any.
     pub fn clear_flow_cookie(&self, query: &str) -> Option<String> {
-        let state = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "state")?.1;
+        let state = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "state")?
+            .1;
         Some(self.cookies.clear_flow(&state))
     }
 
@@ -169,7 +210,9 @@ impl LoginFlow {
 
         let (state, claims) = self.verify_id_token(state, &id_token, &pending.nonce).await?;
         if let Some(expected) = claims.access_token_hash() {
-            let alg = id_token.signing_alg().map_err(|e| CallbackError::IdTokenInvalid(e.to_string()))?;
+            let alg = id_token
+                .signing_alg()
+                .map_err(|e| CallbackError::IdTokenInvalid(e.to_string()))?;
             let verifier = self.verifier(&state);
             let key = id_token
                 .signing_key(&verifier)
@@ -187,7 +230,8 @@ impl LoginFlow {
             groups: groups_claim(&id_token.to_string()),
         };
         if self.provider.config.use_userinfo {
-            self.merge_userinfo(&state, &tokens, claims.subject().clone(), &mut customer).await?;
+            self.merge_userinfo(&state, &tokens, claims.subject().clone(), &mut customer)
+                .await?;
         }
         Ok(LoginDone {
             customer,
@@ -198,14 +242,18 @@ impl LoginFlow {
     }
 
     fn verifier<'a>(&self, state: &'a ProviderState) -> openidconnect::core::CoreIdTokenVerifier<'a> {
-        state.client.id_token_verifier().set_allowed_algs(ALLOWED_ALGS).set_issue_time_verifier_fn(|iat| {
-            // Allow five minutes of clock skew; a token from the future is refused.
-            if iat.timestamp() > now_secs() as i64 + 300 {
-                Err("issued in the future".to_string())
-            } else {
-                Ok(())
-            }
-        })
+        state
+            .client
+            .id_token_verifier()
+            .set_allowed_algs(ALLOWED_ALGS)
+            .set_issue_time_verifier_fn(|iat| {
+                // Allow five minutes of clock skew; a token from the future is refused.
+                if iat.timestamp() > now_secs() as i64 + 300 {
+                    Err("issued in the future".to_string())
+                } else {
+                    Ok(())
+                }
+            })
     }
 
     /// Verifies the ID token; on an unknown `kid`, refetches the JWKS (rate-limited)
@@ -302,7 +350,11 @@ struct CallbackParams {
 
 impl CallbackParams {
     fn parse(query: &str) -> Result<Self, CallbackError> {
-        let mut p = CallbackParams { state: None, code: None, error: None };
+        let mut p = CallbackParams {
+            state: None,
+            code: None,
+            error: None,
+        };
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
             let (slot, name) = match k.as_ref() {
                 "state" => (&mut p.state, "state"),
@@ -341,8 +393,14 @@ mod tests {
 
     #[test]
     fn repeated_parameters_are_refused() {
-        assert!(matches!(CallbackParams::parse("state=a&state=b&code=c"), Err(CallbackError::DuplicateParameter("state"))));
-        assert!(matches!(CallbackParams::parse("state=a&code=b&code=c"), Err(CallbackError::DuplicateParameter("code"))));
+        assert!(matches!(
+            CallbackParams::parse("state=a&state=b&code=c"),
+            Err(CallbackError::DuplicateParameter("state"))
+        ));
+        assert!(matches!(
+            CallbackParams::parse("state=a&code=b&code=c"),
+            Err(CallbackError::DuplicateParameter("code"))
+        ));
         let p = CallbackParams::parse("state=a&code=b&error=access_denied%3Cscript%3E").expect("parses");
         assert_eq!(p.error.as_deref(), Some("access_deniedscript"));
     }

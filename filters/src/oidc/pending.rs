@@ -46,7 +46,12 @@ impl PendingLogins {
         if self.map.len() >= MAX_PENDING {
             self.sweep();
             if self.map.len() >= MAX_PENDING {
-                let oldest = self.map.iter().take(256).min_by_key(|e| e.value().created_at).map(|e| *e.key());
+                let oldest = self
+                    .map
+                    .iter()
+                    .take(256)
+                    .min_by_key(|e| e.value().created_at)
+                    .map(|e| *e.key());
                 if let Some(k) = oldest {
                     self.map.remove(&k);
                 }
@@ -64,7 +69,8 @@ impl PendingLogins {
 
     pub fn sweep(&self) {
         let now = now_secs();
-        self.map.retain(|_, l| now.saturating_sub(l.created_at) < PENDING_TTL.as_secs());
+        self.map
+            .retain(|_, l| now.saturating_sub(l.created_at) < PENDING_TTL.as_secs());
     }
 
     pub fn len(&self) -> usize {
@@ -103,7 +109,13 @@ mod tests {
     #[test]
     fn expired_logins_are_refused() {
         let p = PendingLogins::default();
-        p.insert("old", PendingLogin { created_at: now_secs() - PENDING_TTL.as_secs() - 1, ..login() });
+        p.insert(
+            "old",
+            PendingLogin {
+                created_at: now_secs() - PENDING_TTL.as_secs() - 1,
+                ..login()
+            },
+        );
         assert!(p.take("old").is_none());
     }
 }

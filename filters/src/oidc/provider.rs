@@ -4,9 +4,9 @@
 
 use arc_swap::ArcSwapOption;
 use openidconnect::core::{
-    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType,
-    CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
-    CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
+    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AdditionalProviderMetadata, AuthType, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet,
@@ -41,7 +41,8 @@ pub type Metadata = ProviderMetadata<
     CoreSubjectIdentifierType,
 >;
 
-pub type Client = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+pub type Client =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
 /// ID-token signature algorithms accepted: asymmetric only — never `none`, never HS*
 /// (an HMAC "signed" with a public key would otherwise verify).
@@ -99,8 +100,14 @@ pub struct OidcProvider {
 
 impl OidcProvider {
     pub fn from_config(site: &SiteConfig, config: &OidcConfig) -> Result<Self, ProviderError> {
-        let callback = site.public_url.join(&config.callback_path).map_err(|e| ProviderError::Config(e.to_string()))?;
-        let post_logout_url = site.public_url.join(&config.post_logout_path).map_err(|e| ProviderError::Config(e.to_string()))?;
+        let callback = site
+            .public_url
+            .join(&config.callback_path)
+            .map_err(|e| ProviderError::Config(e.to_string()))?;
+        let post_logout_url = site
+            .public_url
+            .join(&config.post_logout_path)
+            .map_err(|e| ProviderError::Config(e.to_string()))?;
         let http = openidconnect::reqwest::Client::builder()
             // Following redirects from the IdP opens the gateway to SSRF.
             .redirect(openidconnect::reqwest::redirect::Policy::none())
@@ -146,10 +153,16 @@ impl OidcProvider {
         if last != 0 && now.saturating_sub(last) < interval {
             return Ok(false);
         }
-        if self.last_jwks_fetch_ms.compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Relaxed).is_err() {
+        if self
+            .last_jwks_fetch_ms
+            .compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
             return Ok(false); // another request is already fetching
         }
-        let Some(current) = self.current() else { return Ok(false) };
+        let Some(current) = self.current() else {
+            return Ok(false);
+        };
         let jwks = CoreJsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &self.http)
             .await
             .map_err(|e| ProviderError::Jwks(error_chain(&e)))?;
@@ -164,10 +177,22 @@ impl OidcProvider {
         let basic = metadata
             .token_endpoint_auth_methods_supported()
             .is_none_or(|m| m.contains(&CoreClientAuthMethod::ClientSecretBasic));
-        let client = CoreClient::from_provider_metadata(metadata.clone(), ClientId::new(self.config.client_id.clone()), Some(secret))
-            .set_redirect_uri(self.redirect_uri.clone())
-            .set_auth_type(if basic { AuthType::BasicAuth } else { AuthType::RequestBody });
-        self.state.store(Some(Arc::new(ProviderState { metadata, client, end_session_endpoint })));
+        let client = CoreClient::from_provider_metadata(
+            metadata.clone(),
+            ClientId::new(self.config.client_id.clone()),
+            Some(secret),
+        )
+        .set_redirect_uri(self.redirect_uri.clone())
+        .set_auth_type(if basic {
+            AuthType::BasicAuth
+        } else {
+            AuthType::RequestBody
+        });
+        self.state.store(Some(Arc::new(ProviderState {
+            metadata,
+            client,
+            end_session_endpoint,
+        })));
     }
 
     fn now_ms(&self) -> u64 {

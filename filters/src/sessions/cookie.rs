@@ -59,7 +59,11 @@ impl CookieCodec {
         let mut mac = self.mac();
         mac.update(id.as_bytes());
         let tag = mac.finalize().into_bytes();
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(id.as_bytes()), URL_SAFE_NO_PAD.encode(&tag[..MAC_LEN]))
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(id.as_bytes()),
+            URL_SAFE_NO_PAD.encode(&tag[..MAC_LEN])
+        )
     }
 
     pub fn decode(&self, value: &str) -> Result<SessionId, CookieError> {
@@ -69,8 +73,12 @@ impl CookieCodec {
         }
         let mut id = [0u8; 32];
         let mut tag = [0u8; MAC_LEN];
-        let ok_id = URL_SAFE_NO_PAD.decode_slice(id_part, &mut id).map_err(|_| CookieError::Malformed)?;
-        let ok_tag = URL_SAFE_NO_PAD.decode_slice(mac_part, &mut tag).map_err(|_| CookieError::Malformed)?;
+        let ok_id = URL_SAFE_NO_PAD
+            .decode_slice(id_part, &mut id)
+            .map_err(|_| CookieError::Malformed)?;
+        let ok_tag = URL_SAFE_NO_PAD
+            .decode_slice(mac_part, &mut tag)
+            .map_err(|_| CookieError::Malformed)?;
         if ok_id != 32 || ok_tag != MAC_LEN {
             return Err(CookieError::Malformed);
         }
@@ -171,7 +179,10 @@ mod tests {
         assert_eq!(c.decode(&value), Ok(id));
         let mut tampered = value.clone().into_bytes();
         tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
-        assert_eq!(c.decode(&String::from_utf8(tampered).expect("utf8")), Err(CookieError::BadSignature));
+        assert_eq!(
+            c.decode(&String::from_utf8(tampered).expect("utf8")),
+            Err(CookieError::BadSignature)
+        );
         for bad in ["", "x", "a.b", &value[..40], &format!("{value}x"), "Ã©.Ã©"] {
             assert!(c.decode(bad).is_err(), "{bad} accepted");
         }
@@ -186,8 +197,13 @@ mod tests {
             assert!(set.contains(attr), "{set} lacks {attr}");
         }
         let clear = c.clear_session();
-        assert!(clear.contains("Max-Age=0") && clear.contains("Secure") && clear.contains("__Host-"), "{clear}");
-        assert!(!codec("http://s.localhost").set_session(&SessionId::random()).contains("Secure"));
+        assert!(
+            clear.contains("Max-Age=0") && clear.contains("Secure") && clear.contains("__Host-"),
+            "{clear}"
+        );
+        assert!(!codec("http://s.localhost")
+            .set_session(&SessionId::random())
+            .contains("Secure"));
     }
 
     #[test]

@@ -77,7 +77,13 @@ impl SessionStore for MemorySessionStore {
     fn create(&self, data: SessionData) -> SessionId {
         self.make_room();
         let id = SessionId::random();
-        self.map.insert(id, Entry { data: Arc::new(data), last_seen: AtomicU64::new(now_secs()) });
+        self.map.insert(
+            id,
+            Entry {
+                data: Arc::new(data),
+                last_seen: AtomicU64::new(now_secs()),
+            },
+        );
         id
     }
 
@@ -102,7 +108,16 @@ mod tests {
     use crate::identity::Customer;
 
     fn data(ttl: u64) -> SessionData {
-        SessionData::new("shop", Customer { id: "alice".into(), ..Customer::default() }, None, None, ttl)
+        SessionData::new(
+            "shop",
+            Customer {
+                id: "alice".into(),
+                ..Customer::default()
+            },
+            None,
+            None,
+            ttl,
+        )
     }
 
     #[test]

@@ -37,7 +37,13 @@ pub struct SessionData {
 }
 
 impl SessionData {
-    pub fn new(site: &str, customer: Customer, id_token: Option<String>, refresh_token: Option<Secret>, absolute_ttl: u64) -> Self {
+    pub fn new(
+        site: &str,
+        customer: Customer,
+        id_token: Option<String>,
+        refresh_token: Option<Secret>,
+        absolute_ttl: u64,
+    ) -> Self {
         let now = now_secs();
         SessionData {
             site: site.to_string(),

@@ -19,7 +19,9 @@ pub enum SignerError {
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: std::io::Error },
     /// The file is not a PKCS#8 PEM P-256 private key.
-    #[error("{path} is not a PKCS#8 PEM P-256 private key (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)")]
+    #[error(
+        "{path} is not a PKCS#8 PEM P-256 private key (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)"
+    )]
     NotP256 { path: String },
     /// The key could not be encoded for signing.
     #[error("cannot use the signing key: {0}")]
@@ -61,7 +63,10 @@ impl TokenSigner {
         let (secret, generated) = match path {
             Some(path) => {
                 let shown = path.display().to_string();
-                let pem = std::fs::read_to_string(path).map_err(|source| SignerError::Read { path: shown.clone(), source })?;
+                let pem = std::fs::read_to_string(path).map_err(|source| SignerError::Read {
+                    path: shown.clone(),
+                    source,
+                })?;
                 let key = SecretKey::from_pkcs8_pem(&pem)
                     .or_else(|_| SecretKey::from_sec1_pem(&pem))
                     .map_err(|_| SignerError::NotP256 { path: shown })?;
@@ -69,7 +74,9 @@ impl TokenSigner {
             }
             None => (SecretKey::random(&mut rand::rngs::OsRng), true),
         };
-        let pem = secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| SignerError::Encode(e.to_string()))?;
+        let pem = secret
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| SignerError::Encode(e.to_string()))?;
         let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| SignerError::Encode(e.to_string()))?;
         let point = p256::EncodedPoint::from(secret.public_key());
         let (x, y) = match (point.x(), point.y()) {
@@ -83,7 +90,13 @@ impl TokenSigner {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(kid.clone());
         header.typ = Some("JWT".into());
-        Ok(TokenSigner { key, header, jwks, kid, generated })
+        Ok(TokenSigner {
+            key,
+            header,
+            jwks,
+            kid,
+            generated,
+        })
     }
 
     pub fn sign(&self, claims: &TokenClaims) -> Result<String, SignerError> {
@@ -113,11 +126,24 @@ mod tests {
     #[test]
     fn tokens_verify_with_the_published_jwk() {
         let signer = TokenSigner::new(None).expect("signer");
-        let customer = Customer { id: "alice".into(), email: Some("alice@example.com".into()), ..Customer::default() };
+        let customer = Customer {
+            id: "alice".into(),
+            email: Some("alice@example.com".into()),
+            ..Customer::default()
+        };
         let now = crate::sessions::now_secs();
-        let token = signer.sign(&TokenSigner::claims_for(&customer, "http://shop.localhost", "shop", now, 300)).expect("sign");
+        let token = signer
+            .sign(&TokenSigner::claims_for(
+                &customer,
+                "http://shop.localhost",
+                "shop",
+                now,
+                300,
+            ))
+            .expect("sign");
         let jwk = &signer.jwks["keys"][0];
-        let key = DecodingKey::from_ec_components(jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y")).expect("key");
+        let key =
+            DecodingKey::from_ec_components(jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y")).expect("key");
         let mut v = Validation::new(Algorithm::ES256);
         v.set_audience(&["shop"]);
         v.set_issuer(&["http://shop.localhost"]);
@@ -127,7 +153,8 @@ mod tests {
         // Another key does not verify it.
         let other = TokenSigner::new(None).expect("signer");
         let jwk = &other.jwks["keys"][0];
-        let key = DecodingKey::from_ec_components(jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y")).expect("key");
+        let key =
+            DecodingKey::from_ec_components(jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y")).expect("key");
         assert!(jsonwebtoken::decode::<TokenClaims>(&token, &key, &v).is_err());
     }
 

@@ -1,0 +1,197 @@
+//! Per-site authentication: the session store, cookies, the login flow and the
+//! gateway token, and the three request filters built on them —
+//! [`endpoints`] (gateway-owned paths), [`gate`] (route access) and [`inject`]
+//! (identity for the origin).
+
+pub mod endpoints;
+pub mod gate;
+pub mod inject;
+
+use crate::identity::Customer;
+use crate::oidc::flow::IdpTimer;
+use crate::oidc::{LoginFlow, OidcProvider};
+use crate::secret::SessionId;
+use crate::sessions::cookie::{CookieCodec, CookieError};
+use crate::sessions::{SessionData, SessionStore};
+use crate::tokens::{TokenClaims, TokenSigner};
+use sso_config::{Config, SiteConfig};
+use std::sync::Arc;
+
+/// What the auth filters report, for metrics. The gateway implements it.
+pub trait AuthEvents: Send + Sync {
+    /// A login ended: `outcome` is `success` or an error code (`state_unknown`, ...).
+    fn login(&self, site: &str, outcome: &str);
+    /// Bad input was rejected (`bad_cookie`, `open_redirect`, `bad_token`, ...).
+    fn rejected(&self, site: &str, reason: &str);
+    /// A session cookie lookup: `hit`, `miss`, `invalid`.
+    fn session_lookup(&self, result: &'static str);
+    /// A call to the IdP took `seconds`.
+    fn idp_call(&self, site: &str, endpoint: &str, seconds: f64);
+}
+
+/// The identity a request carries, once verified.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub session: Arc<SessionData>,
+    /// Set when the identity comes from a session cookie.
+    pub session_id: Option<SessionId>,
+    /// Set when the identity comes from a gateway-signed bearer token.
+    pub bearer: Option<Arc<str>>,
+}
+
+impl Identity {
+    pub fn customer(&self) -> &Customer {
+        &self.session.customer
+    }
+}
+
+pub struct SiteAuth {
+    pub site: SiteConfig,
+    pub store: Arc<dyn SessionStore>,
+    pub cookies: CookieCodec,
+    pub flow: Option<LoginFlow>,
+    pub signer: Arc<TokenSigner>,
+    pub events: Arc<dyn AuthEvents>,
+    /// `iss` of gateway tokens: the site's public URL without trailing slash.
+    pub issuer: String,
+    absolute_ttl: u64,
+    token_ttl: u64,
+    bearer_validation: jsonwebtoken::Validation,
+    bearer_key: jsonwebtoken::DecodingKey,
+}
+
+/// Why a site's auth could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthSetupError {
+    /// The token signing key is unusable.
+    #[error("token.signing_key_file: {0}")]
+    Signer(#[from] crate::tokens::signer::SignerError),
+    /// The OpenID settings cannot be used.
+    #[error("oidc: {0}")]
+    Oidc(#[from] crate::oidc::ProviderError),
+}
+
+impl SiteAuth {
+    pub fn from_config(
+        config: &Config,
+        site: &SiteConfig,
+        store: Arc<dyn SessionStore>,
+        events: Arc<dyn AuthEvents>,
+    ) -> Result<Self, AuthSetupError> {
+        let signer = Arc::new(TokenSigner::new(site.token.signing_key_file.as_deref())?);
+        let cookies = CookieCodec::from_config(&config.sessions, site);
+        let flow = match &site.oidc {
+            Some(oidc) => {
+                let provider = Arc::new(OidcProvider::from_config(site, oidc)?);
+                let ev = events.clone();
+                let name = site.name.clone();
+                let timer: IdpTimer = Arc::new(move |endpoint, d| ev.idp_call(&name, endpoint, d.as_secs_f64()));
+                Some(LoginFlow::new(provider, cookies.clone(), timer))
+            }
+            None => None,
+        };
+        let issuer = site.public_url.as_str().trim_end_matches('/').to_string();
+        let jwk = &signer.jwks["keys"][0];
+        let bearer_key = jsonwebtoken::DecodingKey::from_ec_components(
+            jwk["x"].as_str().unwrap_or_default(),
+            jwk["y"].as_str().unwrap_or_default(),
+        )
+        .map_err(|e| crate::tokens::signer::SignerError::Encode(e.to_string()))?;
+        let mut bearer_validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        bearer_validation.set_audience(&[&site.name]);
+        bearer_validation.set_issuer(&[&issuer]);
+        bearer_validation.leeway = 5;
+        Ok(SiteAuth {
+            site: site.clone(),
+            store,
+            cookies,
+            flow,
+            signer,
+            events,
+            issuer,
+            absolute_ttl: config.sessions.absolute_timeout.as_secs(),
+            token_ttl: site.token.ttl.as_secs(),
+            bearer_validation,
+            bearer_key,
+        })
+    }
+
+    pub fn provider(&self) -> Option<&Arc<OidcProvider>> {
+        self.flow.as_ref().map(|f| &f.provider)
+    }
+
+    /// The verified identity of a request: its session cookie, else a gateway bearer
+    /// token. A bad cookie or token counts as anonymous (and is counted).
+    pub fn identify(&self, headers: &http::HeaderMap) -> Option<Identity> {
+        match self.cookies.session_from_headers(headers) {
+            Ok(Some(id)) => match self.store.get(&id) {
+                Some(session) if session.site == self.site.name => {
+                    self.events.session_lookup("hit");
+                    return Some(Identity {
+                        session,
+                        session_id: Some(id),
+                        bearer: None,
+                    });
+                }
+                _ => self.events.session_lookup("miss"),
+            },
+            Ok(None) => {}
+            Err(CookieError::Malformed | CookieError::BadSignature) => {
+                self.events.session_lookup("invalid");
+                self.events.rejected(&self.site.name, "bad_cookie");
+            }
+        }
+        let bearer = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))?
+            .trim();
+        match jsonwebtoken::decode::<TokenClaims>(bearer, &self.bearer_key, &self.bearer_validation) {
+            Ok(data) => {
+                let c = data.claims;
+                let customer = Customer {
+                    id: c.sub,
+                    email: c.email,
+                    name: c.name,
+                    groups: c.groups,
+                };
+                let session = SessionData::new(&self.site.name, customer, None, None, c.exp.saturating_sub(c.iat));
+                Some(Identity {
+                    session: Arc::new(session),
+                    session_id: None,
+                    bearer: Some(bearer.into()),
+                })
+            }
+            Err(_) => {
+                self.events.rejected(&self.site.name, "bad_token");
+                None
+            }
+        }
+    }
+
+    /// Creates a session for a completed login; returns its `Set-Cookie`.
+    pub fn create_session(&self, done: crate::oidc::flow::LoginDone) -> (SessionId, String) {
+        let data = SessionData::new(
+            &self.site.name,
+            done.customer,
+            Some(done.id_token),
+            done.refresh_token,
+            self.absolute_ttl,
+        );
+        let id = self.store.create(data);
+        (id, self.cookies.set_session(&id))
+    }
+}
+
+impl SiteAuth {
+    /// A closure that drops this site's expired pending logins (for the sweeper).
+    pub fn pending_sweeper(self: &SiteAuth) -> Arc<dyn Fn() + Send + Sync> {
+        let pending = self.flow.as_ref().map(|f| f.pending.clone());
+        Arc::new(move || {
+            if let Some(p) = &pending {
+                p.sweep();
+            }
+        })
+    }
+}

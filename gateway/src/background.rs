@@ -1,0 +1,75 @@
+//! Pingora background services: IdP discovery/JWKS refresh per site, and the sweeper
+//! that drops expired sessions and abandoned logins.
+
+use crate::readiness::ReadyFlag;
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use sso_filters::oidc::OidcProvider;
+use sso_filters::sessions::SessionStore;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Loads the IdP's metadata at start-up, retrying with backoff while it is
+/// unreachable (the gateway keeps serving; `/readyz` says not ready), then refreshes
+/// it every `oidc.discovery_refresh`. A failed refresh keeps the last good metadata.
+pub struct DiscoveryService {
+    pub provider: Arc<OidcProvider>,
+    pub ready: ReadyFlag,
+    pub on_call: Arc<dyn Fn(f64) + Send + Sync>,
+}
+
+#[async_trait]
+impl BackgroundService for DiscoveryService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            let started = std::time::Instant::now();
+            let result = self.provider.discover().await;
+            (self.on_call)(started.elapsed().as_secs_f64());
+            let wait = match result {
+                Ok(()) => {
+                    if !self.ready.get() {
+                        tracing::info!(site = %self.provider.site, issuer = %self.provider.config.issuer, "identity provider metadata loaded");
+                    }
+                    self.ready.set(true);
+                    backoff = Duration::from_millis(500);
+                    self.provider.config.discovery_refresh
+                }
+                Err(e) => {
+                    tracing::warn!(site = %self.provider.site, error = %e, retry_in = ?backoff, "identity provider not reachable");
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+/// Every 30 s: removes expired sessions and expired pending logins.
+pub struct SweepService {
+    pub store: Arc<dyn SessionStore>,
+    pub pending: Vec<Arc<dyn Fn() + Send + Sync>>,
+}
+
+#[async_trait]
+impl BackgroundService for SweepService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            }
+            let left = self.store.sweep();
+            for sweep_pending in &self.pending {
+                sweep_pending();
+            }
+            tracing::debug!(sessions = left, "swept expired sessions");
+        }
+    }
+}
