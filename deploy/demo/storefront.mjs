@@ -38,7 +38,7 @@ const server = http.createServer((req, res) => {
 <body style="font-family:sans-serif;max-width:40em;margin:3em auto">
 <h1>${escape(shop)}</h1>${who}
 <h2>What the gateway sent this origin</h2>
-<pre>${escape(JSON.stringify(Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-'))), null, 2))}</pre>
+<pre style="white-space:pre-wrap;word-break:break-all">${escape(JSON.stringify(Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-'))), null, 2))}</pre>
 <script type="application/json" id="echo">${JSON.stringify(echo).replace(/</g, '\\u003c')}</script>
 </body></html>`);
   });

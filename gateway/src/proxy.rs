@@ -253,6 +253,9 @@ impl ProxyHttp for GatewayProxy {
             tracing::warn!(site = self.site_label(ctx), upstream = ?ctx.upstream, error = %e, "upstream failed");
         }
         if code > 0 && session.response_written().is_none() {
+            // Pingora drops the connection after a failed proxy attempt: say so, so
+            // clients do not reuse it.
+            session.set_keepalive(None);
             let json = wants_json(&session.req_header().headers);
             let reply = match code {
                 502 => Reply::error(

@@ -160,6 +160,10 @@ async fn a_down_upstream_gets_a_502_page_and_a_healthy_one_takes_over() {
 
     let resp = shopper.page(&gw.site_url("closed", "/")).await.expect("request");
     assert_eq!(resp.status(), 502);
+    assert_eq!(
+        resp.headers().get("connection").and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
     assert!(resp.text().await.expect("body").contains("upstream_unavailable"));
     let resp = shopper.api(&gw.site_url("closed", "/")).await.expect("request");
     assert_eq!(resp.status(), 502);

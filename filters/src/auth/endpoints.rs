@@ -30,7 +30,10 @@ impl SiteAuth {
         let json = wants_json(&req.headers);
         let get = req.method == Method::GET || req.method == Method::HEAD;
         let reply = match rest {
-            "/login" if get => self.login(query, identity),
+            "/login" if get => match self.to_public_host(req) {
+                Some(moved) => moved,
+                None => self.login(query, identity),
+            },
             "/logout" if get || req.method == Method::POST => self.logout(identity),
             "/session" if get => self.session_json(identity),
             "/token" if get || req.method == Method::POST => self.token_json(identity),

@@ -22,7 +22,29 @@ impl SiteAuth {
             return Flow::Respond(reply);
         }
         let here = req.uri.path_and_query().map_or("/", |p| p.as_str());
+        if let Some(moved) = self.to_public_host(req) {
+            return Flow::Respond(moved);
+        }
         Flow::Respond(self.start_login(&return_to_or_root(Some(here))))
+    }
+
+    /// A login must run on the `public_url` host (the callback and the flow cookie
+    /// live there): a request on another of the site's hosts is first sent to the
+    /// same path on the public host.
+    pub fn to_public_host(&self, req: &http::request::Parts) -> Option<Reply> {
+        let authority = req
+            .uri
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()))?;
+        let host = crate::site_router::host_without_port(authority)?;
+        let public = self.site.public_url.host_str()?;
+        if host.eq_ignore_ascii_case(public) {
+            return None;
+        }
+        let here = req.uri.path_and_query().map_or("/", |p| p.as_str());
+        let target = self.site.public_url.join(&return_to_or_root(Some(here))).ok()?;
+        Some(Reply::redirect(302, target.to_string()))
     }
 
     /// A redirect that starts a login returning to `return_to` (already checked).

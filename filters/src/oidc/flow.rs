@@ -10,7 +10,9 @@ use crate::sessions::cookie::{find_cookie, CookieCodec};
 use crate::sessions::now_secs;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use openidconnect::core::{CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims, CoreUserInfoClaims};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier, CoreUserInfoClaims,
+};
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClaimsVerificationError, CsrfToken, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, Scope, SignatureVerificationError, TokenResponse,
@@ -209,6 +211,7 @@ impl LoginFlow {
         let id_token = tokens.id_token().ok_or(CallbackError::NoIdToken)?.clone();
 
         let (state, claims) = self.verify_id_token(state, &id_token, &pending.nonce).await?;
+        check_authorized_party(&claims, &self.provider.config.client_id).map_err(CallbackError::IdTokenInvalid)?;
         if let Some(expected) = claims.access_token_hash() {
             let alg = id_token
                 .signing_alg()
@@ -338,6 +341,30 @@ impl LoginFlow {
             }
             None => config.post_logout_path.clone(),
         }
+    }
+}
+
+/// The gateway's ID-token policy on top of openidconnect's checks (signature, `iss`,
+/// `aud`, `azp`, `exp`, `nonce`): asymmetric algorithms only — the client secret is
+/// never accepted as an HMAC key — and `iat` no more than five minutes in the future.
+pub fn harden_verifier(verifier: CoreIdTokenVerifier<'_>) -> CoreIdTokenVerifier<'_> {
+    verifier
+        .set_allowed_algs(ALLOWED_ALGS)
+        .set_issue_time_verifier_fn(|iat| {
+            if iat.timestamp() > now_secs() as i64 + 300 {
+                Err("issued in the future".to_string())
+            } else {
+                Ok(())
+            }
+        })
+}
+
+/// Checks openidconnect leaves out: an `azp` claim, when present, must be this
+/// client even with a single audience (OIDC Core 3.1.3.7, step 5).
+pub fn check_authorized_party(claims: &CoreIdTokenClaims, client_id: &str) -> Result<(), String> {
+    match claims.authorized_party() {
+        Some(azp) if azp.as_str() != client_id => Err(format!("azp {:?} is not this client", azp.as_str())),
+        _ => Ok(()),
     }
 }
 

@@ -5,6 +5,9 @@ pub mod flow;
 pub mod pending;
 pub mod provider;
 
+#[cfg(test)]
+mod id_token_tests;
+
 pub use flow::{CallbackError, LoginFlow, LoginStart};
 pub use pending::{PendingLogin, PendingLogins};
 pub use provider::{OidcProvider, ProviderError};
