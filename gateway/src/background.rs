@@ -73,3 +73,30 @@ impl BackgroundService for SweepService {
         }
     }
 }
+
+/// Catches `SIGHUP` so an operator's reload signal does not kill the process (the
+/// default action). Configuration reload is not implemented yet: it says so in the
+/// log and keeps serving with the configuration it has.
+pub struct HangupService;
+
+#[async_trait]
+impl BackgroundService for HangupService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = hangups.recv() => tracing::warn!(
+                    "SIGHUP received: configuration reload is not supported yet; still serving the loaded configuration \
+                     (use `run --upgrade` + SIGQUIT for a zero-downtime restart)"
+                ),
+            }
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! service, the admin service and the background services.
 
 use crate::admin::AdminApp;
-use crate::background::{DiscoveryService, SweepService};
+use crate::background::{DiscoveryService, HangupService, SweepService};
 use crate::metrics::Metrics;
 use crate::proxy::GatewayProxy;
 use crate::readiness::Readiness;
@@ -101,6 +101,7 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
         pending: pending_sweepers,
     };
     server.add_service(background_service("session sweeper", sweeper));
+    server.add_service(background_service("sighup", HangupService));
 
     let mut storefront = pingora::proxy::http_proxy_service_with_name(&server.configuration, proxy, "storefront");
     if let Some(app) = storefront.app_logic_mut() {

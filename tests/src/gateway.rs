@@ -77,6 +77,7 @@ impl GatewayConfig {
             port: self.port,
             admin_port: self.admin_port,
             proc,
+            config_path: path,
         })
     }
 }
@@ -86,6 +87,7 @@ pub struct Gateway {
     pub port: u16,
     pub admin_port: u16,
     pub proc: Proc,
+    pub config_path: std::path::PathBuf,
 }
 
 impl Gateway {
@@ -105,6 +107,27 @@ impl Gateway {
     pub fn log(&self) -> String {
         self.proc.log()
     }
+
+    /// Starts a second gateway on the same configuration with `run --upgrade`: it
+    /// takes the listening sockets over once this one gets SIGQUIT.
+    pub fn start_upgrade(&self) -> Result<Proc> {
+        Proc::spawn(
+            "gateway-upgrade",
+            Command::new(gateway_bin()).arg("run").arg("--config").arg(&self.config_path).arg("--upgrade"),
+        )
+    }
+
+    /// Sends a signal (`HUP`, `QUIT`, `TERM`) to the gateway process.
+    pub fn signal(&self, name: &str) -> Result<()> {
+        send_signal(self.proc.pid(), name)
+    }
+}
+
+/// `kill -<name> <pid>`.
+pub fn send_signal(pid: u32, name: &str) -> Result<()> {
+    let status = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status()?;
+    anyhow::ensure!(status.success(), "kill -{name} {pid} failed");
+    Ok(())
 }
 
 /// Runs `sso-gateway check` on configuration text; returns (exit ok, stdout+stderr).
