@@ -130,48 +130,13 @@ impl<'a> Validator<'a> {
             h2c: raw.h2c.unwrap_or(true),
             log_format,
             log_level: raw.log_level.clone().unwrap_or_else(|| "info".into()),
-            connect_timeout: parse_duration(
-                e,
-                "server.connect_timeout",
-                raw.connect_timeout.as_deref(),
-                Duration::from_secs(3),
-            ),
-            read_timeout: parse_duration(
-                e,
-                "server.read_timeout",
-                raw.read_timeout.as_deref(),
-                Duration::from_secs(60),
-            ),
-            write_timeout: parse_duration(
-                e,
-                "server.write_timeout",
-                raw.write_timeout.as_deref(),
-                Duration::from_secs(60),
-            ),
-            upstream_idle_timeout: parse_duration(
-                e,
-                "server.upstream_idle_timeout",
-                raw.upstream_idle_timeout.as_deref(),
-                Duration::from_secs(60),
-            ),
-            upstream_failure_cooldown: parse_duration(
-                e,
-                "server.upstream_failure_cooldown",
-                raw.upstream_failure_cooldown.as_deref(),
-                Duration::from_secs(10),
-            ),
-            grace_period: parse_duration(
-                e,
-                "server.grace_period",
-                raw.grace_period.as_deref(),
-                Duration::from_secs(1),
-            ),
-            graceful_shutdown_timeout: parse_duration(
-                e,
-                "server.graceful_shutdown_timeout",
-                raw.graceful_shutdown_timeout.as_deref(),
-                Duration::from_secs(10),
-            ),
+            connect_timeout: dur(e, "connect_timeout", &raw.connect_timeout, 3),
+            read_timeout: dur(e, "read_timeout", &raw.read_timeout, 60),
+            write_timeout: dur(e, "write_timeout", &raw.write_timeout, 60),
+            upstream_idle_timeout: dur(e, "upstream_idle_timeout", &raw.upstream_idle_timeout, 60),
+            upstream_failure_cooldown: dur(e, "upstream_failure_cooldown", &raw.upstream_failure_cooldown, 10),
+            grace_period: dur(e, "grace_period", &raw.grace_period, 1),
+            graceful_shutdown_timeout: dur(e, "graceful_shutdown_timeout", &raw.graceful_shutdown_timeout, 10),
             upgrade_sock: raw
                 .upgrade_sock
                 .clone()
@@ -561,6 +526,16 @@ impl<'a> Validator<'a> {
         }
         debug_assert_eq!(raw.len(), sites.len());
     }
+}
+
+/// A `[server]` duration with its default in seconds.
+fn dur(errors: &mut Errors, key: &str, raw: &Option<String>, default_secs: u64) -> Duration {
+    parse_duration(
+        errors,
+        &format!("server.{key}"),
+        raw.as_deref(),
+        Duration::from_secs(default_secs),
+    )
 }
 
 /// A syntactically valid URL used as a placeholder after an error was recorded; the

@@ -113,8 +113,20 @@ impl Gateway {
     pub fn start_upgrade(&self) -> Result<Proc> {
         Proc::spawn(
             "gateway-upgrade",
-            Command::new(gateway_bin()).arg("run").arg("--config").arg(&self.config_path).arg("--upgrade"),
+            Command::new(gateway_bin())
+                .arg("run")
+                .arg("--config")
+                .arg(&self.config_path)
+                .arg("--upgrade"),
         )
+    }
+
+    /// The Prometheus text from the admin listener.
+    pub async fn metrics(&self) -> String {
+        match reqwest::get(self.admin_url("/metrics")).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(e) => format!("metrics unavailable: {e}"),
+        }
     }
 
     /// Sends a signal (`HUP`, `QUIT`, `TERM`) to the gateway process.
@@ -125,7 +137,10 @@ impl Gateway {
 
 /// `kill -<name> <pid>`.
 pub fn send_signal(pid: u32, name: &str) -> Result<()> {
-    let status = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status()?;
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()?;
     anyhow::ensure!(status.success(), "kill -{name} {pid} failed");
     Ok(())
 }

@@ -227,3 +227,11 @@ impl Shop {
         shopper.walk(start, login).await
     }
 }
+
+/// The demo origin behind a gateway with one plain site `shop` (no login), and a
+/// shopper who can reach `shop.localhost`.
+pub fn plain_shop() -> Result<(Storefront, Gateway, Shopper)> {
+    let origin = Storefront::start()?;
+    let gateway = GatewayConfig::default().plain_site("shop", &[origin.addr()]).start()?;
+    Ok((origin, gateway, Shopper::new(&["shop"])?))
+}

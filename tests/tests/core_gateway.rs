@@ -55,12 +55,7 @@ fn every_shipped_example_config_passes_check() {
 
 #[tokio::test]
 async fn public_paths_reach_the_origin_unchanged_and_spoofed_identity_never_does() {
-    let origin = Storefront::start().expect("origin");
-    let gw = GatewayConfig::default()
-        .plain_site("shop", &[origin.addr()])
-        .start()
-        .expect("gateway");
-    let shopper = Shopper::new(&["shop"]).expect("client");
+    let (_origin, gw, shopper) = sso_tests::plain_shop().expect("shop");
     let resp = shopper
         .http
         .get(gw.site_url("shop", "/catalog/shoes?size=42&colour=red%20blue&empty="))
@@ -120,12 +115,7 @@ async fn unknown_hosts_are_not_proxied_and_admin_paths_stay_on_the_admin_listene
     assert_eq!(health.status(), 200);
     let ready = reqwest::get(gw.admin_url("/readyz")).await.expect("readyz");
     assert_eq!(ready.status(), 200);
-    let metrics = reqwest::get(gw.admin_url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = gw.metrics().await;
     assert!(
         metrics.contains("sso_gateway_requests_total{site=\"-\",status=\"421\"} 2"),
         "{metrics}"
@@ -180,12 +170,7 @@ async fn a_down_upstream_gets_a_502_page_and_a_healthy_one_takes_over() {
             .expect("request");
         assert_eq!(resp.status(), 200, "request {i}");
     }
-    let metrics = reqwest::get(gw.admin_url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = gw.metrics().await;
     assert!(
         metrics.contains("sso_gateway_upstream_errors_total{site=\"closed\"} 2"),
         "{metrics}"
@@ -194,11 +179,7 @@ async fn a_down_upstream_gets_a_502_page_and_a_healthy_one_takes_over() {
 
 #[tokio::test]
 async fn clients_may_speak_h2c() {
-    let origin = Storefront::start().expect("origin");
-    let gw = GatewayConfig::default()
-        .plain_site("shop", &[origin.addr()])
-        .start()
-        .expect("gateway");
+    let (_origin, gw, _) = sso_tests::plain_shop().expect("shop");
     let client = reqwest::Client::builder()
         .http2_prior_knowledge()
         .resolve("shop.localhost", std::net::SocketAddr::from(([127, 0, 0, 1], 0)))

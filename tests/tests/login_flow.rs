@@ -97,12 +97,7 @@ async fn a_shopper_signs_in_and_the_origin_gets_a_verified_identity() {
         "{raw:?}"
     );
 
-    let metrics = reqwest::get(shop.gateway.admin_url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = shop.gateway.metrics().await;
     assert!(
         metrics.contains("sso_gateway_logins_total{outcome=\"success\",site=\"shop\"} 1"),
         "{metrics}"
@@ -209,12 +204,7 @@ async fn a_tampered_or_forged_cookie_is_anonymous() {
         resp.json::<serde_json::Value>().await.expect("json")["customer"]["id"],
         "carol"
     );
-    let metrics = reqwest::get(shop.gateway.admin_url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = shop.gateway.metrics().await;
     assert!(
         metrics.contains("sso_gateway_rejected_total{reason=\"bad_cookie\",site=\"shop\"}"),
         "{metrics}"
@@ -291,12 +281,7 @@ async fn a_return_to_on_another_site_never_leaves_the_shop() {
             landing.visited
         );
     }
-    let metrics = reqwest::get(shop.gateway.admin_url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = shop.gateway.metrics().await;
     assert!(
         metrics.contains("sso_gateway_rejected_total{reason=\"open_redirect\",site=\"shop\"} 5"),
         "{metrics}"

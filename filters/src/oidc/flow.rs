@@ -244,19 +244,8 @@ impl LoginFlow {
         })
     }
 
-    fn verifier<'a>(&self, state: &'a ProviderState) -> openidconnect::core::CoreIdTokenVerifier<'a> {
-        state
-            .client
-            .id_token_verifier()
-            .set_allowed_algs(ALLOWED_ALGS)
-            .set_issue_time_verifier_fn(|iat| {
-                // Allow five minutes of clock skew; a token from the future is refused.
-                if iat.timestamp() > now_secs() as i64 + 300 {
-                    Err("issued in the future".to_string())
-                } else {
-                    Ok(())
-                }
-            })
+    fn verifier<'a>(&self, state: &'a ProviderState) -> CoreIdTokenVerifier<'a> {
+        harden_verifier(state.client.id_token_verifier())
     }
 
     /// Verifies the ID token; on an unknown `kid`, refetches the JWKS (rate-limited)
