@@ -20,6 +20,7 @@ PORT=9000 CLIENT_SECRET="$OIDC_CLIENT_SECRET" \
   POST_LOGOUT_REDIRECT_URIS="http://shop.localhost:8080/" \
   node deploy/demo/idp.mjs >.demo/idp.log 2>&1 & pids+=($!)
 PORT=3000 node deploy/demo/storefront.mjs >.demo/storefront.log 2>&1 & pids+=($!)
+for _ in $(seq 100); do curl -fs http://127.0.0.1:9000/.well-known/openid-configuration >/dev/null 2>&1 && break; sleep 0.1; done
 target/release/sso-gateway check --config deploy/demo/gateway.toml
 target/release/sso-gateway run --config deploy/demo/gateway.toml & pids+=($!)
 

@@ -1,1 +1,54 @@
+//! Shared set-up for the benchmarks: a site configuration and a populated session
+//! store, built the way the gateway builds them.
 
+use sso_config::Config;
+use sso_filters::identity::Customer;
+use sso_filters::secret::SessionId;
+use sso_filters::sessions::memory::MemorySessionStore;
+use sso_filters::sessions::{SessionData, SessionStore};
+use std::time::Duration;
+
+pub const SECRET: &str = "bench-cookie-secret-0123456789abcdef";
+
+/// One shop with login, as in the quickstart.
+pub fn config() -> Config {
+    let text = format!(
+        "[sessions]\ncookie_secret = \"{SECRET}\"\n[[sites]]\nname = \"shop\"\nhosts = [\"shop.localhost\"]\n\
+         upstreams = [\"127.0.0.1:3000\"]\npublic_url = \"http://shop.localhost:8080\"\n"
+    );
+    match sso_config::parse(&text, &|_| None) {
+        Ok(c) => c,
+        Err(e) => panic!("bench config: {e}"),
+    }
+}
+
+/// A customer as an IdP would describe one.
+pub fn customer(i: usize) -> Customer {
+    Customer {
+        id: format!("customer-{i:08}"),
+        email: Some(format!("customer{i}@example.com")),
+        name: Some(format!("Customer {i}")),
+        groups: vec!["retail".into()],
+    }
+}
+
+/// A store holding `n` live sessions; returns it and every id.
+pub fn populated_store(n: usize) -> (MemorySessionStore, Vec<SessionId>) {
+    let store = MemorySessionStore::new(Duration::from_secs(3600), n + 1);
+    let ids = (0..n)
+        .map(|i| store.create(SessionData::new("shop", customer(i), Some("x".repeat(700)), None, 43_200)))
+        .collect();
+    (store, ids)
+}
+
+/// Resident set size of this process in bytes (Linux).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}

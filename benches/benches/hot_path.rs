@@ -1,0 +1,124 @@
+//! Micro benchmarks of what an authenticated request costs the gateway:
+//! session lookup at 1 k / 100 k / 1 M sessions, cookie verification, identity
+//! header strip and inject, gateway-token signing (and the per-session cache), and
+//! ID-token validation. Run: `cargo bench -p sso-benches --bench hot_path`.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet};
+use openidconnect::{ClientId, ClientSecret, IssuerUrl, Nonce};
+use p256::pkcs8::{EncodePrivateKey, LineEnding};
+use sso_benches::{config, customer, populated_store};
+use sso_filters::auth::{AuthEvents, SiteAuth};
+use sso_filters::identity_headers::IdentityHeaderStrip;
+use sso_filters::oidc::flow::harden_verifier;
+use sso_filters::sessions::cookie::CookieCodec;
+use sso_filters::sessions::{now_secs, SessionData, SessionStore};
+use sso_filters::tokens::TokenSigner;
+use std::str::FromStr;
+use std::sync::Arc;
+
+struct NoEvents;
+impl AuthEvents for NoEvents {
+    fn login(&self, _: &str, _: &str) {}
+    fn rejected(&self, _: &str, _: &str) {}
+    fn session_lookup(&self, _: &'static str) {}
+    fn idp_call(&self, _: &str, _: &str, _: f64) {}
+}
+
+fn session_lookup(c: &mut Criterion) {
+    let mut group = c.benchmark_group("session_lookup");
+    for n in [1_000usize, 100_000, 1_000_000] {
+        let (store, ids) = populated_store(n);
+        let mut i = 0usize;
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                i = (i + 7919) % ids.len();
+                black_box(store.get(&ids[i]))
+            })
+        });
+    }
+    group.finish();
+}
+
+fn cookie_and_identity(c: &mut Criterion) {
+    let cfg = config();
+    let site = &cfg.sites[0];
+    let (store, ids) = populated_store(1_000);
+    let store: Arc<dyn SessionStore> = Arc::new(store);
+    let codec = CookieCodec::from_config(&cfg.sessions, site);
+    let cookie = codec.encode(&ids[0]);
+    c.bench_function("cookie_verify", |b| b.iter(|| black_box(codec.decode(black_box(&cookie)))));
+
+    let auth = SiteAuth::from_config(&cfg, site, store, Arc::new(NoEvents)).expect("auth");
+    let mut headers = http::HeaderMap::new();
+    headers.insert("cookie", format!("_ga=GA1.2.3; sso_session={cookie}; theme=dark").parse().expect("value"));
+    headers.insert("accept", "text/html".parse().expect("value"));
+    headers.insert("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/156".parse().expect("value"));
+    c.bench_function("identify_from_cookie", |b| b.iter(|| black_box(auth.identify(black_box(&headers)))));
+
+    let identity = auth.identify(&headers).expect("identity");
+    c.bench_function("identity_headers_with_cached_token", |b| {
+        b.iter(|| black_box(auth.identity_headers(black_box(&identity))))
+    });
+
+    let strip = IdentityHeaderStrip::from_config(&site.identity_headers);
+    let mut spoofy = headers.clone();
+    spoofy.insert("x-customer-id", "admin".parse().expect("value"));
+    c.bench_function("strip_scan_clean_request", |b| b.iter(|| black_box(strip.spoofed(black_box(&headers)))));
+    c.bench_function("strip_scan_spoofed_request", |b| b.iter(|| black_box(strip.spoofed(black_box(&spoofy)))));
+}
+
+fn token_signing(c: &mut Criterion) {
+    let signer = TokenSigner::new(None).expect("signer");
+    let who = customer(1);
+    c.bench_function("token_sign_es256", |b| {
+        b.iter(|| {
+            let claims = TokenSigner::claims_for(&who, "http://shop.localhost:8080", "shop", now_secs(), 300);
+            black_box(signer.sign(&claims))
+        })
+    });
+    let _ = SessionData::new("shop", who, None, None, 60);
+}
+
+fn id_token_validation(c: &mut Criterion) {
+    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let pem = secret.to_pkcs8_pem(LineEnding::LF).expect("pem");
+    let point = p256::EncodedPoint::from(secret.public_key());
+    let jwks: CoreJsonWebKeySet = serde_json::from_value(serde_json::json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": "k1",
+        "x": URL_SAFE_NO_PAD.encode(point.x().expect("x")),
+        "y": URL_SAFE_NO_PAD.encode(point.y().expect("y")),
+    }]}))
+    .expect("jwks");
+    let now = now_secs();
+    let claims = serde_json::json!({
+        "iss": "http://idp.test", "sub": "alice", "aud": "storefront", "iat": now, "exp": now + 3600,
+        "nonce": "n", "email": "alice@example.com", "name": "Alice"
+    });
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("k1".into());
+    let jwt = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_pem(pem.as_bytes()).expect("key")).expect("jwt");
+    let verifier = harden_verifier(CoreIdTokenVerifier::new_confidential_client(
+        ClientId::new("storefront".into()),
+        ClientSecret::new("s".into()),
+        IssuerUrl::new("http://idp.test".into()).expect("issuer"),
+        jwks,
+    ));
+    let nonce = Nonce::new("n".into());
+    c.bench_function("id_token_validate_es256", |b| {
+        b.iter(|| {
+            let token = CoreIdToken::from_str(black_box(&jwt)).expect("parse");
+            black_box(token.claims(&verifier, &nonce).map(|c| c.subject().to_string()).expect("valid"))
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
+    targets = session_lookup, cookie_and_identity, token_signing, id_token_validation
+}
+criterion_main!(benches);

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Reruns the load comparison of docs/benchmarks.md on this machine, side by side in
+# one run: (a) origin direct, (b) sso-gateway public route, (c) sso-gateway login
+# route with a valid session, (d) nginx reverse proxy, (e) Apache + mod_auth_openidc
+# with a valid session. The load generator and the origin run on CPU 0, the proxy
+# under test on CPU 1. Loopback only; about 5 minutes; stops by itself.
+# Output: benches/results/<date>/{results.json,table.md,latency-vs-concurrency.png}.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+scripts/setup.sh
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || need+=(nginx)
+[ -x /usr/sbin/apache2 ] || need+=(apache2)
+[ -f /usr/lib/apache2/modules/mod_auth_openidc.so ] || need+=(libapache2-mod-auth-openidc)
+/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
+command -v taskset >/dev/null || need+=(util-linux)
+if ((${#need[@]})); then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  # Debian starts the packaged servers on port 80; they are not part of the benchmark.
+  $SUDO service nginx stop >/dev/null 2>&1 || true
+  $SUDO service apache2 stop >/dev/null 2>&1 || true
+fi
+OHA="$(command -v oha || echo "$HOME/.cargo/bin/oha")"
+[ -x "$OHA" ] || cargo install oha --locked --version '^1.16'
+
+cargo build --release --locked -p sso-gateway -p sso-benches --bins
+ulimit -n 65536 || true
+
+BENCH_DIR="$(mktemp -d /tmp/sso-bench.XXXXXX)"
+chmod 755 "$BENCH_DIR"
+mkdir -p "$BENCH_DIR/tmp-origin" "$BENCH_DIR/tmp-proxy"
+for f in nginx-origin.conf nginx-proxy.conf apache-openidc.conf gateway.toml; do
+  sed "s|BENCH_DIR|$BENCH_DIR|g" "benches/load/$f" >"$BENCH_DIR/$f"
+done
+
+pids=()
+cleanup() {
+  [ -f "$BENCH_DIR/apache.pid" ] && kill "$(cat "$BENCH_DIR/apache.pid")" 2>/dev/null || true
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
+
+taskset -c 0 nginx -c "$BENCH_DIR/nginx-origin.conf" & pids+=($!)
+PORT=19000 CLIENT_SECRET=bench-client-secret \
+  REDIRECT_URIS="http://shop.localhost:18081/login/sso/callback,http://127.0.0.1:18084/protected/redirect_uri" \
+  taskset -c 0 node deploy/demo/idp.mjs >"$BENCH_DIR/idp.log" 2>&1 & pids+=($!)
+taskset -c 1 target/release/sso-gateway run --config "$BENCH_DIR/gateway.toml" 2>"$BENCH_DIR/gateway.log" & pids+=($!)
+taskset -c 1 nginx -c "$BENCH_DIR/nginx-proxy.conf" & pids+=($!)
+wait_port 18080; wait_port 19000; wait_port 18081; wait_port 18083
+taskset -c 1 /usr/sbin/apache2 -f "$BENCH_DIR/apache-openidc.conf" -k start
+wait_port 18084
+for _ in $(seq 100); do curl -fs http://127.0.0.1:18091/readyz >/dev/null && break; sleep 0.1; done
+
+GATEWAY_COOKIE="$(target/release/login_cookie http://shop.localhost:18081/account bench)"
+APACHE_COOKIE="$(target/release/login_cookie http://127.0.0.1:18084/protected/ bench)"
+
+OUT="benches/results/$(date -u +%Y-%m-%d)"
+/usr/bin/python3 benches/load/compare.py --out "$OUT" --oha "$OHA" \
+  --gateway-cookie "$GATEWAY_COOKIE" --apache-cookie "$APACHE_COOKIE" "$@"
+echo "results in $OUT"

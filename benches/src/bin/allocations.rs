@@ -1,0 +1,60 @@
+//! Heap allocations per authenticated request in the gateway's own filters (the
+//! request phases of an authenticated `login`-route request: identify from the
+//! cookie, route access, strip scan, identity headers with the cached token, the
+//! Cache-Control decision), counted with dhat. Pingora's own per-request
+//! allocations are not included. Run:
+//! `cargo run --release -p sso-benches --bin allocations`.
+
+use sso_benches::{config, populated_store};
+use sso_filters::auth::{AuthEvents, SiteAuth};
+use sso_filters::cache_control::private_cache_control;
+use sso_filters::identity_headers::IdentityHeaderStrip;
+use sso_filters::route_access::RouteTable;
+use sso_filters::sessions::cookie::CookieCodec;
+use sso_filters::sessions::SessionStore;
+use std::sync::Arc;
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+struct NoEvents;
+impl AuthEvents for NoEvents {
+    fn login(&self, _: &str, _: &str) {}
+    fn rejected(&self, _: &str, _: &str) {}
+    fn session_lookup(&self, _: &'static str) {}
+    fn idp_call(&self, _: &str, _: &str, _: f64) {}
+}
+
+const REQUESTS: u64 = 10_000;
+
+fn main() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let cfg = config();
+    let site = &cfg.sites[0];
+    let (store, ids) = populated_store(1_000);
+    let store: Arc<dyn SessionStore> = Arc::new(store);
+    let codec = CookieCodec::from_config(&cfg.sessions, site);
+    let auth = SiteAuth::from_config(&cfg, site, store, Arc::new(NoEvents)).expect("auth");
+    let strip = IdentityHeaderStrip::from_config(&site.identity_headers);
+    let routes = RouteTable::from_config(&[sso_config::RouteConfig { prefix: "/account".into(), access: sso_config::Access::Login }]);
+    let mut headers = http::HeaderMap::new();
+    let cookie = format!("_ga=GA1.2.3; sso_session={}; theme=dark", codec.encode(&ids[0]));
+    headers.insert("cookie", cookie.parse().expect("value"));
+    headers.insert("accept", "text/html".parse().expect("value"));
+    // Warm the token cache, as a live session would be.
+    let _ = auth.identify(&headers).map(|i| auth.identity_headers(&i));
+
+    let before = dhat::HeapStats::get();
+    for _ in 0..REQUESTS {
+        let identity = auth.identify(&headers).expect("identity");
+        let _access = routes.access("/account/orders");
+        let spoofed = strip.spoofed(&headers);
+        let injected = auth.identity_headers(&identity);
+        let cc = private_cache_control(None);
+        std::hint::black_box((spoofed, injected, cc));
+    }
+    let after = dhat::HeapStats::get();
+    let blocks = (after.total_blocks - before.total_blocks) as f64 / REQUESTS as f64;
+    let bytes = (after.total_bytes - before.total_bytes) as f64 / REQUESTS as f64;
+    println!("{}", serde_json::json!({ "allocations_per_request": blocks, "bytes_per_request": bytes.round() }));
+}
