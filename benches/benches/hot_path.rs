@@ -15,7 +15,7 @@ use sso_filters::auth::{AuthEvents, SiteAuth};
 use sso_filters::identity_headers::IdentityHeaderStrip;
 use sso_filters::oidc::flow::harden_verifier;
 use sso_filters::sessions::cookie::CookieCodec;
-use sso_filters::sessions::{now_secs, SessionData, SessionStore};
+use sso_filters::sessions::{now_secs, SessionStore};
 use sso_filters::tokens::TokenSigner;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -50,14 +50,26 @@ fn cookie_and_identity(c: &mut Criterion) {
     let store: Arc<dyn SessionStore> = Arc::new(store);
     let codec = CookieCodec::from_config(&cfg.sessions, site);
     let cookie = codec.encode(&ids[0]);
-    c.bench_function("cookie_verify", |b| b.iter(|| black_box(codec.decode(black_box(&cookie)))));
+    c.bench_function("cookie_verify", |b| {
+        b.iter(|| black_box(codec.decode(black_box(&cookie))))
+    });
 
     let auth = SiteAuth::from_config(&cfg, site, store, Arc::new(NoEvents)).expect("auth");
     let mut headers = http::HeaderMap::new();
-    headers.insert("cookie", format!("_ga=GA1.2.3; sso_session={cookie}; theme=dark").parse().expect("value"));
+    headers.insert(
+        "cookie",
+        format!("_ga=GA1.2.3; sso_session={cookie}; theme=dark")
+            .parse()
+            .expect("value"),
+    );
     headers.insert("accept", "text/html".parse().expect("value"));
-    headers.insert("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/156".parse().expect("value"));
-    c.bench_function("identify_from_cookie", |b| b.iter(|| black_box(auth.identify(black_box(&headers)))));
+    headers.insert(
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64) Chrome/156".parse().expect("value"),
+    );
+    c.bench_function("identify_from_cookie", |b| {
+        b.iter(|| black_box(auth.identify(black_box(&headers))))
+    });
 
     let identity = auth.identify(&headers).expect("identity");
     c.bench_function("identity_headers_with_cached_token", |b| {
@@ -67,8 +79,12 @@ fn cookie_and_identity(c: &mut Criterion) {
     let strip = IdentityHeaderStrip::from_config(&site.identity_headers);
     let mut spoofy = headers.clone();
     spoofy.insert("x-customer-id", "admin".parse().expect("value"));
-    c.bench_function("strip_scan_clean_request", |b| b.iter(|| black_box(strip.spoofed(black_box(&headers)))));
-    c.bench_function("strip_scan_spoofed_request", |b| b.iter(|| black_box(strip.spoofed(black_box(&spoofy)))));
+    c.bench_function("strip_scan_clean_request", |b| {
+        b.iter(|| black_box(strip.spoofed(black_box(&headers))))
+    });
+    c.bench_function("strip_scan_spoofed_request", |b| {
+        b.iter(|| black_box(strip.spoofed(black_box(&spoofy))))
+    });
 }
 
 fn token_signing(c: &mut Criterion) {
@@ -80,7 +96,6 @@ fn token_signing(c: &mut Criterion) {
             black_box(signer.sign(&claims))
         })
     });
-    let _ = SessionData::new("shop", who, None, None, 60);
 }
 
 fn id_token_validation(c: &mut Criterion) {
@@ -100,7 +115,12 @@ fn id_token_validation(c: &mut Criterion) {
     });
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some("k1".into());
-    let jwt = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_pem(pem.as_bytes()).expect("key")).expect("jwt");
+    let jwt = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_ec_pem(pem.as_bytes()).expect("key"),
+    )
+    .expect("jwt");
     let verifier = harden_verifier(CoreIdTokenVerifier::new_confidential_client(
         ClientId::new("storefront".into()),
         ClientSecret::new("s".into()),
@@ -111,7 +131,12 @@ fn id_token_validation(c: &mut Criterion) {
     c.bench_function("id_token_validate_es256", |b| {
         b.iter(|| {
             let token = CoreIdToken::from_str(black_box(&jwt)).expect("parse");
-            black_box(token.claims(&verifier, &nonce).map(|c| c.subject().to_string()).expect("valid"))
+            black_box(
+                token
+                    .claims(&verifier, &nonce)
+                    .map(|c| c.subject().to_string())
+                    .expect("valid"),
+            )
         })
     });
 }

@@ -35,8 +35,17 @@ pub fn customer(i: usize) -> Customer {
 /// A store holding `n` live sessions; returns it and every id.
 pub fn populated_store(n: usize) -> (MemorySessionStore, Vec<SessionId>) {
     let store = MemorySessionStore::new(Duration::from_secs(3600), n + 1);
+    let site: std::sync::Arc<str> = "shop".into();
     let ids = (0..n)
-        .map(|i| store.create(SessionData::new("shop", customer(i), Some("x".repeat(700)), None, 43_200)))
+        .map(|i| {
+            store.create(SessionData::new(
+                site.clone(),
+                customer(i),
+                Some("x".repeat(700)),
+                None,
+                43_200,
+            ))
+        })
         .collect();
     (store, ids)
 }

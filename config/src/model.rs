@@ -37,6 +37,29 @@ pub struct ServerConfig {
     pub graceful_shutdown_timeout: Duration,
     pub upgrade_sock: String,
     pub pid_file: String,
+    /// TLS listeners.
+    pub tls: Vec<TlsListener>,
+    /// Plain-HTTP listeners that redirect to HTTPS.
+    pub redirect_listen: Vec<String>,
+    /// Upstream for ACME HTTP-01 challenges on the redirect listeners.
+    pub acme_upstream: Option<Upstream>,
+    /// CA bundle for `https://` upstreams; system roots when unset.
+    pub upstream_ca_file: Option<PathBuf>,
+}
+
+/// A TLS listener and its default certificate (served when SNI names no site).
+#[derive(Debug, Clone)]
+pub struct TlsListener {
+    pub listen: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// A site's own certificate.
+#[derive(Debug, Clone)]
+pub struct SiteTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +97,10 @@ pub struct SiteConfig {
     pub public_url: Url,
     /// Prefix of the gateway-owned paths (`/_sso`).
     pub sso_prefix: String,
+    pub tls: Option<SiteTls>,
+    /// `Strict-Transport-Security` max-age; `None` = not sent.
+    pub hsts_max_age: Option<Duration>,
+    pub upstream_insecure_skip_verify: bool,
     pub identity_headers: IdentityHeaderNames,
     pub oidc: Option<OidcConfig>,
     pub token: TokenConfig,

@@ -39,6 +39,31 @@ pub struct RawServer {
     pub graceful_shutdown_timeout: Option<String>,
     pub upgrade_sock: Option<String>,
     pub pid_file: Option<String>,
+    /// `[[server.tls]]`: TLS listeners with their default certificate.
+    #[serde(default)]
+    pub tls: Vec<RawTlsListener>,
+    /// Plain-HTTP listeners that only redirect to HTTPS (308).
+    #[serde(default)]
+    pub redirect_listen: Vec<String>,
+    /// Where the redirect listener sends `/.well-known/acme-challenge/` requests.
+    pub acme_upstream: Option<String>,
+    /// CA bundle (PEM) for verifying `https://` upstreams instead of the system roots.
+    pub upstream_ca_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTlsListener {
+    pub listen: Option<String>,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSiteTls {
+    pub cert: Option<String>,
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +88,12 @@ pub struct RawSite {
     pub upstreams: Vec<String>,
     pub public_url: Option<String>,
     pub sso_prefix: Option<String>,
+    /// `[sites.tls]`: this site's certificate, chosen by SNI.
+    pub tls: Option<RawSiteTls>,
+    /// `Strict-Transport-Security` max-age on https sites, or "off".
+    pub hsts_max_age: Option<String>,
+    /// Do not verify `https://` upstream certificates (logged at start-up).
+    pub upstream_insecure_skip_verify: Option<bool>,
     #[serde(default)]
     pub identity_headers: RawIdentityHeaders,
     pub oidc: Option<RawOidc>,

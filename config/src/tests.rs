@@ -133,3 +133,57 @@ fn bad_values_never_panic() {
         assert!(parse(text, &env).is_err(), "{text:?} accepted");
     }
 }
+
+const TLS_SITE: &str = r#"
+[sessions]
+cookie_secret = "0123456789abcdef0123456789abcdef"
+[[sites]]
+name = "shop"
+hosts = ["shop.localhost"]
+upstreams = ["127.0.0.1:3000"]
+public_url = "https://shop.localhost"
+"#;
+
+#[test]
+fn an_https_site_needs_something_that_terminates_tls() {
+    let errors = parse(TLS_SITE, &env).expect_err("nothing terminates TLS");
+    assert!(errors.mentions("sites[0].public_url"), "{errors}");
+    // Behind a trusted TLS-terminating balancer it is fine, and HSTS defaults to a year.
+    let cfg = parse(
+        &TLS_SITE.replace("[sessions]", "[server]\ntrusted_proxies = [\"10.0.0.0/8\"]\n[sessions]"),
+        &env,
+    )
+    .expect("valid behind a balancer");
+    assert_eq!(
+        cfg.sites[0].hsts_max_age,
+        Some(std::time::Duration::from_secs(365 * 24 * 3600))
+    );
+}
+
+#[test]
+fn tls_listeners_and_site_certificates_are_checked() {
+    let text = TLS_SITE.replace(
+        "[sessions]",
+        "[server]\nredirect_listen = [\"127.0.0.1:8080\", \"nope\"]\n[[server.tls]]\nlisten = \"127.0.0.1:8443\"\ncert = \"/c.pem\"\n[sessions]",
+    ) + "hsts_max_age = \"soon\"\n[sites.tls]\ncert = \"/s.pem\"\n";
+    let errors = parse(&text, &env).expect_err("invalid");
+    for path in [
+        "server.tls[0].key",
+        "server.redirect_listen[1]",
+        "sites[0].tls.key",
+        "sites[0].hsts_max_age",
+    ] {
+        assert!(errors.mentions(path), "{path} missing in:\n{errors}");
+    }
+    let errors = parse(
+        &(TLS_SITE.replace("https://", "http://") + "hsts_max_age = \"1d\"\n"),
+        &env,
+    )
+    .expect_err("hsts on http");
+    assert!(errors.mentions("sites[0].hsts_max_age"), "{errors}");
+    let ok = TLS_SITE.replace(
+        "[sessions]",
+        "[[server.tls]]\nlisten = \"127.0.0.1:8443\"\ncert = \"/c.pem\"\nkey = \"/k.pem\"\n[sessions]",
+    ) + "hsts_max_age = \"off\"\n";
+    assert_eq!(parse(&ok, &env).expect("valid").sites[0].hsts_max_age, None);
+}

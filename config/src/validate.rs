@@ -15,7 +15,7 @@ pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(300);
 
 /// Validation context: environment lookup plus the error list.
 pub struct Validator<'a> {
-    pub errors: Errors,
+    pub(crate) errors: Errors,
     env: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -28,7 +28,7 @@ impl<'a> Validator<'a> {
     }
 
     /// A string value with `${VAR}` expanded; records the error and returns `None` on failure.
-    fn text(&mut self, path: &str, raw: &str) -> Option<String> {
+    pub(crate) fn text(&mut self, path: &str, raw: &str) -> Option<String> {
         match crate::env::expand(raw, self.env) {
             Ok(v) => Some(v),
             Err(msg) => {
@@ -55,17 +55,19 @@ impl<'a> Validator<'a> {
             .map(|(i, s)| self.site(&format!("sites[{i}]"), s))
             .collect();
         self.cross_site_checks(&raw.sites, &sites);
-        self.errors.into_result(Config {
+        let config = Config {
             server,
             sessions,
             sites,
-        })
+        };
+        self.tls_cross_checks(&config);
+        self.errors.into_result(config)
     }
 
     fn server(&mut self, raw: &RawServer) -> ServerConfig {
         let listen = raw.listen.clone().unwrap_or_else(|| vec!["127.0.0.1:8080".into()]);
-        if listen.is_empty() {
-            self.errors.push("server.listen", "needs at least one address");
+        if listen.is_empty() && raw.tls.is_empty() {
+            self.errors.push("server.listen", "needs at least one address (or a [[server.tls]] listener)");
         }
         let listen: Vec<String> = listen
             .iter()
@@ -121,8 +123,15 @@ impl<'a> Validator<'a> {
                 LogFormat::Human
             }
         };
+        let tls = self.tls_listeners(raw);
+        let (redirect_listen, acme_upstream) = self.redirect_listeners(raw);
+        let upstream_ca_file = self.upstream_ca_file(raw);
         let e = &mut self.errors;
         ServerConfig {
+            tls,
+            redirect_listen,
+            acme_upstream,
+            upstream_ca_file,
             listen,
             admin_listen,
             trusted_proxies,
@@ -290,7 +299,13 @@ impl<'a> Validator<'a> {
         let oidc = raw.oidc.as_ref().map(|o| self.oidc(&format!("{p}.oidc"), o));
         let token = self.token(p, &raw.token);
         let routes = self.routes(p, raw, oidc.is_some());
+        let tls = self.site_tls(p, raw);
+        let hsts_max_age = self.hsts(p, raw, public_url.scheme() == "https");
+        let upstream_insecure_skip_verify = raw.upstream_insecure_skip_verify.unwrap_or(false);
         SiteConfig {
+            tls,
+            hsts_max_age,
+            upstream_insecure_skip_verify,
             name,
             hosts,
             upstreams,

@@ -2,14 +2,17 @@
 // Browsers get an HTML page greeting the customer; callers that accept JSON get the
 // request echoed back ({method, url, headers, rawHeaders}), which the tests read.
 // `?cache=no-store` makes it answer with Cache-Control: no-store.
+// With TLS_CERT and TLS_KEY (PEM paths) it serves HTTPS instead of HTTP.
 import http from 'node:http';
+import https from 'node:https';
+import fs from 'node:fs';
 
 const port = Number(process.env.PORT || 3000);
 const shop = process.env.SHOP_NAME || 'Demo Shop';
 
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-const server = http.createServer((req, res) => {
+const handler = (req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -42,9 +45,13 @@ const server = http.createServer((req, res) => {
 <script type="application/json" id="echo">${JSON.stringify(echo).replace(/</g, '\\u003c')}</script>
 </body></html>`);
   });
-});
+};
+
+const server = process.env.TLS_CERT
+  ? https.createServer({ cert: fs.readFileSync(process.env.TLS_CERT), key: fs.readFileSync(process.env.TLS_KEY) }, handler)
+  : http.createServer(handler);
 
 server.listen(port, '127.0.0.1', () => {
-  console.log(`storefront listening on http://127.0.0.1:${port}`);
+  console.log(`storefront listening on ${process.env.TLS_CERT ? 'https' : 'http'}://127.0.0.1:${port}`);
 });
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));

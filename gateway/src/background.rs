@@ -75,9 +75,25 @@ impl BackgroundService for SweepService {
 }
 
 /// Catches `SIGHUP` so an operator's reload signal does not kill the process (the
-/// default action). Configuration reload is not implemented yet: it says so in the
-/// log and keeps serving with the configuration it has.
-pub struct HangupService;
+/// default action): it re-reads the TLS certificates; every other setting needs a
+/// restart (`run --upgrade`). Certificate files are also checked for changes every
+/// few seconds and re-read when they change.
+pub struct HangupService {
+    pub certs: Option<Arc<crate::tls::CertStore>>,
+}
+
+impl HangupService {
+    fn reload_certs(&self, force: bool) {
+        let Some(certs) = &self.certs else { return };
+        let (replaced, errors) = certs.reload(force);
+        for e in &errors {
+            tracing::error!(error = %e, "certificate not reloaded");
+        }
+        if replaced > 0 {
+            tracing::info!(replaced, "certificates reloaded");
+        }
+    }
+}
 
 #[async_trait]
 impl BackgroundService for HangupService {
@@ -89,13 +105,18 @@ impl BackgroundService for HangupService {
                 return;
             }
         };
+        let mut poll = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
-                _ = hangups.recv() => tracing::warn!(
-                    "SIGHUP received: configuration reload is not supported yet; still serving the loaded configuration \
-                     (use `run --upgrade` + SIGQUIT for a zero-downtime restart)"
-                ),
+                _ = hangups.recv() => {
+                    tracing::warn!(
+                        "SIGHUP received: TLS certificates are re-read; other configuration changes are not \
+                         reloaded (use `run --upgrade` + SIGQUIT for a zero-downtime restart)"
+                    );
+                    self.reload_certs(true);
+                }
+                _ = poll.tick() => self.reload_certs(false),
             }
         }
     }

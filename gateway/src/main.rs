@@ -2,6 +2,7 @@
 
 mod admin;
 mod background;
+mod https_redirect;
 mod logging;
 mod metrics;
 mod proxy;
@@ -9,6 +10,7 @@ mod readiness;
 mod respond;
 mod server;
 mod site;
+mod tls;
 mod upstreams;
 
 use clap::{Parser, Subcommand};

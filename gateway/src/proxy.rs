@@ -89,6 +89,11 @@ fn request_authority(req: &RequestHeader) -> Option<&str> {
         .or_else(|| req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()))
 }
 
+/// True when the shopper's connection to the gateway is TLS.
+fn is_tls(session: &Session) -> bool {
+    session.digest().is_some_and(|d| d.ssl_digest.is_some())
+}
+
 fn peer_ip(session: &Session) -> Option<IpAddr> {
     session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())
 }
@@ -137,6 +142,10 @@ impl ProxyHttp for GatewayProxy {
         match flow {
             Flow::Continue => Ok(false),
             Flow::Respond(reply) => {
+                let reply = match &site.hsts {
+                    Some(hsts) => reply.header("strict-transport-security", hsts.clone()),
+                    None => reply,
+                };
                 write_reply(session, reply).await?;
                 Ok(true)
             }
@@ -199,7 +208,7 @@ impl ProxyHttp for GatewayProxy {
             x_forwarded_proto: get("x-forwarded-proto"),
             x_forwarded_host: get("x-forwarded-host"),
             host: request_authority(session.req_header()),
-            scheme: "http",
+            scheme: if is_tls(session) { "https" } else { "http" },
         });
         ctx.client_ip = forwarded.client_ip;
         upstream.insert_header("x-forwarded-for", forwarded.for_chain)?;
@@ -214,13 +223,17 @@ impl ProxyHttp for GatewayProxy {
         Ok(())
     }
 
-    /// Responses to requests that carried an identity are personal: `Cache-Control: private`.
+    /// HSTS on https sites; responses to requests that carried an identity are
+    /// personal: `Cache-Control: private`.
     async fn response_filter(
         &self,
         _session: &mut Session,
         upstream: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some(hsts) = self.site(ctx).and_then(|s| s.hsts.as_ref()) {
+            upstream.insert_header("strict-transport-security", hsts.as_str())?;
+        }
         if ctx.identity_sent {
             let existing = upstream
                 .headers

@@ -3,9 +3,11 @@
 
 use crate::admin::AdminApp;
 use crate::background::{DiscoveryService, HangupService, SweepService};
+use crate::https_redirect::HttpsRedirect;
 use crate::metrics::Metrics;
 use crate::proxy::GatewayProxy;
 use crate::readiness::Readiness;
+use crate::tls::CertStore;
 use pingora::apps::HttpServerOptions;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
@@ -28,6 +30,10 @@ pub struct RunOptions {
 /// `sso-gateway check` builds this too, so it reports what `run` would refuse.
 pub struct Gateway {
     pub proxy: GatewayProxy,
+    /// Certificates of the TLS listeners, when there are any.
+    pub certs: Option<Arc<CertStore>>,
+    /// The plain-HTTP → HTTPS listener's service, when configured.
+    pub redirect: Option<HttpsRedirect>,
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
     pub store: Arc<dyn SessionStore>,
@@ -43,13 +49,32 @@ impl Gateway {
                 config.sessions.max_entries,
             )),
         };
-        let proxy = GatewayProxy::from_config(config, metrics.clone(), store.clone())?;
-        Ok(Gateway {
-            proxy,
-            metrics,
-            readiness,
-            store,
-        })
+        let mut errors = Vec::new();
+        let proxy = GatewayProxy::from_config(config, metrics.clone(), store.clone())
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let certs = CertStore::from_config(config)
+            .map_err(|e| errors.extend(e))
+            .ok()
+            .flatten();
+        let redirect = if config.server.redirect_listen.is_empty() {
+            None
+        } else {
+            HttpsRedirect::from_config(config)
+                .map_err(|e| errors.push(format!("server.acme_upstream: {e}")))
+                .ok()
+        };
+        match proxy {
+            Some(proxy) if errors.is_empty() => Ok(Gateway {
+                proxy,
+                certs,
+                redirect,
+                metrics,
+                readiness,
+                store,
+            }),
+            _ => Err(errors),
+        }
     }
 }
 
@@ -60,6 +85,11 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
         pid_file: config.server.pid_file.clone(),
         grace_period_seconds: Some(config.server.grace_period.as_secs()),
         graceful_shutdown_timeout_seconds: Some(config.server.graceful_shutdown_timeout.as_secs()),
+        ca_file: config
+            .server
+            .upstream_ca_file
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned()),
         ..ServerConf::default()
     };
     let opt = Opt {
@@ -72,6 +102,8 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
 
     let Gateway {
         proxy,
+        certs,
+        redirect,
         metrics,
         readiness,
         store,
@@ -101,7 +133,7 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
         pending: pending_sweepers,
     };
     server.add_service(background_service("session sweeper", sweeper));
-    server.add_service(background_service("sighup", HangupService));
+    server.add_service(background_service("sighup", HangupService { certs: certs.clone() }));
 
     let mut storefront = pingora::proxy::http_proxy_service_with_name(&server.configuration, proxy, "storefront");
     if let Some(app) = storefront.app_logic_mut() {
@@ -112,7 +144,23 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
     for addr in &config.server.listen {
         storefront.add_tcp(addr);
     }
+    if let Some(certs) = &certs {
+        for (i, listener) in config.server.tls.iter().enumerate() {
+            let settings = certs
+                .listener_settings(i)
+                .map_err(|e| anyhow::anyhow!("server.tls[{i}]: {e}"))?;
+            storefront.add_tls_with_settings(&listener.listen, None, settings);
+        }
+    }
     server.add_service(storefront);
+    if let Some(redirect) = redirect {
+        let mut service =
+            pingora::proxy::http_proxy_service_with_name(&server.configuration, redirect, "https redirect");
+        for addr in &config.server.redirect_listen {
+            service.add_tcp(addr);
+        }
+        server.add_service(service);
+    }
 
     config_ready.set(true);
     if let Some(addr) = &config.server.admin_listen {
@@ -130,6 +178,7 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
 
     tracing::info!(
         listen = ?config.server.listen,
+        tls = ?config.server.tls.iter().map(|t| t.listen.as_str()).collect::<Vec<_>>(),
         admin = ?config.server.admin_listen,
         sites = config.sites.len(),
         "sso-gateway starting"

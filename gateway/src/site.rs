@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 pub struct Site {
     pub name: String,
+    /// `Strict-Transport-Security` value, on https sites.
+    pub hsts: Option<String>,
     pub strip: IdentityHeaderStrip,
     pub routes: RouteTable,
     pub upstreams: Arc<UpstreamPool>,
@@ -26,7 +28,10 @@ impl Site {
         events: Arc<dyn AuthEvents>,
     ) -> Result<Self, Vec<String>> {
         let mut errors = Vec::new();
-        let upstreams = UpstreamPool::from_config(&site.upstreams, &config.server)
+        if site.upstream_insecure_skip_verify && site.upstreams.iter().any(|u| u.tls) {
+            tracing::warn!(site = %site.name, "upstream_insecure_skip_verify: origin certificates are NOT verified");
+        }
+        let upstreams = UpstreamPool::from_config(&site.upstreams, &config.server, site.upstream_insecure_skip_verify)
             .map_err(|e| errors.push(format!("sites[{index}].upstreams: {e}")))
             .ok();
         let auth = SiteAuth::from_config(config, site, store, events)
@@ -43,6 +48,7 @@ impl Site {
                 }
                 Ok(Site {
                     name: site.name.clone(),
+                    hsts: site.hsts_max_age.map(|d| format!("max-age={}", d.as_secs())),
                     strip: IdentityHeaderStrip::from_config(&site.identity_headers),
                     routes: RouteTable::from_config(&site.routes),
                     upstreams,

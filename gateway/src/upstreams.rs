@@ -27,6 +27,8 @@ pub struct UpstreamPool {
     epoch: Instant,
     cooldown: Duration,
     timeouts: Timeouts,
+    /// Skip verification of `https://` origins' certificates (explicit, logged).
+    insecure_skip_verify: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -39,7 +41,12 @@ struct Timeouts {
 
 impl UpstreamPool {
     /// Resolves every upstream (host names once, at start-up).
-    pub fn from_config(upstreams: &[Upstream], server: &ServerConfig) -> Result<Arc<Self>, String> {
+    /// `insecure_skip_verify` turns off certificate checks of `https://` origins.
+    pub fn from_config(
+        upstreams: &[Upstream],
+        server: &ServerConfig,
+        insecure_skip_verify: bool,
+    ) -> Result<Arc<Self>, String> {
         let mut origins = HashMap::new();
         for u in upstreams {
             let addrs = u
@@ -67,6 +74,7 @@ impl UpstreamPool {
             origins,
             epoch: Instant::now(),
             cooldown: server.upstream_failure_cooldown,
+            insecure_skip_verify,
             timeouts: Timeouts {
                 connect: server.connect_timeout,
                 read: server.read_timeout,
@@ -103,6 +111,10 @@ impl UpstreamPool {
         peer.options.read_timeout = Some(self.timeouts.read);
         peer.options.write_timeout = Some(self.timeouts.write);
         peer.options.idle_timeout = Some(self.timeouts.idle);
+        if origin.tls && self.insecure_skip_verify {
+            peer.options.verify_cert = false;
+            peer.options.verify_hostname = false;
+        }
         Some((addr, Box::new(peer)))
     }
 

@@ -41,6 +41,25 @@ impl Shopper {
         })
     }
 
+    /// Like [`Shopper::new`] for HTTPS: trusts only `ca_pem` and records the server
+    /// certificate of each response (`reqwest::tls::TlsInfo`).
+    pub fn with_ca(hosts: &[&str], ca_pem: &str) -> Result<Shopper> {
+        let jar = Arc::new(Jar::default());
+        let mut builder = Client::builder()
+            .redirect(Policy::none())
+            .cookie_provider(jar.clone())
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes())?)
+            .tls_info(true);
+        for host in hosts {
+            builder = builder.resolve(&format!("{host}.localhost"), SocketAddr::from(([127, 0, 0, 1], 0)));
+        }
+        Ok(Shopper {
+            http: builder.build()?,
+            jar,
+        })
+    }
+
     /// A GET as a browser page load (Accept: text/html).
     pub async fn page(&self, url: &str) -> Result<Response> {
         Ok(self

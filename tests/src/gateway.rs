@@ -33,6 +33,13 @@ impl GatewayConfig {
         self
     }
 
+    /// Adds keys (or `[[server.tls]]` tables) to the `[server]` part.
+    pub fn server(mut self, extra: &str) -> Self {
+        self.extra_server.push_str(extra);
+        self.extra_server.push('\n');
+        self
+    }
+
     /// A plain site `name` on `name.localhost` in front of `upstreams`.
     pub fn plain_site(self, name: &str, upstreams: &[String]) -> Self {
         let ups: Vec<String> = upstreams.iter().map(|u| format!("{u:?}")).collect();

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 pub mod client;
 pub mod gateway;
+pub mod tls_certs;
 pub use client::{echo_of, Shopper};
 pub use gateway::{Gateway, GatewayConfig};
 
@@ -124,6 +125,20 @@ impl Storefront {
     pub fn start() -> Result<Storefront> {
         let port = free_port();
         let mut proc = Proc::spawn("storefront", node("storefront.mjs").env("PORT", port.to_string()))?;
+        wait_for_port(port, &mut proc)?;
+        Ok(Storefront { port, proc })
+    }
+
+    /// The same origin over HTTPS with this certificate.
+    pub fn start_tls(cert: &tls_certs::Issued) -> Result<Storefront> {
+        let port = free_port();
+        let mut proc = Proc::spawn(
+            "storefront-tls",
+            node("storefront.mjs")
+                .env("PORT", port.to_string())
+                .env("TLS_CERT", &cert.cert_path)
+                .env("TLS_KEY", &cert.key_path),
+        )?;
         wait_for_port(port, &mut proc)?;
         Ok(Storefront { port, proc })
     }

@@ -36,7 +36,10 @@ fn main() {
     let codec = CookieCodec::from_config(&cfg.sessions, site);
     let auth = SiteAuth::from_config(&cfg, site, store, Arc::new(NoEvents)).expect("auth");
     let strip = IdentityHeaderStrip::from_config(&site.identity_headers);
-    let routes = RouteTable::from_config(&[sso_config::RouteConfig { prefix: "/account".into(), access: sso_config::Access::Login }]);
+    let routes = RouteTable::from_config(&[sso_config::RouteConfig {
+        prefix: "/account".into(),
+        access: sso_config::Access::Login,
+    }]);
     let mut headers = http::HeaderMap::new();
     let cookie = format!("_ga=GA1.2.3; sso_session={}; theme=dark", codec.encode(&ids[0]));
     headers.insert("cookie", cookie.parse().expect("value"));
@@ -56,5 +59,8 @@ fn main() {
     let after = dhat::HeapStats::get();
     let blocks = (after.total_blocks - before.total_blocks) as f64 / REQUESTS as f64;
     let bytes = (after.total_bytes - before.total_bytes) as f64 / REQUESTS as f64;
-    println!("{}", serde_json::json!({ "allocations_per_request": blocks, "bytes_per_request": bytes.round() }));
+    println!(
+        "{}",
+        serde_json::json!({ "allocations_per_request": blocks, "bytes_per_request": bytes.round() })
+    );
 }

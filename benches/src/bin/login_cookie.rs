@@ -13,7 +13,13 @@ async fn main() -> Result<()> {
     let login = args.next().unwrap_or_else(|| "bench".into());
     let shopper = Shopper::new(&["shop"])?;
     let landing = shopper.walk(shopper.page(&url).await?, &login).await?;
-    ensure!(landing.status == 200, "login ended with {} at {}:\n{}", landing.status, landing.url, landing.body);
+    ensure!(
+        landing.status == 200,
+        "login ended with {} at {}:\n{}",
+        landing.status,
+        landing.url,
+        landing.body
+    );
     let cookies = shopper.cookies_for(&url);
     ensure!(!cookies.is_empty(), "no cookie after login");
     println!("{cookies}");

@@ -6,6 +6,10 @@
 use sso_benches::{populated_store, rss_bytes};
 use sso_filters::sessions::SessionStore;
 
+/// The allocator the gateway binary uses, so the figure is the gateway's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut results = Vec::new();
     for n in [100_000usize, 1_000_000] {

@@ -54,6 +54,8 @@ pub struct SiteAuth {
     pub events: Arc<dyn AuthEvents>,
     /// `iss` of gateway tokens: the site's public URL without trailing slash.
     pub issuer: String,
+    /// The site name, shared by all its sessions.
+    site_name: Arc<str>,
     absolute_ttl: u64,
     token_ttl: u64,
     bearer_validation: jsonwebtoken::Validation,
@@ -110,6 +112,7 @@ impl SiteAuth {
             signer,
             events,
             issuer,
+            site_name: site.name.as_str().into(),
             absolute_ttl: config.sessions.absolute_timeout.as_secs(),
             token_ttl: site.token.ttl.as_secs(),
             bearer_validation,
@@ -126,7 +129,7 @@ impl SiteAuth {
     pub fn identify(&self, headers: &http::HeaderMap) -> Option<Identity> {
         match self.cookies.session_from_headers(headers) {
             Ok(Some(id)) => match self.store.get(&id) {
-                Some(session) if session.site == self.site.name => {
+                Some(session) if *session.site == *self.site_name => {
                     self.events.session_lookup("hit");
                     return Some(Identity {
                         session,
@@ -156,7 +159,13 @@ impl SiteAuth {
                     name: c.name,
                     groups: c.groups,
                 };
-                let session = SessionData::new(&self.site.name, customer, None, None, c.exp.saturating_sub(c.iat));
+                let session = SessionData::new(
+                    self.site_name.clone(),
+                    customer,
+                    None,
+                    None,
+                    c.exp.saturating_sub(c.iat),
+                );
                 Some(Identity {
                     session: Arc::new(session),
                     session_id: None,
@@ -173,7 +182,7 @@ impl SiteAuth {
     /// Creates a session for a completed login; returns its `Set-Cookie`.
     pub fn create_session(&self, done: crate::oidc::flow::LoginDone) -> (SessionId, String) {
         let data = SessionData::new(
-            &self.site.name,
+            self.site_name.clone(),
             done.customer,
             Some(done.id_token),
             done.refresh_token,

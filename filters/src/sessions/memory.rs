@@ -109,7 +109,7 @@ mod tests {
 
     fn data(ttl: u64) -> SessionData {
         SessionData::new(
-            "shop",
+            "shop".into(),
             Customer {
                 id: "alice".into(),
                 ..Customer::default()

@@ -23,7 +23,8 @@ pub fn now_secs() -> u64 {
 /// for the cached gateway token.
 #[derive(Debug)]
 pub struct SessionData {
-    pub site: String,
+    /// The site the session belongs to (shared, not copied per session).
+    pub site: Arc<str>,
     pub customer: Customer,
     /// The IdP's ID token, sent as `id_token_hint` at logout.
     pub id_token: Option<String>,
@@ -38,7 +39,7 @@ pub struct SessionData {
 
 impl SessionData {
     pub fn new(
-        site: &str,
+        site: Arc<str>,
         customer: Customer,
         id_token: Option<String>,
         refresh_token: Option<Secret>,
@@ -46,7 +47,7 @@ impl SessionData {
     ) -> Self {
         let now = now_secs();
         SessionData {
-            site: site.to_string(),
+            site,
             customer,
             id_token,
             refresh_token,
