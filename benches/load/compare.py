@@ -25,8 +25,14 @@ def cpu_seconds(pids):
     return total / tick
 
 def pids_of(pattern):
+    """Processes whose command line matches, and their children (nginx and Apache
+    workers do not repeat the config path in their command line)."""
     out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+    pids = [int(p) for p in out.split()]
+    for pid in list(pids):
+        kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        pids += [int(k) for k in kids.split()]
+    return pids
 
 def header_args(tool, headers):
     args = []

@@ -23,6 +23,8 @@ pub struct ServerConfig {
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Vec<IpNet>,
     pub threads: usize,
+    /// One work-stealing runtime for all threads (true) or one runtime per thread.
+    pub work_stealing: bool,
     /// Accept HTTP/2 over cleartext (prior knowledge) from clients.
     pub h2c: bool,
     pub log_format: LogFormat,

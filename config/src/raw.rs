@@ -27,6 +27,7 @@ pub struct RawServer {
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
     pub threads: Option<i64>,
+    pub work_stealing: Option<bool>,
     pub h2c: Option<bool>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,

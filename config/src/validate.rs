@@ -67,7 +67,10 @@ impl<'a> Validator<'a> {
     fn server(&mut self, raw: &RawServer) -> ServerConfig {
         let listen = raw.listen.clone().unwrap_or_else(|| vec!["127.0.0.1:8080".into()]);
         if listen.is_empty() && raw.tls.is_empty() {
-            self.errors.push("server.listen", "needs at least one address (or a [[server.tls]] listener)");
+            self.errors.push(
+                "server.listen",
+                "needs at least one address (or a [[server.tls]] listener)",
+            );
         }
         let listen: Vec<String> = listen
             .iter()
@@ -137,6 +140,7 @@ impl<'a> Validator<'a> {
             trusted_proxies,
             threads,
             h2c: raw.h2c.unwrap_or(true),
+            work_stealing: raw.work_stealing.unwrap_or(false),
             log_format,
             log_level: raw.log_level.clone().unwrap_or_else(|| "info".into()),
             connect_timeout: dur(e, "connect_timeout", &raw.connect_timeout, 3),

@@ -1,8 +1,10 @@
 //! Prometheus metrics, served on the admin listener. Every name starts with `sso_gateway_`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
+use std::sync::OnceLock;
 
 /// The gateway's metrics, in their own registry.
 pub struct Metrics {
@@ -133,5 +135,102 @@ impl sso_filters::auth::AuthEvents for Metrics {
         self.idp_request_duration
             .with_label_values(&[site, endpoint])
             .observe(seconds);
+    }
+}
+
+/// Request metrics of one site, with label lookups done once: the duration histogram
+/// at start-up, each status counter on its first use (no zero series).
+pub struct SiteMetrics {
+    site: String,
+    requests: IntCounterVec,
+    duration: Histogram,
+    by_status: Vec<OnceLock<IntCounter>>,
+}
+
+impl SiteMetrics {
+    pub fn new(metrics: &Metrics, site: &str) -> Self {
+        SiteMetrics {
+            site: site.to_string(),
+            requests: metrics.requests.clone(),
+            duration: metrics.request_duration.with_label_values(&[site]),
+            by_status: (0..STATUS_LABELS.len()).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    pub fn observe(&self, status: u16, seconds: f64) {
+        let slot = status_slot(status);
+        if let Some(counter) = self.by_status.get(slot) {
+            counter
+                .get_or_init(|| self.requests.with_label_values(&[&self.site, STATUS_LABELS[slot]]))
+                .inc();
+        }
+        self.duration.observe(seconds);
+    }
+}
+
+/// Status label values: the common codes exactly, others by class.
+const STATUS_LABELS: [&str; 27] = [
+    "0", "200", "201", "204", "301", "302", "303", "304", "307", "308", "400", "401", "403", "404", "405", "421",
+    "429", "500", "502", "503", "504", "1xx", "2xx", "3xx", "4xx", "5xx", "other",
+];
+
+fn status_slot(status: u16) -> usize {
+    let exact = match status {
+        0 => 0,
+        200 => 1,
+        201 => 2,
+        204 => 3,
+        301 => 4,
+        302 => 5,
+        303 => 6,
+        304 => 7,
+        307 => 8,
+        308 => 9,
+        400 => 10,
+        401 => 11,
+        403 => 12,
+        404 => 13,
+        405 => 14,
+        421 => 15,
+        429 => 16,
+        500 => 17,
+        502 => 18,
+        503 => 19,
+        504 => 20,
+        _ => usize::MAX,
+    };
+    if exact != usize::MAX {
+        return exact;
+    }
+    match status / 100 {
+        1 => 21,
+        2 => 22,
+        3 => 23,
+        4 => 24,
+        5 => 25,
+        _ => 26,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_their_labels() {
+        for (status, label) in [
+            (200, "200"),
+            (421, "421"),
+            (418, "4xx"),
+            (0, "0"),
+            (999, "other"),
+            (101, "1xx"),
+        ] {
+            assert_eq!(STATUS_LABELS[status_slot(status)], label);
+        }
+        for (slot, label) in STATUS_LABELS.iter().enumerate().take(21) {
+            let status: u16 = label.parse().expect("numeric label");
+            assert_eq!(status_slot(status), slot, "{label}");
+        }
     }
 }

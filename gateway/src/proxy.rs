@@ -1,7 +1,7 @@
 //! The Pingora `ProxyHttp` implementation. It only sequences: each phase asks the
 //! filters (`sso-filters`) for a decision and applies it.
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, SiteMetrics};
 use crate::respond::write_reply;
 use crate::site::Site;
 use async_trait::async_trait;
@@ -24,6 +24,9 @@ use std::time::Instant;
 
 pub struct GatewayProxy {
     sites: Vec<Site>,
+    /// Metric handles per site (same order as `sites`), resolved once.
+    site_metrics: Vec<SiteMetrics>,
+    unknown_host_metrics: SiteMetrics,
     router: SiteRouter,
     trusted: TrustedProxies,
     metrics: Arc<Metrics>,
@@ -61,6 +64,8 @@ impl GatewayProxy {
             return Err(errors);
         }
         Ok(GatewayProxy {
+            site_metrics: sites.iter().map(|s| SiteMetrics::new(&metrics, &s.name)).collect(),
+            unknown_host_metrics: SiteMetrics::new(&metrics, "-"),
             sites,
             router: SiteRouter::from_config(config),
             trusted: TrustedProxies::new(config.server.trusted_proxies.clone()),
@@ -101,6 +106,10 @@ fn peer_ip(session: &Session) -> Option<IpAddr> {
 #[async_trait]
 impl ProxyHttp for GatewayProxy {
     type CTX = RequestCtx;
+
+    /// No downstream modules: the gateway never compresses, so Pingora's (disabled)
+    /// compression module is not even set up per request.
+    fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
 
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
@@ -216,7 +225,7 @@ impl ProxyHttp for GatewayProxy {
         upstream.insert_header("x-forwarded-host", forwarded.host)?;
         if let Some(identity) = &ctx.identity {
             for (name, value) in site.auth.identity_headers(identity) {
-                upstream.insert_header(name.to_string(), value)?;
+                upstream.insert_header(name, value)?;
             }
             ctx.identity_sent = true;
         }
@@ -307,14 +316,11 @@ impl ProxyHttp for GatewayProxy {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let elapsed = ctx.started.elapsed();
         let site = self.site_label(ctx);
-        self.metrics
-            .requests
-            .with_label_values(&[site, status_label(status)])
-            .inc();
-        self.metrics
-            .request_duration
-            .with_label_values(&[site])
-            .observe(elapsed.as_secs_f64());
+        let per_site = ctx
+            .site
+            .and_then(|i| self.site_metrics.get(i))
+            .unwrap_or(&self.unknown_host_metrics);
+        per_site.observe(status, elapsed.as_secs_f64());
         let req = session.req_header();
         tracing::info!(
             target: "access",
@@ -327,37 +333,5 @@ impl ProxyHttp for GatewayProxy {
             client = ?ctx.client_ip.or_else(|| peer_ip(session)),
             customer = ctx.identity.as_ref().map(|i| i.customer().id.as_str()),
         );
-    }
-}
-
-/// Status codes as static label values (no allocation per request).
-fn status_label(status: u16) -> &'static str {
-    match status {
-        200 => "200",
-        201 => "201",
-        204 => "204",
-        301 => "301",
-        302 => "302",
-        303 => "303",
-        304 => "304",
-        307 => "307",
-        308 => "308",
-        400 => "400",
-        401 => "401",
-        403 => "403",
-        404 => "404",
-        405 => "405",
-        421 => "421",
-        429 => "429",
-        500 => "500",
-        502 => "502",
-        503 => "503",
-        504 => "504",
-        0 => "0",
-        s if s < 200 => "1xx",
-        s if s < 300 => "2xx",
-        s if s < 400 => "3xx",
-        s if s < 500 => "4xx",
-        _ => "5xx",
     }
 }

@@ -81,6 +81,7 @@ impl Gateway {
 pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Result<()> {
     let server_conf = ServerConf {
         threads: config.server.threads,
+        work_stealing: config.server.work_stealing,
         upgrade_sock: config.server.upgrade_sock.clone(),
         pid_file: config.server.pid_file.clone(),
         grace_period_seconds: Some(config.server.grace_period.as_secs()),

@@ -56,6 +56,8 @@ pub struct SiteAuth {
     pub issuer: String,
     /// The site name, shared by all its sessions.
     site_name: Arc<str>,
+    /// Identity header names (id, email, name, groups, token), parsed once.
+    header_names: [http::HeaderName; 5],
     absolute_ttl: u64,
     token_ttl: u64,
     bearer_validation: jsonwebtoken::Validation,
@@ -69,6 +71,9 @@ pub enum AuthSetupError {
     /// The token signing key is unusable.
     #[error("token.signing_key_file: {0}")]
     Signer(#[from] crate::tokens::signer::SignerError),
+    /// An identity header name is not a valid HTTP header name.
+    #[error("identity_headers: {0}")]
+    HeaderName(String),
     /// The OpenID settings cannot be used.
     #[error("oidc: {0}")]
     Oidc(#[from] crate::oidc::ProviderError),
@@ -94,6 +99,17 @@ impl SiteAuth {
             None => None,
         };
         let issuer = site.public_url.as_str().trim_end_matches('/').to_string();
+        let names = &site.identity_headers;
+        let parse = |n: &str| {
+            http::HeaderName::from_bytes(n.as_bytes()).map_err(|e| AuthSetupError::HeaderName(format!("{n:?}: {e}")))
+        };
+        let header_names = [
+            parse(&names.id)?,
+            parse(&names.email)?,
+            parse(&names.name)?,
+            parse(&names.groups)?,
+            parse(&names.token)?,
+        ];
         let jwk = &signer.jwks["keys"][0];
         let bearer_key = jsonwebtoken::DecodingKey::from_ec_components(
             jwk["x"].as_str().unwrap_or_default(),
@@ -113,6 +129,7 @@ impl SiteAuth {
             events,
             issuer,
             site_name: site.name.as_str().into(),
+            header_names,
             absolute_ttl: config.sessions.absolute_timeout.as_secs(),
             token_ttl: site.token.ttl.as_secs(),
             bearer_validation,

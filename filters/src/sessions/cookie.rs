@@ -162,7 +162,7 @@ mod tests {
     fn codec(url: &str) -> CookieCodec {
         let cfg = sso_config::parse(
             &format!(
-                "[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n[[sites]]\nname = \"s\"\n\
+                "[server]\ntrusted_proxies = [\"10.0.0.0/8\"]\n[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n[[sites]]\nname = \"s\"\n\
                  hosts = [\"s.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\npublic_url = \"{url}\"\n"
             ),
             &|_| None,

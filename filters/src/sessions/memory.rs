@@ -12,6 +12,8 @@ struct Entry {
     data: Arc<SessionData>,
     /// Unix seconds of the last request seen with this session.
     last_seen: AtomicU64,
+    /// Copy of `data.expires_at`, so an expiry check never touches the session data.
+    expires_at: u64,
 }
 
 pub struct MemorySessionStore {
@@ -30,7 +32,7 @@ impl MemorySessionStore {
     }
 
     fn expired(&self, e: &Entry, now: u64) -> bool {
-        now >= e.data.expires_at || now.saturating_sub(e.last_seen.load(Ordering::Relaxed)) >= self.idle_secs
+        now >= e.expires_at || now.saturating_sub(e.last_seen.load(Ordering::Relaxed)) >= self.idle_secs
     }
 
     /// Makes room for one more: sweep, then drop the least recently seen of a sample.
@@ -64,7 +66,10 @@ impl SessionStore for MemorySessionStore {
             if self.expired(&entry, now) {
                 None
             } else {
-                entry.last_seen.store(now, Ordering::Relaxed);
+                // Written only when the second changes: most lookups leave the line clean.
+                if entry.last_seen.load(Ordering::Relaxed) != now {
+                    entry.last_seen.store(now, Ordering::Relaxed);
+                }
                 Some(entry.data.clone())
             }
         };
@@ -77,13 +82,13 @@ impl SessionStore for MemorySessionStore {
     fn create(&self, data: SessionData) -> SessionId {
         self.make_room();
         let id = SessionId::random();
-        self.map.insert(
-            id,
-            Entry {
-                data: Arc::new(data),
-                last_seen: AtomicU64::new(now_secs()),
-            },
-        );
+        let expires_at = data.expires_at;
+        let entry = Entry {
+            data: Arc::new(data),
+            last_seen: AtomicU64::new(now_secs()),
+            expires_at,
+        };
+        self.map.insert(id, entry);
         id
     }
 

@@ -34,7 +34,7 @@ pub struct SessionData {
     /// Absolute expiry (Unix seconds); idle expiry is tracked by the store.
     pub expires_at: u64,
     /// The last `X-Customer-Token` minted for this session and its expiry.
-    pub token_cache: Mutex<Option<(Arc<str>, u64)>>,
+    pub token_cache: Mutex<Option<(http::HeaderValue, u64)>>,
 }
 
 impl SessionData {
@@ -48,7 +48,7 @@ impl SessionData {
         let now = now_secs();
         SessionData {
             site,
-            customer,
+            customer: customer.sanitized(),
             id_token,
             refresh_token,
             created_at: now,
