@@ -113,9 +113,9 @@ def main():
         fixed[name] = oha(a.oha, url, headers, sat[name]["rps"] / 2, a.seconds)
         print(f"fixed rate {name}: {fixed[name]}", flush=True)
 
-    sweep = {k: [] for k in "bc"}
+    sweep = {k: [] for k in "bcd"}
     for conns in (1, 10, 100, 1000):
-        for name in "bc":
+        for name in "bcd":
             _, url, headers = CONFIGS[name]
             res = wrk(url, headers, conns, 5)
             sweep[name].append({"connections": conns, "rps": res["rps"], "p99_ms": res["p99_ms"]})
@@ -137,9 +137,11 @@ def main():
         lines.append(f"| {k} | {what} | {s['rps']:.0f} | {s['p50_ms']:.3f} | {s['p99_ms']:.3f} | {s['cpu_s_per_10k']:.3f} | {fr} | {fl} |")
     lines += ["", "| ratio | value |", "|---|---:|"]
     lines += [f"| {k} | {v:.3f} |" for k, v in ratios.items()]
-    lines += ["", "| connections | b req/s | b p99 ms | c req/s | c p99 ms |", "|---:|---:|---:|---:|---:|"]
-    for b, c in zip(sweep["b"], sweep["c"]):
-        lines.append(f"| {b['connections']} | {b['rps']:.0f} | {b['p99_ms']:.2f} | {c['rps']:.0f} | {c['p99_ms']:.2f} |")
+    lines += ["", "| connections | b req/s | b p99 ms | c req/s | c p99 ms | d (nginx) req/s | d p99 ms |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
+    for b, c, d in zip(sweep["b"], sweep["c"], sweep["d"]):
+        lines.append(f"| {b['connections']} | {b['rps']:.0f} | {b['p99_ms']:.2f} | {c['rps']:.0f} | {c['p99_ms']:.2f} "
+                     f"| {d['rps']:.0f} | {d['p99_ms']:.2f} |")
     open(os.path.join(a.out, "table.md"), "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -148,14 +150,15 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-        for name, label in (("b", "public route (anonymous)"), ("c", "login route (valid session)")):
+        for name, label in (("b", "sso-gateway public route"), ("c", "sso-gateway login route, session"),
+                            ("d", "nginx reverse proxy")):
             xs = [p["connections"] for p in sweep[name]]
             ax1.plot(xs, [p["rps"] for p in sweep[name]], marker="o", label=label)
             ax2.plot(xs, [p["p99_ms"] for p in sweep[name]], marker="o", label=label)
         for ax, title in ((ax1, "throughput (req/s)"), (ax2, "p99 latency (ms)")):
             ax.set_xscale("log"); ax.set_xlabel("concurrent connections"); ax.set_title(title); ax.grid(True, alpha=0.3)
         ax2.set_yscale("log"); ax1.legend()
-        fig.suptitle("sso-gateway on one core (wrk, loopback)")
+        fig.suptitle("proxy under test on one core (wrk, loopback)")
         fig.tight_layout()
         fig.savefig(os.path.join(a.out, "latency-vs-concurrency.png"), dpi=100)
     except ImportError:

@@ -51,7 +51,7 @@ taskset -c 0 nginx -c "$BENCH_DIR/nginx-origin.conf" & pids+=($!)
 PORT=19000 CLIENT_SECRET=bench-client-secret \
   REDIRECT_URIS="http://shop.localhost:18081/login/sso/callback,http://127.0.0.1:18084/protected/redirect_uri" \
   taskset -c 0 node deploy/demo/idp.mjs >"$BENCH_DIR/idp.log" 2>&1 & pids+=($!)
-taskset -c 1 target/release/sso-gateway run --config "$BENCH_DIR/gateway.toml" 2>"$BENCH_DIR/gateway.log" & pids+=($!)
+taskset -c 1 target/release/sso-gateway run --config "$BENCH_DIR/gateway.toml" 2>"$BENCH_DIR/gateway.log" & GATEWAY_PID=$!; pids+=($GATEWAY_PID)
 taskset -c 1 nginx -c "$BENCH_DIR/nginx-proxy.conf" & pids+=($!)
 wait_port 18080; wait_port 19000; wait_port 18081; wait_port 18083
 taskset -c 1 /usr/sbin/apache2 -f "$BENCH_DIR/apache-openidc.conf" -k start
@@ -64,4 +64,8 @@ APACHE_COOKIE="$(target/release/login_cookie http://127.0.0.1:18084/protected/ b
 OUT="benches/results/$(date -u +%Y-%m-%d)"
 /usr/bin/python3 benches/load/compare.py --out "$OUT" --oha "$OHA" \
   --gateway-cookie "$GATEWAY_COOKIE" --apache-cookie "$APACHE_COOKIE" "$@"
+# Logins through the whole code flow, 4 at a time, against the real oidc-provider
+# (which, being one Node process on CPU 0, bounds the rate; the gateway CPU per login
+# is the gateway's own).
+target/release/login_rate http://shop.localhost:18081/account 4 200 "$GATEWAY_PID" | tee "$OUT/logins.json"
 echo "results in $OUT"

@@ -42,7 +42,7 @@ pub fn populated_store(n: usize) -> (MemorySessionStore, Vec<SessionId>) {
                 site.clone(),
                 customer(i),
                 Some("x".repeat(700)),
-                None,
+                Default::default(),
                 43_200,
             ))
         })

@@ -5,6 +5,7 @@
 //   REDIRECT_URIS              comma-separated callback URLs (exact match)
 //   POST_LOGOUT_REDIRECT_URIS  comma-separated post-logout URLs
 //   ID_TOKEN_TTL               seconds (default 3600)
+//   ACCESS_TOKEN_TTL           seconds (default 3600); refresh tokens are always issued
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.PORT || 9000);
@@ -29,7 +30,14 @@ const provider = new Provider(issuer, {
     rpInitiatedLogout: { enabled: true },
   },
   pkce: { required: () => true },
-  ttl: { IdToken: Number(process.env.ID_TOKEN_TTL || 3600) },
+  ttl: {
+    IdToken: Number(process.env.ID_TOKEN_TTL || 3600),
+    AccessToken: Number(process.env.ACCESS_TOKEN_TTL || 3600),
+  },
+  // The gateway keeps sessions alive with refresh tokens: issue one on every login.
+  async issueRefreshToken(ctx, client) {
+    return client.grantTypeAllowed('refresh_token');
+  },
   async findAccount(ctx, id) {
     const login = String(id);
     const email = login.includes('@') ? login : `${login}@example.com`;

@@ -140,7 +140,10 @@ impl ProxyHttp for GatewayProxy {
             return Ok(true);
         };
         let req: &http::request::Parts = session.req_header();
-        let identity = site.auth.identify(&req.headers);
+        let identity = match site.auth.identify(&req.headers) {
+            Some(found) => site.auth.refresh_if_due(found).await,
+            None => None,
+        };
         let mut flow = site.auth.endpoints(req, identity.as_ref()).await;
         if let Flow::Continue = flow {
             flow = site

@@ -162,9 +162,20 @@ impl Idp {
     }
 
     pub fn start_on(port: u16, redirect_uris: &[String], post_logout_uris: &[String]) -> Result<Idp> {
+        Self::start_with(port, redirect_uris, post_logout_uris, &[])
+    }
+
+    /// [`Idp::start_on`] with extra environment for `idp.mjs` (e.g. `ACCESS_TOKEN_TTL`).
+    pub fn start_with(
+        port: u16,
+        redirect_uris: &[String],
+        post_logout_uris: &[String],
+        env: &[(&str, &str)],
+    ) -> Result<Idp> {
         let mut proc = Proc::spawn(
             "idp",
             node("idp.mjs")
+                .envs(env.iter().copied())
                 .env("PORT", port.to_string())
                 .env("CLIENT_ID", CLIENT_ID)
                 .env("CLIENT_SECRET", CLIENT_SECRET)

@@ -180,7 +180,7 @@ impl SiteAuth {
                     self.site_name.clone(),
                     customer,
                     None,
-                    None,
+                    crate::sessions::RefreshState::default(),
                     c.exp.saturating_sub(c.iat),
                 );
                 Some(Identity {
@@ -196,13 +196,49 @@ impl SiteAuth {
         }
     }
 
+    /// Refreshes the IdP tokens of a session when they are due (one request per
+    /// session does it; the others go on). A refresh the IdP refuses (`invalid_grant`:
+    /// the account was revoked or the IdP session ended) ends the session, and the
+    /// request goes on anonymous; an IdP that cannot be reached keeps the session and
+    /// is tried again in 30 s.
+    pub async fn refresh_if_due(&self, identity: Identity) -> Option<Identity> {
+        let (Some(flow), Some(id)) = (&self.flow, identity.session_id) else {
+            return Some(identity);
+        };
+        let refresh = &identity.session.refresh;
+        if !refresh.is_due(crate::sessions::now_secs()) {
+            return Some(identity);
+        }
+        let Some(token) = refresh.begin() else {
+            return Some(identity);
+        };
+        match flow.refresh(&token).await {
+            Ok(r) => {
+                refresh.finish(r.refresh_token, r.lifetime);
+                self.events.login(&self.site.name, "refreshed");
+                Some(identity)
+            }
+            Err(crate::oidc::flow::RefreshError::Refused(reason)) => {
+                self.store.remove(&id);
+                self.events.login(&self.site.name, "refresh_refused");
+                tracing::info!(site = %self.site.name, subject = %identity.customer().id, %reason, "refresh refused by the IdP; session ended");
+                None
+            }
+            Err(crate::oidc::flow::RefreshError::Unavailable(e)) => {
+                refresh.retry_in(30);
+                tracing::warn!(site = %self.site.name, error = %e, "token refresh failed; keeping the session, retrying in 30 s");
+                Some(identity)
+            }
+        }
+    }
+
     /// Creates a session for a completed login; returns its `Set-Cookie`.
     pub fn create_session(&self, done: crate::oidc::flow::LoginDone) -> (SessionId, String) {
         let data = SessionData::new(
             self.site_name.clone(),
             done.customer,
             Some(done.id_token),
-            done.refresh_token,
+            crate::sessions::RefreshState::new(done.refresh_token, done.access_lifetime),
             self.absolute_ttl,
         );
         let id = self.store.create(data);

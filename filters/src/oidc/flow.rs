@@ -10,6 +10,7 @@ use crate::sessions::cookie::{find_cookie, CookieCodec};
 use crate::sessions::now_secs;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use openidconnect::core::CoreErrorResponseType;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier, CoreUserInfoClaims,
 };
@@ -17,6 +18,7 @@ use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClaimsVerificationError, CsrfToken, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, Scope, SignatureVerificationError, TokenResponse,
 };
+use openidconnect::{RefreshToken, RequestTokenError};
 use sso_config::Secret;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -120,7 +122,28 @@ pub struct LoginDone {
     pub customer: Customer,
     pub id_token: String,
     pub refresh_token: Option<Secret>,
+    /// Seconds the IdP's access token is valid (`expires_in`).
+    pub access_lifetime: Option<u64>,
     pub return_to: String,
+}
+
+/// A successful refresh: the rotated refresh token, if the IdP rotates, and the new
+/// access token lifetime.
+pub struct Refreshed {
+    pub refresh_token: Option<Secret>,
+    pub lifetime: Option<u64>,
+}
+
+/// Why a refresh did not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshError {
+    /// The IdP refused the refresh token (`invalid_grant`): the session must end.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The IdP could not be asked or answered something else; try again later.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// Records how long an IdP call took (`endpoint`, duration).
@@ -240,6 +263,7 @@ impl LoginFlow {
             customer,
             id_token: id_token.to_string(),
             refresh_token: tokens.refresh_token().map(|t| Secret::new(t.secret().clone())),
+            access_lifetime: tokens.expires_in().map(|d| d.as_secs()),
             return_to: pending.return_to,
         })
     }
@@ -301,6 +325,32 @@ impl LoginFlow {
             customer.name = Some(name.to_string());
         }
         Ok(())
+    }
+
+    /// Uses a refresh token at the token endpoint.
+    pub async fn refresh(&self, token: &Secret) -> Result<Refreshed, RefreshError> {
+        let state = self
+            .provider
+            .current()
+            .ok_or_else(|| RefreshError::Unavailable("no IdP metadata".into()))?;
+        let refresh_token = RefreshToken::new(token.expose().to_string());
+        let request = state
+            .client
+            .exchange_refresh_token(&refresh_token)
+            .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
+        let started = Instant::now();
+        let result = request.request_async(&self.provider.http).await;
+        (self.timer)("refresh", started.elapsed());
+        match result {
+            Ok(t) => Ok(Refreshed {
+                refresh_token: t.refresh_token().map(|r| Secret::new(r.secret().clone())),
+                lifetime: t.expires_in().map(|d| d.as_secs()),
+            }),
+            Err(RequestTokenError::ServerResponse(r)) if *r.error() == CoreErrorResponseType::InvalidGrant => {
+                Err(RefreshError::Refused(r.to_string()))
+            }
+            Err(e) => Err(RefreshError::Unavailable(error_chain(&e))),
+        }
     }
 
     /// Where to send the browser after the local session is gone: the configured

@@ -120,7 +120,7 @@ mod tests {
                 ..Customer::default()
             },
             None,
-            None,
+            Default::default(),
             ttl,
         )
     }
