@@ -25,6 +25,8 @@ pub struct ServerConfig {
     pub threads: usize,
     /// One work-stealing runtime for all threads (true) or one runtime per thread.
     pub work_stealing: bool,
+    /// Idle upstream connections kept for reuse (all origins together).
+    pub upstream_keepalive_pool_size: usize,
     /// Accept HTTP/2 over cleartext (prior knowledge) from clients.
     pub h2c: bool,
     pub log_format: LogFormat,

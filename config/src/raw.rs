@@ -28,6 +28,7 @@ pub struct RawServer {
     pub trusted_proxies: Vec<String>,
     pub threads: Option<i64>,
     pub work_stealing: Option<bool>,
+    pub upstream_keepalive_pool_size: Option<i64>,
     pub h2c: Option<bool>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,

@@ -126,6 +126,17 @@ impl<'a> Validator<'a> {
                 LogFormat::Human
             }
         };
+        let upstream_keepalive_pool_size = match raw.upstream_keepalive_pool_size {
+            None => 1024,
+            Some(n) if (1..=1_000_000).contains(&n) => n as usize,
+            Some(n) => {
+                self.errors.push(
+                    "server.upstream_keepalive_pool_size",
+                    format!("{n} is not between 1 and 1000000"),
+                );
+                1024
+            }
+        };
         let tls = self.tls_listeners(raw);
         let (redirect_listen, acme_upstream) = self.redirect_listeners(raw);
         let upstream_ca_file = self.upstream_ca_file(raw);
@@ -141,6 +152,7 @@ impl<'a> Validator<'a> {
             threads,
             h2c: raw.h2c.unwrap_or(true),
             work_stealing: raw.work_stealing.unwrap_or(false),
+            upstream_keepalive_pool_size,
             log_format,
             log_level: raw.log_level.clone().unwrap_or_else(|| "info".into()),
             connect_timeout: dur(e, "connect_timeout", &raw.connect_timeout, 3),

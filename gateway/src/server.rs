@@ -82,6 +82,7 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
     let server_conf = ServerConf {
         threads: config.server.threads,
         work_stealing: config.server.work_stealing,
+        upstream_keepalive_pool_size: config.server.upstream_keepalive_pool_size,
         upgrade_sock: config.server.upgrade_sock.clone(),
         pid_file: config.server.pid_file.clone(),
         grace_period_seconds: Some(config.server.grace_period.as_secs()),
