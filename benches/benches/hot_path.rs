@@ -10,8 +10,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet};
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, Nonce};
 use p256::pkcs8::{EncodePrivateKey, LineEnding};
-use sso_benches::{config, customer, populated_store};
-use sso_filters::auth::{AuthEvents, SiteAuth};
+use sso_benches::{config, customer, populated_store, NoEvents};
+use sso_filters::auth::SiteAuth;
 use sso_filters::identity_headers::IdentityHeaderStrip;
 use sso_filters::oidc::flow::harden_verifier;
 use sso_filters::sessions::cookie::CookieCodec;
@@ -19,14 +19,6 @@ use sso_filters::sessions::{now_secs, SessionStore};
 use sso_filters::tokens::TokenSigner;
 use std::str::FromStr;
 use std::sync::Arc;
-
-struct NoEvents;
-impl AuthEvents for NoEvents {
-    fn login(&self, _: &str, _: &str) {}
-    fn rejected(&self, _: &str, _: &str) {}
-    fn session_lookup(&self, _: &'static str) {}
-    fn idp_call(&self, _: &str, _: &str, _: f64) {}
-}
 
 fn session_lookup(c: &mut Criterion) {
     let mut group = c.benchmark_group("session_lookup");

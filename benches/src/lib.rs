@@ -2,6 +2,7 @@
 //! store, built the way the gateway builds them.
 
 use sso_config::Config;
+use sso_filters::auth::AuthEvents;
 use sso_filters::identity::Customer;
 use sso_filters::secret::SessionId;
 use sso_filters::sessions::memory::MemorySessionStore;
@@ -60,4 +61,14 @@ pub fn rss_bytes() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)
+}
+
+/// Auth events that go nowhere: the benchmarks measure the filters, not Prometheus.
+pub struct NoEvents;
+
+impl AuthEvents for NoEvents {
+    fn login(&self, _: &str, _: &str) {}
+    fn rejected(&self, _: &str, _: &str) {}
+    fn session_lookup(&self, _: &'static str) {}
+    fn idp_call(&self, _: &str, _: &str, _: f64) {}
 }

@@ -5,8 +5,8 @@
 //! allocations are not included. Run:
 //! `cargo run --release -p sso-benches --bin allocations`.
 
-use sso_benches::{config, populated_store};
-use sso_filters::auth::{AuthEvents, SiteAuth};
+use sso_benches::{config, populated_store, NoEvents};
+use sso_filters::auth::SiteAuth;
 use sso_filters::cache_control::private_cache_control;
 use sso_filters::identity_headers::IdentityHeaderStrip;
 use sso_filters::route_access::RouteTable;
@@ -16,14 +16,6 @@ use std::sync::Arc;
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
-
-struct NoEvents;
-impl AuthEvents for NoEvents {
-    fn login(&self, _: &str, _: &str) {}
-    fn rejected(&self, _: &str, _: &str) {}
-    fn session_lookup(&self, _: &'static str) {}
-    fn idp_call(&self, _: &str, _: &str, _: f64) {}
-}
 
 const REQUESTS: u64 = 10_000;
 
