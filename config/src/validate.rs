@@ -54,7 +54,7 @@ impl<'a> Validator<'a> {
             .enumerate()
             .map(|(i, s)| self.site(&format!("sites[{i}]"), s))
             .collect();
-        self.cross_site_checks(&raw.sites, &sites);
+        self.cross_site_checks(&sites);
         let config = Config {
             server,
             sessions,
@@ -536,7 +536,7 @@ impl<'a> Validator<'a> {
         routes
     }
 
-    fn cross_site_checks(&mut self, raw: &[RawSite], sites: &[SiteConfig]) {
+    fn cross_site_checks(&mut self, sites: &[SiteConfig]) {
         let mut names = HashMap::new();
         let mut hosts: HashMap<&str, usize> = HashMap::new();
         for (i, site) in sites.iter().enumerate() {
@@ -555,7 +555,6 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        debug_assert_eq!(raw.len(), sites.len());
     }
 }
 

@@ -68,8 +68,17 @@ async fn each_site_gets_its_certificate_http2_and_hsts() {
         resp.is_err(),
         "the default certificate does not name other.localhost, so the client refuses it"
     );
-    // Plain HTTP on the storefront listener still works (behind-a-balancer setups).
-    drop(gw);
+    // The plain storefront listener keeps serving (set-ups behind a TLS balancer),
+    // and tells the origin the truth about the scheme.
+    let resp = shopper
+        .api(&gw.site_url("shop-a", "/plain"))
+        .await
+        .expect("plain request");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        echo_of(&resp.text().await.expect("body")).expect("echo")["headers"]["x-forwarded-proto"],
+        "http"
+    );
 }
 
 async fn wait_tls(port: u16) {
@@ -88,7 +97,7 @@ async fn a_certificate_swapped_on_disk_is_served_after_sighup_and_a_bad_one_is_r
     let origin = Storefront::start().expect("origin");
     let tls_port = free_port();
     let cfg = GatewayConfig::default().server(&tls_listener(tls_port, &old));
-    let gw = cfg
+    let mut gw = cfg
         .site(&tls_site("shop", tls_port, &origin.addr(), &old))
         .start()
         .expect("gateway");
@@ -109,7 +118,11 @@ async fn a_certificate_swapped_on_disk_is_served_after_sighup_and_a_bad_one_is_r
     gw.signal("HUP").expect("SIGHUP");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(peer_cert(&fresh().api(&url).await.expect("request")), new.der);
-    assert!(gw.proc.child.id() > 0);
+    assert!(
+        gw.proc.child.try_wait().expect("wait").is_none(),
+        "the gateway exited:\n{}",
+        gw.log()
+    );
 }
 
 #[tokio::test]
