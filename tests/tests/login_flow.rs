@@ -36,6 +36,12 @@ async fn a_shopper_signs_in_and_the_origin_gets_a_verified_identity() {
 
     // The token verifies with the published keys and names the same customer.
     let token = header(&echo, "x-customer-token").expect("token");
+    let jwks_response = shopper.api(&shop.url("/_sso/jwks.json")).await.expect("jwks");
+    assert_eq!(
+        jwks_response.headers()["cache-control"],
+        "public, max-age=300",
+        "origins may cache the JWKS"
+    );
     let jwks: serde_json::Value = shopper
         .api(&shop.url("/_sso/jwks.json"))
         .await
@@ -385,6 +391,8 @@ async fn the_gateway_token_works_as_a_bearer_on_api_routes() {
         .json()
         .await
         .expect("json");
+    let expires_in = token["expires_in"].as_u64().expect("expires_in");
+    assert!((1..=300).contains(&expires_in), "expires_in {expires_in}");
     let token = token["token"].as_str().expect("token").to_string();
 
     let api_client = Shopper::new(&["shop"]).expect("client");

@@ -125,10 +125,14 @@ impl SiteAuth {
 
     fn token_json(&self, identity: Option<&Identity>) -> Reply {
         let token = identity.and_then(|i| self.token_for(i));
-        match token.as_ref().and_then(|t| t.to_str().ok()) {
-            Some(token) => Reply::json(
+        match token.as_ref().and_then(|(t, exp)| Some((t.to_str().ok()?, *exp))) {
+            Some((token, exp)) => Reply::json(
                 200,
-                &serde_json::json!({ "token": token, "token_type": "Bearer", "expires_in": self.site.token.ttl.as_secs() }),
+                &serde_json::json!({
+                    "token": token,
+                    "token_type": "Bearer",
+                    "expires_in": exp.saturating_sub(crate::sessions::now_secs()),
+                }),
             ),
             None => Reply::error(401, "login_required", "Sign in to get a token.", true)
                 .header("www-authenticate", format!("Bearer realm=\"{}\"", self.site.name)),

@@ -20,22 +20,25 @@ impl SiteAuth {
         if !c.groups.is_empty() {
             out.extend(value(&c.groups.join(",")).map(|v| (groups.clone(), v)));
         }
-        out.extend(self.token_for(identity).map(|v| (token.clone(), v)));
+        out.extend(self.token_for(identity).map(|(v, _)| (token.clone(), v)));
         out
     }
 
-    /// A gateway token for this identity: the bearer token it came with, or one cached
-    /// on the session and re-minted when less than half its lifetime is left.
-    pub fn token_for(&self, identity: &Identity) -> Option<HeaderValue> {
+    /// A gateway token for this identity and its expiry (Unix seconds): the bearer
+    /// token it came with, or one cached on the session and re-minted when less than
+    /// half its lifetime is left.
+    pub fn token_for(&self, identity: &Identity) -> Option<(HeaderValue, u64)> {
         if let Some(bearer) = &identity.bearer {
-            return HeaderValue::from_str(bearer).ok();
+            return HeaderValue::from_str(bearer)
+                .ok()
+                .map(|v| (v, identity.session.expires_at));
         }
         let now = now_secs();
         let session = &identity.session;
         if let Ok(cache) = session.token_cache.lock() {
             if let Some((token, exp)) = cache.as_ref() {
                 if *exp > now + self.token_ttl / 2 {
-                    return Some(token.clone());
+                    return Some((token.clone(), *exp));
                 }
             }
         }
@@ -46,7 +49,7 @@ impl SiteAuth {
                 if let Ok(mut cache) = session.token_cache.lock() {
                     *cache = Some((token.clone(), claims.exp));
                 }
-                Some(token)
+                Some((token, claims.exp))
             }
             Ok(Err(e)) => {
                 tracing::error!(site = %self.site.name, error = %e, "the signed token is not a header value");

@@ -181,7 +181,8 @@ impl SiteAuth {
                     customer,
                     None,
                     crate::sessions::RefreshState::default(),
-                    c.exp.saturating_sub(c.iat),
+                    // The session lives exactly as long as the token.
+                    c.exp.saturating_sub(crate::sessions::now_secs()),
                 );
                 Some(Identity {
                     session: Arc::new(session),
