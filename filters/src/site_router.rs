@@ -36,6 +36,15 @@ impl SiteRouter {
     }
 }
 
+/// The authority a request asked for: the absolute-form URI or HTTP/2 `:authority`
+/// first, then the `Host` header.
+pub fn request_authority(req: &http::request::Parts) -> Option<&str> {
+    req.uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()))
+}
+
 /// `shop.example:8080` → `shop.example`; `[::1]:80` → `::1`; rejects empty names.
 pub fn host_without_port(authority: &str) -> Option<&str> {
     let host = if let Some(rest) = authority.strip_prefix('[') {

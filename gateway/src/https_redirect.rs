@@ -13,7 +13,7 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::ErrorType;
 use sso_config::Config;
 use sso_filters::reply::wants_json;
-use sso_filters::site_router::SiteRouter;
+use sso_filters::site_router::{request_authority, SiteRouter};
 use sso_filters::Reply;
 use std::sync::Arc;
 
@@ -59,11 +59,7 @@ impl HttpsRedirect {
         if self.acme.is_some() && req.uri.path().starts_with(ACME_PREFIX) {
             return None;
         }
-        let host = req
-            .uri
-            .authority()
-            .map(|a| a.as_str())
-            .or_else(|| req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()));
+        let host = request_authority(req);
         let reply = match host
             .and_then(|h| self.router.route(h))
             .and_then(|i| self.targets.get(i))

@@ -16,7 +16,7 @@ use sso_filters::cache_control::private_cache_control;
 use sso_filters::forwarded::{Incoming, TrustedProxies};
 use sso_filters::reply::wants_json;
 use sso_filters::sessions::SessionStore;
-use sso_filters::site_router::SiteRouter;
+use sso_filters::site_router::{request_authority, SiteRouter};
 use sso_filters::{Flow, Reply};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -84,14 +84,6 @@ impl GatewayProxy {
     fn site_label(&self, ctx: &RequestCtx) -> &str {
         self.site(ctx).map_or("-", |s| s.name.as_str())
     }
-}
-
-/// The authority the client asked for: the absolute-form/`:authority` first, then `Host`.
-fn request_authority(req: &RequestHeader) -> Option<&str> {
-    req.uri
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()))
 }
 
 /// True when the shopper's connection to the gateway is TLS.

@@ -32,12 +32,7 @@ impl SiteAuth {
     /// live there): a request on another of the site's hosts is first sent to the
     /// same path on the public host.
     pub fn to_public_host(&self, req: &http::request::Parts) -> Option<Reply> {
-        let authority = req
-            .uri
-            .authority()
-            .map(|a| a.as_str())
-            .or_else(|| req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()))?;
-        let host = crate::site_router::host_without_port(authority)?;
+        let host = crate::site_router::host_without_port(crate::site_router::request_authority(req)?)?;
         let public = self.site.public_url.host_str()?;
         if host.eq_ignore_ascii_case(public) {
             return None;

@@ -61,7 +61,6 @@ pub struct SiteAuth {
     absolute_ttl: u64,
     token_ttl: u64,
     bearer_validation: jsonwebtoken::Validation,
-    bearer_key: jsonwebtoken::DecodingKey,
 }
 
 /// Why a site's auth could not be set up.
@@ -110,12 +109,6 @@ impl SiteAuth {
             parse(&names.groups)?,
             parse(&names.token)?,
         ];
-        let jwk = &signer.jwks["keys"][0];
-        let bearer_key = jsonwebtoken::DecodingKey::from_ec_components(
-            jwk["x"].as_str().unwrap_or_default(),
-            jwk["y"].as_str().unwrap_or_default(),
-        )
-        .map_err(|e| crate::tokens::signer::SignerError::Encode(e.to_string()))?;
         let mut bearer_validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
         bearer_validation.set_audience(&[&site.name]);
         bearer_validation.set_issuer(&[&issuer]);
@@ -133,7 +126,6 @@ impl SiteAuth {
             absolute_ttl: config.sessions.absolute_timeout.as_secs(),
             token_ttl: site.token.ttl.as_secs(),
             bearer_validation,
-            bearer_key,
         })
     }
 
@@ -167,7 +159,7 @@ impl SiteAuth {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))?
             .trim();
-        match jsonwebtoken::decode::<TokenClaims>(bearer, &self.bearer_key, &self.bearer_validation) {
+        match jsonwebtoken::decode::<TokenClaims>(bearer, self.signer.decoding_key(), &self.bearer_validation) {
             Ok(data) => {
                 let c = data.claims;
                 let customer = Customer {

@@ -4,7 +4,7 @@
 use crate::identity::Customer;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use p256::SecretKey;
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,8 @@ pub struct TokenClaims {
 
 pub struct TokenSigner {
     key: EncodingKey,
+    /// The public half, for verifying gateway tokens presented as bearer tokens.
+    public: DecodingKey,
     header: Header,
     /// The public key as a JWK set, served at `/_sso/jwks.json`.
     pub jwks: serde_json::Value,
@@ -83,6 +85,7 @@ impl TokenSigner {
             (Some(x), Some(y)) => (URL_SAFE_NO_PAD.encode(x), URL_SAFE_NO_PAD.encode(y)),
             _ => return Err(SignerError::Encode("public key has no coordinates".into())),
         };
+        let public = DecodingKey::from_ec_components(&x, &y).map_err(|e| SignerError::Encode(e.to_string()))?;
         let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(point.as_bytes())[..12]);
         let jwks = serde_json::json!({
             "keys": [{ "kty": "EC", "crv": "P-256", "x": x, "y": y, "use": "sig", "alg": "ES256", "kid": kid }]
@@ -92,11 +95,17 @@ impl TokenSigner {
         header.typ = Some("JWT".into());
         Ok(TokenSigner {
             key,
+            public,
             header,
             jwks,
             kid,
             generated,
         })
+    }
+
+    /// The key that verifies this signer's tokens.
+    pub fn decoding_key(&self) -> &DecodingKey {
+        &self.public
     }
 
     pub fn sign(&self, claims: &TokenClaims) -> Result<String, SignerError> {
