@@ -5,6 +5,7 @@ pub mod env;
 pub mod errors;
 pub mod model;
 pub mod raw;
+pub mod request_safety;
 pub mod tls;
 pub mod validate;
 pub mod values;

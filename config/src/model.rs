@@ -49,6 +49,33 @@ pub struct ServerConfig {
     pub acme_upstream: Option<Upstream>,
     /// CA bundle for `https://` upstreams; system roots when unset.
     pub upstream_ca_file: Option<PathBuf>,
+    /// Per-client limits on the login endpoints.
+    pub rate_limits: RateLimits,
+}
+
+/// Requests allowed per client address per minute on each gateway endpoint;
+/// `None` = no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Login starts (`/_sso/login` and anonymous visits to `login` routes).
+    pub login: Option<u32>,
+    /// IdP callbacks.
+    pub callback: Option<u32>,
+    /// `/_sso/token`.
+    pub token: Option<u32>,
+    /// `/_sso/logout`.
+    pub logout: Option<u32>,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            login: Some(60),
+            callback: Some(60),
+            token: Some(120),
+            logout: Some(60),
+        }
+    }
 }
 
 /// A TLS listener and its default certificate (served when SNI names no site).
@@ -82,8 +109,12 @@ pub struct SessionsConfig {
     pub cookie_name: String,
     pub idle_timeout: Duration,
     pub absolute_timeout: Duration,
-    /// Most sessions held in memory; the least recently created go first.
+    /// Most sessions held in memory; the least recently used go first.
     pub max_entries: usize,
+    /// Most sessions one customer may hold on one site; the oldest ends first.
+    pub max_per_customer: usize,
+    /// Most logins waiting for their callback (per site); the oldest go first.
+    pub max_pending_logins: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +136,11 @@ pub struct SiteConfig {
     /// `Strict-Transport-Security` max-age; `None` = not sent.
     pub hsts_max_age: Option<Duration>,
     pub upstream_insecure_skip_verify: bool,
+    /// How request paths are read for routing.
+    pub paths: PathPolicy,
+    /// Forward the gateway's session and flow cookies, and a bearer token the gateway
+    /// consumed, to the origin (off by default).
+    pub forward_gateway_credentials: bool,
     pub identity_headers: IdentityHeaderNames,
     pub oidc: Option<OidcConfig>,
     pub token: TokenConfig,
@@ -116,6 +152,25 @@ impl SiteConfig {
     /// True when the site is served over https (cookies get `Secure` and `__Host-`).
     pub fn is_https(&self) -> bool {
         self.public_url.scheme() == "https"
+    }
+}
+
+/// How a site's request paths are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathPolicy {
+    /// Routes match whatever the case (the origin folds case).
+    pub case_insensitive: bool,
+    /// `%2F`, `%5C` and a raw `\` are accepted (and read as `/` for routing) instead
+    /// of refused with 400.
+    pub allow_encoded_slashes: bool,
+}
+
+impl Default for PathPolicy {
+    fn default() -> Self {
+        PathPolicy {
+            case_insensitive: true,
+            allow_encoded_slashes: false,
+        }
     }
 }
 
@@ -164,6 +219,11 @@ pub struct OidcConfig {
     pub request_timeout: Duration,
     /// How often discovery and JWKS are refreshed.
     pub discovery_refresh: Duration,
+    /// `X-Customer-Email` only when the IdP says `email_verified: true`.
+    pub require_verified_email: bool,
+    /// A session holding a refresh token whose access token had no `expires_in` is
+    /// refreshed (revalidated with the IdP) this often.
+    pub revalidate_interval: Duration,
 }
 
 #[derive(Debug, Clone)]

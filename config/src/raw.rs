@@ -51,6 +51,19 @@ pub struct RawServer {
     pub acme_upstream: Option<String>,
     /// CA bundle (PEM) for verifying `https://` upstreams instead of the system roots.
     pub upstream_ca_file: Option<String>,
+    /// `[server.rate_limits]`: per-client limits on the login endpoints.
+    #[serde(default)]
+    pub rate_limits: RawRateLimits,
+}
+
+/// Requests per client address per minute; 0 turns a limit off.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimits {
+    pub login: Option<i64>,
+    pub callback: Option<i64>,
+    pub token: Option<i64>,
+    pub logout: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +91,8 @@ pub struct RawSessions {
     pub idle_timeout: Option<String>,
     pub absolute_timeout: Option<String>,
     pub max_entries: Option<i64>,
+    pub max_per_customer: Option<i64>,
+    pub max_pending_logins: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,6 +111,12 @@ pub struct RawSite {
     pub hsts_max_age: Option<String>,
     /// Do not verify `https://` upstream certificates (logged at start-up).
     pub upstream_insecure_skip_verify: Option<bool>,
+    /// Match routes case-insensitively (for origins that fold case).
+    pub case_insensitive_paths: Option<bool>,
+    /// Accept `%2F`, `%5C` and `\` in paths instead of answering 400.
+    pub allow_encoded_slashes: Option<bool>,
+    /// Forward the gateway's own cookies and a consumed bearer token to the origin.
+    pub forward_gateway_credentials: Option<bool>,
     #[serde(default)]
     pub identity_headers: RawIdentityHeaders,
     pub oidc: Option<RawOidc>,
@@ -130,6 +151,8 @@ pub struct RawOidc {
     pub use_userinfo: Option<bool>,
     pub request_timeout: Option<String>,
     pub discovery_refresh: Option<String>,
+    pub require_verified_email: Option<bool>,
+    pub revalidate_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

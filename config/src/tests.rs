@@ -187,3 +187,41 @@ fn tls_listeners_and_site_certificates_are_checked() {
     ) + "hsts_max_age = \"off\"\n";
     assert_eq!(parse(&ok, &env).expect("valid").sites[0].hsts_max_age, None);
 }
+
+#[test]
+fn request_safety_settings_are_checked() {
+    let bad = GOOD
+        .replace("public_url = \"http://shop.localhost:8080\"", "public_url = \"http://other.localhost:8080\"\nsso_prefix = \"/\"")
+        .replace("[sites.oidc]", "[sites.identity_headers]\nid = \"Authorization\"\nemail = \"x_customer_name\"\n[sites.oidc]")
+        .replace("prefix = \"/account/api\"", "prefix = \"/account/../api\"")
+        .replace("[server]", "[server]\nrate_limits = { login = -1 }");
+    let errors = parse(&bad, &env).expect_err("refused").to_string();
+    for needle in [
+        "sites[0].public_url: the host \"other.localhost\" is not in sites[0].hosts",
+        "sites[0].sso_prefix: must not be \"/\"",
+        "sites[0].identity_headers.id: \"Authorization\" is a framing, hop-by-hop or credential header",
+        "sites[0].identity_headers.name: \"X-Customer-Name\" is already used",
+        "sites[0].routes[1].prefix: \"/account/../api\" must be a plain path",
+        "server.rate_limits.login: -1 is not between 0 (off)",
+    ] {
+        assert!(errors.contains(needle), "missing {needle:?} in:\n{errors}");
+    }
+}
+
+#[test]
+fn request_safety_defaults_and_trailing_slashes() {
+    let text = GOOD
+        .replace("prefix = \"/account\"\n", "prefix = \"/account/\"\n")
+        .replace("[server]", "[server]\nrate_limits = { token = 0 }");
+    let cfg = parse(&text, &env).expect("valid");
+    let site = &cfg.sites[0];
+    assert!(site.routes.iter().any(|r| r.prefix == "/account"), "{:?}", site.routes);
+    assert!(site.paths.case_insensitive && !site.paths.allow_encoded_slashes);
+    assert!(!site.forward_gateway_credentials);
+    assert_eq!(cfg.server.rate_limits.token, None);
+    assert_eq!(cfg.server.rate_limits.login, Some(60));
+    let oidc = site.oidc.as_ref().expect("oidc");
+    assert!(oidc.require_verified_email);
+    assert_eq!(oidc.revalidate_interval.as_secs(), 300);
+    assert_eq!(cfg.sessions.max_per_customer, 10);
+}

@@ -140,8 +140,10 @@ impl<'a> Validator<'a> {
         let tls = self.tls_listeners(raw);
         let (redirect_listen, acme_upstream) = self.redirect_listeners(raw);
         let upstream_ca_file = self.upstream_ca_file(raw);
+        let rate_limits = self.rate_limits(&raw.rate_limits);
         let e = &mut self.errors;
         ServerConfig {
+            rate_limits,
             tls,
             redirect_listen,
             acme_upstream,
@@ -244,7 +246,28 @@ impl<'a> Validator<'a> {
                 1
             }
         };
+        let max_per_customer = match raw.max_per_customer {
+            None => 10,
+            Some(n) if (1..=10_000).contains(&n) => n as usize,
+            Some(n) => {
+                e.push("sessions.max_per_customer", format!("{n} is not between 1 and 10000"));
+                10
+            }
+        };
+        let max_pending_logins = match raw.max_pending_logins {
+            None => 100_000,
+            Some(n) if (1..=100_000_000).contains(&n) => n as usize,
+            Some(n) => {
+                e.push(
+                    "sessions.max_pending_logins",
+                    format!("{n} is not between 1 and 100000000"),
+                );
+                100_000
+            }
+        };
         SessionsConfig {
+            max_per_customer,
+            max_pending_logins,
             store,
             redis_url,
             cookie_secret,
@@ -311,6 +334,7 @@ impl<'a> Validator<'a> {
             self.errors.push(format!("{p}.sso_prefix"), m);
         }
         let sso_prefix = sso_prefix.trim_end_matches('/').to_string();
+        crate::request_safety::check_canonical_path(&mut self.errors, &format!("{p}.sso_prefix"), &sso_prefix);
         let identity_headers = self.identity_headers(p, &raw.identity_headers);
         let oidc = raw.oidc.as_ref().map(|o| self.oidc(&format!("{p}.oidc"), o));
         let token = self.token(p, &raw.token);
@@ -318,7 +342,13 @@ impl<'a> Validator<'a> {
         let tls = self.site_tls(p, raw);
         let hsts_max_age = self.hsts(p, raw, public_url.scheme() == "https");
         let upstream_insecure_skip_verify = raw.upstream_insecure_skip_verify.unwrap_or(false);
-        SiteConfig {
+        let paths = PathPolicy {
+            case_insensitive: raw.case_insensitive_paths.unwrap_or(true),
+            allow_encoded_slashes: raw.allow_encoded_slashes.unwrap_or(false),
+        };
+        let site = SiteConfig {
+            paths,
+            forward_gateway_credentials: raw.forward_gateway_credentials.unwrap_or(false),
             tls,
             hsts_max_age,
             upstream_insecure_skip_verify,
@@ -331,7 +361,9 @@ impl<'a> Validator<'a> {
             oidc,
             token,
             routes,
-        }
+        };
+        self.site_safety(p, &site);
+        site
     }
 
     fn public_url(&mut self, p: &str, raw: &RawSite) -> Url {
@@ -440,6 +472,8 @@ impl<'a> Validator<'a> {
             .unwrap_or_else(|| "/login/sso/callback".into());
         if let Err(m) = check_path(&callback_path) {
             self.errors.push(format!("{p}.callback_path"), m);
+        } else {
+            crate::request_safety::check_canonical_path(&mut self.errors, &format!("{p}.callback_path"), &callback_path);
         }
         let logout_url = self
             .opt_text(&format!("{p}.logout_url"), raw.logout_url.as_ref())
@@ -473,6 +507,13 @@ impl<'a> Validator<'a> {
             logout_params,
             post_logout_path,
             use_userinfo: raw.use_userinfo.unwrap_or(true),
+            require_verified_email: raw.require_verified_email.unwrap_or(true),
+            revalidate_interval: parse_duration(
+                e,
+                &format!("{p}.revalidate_interval"),
+                raw.revalidate_interval.as_deref(),
+                Duration::from_secs(300),
+            ),
             request_timeout: parse_duration(
                 e,
                 &format!("{p}.request_timeout"),
@@ -513,6 +554,12 @@ impl<'a> Validator<'a> {
                     self.errors.push(format!("{rp}.prefix"), m);
                     return None;
                 }
+                // `/account/` covers `/account` too: the trailing slash is not part of the match.
+                let prefix = match prefix.trim_end_matches('/') {
+                    "" => "/".to_string(),
+                    trimmed => trimmed.to_string(),
+                };
+                crate::request_safety::check_canonical_path(&mut self.errors, &format!("{rp}.prefix"), &prefix);
                 let access = match r.access.as_deref() {
                     None | Some("public") => Access::Public,
                     Some("login") => Access::Login,
