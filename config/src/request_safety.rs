@@ -66,10 +66,12 @@ impl Validator<'_> {
     pub(crate) fn site_safety(&mut self, p: &str, site: &SiteConfig) {
         if let Some(host) = site.public_url.host_str() {
             let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-            if host != "invalid.invalid" && !site.hosts.iter().any(|h| *h == host) {
+            if host != "invalid.invalid" && !site.hosts.contains(&host) {
                 self.errors.push(
                     format!("{p}.public_url"),
-                    format!("the host {host:?} is not in {p}.hosts: logins run on this host, so the site must serve it"),
+                    format!(
+                        "the host {host:?} is not in {p}.hosts: logins run on this host, so the site must serve it"
+                    ),
                 );
             }
         }

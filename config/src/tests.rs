@@ -191,8 +191,14 @@ fn tls_listeners_and_site_certificates_are_checked() {
 #[test]
 fn request_safety_settings_are_checked() {
     let bad = GOOD
-        .replace("public_url = \"http://shop.localhost:8080\"", "public_url = \"http://other.localhost:8080\"\nsso_prefix = \"/\"")
-        .replace("[sites.oidc]", "[sites.identity_headers]\nid = \"Authorization\"\nemail = \"x_customer_name\"\n[sites.oidc]")
+        .replace(
+            "public_url = \"http://shop.localhost:8080\"",
+            "public_url = \"http://other.localhost:8080\"\nsso_prefix = \"/\"",
+        )
+        .replace(
+            "[sites.oidc]",
+            "[sites.identity_headers]\nid = \"Authorization\"\nemail = \"x_customer_name\"\n[sites.oidc]",
+        )
         .replace("prefix = \"/account/api\"", "prefix = \"/account/../api\"")
         .replace("[server]", "[server]\nrate_limits = { login = -1 }");
     let errors = parse(&bad, &env).expect_err("refused").to_string();

@@ -473,7 +473,11 @@ impl<'a> Validator<'a> {
         if let Err(m) = check_path(&callback_path) {
             self.errors.push(format!("{p}.callback_path"), m);
         } else {
-            crate::request_safety::check_canonical_path(&mut self.errors, &format!("{p}.callback_path"), &callback_path);
+            crate::request_safety::check_canonical_path(
+                &mut self.errors,
+                &format!("{p}.callback_path"),
+                &callback_path,
+            );
         }
         let logout_url = self
             .opt_text(&format!("{p}.logout_url"), raw.logout_url.as_ref())

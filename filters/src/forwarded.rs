@@ -71,13 +71,32 @@ impl TrustedProxies {
     fn client_ip(&self, chain: &str) -> Option<IpAddr> {
         let mut last = None;
         for hop in chain.rsplit(',') {
-            let ip: IpAddr = hop.trim().parse().ok()?;
+            // A hop that is not an address ends the walk: the nearest one that was is kept.
+            let Ok(ip) = hop.trim().parse::<IpAddr>() else { break };
             last = Some(canonical(ip));
             if !self.trusts(ip) {
                 break;
             }
         }
         last
+    }
+}
+
+/// Every line of a header joined with `, ` (a list header may be split across
+/// lines, and the right-most entry of the last line is the nearest hop).
+pub fn joined<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<std::borrow::Cow<'a, str>> {
+    let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+    let first = values.next()?;
+    match values.next() {
+        None => Some(std::borrow::Cow::Borrowed(first)),
+        Some(second) => {
+            let mut all = format!("{first}, {second}");
+            for v in values {
+                all.push_str(", ");
+                all.push_str(v);
+            }
+            Some(std::borrow::Cow::Owned(all))
+        }
     }
 }
 
@@ -116,6 +135,31 @@ mod tests {
         assert_eq!(f.proto, "http");
         assert_eq!(f.host, "shop.localhost:8080");
         assert_eq!(f.client_ip, Some("203.0.113.9".parse().expect("ip")));
+    }
+
+    #[test]
+    fn the_client_is_the_rightmost_untrusted_hop_across_every_line() {
+        let mut h = http::HeaderMap::new();
+        h.append("x-forwarded-for", http::HeaderValue::from_static("6.6.6.6"));
+        h.append(
+            "x-forwarded-for",
+            http::HeaderValue::from_static("198.51.100.7, 10.0.0.2"),
+        );
+        let chain = joined(&h, "x-forwarded-for").expect("joined");
+        assert_eq!(chain, "6.6.6.6, 198.51.100.7, 10.0.0.2");
+        let f = proxies().decide(&Incoming {
+            peer: Some("10.0.0.1".parse().expect("ip")),
+            x_forwarded_for: Some(&chain),
+            ..Incoming::default()
+        });
+        assert_eq!(f.client_ip, Some("198.51.100.7".parse().expect("ip")));
+        // Garbage to the left of the trusted hops does not hide the client.
+        let f = proxies().decide(&Incoming {
+            peer: Some("10.0.0.1".parse().expect("ip")),
+            x_forwarded_for: Some("unknown, 10.0.0.2"),
+            ..Incoming::default()
+        });
+        assert_eq!(f.client_ip, Some("10.0.0.2".parse().expect("ip")));
     }
 
     #[test]

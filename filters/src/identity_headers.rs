@@ -7,7 +7,7 @@
 //! set the verified values (when there is a session).
 
 use http::{HeaderMap, HeaderName};
-use sso_config::IdentityHeaderNames;
+use sso_config::{IdentityHeaderNames, SiteConfig};
 
 /// The normalised identity header names of one site, built at start-up.
 #[derive(Debug, Clone)]
@@ -21,6 +21,22 @@ impl IdentityHeaderStrip {
         IdentityHeaderStrip {
             normalised: names.all().iter().map(|n| normalise(n)).collect(),
         }
+    }
+
+    /// The identity header names of every site plus the defaults: what is stripped
+    /// from every request, whichever site it is for, so a header one site trusts can
+    /// never be smuggled through another.
+    pub fn for_sites(sites: &[SiteConfig]) -> Self {
+        let defaults = IdentityHeaderNames::default();
+        let mut normalised: Vec<String> = Vec::new();
+        let all = defaults.all().map(normalise).into_iter();
+        let named = sites.iter().flat_map(|s| s.identity_headers.all().map(normalise));
+        for name in all.chain(named) {
+            if !normalised.contains(&name) {
+                normalised.push(name);
+            }
+        }
+        IdentityHeaderStrip { normalised }
     }
 
     /// The incoming headers that impersonate an identity header, to be removed.

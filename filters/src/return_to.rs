@@ -3,7 +3,9 @@
 //! Rejected (the caller falls back to `/`): anything not starting with a single `/`;
 //! `//host` and `/\host` (browsers read both as another host); schemes; control
 //! characters and whitespace; backslashes; and the same tricks hidden behind percent
-//! encoding (`/%2f%2fhost`, `/%09/host`, `/%5chost`), checked after repeated decoding.
+//! encoding (`/%2f%2fhost`, `/%09/host`, `/%5chost`), checked after repeated decoding
+//! of the whole target. Decoded, a query may hold spaces (`?q=red%20shoes`) but no
+//! control characters.
 
 /// Longest accepted target.
 const MAX_LEN: usize = 2048;
@@ -19,7 +21,7 @@ pub fn safe_return_to(raw: &str) -> Option<&str> {
         if decoded == current {
             break;
         }
-        if !is_safe_path(&decoded) {
+        if !is_safe_decoded(&decoded) {
             return None;
         }
         current = decoded;
@@ -32,6 +34,13 @@ pub fn return_to_or_root(raw: Option<&str>) -> String {
     raw.and_then(safe_return_to).unwrap_or("/").to_string()
 }
 
+/// A decoded form: the path part as strict as the raw target, the query free of
+/// control characters.
+fn is_safe_decoded(p: &str) -> bool {
+    let (path, query) = p.split_once(['?', '#']).unwrap_or((p, ""));
+    is_safe_path(path) && !query.chars().any(char::is_control)
+}
+
 fn is_safe_path(p: &str) -> bool {
     let bytes = p.as_bytes();
     bytes.first() == Some(&b'/')
@@ -39,11 +48,10 @@ fn is_safe_path(p: &str) -> bool {
         && !p.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\')
 }
 
+/// One round of `%XX` decoding over the whole target (a `&` or `+` is just a byte
+/// here: a form decoder would stop at `&` and leave the rest unchecked).
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    crate::request_path::percent_decode_lossy(s).into_owned()
 }
 
 #[cfg(test)]
@@ -88,5 +96,8 @@ mod tests {
         assert_eq!(return_to_or_root(Some("//evil.example")), "/");
         assert_eq!(return_to_or_root(None), "/");
         assert_eq!(safe_return_to(&format!("/{}", "a".repeat(3000))), None);
+        // Everything is decoded, also what follows a `&`.
+        assert_eq!(safe_return_to("/a?b=1&c=%0d%0aSet-Cookie:x"), None);
+        assert_eq!(safe_return_to("/a?b=1&c=2+3"), Some("/a?b=1&c=2+3"));
     }
 }

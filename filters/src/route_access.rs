@@ -2,9 +2,12 @@
 //!
 //! Routes come from `[[sites.routes]]`; the longest matching prefix wins and a path no
 //! route matches is `public`. A prefix matches whole path segments: `/account` covers
-//! `/account` and `/account/orders` but not `/accounts`.
+//! `/account` and `/account/orders` but not `/accounts` (a prefix written `/account/`
+//! is the same route). The path matched is the request's route key
+//! ([`crate::request_path::RequestPath::route_key`]), never the raw URI; on a site
+//! with case-insensitive paths, prefixes are lower-cased like the key.
 
-use sso_config::{Access, RouteConfig};
+use sso_config::{Access, PathPolicy, RouteConfig};
 
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
@@ -13,13 +16,21 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    pub fn from_config(routes: &[RouteConfig]) -> Self {
+    pub fn from_config(routes: &[RouteConfig], paths: PathPolicy) -> Self {
         let mut routes = routes.to_vec();
+        for r in &mut routes {
+            if paths.case_insensitive {
+                r.prefix.make_ascii_lowercase();
+            }
+            if r.prefix.len() > 1 {
+                r.prefix = r.prefix.trim_end_matches('/').to_string();
+            }
+        }
         routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         RouteTable { routes }
     }
 
-    /// The access rule for `path` (the path part of the request URI).
+    /// The access rule for a request's route key.
     pub fn access(&self, path: &str) -> Access {
         self.routes
             .iter()
@@ -31,7 +42,7 @@ impl RouteTable {
 /// Segment-wise prefix match.
 pub fn prefix_matches(prefix: &str, path: &str) -> bool {
     match path.strip_prefix(prefix) {
-        Some(rest) => rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'),
+        Some(rest) => rest.is_empty() || rest.starts_with('/') || prefix == "/",
         None => false,
     }
 }
@@ -42,24 +53,35 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins_on_segment_boundaries() {
-        let table = RouteTable::from_config(&[
-            RouteConfig {
-                prefix: "/account".into(),
-                access: Access::Login,
-            },
-            RouteConfig {
-                prefix: "/account/api".into(),
-                access: Access::Api,
-            },
-            RouteConfig {
-                prefix: "/".into(),
-                access: Access::Public,
-            },
-        ]);
+        let table = RouteTable::from_config(
+            &[
+                RouteConfig {
+                    prefix: "/account".into(),
+                    access: Access::Login,
+                },
+                RouteConfig {
+                    prefix: "/account/api".into(),
+                    access: Access::Api,
+                },
+                RouteConfig {
+                    prefix: "/".into(),
+                    access: Access::Public,
+                },
+                RouteConfig {
+                    prefix: "/Admin/".into(),
+                    access: Access::Api,
+                },
+            ],
+            PathPolicy::default(),
+        );
         assert_eq!(table.access("/account"), Access::Login);
         assert_eq!(table.access("/account/orders"), Access::Login);
         assert_eq!(table.access("/account/api/cart"), Access::Api);
         assert_eq!(table.access("/accounts"), Access::Public);
         assert_eq!(table.access("/"), Access::Public);
+        // `/Admin/` covers the bare `/admin` too, in any case (keys arrive lower-cased).
+        assert_eq!(table.access("/admin"), Access::Api);
+        assert_eq!(table.access("/admin/x"), Access::Api);
+        assert_eq!(table.access("/administrator"), Access::Public);
     }
 }

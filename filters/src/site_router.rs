@@ -4,6 +4,7 @@
 //! exact and case-insensitive; a host no site lists gets no site, and the gateway
 //! answers 421 without proxying.
 
+use crate::request_path::{TargetError, TargetForm};
 use sso_config::Config;
 use std::collections::HashMap;
 
@@ -45,17 +46,62 @@ pub fn request_authority(req: &http::request::Parts) -> Option<&str> {
         .or_else(|| req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()))
 }
 
-/// `shop.example:8080` → `shop.example`; `[::1]:80` → `::1`; rejects empty names.
+/// The authority of a request, checked: an absolute-form target's authority must name
+/// the same host as `Host` (when both are present), and a request may carry one `Host`
+/// only. `Ok(None)` when there is no authority at all.
+pub fn checked_authority<'a>(
+    req: &'a http::request::Parts,
+    form: &TargetForm<'a>,
+) -> Result<Option<&'a str>, TargetError> {
+    let mut hosts = req.headers.get_all(http::header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(TargetError::AuthorityMismatch);
+    }
+    let host = match host {
+        Some(v) => Some(v.to_str().map_err(|_| TargetError::AuthorityMismatch)?),
+        None => None,
+    };
+    let target = match form {
+        TargetForm::Absolute { authority, .. } => Some(*authority),
+        _ => req.uri.authority().map(|a| a.as_str()),
+    };
+    match (target, host) {
+        (Some(t), Some(h)) => {
+            let same =
+                matches!((host_without_port(t), host_without_port(h)), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
+            if same {
+                Ok(Some(t))
+            } else {
+                Err(TargetError::AuthorityMismatch)
+            }
+        }
+        (t, h) => Ok(t.or(h)),
+    }
+}
+
+/// `shop.example:8080` → `shop.example`; `[::1]:80` → `::1`. Refuses (`None`) an
+/// empty name, a port that is not digits, anything after `]` but a port
+/// (`[shop.example].evil.example`), and characters no host name has.
 pub fn host_without_port(authority: &str) -> Option<&str> {
-    let host = if let Some(rest) = authority.strip_prefix('[') {
-        rest.split_once(']')?.0
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':')?)),
+        }
     } else {
-        match authority.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => authority,
+        match authority.split_once(':') {
+            Some((h, port)) => (h, Some(port)),
+            None => (authority, None),
         }
     };
-    (!host.is_empty()).then_some(host)
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':'));
+    (port_ok && host_ok).then_some(host)
 }
 
 #[cfg(test)]
@@ -95,5 +141,19 @@ public_url = "http://shop-b.localhost"
         assert_eq!(r.route(""), None);
         assert_eq!(r.route(":8080"), None);
         assert_eq!(r.route("shop-a.localhost.evil.localhost"), None);
+        for bad in [
+            "[shop-a.localhost].evil.example",
+            "[shop-a.localhost]x",
+            "[shop-a.localhost]:80x",
+            "shop-a.localhost:80:80",
+            "shop-a.localhost:",
+            "shop-a.localhost/x",
+            "shop-a.localhost@evil",
+            "shop-a.localhost ",
+        ] {
+            assert_eq!(r.route(bad), None, "{bad}");
+        }
+        assert_eq!(host_without_port("[::1]:8080"), Some("::1"));
+        assert_eq!(host_without_port("[shop-a.localhost]"), Some("shop-a.localhost"));
     }
 }

@@ -2,18 +2,26 @@
 //! every request is answered with `308` to the same path on the site's https
 //! `public_url`, except ACME HTTP-01 challenges (`/.well-known/acme-challenge/`),
 //! which are proxied to `server.acme_upstream` so existing certificate automation
-//! keeps working. Unknown hosts get 421.
+//! keeps working. Unknown hosts get 421. The path is canonicalised first, exactly as on
+//! the storefront listener (400 when ambiguous): the ACME match and the redirect use
+//! that path, and a proxied challenge goes out without identity headers and with
+//! `X-Forwarded-*` rewritten like any route.
 
 use crate::respond::write_reply;
 use crate::upstreams::UpstreamPool;
 use async_trait::async_trait;
+use pingora::http::RequestHeader;
 use pingora::prelude::*;
 use pingora::proxy::{ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::ErrorType;
 use sso_config::Config;
+use sso_config::PathPolicy;
+use sso_filters::forwarded::{joined, Incoming, TrustedProxies};
+use sso_filters::identity_headers::IdentityHeaderStrip;
 use sso_filters::reply::wants_json;
-use sso_filters::site_router::{request_authority, SiteRouter};
+use sso_filters::request_path::{RequestPath, TargetForm};
+use sso_filters::site_router::{checked_authority, SiteRouter};
 use sso_filters::Reply;
 use std::sync::Arc;
 
@@ -24,6 +32,8 @@ pub struct HttpsRedirect {
     /// Per site: `https://host[:port]` without trailing slash.
     targets: Vec<String>,
     acme: Option<Arc<UpstreamPool>>,
+    strip: IdentityHeaderStrip,
+    trusted: TrustedProxies,
 }
 
 impl HttpsRedirect {
@@ -50,30 +60,33 @@ impl HttpsRedirect {
             router: SiteRouter::from_config(config),
             targets,
             acme,
+            strip: IdentityHeaderStrip::for_sites(&config.sites),
+            trusted: TrustedProxies::new(config.server.trusted_proxies.clone()),
         })
     }
 
-    /// The redirect for a request, or `None` when it is an ACME challenge to proxy.
-    fn decide(&self, req: &http::request::Parts) -> Option<Reply> {
-        let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
-        if self.acme.is_some() && req.uri.path().starts_with(ACME_PREFIX) {
-            return None;
+    /// The redirect (or refusal) for a request, or `Ok(target)` when it is an ACME
+    /// challenge to proxy with this canonical target.
+    fn decide(&self, req: &RequestHeader) -> Result<String, Reply> {
+        let json = wants_json(&req.headers);
+        let refuse = |code: &str| Reply::error(400, code, "The address of this request is not valid.", json);
+        let form =
+            TargetForm::classify(req.raw_path(), req.method == http::Method::OPTIONS).map_err(|e| refuse(e.code()))?;
+        let authority = checked_authority(req, &form).map_err(|e| refuse(e.code()))?;
+        let path = RequestPath::canonical(&form, PathPolicy::default()).map_err(|e| refuse(e.code()))?;
+        let target = path.target();
+        if self.acme.is_some() && path.path.starts_with(ACME_PREFIX) {
+            return Ok(target);
         }
-        let host = request_authority(req);
-        let reply = match host
+        let reply = match authority
             .and_then(|h| self.router.route(h))
             .and_then(|i| self.targets.get(i))
         {
-            // Concatenated, not joined: a path like `//evil.example` stays on this host.
-            Some(base) => Reply::redirect(308, format!("{base}{path}")),
-            None => Reply::error(
-                421,
-                "unknown_host",
-                "This address is not served here.",
-                wants_json(&req.headers),
-            ),
+            // Concatenated, not joined: the canonical path never starts with `//`.
+            Some(base) => Reply::redirect(308, format!("{base}{target}")),
+            None => Reply::error(421, "unknown_host", "This address is not served here.", json),
         };
-        Some(reply)
+        Err(reply)
     }
 }
 
@@ -84,13 +97,46 @@ impl ProxyHttp for HttpsRedirect {
     fn new_ctx(&self) {}
 
     async fn request_filter(&self, session: &mut Session, _ctx: &mut ()) -> Result<bool> {
-        match self.decide(session.req_header()) {
-            Some(reply) => {
+        let target = match self.decide(session.req_header()) {
+            Ok(target) => target,
+            Err(reply) => {
                 write_reply(session, reply).await?;
-                Ok(true)
+                return Ok(true);
             }
-            None => Ok(false),
+        };
+        let req = session.req_header_mut();
+        let uri = http::Uri::try_from(target).or_err(ErrorType::InvalidHTTPHeader, "canonical ACME target")?;
+        req.set_uri(uri);
+        for name in self.strip.spoofed(&req.headers) {
+            req.remove_header(&name);
         }
+        Ok(false)
+    }
+
+    /// A challenge goes to the ACME upstream with `X-Forwarded-*` decided as on the
+    /// storefront listener (believed only from trusted proxies).
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        _ctx: &mut (),
+    ) -> Result<()> {
+        let headers = &session.req_header().headers;
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let chain = joined(headers, "x-forwarded-for");
+        let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        let forwarded = self.trusted.decide(&Incoming {
+            peer,
+            x_forwarded_for: chain.as_deref(),
+            x_forwarded_proto: get("x-forwarded-proto"),
+            x_forwarded_host: get("x-forwarded-host"),
+            host: get("host"),
+            scheme: "http",
+        });
+        upstream.insert_header("x-forwarded-for", forwarded.for_chain)?;
+        upstream.insert_header("x-forwarded-proto", forwarded.proto)?;
+        upstream.insert_header("x-forwarded-host", forwarded.host)?;
+        Ok(())
     }
 
     async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {

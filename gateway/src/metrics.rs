@@ -18,6 +18,7 @@ pub struct Metrics {
     pub sessions_active: IntGauge,
     pub session_lookups: IntCounterVec,
     pub idp_request_duration: HistogramVec,
+    pub rate_limited: IntCounterVec,
 }
 
 impl Metrics {
@@ -78,6 +79,13 @@ impl Metrics {
             .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             &["site", "endpoint"],
         )?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "sso_gateway_rate_limited_total",
+                "Requests refused with 429 because a client went over its limit, by endpoint",
+            ),
+            &["site", "endpoint"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("sso_gateway_build_info", "Version of the running gateway"),
             &["version"],
@@ -90,6 +98,7 @@ impl Metrics {
             &rejected,
             &logins,
             &session_lookups,
+            &rate_limited,
         ] {
             registry.register(Box::new(c.clone()))?;
         }
@@ -108,6 +117,7 @@ impl Metrics {
             sessions_active,
             session_lookups,
             idp_request_duration,
+            rate_limited,
         })
     }
 
@@ -135,6 +145,9 @@ impl sso_filters::auth::AuthEvents for Metrics {
         self.idp_request_duration
             .with_label_values(&[site, endpoint])
             .observe(seconds);
+    }
+    fn rate_limited(&self, site: &str, endpoint: &str) {
+        self.rate_limited.with_label_values(&[site, endpoint]).inc();
     }
 }
 

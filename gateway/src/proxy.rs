@@ -13,10 +13,12 @@ use pingora::{ErrorSource, ErrorType};
 use sso_config::Config;
 use sso_filters::auth::{AuthEvents, Identity};
 use sso_filters::cache_control::private_cache_control;
-use sso_filters::forwarded::{Incoming, TrustedProxies};
+use sso_filters::forwarded::{joined, Forwarded, Incoming, TrustedProxies};
+use sso_filters::identity_headers::IdentityHeaderStrip;
 use sso_filters::reply::wants_json;
+use sso_filters::request_path::{RequestPath, TargetError, TargetForm};
 use sso_filters::sessions::SessionStore;
-use sso_filters::site_router::{request_authority, SiteRouter};
+use sso_filters::site_router::{checked_authority, SiteRouter};
 use sso_filters::{Flow, Reply};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -29,6 +31,8 @@ pub struct GatewayProxy {
     unknown_host_metrics: SiteMetrics,
     router: SiteRouter,
     trusted: TrustedProxies,
+    /// Identity header names of every site, stripped from every request.
+    strip: IdentityHeaderStrip,
     metrics: Arc<Metrics>,
 }
 
@@ -39,6 +43,8 @@ pub struct RequestCtx {
     upstream: Option<SocketAddr>,
     connect_failures: usize,
     client_ip: Option<IpAddr>,
+    /// The forwarded headers decided for this request.
+    forwarded: Option<Forwarded>,
     /// The verified identity of the request, if any.
     identity: Option<Identity>,
     /// True once identity headers were set on the upstream request.
@@ -69,6 +75,7 @@ impl GatewayProxy {
             sites,
             router: SiteRouter::from_config(config),
             trusted: TrustedProxies::new(config.server.trusted_proxies.clone()),
+            strip: IdentityHeaderStrip::for_sites(&config.sites),
             metrics,
         })
     }
@@ -83,6 +90,58 @@ impl GatewayProxy {
 
     fn site_label(&self, ctx: &RequestCtx) -> &str {
         self.site(ctx).map_or("-", |s| s.name.as_str())
+    }
+
+    /// 400 for a request-target the gateway will not read as a path; counted.
+    async fn refuse_target(&self, session: &mut Session, ctx: &RequestCtx, e: TargetError, json: bool) -> Result<bool> {
+        self.metrics
+            .rejected
+            .with_label_values(&[self.site_label(ctx), e.code()])
+            .inc();
+        tracing::info!(
+            site = self.site_label(ctx),
+            reason = e.code(),
+            "refused a request-target"
+        );
+        let reply = Reply::error(400, e.code(), "The address of this request is not valid.", json);
+        write_reply(session, reply).await?;
+        Ok(true)
+    }
+
+    /// Strip, before anything reads the request: identity headers of every site, any
+    /// case, `_` or `-`. (Pingora drops `Connection`-nominated headers before
+    /// `upstream_request_filter`, so a `Connection: X-Customer-Id` cannot remove the
+    /// identity the gateway sets there.)
+    fn strip_identity_headers(&self, req: &mut RequestHeader, site: &str) {
+        let spoofed = self.strip.spoofed(&req.headers);
+        if spoofed.is_empty() {
+            return;
+        }
+        tracing::info!(site, headers = ?spoofed, "removed incoming identity headers");
+        self.metrics
+            .spoofed_headers
+            .with_label_values(&[site])
+            .inc_by(spoofed.len() as u64);
+        for name in spoofed {
+            req.remove_header(&name);
+        }
+    }
+
+    /// The forwarded headers and client address, from the peer and (when trusted)
+    /// every line of its `X-Forwarded-*` headers.
+    fn forwarded(&self, session: &Session) -> Forwarded {
+        let req = session.req_header();
+        let headers = &req.headers;
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let chain = joined(headers, "x-forwarded-for");
+        self.trusted.decide(&Incoming {
+            peer: peer_ip(session),
+            x_forwarded_for: chain.as_deref(),
+            x_forwarded_proto: get("x-forwarded-proto"),
+            x_forwarded_host: get("x-forwarded-host"),
+            host: sso_filters::site_router::request_authority(req),
+            scheme: if is_tls(session) { "https" } else { "http" },
+        })
     }
 }
 
@@ -110,18 +169,28 @@ impl ProxyHttp for GatewayProxy {
             upstream: None,
             connect_failures: 0,
             client_ip: None,
+            forwarded: None,
             identity: None,
             identity_sent: false,
         }
     }
 
-    /// The request filters, in order: site by host (421 for a host no site serves),
-    /// identity (session cookie or gateway bearer token), gateway-owned endpoints,
-    /// then the route's access rule. The first that answers ends the request.
+    /// The request filters, in order: the request-target and its authority (400 for a
+    /// target that is not a path, 421 for a host no site serves), the canonical path
+    /// (400 when ambiguous; the origin is sent this path), identity headers stripped,
+    /// identity (session cookie or gateway bearer token), gateway-owned endpoints, then
+    /// the route's access rule on the route key. The first that answers ends the request.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        ctx.site = request_authority(session.req_header()).and_then(|h| self.router.route(h));
+        let req = session.req_header();
+        let json = wants_json(&req.headers);
+        let form = TargetForm::classify(req.raw_path(), req.method == http::Method::OPTIONS);
+        let authority = form.as_ref().map_err(|e| *e).and_then(|f| checked_authority(req, f));
+        let (form, authority) = match (form, authority) {
+            (Ok(form), Ok(authority)) => (form, authority),
+            (Err(e), _) | (_, Err(e)) => return self.refuse_target(session, ctx, e, json).await,
+        };
+        ctx.site = authority.and_then(|h| self.router.route(h));
         let Some(site) = self.site(ctx) else {
-            let json = wants_json(&session.req_header().headers);
             let reply = Reply::error(
                 421,
                 "unknown_host",
@@ -131,20 +200,55 @@ impl ProxyHttp for GatewayProxy {
             write_reply(session, reply).await?;
             return Ok(true);
         };
+        let path = match RequestPath::canonical(&form, site.paths) {
+            Ok(path) => path,
+            Err(e) => return self.refuse_target(session, ctx, e, json).await,
+        };
+        let rewrite = path.rewritten.then(|| path.target());
+        let route_key = (path.route_key() != path.path).then(|| path.route_key().to_string());
+        let forwarded = self.forwarded(session);
+        ctx.client_ip = forwarded.client_ip;
+        ctx.forwarded = Some(forwarded);
+
+        let req = session.req_header_mut();
+        if let Some(target) = rewrite {
+            let mut parts = req.uri.clone().into_parts();
+            parts.path_and_query = http::uri::PathAndQuery::try_from(target).ok();
+            match http::Uri::from_parts(parts) {
+                Ok(uri) => req.set_uri(uri),
+                Err(_) => return self.refuse_target(session, ctx, TargetError::BadCharacter, json).await,
+            }
+        }
+        self.strip_identity_headers(req, &site.name);
+
         let req: &http::request::Parts = session.req_header();
+        let route_key = route_key.as_deref().unwrap_or(req.uri.path());
         let identity = match site.auth.identify(&req.headers) {
             Some(found) => site.auth.refresh_if_due(found).await,
             None => None,
         };
-        let mut flow = site.auth.endpoints(req, identity.as_ref()).await;
+        let mut flow = site.auth.endpoints(req, identity.as_ref(), ctx.client_ip).await;
         if let Flow::Continue = flow {
-            flow = site
-                .auth
-                .gate(site.routes.access(req.uri.path()), req, identity.as_ref());
+            let access = site.routes.access(route_key);
+            flow = site.auth.gate(access, req, identity.as_ref(), ctx.client_ip);
         }
         ctx.identity = identity;
         match flow {
-            Flow::Continue => Ok(false),
+            Flow::Continue => {
+                let bearer_used = ctx.identity.as_ref().is_some_and(|i| i.via.is_bearer());
+                let strip = site.auth.gateway_credentials(&req.headers, bearer_used);
+                let req = session.req_header_mut();
+                if strip.authorization {
+                    req.remove_header(&http::header::AUTHORIZATION);
+                }
+                if let Some(kept) = strip.cookies {
+                    req.remove_header(&http::header::COOKIE);
+                    for value in kept {
+                        req.append_header(http::header::COOKIE, value)?;
+                    }
+                }
+                Ok(false)
+            }
             Flow::Respond(reply) => {
                 let reply = match &site.hsts {
                     Some(hsts) => reply.header("strict-transport-security", hsts.clone()),
@@ -188,36 +292,16 @@ impl ProxyHttp for GatewayProxy {
     /// the forwarded headers are rewritten, and the verified identity is added.
     async fn upstream_request_filter(
         &self,
-        session: &mut Session,
+        _session: &mut Session,
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let Some(site) = self.site(ctx) else { return Ok(()) };
-        let spoofed = site.strip.spoofed(&upstream.headers);
-        if !spoofed.is_empty() {
-            tracing::info!(site = %site.name, headers = ?spoofed, "removed incoming identity headers");
-            self.metrics
-                .spoofed_headers
-                .with_label_values(&[&site.name])
-                .inc_by(spoofed.len() as u64);
-            for name in spoofed {
-                upstream.remove_header(&name);
-            }
+        if let Some(forwarded) = &ctx.forwarded {
+            upstream.insert_header("x-forwarded-for", forwarded.for_chain.as_str())?;
+            upstream.insert_header("x-forwarded-proto", forwarded.proto.as_str())?;
+            upstream.insert_header("x-forwarded-host", forwarded.host.as_str())?;
         }
-        let headers = &session.req_header().headers;
-        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let forwarded = self.trusted.decide(&Incoming {
-            peer: peer_ip(session),
-            x_forwarded_for: get("x-forwarded-for"),
-            x_forwarded_proto: get("x-forwarded-proto"),
-            x_forwarded_host: get("x-forwarded-host"),
-            host: request_authority(session.req_header()),
-            scheme: if is_tls(session) { "https" } else { "http" },
-        });
-        ctx.client_ip = forwarded.client_ip;
-        upstream.insert_header("x-forwarded-for", forwarded.for_chain)?;
-        upstream.insert_header("x-forwarded-proto", forwarded.proto)?;
-        upstream.insert_header("x-forwarded-host", forwarded.host)?;
         if let Some(identity) = &ctx.identity {
             for (name, value) in site.auth.identity_headers(identity) {
                 upstream.insert_header(name, value)?;

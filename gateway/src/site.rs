@@ -3,7 +3,6 @@
 use crate::upstreams::UpstreamPool;
 use sso_config::{Config, SiteConfig};
 use sso_filters::auth::{AuthEvents, SiteAuth};
-use sso_filters::identity_headers::IdentityHeaderStrip;
 use sso_filters::route_access::RouteTable;
 use sso_filters::sessions::SessionStore;
 use std::sync::Arc;
@@ -12,7 +11,8 @@ pub struct Site {
     pub name: String,
     /// `Strict-Transport-Security` value, on https sites.
     pub hsts: Option<String>,
-    pub strip: IdentityHeaderStrip,
+    /// How this site's request paths are read.
+    pub paths: sso_config::PathPolicy,
     pub routes: RouteTable,
     pub upstreams: Arc<UpstreamPool>,
     pub auth: SiteAuth,
@@ -49,8 +49,8 @@ impl Site {
                 Ok(Site {
                     name: site.name.clone(),
                     hsts: site.hsts_max_age.map(|d| format!("max-age={}", d.as_secs())),
-                    strip: IdentityHeaderStrip::from_config(&site.identity_headers),
-                    routes: RouteTable::from_config(&site.routes),
+                    paths: site.paths,
+                    routes: RouteTable::from_config(&site.routes, site.paths),
                     upstreams,
                     auth,
                 })

@@ -157,9 +157,10 @@ async fn the_plain_http_listener_redirects_with_308_except_acme_challenges() {
         .page(&format!("http://shop.localhost:{http_port}//evil.example/x"))
         .await
         .expect("request");
+    // The canonical path: `//evil.example` can never become a protocol-relative URL.
     assert_eq!(
         resp.headers()["location"],
-        format!("https://shop.localhost:{tls_port}//evil.example/x")
+        format!("https://shop.localhost:{tls_port}/evil.example/x")
     );
     let resp = shopper
         .page(&format!("http://evil.localhost:{http_port}/"))
@@ -177,6 +178,39 @@ async fn the_plain_http_listener_redirects_with_308_except_acme_challenges() {
     assert_eq!(
         echo_of(&resp.text().await.expect("body")).expect("echo")["url"],
         "/.well-known/acme-challenge/tok3n"
+    );
+    // The ACME match is on the canonical path, and what is proxied carries no identity
+    // headers and no forged forwarding facts.
+    let resp = shopper
+        .http
+        .get(format!(
+            "http://shop.localhost:{http_port}/.well-known/%61cme-challenge/t2"
+        ))
+        .header("accept", "application/json")
+        .header("x-customer-id", "bob")
+        .header("x_customer_email", "bob@evil")
+        .header("x-forwarded-for", "6.6.6.6")
+        .send()
+        .await
+        .expect("acme");
+    let echo = echo_of(&resp.text().await.expect("body")).expect("echo");
+    assert_eq!(echo["url"], "/.well-known/acme-challenge/t2");
+    let raw = echo["rawHeaders"].to_string();
+    assert!(!raw.contains("bob") && !raw.contains("6.6.6.6"), "{raw}");
+    let resp = shopper
+        .page(&format!(
+            "http://shop.localhost:{http_port}/.well-known/acme-challenge/%2e%2e/%2e%2e/account"
+        ))
+        .await
+        .expect("request");
+    assert_eq!(
+        resp.status(),
+        308,
+        "leaving the challenge directory is a redirect, not a proxy"
+    );
+    assert_eq!(
+        resp.headers()["location"],
+        format!("https://shop.localhost:{tls_port}/account")
     );
 }
 

@@ -28,10 +28,13 @@ fn main() {
     let codec = CookieCodec::from_config(&cfg.sessions, site);
     let auth = SiteAuth::from_config(&cfg, site, store, Arc::new(NoEvents)).expect("auth");
     let strip = IdentityHeaderStrip::from_config(&site.identity_headers);
-    let routes = RouteTable::from_config(&[sso_config::RouteConfig {
-        prefix: "/account".into(),
-        access: sso_config::Access::Login,
-    }]);
+    let routes = RouteTable::from_config(
+        &[sso_config::RouteConfig {
+            prefix: "/account".into(),
+            access: sso_config::Access::Login,
+        }],
+        sso_config::PathPolicy::default(),
+    );
     let mut headers = http::HeaderMap::new();
     let cookie = format!("_ga=GA1.2.3; sso_session={}; theme=dark", codec.encode(&ids[0]));
     headers.insert("cookie", cookie.parse().expect("value"));

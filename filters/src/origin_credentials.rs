@@ -1,0 +1,96 @@
+//! What of the shopper's credentials the origin gets: not the gateway's own.
+//!
+//! Runs in `request_filter` once a request is going to be proxied. The gateway's
+//! session and login-flow cookies are removed from `Cookie`, and an
+//! `Authorization: Bearer` token the gateway verified as its own API token is removed,
+//! unless the site sets `forward_gateway_credentials = true`. The origin gets the
+//! identity from the identity headers and `X-Customer-Token` instead: a cookie or
+//! bearer token that reached the origin could be replayed by anyone who can read the
+//! origin's logs.
+
+use crate::auth::SiteAuth;
+use http::{HeaderMap, HeaderValue};
+
+/// What to remove from a request before it is proxied.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CredentialStrip {
+    /// Drop `Authorization` (it carried the gateway API token that was used).
+    pub authorization: bool,
+    /// Replace every `Cookie` line with these (possibly none).
+    pub cookies: Option<Vec<HeaderValue>>,
+}
+
+impl SiteAuth {
+    /// What of the gateway's own credentials a request about to be proxied carries:
+    /// its cookies, and `Authorization` when the gateway API token in it identified
+    /// the request. Nothing when the site forwards them.
+    pub fn gateway_credentials(&self, headers: &HeaderMap, bearer_used: bool) -> CredentialStrip {
+        if self.site.forward_gateway_credentials {
+            return CredentialStrip::default();
+        }
+        CredentialStrip {
+            authorization: bearer_used,
+            cookies: cookies_without(headers, |name| self.cookies.is_gateway_cookie(name)),
+        }
+    }
+}
+
+/// The `Cookie` header values with every cookie `is_ours` names removed, or `None`
+/// when there is nothing to remove. An emptied header is dropped entirely.
+pub fn cookies_without(headers: &HeaderMap, is_ours: impl Fn(&str) -> bool) -> Option<Vec<HeaderValue>> {
+    let values = headers.get_all(http::header::COOKIE);
+    let ours = |pair: &str| {
+        let name = pair.split_once('=').map_or(pair, |(k, _)| k).trim();
+        is_ours(name)
+    };
+    let any = values
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(ours);
+    if !any {
+        return None;
+    }
+    let mut kept = Vec::new();
+    for value in values.iter() {
+        let Ok(text) = value.to_str() else {
+            // Not text: it cannot hold our cookies in a form we would read; keep it as is.
+            kept.push(value.clone());
+            continue;
+        };
+        let rest: Vec<&str> = text
+            .split(';')
+            .map(str::trim)
+            .filter(|p| !p.is_empty() && !ours(p))
+            .collect();
+        if !rest.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&rest.join("; ")) {
+                kept.push(v);
+            }
+        }
+    }
+    Some(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_gateway_cookies_are_removed() {
+        let mut h = HeaderMap::new();
+        h.append(
+            "cookie",
+            HeaderValue::from_static("cart=1; sso_session=abc; sso_session_flow_x=1"),
+        );
+        h.append("cookie", HeaderValue::from_static("SSO_SESSION=zzz"));
+        h.append("cookie", HeaderValue::from_static("lang=de"));
+        let ours = |n: &str| n.eq_ignore_ascii_case("sso_session") || n.starts_with("sso_session_flow_");
+        let kept = cookies_without(&h, ours).expect("something removed");
+        let kept: Vec<&str> = kept.iter().filter_map(|v| v.to_str().ok()).collect();
+        assert_eq!(kept, vec!["cart=1", "lang=de"]);
+        let mut plain = HeaderMap::new();
+        plain.append("cookie", HeaderValue::from_static("cart=1"));
+        assert!(cookies_without(&plain, ours).is_none());
+    }
+}
