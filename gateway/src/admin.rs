@@ -44,6 +44,7 @@ impl ServeHttp for AdminApp {
                 reply(status, "application/json", report.json.into_bytes())
             }
             "/metrics" => {
+                // Exact at scrape time: the store applies pending expiries and evictions first.
                 self.metrics.sessions_active.set(self.store.len() as i64);
                 reply(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render())
             }

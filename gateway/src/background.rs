@@ -51,7 +51,9 @@ impl BackgroundService for DiscoveryService {
     }
 }
 
-/// Every 30 s: removes expired sessions and expired pending logins.
+/// Every 30 s: frees expired sessions (the store never serves one, but only
+/// housekeeping releases its memory and its place in the per-customer index) and
+/// drops expired pending logins.
 pub struct SweepService {
     pub store: Arc<dyn SessionStore>,
     pub pending: Vec<Arc<dyn Fn() + Send + Sync>>,

@@ -44,10 +44,7 @@ impl Gateway {
         let metrics = Arc::new(Metrics::new().map_err(|e| vec![format!("metrics: {e}")])?);
         let readiness = Arc::new(Readiness::default());
         let store: Arc<dyn SessionStore> = match config.sessions.store {
-            SessionStoreKind::Memory => Arc::new(MemorySessionStore::new(
-                config.sessions.idle_timeout,
-                config.sessions.max_entries,
-            )),
+            SessionStoreKind::Memory => Arc::new(MemorySessionStore::from_config(&config.sessions)),
         };
         let mut errors = Vec::new();
         let proxy = GatewayProxy::from_config(config, metrics.clone(), store.clone())

@@ -393,7 +393,8 @@ async fn the_gateway_token_works_as_a_bearer_on_api_routes() {
         .expect("json");
     let expires_in = token["expires_in"].as_u64().expect("expires_in");
     assert!((1..=300).contains(&expires_in), "expires_in {expires_in}");
-    let token = token["token"].as_str().expect("token").to_string();
+    assert_eq!(token["token_type"], "Bearer");
+    let token = token["access_token"].as_str().expect("access_token").to_string();
 
     let api_client = Shopper::new(&["shop"]).expect("client");
     let resp = api_client

@@ -1,10 +1,15 @@
-//! The identity for the origin: header values and the gateway-signed token.
-//! The gateway strips incoming identity headers first, then sets these. Customer
-//! fields were cleaned of control characters when the session was created.
+//! The identity for the origin: header values and the gateway-signed
+//! `X-Customer-Token`. The gateway strips incoming identity headers first, then sets
+//! these. Customer fields were cleaned of control characters when the session was
+//! created.
+//!
+//! Whether the request showed the session cookie or an API token, the origin gets the
+//! same thing: the session's identity and an `X-Customer-Token` minted for the
+//! session — never the credential the request showed.
 
 use super::{Identity, SiteAuth};
 use crate::sessions::now_secs;
-use crate::tokens::TokenSigner;
+use crate::tokens::TokenPurpose;
 use http::{HeaderName, HeaderValue};
 
 impl SiteAuth {
@@ -20,38 +25,33 @@ impl SiteAuth {
         if !c.groups.is_empty() {
             out.extend(value(&c.groups.join(",")).map(|v| (groups.clone(), v)));
         }
-        out.extend(self.token_for(identity).map(|(v, _)| (token.clone(), v)));
+        out.extend(self.customer_token(identity).map(|(v, _)| (token.clone(), v)));
         out
     }
 
-    /// A gateway token for this identity and its expiry (Unix seconds): the bearer
-    /// token it came with, or one cached on the session and re-minted when less than
-    /// half its lifetime is left.
-    pub fn token_for(&self, identity: &Identity) -> Option<(HeaderValue, u64)> {
-        if let Some(bearer) = &identity.bearer {
-            return HeaderValue::from_str(bearer)
-                .ok()
-                .map(|v| (v, identity.session.expires_at));
-        }
+    /// The `X-Customer-Token` for this identity's session and its expiry (Unix
+    /// seconds): cached on the session and re-minted when less than half its lifetime
+    /// is left. The header value is marked sensitive (kept out of HPACK/QPACK tables).
+    pub fn customer_token(&self, identity: &Identity) -> Option<(HeaderValue, u64)> {
         let now = now_secs();
         let session = &identity.session;
         if let Ok(cache) = session.token_cache.lock() {
             if let Some((token, exp)) = cache.as_ref() {
-                if *exp > now + self.token_ttl / 2 {
+                if *exp > now.saturating_add(self.tokens.ttl_secs() / 2) {
                     return Some((token.clone(), *exp));
                 }
             }
         }
-        let ttl = self.token_ttl.min(session.expires_at.saturating_sub(now)).max(1);
-        let claims = TokenSigner::claims_for(&session.customer, &self.issuer, &self.site.name, now, ttl);
-        match self.signer.sign(&claims).map(|t| HeaderValue::from_str(&t)) {
-            Ok(Ok(token)) => {
+        let minted = self.tokens.mint(TokenPurpose::Customer, session, &identity.sid, now);
+        match minted.map(|(t, exp)| (HeaderValue::try_from(t), exp)) {
+            Ok((Ok(mut token), exp)) => {
+                token.set_sensitive(true);
                 if let Ok(mut cache) = session.token_cache.lock() {
-                    *cache = Some((token.clone(), claims.exp));
+                    *cache = Some((token.clone(), exp));
                 }
-                Some((token, claims.exp))
+                Some((token, exp))
             }
-            Ok(Err(e)) => {
+            Ok((Err(e), _)) => {
                 tracing::error!(site = %self.site.name, error = %e, "the signed token is not a header value");
                 None
             }
@@ -60,5 +60,177 @@ impl SiteAuth {
                 None
             }
         }
+    }
+
+    /// A fresh API token for this identity's session (`/_sso/token`) and its expiry.
+    pub fn api_token(&self, identity: &Identity) -> Option<(String, u64)> {
+        match self
+            .tokens
+            .mint(TokenPurpose::Api, &identity.session, &identity.sid, now_secs())
+        {
+            Ok(minted) => Some(minted),
+            Err(e) => {
+                tracing::error!(site = %self.site.name, error = %e, "cannot sign the API token");
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{AuthEvents, Via};
+    use crate::identity::Customer;
+    use crate::sessions::memory::MemorySessionStore;
+    use crate::sessions::{SessionData, SessionStore};
+    use crate::tokens::TokenClaims;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// Counts events by name.
+    #[derive(Default)]
+    struct Events(Mutex<Vec<String>>);
+
+    impl AuthEvents for Events {
+        fn login(&self, _: &str, outcome: &str) {
+            self.push(format!("login:{outcome}"));
+        }
+        fn rejected(&self, _: &str, reason: &str) {
+            self.push(format!("rejected:{reason}"));
+        }
+        fn session_lookup(&self, result: &'static str) {
+            self.push(format!("lookup:{result}"));
+        }
+        fn idp_call(&self, _: &str, _: &str, _: f64) {}
+    }
+
+    impl Events {
+        fn push(&self, event: String) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(event);
+            }
+        }
+        fn take(&self) -> Vec<String> {
+            self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        }
+    }
+
+    struct Fixture {
+        auth: SiteAuth,
+        store: Arc<dyn SessionStore>,
+        events: Arc<Events>,
+    }
+
+    fn fixture() -> Fixture {
+        let config = sso_config::parse(
+            "[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n[[sites]]\nname = \"shop\"\n\
+             hosts = [\"shop.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\npublic_url = \"http://shop.localhost\"\n",
+            &|_| None,
+        )
+        .expect("config");
+        let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new(Duration::from_secs(600), 100));
+        let events = Arc::new(Events::default());
+        let auth = SiteAuth::from_config(&config, &config.sites[0], store.clone(), events.clone()).expect("auth");
+        Fixture { auth, store, events }
+    }
+
+    fn sign_in(f: &Fixture, who: &str) -> http::HeaderMap {
+        let id = f.store.create(SessionData::new(
+            "shop".into(),
+            Customer {
+                id: who.into(),
+                email: Some(format!("{who}@example.com")),
+                ..Customer::default()
+            },
+            None,
+            Default::default(),
+            3600,
+        ));
+        let mut h = http::HeaderMap::new();
+        let cookie = format!("{}={}", f.auth.cookies.session_name, f.auth.cookies.encode(&id));
+        h.insert("cookie", cookie.parse().expect("header"));
+        h
+    }
+
+    fn bearer(token: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert("authorization", format!("Bearer {token}").parse().expect("header"));
+        h
+    }
+
+    fn token_header(f: &Fixture, identity: &Identity) -> HeaderValue {
+        let name = &f.auth.header_names[4];
+        let headers = f.auth.identity_headers(identity);
+        headers
+            .into_iter()
+            .find_map(|(n, v)| (n == name).then_some(v))
+            .expect("token header")
+    }
+
+    #[test]
+    fn the_customer_token_is_refused_as_a_bearer_and_the_api_token_accepted() {
+        let f = fixture();
+        let by_cookie = f.auth.identify(&sign_in(&f, "alice")).expect("cookie identity");
+        assert_eq!(by_cookie.via, Via::Cookie);
+        let customer_token = token_header(&f, &by_cookie);
+        assert!(customer_token.is_sensitive());
+        f.events.take();
+
+        assert!(f
+            .auth
+            .identify(&bearer(customer_token.to_str().expect("text")))
+            .is_none());
+        assert_eq!(f.events.take(), vec!["rejected:bad_token"]);
+
+        let (api, _) = f.auth.api_token(&by_cookie).expect("api token");
+        let by_bearer = f.auth.identify(&bearer(&api)).expect("bearer identity");
+        assert_eq!(f.events.take(), vec!["lookup:hit"]);
+        assert_eq!(by_bearer.via, Via::Bearer);
+        assert_eq!(by_bearer.sid, by_cookie.sid);
+        assert!(Arc::ptr_eq(&by_bearer.session, &by_cookie.session), "the same session");
+        // The origin gets the session's token, not the bearer.
+        let to_origin = token_header(&f, &by_bearer);
+        assert_ne!(to_origin.to_str().ok(), Some(api.as_str()));
+        assert_eq!(to_origin, customer_token, "cached per session");
+        let claims: TokenClaims =
+            jsonwebtoken::decode(to_origin.to_str().expect("text"), f.auth.signer.decoding_key(), &{
+                let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+                v.set_audience(&["shop"]);
+                v
+            })
+            .expect("customer token")
+            .claims;
+        assert_eq!(claims.sid, by_cookie.sid.encode());
+        assert_eq!(claims.email.as_deref(), Some("alice@example.com"));
+    }
+
+    #[test]
+    fn an_api_token_dies_with_its_session() {
+        let f = fixture();
+        let identity = f.auth.identify(&sign_in(&f, "bob")).expect("identity");
+        let (api, _) = f.auth.api_token(&identity).expect("api token");
+        assert!(f.auth.identify(&bearer(&api)).is_some());
+        assert!(f.store.remove(&identity.sid), "logout");
+        f.events.take();
+        assert!(f.auth.identify(&bearer(&api)).is_none());
+        assert_eq!(f.events.take(), vec!["lookup:miss"]);
+    }
+
+    #[test]
+    fn a_tossed_session_cookie_makes_the_request_anonymous() {
+        let f = fixture();
+        let mine = sign_in(&f, "carol");
+        let theirs = sign_in(&f, "mallory");
+        let both = format!(
+            "{}; {}",
+            theirs["cookie"].to_str().expect("text"),
+            mine["cookie"].to_str().expect("text")
+        );
+        let mut h = http::HeaderMap::new();
+        h.insert("cookie", both.parse().expect("header"));
+        f.events.take();
+        assert!(f.auth.identify(&h).is_none());
+        assert_eq!(f.events.take(), vec!["lookup:invalid", "rejected:bad_cookie"]);
     }
 }

@@ -10,12 +10,13 @@ pub mod inject;
 use crate::identity::Customer;
 use crate::oidc::flow::IdpTimer;
 use crate::oidc::{LoginFlow, OidcProvider};
-use crate::secret::SessionId;
-use crate::sessions::cookie::{CookieCodec, CookieError};
+use crate::secret::{SessionId, Sid};
+use crate::sessions::cookie::CookieCodec;
 use crate::sessions::{SessionData, SessionStore};
-use crate::tokens::{TokenClaims, TokenSigner};
+use crate::tokens::{SiteTokens, TokenSigner};
 use sso_config::{Config, SiteConfig};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What the auth filters report, for metrics. The gateway implements it.
 pub trait AuthEvents: Send + Sync {
@@ -23,25 +24,50 @@ pub trait AuthEvents: Send + Sync {
     fn login(&self, site: &str, outcome: &str);
     /// Bad input was rejected (`bad_cookie`, `open_redirect`, `bad_token`, ...).
     fn rejected(&self, site: &str, reason: &str);
-    /// A session cookie lookup: `hit`, `miss`, `invalid`.
+    /// A session lookup, by cookie or API token: `hit`, `miss` (no such live
+    /// session on this site), `invalid` (a cookie that does not verify).
     fn session_lookup(&self, result: &'static str);
     /// A call to the IdP took `seconds`.
     fn idp_call(&self, site: &str, endpoint: &str, seconds: f64);
+    /// A client went over its rate limit on `endpoint` (`login`, `callback`, `token`, `logout`).
+    fn rate_limited(&self, _site: &str, _endpoint: &str) {}
 }
 
-/// The identity a request carries, once verified.
+/// The identity a request carries, once verified: always a live session, found by
+/// its handle whichever credential the request showed.
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub session: Arc<SessionData>,
-    /// Set when the identity comes from a session cookie.
-    pub session_id: Option<SessionId>,
-    /// Set when the identity comes from a gateway-signed bearer token.
-    pub bearer: Option<Arc<str>>,
+    /// The session's public handle (the store key, the tokens' `sid`).
+    pub sid: Sid,
+    /// Which credential proved it.
+    pub via: Via,
+}
+
+/// The credential an identity came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The session cookie (a browser).
+    Cookie,
+    /// An API token (`/_sso/token`) in `Authorization: Bearer`. The request's
+    /// `Authorization` header is the gateway's own credential and is not proxied.
+    Bearer,
+}
+
+impl Via {
+    pub fn is_bearer(self) -> bool {
+        self == Via::Bearer
+    }
 }
 
 impl Identity {
     pub fn customer(&self) -> &Customer {
         &self.session.customer
+    }
+
+    /// True when the request showed the session cookie (not an API token).
+    pub fn from_cookie(&self) -> bool {
+        self.via == Via::Cookie
     }
 }
 
@@ -51,16 +77,18 @@ pub struct SiteAuth {
     pub cookies: CookieCodec,
     pub flow: Option<LoginFlow>,
     pub signer: Arc<TokenSigner>,
+    /// Mints `X-Customer-Token` and API tokens, verifies API tokens.
+    pub tokens: SiteTokens,
     pub events: Arc<dyn AuthEvents>,
-    /// `iss` of gateway tokens: the site's public URL without trailing slash.
-    pub issuer: String,
     /// The site name, shared by all its sessions.
     site_name: Arc<str>,
     /// Identity header names (id, email, name, groups, token), parsed once.
     header_names: [http::HeaderName; 5],
     absolute_ttl: u64,
-    token_ttl: u64,
-    bearer_validation: jsonwebtoken::Validation,
+    /// How often a session whose access token has no stated lifetime is refreshed.
+    revalidate: Duration,
+    /// Per-client limits on login, callback, token and logout (`server.rate_limits`).
+    pub rate_limits: crate::rate_limit::RateLimiter,
 }
 
 /// Why a site's auth could not be set up.
@@ -93,7 +121,12 @@ impl SiteAuth {
                 let ev = events.clone();
                 let name = site.name.clone();
                 let timer: IdpTimer = Arc::new(move |endpoint, d| ev.idp_call(&name, endpoint, d.as_secs_f64()));
-                Some(LoginFlow::new(provider, cookies.clone(), timer))
+                Some(LoginFlow::new(
+                    provider,
+                    cookies.clone(),
+                    timer,
+                    config.sessions.max_pending_logins,
+                ))
             }
             None => None,
         };
@@ -109,23 +142,21 @@ impl SiteAuth {
             parse(&names.groups)?,
             parse(&names.token)?,
         ];
-        let mut bearer_validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-        bearer_validation.set_audience(&[&site.name]);
-        bearer_validation.set_issuer(&[&issuer]);
-        bearer_validation.leeway = 5;
+        let tokens = SiteTokens::new(signer.clone(), &issuer, &site.name, site.token.ttl);
         Ok(SiteAuth {
             site: site.clone(),
             store,
             cookies,
             flow,
             signer,
+            tokens,
             events,
-            issuer,
             site_name: site.name.as_str().into(),
             header_names,
             absolute_ttl: config.sessions.absolute_timeout.as_secs(),
-            token_ttl: site.token.ttl.as_secs(),
-            bearer_validation,
+            // Without OpenID Connect there are no refresh tokens to revalidate.
+            revalidate: site.oidc.as_ref().map_or(Duration::ZERO, |o| o.revalidate_interval),
+            rate_limits: crate::rate_limit::RateLimiter::from_config(&config.server.rate_limits),
         })
     }
 
@@ -133,25 +164,23 @@ impl SiteAuth {
         self.flow.as_ref().map(|f| &f.provider)
     }
 
-    /// The verified identity of a request: its session cookie, else a gateway bearer
-    /// token. A bad cookie or token counts as anonymous (and is counted).
+    /// The verified identity of a request: its session cookie, else an API token in
+    /// `Authorization: Bearer`. Either way the identity is the live session the
+    /// credential names, found by its handle with one store lookup, so a logout or a
+    /// refused refresh ends both at once. A bad cookie or token counts as anonymous
+    /// (and is counted); so does a session cookie sent twice (cookie tossing).
     pub fn identify(&self, headers: &http::HeaderMap) -> Option<Identity> {
         match self.cookies.session_from_headers(headers) {
-            Ok(Some(id)) => match self.store.get(&id) {
-                Some(session) if *session.site == *self.site_name => {
-                    self.events.session_lookup("hit");
-                    return Some(Identity {
-                        session,
-                        session_id: Some(id),
-                        bearer: None,
-                    });
+            Ok(Some(id)) => {
+                if let Some(found) = self.session(Sid::of(&id), Via::Cookie) {
+                    return Some(found);
                 }
-                _ => self.events.session_lookup("miss"),
-            },
+            }
             Ok(None) => {}
-            Err(CookieError::Malformed | CookieError::BadSignature) => {
+            Err(e) => {
                 self.events.session_lookup("invalid");
                 self.events.rejected(&self.site.name, "bad_cookie");
+                tracing::debug!(site = %self.site.name, error = %e, "session cookie refused");
             }
         }
         let bearer = headers
@@ -159,31 +188,32 @@ impl SiteAuth {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))?
             .trim();
-        match jsonwebtoken::decode::<TokenClaims>(bearer, self.signer.decoding_key(), &self.bearer_validation) {
-            Ok(data) => {
-                let c = data.claims;
-                let customer = Customer {
-                    id: c.sub,
-                    email: c.email,
-                    name: c.name,
-                    groups: c.groups,
-                };
-                let session = SessionData::new(
-                    self.site_name.clone(),
-                    customer,
-                    None,
-                    crate::sessions::RefreshState::default(),
-                    // The session lives exactly as long as the token.
-                    c.exp.saturating_sub(crate::sessions::now_secs()),
-                );
-                Some(Identity {
-                    session: Arc::new(session),
-                    session_id: None,
-                    bearer: Some(bearer.into()),
-                })
-            }
-            Err(_) => {
+        let token = match self.tokens.verify_api(bearer) {
+            Ok(token) => token,
+            Err(e) => {
                 self.events.rejected(&self.site.name, "bad_token");
+                tracing::debug!(site = %self.site.name, error = %e, "bearer token refused");
+                return None;
+            }
+        };
+        let found = self.session(token.sid, Via::Bearer)?;
+        if found.customer().id != token.sub {
+            // Signed by this site for this session, yet naming someone else: refuse.
+            self.events.rejected(&self.site.name, "bad_token");
+            return None;
+        }
+        Some(found)
+    }
+
+    /// The live session `sid` of this site, counted as a hit or a miss.
+    fn session(&self, sid: Sid, via: Via) -> Option<Identity> {
+        match self.store.get(&sid) {
+            Some(session) if *session.site == *self.site_name => {
+                self.events.session_lookup("hit");
+                Some(Identity { session, sid, via })
+            }
+            _ => {
+                self.events.session_lookup("miss");
                 None
             }
         }
@@ -193,9 +223,10 @@ impl SiteAuth {
     /// session does it; the others go on). A refresh the IdP refuses (`invalid_grant`:
     /// the account was revoked or the IdP session ended) ends the session, and the
     /// request goes on anonymous; an IdP that cannot be reached keeps the session and
-    /// is tried again in 30 s.
+    /// is tried again in 30 s. The same for a cookie and an API token: both name the
+    /// one session.
     pub async fn refresh_if_due(&self, identity: Identity) -> Option<Identity> {
-        let (Some(flow), Some(id)) = (&self.flow, identity.session_id) else {
+        let Some(flow) = &self.flow else {
             return Some(identity);
         };
         let refresh = &identity.session.refresh;
@@ -212,7 +243,7 @@ impl SiteAuth {
                 Some(identity)
             }
             Err(crate::oidc::flow::RefreshError::Refused(reason)) => {
-                self.store.remove(&id);
+                self.store.remove(&identity.sid);
                 self.events.login(&self.site.name, "refresh_refused");
                 tracing::info!(site = %self.site.name, subject = %identity.customer().id, %reason, "refresh refused by the IdP; session ended");
                 None
@@ -225,13 +256,15 @@ impl SiteAuth {
         }
     }
 
-    /// Creates a session for a completed login; returns its `Set-Cookie`.
+    /// Creates a session for a completed login; returns its id and `Set-Cookie`. The
+    /// customer's oldest session on this site ends when they hold
+    /// `sessions.max_per_customer` already.
     pub fn create_session(&self, done: crate::oidc::flow::LoginDone) -> (SessionId, String) {
         let data = SessionData::new(
             self.site_name.clone(),
             done.customer,
             Some(done.id_token),
-            crate::sessions::RefreshState::new(done.refresh_token, done.access_lifetime),
+            crate::sessions::RefreshState::new(done.refresh_token, done.access_lifetime, self.revalidate),
             self.absolute_ttl,
         );
         let id = self.store.create(data);

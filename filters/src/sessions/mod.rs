@@ -2,16 +2,17 @@
 //!
 //! The [`SessionStore`] trait has an in-memory implementation ([`memory`]); a Redis one
 //! comes later behind the same trait. The cookie only carries an opaque, signed id
-//! ([`cookie`]).
+//! ([`cookie`]); the store keys sessions by its public handle ([`Sid`]).
 
 pub mod cookie;
 pub mod memory;
 
 use crate::identity::Customer;
-use crate::secret::SessionId;
+use crate::secret::{SessionId, Sid};
 use sso_config::Secret;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> u64 {
@@ -21,32 +22,41 @@ pub fn now_secs() -> u64 {
 }
 
 /// The IdP refresh token of a session and when to use it. The gateway refreshes once
-/// three quarters of the access token's lifetime have passed; exactly one request
-/// does it ([`RefreshState::begin`]), the others go on with the session as it is.
+/// three quarters of the access token's lifetime have passed, or every
+/// `oidc.revalidate_interval` when the IdP gave no lifetime; exactly one request does
+/// it ([`RefreshState::begin`]), the others go on with the session as it is.
+///
+/// All arithmetic on IdP-supplied lifetimes saturates: a huge `expires_in` means
+/// "not for a long time", never an overflow.
 #[derive(Debug, Default)]
 pub struct RefreshState {
     token: Mutex<Option<Secret>>,
     /// Unix seconds from which the next request refreshes; 0 = never.
     due_at: AtomicU64,
     in_flight: AtomicBool,
+    /// Seconds between refreshes when the access token has no stated lifetime.
+    revalidate_secs: u64,
 }
 
 impl RefreshState {
-    /// `lifetime`: seconds the IdP's access token is valid (`expires_in`).
-    pub fn new(token: Option<Secret>, lifetime: Option<u64>) -> Self {
+    /// `lifetime`: seconds the IdP's access token is valid (`expires_in`), if it said;
+    /// `revalidate`: how often to refresh when it did not.
+    pub fn new(token: Option<Secret>, lifetime: Option<u64>, revalidate: Duration) -> Self {
         let state = RefreshState {
             token: Mutex::new(token),
+            revalidate_secs: revalidate.as_secs().max(1),
             ..RefreshState::default()
         };
-        state.schedule(lifetime);
+        state.schedule(now_secs(), lifetime);
         state
     }
 
-    fn schedule(&self, lifetime: Option<u64>) {
+    fn schedule(&self, now: u64, lifetime: Option<u64>) {
         let has_token = self.token.lock().map(|t| t.is_some()).unwrap_or(false);
-        let due = match lifetime {
-            Some(l) if has_token => now_secs() + (l * 3 / 4).max(1),
-            _ => 0,
+        let due = if has_token {
+            refresh_due(now, lifetime, self.revalidate_secs)
+        } else {
+            0
         };
         self.due_at.store(due, Ordering::Release);
     }
@@ -78,15 +88,25 @@ impl RefreshState {
         if let (Some(new), Ok(mut token)) = (rotated, self.token.lock()) {
             *token = Some(new);
         }
-        self.schedule(lifetime);
+        self.schedule(now_secs(), lifetime);
         self.in_flight.store(false, Ordering::Release);
     }
 
     /// A refresh failed for a passing reason: try again in `secs`.
     pub fn retry_in(&self, secs: u64) {
-        self.due_at.store(now_secs() + secs, Ordering::Release);
+        self.due_at
+            .store(now_secs().saturating_add(secs).max(1), Ordering::Release);
         self.in_flight.store(false, Ordering::Release);
     }
+}
+
+/// When a session holding a refresh token refreshes next (Unix seconds, never 0):
+/// after three quarters of `lifetime`, at least 1 s on; every `revalidate_secs`
+/// when the IdP stated no lifetime. Saturates instead of overflowing.
+fn refresh_due(now: u64, lifetime: Option<u64>, revalidate_secs: u64) -> u64 {
+    // `l - l / 4` is `l * 3 / 4` rounded up, without the overflow of `l * 3`.
+    let wait = lifetime.map_or(revalidate_secs, |l| l - l / 4);
+    now.saturating_add(wait.max(1))
 }
 
 /// What the gateway knows about a signed-in shopper. Immutable once created, except
@@ -122,23 +142,29 @@ impl SessionData {
             id_token,
             refresh,
             created_at: now,
-            expires_at: now + absolute_ttl,
+            expires_at: now.saturating_add(absolute_ttl),
             token_cache: Mutex::new(None),
         }
     }
 }
 
-/// Where sessions live. Lookups are on the hot path: no lock may be held across an
-/// `.await`, so the in-memory store is synchronous.
+/// Where sessions live, keyed by their public handle [`Sid`] (never by the cookie's
+/// secret [`SessionId`]): a cookie and an API token find a session by the same lookup.
+/// Lookups are on the hot path: no lock may be held across an `.await`, so the
+/// in-memory store is synchronous.
 pub trait SessionStore: Send + Sync {
-    /// The live session for `id`, refreshing its idle timer; `None` if unknown or expired.
-    fn get(&self, id: &SessionId) -> Option<Arc<SessionData>>;
-    /// Stores a new session under a fresh id and returns the id.
+    /// The live session with handle `sid`, refreshing its idle timer; `None` if unknown,
+    /// expired or ended.
+    fn get(&self, sid: &Sid) -> Option<Arc<SessionData>>;
+    /// Stores a new session under a fresh id and returns the id (for the cookie; the
+    /// store keeps only `Sid::of(id)`). A customer holding `max_per_customer` sessions
+    /// on the site already loses the oldest.
     fn create(&self, data: SessionData) -> SessionId;
     /// Ends a session; true when it existed.
-    fn remove(&self, id: &SessionId) -> bool;
-    /// Removes expired sessions; returns how many are left.
+    fn remove(&self, sid: &Sid) -> bool;
+    /// Housekeeping: drops expired sessions now; returns how many are left.
     fn sweep(&self) -> usize;
+    /// How many sessions are held.
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -149,9 +175,11 @@ pub trait SessionStore: Send + Sync {
 mod refresh_tests {
     use super::*;
 
+    const FIVE_MIN: Duration = Duration::from_secs(300);
+
     #[test]
     fn exactly_one_caller_refreshes() {
-        let r = RefreshState::new(Some(Secret::new("rt")), Some(4));
+        let r = RefreshState::new(Some(Secret::new("rt")), Some(4), FIVE_MIN);
         assert!(!r.is_due(now_secs()));
         assert!(r.is_due(now_secs() + 3));
         let first = r.begin();
@@ -165,9 +193,54 @@ mod refresh_tests {
         assert_eq!(r.begin().as_ref().map(Secret::expose), Some("rt2"));
         r.retry_in(30);
         assert!(
-            RefreshState::new(None, Some(4)).begin().is_none(),
+            RefreshState::new(None, Some(4), FIVE_MIN).begin().is_none(),
             "no token, no refresh"
         );
-        assert!(!RefreshState::new(None, Some(4)).is_due(now_secs() + 100));
+        assert!(!RefreshState::new(None, Some(4), FIVE_MIN).is_due(now_secs() + 100));
+    }
+
+    #[test]
+    fn lifetime_arithmetic_saturates() {
+        assert_eq!(refresh_due(1_000, Some(4), 300), 1_003);
+        assert_eq!(refresh_due(1_000, Some(0), 300), 1_001, "at least 1 s on");
+        assert_eq!(refresh_due(1_000, Some(1), 300), 1_001);
+        // `u64::MAX * 3` would overflow; three quarters of it, rounded up, does not.
+        assert_eq!(
+            refresh_due(1_000, Some(u64::MAX), 300),
+            1_000 + (u64::MAX - u64::MAX / 4)
+        );
+        assert_eq!(refresh_due(u64::MAX / 2, Some(u64::MAX), 300), u64::MAX, "saturates");
+        assert_eq!(refresh_due(u64::MAX - 1, Some(u64::MAX), 300), u64::MAX);
+        assert_eq!(refresh_due(u64::MAX, None, u64::MAX), u64::MAX);
+
+        let r = RefreshState::new(Some(Secret::new("rt")), Some(u64::MAX), FIVE_MIN);
+        assert!(
+            !r.is_due(now_secs() + 10 * 365 * 86_400),
+            "a huge expires_in means: not soon"
+        );
+        r.retry_in(u64::MAX);
+        assert!(!r.is_due(now_secs() + 10 * 365 * 86_400));
+        let data = SessionData::new("s".into(), Customer::default(), None, r, u64::MAX);
+        assert_eq!(data.expires_at, u64::MAX);
+    }
+
+    #[test]
+    fn no_stated_lifetime_means_revalidation_every_interval() {
+        let r = RefreshState::new(Some(Secret::new("rt")), None, FIVE_MIN);
+        let now = now_secs();
+        assert!(!r.is_due(now + 298));
+        assert!(
+            r.is_due(now + 301),
+            "revalidated after oidc.revalidate_interval, not never"
+        );
+        assert!(r.begin().is_some());
+        r.finish(None, None);
+        assert!(!r.is_due(now_secs() + 298));
+        assert!(r.is_due(now_secs() + 301), "and again after each refresh");
+        assert_eq!(refresh_due(1_000, None, 60), 1_060);
+        assert!(
+            !RefreshState::new(None, None, FIVE_MIN).is_due(u64::MAX),
+            "no token, no refresh"
+        );
     }
 }

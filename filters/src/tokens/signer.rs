@@ -1,7 +1,10 @@
-//! ES256 signing of the gateway token, with the key from a PEM file or generated at
-//! start-up.
+//! ES256 signing of the gateway tokens, with the key from a PEM file or generated at
+//! start-up. One key signs both purposes; the JOSE `typ` and the audience keep them
+//! apart ([`TokenPurpose`]).
 
+use super::TokenPurpose;
 use crate::identity::Customer;
+use crate::secret::Sid;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
@@ -31,12 +34,16 @@ pub enum SignerError {
     Sign(String),
 }
 
-/// Claims of the gateway token.
+/// Claims of a gateway token (either [`TokenPurpose`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TokenClaims {
     pub iss: String,
+    /// The site name (`X-Customer-Token`) or `<site name>:api` (API token).
     pub aud: String,
     pub sub: String,
+    /// The session's public handle ([`crate::secret::Sid`]): an API token is honoured
+    /// only while this session lives, and stands for its current identity.
+    pub sid: String,
     pub iat: u64,
     pub exp: u64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -51,7 +58,9 @@ pub struct TokenSigner {
     key: EncodingKey,
     /// The public half, for verifying gateway tokens presented as bearer tokens.
     public: DecodingKey,
-    header: Header,
+    /// The JOSE header of each purpose: ES256, this key's `kid`, the purpose's `typ`.
+    customer_header: Header,
+    api_header: Header,
     /// The public key as a JWK set, served at `/_sso/jwks.json`.
     pub jwks: serde_json::Value,
     pub kid: String,
@@ -90,13 +99,17 @@ impl TokenSigner {
         let jwks = serde_json::json!({
             "keys": [{ "kty": "EC", "crv": "P-256", "x": x, "y": y, "use": "sig", "alg": "ES256", "kid": kid }]
         });
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(kid.clone());
-        header.typ = Some("JWT".into());
+        let header = |purpose: TokenPurpose| {
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = Some(kid.clone());
+            header.typ = Some(purpose.typ().into());
+            header
+        };
         Ok(TokenSigner {
             key,
             public,
-            header,
+            customer_header: header(TokenPurpose::Customer),
+            api_header: header(TokenPurpose::Api),
             jwks,
             kid,
             generated,
@@ -108,21 +121,45 @@ impl TokenSigner {
         &self.public
     }
 
-    pub fn sign(&self, claims: &TokenClaims) -> Result<String, SignerError> {
-        jsonwebtoken::encode(&self.header, claims, &self.key).map_err(|e| SignerError::Sign(e.to_string()))
+    /// The private key, for tests that sign tokens with headers this signer never writes.
+    #[cfg(test)]
+    pub(crate) fn encoding_key(&self) -> &EncodingKey {
+        &self.key
     }
 
-    /// Claims for `customer` on a site, valid `ttl_secs` from `now`.
-    pub fn claims_for(customer: &Customer, issuer: &str, audience: &str, now: u64, ttl_secs: u64) -> TokenClaims {
+    /// Signs `claims` as a token of `purpose` (its JOSE `typ`); the claims' `aud`
+    /// must be the purpose's audience ([`TokenPurpose::audience`]).
+    pub fn sign(&self, purpose: TokenPurpose, claims: &TokenClaims) -> Result<String, SignerError> {
+        let header = match purpose {
+            TokenPurpose::Customer => &self.customer_header,
+            TokenPurpose::Api => &self.api_header,
+        };
+        jsonwebtoken::encode(header, claims, &self.key).map_err(|e| SignerError::Sign(e.to_string()))
+    }
+
+    /// Claims of a `purpose` token for `customer` in session `sid` on `site`, valid
+    /// `ttl_secs` from `now`. The API token carries no profile (email, name, groups):
+    /// a request it identifies gets the identity from the session.
+    pub fn claims_for(
+        purpose: TokenPurpose,
+        customer: &Customer,
+        sid: &Sid,
+        issuer: &str,
+        site: &str,
+        now: u64,
+        ttl_secs: u64,
+    ) -> TokenClaims {
+        let profile = purpose == TokenPurpose::Customer;
         TokenClaims {
             iss: issuer.to_string(),
-            aud: audience.to_string(),
+            aud: purpose.audience(site),
             sub: customer.id.clone(),
+            sid: sid.encode(),
             iat: now,
-            exp: now + ttl_secs,
-            email: customer.email.clone(),
-            name: customer.name.clone(),
-            groups: customer.groups.clone(),
+            exp: now.saturating_add(ttl_secs),
+            email: customer.email.clone().filter(|_| profile),
+            name: customer.name.clone().filter(|_| profile),
+            groups: if profile { customer.groups.clone() } else { Vec::new() },
         }
     }
 }
@@ -132,6 +169,11 @@ mod tests {
     use super::*;
     use jsonwebtoken::{DecodingKey, Validation};
 
+    fn public_key(signer: &TokenSigner) -> DecodingKey {
+        let jwk = &signer.jwks["keys"][0];
+        DecodingKey::from_ec_components(jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y")).expect("key")
+    }
+
     #[test]
     fn tokens_verify_with_the_published_jwk() {
         let signer = TokenSigner::new(None).expect("signer");
@@ -140,31 +182,52 @@ mod tests {
             email: Some("alice@example.com".into()),
             ..Customer::default()
         };
+        let sid = Sid::of(&crate::secret::SessionId::random());
         let now = crate::sessions::now_secs();
-        let token = signer
-            .sign(&TokenSigner::claims_for(
-                &customer,
-                "http://shop.localhost",
-                "shop",
-                now,
-                300,
-            ))
-            .expect("sign");
-        let jwk = &signer.jwks["keys"][0];
-        let key =
-            DecodingKey::from_ec_components(jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y")).expect("key");
+        let claims = TokenSigner::claims_for(
+            TokenPurpose::Customer,
+            &customer,
+            &sid,
+            "http://shop.localhost",
+            "shop",
+            now,
+            300,
+        );
+        let token = signer.sign(TokenPurpose::Customer, &claims).expect("sign");
+        let key = public_key(&signer);
         let mut v = Validation::new(Algorithm::ES256);
         v.set_audience(&["shop"]);
         v.set_issuer(&["http://shop.localhost"]);
         let data = jsonwebtoken::decode::<TokenClaims>(&token, &key, &v).expect("verifies");
         assert_eq!(data.claims.sub, "alice");
+        assert_eq!(data.claims.sid, sid.encode());
+        assert_eq!(data.claims.email.as_deref(), Some("alice@example.com"));
         assert_eq!(data.header.kid.as_deref(), Some(signer.kid.as_str()));
+        assert_eq!(data.header.typ.as_deref(), Some("customer+jwt"));
         // Another key does not verify it.
         let other = TokenSigner::new(None).expect("signer");
-        let jwk = &other.jwks["keys"][0];
-        let key =
-            DecodingKey::from_ec_components(jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y")).expect("key");
-        assert!(jsonwebtoken::decode::<TokenClaims>(&token, &key, &v).is_err());
+        assert!(jsonwebtoken::decode::<TokenClaims>(&token, &public_key(&other), &v).is_err());
+    }
+
+    #[test]
+    fn api_tokens_say_their_type_and_audience_and_carry_no_profile() {
+        let signer = TokenSigner::new(None).expect("signer");
+        let customer = Customer {
+            id: "alice".into(),
+            email: Some("alice@example.com".into()),
+            name: Some("Alice".into()),
+            groups: vec!["vip".into()],
+        };
+        let sid = Sid::of(&crate::secret::SessionId::random());
+        let claims = TokenSigner::claims_for(TokenPurpose::Api, &customer, &sid, "https://s", "shop", 10, u64::MAX);
+        assert_eq!(claims.aud, "shop:api");
+        assert_eq!(claims.exp, u64::MAX, "saturates");
+        assert_eq!((claims.email.as_ref(), claims.name.as_ref()), (None, None));
+        assert!(claims.groups.is_empty());
+        let token = signer.sign(TokenPurpose::Api, &claims).expect("sign");
+        let header = jsonwebtoken::decode_header(&token).expect("header");
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header.alg, Algorithm::ES256);
     }
 
     #[test]
