@@ -40,6 +40,13 @@ impl GatewayConfig {
         self
     }
 
+    /// Adds keys to the `[sessions]` table (e.g. `max_pending_logins = 5000`).
+    pub fn sessions(mut self, extra: &str) -> Self {
+        self.extra_sessions.push_str(extra);
+        self.extra_sessions.push('\n');
+        self
+    }
+
     /// A plain site `name` on `name.localhost` in front of `upstreams`.
     pub fn plain_site(self, name: &str, upstreams: &[String]) -> Self {
         let ups: Vec<String> = upstreams.iter().map(|u| format!("{u:?}")).collect();

@@ -5,20 +5,35 @@
 //! Returns [`Flow::Continue`] for every other path.
 
 use super::{Identity, SiteAuth};
+use crate::navigation::{is_navigation, is_page_request};
+use crate::rate_limit::Endpoint;
 use crate::reply::{wants_json, Reply};
 use crate::return_to::safe_return_to;
 use crate::Flow;
 use http::Method;
+use std::net::IpAddr;
 
 impl SiteAuth {
-    pub async fn endpoints(&self, req: &http::request::Parts, identity: Option<&Identity>) -> Flow<Reply> {
+    /// `client` is the shopper's address as the gateway believes it: login starts,
+    /// callbacks, `/token` and `/logout` count against its `server.rate_limits` (429
+    /// with `Retry-After` past them).
+    pub async fn endpoints(
+        &self,
+        req: &http::request::Parts,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+    ) -> Flow<Reply> {
         let path = req.uri.path();
         let query = req.uri.query().unwrap_or("");
+        let json = wants_json(&req.headers);
         let is_callback = self
             .flow
             .as_ref()
             .is_some_and(|f| f.provider.config.callback_path == path);
         if is_callback {
+            if let Some(limited) = self.over_limit(Endpoint::Callback, client, json) {
+                return Flow::Respond(limited);
+            }
             return Flow::Respond(self.callback(req, identity).await);
         }
         let Some(rest) = path.strip_prefix(self.site.sso_prefix.as_str()) else {
@@ -27,16 +42,20 @@ impl SiteAuth {
         if !(rest.is_empty() || rest.starts_with('/')) {
             return Flow::Continue;
         }
-        let json = wants_json(&req.headers);
         let get = req.method == Method::GET || req.method == Method::HEAD;
+        let limited = |endpoint, json| self.over_limit(endpoint, client, json);
         let reply = match rest {
             "/login" if get => match self.to_public_host(req) {
                 Some(moved) => moved,
-                None => self.login(query, identity),
+                None => self.login(req, query, identity, client),
             },
-            "/logout" if get || req.method == Method::POST => self.logout(identity),
+            "/logout" if get || req.method == Method::POST => {
+                limited(Endpoint::Logout, json).unwrap_or_else(|| self.logout(identity))
+            }
             "/session" if get => self.session_json(identity),
-            "/token" if get || req.method == Method::POST => self.token_json(identity),
+            "/token" if get || req.method == Method::POST => {
+                limited(Endpoint::Token, true).unwrap_or_else(|| self.token_json(identity))
+            }
             "/jwks.json" if get => Reply::json(200, &self.signer.jwks).header("cache-control", "public, max-age=300"),
             "/login" | "/logout" | "/session" | "/token" | "/jwks.json" => {
                 Reply::error(405, "method_not_allowed", "This method is not allowed here.", json)
@@ -46,7 +65,16 @@ impl SiteAuth {
         Flow::Respond(reply)
     }
 
-    fn login(&self, query: &str, identity: Option<&Identity>) -> Reply {
+    /// `<sso_prefix>/login?return_to=…`: a signed-in browser goes straight back; an
+    /// anonymous page load starts a login (within the client's rate limit); anything
+    /// that is not a top-level `GET` navigation gets a 401 and starts nothing.
+    fn login(
+        &self,
+        req: &http::request::Parts,
+        query: &str,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+    ) -> Reply {
         let raw = url::form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == "return_to")
             .map(|(_, v)| v);
@@ -61,10 +89,16 @@ impl SiteAuth {
                 }
             },
         };
-        if identity.is_some_and(|i| i.session_id.is_some()) {
+        if identity.is_some_and(Identity::from_cookie) {
             return Reply::redirect(303, return_to);
         }
-        self.start_login(&return_to)
+        if !is_navigation(&req.method, &req.headers) {
+            return self.login_required(!is_page_request(&req.headers));
+        }
+        if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
+            return limited;
+        }
+        self.start_login(&req.headers, &return_to)
     }
 
     async fn callback(&self, req: &http::request::Parts, identity: Option<&Identity>) -> Reply {
@@ -76,8 +110,8 @@ impl SiteAuth {
         let reply = match flow.finish(query, &req.headers).await {
             Ok(done) => {
                 // Never reuse a pre-login session id.
-                if let Some(old) = identity.and_then(|i| i.session_id) {
-                    self.store.remove(&old);
+                if let Some(old) = identity.filter(|i| i.from_cookie()) {
+                    self.store.remove(&old.sid);
                 }
                 let return_to = done.return_to.clone();
                 tracing::info!(site = %self.site.name, subject = %done.customer.id, "login succeeded");
@@ -100,9 +134,12 @@ impl SiteAuth {
     }
 
     fn logout(&self, identity: Option<&Identity>) -> Reply {
-        let id_token = identity.and_then(|i| i.session.id_token.clone());
-        if let Some(id) = identity.and_then(|i| i.session_id) {
-            self.store.remove(&id);
+        // Only the browser's own cookie ends the session (and every API token minted
+        // from it); an API token cannot sign its browser out.
+        let ending = identity.filter(|i| i.from_cookie());
+        let id_token = ending.and_then(|i| i.session.id_token.clone());
+        if let Some(i) = ending {
+            self.store.remove(&i.sid);
         }
         let target = match &self.flow {
             Some(flow) => flow.logout_target(id_token.as_deref()),
@@ -123,13 +160,17 @@ impl SiteAuth {
         Reply::json(200, &value)
     }
 
+    /// A fresh API token (`typ: at+jwt`, `aud` `<site>:api`) for the session of the
+    /// browser's cookie, in the OAuth 2.0 token response shape (RFC 6749 §5.1). An API
+    /// token cannot get another: its holder never outlives its `token.ttl` without the
+    /// cookie.
     fn token_json(&self, identity: Option<&Identity>) -> Reply {
-        let token = identity.and_then(|i| self.token_for(i));
-        match token.as_ref().and_then(|(t, exp)| Some((t.to_str().ok()?, *exp))) {
+        let token = identity.filter(|i| i.from_cookie()).and_then(|i| self.api_token(i));
+        match token {
             Some((token, exp)) => Reply::json(
                 200,
                 &serde_json::json!({
-                    "token": token,
+                    "access_token": token,
                     "token_type": "Bearer",
                     "expires_in": exp.saturating_sub(crate::sessions::now_secs()),
                 }),

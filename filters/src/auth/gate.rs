@@ -1,31 +1,64 @@
 //! The access gate: runs after the identity is known, before proxying.
 //!
-//! `public` routes always continue. On `login` routes an anonymous browser is sent
-//! straight to the IdP (the flow starts here, returning to the same path) and an
-//! API call (JSON or XHR) gets 401. On `api` routes anonymous calls always get a 401
+//! `public` routes always continue. On `login` routes an anonymous page load (a
+//! top-level `GET` navigation, see [`crate::navigation`]) is sent straight to the
+//! IdP — the flow starts here, returning to the same path — within the client's
+//! login rate limit; anything else (images, scripts, XHR/JSON, `HEAD`, prefetches)
+//! gets a 401 and starts nothing. On `api` routes anonymous calls always get a 401
 //! JSON with `WWW-Authenticate`, never a redirect.
 
 use super::{Identity, SiteAuth};
-use crate::reply::{wants_json, Reply};
+use crate::navigation::{is_navigation, is_page_request};
+use crate::rate_limit::Endpoint;
+use crate::reply::Reply;
 use crate::return_to::return_to_or_root;
 use crate::Flow;
 use sso_config::Access;
+use std::net::IpAddr;
 
 impl SiteAuth {
-    pub fn gate(&self, access: Access, req: &http::request::Parts, identity: Option<&Identity>) -> Flow<Reply> {
+    /// `client` is the shopper's address as the gateway believes it (for rate limits).
+    pub fn gate(
+        &self,
+        access: Access,
+        req: &http::request::Parts,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+    ) -> Flow<Reply> {
         if access == Access::Public || identity.is_some() {
             return Flow::Continue;
         }
-        if access == Access::Api || wants_json(&req.headers) {
-            let reply = Reply::error(401, "login_required", "Sign in to use this.", true)
-                .header("www-authenticate", format!("Bearer realm=\"{}\"", self.site.name));
-            return Flow::Respond(reply);
+        if access == Access::Api {
+            return Flow::Respond(self.login_required(true));
+        }
+        if !is_navigation(&req.method, &req.headers) {
+            return Flow::Respond(self.login_required(!is_page_request(&req.headers)));
         }
         let here = req.uri.path_and_query().map_or("/", |p| p.as_str());
         if let Some(moved) = self.to_public_host(req) {
             return Flow::Respond(moved);
         }
-        Flow::Respond(self.start_login(&return_to_or_root(Some(here))))
+        if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
+            return Flow::Respond(limited);
+        }
+        Flow::Respond(self.start_login(&req.headers, &return_to_or_root(Some(here))))
+    }
+
+    /// The 401 for an anonymous request that may not start a login (JSON, or a
+    /// short page for a non-`GET` page request such as a form post).
+    pub(super) fn login_required(&self, json: bool) -> Reply {
+        Reply::error(401, "login_required", "Sign in to use this.", json)
+            .header("www-authenticate", format!("Bearer realm=\"{}\"", self.site.name))
+    }
+
+    /// Counts a request from `client` on `endpoint`; the 429 reply (and a
+    /// `rate_limited` event) when it is over the limit.
+    pub(super) fn over_limit(&self, endpoint: Endpoint, client: Option<IpAddr>, json: bool) -> Option<Reply> {
+        let limited = self.rate_limits.check(endpoint, client).err()?;
+        self.events.rate_limited(&self.site.name, endpoint.as_str());
+        // Counted, not logged at info: a flood must not become a log flood.
+        tracing::debug!(site = %self.site.name, endpoint = endpoint.as_str(), client = ?client, "rate limited");
+        Some(limited.reply(json))
     }
 
     /// A login must run on the `public_url` host (the callback and the flow cookie
@@ -43,7 +76,10 @@ impl SiteAuth {
     }
 
     /// A redirect that starts a login returning to `return_to` (already checked).
-    pub fn start_login(&self, return_to: &str) -> Reply {
+    /// The flow cookie is set; when the request already carries
+    /// [`MAX_FLOW_COOKIES`](crate::sessions::cookie::MAX_FLOW_COOKIES) or more, the
+    /// oldest are deleted so that no more than that remain.
+    pub fn start_login(&self, headers: &http::HeaderMap, return_to: &str) -> Reply {
         let Some(flow) = &self.flow else {
             return Reply::error(
                 404,
@@ -53,7 +89,10 @@ impl SiteAuth {
             );
         };
         match flow.start(return_to.to_string()) {
-            Ok(start) => Reply::redirect(302, start.authorize_url.to_string()).header("set-cookie", start.flow_cookie),
+            Ok(start) => self.cookies.evict_old_flows(headers).into_iter().fold(
+                Reply::redirect(302, start.authorize_url.to_string()).header("set-cookie", start.flow_cookie),
+                |reply, gone| reply.header("set-cookie", gone),
+            ),
             Err(e) => {
                 let (status, code, message) = e.response();
                 Reply::error(status, code, message, false)

@@ -23,6 +23,11 @@ pub enum CookieError {
     /// The MAC does not match: tampered, forged, or signed with another secret.
     #[error("session cookie signature mismatch")]
     BadSignature,
+    /// The session cookie's name appears more than once: a sibling subdomain may have
+    /// set one for the parent domain (cookie tossing), and which one is the shopper's
+    /// cannot be told, so neither is used.
+    #[error("session cookie sent more than once")]
+    Duplicate,
 }
 
 /// Signs and checks cookies, and writes `Set-Cookie` values, for one site.
@@ -89,12 +94,16 @@ impl CookieCodec {
     }
 
     /// The session id from a request's `Cookie` headers: `Ok(None)` when there is no
-    /// session cookie, an error when there is one that does not verify.
+    /// session cookie, an error when there is one that does not verify or when the
+    /// name is sent more than once ([`CookieError::Duplicate`]).
     pub fn session_from_headers(&self, headers: &http::HeaderMap) -> Result<Option<SessionId>, CookieError> {
-        match find_cookie(headers, &self.session_name) {
-            Some(v) => self.decode(v).map(Some),
-            None => Ok(None),
+        let mut found = None;
+        for (name, value) in cookie_pairs(headers) {
+            if name == self.session_name && found.replace(value).is_some() {
+                return Err(CookieError::Duplicate);
+            }
         }
+        found.map(|value| self.decode(value)).transpose()
     }
 
     fn build(&self, name: String, value: String, max_age: Option<i64>) -> String {
@@ -119,20 +128,94 @@ impl CookieCodec {
         self.build(self.session_name.clone(), String::new(), Some(0))
     }
 
-    /// Name of the cookie binding the login flow with this `state` to the browser.
+    /// True when `name` is one of the gateway's own cookies (the session cookie or a
+    /// login-flow cookie), compared case-insensitively so `__HoSt-` variants count.
+    pub fn is_gateway_cookie(&self, name: &str) -> bool {
+        name.eq_ignore_ascii_case(&self.session_name)
+            || name
+                .get(..self.flow_prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(&self.flow_prefix))
+    }
+
+    /// Name of the cookie binding the login flow with this `state` to the browser:
+    /// the flow prefix and 12 base64url characters of the state's SHA-256.
     pub fn flow_name(&self, state: &str) -> String {
         use sha2::Digest;
         let digest = Sha256::digest(state.as_bytes());
-        format!("{}{}", self.flow_prefix, URL_SAFE_NO_PAD.encode(&digest[..9]))
+        format!(
+            "{}{}",
+            self.flow_prefix,
+            URL_SAFE_NO_PAD.encode(&digest[..FLOW_HASH_BYTES])
+        )
     }
 
-    pub fn set_flow(&self, state: &str, binding: &str, max_age_secs: i64) -> String {
-        self.build(self.flow_name(state), binding.to_string(), Some(max_age_secs))
+    /// `Set-Cookie` for a new flow; `value` comes from [`flow_value`].
+    pub fn set_flow(&self, state: &str, value: &str, max_age_secs: i64) -> String {
+        self.build(self.flow_name(state), value.to_string(), Some(max_age_secs))
     }
 
+    /// `Set-Cookie` that deletes the flow cookie of `state` (same attributes).
     pub fn clear_flow(&self, state: &str) -> String {
         self.build(self.flow_name(state), String::new(), Some(0))
     }
+
+    /// `Set-Cookie` deletions for the oldest flow cookies the request carries, so
+    /// that with the one a new login is about to set at most [`MAX_FLOW_COOKIES`]
+    /// remain. Age comes from the value's creation time (a value without one counts
+    /// as oldest); equal times keep the `Cookie` header's order, oldest first.
+    pub fn evict_old_flows(&self, headers: &http::HeaderMap) -> Vec<String> {
+        let mut flows: Vec<(u64, &str)> = Vec::new();
+        for (name, value) in cookie_pairs(headers) {
+            if self.is_flow_name(name) && !flows.iter().any(|(_, n)| *n == name) {
+                flows.push((flow_created(value).unwrap_or(0), name));
+            }
+        }
+        let keep = MAX_FLOW_COOKIES.saturating_sub(1);
+        if flows.len() <= keep {
+            return Vec::new();
+        }
+        flows.sort_by_key(|(created, _)| *created);
+        let excess = flows.len() - keep;
+        flows[..excess]
+            .iter()
+            .map(|(_, name)| self.build((*name).to_string(), String::new(), Some(0)))
+            .collect()
+    }
+
+    /// True for names this codec gives flow cookies (exact prefix, 12 base64url
+    /// characters), so only well-formed names are ever echoed into `Set-Cookie`.
+    fn is_flow_name(&self, name: &str) -> bool {
+        name.strip_prefix(self.flow_prefix.as_str()).is_some_and(|tail| {
+            tail.len() == FLOW_HASH_BYTES / 3 * 4
+                && tail
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+    }
+}
+
+/// Most login-flow cookies a browser holds at once: a login started past this
+/// replaces the oldest, so parallel tabs keep working and a loop of logins cannot
+/// grow the `Cookie` header.
+pub const MAX_FLOW_COOKIES: usize = 3;
+
+/// Bytes of the state hash in a flow cookie name (12 base64url characters).
+const FLOW_HASH_BYTES: usize = 9;
+
+/// The value of a flow cookie: `<unix seconds when the login started>.<binding>`.
+/// The server keeps the SHA-256 of the whole value, so the time cannot be altered
+/// without breaking the binding.
+pub fn flow_value(created_unix_secs: u64, binding: &str) -> String {
+    format!("{created_unix_secs}.{binding}")
+}
+
+/// The creation time written by [`flow_value`], if `value` has one.
+pub fn flow_created(value: &str) -> Option<u64> {
+    let (secs, _) = value.split_once('.')?;
+    if secs.is_empty() || secs.len() > 20 || !secs.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    secs.parse().ok()
 }
 
 fn hmac_sha256(key: &[u8]) -> HmacSha256 {
@@ -144,14 +227,19 @@ fn hmac_sha256(key: &[u8]) -> HmacSha256 {
 
 /// The value of cookie `name` in the request's `Cookie` header(s).
 pub fn find_cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    cookie_pairs(headers).find_map(|(k, v)| (k == name).then_some(v))
+}
+
+/// Every `(name, value)` in the request's `Cookie` header(s), in order.
+fn cookie_pairs(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
+        .filter_map(|pair| {
             let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then(|| v.trim_matches('"'))
+            Some((k, v.trim_matches('"')))
         })
 }
 
@@ -214,5 +302,101 @@ mod tests {
         assert_eq!(find_cookie(&h, "sso_session"), Some("abc"));
         assert_eq!(find_cookie(&h, "b"), Some("2"));
         assert_eq!(find_cookie(&h, "sso"), None);
+    }
+
+    #[test]
+    fn a_session_cookie_sent_twice_is_no_session() {
+        let c = codec("http://s.localhost");
+        let mine = c.encode(&SessionId::random());
+        let tossed = c.encode(&SessionId::random());
+        let headers = |lines: &[&str]| {
+            let mut h = http::HeaderMap::new();
+            for line in lines {
+                h.append("cookie", http::HeaderValue::from_str(line).expect("header"));
+            }
+            h
+        };
+        let one = headers(&[&format!("a=1; sso_session={mine}; b=2")]);
+        assert_eq!(c.session_from_headers(&one), c.decode(&mine).map(Some));
+        assert_eq!(c.session_from_headers(&headers(&["a=1"])), Ok(None));
+        // Both valid, or one garbage: which one is the shopper's cannot be told.
+        for lines in [
+            vec![format!("sso_session={tossed}; sso_session={mine}")],
+            vec![format!("sso_session={mine}"), format!("x=1; sso_session={tossed}")],
+            vec![format!("sso_session={mine}; sso_session={mine}")],
+            vec![format!("sso_session=; sso_session={mine}")],
+            vec![format!("sso_session=\"{mine}\"; sso_session=garbage")],
+        ] {
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            assert_eq!(
+                c.session_from_headers(&headers(&lines)),
+                Err(CookieError::Duplicate),
+                "{lines:?}"
+            );
+        }
+        // Other names, even of other case, are other cookies.
+        let others = headers(&[&format!(
+            "SSO_SESSION={tossed}; sso_session={mine}; sso_session_x={tossed}"
+        )]);
+        assert_eq!(c.session_from_headers(&others), c.decode(&mine).map(Some));
+    }
+
+    #[test]
+    fn flow_cookies_beyond_the_cap_are_deleted_oldest_first() {
+        let c = codec("https://s.localhost");
+        let name = |state: &str| c.flow_name(state);
+        assert!(name("a").starts_with("__Host-sso_session_flow_") && c.is_gateway_cookie(&name("a")));
+        let mut h = http::HeaderMap::new();
+        assert!(c.evict_old_flows(&h).is_empty());
+        let cookie = format!(
+            "{}={}; other=1; {}={}; {}=no-time; {}={}",
+            name("newest"),
+            flow_value(300, "x"),
+            name("middle"),
+            flow_value(200, "y"),
+            name("untimed"),
+            name("oldest"),
+            flow_value(100, "z"),
+        );
+        h.insert("cookie", http::HeaderValue::from_str(&cookie).expect("header"));
+        let gone = c.evict_old_flows(&h);
+        // Four carried + one new: the three oldest go, two stay beside the new one.
+        assert_eq!(gone.len(), 2, "{gone:?}");
+        assert!(gone[0].starts_with(&format!("{}=;", name("untimed"))), "{gone:?}");
+        assert!(gone[1].starts_with(&format!("{}=;", name("oldest"))), "{gone:?}");
+        for g in &gone {
+            for attr in ["Max-Age=0", "Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+                assert!(g.contains(attr), "{g} lacks {attr}");
+            }
+        }
+        // Two carried: nothing to delete.
+        let two = format!(
+            "{}={}; {}={}",
+            name("a"),
+            flow_value(1, "b"),
+            name("c"),
+            flow_value(2, "d")
+        );
+        h.insert("cookie", http::HeaderValue::from_str(&two).expect("header"));
+        assert!(c.evict_old_flows(&h).is_empty());
+    }
+
+    #[test]
+    fn only_well_formed_flow_names_are_echoed() {
+        let c = codec("http://s.localhost");
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "cookie",
+            http::HeaderValue::from_static(
+                "sso_session_flow_=1.a; sso_session_flow_AAAAAAAAAAA%=1.a; SSO_SESSION_FLOW_AAAAAAAAAAAA=1.a; \
+                 sso_session_flow_AAAAAAAAAAAAA=1.a; sso_session_flow_AAAAAAAAAAAA=1.a; sso_session_flow_AAAAAAAAAAAA=2.a",
+            ),
+        );
+        assert!(c.evict_old_flows(&h).is_empty(), "one real flow cookie (named twice)");
+        assert_eq!(flow_created("1700000000.abc"), Some(1_700_000_000));
+        let too_long = format!("{}.a", "9".repeat(21));
+        for bad in ["", "abc", ".abc", "-1.abc", "+1.abc", "1e3.abc", &too_long] {
+            assert_eq!(flow_created(bad), None, "{bad}");
+        }
     }
 }
