@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 pub mod client;
 pub mod gateway;
+pub mod misbehaving_idp;
+pub mod raw_http;
 pub mod tls_certs;
 pub use client::{echo_of, Shopper};
 pub use gateway::{Gateway, GatewayConfig};

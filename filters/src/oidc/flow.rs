@@ -2,11 +2,11 @@
 //! binding), finish it at the callback (single-use state, code exchange, ID-token
 //! validation per OIDC Core 3.1.3.7), and build the logout redirect.
 
-use super::pending::{hash_binding, PendingLogin, PendingLogins};
+use super::pending::{bounded_return_to, hash_binding, PendingLogin, PendingLogins};
 use super::provider::{error_chain, OidcProvider, ProviderState, ALLOWED_ALGS};
 use crate::identity::Customer;
 use crate::secret::random_token;
-use crate::sessions::cookie::{find_cookie, CookieCodec};
+use crate::sessions::cookie::{find_cookie, flow_value, CookieCodec};
 use crate::sessions::now_secs;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -157,16 +157,20 @@ pub struct LoginFlow {
 }
 
 impl LoginFlow {
-    pub fn new(provider: Arc<OidcProvider>, cookies: CookieCodec, timer: IdpTimer) -> Self {
+    /// `max_pending` bounds the logins waiting for their callback
+    /// (`sessions.max_pending_logins`).
+    pub fn new(provider: Arc<OidcProvider>, cookies: CookieCodec, timer: IdpTimer, max_pending: usize) -> Self {
         LoginFlow {
             provider,
-            pending: Arc::new(PendingLogins::default()),
+            pending: Arc::new(PendingLogins::new(max_pending)),
             cookies,
             timer,
         }
     }
 
-    /// Starts a login that will land on `return_to` (already checked to be same-site).
+    /// Starts a login that will land on `return_to` (already checked to be same-site;
+    /// one longer than [`MAX_RETURN_TO`](super::pending::MAX_RETURN_TO) keeps only
+    /// its path, or becomes `/`, so a pending login stays small whatever the URL).
     pub fn start(&self, return_to: String) -> Result<LoginStart, CallbackError> {
         let state = self.provider.current().ok_or(CallbackError::IdpUnavailable)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -179,15 +183,16 @@ impl LoginFlow {
             request = request.add_scope(Scope::new(scope.clone()));
         }
         let (authorize_url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
-        let binding = random_token();
+        let created_at = now_secs();
+        let binding = flow_value(created_at, &random_token());
         self.pending.insert(
             csrf.secret(),
             PendingLogin {
                 nonce,
                 pkce_verifier: verifier,
-                return_to,
+                return_to: bounded_return_to(return_to),
                 binding_hash: hash_binding(&binding),
-                created_at: now_secs(),
+                created_at,
             },
         );
         let ttl = super::pending::PENDING_TTL.as_secs() as i64;
@@ -230,7 +235,7 @@ impl LoginFlow {
             .request_async(&self.provider.http)
             .await;
         (self.timer)("token", started.elapsed());
-        let tokens = exchange.map_err(|e| CallbackError::TokenExchange(error_chain(&e)))?;
+        let tokens = exchange.map_err(token_response_error)?;
         let id_token = tokens.id_token().ok_or(CallbackError::NoIdToken)?.clone();
 
         let (state, claims) = self.verify_id_token(state, &id_token, &pending.nonce).await?;
@@ -249,9 +254,12 @@ impl LoginFlow {
                 return Err(CallbackError::AccessTokenMismatch);
             }
         }
+        // An address the IdP has not verified is not an identity (unless the site
+        // says otherwise): anyone could type the shop owner's.
+        let require_verified = self.provider.config.require_verified_email;
         let mut customer = Customer {
             id: claims.subject().to_string(),
-            email: claims.email().map(|e| e.to_string()),
+            email: verified_email(claims.email(), claims.email_verified(), require_verified),
             name: claims.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
             groups: groups_claim(&id_token.to_string()),
         };
@@ -272,8 +280,8 @@ impl LoginFlow {
         harden_verifier(state.client.id_token_verifier())
     }
 
-    /// Verifies the ID token; on an unknown `kid`, refetches the JWKS (rate-limited)
-    /// and tries once more.
+    /// Verifies the ID token; when no published key matches it (a rotated key, or a
+    /// forged `kid`), refetches the JWKS (single flight, rate-limited) and tries once more.
     async fn verify_id_token(
         &self,
         state: Arc<ProviderState>,
@@ -285,7 +293,7 @@ impl LoginFlow {
             Ok(claims) => Ok((state, claims)),
             Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
                 let started = Instant::now();
-                let refetched = self.provider.refetch_jwks().await;
+                let refetched = self.provider.refetch_jwks(state.jwks_generation).await;
                 (self.timer)("jwks", started.elapsed());
                 match refetched {
                     Ok(true) => {}
@@ -318,8 +326,16 @@ impl LoginFlow {
         let info: Result<CoreUserInfoClaims, _> = request.request_async(&self.provider.http).await;
         (self.timer)("userinfo", started.elapsed());
         let info = info.map_err(|e| CallbackError::UserInfo(error_chain(&e)))?;
+        let require_verified = self.provider.config.require_verified_email;
         if let Some(email) = info.email() {
-            customer.email = Some(email.to_string());
+            match verified_email(Some(email), info.email_verified(), require_verified) {
+                Some(verified) => customer.email = Some(verified),
+                // Userinfo is the newer word: an address it calls unverified goes.
+                None if info.email_verified() == Some(false) && customer.email.as_deref() == Some(email.as_str()) => {
+                    customer.email = None;
+                }
+                None => {}
+            }
         }
         if let Some(name) = info.name().and_then(|n| n.get(None)) {
             customer.name = Some(name.to_string());
@@ -407,6 +423,26 @@ pub fn check_authorized_party(claims: &CoreIdTokenClaims, client_id: &str) -> Re
     }
 }
 
+/// A failed code exchange. openidconnect parses the ID token's claims while it reads
+/// the token response, so a token without `sub` or `iat` fails here: a well-formed
+/// JSON response that carries an `id_token` but cannot be read is an invalid ID
+/// token (forged or broken), not an IdP outage.
+fn token_response_error<RE, T>(e: RequestTokenError<RE, T>) -> CallbackError
+where
+    RE: std::error::Error + 'static,
+    T: openidconnect::ErrorResponse + 'static,
+{
+    if let RequestTokenError::Parse(_, body) = &e {
+        let has_id_token = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .is_some_and(|v| v.get("id_token").is_some_and(serde_json::Value::is_string));
+        if has_id_token {
+            return CallbackError::IdTokenInvalid(error_chain(&e));
+        }
+    }
+    CallbackError::TokenExchange(error_chain(&e))
+}
+
 /// The callback's parameters; a repeated `state`, `code` or `error` is refused.
 struct CallbackParams {
     state: Option<String>,
@@ -441,6 +477,17 @@ impl CallbackParams {
     }
 }
 
+/// The email to keep from an ID token or userinfo: only one the IdP says is verified
+/// (`email_verified: true`), unless the site does not require that.
+fn verified_email(
+    email: Option<&openidconnect::EndUserEmail>,
+    verified: Option<bool>,
+    require_verified: bool,
+) -> Option<String> {
+    let email = email?;
+    (!require_verified || verified == Some(true)).then(|| email.to_string())
+}
+
 /// `groups` from an already verified ID token's payload (a list of strings, or absent).
 fn groups_claim(jwt: &str) -> Vec<String> {
     let payload = jwt.split('.').nth(1).and_then(|p| URL_SAFE_NO_PAD.decode(p).ok());
@@ -469,6 +516,18 @@ mod tests {
         ));
         let p = CallbackParams::parse("state=a&code=b&error=access_denied%3Cscript%3E").expect("parses");
         assert_eq!(p.error.as_deref(), Some("access_deniedscript"));
+    }
+
+    #[test]
+    fn only_verified_email_addresses_are_kept() {
+        let email = openidconnect::EndUserEmail::new("a@example.com".into());
+        let keep = |verified, require| verified_email(Some(&email), verified, require);
+        assert_eq!(keep(Some(true), true).as_deref(), Some("a@example.com"));
+        assert_eq!(keep(Some(false), true), None);
+        assert_eq!(keep(None, true), None, "no claim is not a yes");
+        assert_eq!(keep(Some(false), false).as_deref(), Some("a@example.com"));
+        assert_eq!(keep(None, false).as_deref(), Some("a@example.com"));
+        assert_eq!(verified_email(None, Some(true), true), None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The identity provider as the gateway knows it: discovery metadata, signing keys,
 //! and a configured client. Refreshed by a background service; request phases only
-//! read the current snapshot (lock-free, `ArcSwap`).
+//! read the current snapshot (lock-free, `ArcSwap`). A token signed with a key the
+//! snapshot does not know makes [`OidcProvider::refetch_jwks`] fetch the keys again:
+//! single flight, at most once per [`JWKS_REFETCH_INTERVAL`].
 
 use arc_swap::ArcSwapOption;
 use openidconnect::core::{
@@ -17,6 +19,7 @@ use sso_config::{OidcConfig, SiteConfig};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
 use url::Url;
 
 /// Discovery fields the core metadata type does not carry.
@@ -59,15 +62,20 @@ pub const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 10] = [
     CoreJwsSigningAlgorithm::EdDsa,
 ];
 
-/// Least time between two JWKS fetches caused by an unknown `kid`, so tokens with
-/// made-up key ids cannot make the gateway hammer the IdP.
-pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// Least time between two fetches of the IdP's keys (discovery included). An unknown
+/// `kid` arriving sooner waits for the rest of the interval, so a key rotation is
+/// picked up within about this long while tokens with made-up key ids cannot make
+/// the gateway ask the IdP more than once per interval.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A snapshot of what discovery returned, with a client built from it.
 pub struct ProviderState {
     pub metadata: Metadata,
     pub client: Client,
     pub end_session_endpoint: Option<Url>,
+    /// Counts installed snapshots: a caller that saw generation `n` and finds a
+    /// higher one knows the keys were fetched again since.
+    pub jwks_generation: u64,
 }
 
 /// Why talking to the IdP failed.
@@ -93,9 +101,11 @@ pub struct OidcProvider {
     pub post_logout_url: Url,
     pub http: openidconnect::reqwest::Client,
     state: ArcSwapOption<ProviderState>,
-    epoch: Instant,
-    /// Milliseconds since `epoch` of the last JWKS fetch.
-    last_jwks_fetch_ms: AtomicU64,
+    /// Held while the keys are being fetched (single flight); holds when the last
+    /// fetch started (recorded before the request, so a cancelled fetch counts too).
+    last_jwks_fetch: Mutex<Option<Instant>>,
+    /// The generation given to the next installed snapshot.
+    next_generation: AtomicU64,
 }
 
 impl OidcProvider {
@@ -122,8 +132,8 @@ impl OidcProvider {
             post_logout_url,
             http,
             state: ArcSwapOption::const_empty(),
-            epoch: Instant::now(),
-            last_jwks_fetch_ms: AtomicU64::new(0),
+            last_jwks_fetch: Mutex::new(None),
+            next_generation: AtomicU64::new(1),
         })
     }
 
@@ -132,42 +142,42 @@ impl OidcProvider {
         self.state.load_full()
     }
 
-    /// Runs discovery (which fetches the JWKS too) and installs the result.
+    /// Runs discovery (which fetches the JWKS too) and installs the result. Counts as
+    /// a key fetch: key refetches wait for it and then use its keys.
     pub async fn discover(&self) -> Result<(), ProviderError> {
         let issuer = IssuerUrl::new(self.config.issuer.as_str().trim_end_matches('/').to_string())
             .map_err(|e| ProviderError::Config(e.to_string()))?;
+        let mut last_fetch = self.last_jwks_fetch.lock().await;
+        *last_fetch = Some(Instant::now());
         let metadata = Metadata::discover_async(issuer, &self.http)
             .await
             .map_err(|e| ProviderError::Discovery(error_chain(&e)))?;
         self.install(metadata);
-        self.last_jwks_fetch_ms.store(self.now_ms(), Ordering::Relaxed);
         Ok(())
     }
 
-    /// Fetches the JWKS again, at most once per [`JWKS_REFETCH_INTERVAL`]; returns
-    /// whether new keys were installed. Old keys stay in use when the IdP errors.
-    pub async fn refetch_jwks(&self) -> Result<bool, ProviderError> {
-        let now = self.now_ms();
-        let last = self.last_jwks_fetch_ms.load(Ordering::Relaxed);
-        let interval = JWKS_REFETCH_INTERVAL.as_millis() as u64;
-        if last != 0 && now.saturating_sub(last) < interval {
-            return Ok(false);
-        }
-        if self
-            .last_jwks_fetch_ms
-            .compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
-        {
-            return Ok(false); // another request is already fetching
-        }
+    /// Fetches the JWKS again for a caller whose snapshot (generation `seen`) has no
+    /// key for its token; returns whether keys newer than that snapshot are now
+    /// installed. Single flight: concurrent callers wait for the fetch in progress
+    /// and use its result instead of fetching again. Fetches are at least
+    /// [`JWKS_REFETCH_INTERVAL`] apart: a caller that comes sooner waits for the rest
+    /// of the interval. Old keys stay in use when the IdP errors.
+    pub async fn refetch_jwks(&self, seen: u64) -> Result<bool, ProviderError> {
+        let mut last_fetch = self.last_jwks_fetch.lock().await;
         let Some(current) = self.current() else {
             return Ok(false);
         };
+        if current.jwks_generation != seen {
+            return Ok(true); // fetched while this caller waited for the lock
+        }
+        if let Some(at) = *last_fetch {
+            tokio::time::sleep_until((at + JWKS_REFETCH_INTERVAL).into()).await;
+        }
+        *last_fetch = Some(Instant::now());
         let jwks = CoreJsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &self.http)
             .await
             .map_err(|e| ProviderError::Jwks(error_chain(&e)))?;
-        let metadata = current.metadata.clone().set_jwks(jwks);
-        self.install(metadata);
+        self.install(current.metadata.clone().set_jwks(jwks));
         Ok(true)
     }
 
@@ -192,11 +202,8 @@ impl OidcProvider {
             metadata,
             client,
             end_session_endpoint,
+            jwks_generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
         })));
-    }
-
-    fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64 + 1
     }
 }
 
@@ -211,4 +218,106 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A loopback IdP answering discovery and an empty JWKS (slowly, so concurrent
+    /// callers overlap with the fetch); records when each JWKS request arrived.
+    async fn fake_idp() -> (String, Arc<StdMutex<Vec<Instant>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let issuer = format!("http://{}", listener.local_addr().expect("addr"));
+        let hits = Arc::new(StdMutex::new(Vec::new()));
+        let discovery = serde_json::json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "jwks_uri": format!("{issuer}/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+        })
+        .to_string();
+        let seen = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let (discovery, seen) = (discovery.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let body = if request.starts_with(b"GET /jwks ") {
+                        seen.lock().expect("hits").push(Instant::now());
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        r#"{"keys":[]}"#.to_string()
+                    } else {
+                        discovery
+                    };
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        (issuer, hits)
+    }
+
+    fn provider(issuer: &str) -> OidcProvider {
+        let config = sso_config::parse(
+            &format!(
+                "[server]\n[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n[[sites]]\nname = \"s\"\n\
+                 hosts = [\"s.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\npublic_url = \"http://s.localhost\"\n\
+                 [sites.oidc]\nissuer = \"{issuer}\"\nclient_id = \"c\"\nclient_secret = \"client-secret-0123456789\"\n"
+            ),
+            &|_| None,
+        )
+        .expect("config");
+        let site = &config.sites[0];
+        OidcProvider::from_config(site, site.oidc.as_ref().expect("oidc")).expect("provider")
+    }
+
+    #[tokio::test]
+    async fn concurrent_refetches_share_one_spaced_fetch() {
+        let (issuer, hits) = fake_idp().await;
+        let provider = Arc::new(provider(&issuer));
+        let discovery_started = Instant::now();
+        provider.discover().await.expect("discovery");
+        let seen = provider.current().expect("state").jwks_generation;
+        assert_eq!(hits.lock().expect("hits").len(), 1, "discovery fetched the keys");
+
+        // Eight requests with an unknown kid at once: one fetch, all use its result.
+        let callers: Vec<_> = (0..8)
+            .map(|_| {
+                let provider = provider.clone();
+                tokio::spawn(async move { provider.refetch_jwks(seen).await })
+            })
+            .collect();
+        for caller in callers {
+            assert!(caller.await.expect("join").expect("refetch"), "newer keys installed");
+        }
+        let hits_now = hits.lock().expect("hits").clone();
+        assert_eq!(hits_now.len(), 2, "one refetch for eight callers");
+        assert!(
+            hits_now[1] >= discovery_started + JWKS_REFETCH_INTERVAL,
+            "the refetch waited for the interval since discovery"
+        );
+        let latest = provider.current().expect("state").jwks_generation;
+        assert!(latest > seen);
+
+        // A caller whose snapshot is already outdated does not fetch again.
+        assert!(provider.refetch_jwks(seen).await.expect("refetch"));
+        assert_eq!(hits.lock().expect("hits").len(), 2);
+    }
 }
