@@ -1,0 +1,114 @@
+//! Replays the committed fuzz corpora (`fuzz/corpus/<target>/`) and crash reproducers
+//! (`fuzz/regressions/<target>/`) through `sso_filters::fuzzing`, the same functions
+//! the `cargo fuzz` targets call, so every seed and every fixed crash stays a test
+//! without nightly or libFuzzer.
+
+use sso_filters::fuzzing;
+use std::path::{Path, PathBuf};
+
+/// A fuzzing entry point of `sso_filters::fuzzing`.
+type Target = fn(&[u8]);
+
+/// Every fuzz target, by the name of its corpus directory.
+const TARGETS: &[(&str, Target)] = &[
+    ("return_to", fuzzing::return_to),
+    ("cookie", fuzzing::cookie),
+    ("config", fuzzing::config),
+    ("token", fuzzing::token),
+    ("request_path", fuzzing::request_path),
+    ("navigation", fuzzing::navigation),
+];
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
+/// The files directly in `dir`, sorted; `None` when `dir` does not exist.
+fn files_in(dir: &Path) -> Option<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())).path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    Some(files)
+}
+
+/// The subdirectory names of `dir` (none when it does not exist).
+fn subdirs(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Runs `target` over every file, and fails naming each file that panicked.
+fn replay(name: &str) {
+    let Some(&(_, target)) = TARGETS.iter().find(|(n, _)| *n == name) else {
+        panic!("no fuzz target {name}")
+    };
+    let dir = fuzz_dir();
+    let corpus = files_in(&dir.join("corpus").join(name))
+        .unwrap_or_else(|| panic!("fuzz/corpus/{name}/ is missing: commit a seed corpus"));
+    assert!(!corpus.is_empty(), "fuzz/corpus/{name}/ is empty: commit seeds");
+    let regressions = files_in(&dir.join("regressions").join(name)).unwrap_or_default();
+    let mut failed = Vec::new();
+    for file in corpus.iter().chain(&regressions) {
+        let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
+        if std::panic::catch_unwind(|| target(&bytes)).is_err() {
+            failed.push(file.display().to_string());
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "fuzz target {name} panicked on (reproduce with `cargo +nightly fuzz run {name} <file>` in fuzz/):\n{}",
+        failed.join("\n")
+    );
+}
+
+#[test]
+fn every_corpus_directory_has_a_target_and_every_target_a_corpus() {
+    let dir = fuzz_dir();
+    let mut known: Vec<&str> = TARGETS.iter().map(|(n, _)| *n).collect();
+    known.sort_unstable();
+    assert_eq!(subdirs(&dir.join("corpus")), known, "fuzz/corpus/ and TARGETS differ");
+    for name in subdirs(&dir.join("regressions")) {
+        assert!(known.contains(&name.as_str()), "fuzz/regressions/{name}/ has no target");
+    }
+}
+
+#[test]
+fn return_to_corpus() {
+    replay("return_to");
+}
+
+#[test]
+fn cookie_corpus() {
+    replay("cookie");
+}
+
+#[test]
+fn config_corpus() {
+    replay("config");
+}
+
+#[test]
+fn token_corpus() {
+    replay("token");
+}
+
+#[test]
+fn request_path_corpus() {
+    replay("request_path");
+}
+
+#[test]
+fn navigation_corpus() {
+    replay("navigation");
+}
