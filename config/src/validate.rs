@@ -152,7 +152,7 @@ impl<'a> Validator<'a> {
             admin_listen,
             trusted_proxies,
             threads,
-            h2c: raw.h2c.unwrap_or(true),
+            h2c: raw.h2c.unwrap_or(false),
             work_stealing: raw.work_stealing.unwrap_or(false),
             upstream_keepalive_pool_size,
             log_format,

@@ -14,6 +14,43 @@ pub struct Forwarded {
     pub host: String,
     /// The shopper's address as the gateway believes it (first trusted hop's client).
     pub client_ip: Option<IpAddr>,
+    /// The peer is a trusted proxy (its other forwarding headers may stay).
+    pub peer_trusted: bool,
+}
+
+/// Forwarding facts the gateway does not rewrite: from an untrusted peer they are
+/// removed, or an origin that reads them (Spring prefers `Forwarded`) would believe a
+/// client's claim about its address, host or scheme.
+const FORWARDING_HEADERS: [&str; 10] = [
+    "forwarded",
+    "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-forwarded-scheme",
+    "x-forwarded-ssl",
+    "x-original-host",
+];
+
+/// Path overrides some stacks honour (IIS, older Symfony and Zend): always removed, as
+/// they would let a request name another path than the one the gateway decided on.
+const PATH_OVERRIDE_HEADERS: [&str; 2] = ["x-original-url", "x-rewrite-url"];
+
+/// The incoming headers to remove before proxying: path overrides always, other
+/// forwarding facts unless the peer is trusted. One pass over the names; allocates
+/// only when something is found.
+pub fn unbelieved_headers(headers: &http::HeaderMap, peer_trusted: bool) -> Vec<http::HeaderName> {
+    let mut found = Vec::new();
+    for name in headers.keys() {
+        let n = name.as_str();
+        let drop = PATH_OVERRIDE_HEADERS.contains(&n) || (!peer_trusted && FORWARDING_HEADERS.contains(&n));
+        if drop && !found.contains(name) {
+            found.push(name.clone());
+        }
+    }
+    found
 }
 
 /// Trusted proxy ranges, built at start-up.
@@ -53,6 +90,7 @@ impl TrustedProxies {
             };
             Forwarded {
                 client_ip: self.client_ip(&for_chain),
+                peer_trusted: true,
                 for_chain,
                 proto: clean(req.x_forwarded_proto).unwrap_or(req.scheme).to_string(),
                 host: clean(req.x_forwarded_host).or(req.host).unwrap_or_default().to_string(),
@@ -63,6 +101,7 @@ impl TrustedProxies {
                 proto: req.scheme.to_string(),
                 host: req.host.unwrap_or_default().to_string(),
                 client_ip: peer,
+                peer_trusted: false,
             }
         }
     }
@@ -160,6 +199,20 @@ mod tests {
             ..Incoming::default()
         });
         assert_eq!(f.client_ip, Some("10.0.0.2".parse().expect("ip")));
+    }
+
+    #[test]
+    fn forwarding_claims_of_untrusted_peers_are_dropped() {
+        let mut h = http::HeaderMap::new();
+        for name in ["forwarded", "x-real-ip", "x-original-url", "accept"] {
+            h.insert(http::HeaderName::from_static(name), http::HeaderValue::from_static("v"));
+        }
+        let names = |v: Vec<http::HeaderName>| v.iter().map(|n| n.as_str().to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            names(unbelieved_headers(&h, false)),
+            vec!["forwarded", "x-real-ip", "x-original-url"]
+        );
+        assert_eq!(names(unbelieved_headers(&h, true)), vec!["x-original-url"]);
     }
 
     #[test]

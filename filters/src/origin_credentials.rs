@@ -29,42 +29,57 @@ impl SiteAuth {
             return CredentialStrip::default();
         }
         CredentialStrip {
-            authorization: bearer_used,
+            authorization: bearer_used || self.carries_gateway_api_token(headers),
             cookies: cookies_without(headers, |name| self.cookies.is_gateway_cookie(name)),
         }
+    }
+
+    /// True when `Authorization` holds what looks like this site's API token (JOSE
+    /// header `typ: at+jwt` naming this site's key), whether or not it was the
+    /// credential that identified the request — a single-page app sends the session
+    /// cookie and its API token together. No signature check: the header is only
+    /// removed, never believed.
+    fn carries_gateway_api_token(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let Some(token) = value
+            .get(..7)
+            .filter(|s| s.eq_ignore_ascii_case("bearer "))
+            .map(|_| value[7..].trim())
+        else {
+            return false;
+        };
+        jsonwebtoken::decode_header(token).is_ok_and(|h| {
+            crate::tokens::TokenPurpose::Api.is_typ(h.typ.as_deref())
+                && h.kid.as_deref() == Some(self.tokens.signer.kid.as_str())
+        })
     }
 }
 
 /// The `Cookie` header values with every cookie `is_ours` names removed, or `None`
-/// when there is nothing to remove. An emptied header is dropped entirely.
+/// when there is nothing to remove. Read on bytes, so a line with a non-ASCII value
+/// is cleaned like any other; an emptied line is dropped.
 pub fn cookies_without(headers: &HeaderMap, is_ours: impl Fn(&str) -> bool) -> Option<Vec<HeaderValue>> {
     let values = headers.get_all(http::header::COOKIE);
-    let ours = |pair: &str| {
-        let name = pair.split_once('=').map_or(pair, |(k, _)| k).trim();
-        is_ours(name)
+    let ours = |pair: &[u8]| {
+        let name = pair.split(|b| *b == b'=').next().unwrap_or(pair);
+        std::str::from_utf8(name).is_ok_and(|n| is_ours(n.trim()))
     };
-    let any = values
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .any(ours);
+    let any = values.iter().flat_map(|v| v.as_bytes().split(|b| *b == b';')).any(ours);
     if !any {
         return None;
     }
     let mut kept = Vec::new();
     for value in values.iter() {
-        let Ok(text) = value.to_str() else {
-            // Not text: it cannot hold our cookies in a form we would read; keep it as is.
-            kept.push(value.clone());
-            continue;
-        };
-        let rest: Vec<&str> = text
-            .split(';')
-            .map(str::trim)
+        let rest: Vec<&[u8]> = value
+            .as_bytes()
+            .split(|b| *b == b';')
+            .map(|p| p.trim_ascii())
             .filter(|p| !p.is_empty() && !ours(p))
             .collect();
         if !rest.is_empty() {
-            if let Ok(v) = HeaderValue::from_str(&rest.join("; ")) {
+            if let Ok(v) = HeaderValue::from_bytes(&rest.join(&b"; "[..])) {
                 kept.push(v);
             }
         }
@@ -89,6 +104,13 @@ mod tests {
         let kept = cookies_without(&h, ours).expect("something removed");
         let kept: Vec<&str> = kept.iter().filter_map(|v| v.to_str().ok()).collect();
         assert_eq!(kept, vec!["cart=1", "lang=de"]);
+        let mut utf8 = HeaderMap::new();
+        utf8.append(
+            "cookie",
+            HeaderValue::from_bytes(b"pref=caf\xe9; sso_session=abc").expect("value"),
+        );
+        let kept = cookies_without(&utf8, ours).expect("something removed");
+        assert_eq!(kept[0].as_bytes(), b"pref=caf\xe9");
         let mut plain = HeaderMap::new();
         plain.append("cookie", HeaderValue::from_static("cart=1"));
         assert!(cookies_without(&plain, ours).is_none());

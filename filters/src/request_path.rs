@@ -148,7 +148,7 @@ impl<'a> RequestPath<'a> {
             TargetForm::Absolute { .. } => true,
             TargetForm::Asterisk => false,
         };
-        let route_key = route_key(&path, policy.case_insensitive);
+        let route_key = route_key(&path, policy.case_insensitive)?;
         Ok(RequestPath {
             path,
             query,
@@ -285,30 +285,37 @@ fn normalise_segments(path: &str, strict: bool) -> Result<Option<String>, Target
 }
 
 /// The strictest reading of a canonical path, for route matching; `None` when it is
-/// the path itself.
-fn route_key(path: &str, case_insensitive: bool) -> Option<String> {
+/// the path itself. Every escape decoded (`\` read as `/`), the path cut at a decoded
+/// `?` or `#` (an origin that decodes and re-splits reads the rest as a query), and
+/// each segment's `;parameters` dropped. A `.` or `..` segment that appears only in
+/// this reading (`/api/..%3B/x`, `/a%2F..%2Fb`) is refused: the origin could resolve
+/// it, so no rule can be decided for it.
+fn route_key(path: &str, case_insensitive: bool) -> Result<Option<String>, TargetError> {
     let needs_work =
         path.contains([';', '%', '\\']) || (case_insensitive && path.bytes().any(|b| b.is_ascii_uppercase()));
     if !needs_work {
-        return None;
+        return Ok(None);
     }
-    // Decode first (an origin may decode `%3B` or `%2F` before it strips parameters or
-    // splits segments), then drop each segment's parameters.
     let decoded = percent_decode_lossy(path).replace('\\', "/");
+    let decoded = decoded.split(['?', '#']).next().unwrap_or("");
     let mut key = String::with_capacity(decoded.len());
     for (i, segment) in decoded.split('/').enumerate() {
         if i > 0 {
             key.push('/');
         }
-        key.push_str(segment.split(';').next().unwrap_or(""));
+        let name = segment.split(';').next().unwrap_or("");
+        if i > 0 && (name == "." || name == "..") {
+            return Err(TargetError::AmbiguousDotSegment);
+        }
+        key.push_str(name);
     }
     if case_insensitive {
         key.make_ascii_lowercase();
     }
-    match normalise_segments(&key, false) {
+    Ok(match normalise_segments(&key, false) {
         Ok(Some(normal)) => Some(normal),
         _ => Some(key),
-    }
+    })
 }
 
 /// Decodes every well-formed `%XX` (others are kept as they are); bytes that are not

@@ -32,7 +32,8 @@ impl SiteRouter {
             return Some(*i);
         }
         // Hosts are stored lower-case; only allocate for the rare mixed-case request.
-        let lower = host.trim_end_matches('.').to_ascii_lowercase();
+        // One trailing dot is the fully-qualified spelling of the same name; two are not.
+        let lower = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
         self.by_host.get(&lower).copied()
     }
 }
@@ -86,6 +87,10 @@ pub fn checked_authority<'a>(
 pub fn host_without_port(authority: &str) -> Option<&str> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let (host, after) = rest.split_once(']')?;
+        // Brackets are for IPv6 literals only: `[shop.example]` is no host name.
+        if !host.contains(':') {
+            return None;
+        }
         match after {
             "" => (host, None),
             _ => (host, Some(after.strip_prefix(':')?)),
@@ -96,7 +101,7 @@ pub fn host_without_port(authority: &str) -> Option<&str> {
             None => (authority, None),
         }
     };
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let port_ok = port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok());
     let host_ok = !host.is_empty()
         && host
             .bytes()
@@ -153,7 +158,14 @@ public_url = "http://shop-b.localhost"
         ] {
             assert_eq!(r.route(bad), None, "{bad}");
         }
+        for bad in [
+            "[shop-a.localhost]",
+            "[shop-a.localhost]:1",
+            "shop-a.localhost:99999",
+            "shop-a.localhost..",
+        ] {
+            assert_eq!(r.route(bad), None, "{bad}");
+        }
         assert_eq!(host_without_port("[::1]:8080"), Some("::1"));
-        assert_eq!(host_without_port("[shop-a.localhost]"), Some("shop-a.localhost"));
     }
 }

@@ -75,17 +75,22 @@ impl HttpsRedirect {
         let authority = checked_authority(req, &form).map_err(|e| refuse(e.code()))?;
         let path = RequestPath::canonical(&form, PathPolicy::default()).map_err(|e| refuse(e.code()))?;
         let target = path.target();
-        if self.acme.is_some() && path.path.starts_with(ACME_PREFIX) {
-            return Ok(target);
-        }
-        let reply = match authority
+        let Some(base) = authority
             .and_then(|h| self.router.route(h))
             .and_then(|i| self.targets.get(i))
-        {
-            // Concatenated, not joined: the canonical path never starts with `//`.
-            Some(base) => Reply::redirect(308, format!("{base}{target}")),
-            None => Reply::error(421, "unknown_host", "This address is not served here.", json),
+        else {
+            return Err(Reply::error(
+                421,
+                "unknown_host",
+                "This address is not served here.",
+                json,
+            ));
         };
+        if self.acme.is_some() && path.route_key().starts_with(ACME_PREFIX) && path.path.starts_with(ACME_PREFIX) {
+            return Ok(target);
+        }
+        // Concatenated, not joined: the canonical path never starts with `//`.
+        let reply = Reply::redirect(308, format!("{base}{target}"));
         Err(reply)
     }
 }
@@ -108,6 +113,12 @@ impl ProxyHttp for HttpsRedirect {
         let uri = http::Uri::try_from(target).or_err(ErrorType::InvalidHTTPHeader, "canonical ACME target")?;
         req.set_uri(uri);
         for name in self.strip.spoofed(&req.headers) {
+            req.remove_header(&name);
+        }
+        let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        let trusted = peer.is_some_and(|p| self.trusted.trusts(p));
+        let req = session.req_header_mut();
+        for name in sso_filters::forwarded::unbelieved_headers(&req.headers, trusted) {
             req.remove_header(&name);
         }
         Ok(false)

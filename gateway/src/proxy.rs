@@ -13,7 +13,7 @@ use pingora::{ErrorSource, ErrorType};
 use sso_config::Config;
 use sso_filters::auth::{AuthEvents, Identity};
 use sso_filters::cache_control::private_cache_control;
-use sso_filters::forwarded::{joined, Forwarded, Incoming, TrustedProxies};
+use sso_filters::forwarded::{joined, unbelieved_headers, Forwarded, Incoming, TrustedProxies};
 use sso_filters::identity_headers::IdentityHeaderStrip;
 use sso_filters::reply::wants_json;
 use sso_filters::request_path::{RequestPath, TargetError, TargetForm};
@@ -208,6 +208,7 @@ impl ProxyHttp for GatewayProxy {
         let route_key = (path.route_key() != path.path).then(|| path.route_key().to_string());
         let forwarded = self.forwarded(session);
         ctx.client_ip = forwarded.client_ip;
+        let peer_trusted = forwarded.peer_trusted;
         ctx.forwarded = Some(forwarded);
 
         let req = session.req_header_mut();
@@ -220,6 +221,9 @@ impl ProxyHttp for GatewayProxy {
             }
         }
         self.strip_identity_headers(req, &site.name);
+        for name in unbelieved_headers(&req.headers, peer_trusted) {
+            req.remove_header(&name);
+        }
 
         let req: &http::request::Parts = session.req_header();
         let route_key = route_key.as_deref().unwrap_or(req.uri.path());

@@ -178,8 +178,13 @@ async fn a_down_upstream_gets_a_502_page_and_a_healthy_one_takes_over() {
 }
 
 #[tokio::test]
-async fn clients_may_speak_h2c() {
-    let (_origin, gw, _) = sso_tests::plain_shop().expect("shop");
+async fn clients_may_speak_h2c_when_it_is_turned_on() {
+    let origin = sso_tests::Storefront::start().expect("origin");
+    let gw = sso_tests::GatewayConfig::default()
+        .server("h2c = true")
+        .plain_site("shop", &[origin.addr()])
+        .start()
+        .expect("gateway");
     let client = reqwest::Client::builder()
         .http2_prior_knowledge()
         .resolve("shop.localhost", std::net::SocketAddr::from(([127, 0, 0, 1], 0)))

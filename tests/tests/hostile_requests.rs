@@ -49,6 +49,15 @@ async fn request_targets_reach_the_origin_only_as_their_canonical_path_allows() 
         ("/..;/api/orders".into(), 400, None),
         ("/catalog/..;x/api".into(), 400, None),
         ("/a%00b".into(), 400, None),
+        // From the security review: dot-segments that only appear once `%3B` is decoded
+        // and parameters dropped, and delimiters an origin could re-split on.
+        ("/api/..%3B/orders".into(), 400, None),
+        ("/api/..%3bjsessionid=1/x".into(), 400, None),
+        ("/account/..%3B/".into(), 400, None),
+        ("/account/.%2e%3bx/profile".into(), 400, None),
+        ("/api%3F".into(), 401, None),
+        ("/api%23x".into(), 401, None),
+        ("/account%3F/orders".into(), 401, None),
         ("/a%0d%0aX-Customer-Id:%20bob".into(), 400, None),
         ("/a%zz".into(), 400, None),
         ("*".into(), 400, None),
@@ -158,6 +167,52 @@ async fn identity_headers_cannot_be_smuggled_and_gateway_credentials_stay_home()
     );
     // The origin gets the shop's own cookies, never the gateway's.
     assert_eq!(echo["headers"]["cookie"], "cart=1", "{echo}");
+
+    // A single-page app sends the cookie and its API token together: the origin gets
+    // neither.
+    let token: serde_json::Value = shopper
+        .api(&shop.url("/_sso/token"))
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let bearer = token["access_token"].as_str().expect("access_token");
+    let resp = get(
+        port,
+        "/api/orders",
+        &format!("Cookie: {cookie}\r\nAuthorization: Bearer {bearer}\r\n"),
+    );
+    let echo = resp.echo().expect("proxied");
+    assert!(echo["headers"]["authorization"].is_null(), "{echo}");
+    assert_eq!(echo["headers"]["x-customer-id"], "alice");
+
+    // A cookie line with a non-ASCII value the origin set: the session still counts and
+    // the gateway's cookie is still removed.
+    let mut raw =
+        format!("GET /account HTTP/1.1\r\nHost: shop.localhost:{port}\r\nAccept: application/json\r\nCookie: ")
+            .into_bytes();
+    raw.extend_from_slice(cookie.as_bytes());
+    raw.extend_from_slice(b"; pref=caf\xe9\r\nConnection: close\r\n\r\n");
+    let resp = sso_tests::raw_http::send_bytes(port, &raw).expect("response");
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let echo = resp.echo().expect("proxied");
+    assert_eq!(echo["headers"]["x-customer-id"], "alice");
+    assert!(!echo["headers"]["cookie"].to_string().contains("sso_session"), "{echo}");
+
+    // Forwarding claims and path overrides from an untrusted client never reach the origin.
+    let resp = get(
+        port,
+        "/catalog",
+        "Forwarded: for=6.6.6.6;host=evil.example\r\nX-Real-IP: 6.6.6.6\r\nTrue-Client-IP: 6.6.6.6\r\n\
+         X-Forwarded-Port: 1\r\nX-Original-URL: /account\r\nX-Rewrite-URL: /account\r\n",
+    );
+    let echo = resp.echo().expect("proxied");
+    let raw = echo["rawHeaders"].to_string();
+    assert!(
+        !raw.contains("6.6.6.6") && !raw.contains("/account") && !raw.contains("evil.example"),
+        "{raw}"
+    );
 
     // Anonymous, on a public route: stripped all the same.
     let resp = get(port, "/catalog", smuggle);

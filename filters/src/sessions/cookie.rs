@@ -166,6 +166,11 @@ impl CookieCodec {
     pub fn evict_old_flows(&self, headers: &http::HeaderMap) -> Vec<String> {
         let mut flows: Vec<(u64, &str)> = Vec::new();
         for (name, value) in cookie_pairs(headers) {
+            // Bounded: a request stuffed with thousands of flow cookies costs no more
+            // than one with a few dozen (the rest go on later logins).
+            if flows.len() == MAX_FLOW_COOKIES_SEEN {
+                break;
+            }
             if self.is_flow_name(name) && !flows.iter().any(|(_, n)| *n == name) {
                 flows.push((flow_created(value).unwrap_or(0), name));
             }
@@ -199,6 +204,9 @@ impl CookieCodec {
 /// grow the `Cookie` header.
 pub const MAX_FLOW_COOKIES: usize = 3;
 
+/// Most flow cookies one request is searched for (and so deleted in one response).
+const MAX_FLOW_COOKIES_SEEN: usize = 32;
+
 /// Bytes of the state hash in a flow cookie name (12 base64url characters).
 const FLOW_HASH_BYTES: usize = 9;
 
@@ -230,15 +238,16 @@ pub fn find_cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a s
     cookie_pairs(headers).find_map(|(k, v)| (k == name).then_some(v))
 }
 
-/// Every `(name, value)` in the request's `Cookie` header(s), in order.
+/// Every `(name, value)` in the request's `Cookie` header(s), in order. Read on bytes:
+/// a line holding a non-ASCII value the origin set (`city=Zürich`) still yields its
+/// other pairs; only a pair that is not UTF-8 is skipped.
 fn cookie_pairs(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
+        .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
         .filter_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
+            let (k, v) = std::str::from_utf8(pair).ok()?.trim().split_once('=')?;
             Some((k, v.trim_matches('"')))
         })
 }
@@ -292,6 +301,30 @@ mod tests {
         assert!(!codec("http://s.localhost")
             .set_session(&SessionId::random())
             .contains("Secure"));
+    }
+
+    #[test]
+    fn a_request_stuffed_with_flow_cookies_costs_a_bounded_amount() {
+        let c = codec("http://s.localhost");
+        let mut line = String::new();
+        for i in 0..5000u32 {
+            let name = c.flow_name(&format!("state-{i}"));
+            line.push_str(&format!("{name}={i}.x; "));
+        }
+        let mut h = http::HeaderMap::new();
+        h.append("cookie", http::HeaderValue::from_str(&line).expect("value"));
+        let deletions = c.evict_old_flows(&h);
+        assert_eq!(deletions.len(), MAX_FLOW_COOKIES_SEEN - (MAX_FLOW_COOKIES - 1));
+    }
+
+    #[test]
+    fn a_non_ascii_cookie_does_not_hide_the_others() {
+        let mut h = http::HeaderMap::new();
+        let line = http::HeaderValue::from_bytes(b"city=Z\xc3\xbcrich; sso_session=abc; raw=\xe9").expect("value");
+        h.append("cookie", line);
+        assert_eq!(find_cookie(&h, "sso_session"), Some("abc"));
+        assert_eq!(find_cookie(&h, "city"), Some("Z\u{fc}rich"));
+        assert_eq!(find_cookie(&h, "raw"), None);
     }
 
     #[test]
