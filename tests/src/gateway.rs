@@ -135,6 +135,20 @@ impl Gateway {
         )
     }
 
+    /// Waits until `/readyz` answers 200 (configuration loaded, IdP metadata fetched).
+    pub async fn ready(&self) -> Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(r) = reqwest::get(self.admin_url("/readyz")).await {
+                if r.status() == 200 {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("gateway never became ready:\n{}", self.log())
+    }
+
     /// The Prometheus text from the admin listener.
     pub async fn metrics(&self) -> String {
         match reqwest::get(self.admin_url("/metrics")).await {

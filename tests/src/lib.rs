@@ -236,16 +236,16 @@ impl Shop {
 
     /// Waits until `/readyz` says the IdP metadata is loaded.
     pub async fn ready(&self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(r) = reqwest::get(self.gateway.admin_url("/readyz")).await {
-                if r.status() == 200 {
-                    return Ok(());
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("gateway never became ready:\n{}", self.gateway.log())
+        self.gateway.ready().await
+    }
+
+    /// A fresh API token from `/_sso/token` for a signed-in shopper.
+    pub async fn api_token(&self, shopper: &Shopper) -> Result<String> {
+        let answer: serde_json::Value = shopper.api(&self.url("/_sso/token")).await?.json().await?;
+        answer["access_token"]
+            .as_str()
+            .map(str::to_string)
+            .with_context(|| format!("no access_token in {answer}"))
     }
 
     /// Signs `login` in through `/account`-style `path` and returns where the browser landed.

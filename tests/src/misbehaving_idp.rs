@@ -7,9 +7,9 @@
 use crate::client::Landing;
 use crate::{echo_of, free_port, repo_root, wait_for_port, Gateway, GatewayConfig, Proc, Shop, Shopper, Storefront};
 use crate::{CLIENT_ID, CLIENT_SECRET};
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use url::Url;
 
 /// How long a test waits for one login before calling it a hang. Generous: the
@@ -126,16 +126,7 @@ impl ConformanceShop {
     }
 
     async fn ready(&self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(r) = reqwest::get(self.gateway.admin_url("/readyz")).await {
-                if r.status() == 200 {
-                    return Ok(());
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("gateway never became ready:\n{}", self.gateway.log())
+        self.gateway.ready().await
     }
 
     /// Opens `/account` and follows every redirect (the IdP answers `/authorize` at

@@ -170,14 +170,7 @@ async fn identity_headers_cannot_be_smuggled_and_gateway_credentials_stay_home()
 
     // A single-page app sends the cookie and its API token together: the origin gets
     // neither.
-    let token: serde_json::Value = shopper
-        .api(&shop.url("/_sso/token"))
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let bearer = token["access_token"].as_str().expect("access_token");
+    let bearer = shop.api_token(&shopper).await.expect("api token");
     let resp = get(
         port,
         "/api/orders",

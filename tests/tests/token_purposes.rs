@@ -102,14 +102,7 @@ async fn signing_in_past_max_per_customer_ends_the_oldest_session() {
     for browser in &browsers {
         let landing = shop.sign_in(browser, "/account", "ivan").await.expect("login");
         assert_eq!(landing.status, 200, "{landing:?}");
-        let token: serde_json::Value = browser
-            .api(&shop.url("/_sso/token"))
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("json");
-        api_tokens.push(token["access_token"].as_str().expect("access_token").to_string());
+        api_tokens.push(shop.api_token(browser).await.expect("api token"));
     }
     let session = |browser: &Shopper| {
         let url = shop.url("/_sso/session");
