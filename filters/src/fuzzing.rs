@@ -259,11 +259,13 @@ fn cookie_headers(codec: &CookieCodec, other: &CookieCodec, lines: &[u8]) {
             headers.append(http::header::COOKIE, value);
         }
     }
+    // Cookies are read on bytes: a pair counts when it is UTF-8, whatever else its
+    // line holds (a non-ASCII value of the origin's must not hide the session cookie).
     let present: Vec<&str> = headers
         .get_all(http::header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
+        .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
+        .filter_map(|pair| std::str::from_utf8(pair).ok())
         .filter_map(|pair| pair.trim().split_once('=').map(|(name, _)| name))
         .collect();
     for name in present
