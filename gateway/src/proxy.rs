@@ -93,7 +93,8 @@ impl GatewayProxy {
     }
 
     /// 400 for a request-target the gateway will not read as a path; counted.
-    async fn refuse_target(&self, session: &mut Session, ctx: &RequestCtx, e: TargetError, json: bool) -> Result<bool> {
+    async fn refuse_target(&self, session: &mut Session, ctx: &RequestCtx, e: TargetError) -> Result<bool> {
+        let json = wants_json(&session.req_header().headers);
         self.metrics
             .rejected
             .with_label_values(&[self.site_label(ctx), e.code()])
@@ -182,12 +183,11 @@ impl ProxyHttp for GatewayProxy {
     /// the route's access rule on the route key. The first that answers ends the request.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let req = session.req_header();
-        let json = wants_json(&req.headers);
         let form = TargetForm::classify(req.raw_path(), req.method == http::Method::OPTIONS);
         let authority = form.as_ref().map_err(|e| *e).and_then(|f| checked_authority(req, f));
         let (form, authority) = match (form, authority) {
             (Ok(form), Ok(authority)) => (form, authority),
-            (Err(e), _) | (_, Err(e)) => return self.refuse_target(session, ctx, e, json).await,
+            (Err(e), _) | (_, Err(e)) => return self.refuse_target(session, ctx, e).await,
         };
         ctx.site = authority.and_then(|h| self.router.route(h));
         let Some(site) = self.site(ctx) else {
@@ -195,14 +195,14 @@ impl ProxyHttp for GatewayProxy {
                 421,
                 "unknown_host",
                 "This address is not served here. Check the link you followed.",
-                json,
+                wants_json(&req.headers),
             );
             write_reply(session, reply).await?;
             return Ok(true);
         };
         let path = match RequestPath::canonical(&form, site.paths) {
             Ok(path) => path,
-            Err(e) => return self.refuse_target(session, ctx, e, json).await,
+            Err(e) => return self.refuse_target(session, ctx, e).await,
         };
         let rewrite = path.rewritten.then(|| path.target());
         let route_key = (path.route_key() != path.path).then(|| path.route_key().to_string());
@@ -217,7 +217,7 @@ impl ProxyHttp for GatewayProxy {
             parts.path_and_query = http::uri::PathAndQuery::try_from(target).ok();
             match http::Uri::from_parts(parts) {
                 Ok(uri) => req.set_uri(uri),
-                Err(_) => return self.refuse_target(session, ctx, TargetError::BadCharacter, json).await,
+                Err(_) => return self.refuse_target(session, ctx, TargetError::BadCharacter).await,
             }
         }
         self.strip_identity_headers(req, &site.name);
