@@ -21,22 +21,25 @@ pub fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
 /// `document`, and an `Accept` under which HTML is among the most preferred types.
 /// Used both for [`is_navigation`] and to pick an HTML rather than a JSON 401.
 pub fn is_page_request(headers: &HeaderMap) -> bool {
-    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    if value("x-requested-with").is_some_and(|v| v.eq_ignore_ascii_case("xmlhttprequest")) {
+    // Every line of a header counts: a repeated header cannot hide what one line says.
+    let any = |name: &str, says: &dyn Fn(&str) -> bool| {
+        headers
+            .get_all(name)
+            .iter()
+            .any(|v| v.to_str().map_or(true, |v| says(v.trim())))
+    };
+    if any("x-requested-with", &|v| v.eq_ignore_ascii_case("xmlhttprequest")) {
         return false;
     }
-    if value("sec-fetch-mode").is_some_and(|v| !v.eq_ignore_ascii_case("navigate")) {
+    if any("sec-fetch-mode", &|v| !v.eq_ignore_ascii_case("navigate")) {
         return false;
     }
-    if value("sec-fetch-dest").is_some_and(|v| !v.eq_ignore_ascii_case("document")) {
+    if any("sec-fetch-dest", &|v| !v.eq_ignore_ascii_case("document")) {
         return false;
     }
     // Speculative loads (`<link rel=prefetch>`, speculation rules) are not a person.
     let prefetch = |v: &str| v.to_ascii_lowercase().contains("prefetch");
-    if value("sec-purpose").is_some_and(prefetch)
-        || value("purpose").is_some_and(prefetch)
-        || value("x-moz").is_some_and(prefetch)
-    {
+    if any("sec-purpose", &prefetch) || any("purpose", &prefetch) || any("x-moz", &prefetch) {
         return false;
     }
     let mut accept = headers.get_all(http::header::ACCEPT).iter().peekable();
