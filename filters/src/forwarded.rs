@@ -79,6 +79,27 @@ impl TrustedProxies {
         self.0.iter().any(|net| net.contains(&ip))
     }
 
+    /// [`Self::decide`] from a request's headers: every line of `X-Forwarded-For`,
+    /// the first of `-Proto` and `-Host`.
+    pub fn decide_for(
+        &self,
+        headers: &http::HeaderMap,
+        peer: Option<IpAddr>,
+        host: Option<&str>,
+        scheme: &str,
+    ) -> Forwarded {
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let chain = joined(headers, "x-forwarded-for");
+        self.decide(&Incoming {
+            peer,
+            x_forwarded_for: chain.as_deref(),
+            x_forwarded_proto: get("x-forwarded-proto"),
+            x_forwarded_host: get("x-forwarded-host"),
+            host,
+            scheme,
+        })
+    }
+
     pub fn decide(&self, req: &Incoming<'_>) -> Forwarded {
         let peer = req.peer.map(canonical);
         let trusted = peer.is_some_and(|p| self.trusts(p));

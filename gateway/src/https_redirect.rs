@@ -17,7 +17,7 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::ErrorType;
 use sso_config::Config;
 use sso_config::PathPolicy;
-use sso_filters::forwarded::{joined, Incoming, TrustedProxies};
+use sso_filters::forwarded::TrustedProxies;
 use sso_filters::identity_headers::IdentityHeaderStrip;
 use sso_filters::reply::wants_json;
 use sso_filters::request_path::{RequestPath, TargetForm};
@@ -133,17 +133,9 @@ impl ProxyHttp for HttpsRedirect {
         _ctx: &mut (),
     ) -> Result<()> {
         let headers = &session.req_header().headers;
-        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let chain = joined(headers, "x-forwarded-for");
         let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
-        let forwarded = self.trusted.decide(&Incoming {
-            peer,
-            x_forwarded_for: chain.as_deref(),
-            x_forwarded_proto: get("x-forwarded-proto"),
-            x_forwarded_host: get("x-forwarded-host"),
-            host: get("host"),
-            scheme: "http",
-        });
+        let host = headers.get(http::header::HOST).and_then(|v| v.to_str().ok());
+        let forwarded = self.trusted.decide_for(headers, peer, host, "http");
         upstream.insert_header("x-forwarded-for", forwarded.for_chain)?;
         upstream.insert_header("x-forwarded-proto", forwarded.proto)?;
         upstream.insert_header("x-forwarded-host", forwarded.host)?;

@@ -13,7 +13,7 @@ use pingora::{ErrorSource, ErrorType};
 use sso_config::Config;
 use sso_filters::auth::{AuthEvents, Identity};
 use sso_filters::cache_control::private_cache_control;
-use sso_filters::forwarded::{joined, unbelieved_headers, Forwarded, Incoming, TrustedProxies};
+use sso_filters::forwarded::{unbelieved_headers, Forwarded, TrustedProxies};
 use sso_filters::identity_headers::IdentityHeaderStrip;
 use sso_filters::reply::wants_json;
 use sso_filters::request_path::{RequestPath, TargetError, TargetForm};
@@ -132,17 +132,9 @@ impl GatewayProxy {
     /// every line of its `X-Forwarded-*` headers.
     fn forwarded(&self, session: &Session) -> Forwarded {
         let req = session.req_header();
-        let headers = &req.headers;
-        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let chain = joined(headers, "x-forwarded-for");
-        self.trusted.decide(&Incoming {
-            peer: peer_ip(session),
-            x_forwarded_for: chain.as_deref(),
-            x_forwarded_proto: get("x-forwarded-proto"),
-            x_forwarded_host: get("x-forwarded-host"),
-            host: sso_filters::site_router::request_authority(req),
-            scheme: if is_tls(session) { "https" } else { "http" },
-        })
+        let scheme = if is_tls(session) { "https" } else { "http" };
+        let host = sso_filters::site_router::request_authority(req);
+        self.trusted.decide_for(&req.headers, peer_ip(session), host, scheme)
     }
 }
 
