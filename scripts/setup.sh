@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine needs to build, demo and test sso-gateway:
 # cmake (Pingora's zlib-ng), Node.js + npm (the local OpenID provider and demo origin),
-# the pinned npm packages, and Debian's chromium + chromium-driver (browser journey).
+# the pinned npm packages, Debian's chromium + chromium-driver (browser journey) and
+# redis-server (the Redis store tests start their own when none answers on :6379).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ command -v cc >/dev/null || need+=(build-essential)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v curl >/dev/null || need+=(curl)
+command -v redis-server >/dev/null || need+=(redis-server)
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

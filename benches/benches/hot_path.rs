@@ -11,16 +11,15 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet};
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, Nonce};
 use p256::pkcs8::{EncodePrivateKey, LineEnding};
-use sso_benches::{config, customer, populated_store, NoEvents};
-use sso_filters::auth::SiteAuth;
+use sso_benches::{config, customer, identify_now, populated_store, site_auth};
 use sso_filters::identity_headers::IdentityHeaderStrip;
 use sso_filters::oidc::flow::harden_verifier;
 use sso_filters::secret::{SessionId, Sid};
 use sso_filters::sessions::cookie::CookieCodec;
-use sso_filters::sessions::{now_secs, SessionStore};
+use sso_filters::sessions::now_secs;
+use sso_filters::store::SessionStore;
 use sso_filters::tokens::{TokenPurpose, TokenSigner};
 use std::str::FromStr;
-use std::sync::Arc;
 
 fn session_lookup(c: &mut Criterion) {
     let mut group = c.benchmark_group("session_lookup");
@@ -31,7 +30,7 @@ fn session_lookup(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| {
                 i = (i + 7919) % sids.len();
-                black_box(store.get(&sids[i]))
+                black_box(store.cached(&sids[i]))
             })
         });
     }
@@ -42,14 +41,13 @@ fn cookie_and_identity(c: &mut Criterion) {
     let cfg = config();
     let site = &cfg.sites[0];
     let (store, ids) = populated_store(1_000);
-    let store: Arc<dyn SessionStore> = Arc::new(store);
     let codec = CookieCodec::from_config(&cfg.sessions, site);
     let cookie = codec.encode(&ids[0]);
     c.bench_function("cookie_verify", |b| {
         b.iter(|| black_box(codec.decode(black_box(&cookie))))
     });
 
-    let auth = SiteAuth::from_config(&cfg, site, store, Arc::new(NoEvents)).expect("auth");
+    let auth = site_auth(&cfg, store);
     let mut headers = http::HeaderMap::new();
     headers.insert(
         "cookie",
@@ -63,10 +61,10 @@ fn cookie_and_identity(c: &mut Criterion) {
         "Mozilla/5.0 (X11; Linux x86_64) Chrome/156".parse().expect("value"),
     );
     c.bench_function("identify_from_cookie", |b| {
-        b.iter(|| black_box(auth.identify(black_box(&headers))))
+        b.iter(|| black_box(identify_now(&auth, black_box(&headers))))
     });
 
-    let identity = auth.identify(&headers).expect("identity");
+    let identity = identify_now(&auth, &headers).expect("identity");
     c.bench_function("identity_headers_with_cached_token", |b| {
         b.iter(|| black_box(auth.identity_headers(black_box(&identity))))
     });

@@ -3,10 +3,13 @@
 
 use sso_config::Config;
 use sso_filters::auth::AuthEvents;
+use sso_filters::auth::{Identity, SiteAuth};
 use sso_filters::identity::Customer;
 use sso_filters::secret::SessionId;
 use sso_filters::sessions::memory::MemorySessionStore;
-use sso_filters::sessions::{SessionData, SessionStore};
+use sso_filters::sessions::SessionData;
+use sso_filters::store::Stores;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const SECRET: &str = "bench-cookie-secret-0123456789abcdef";
@@ -33,22 +36,44 @@ pub fn customer(i: usize) -> Customer {
     }
 }
 
-/// A store holding `n` live sessions; returns it and every id.
+/// A store holding `n` live sessions shaped like the gateway's by default (customer
+/// claims and a refresh token; no ID token, as `oidc.logout_id_token_hint = false`);
+/// returns it and every id.
 pub fn populated_store(n: usize) -> (MemorySessionStore, Vec<SessionId>) {
     let store = MemorySessionStore::new(Duration::from_secs(3600), n + 1);
-    let site: std::sync::Arc<str> = "shop".into();
+    let site: Arc<str> = "shop".into();
     let ids = (0..n)
         .map(|i| {
-            store.create(SessionData::new(
-                site.clone(),
-                customer(i),
-                Some("x".repeat(700)),
-                Default::default(),
-                43_200,
-            ))
+            let refresh = sso_filters::sessions::RefreshState::new(
+                Some(sso_config::Secret::new(format!(
+                    "refresh-{i:08}-0123456789abcdefghijklmnopqrstuvwxyz"
+                ))),
+                Some(300),
+                Duration::from_secs(300),
+            );
+            store.insert(SessionData::new(site.clone(), customer(i), None, refresh, 43_200))
         })
         .collect();
     (store, ids)
+}
+
+/// The shop's auth over the memory stores with `store` as the sessions.
+pub fn site_auth(cfg: &Config, store: MemorySessionStore) -> SiteAuth {
+    let stores = Stores {
+        sessions: Arc::new(store),
+        ..Stores::memory(MemorySessionStore::new(Duration::from_secs(1), 1), 1_000)
+    };
+    match SiteAuth::from_config(cfg, &cfg.sites[0], &stores, Arc::new(NoEvents)) {
+        Ok(a) => a,
+        Err(e) => panic!("auth: {e}"),
+    }
+}
+
+/// Identify from headers, for a request whose session is in memory: that path never
+/// waits, so the future is ready at its first poll.
+pub fn identify_now(auth: &SiteAuth, headers: &http::HeaderMap) -> Option<Identity> {
+    use futures_util::FutureExt;
+    auth.identify(headers).now_or_never().and_then(Result::ok).flatten()
 }
 
 /// Resident set size of this process in bytes (Linux).

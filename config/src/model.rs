@@ -102,7 +102,16 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct SessionsConfig {
     pub store: SessionStoreKind,
+    /// `redis://` or `rediss://` (TLS) URL of the shared store; required with `store = "redis"`.
     pub redis_url: Option<String>,
+    /// First part of every Redis key (`<prefix>:<kind>:<id>`), so gateways of different
+    /// deployments can share one Redis.
+    pub redis_key_prefix: String,
+    /// How long a replica serves a session from its own memory (L1) before asking Redis again.
+    pub l1_ttl: Duration,
+    /// While Redis is unreachable, refuse sessions held in L1 too (instead of serving
+    /// them until `l1_ttl`).
+    pub fail_closed: bool,
     /// Signs session and login-flow cookies. At least 32 bytes.
     pub cookie_secret: Secret,
     /// Cookie name; `__Host-` is prefixed on https sites.
@@ -120,6 +129,7 @@ pub struct SessionsConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionStoreKind {
     Memory,
+    Redis,
 }
 
 #[derive(Debug, Clone)]
@@ -221,6 +231,9 @@ pub struct OidcConfig {
     pub discovery_refresh: Duration,
     /// `X-Customer-Email` only when the IdP says `email_verified: true`.
     pub require_verified_email: bool,
+    /// Keep the IdP's ID token with each session and send it as `id_token_hint` at
+    /// logout (costs ~1 KiB per session); otherwise logout sends `client_id`.
+    pub logout_id_token_hint: bool,
     /// A session holding a refresh token whose access token had no `expires_in` is
     /// refreshed (revalidated with the IdP) this often.
     pub revalidate_interval: Duration,

@@ -86,6 +86,9 @@ pub struct RawSiteTls {
 pub struct RawSessions {
     pub store: Option<String>,
     pub redis_url: Option<String>,
+    pub redis_key_prefix: Option<String>,
+    pub l1_ttl: Option<String>,
+    pub fail_closed: Option<bool>,
     pub cookie_secret: Option<String>,
     pub cookie_name: Option<String>,
     pub idle_timeout: Option<String>,
@@ -152,6 +155,7 @@ pub struct RawOidc {
     pub request_timeout: Option<String>,
     pub discovery_refresh: Option<String>,
     pub require_verified_email: Option<bool>,
+    pub logout_id_token_hint: Option<bool>,
     pub revalidate_interval: Option<String>,
 }
 

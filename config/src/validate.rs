@@ -175,13 +175,7 @@ impl<'a> Validator<'a> {
     fn sessions(&mut self, raw: &RawSessions) -> SessionsConfig {
         let store = match raw.store.as_deref() {
             None | Some("memory") => SessionStoreKind::Memory,
-            Some("redis") => {
-                self.errors.push(
-                    "sessions.store",
-                    "\"redis\" is not available in this version yet; use \"memory\"",
-                );
-                SessionStoreKind::Memory
-            }
+            Some("redis") => SessionStoreKind::Redis,
             Some(other) => {
                 self.errors
                     .push("sessions.store", format!("{other:?} is not \"memory\" or \"redis\""));
@@ -189,6 +183,29 @@ impl<'a> Validator<'a> {
             }
         };
         let redis_url = self.opt_text("sessions.redis_url", raw.redis_url.as_ref());
+        match (&redis_url, store) {
+            (None, SessionStoreKind::Redis) => self.errors.push(
+                "sessions.redis_url",
+                "is required with store = \"redis\" (redis://host:6379/0 or rediss:// for TLS)",
+            ),
+            (Some(url), _) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => self.errors.push(
+                "sessions.redis_url",
+                "must start with redis:// or rediss:// (Sentinel and Cluster URLs are not supported)",
+            ),
+            _ => {}
+        }
+        let redis_key_prefix = raw.redis_key_prefix.clone().unwrap_or_else(|| "sso".into());
+        if redis_key_prefix.is_empty()
+            || redis_key_prefix.len() > 64
+            || !redis_key_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        {
+            self.errors.push(
+                "sessions.redis_key_prefix",
+                format!("{redis_key_prefix:?} is not 1-64 letters, digits, '.', '-' or '_'"),
+            );
+        }
         let cookie_secret = match self.opt_text("sessions.cookie_secret", raw.cookie_secret.as_ref()) {
             Some(s) if s.len() >= MIN_COOKIE_SECRET_LEN => Secret::new(s),
             Some(s) => {
@@ -265,11 +282,21 @@ impl<'a> Validator<'a> {
                 100_000
             }
         };
+        let l1_ttl = parse_duration(e, "sessions.l1_ttl", raw.l1_ttl.as_deref(), Duration::from_secs(5));
+        if l1_ttl > Duration::from_secs(60) {
+            e.push(
+                "sessions.l1_ttl",
+                "is longer than 60s: a revoked session could be served that long while Redis is down",
+            );
+        }
         SessionsConfig {
             max_per_customer,
             max_pending_logins,
             store,
             redis_url,
+            redis_key_prefix,
+            l1_ttl,
+            fail_closed: raw.fail_closed.unwrap_or(false),
             cookie_secret,
             cookie_name,
             idle_timeout,
@@ -512,6 +539,7 @@ impl<'a> Validator<'a> {
             post_logout_path,
             use_userinfo: raw.use_userinfo.unwrap_or(true),
             require_verified_email: raw.require_verified_email.unwrap_or(true),
+            logout_id_token_hint: raw.logout_id_token_hint.unwrap_or(false),
             revalidate_interval: parse_duration(
                 e,
                 &format!("{p}.revalidate_interval"),

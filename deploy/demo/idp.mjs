@@ -6,6 +6,8 @@
 //   POST_LOGOUT_REDIRECT_URIS  comma-separated post-logout URLs
 //   ID_TOKEN_TTL               seconds (default 3600)
 //   ACCESS_TOKEN_TTL           seconds (default 3600); refresh tokens are always issued
+//   ROTATE_REFRESH_TOKENS      "1": every refresh returns a new refresh token and the
+//                              old one is spent (reusing it revokes the grant)
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.PORT || 9000);
@@ -34,6 +36,7 @@ const provider = new Provider(issuer, {
     IdToken: Number(process.env.ID_TOKEN_TTL || 3600),
     AccessToken: Number(process.env.ACCESS_TOKEN_TTL || 3600),
   },
+  rotateRefreshToken: process.env.ROTATE_REFRESH_TOKENS === '1' ? true : undefined,
   // The gateway keeps sessions alive with refresh tokens: issue one on every login.
   async issueRefreshToken(ctx, client) {
     return client.grantTypeAllowed('refresh_token');

@@ -20,6 +20,7 @@ pub mod route_access;
 pub mod secret;
 pub mod sessions;
 pub mod site_router;
+pub mod store;
 pub mod tokens;
 
 pub use flow::Flow;

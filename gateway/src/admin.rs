@@ -1,4 +1,5 @@
-//! The admin listener: `/healthz`, `/readyz`, `/metrics`. Never on the storefront listener.
+//! The admin listener: `/healthz`, `/readyz`, `/metrics`, `/sessions`. Never on the
+//! storefront listener.
 
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
@@ -6,13 +7,13 @@ use async_trait::async_trait;
 use http::{Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
-use sso_filters::sessions::SessionStore;
+use sso_filters::store::Stores;
 use std::sync::Arc;
 
 pub struct AdminApp {
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
-    pub store: Arc<dyn SessionStore>,
+    pub stores: Stores,
 }
 
 fn reply(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
@@ -43,15 +44,21 @@ impl ServeHttp for AdminApp {
                 };
                 reply(status, "application/json", report.json.into_bytes())
             }
+            "/sessions" => {
+                let req = session.req_header();
+                let (method, query) = (req.method.clone(), req.uri.query().map(str::to_string));
+                let (status, body) = crate::admin_sessions::answer(&self.stores, &method, query.as_deref()).await;
+                reply(status, "application/json", body.to_string().into_bytes())
+            }
             "/metrics" => {
                 // Exact at scrape time: the store applies pending expiries and evictions first.
-                self.metrics.sessions_active.set(self.store.len() as i64);
+                self.metrics.sessions_active.set(self.stores.sessions.len() as i64);
                 reply(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render())
             }
             _ => reply(
                 StatusCode::NOT_FOUND,
                 "text/plain",
-                b"not found: the admin listener serves /healthz, /readyz and /metrics\n".to_vec(),
+                b"not found: the admin listener serves /healthz, /readyz, /metrics and /sessions\n".to_vec(),
             ),
         }
     }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use sso_filters::oidc::OidcProvider;
-use sso_filters::sessions::SessionStore;
+use sso_filters::store::Stores;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,12 +51,11 @@ impl BackgroundService for DiscoveryService {
     }
 }
 
-/// Every 30 s: frees expired sessions (the store never serves one, but only
-/// housekeeping releases its memory and its place in the per-customer index) and
-/// drops expired pending logins.
+/// Every 30 s: frees expired sessions held in this process (the store never serves
+/// one, but only housekeeping releases its memory and its place in the per-customer
+/// index) and drops expired pending logins.
 pub struct SweepService {
-    pub store: Arc<dyn SessionStore>,
-    pub pending: Vec<Arc<dyn Fn() + Send + Sync>>,
+    pub stores: Stores,
 }
 
 #[async_trait]
@@ -67,10 +66,8 @@ impl BackgroundService for SweepService {
                 _ = shutdown.changed() => return,
                 _ = tokio::time::sleep(Duration::from_secs(30)) => {}
             }
-            let left = self.store.sweep();
-            for sweep_pending in &self.pending {
-                sweep_pending();
-            }
+            let left = self.stores.sessions.sweep();
+            self.stores.single_use.sweep();
             tracing::debug!(sessions = left, "swept expired sessions");
         }
     }

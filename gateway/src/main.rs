@@ -1,6 +1,7 @@
 //! `sso-gateway`: `run` serves, `check` validates a configuration.
 
 mod admin;
+mod admin_sessions;
 mod background;
 mod https_redirect;
 mod logging;
@@ -10,6 +11,7 @@ mod readiness;
 mod respond;
 mod server;
 mod site;
+mod stores;
 mod tls;
 mod upstreams;
 

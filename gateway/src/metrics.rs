@@ -19,6 +19,7 @@ pub struct Metrics {
     pub session_lookups: IntCounterVec,
     pub idp_request_duration: HistogramVec,
     pub rate_limited: IntCounterVec,
+    pub store_errors: IntCounterVec,
 }
 
 impl Metrics {
@@ -91,6 +92,13 @@ impl Metrics {
             &["version"],
         )?;
         build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        let store_errors = IntCounterVec::new(
+            Opts::new(
+                "sso_gateway_store_errors_total",
+                "Session store operations that failed (Redis unreachable or refusing), by store and operation",
+            ),
+            &["store", "op"],
+        )?;
         for c in [
             &requests,
             &upstream_errors,
@@ -99,6 +107,7 @@ impl Metrics {
             &logins,
             &session_lookups,
             &rate_limited,
+            &store_errors,
         ] {
             registry.register(Box::new(c.clone()))?;
         }
@@ -118,6 +127,7 @@ impl Metrics {
             session_lookups,
             idp_request_duration,
             rate_limited,
+            store_errors,
         })
     }
 

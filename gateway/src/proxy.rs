@@ -17,8 +17,8 @@ use sso_filters::forwarded::{unbelieved_headers, Forwarded, TrustedProxies};
 use sso_filters::identity_headers::IdentityHeaderStrip;
 use sso_filters::reply::wants_json;
 use sso_filters::request_path::{RequestPath, TargetError, TargetForm};
-use sso_filters::sessions::SessionStore;
 use sso_filters::site_router::{checked_authority, SiteRouter};
+use sso_filters::store::Stores;
 use sso_filters::{Flow, Reply};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -52,16 +52,12 @@ pub struct RequestCtx {
 }
 
 impl GatewayProxy {
-    pub fn from_config(
-        config: &Config,
-        metrics: Arc<Metrics>,
-        store: Arc<dyn SessionStore>,
-    ) -> Result<Self, Vec<String>> {
+    pub fn from_config(config: &Config, metrics: Arc<Metrics>, stores: &Stores) -> Result<Self, Vec<String>> {
         let mut errors = Vec::new();
         let mut sites = Vec::new();
         let events: Arc<dyn AuthEvents> = metrics.clone();
         for (i, site) in config.sites.iter().enumerate() {
-            match Site::from_config(config, i, site, store.clone(), events.clone()) {
+            match Site::from_config(config, i, site, stores, events.clone()) {
                 Ok(s) => sites.push(s),
                 Err(e) => errors.extend(e),
             }
@@ -219,14 +215,27 @@ impl ProxyHttp for GatewayProxy {
 
         let req: &http::request::Parts = session.req_header();
         let route_key = route_key.as_deref().unwrap_or(req.uri.path());
-        let identity = match site.auth.identify(&req.headers) {
-            Some(found) => site.auth.refresh_if_due(found).await,
-            None => None,
+        let (identity, store_down) = match site.auth.identify(&req.headers).await {
+            Ok(Some(found)) => (site.auth.refresh_if_due(found).await, false),
+            Ok(None) => (None, false),
+            Err(e) => {
+                tracing::warn!(site = %site.name, error = %e, "cannot check the session: store unavailable");
+                (None, true)
+            }
         };
-        let mut flow = site.auth.endpoints(req, identity.as_ref(), ctx.client_ip).await;
+        let mut flow = site
+            .auth
+            .endpoints(req, identity.as_ref(), ctx.client_ip, store_down)
+            .await;
         if let Flow::Continue = flow {
             let access = site.routes.access(route_key);
-            flow = site.auth.gate(access, req, identity.as_ref(), ctx.client_ip);
+            flow = if store_down && access != sso_config::Access::Public {
+                // The credential could not be checked: neither let it through nor
+                // send a shopper who may be signed in to log in again.
+                Flow::Respond(sso_filters::auth::store_unavailable(wants_json(&req.headers)))
+            } else {
+                site.auth.gate(access, req, identity.as_ref(), ctx.client_ip).await
+            };
         }
         ctx.identity = identity;
         match flow {

@@ -13,10 +13,9 @@ use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
-use sso_config::{Config, SessionStoreKind};
-use sso_filters::sessions::memory::MemorySessionStore;
-use sso_filters::sessions::SessionStore;
-use std::sync::Arc;
+use sso_config::Config;
+use sso_filters::store::{RedisTasks, Stores};
+use std::sync::{Arc, Mutex};
 
 /// Command-line switches passed through to Pingora.
 #[derive(Debug, Default, Clone, Copy)]
@@ -36,18 +35,18 @@ pub struct Gateway {
     pub redirect: Option<HttpsRedirect>,
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
-    pub store: Arc<dyn SessionStore>,
+    pub stores: Stores,
+    /// The Redis stores' background work, when sessions are in Redis.
+    pub redis: Option<RedisTasks>,
 }
 
 impl Gateway {
     pub fn build(config: &Config) -> Result<Self, Vec<String>> {
         let metrics = Arc::new(Metrics::new().map_err(|e| vec![format!("metrics: {e}")])?);
         let readiness = Arc::new(Readiness::default());
-        let store: Arc<dyn SessionStore> = match config.sessions.store {
-            SessionStoreKind::Memory => Arc::new(MemorySessionStore::from_config(&config.sessions)),
-        };
+        let (stores, redis) = crate::stores::build(config, &metrics).map_err(|e| vec![e])?;
         let mut errors = Vec::new();
-        let proxy = GatewayProxy::from_config(config, metrics.clone(), store.clone())
+        let proxy = GatewayProxy::from_config(config, metrics.clone(), &stores)
             .map_err(|e| errors.extend(e))
             .ok();
         let certs = CertStore::from_config(config)
@@ -68,7 +67,8 @@ impl Gateway {
                 redirect,
                 metrics,
                 readiness,
-                store,
+                stores,
+                redis,
             }),
             _ => Err(errors),
         }
@@ -105,15 +105,21 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
         redirect,
         metrics,
         readiness,
-        store,
+        stores,
+        redis,
     } = gateway;
     let config_ready = readiness.check("config");
+    if let Some(tasks) = redis {
+        let service = crate::stores::RedisService {
+            tasks: Mutex::new(Some(tasks)),
+            ready: readiness.check("redis"),
+        };
+        server.add_service(background_service("redis session store", service));
+    }
 
     // Background services: IdP discovery per site, and the sweeper.
-    let mut pending_sweepers: Vec<Arc<dyn Fn() + Send + Sync>> = Vec::new();
     for site in proxy.sites() {
         let Some(flow) = site.auth.flow.as_ref() else { continue };
-        pending_sweepers.push(site.auth.pending_sweeper());
         let m = metrics.clone();
         let name = site.name.clone();
         let service = DiscoveryService {
@@ -127,10 +133,7 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
         };
         server.add_service(background_service(&format!("oidc discovery {}", site.name), service));
     }
-    let sweeper = SweepService {
-        store: store.clone(),
-        pending: pending_sweepers,
-    };
+    let sweeper = SweepService { stores: stores.clone() };
     server.add_service(background_service("session sweeper", sweeper));
     server.add_service(background_service("sighup", HangupService { certs: certs.clone() }));
 
@@ -168,7 +171,7 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
             AdminApp {
                 metrics,
                 readiness,
-                store,
+                stores,
             },
         );
         admin.add_tcp(addr);

@@ -4,7 +4,7 @@ use crate::upstreams::UpstreamPool;
 use sso_config::{Config, SiteConfig};
 use sso_filters::auth::{AuthEvents, SiteAuth};
 use sso_filters::route_access::RouteTable;
-use sso_filters::sessions::SessionStore;
+use sso_filters::store::Stores;
 use std::sync::Arc;
 
 pub struct Site {
@@ -24,7 +24,7 @@ impl Site {
         config: &Config,
         index: usize,
         site: &SiteConfig,
-        store: Arc<dyn SessionStore>,
+        stores: &Stores,
         events: Arc<dyn AuthEvents>,
     ) -> Result<Self, Vec<String>> {
         let mut errors = Vec::new();
@@ -34,7 +34,7 @@ impl Site {
         let upstreams = UpstreamPool::from_config(&site.upstreams, &config.server, site.upstream_insecure_skip_verify)
             .map_err(|e| errors.push(format!("sites[{index}].upstreams: {e}")))
             .ok();
-        let auth = SiteAuth::from_config(config, site, store, events)
+        let auth = SiteAuth::from_config(config, site, stores, events)
             .map_err(|e| errors.push(format!("sites[{index}].{e}")))
             .ok();
         match (upstreams, auth) {

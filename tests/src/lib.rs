@@ -12,6 +12,7 @@ pub mod client;
 pub mod gateway;
 pub mod misbehaving_idp;
 pub mod raw_http;
+pub mod replicas;
 pub mod tls_certs;
 pub use client::{echo_of, Shopper};
 pub use gateway::{Gateway, GatewayConfig};

@@ -5,14 +5,11 @@
 //! allocations are not included. Run:
 //! `cargo run --release -p sso-benches --bin allocations`.
 
-use sso_benches::{config, populated_store, NoEvents};
-use sso_filters::auth::SiteAuth;
+use sso_benches::{config, identify_now, populated_store, site_auth};
 use sso_filters::cache_control::private_cache_control;
 use sso_filters::identity_headers::IdentityHeaderStrip;
 use sso_filters::route_access::RouteTable;
 use sso_filters::sessions::cookie::CookieCodec;
-use sso_filters::sessions::SessionStore;
-use std::sync::Arc;
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -24,9 +21,8 @@ fn main() {
     let cfg = config();
     let site = &cfg.sites[0];
     let (store, ids) = populated_store(1_000);
-    let store: Arc<dyn SessionStore> = Arc::new(store);
     let codec = CookieCodec::from_config(&cfg.sessions, site);
-    let auth = SiteAuth::from_config(&cfg, site, store, Arc::new(NoEvents)).expect("auth");
+    let auth = site_auth(&cfg, store);
     let strip = IdentityHeaderStrip::from_config(&site.identity_headers);
     let routes = RouteTable::from_config(
         &[sso_config::RouteConfig {
@@ -40,11 +36,11 @@ fn main() {
     headers.insert("cookie", cookie.parse().expect("value"));
     headers.insert("accept", "text/html".parse().expect("value"));
     // Warm the token cache, as a live session would be.
-    let _ = auth.identify(&headers).map(|i| auth.identity_headers(&i));
+    let _ = identify_now(&auth, &headers).map(|i| auth.identity_headers(&i));
 
     let before = dhat::HeapStats::get();
     for _ in 0..REQUESTS {
-        let identity = auth.identify(&headers).expect("identity");
+        let identity = identify_now(&auth, &headers).expect("identity");
         let _access = routes.access("/account/orders");
         let spoofed = strip.spoofed(&headers);
         let injected = auth.identity_headers(&identity);

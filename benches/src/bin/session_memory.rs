@@ -1,10 +1,9 @@
 //! Resident memory per session: fills the in-memory store with 100 k and then 1 M
-//! sessions shaped like real ones (customer claims and an ~700-byte ID token kept for
-//! logout) and prints the RSS growth per session as JSON.
+//! sessions shaped like real ones (customer claims and a refresh token; the ID token is
+//! not kept by default) and prints the RSS growth per session as JSON.
 //! Run: `cargo run --release -p sso-benches --bin session_memory`.
 
 use sso_benches::{populated_store, rss_bytes};
-use sso_filters::sessions::SessionStore;
 
 /// The allocator the gateway binary uses, so the figure is the gateway's.
 #[global_allocator]
@@ -19,7 +18,7 @@ fn main() {
         let id_bytes = std::mem::size_of_val(ids.as_slice()) as u64;
         let per_session = (after.saturating_sub(before).saturating_sub(id_bytes)) as f64 / n as f64;
         results.push(serde_json::json!({
-            "sessions": store.len(),
+            "sessions": store.count(),
             "rss_growth_mib": (after.saturating_sub(before)) as f64 / 1048576.0,
             "bytes_per_session": per_session.round(),
             "rss_total_mib": after as f64 / 1048576.0,

@@ -16,12 +16,15 @@ use std::net::IpAddr;
 impl SiteAuth {
     /// `client` is the shopper's address as the gateway believes it: login starts,
     /// callbacks, `/token` and `/logout` count against its `server.rate_limits` (429
-    /// with `Retry-After` past them).
+    /// with `Retry-After` past them). `store_down`: the request's credential could not
+    /// be checked (session store unreachable); `/logout`, `/session` and `/token` then
+    /// answer 503 instead of pretending the shopper is anonymous.
     pub async fn endpoints(
         &self,
         req: &http::request::Parts,
         identity: Option<&Identity>,
         client: Option<IpAddr>,
+        store_down: bool,
     ) -> Flow<Reply> {
         let path = req.uri.path();
         let query = req.uri.query().unwrap_or("");
@@ -47,11 +50,13 @@ impl SiteAuth {
         let reply = match rest {
             "/login" if get => match self.to_public_host(req) {
                 Some(moved) => moved,
-                None => self.login(req, query, identity, client),
+                None => self.login(req, query, identity, client).await,
             },
-            "/logout" if get || req.method == Method::POST => {
-                limited(Endpoint::Logout, json).unwrap_or_else(|| self.logout(identity))
-            }
+            "/logout" | "/session" | "/token" if store_down => store_unavailable(json || rest != "/logout"),
+            "/logout" if get || req.method == Method::POST => match limited(Endpoint::Logout, json) {
+                Some(limited) => limited,
+                None => self.logout(identity, json).await,
+            },
             "/session" if get => self.session_json(identity),
             "/token" if get || req.method == Method::POST => {
                 limited(Endpoint::Token, true).unwrap_or_else(|| self.token_json(identity))
@@ -68,7 +73,7 @@ impl SiteAuth {
     /// `<sso_prefix>/login?return_to=…`: a signed-in browser goes straight back; an
     /// anonymous page load starts a login (within the client's rate limit); anything
     /// that is not a top-level `GET` navigation gets a 401 and starts nothing.
-    fn login(
+    async fn login(
         &self,
         req: &http::request::Parts,
         query: &str,
@@ -98,7 +103,7 @@ impl SiteAuth {
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
             return limited;
         }
-        self.start_login(&req.headers, &return_to)
+        self.start_login(&req.headers, &return_to).await
     }
 
     async fn callback(&self, req: &http::request::Parts, identity: Option<&Identity>) -> Reply {
@@ -111,21 +116,22 @@ impl SiteAuth {
             Ok(done) => {
                 // Never reuse a pre-login session id.
                 if let Some(old) = identity.filter(|i| i.from_cookie()) {
-                    self.store.remove(&old.sid);
+                    if let Err(e) = self.stores.sessions.remove(&old.sid).await {
+                        tracing::warn!(site = %self.site.name, error = %e, "pre-login session not removed");
+                    }
                 }
                 let return_to = done.return_to.clone();
-                tracing::info!(site = %self.site.name, subject = %done.customer.id, "login succeeded");
-                let (_, cookie) = self.create_session(done);
-                self.events.login(&self.site.name, "success");
-                Reply::redirect(303, return_to).header("set-cookie", cookie)
+                let subject = done.customer.id.clone();
+                match self.create_session(done).await {
+                    Ok((_, cookie)) => {
+                        tracing::info!(site = %self.site.name, %subject, "login succeeded");
+                        self.events.login(&self.site.name, "success");
+                        Reply::redirect(303, return_to).header("set-cookie", cookie)
+                    }
+                    Err(e) => self.callback_failed(req, crate::oidc::flow::CallbackError::Store(e)),
+                }
             }
-            Err(e) => {
-                let (status, code, message) = e.response();
-                self.events.login(&self.site.name, code);
-                tracing::warn!(site = %self.site.name, error = %e, "login failed");
-                let retry = format!("{}/login", self.site.sso_prefix);
-                Reply::error(status, code, message, wants_json(&req.headers)).header("x-sso-retry", retry)
-            }
+            Err(e) => self.callback_failed(req, e),
         };
         match clear_flow {
             Some(c) => reply.header("set-cookie", c),
@@ -133,13 +139,26 @@ impl SiteAuth {
         }
     }
 
-    fn logout(&self, identity: Option<&Identity>) -> Reply {
+    /// The error page of a failed callback, with a link to start again.
+    fn callback_failed(&self, req: &http::request::Parts, e: crate::oidc::flow::CallbackError) -> Reply {
+        let (status, code, message) = e.response();
+        self.events.login(&self.site.name, code);
+        tracing::warn!(site = %self.site.name, error = %e, "login failed");
+        let retry = format!("{}/login", self.site.sso_prefix);
+        Reply::error(status, code, message, wants_json(&req.headers)).header("x-sso-retry", retry)
+    }
+
+    async fn logout(&self, identity: Option<&Identity>, json: bool) -> Reply {
         // Only the browser's own cookie ends the session (and every API token minted
         // from it); an API token cannot sign its browser out.
         let ending = identity.filter(|i| i.from_cookie());
         let id_token = ending.and_then(|i| i.session.id_token.clone());
         if let Some(i) = ending {
-            self.store.remove(&i.sid);
+            // The session must be gone everywhere before the shopper is told so.
+            if let Err(e) = self.stores.sessions.remove(&i.sid).await {
+                tracing::warn!(site = %self.site.name, error = %e, "logout failed: session store unavailable");
+                return store_unavailable(json);
+            }
         }
         let target = match &self.flow {
             Some(flow) => flow.logout_target(id_token.as_deref()),
@@ -153,7 +172,7 @@ impl SiteAuth {
             Some(i) => serde_json::json!({
                 "authenticated": true,
                 "customer": i.customer(),
-                "expires_at": rfc3339(i.session.expires_at),
+                "expires_at": crate::sessions::rfc3339(i.session.expires_at),
             }),
             None => serde_json::json!({ "authenticated": false, "customer": null, "expires_at": null }),
         };
@@ -181,6 +200,13 @@ impl SiteAuth {
     }
 }
 
-fn rfc3339(unix: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix)).to_string()
+/// 503 while the session store cannot be reached.
+pub fn store_unavailable(json: bool) -> Reply {
+    Reply::error(
+        503,
+        "store_unavailable",
+        "Signing in and out is temporarily unavailable. Please try again in a few minutes.",
+        json,
+    )
+    .header("retry-after", "5")
 }

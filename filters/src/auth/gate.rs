@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 impl SiteAuth {
     /// `client` is the shopper's address as the gateway believes it (for rate limits).
-    pub fn gate(
+    pub async fn gate(
         &self,
         access: Access,
         req: &http::request::Parts,
@@ -41,7 +41,7 @@ impl SiteAuth {
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
             return Flow::Respond(limited);
         }
-        Flow::Respond(self.start_login(&req.headers, &return_to_or_root(Some(here))))
+        Flow::Respond(self.start_login(&req.headers, &return_to_or_root(Some(here))).await)
     }
 
     /// The 401 for an anonymous request that may not start a login (JSON, or a
@@ -79,7 +79,7 @@ impl SiteAuth {
     /// The flow cookie is set; when the request already carries
     /// [`MAX_FLOW_COOKIES`](crate::sessions::cookie::MAX_FLOW_COOKIES) or more, the
     /// oldest are deleted so that no more than that remain.
-    pub fn start_login(&self, headers: &http::HeaderMap, return_to: &str) -> Reply {
+    pub async fn start_login(&self, headers: &http::HeaderMap, return_to: &str) -> Reply {
         let Some(flow) = &self.flow else {
             return Reply::error(
                 404,
@@ -88,7 +88,7 @@ impl SiteAuth {
                 false,
             );
         };
-        match flow.start(return_to.to_string()) {
+        match flow.start(return_to.to_string()).await {
             Ok(start) => self.cookies.evict_old_flows(headers).into_iter().fold(
                 Reply::redirect(302, start.authorize_url.to_string()).header("set-cookie", start.flow_cookie),
                 |reply, gone| reply.header("set-cookie", gone),

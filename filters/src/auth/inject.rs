@@ -83,7 +83,8 @@ mod tests {
     use crate::auth::{AuthEvents, Via};
     use crate::identity::Customer;
     use crate::sessions::memory::MemorySessionStore;
-    use crate::sessions::{SessionData, SessionStore};
+    use crate::sessions::SessionData;
+    use crate::store::Stores;
     use crate::tokens::TokenClaims;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
@@ -118,7 +119,7 @@ mod tests {
 
     struct Fixture {
         auth: SiteAuth,
-        store: Arc<dyn SessionStore>,
+        store: Arc<MemorySessionStore>,
         events: Arc<Events>,
     }
 
@@ -129,14 +130,18 @@ mod tests {
             &|_| None,
         )
         .expect("config");
-        let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new(Duration::from_secs(600), 100));
+        let store = Arc::new(MemorySessionStore::new(Duration::from_secs(600), 100));
+        let stores = Stores {
+            sessions: store.clone(),
+            ..Stores::memory(MemorySessionStore::new(Duration::from_secs(1), 1), 100)
+        };
         let events = Arc::new(Events::default());
-        let auth = SiteAuth::from_config(&config, &config.sites[0], store.clone(), events.clone()).expect("auth");
+        let auth = SiteAuth::from_config(&config, &config.sites[0], &stores, events.clone()).expect("auth");
         Fixture { auth, store, events }
     }
 
     fn sign_in(f: &Fixture, who: &str) -> http::HeaderMap {
-        let id = f.store.create(SessionData::new(
+        let id = f.store.insert(SessionData::new(
             "shop".into(),
             Customer {
                 id: who.into(),
@@ -168,23 +173,26 @@ mod tests {
             .expect("token header")
     }
 
-    #[test]
-    fn the_customer_token_is_refused_as_a_bearer_and_the_api_token_accepted() {
+    async fn identify(f: &Fixture, headers: &http::HeaderMap) -> Option<Identity> {
+        f.auth.identify(headers).await.expect("the memory store always answers")
+    }
+
+    #[tokio::test]
+    async fn the_customer_token_is_refused_as_a_bearer_and_the_api_token_accepted() {
         let f = fixture();
-        let by_cookie = f.auth.identify(&sign_in(&f, "alice")).expect("cookie identity");
+        let by_cookie = identify(&f, &sign_in(&f, "alice")).await.expect("cookie identity");
         assert_eq!(by_cookie.via, Via::Cookie);
         let customer_token = token_header(&f, &by_cookie);
         assert!(customer_token.is_sensitive());
         f.events.take();
 
-        assert!(f
-            .auth
-            .identify(&bearer(customer_token.to_str().expect("text")))
+        assert!(identify(&f, &bearer(customer_token.to_str().expect("text")))
+            .await
             .is_none());
         assert_eq!(f.events.take(), vec!["rejected:bad_token"]);
 
         let (api, _) = f.auth.api_token(&by_cookie).expect("api token");
-        let by_bearer = f.auth.identify(&bearer(&api)).expect("bearer identity");
+        let by_bearer = identify(&f, &bearer(&api)).await.expect("bearer identity");
         assert_eq!(f.events.take(), vec!["lookup:hit"]);
         assert_eq!(by_bearer.via, Via::Bearer);
         assert_eq!(by_bearer.sid, by_cookie.sid);
@@ -205,20 +213,20 @@ mod tests {
         assert_eq!(claims.email.as_deref(), Some("alice@example.com"));
     }
 
-    #[test]
-    fn an_api_token_dies_with_its_session() {
+    #[tokio::test]
+    async fn an_api_token_dies_with_its_session() {
         let f = fixture();
-        let identity = f.auth.identify(&sign_in(&f, "bob")).expect("identity");
+        let identity = identify(&f, &sign_in(&f, "bob")).await.expect("identity");
         let (api, _) = f.auth.api_token(&identity).expect("api token");
-        assert!(f.auth.identify(&bearer(&api)).is_some());
-        assert!(f.store.remove(&identity.sid), "logout");
+        assert!(identify(&f, &bearer(&api)).await.is_some());
+        assert!(f.store.delete(&identity.sid), "logout");
         f.events.take();
-        assert!(f.auth.identify(&bearer(&api)).is_none());
+        assert!(identify(&f, &bearer(&api)).await.is_none());
         assert_eq!(f.events.take(), vec!["lookup:miss"]);
     }
 
-    #[test]
-    fn a_tossed_session_cookie_makes_the_request_anonymous() {
+    #[tokio::test]
+    async fn a_tossed_session_cookie_makes_the_request_anonymous() {
         let f = fixture();
         let mine = sign_in(&f, "carol");
         let theirs = sign_in(&f, "mallory");
@@ -230,7 +238,7 @@ mod tests {
         let mut h = http::HeaderMap::new();
         h.insert("cookie", both.parse().expect("header"));
         f.events.take();
-        assert!(f.auth.identify(&h).is_none());
+        assert!(identify(&f, &h).await.is_none());
         assert_eq!(f.events.take(), vec!["lookup:invalid", "rejected:bad_cookie"]);
     }
 }

@@ -7,16 +7,26 @@ pub mod endpoints;
 pub mod gate;
 pub mod inject;
 
+pub use endpoints::store_unavailable;
+
 use crate::identity::Customer;
 use crate::oidc::flow::IdpTimer;
+use crate::oidc::pending::PendingLogins;
 use crate::oidc::{LoginFlow, OidcProvider};
-use crate::secret::{SessionId, Sid};
+use crate::secret::{random_token, SessionId, Sid};
 use crate::sessions::cookie::CookieCodec;
-use crate::sessions::{SessionData, SessionStore};
+use crate::sessions::{now_secs, SessionData};
+use crate::store::{StoreError, Stores};
 use crate::tokens::{SiteTokens, TokenSigner};
 use sso_config::{Config, SiteConfig};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long one replica may hold a session's refresh lock: longer than any IdP call
+/// (`oidc.request_timeout`); a holder that died frees it after this.
+const REFRESH_LOCK_TTL: Duration = Duration::from_secs(60);
+/// The [`crate::store::Records`] kind of refresh locks.
+const REFRESH_LOCK: &str = "refresh-lock";
 
 /// What the auth filters report, for metrics. The gateway implements it.
 pub trait AuthEvents: Send + Sync {
@@ -73,7 +83,8 @@ impl Identity {
 
 pub struct SiteAuth {
     pub site: SiteConfig,
-    pub store: Arc<dyn SessionStore>,
+    /// Sessions, pending logins and locks: shared by every site, kept across reloads.
+    pub stores: Stores,
     pub cookies: CookieCodec,
     pub flow: Option<LoginFlow>,
     pub signer: Arc<TokenSigner>,
@@ -87,6 +98,8 @@ pub struct SiteAuth {
     absolute_ttl: u64,
     /// How often a session whose access token has no stated lifetime is refreshed.
     revalidate: Duration,
+    /// Keep the ID token with the session for `id_token_hint` at logout.
+    keep_id_token: bool,
     /// Per-client limits on login, callback, token and logout (`server.rate_limits`).
     pub rate_limits: crate::rate_limit::RateLimiter,
 }
@@ -110,7 +123,7 @@ impl SiteAuth {
     pub fn from_config(
         config: &Config,
         site: &SiteConfig,
-        store: Arc<dyn SessionStore>,
+        stores: &Stores,
         events: Arc<dyn AuthEvents>,
     ) -> Result<Self, AuthSetupError> {
         let signer = Arc::new(TokenSigner::new(site.token.signing_key_file.as_deref())?);
@@ -125,7 +138,7 @@ impl SiteAuth {
                     provider,
                     cookies.clone(),
                     timer,
-                    config.sessions.max_pending_logins,
+                    PendingLogins::new(stores.single_use.clone(), &site.name),
                 ))
             }
             None => None,
@@ -145,7 +158,7 @@ impl SiteAuth {
         let tokens = SiteTokens::new(signer.clone(), &issuer, &site.name, site.token.ttl);
         Ok(SiteAuth {
             site: site.clone(),
-            store,
+            stores: stores.clone(),
             cookies,
             flow,
             signer,
@@ -156,6 +169,10 @@ impl SiteAuth {
             absolute_ttl: config.sessions.absolute_timeout.as_secs(),
             // Without OpenID Connect there are no refresh tokens to revalidate.
             revalidate: site.oidc.as_ref().map_or(Duration::ZERO, |o| o.revalidate_interval),
+            keep_id_token: site
+                .oidc
+                .as_ref()
+                .is_some_and(|o| o.logout_id_token_hint && o.logout_url.is_none()),
             rate_limits: crate::rate_limit::RateLimiter::from_config(&config.server.rate_limits),
         })
     }
@@ -169,11 +186,13 @@ impl SiteAuth {
     /// credential names, found by its handle with one store lookup, so a logout or a
     /// refused refresh ends both at once. A bad cookie or token counts as anonymous
     /// (and is counted); so does a session cookie sent twice (cookie tossing).
-    pub fn identify(&self, headers: &http::HeaderMap) -> Option<Identity> {
+    /// `Err` only when the store could not be asked (Redis down, nothing in L1): the
+    /// caller decides what may go on without knowing.
+    pub async fn identify(&self, headers: &http::HeaderMap) -> Result<Option<Identity>, StoreError> {
         match self.cookies.session_from_headers(headers) {
             Ok(Some(id)) => {
-                if let Some(found) = self.session(Sid::of(&id), Via::Cookie) {
-                    return Some(found);
+                if let Some(found) = self.session(Sid::of(&id), Via::Cookie).await? {
+                    return Ok(Some(found));
                 }
             }
             Ok(None) => {}
@@ -186,64 +205,140 @@ impl SiteAuth {
         let bearer = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))?
-            .trim();
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+        let Some(bearer) = bearer.map(str::trim) else {
+            return Ok(None);
+        };
         let token = match self.tokens.verify_api(bearer) {
             Ok(token) => token,
             Err(e) => {
                 self.events.rejected(&self.site.name, "bad_token");
                 tracing::debug!(site = %self.site.name, error = %e, "bearer token refused");
-                return None;
+                return Ok(None);
             }
         };
-        let found = self.session(token.sid, Via::Bearer)?;
+        let Some(found) = self.session(token.sid, Via::Bearer).await? else {
+            return Ok(None);
+        };
         if found.customer().id != token.sub {
             // Signed by this site for this session, yet naming someone else: refuse.
             self.events.rejected(&self.site.name, "bad_token");
-            return None;
+            return Ok(None);
         }
-        Some(found)
+        Ok(Some(found))
     }
 
-    /// The live session `sid` of this site, counted as a hit or a miss.
-    fn session(&self, sid: Sid, via: Via) -> Option<Identity> {
-        match self.store.get(&sid) {
+    /// The live session `sid` of this site, counted as a hit or a miss: from this
+    /// process's cache without waiting when it holds it, else from the store.
+    async fn session(&self, sid: Sid, via: Via) -> Result<Option<Identity>, StoreError> {
+        let found = match self.stores.sessions.cached(&sid) {
+            Some(hit) => Some(hit),
+            None => self.stores.sessions.get(&sid).await.inspect_err(|_| {
+                self.events.session_lookup("error");
+            })?,
+        };
+        match found {
             Some(session) if *session.site == *self.site_name => {
                 self.events.session_lookup("hit");
-                Some(Identity { session, sid, via })
+                Ok(Some(Identity { session, sid, via }))
             }
             _ => {
                 self.events.session_lookup("miss");
-                None
+                Ok(None)
             }
         }
     }
 
-    /// Refreshes the IdP tokens of a session when they are due (one request per
-    /// session does it; the others go on). A refresh the IdP refuses (`invalid_grant`:
-    /// the account was revoked or the IdP session ended) ends the session, and the
-    /// request goes on anonymous; an IdP that cannot be reached keeps the session and
-    /// is tried again in 30 s. The same for a cookie and an API token: both name the
-    /// one session.
+    /// Refreshes the IdP tokens of a session when they are due. Exactly one request
+    /// on one replica does it: a local flag first, then a short lock in the shared
+    /// store; the others go on with the session as it is. The lock holder re-reads
+    /// the session from the store (another replica may have rotated the refresh token
+    /// meanwhile) and writes the rotated token back before it lets go of the lock.
+    ///
+    /// A refresh the IdP refuses (`invalid_grant`: the account was revoked or the IdP
+    /// session ended) ends the session, and the request goes on anonymous; an IdP that
+    /// cannot be reached keeps the session and is tried again in 30 s. The same for a
+    /// cookie and an API token: both name the one session.
     pub async fn refresh_if_due(&self, identity: Identity) -> Option<Identity> {
         let Some(flow) = &self.flow else {
             return Some(identity);
         };
         let refresh = &identity.session.refresh;
-        if !refresh.is_due(crate::sessions::now_secs()) {
+        if !refresh.is_due(now_secs()) || !refresh.claim() {
             return Some(identity);
         }
-        let Some(token) = refresh.begin() else {
-            return Some(identity);
+        let lock_key = identity.sid.encode();
+        let holder = random_token().into_bytes();
+        let locked = self
+            .stores
+            .records
+            .put_new(REFRESH_LOCK, &lock_key, holder.clone(), REFRESH_LOCK_TTL)
+            .await;
+        match locked {
+            Ok(true) => {}
+            Ok(false) => {
+                // Another replica is refreshing: look again in a moment.
+                refresh.retry_in(2);
+                return Some(identity);
+            }
+            Err(e) => {
+                refresh.retry_in(5);
+                tracing::warn!(site = %self.site.name, error = %e, "cannot take the refresh lock; keeping the session");
+                return Some(identity);
+            }
+        }
+        let result = self.refresh_locked(flow, identity).await;
+        if let Err(e) = self.stores.records.delete_if(REFRESH_LOCK, &lock_key, &holder).await {
+            tracing::warn!(site = %self.site.name, error = %e, "refresh lock not released; it expires by itself");
+        }
+        result
+    }
+
+    /// The refresh itself, under the session's lock.
+    async fn refresh_locked(&self, flow: &LoginFlow, identity: Identity) -> Option<Identity> {
+        let session = match self.stores.sessions.fresh(&identity.sid).await {
+            Ok(Some(fresh)) => fresh,
+            Ok(None) => {
+                identity.session.refresh.retry_in(0);
+                return None;
+            }
+            Err(e) => {
+                identity.session.refresh.retry_in(5);
+                tracing::warn!(site = %self.site.name, error = %e, "cannot re-read the session to refresh it");
+                return Some(identity);
+            }
+        };
+        if !Arc::ptr_eq(&session, &identity.session) {
+            // The copy this request read is done with; the fresh one is refreshed.
+            identity.session.refresh.release();
+            if !session.refresh.claim() {
+                return Some(Identity { session, ..identity });
+            }
+        }
+        let identity = Identity { session, ..identity };
+        let refresh = &identity.session.refresh;
+        let token = match refresh.token() {
+            Some(token) if refresh.is_due(now_secs()) => token,
+            // Refreshed meanwhile by another replica (or nothing to refresh with).
+            _ => {
+                refresh.release();
+                return Some(identity);
+            }
         };
         match flow.refresh(&token).await {
             Ok(r) => {
                 refresh.finish(r.refresh_token, r.lifetime);
+                if let Err(e) = self.stores.sessions.save(&identity.sid, &identity.session).await {
+                    tracing::error!(site = %self.site.name, error = %e, "refreshed tokens could not be stored; other replicas keep the old ones");
+                }
                 self.events.login(&self.site.name, "refreshed");
                 Some(identity)
             }
             Err(crate::oidc::flow::RefreshError::Refused(reason)) => {
-                self.store.remove(&identity.sid);
+                refresh.release();
+                if let Err(e) = self.stores.sessions.remove(&identity.sid).await {
+                    tracing::warn!(site = %self.site.name, error = %e, "refused session not removed from the store");
+                }
                 self.events.login(&self.site.name, "refresh_refused");
                 tracing::info!(site = %self.site.name, subject = %identity.customer().id, %reason, "refresh refused by the IdP; session ended");
                 None
@@ -259,27 +354,15 @@ impl SiteAuth {
     /// Creates a session for a completed login; returns its id and `Set-Cookie`. The
     /// customer's oldest session on this site ends when they hold
     /// `sessions.max_per_customer` already.
-    pub fn create_session(&self, done: crate::oidc::flow::LoginDone) -> (SessionId, String) {
+    pub async fn create_session(&self, done: crate::oidc::flow::LoginDone) -> Result<(SessionId, String), StoreError> {
         let data = SessionData::new(
             self.site_name.clone(),
             done.customer,
-            Some(done.id_token),
+            self.keep_id_token.then_some(done.id_token),
             crate::sessions::RefreshState::new(done.refresh_token, done.access_lifetime, self.revalidate),
             self.absolute_ttl,
         );
-        let id = self.store.create(data);
-        (id, self.cookies.set_session(&id))
-    }
-}
-
-impl SiteAuth {
-    /// A closure that drops this site's expired pending logins (for the sweeper).
-    pub fn pending_sweeper(self: &SiteAuth) -> Arc<dyn Fn() + Send + Sync> {
-        let pending = self.flow.as_ref().map(|f| f.pending.clone());
-        Arc::new(move || {
-            if let Some(p) = &pending {
-                p.sweep();
-            }
-        })
+        let id = self.stores.sessions.create(data).await?;
+        Ok((id, self.cookies.set_session(&id)))
     }
 }

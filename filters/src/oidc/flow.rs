@@ -64,6 +64,9 @@ pub enum CallbackError {
     /// Userinfo failed or named another subject.
     #[error("userinfo failed: {0}")]
     UserInfo(String),
+    /// The session store could not be reached (Redis down).
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl CallbackError {
@@ -105,6 +108,11 @@ impl CallbackError {
                 502,
                 "id_token_invalid",
                 "The identity provider's answer could not be verified. Please try again.",
+            ),
+            Store(_) => (
+                503,
+                "store_unavailable",
+                "Sign-in is temporarily unavailable. Please try again in a few minutes.",
             ),
         }
     }
@@ -157,12 +165,11 @@ pub struct LoginFlow {
 }
 
 impl LoginFlow {
-    /// `max_pending` bounds the logins waiting for their callback
-    /// (`sessions.max_pending_logins`).
-    pub fn new(provider: Arc<OidcProvider>, cookies: CookieCodec, timer: IdpTimer, max_pending: usize) -> Self {
+    /// `pending`: where this site's started logins wait for their callback.
+    pub fn new(provider: Arc<OidcProvider>, cookies: CookieCodec, timer: IdpTimer, pending: PendingLogins) -> Self {
         LoginFlow {
             provider,
-            pending: Arc::new(PendingLogins::new(max_pending)),
+            pending: Arc::new(pending),
             cookies,
             timer,
         }
@@ -171,7 +178,7 @@ impl LoginFlow {
     /// Starts a login that will land on `return_to` (already checked to be same-site;
     /// one longer than [`MAX_RETURN_TO`](super::pending::MAX_RETURN_TO) keeps only
     /// its path, or becomes `/`, so a pending login stays small whatever the URL).
-    pub fn start(&self, return_to: String) -> Result<LoginStart, CallbackError> {
+    pub async fn start(&self, return_to: String) -> Result<LoginStart, CallbackError> {
         let state = self.provider.current().ok_or(CallbackError::IdpUnavailable)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = state.client.authorize_url(
@@ -185,16 +192,18 @@ impl LoginFlow {
         let (authorize_url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
         let created_at = now_secs();
         let binding = flow_value(created_at, &random_token());
-        self.pending.insert(
-            csrf.secret(),
-            PendingLogin {
-                nonce,
-                pkce_verifier: verifier,
-                return_to: bounded_return_to(return_to),
-                binding_hash: hash_binding(&binding),
-                created_at,
-            },
-        );
+        self.pending
+            .insert(
+                csrf.secret(),
+                PendingLogin {
+                    nonce,
+                    pkce_verifier: verifier,
+                    return_to: bounded_return_to(return_to),
+                    binding_hash: hash_binding(&binding),
+                    created_at,
+                },
+            )
+            .await?;
         let ttl = super::pending::PENDING_TTL.as_secs() as i64;
         Ok(LoginStart {
             authorize_url,
@@ -215,7 +224,11 @@ impl LoginFlow {
         let params = CallbackParams::parse(query)?;
         let state_param = params.state.ok_or(CallbackError::StateMissing)?;
         // Taken before anything else: whatever happens next, this state is spent.
-        let pending = self.pending.take(&state_param).ok_or(CallbackError::StateUnknown)?;
+        let pending = self
+            .pending
+            .take(&state_param)
+            .await?
+            .ok_or(CallbackError::StateUnknown)?;
         let binding = find_cookie(headers, &self.cookies.flow_name(&state_param)).unwrap_or("");
         if !pending.binding_matches(binding) {
             return Err(CallbackError::BrowserMismatch);

@@ -1,24 +1,29 @@
-//! Login flows waiting for their callback, keyed by `state`. Each is taken exactly
-//! once; entries expire after [`PENDING_TTL`] and their number is bounded by
-//! `sessions.max_pending_logins` per site.
+//! Login flows waiting for their callback, keyed by `state`, in the process's
+//! [`SingleUse`] store: memory, or Redis so that a login started on one replica can
+//! finish on another. Each is taken exactly once (one atomic `take`, whichever replica
+//! asks first) and expires after [`PENDING_TTL`].
 //!
-//! The store is a `moka` cache with LRU eviction: when it is full, inserting evicts
-//! the least recently started login in O(1). (moka's default TinyLFU admission
-//! could refuse a new entry under a flood of logins — which would refuse the real
-//! shopper — while LRU always admits the newest.)
+//! The store never holds the state itself, only SHA-256 of the site and the state: a
+//! state cannot be replayed at another site's callback. In memory, the entries of
+//! every site share one bound (`sessions.max_pending_logins`; the least recently
+//! started go first, the newest is always admitted); in Redis each expires on its own.
 
 use crate::sessions::now_secs;
-use moka::policy::EvictionPolicy;
-use moka::sync::Cache;
+use crate::store::{SingleUse, StoreError};
 use openidconnect::{Nonce, PkceCodeVerifier};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a started login may take.
 pub const PENDING_TTL: Duration = Duration::from_secs(600);
 /// Longest `return_to` kept in a pending login.
 pub const MAX_RETURN_TO: usize = 2048;
+/// Longest stored pending login accepted back.
+const MAX_STORED: usize = 8 * 1024;
+/// The [`SingleUse`] kind of pending logins.
+const KIND: &str = "login";
 
 /// A started login. Created at `/_sso/login`, consumed at the callback.
 #[derive(Debug)]
@@ -31,11 +36,48 @@ pub struct PendingLogin {
     pub created_at: u64,
 }
 
+/// A pending login as stored (version 1, `postcard`).
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    nonce: String,
+    verifier: String,
+    return_to: String,
+    binding_hash: [u8; 32],
+    created_at: u64,
+}
+
 impl PendingLogin {
     pub fn binding_matches(&self, cookie_value: &str) -> bool {
         use subtle::ConstantTimeEq;
         let h: [u8; 32] = Sha256::digest(cookie_value.as_bytes()).into();
         h.ct_eq(&self.binding_hash).into()
+    }
+
+    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        let stored = Stored {
+            nonce: self.nonce.secret().clone(),
+            verifier: self.pkce_verifier.secret().clone(),
+            return_to: self.return_to.clone(),
+            binding_hash: self.binding_hash,
+            created_at: self.created_at,
+        };
+        postcard::to_extend(&stored, vec![1u8]).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<PendingLogin, StoreError> {
+        match bytes.split_first() {
+            Some((1, body)) if bytes.len() <= MAX_STORED => {
+                let s: Stored = postcard::from_bytes(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(PendingLogin {
+                    nonce: Nonce::new(s.nonce),
+                    pkce_verifier: PkceCodeVerifier::new(s.verifier),
+                    return_to: s.return_to,
+                    binding_hash: s.binding_hash,
+                    created_at: s.created_at,
+                })
+            }
+            _ => Err(StoreError::Corrupt("not a pending login".into())),
+        }
     }
 }
 
@@ -43,50 +85,49 @@ pub fn hash_binding(binding: &str) -> [u8; 32] {
     Sha256::digest(binding.as_bytes()).into()
 }
 
-/// The cache holds a shared slot from which the login is moved out once: the PKCE
-/// verifier is deliberately not `Clone`, and an emptied slot cannot be taken twice.
-type Slot = Arc<Mutex<Option<PendingLogin>>>;
-
+/// The pending logins of one site.
 pub struct PendingLogins {
-    /// Keyed by SHA-256 of the state, so the cache never holds the state itself.
-    cache: Cache<[u8; 32], Slot>,
+    store: Arc<dyn SingleUse>,
+    site: String,
 }
 
 impl PendingLogins {
-    /// At most `max_entries` logins in flight; the least recently started go first.
-    pub fn new(max_entries: usize) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(max_entries as u64)
-            .time_to_live(PENDING_TTL)
-            .eviction_policy(EvictionPolicy::lru())
-            .build();
-        PendingLogins { cache }
+    pub fn new(store: Arc<dyn SingleUse>, site: &str) -> Self {
+        PendingLogins {
+            store,
+            site: site.to_string(),
+        }
     }
 
-    pub fn insert(&self, state: &str, login: PendingLogin) {
-        self.cache.insert(key(state), Arc::new(Mutex::new(Some(login))));
+    pub async fn insert(&self, state: &str, login: PendingLogin) -> Result<(), StoreError> {
+        self.store
+            .put(KIND, &self.key(state), login.encode()?, PENDING_TTL)
+            .await
     }
 
     /// Removes and returns the login for `state` if it exists and has not expired.
-    pub fn take(&self, state: &str) -> Option<PendingLogin> {
-        let slot = self.cache.remove(&key(state))?;
-        let login = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()?;
-        (now_secs().saturating_sub(login.created_at) < PENDING_TTL.as_secs()).then_some(login)
+    /// An entry that does not decode is spent and unknown.
+    pub async fn take(&self, state: &str) -> Result<Option<PendingLogin>, StoreError> {
+        let Some(bytes) = self.store.take(KIND, &self.key(state)).await? else {
+            return Ok(None);
+        };
+        let login = match PendingLogin::decode(&bytes) {
+            Ok(login) => login,
+            Err(e) => {
+                tracing::warn!(site = %self.site, error = %e, "unreadable pending login ignored");
+                return Ok(None);
+            }
+        };
+        Ok((now_secs().saturating_sub(login.created_at) < PENDING_TTL.as_secs()).then_some(login))
     }
 
-    /// Applies pending evictions and expiries now (the cache otherwise does this
-    /// as it is used); called by the gateway's sweeper.
-    pub fn sweep(&self) {
-        self.cache.run_pending_tasks();
-    }
-
-    /// Logins in flight (approximate until [`Self::sweep`] has run).
-    pub fn len(&self) -> usize {
-        self.cache.entry_count() as usize
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    fn key(&self, state: &str) -> String {
+        let digest = Sha256::new()
+            .chain_update((self.site.len() as u64).to_be_bytes())
+            .chain_update(self.site.as_bytes())
+            .chain_update(state.as_bytes())
+            .finalize();
+        digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -105,13 +146,10 @@ pub fn bounded_return_to(mut return_to: String) -> String {
     }
 }
 
-fn key(state: &str) -> [u8; 32] {
-    Sha256::digest(state.as_bytes()).into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::kv_memory::MemoryKv;
 
     fn login() -> PendingLogin {
         PendingLogin {
@@ -123,40 +161,68 @@ mod tests {
         }
     }
 
-    #[test]
-    fn taken_exactly_once() {
-        let p = PendingLogins::new(100);
-        p.insert("state-1", login());
-        assert!(p.take("state-2").is_none());
-        let l = p.take("state-1").expect("first take");
+    fn logins(max: usize) -> (Arc<MemoryKv>, PendingLogins) {
+        let kv = Arc::new(MemoryKv::new(max));
+        (kv.clone(), PendingLogins::new(kv, "shop"))
+    }
+
+    #[tokio::test]
+    async fn taken_exactly_once() -> Result<(), StoreError> {
+        let (_, p) = logins(100);
+        p.insert("state-1", login()).await?;
+        assert!(p.take("state-2").await?.is_none());
+        let l = p.take("state-1").await?.expect("first take");
         assert!(l.binding_matches("b") && !l.binding_matches("c"));
-        assert!(p.take("state-1").is_none(), "a state is single-use");
+        assert!(p.take("state-1").await?.is_none(), "a state is single-use");
+        Ok(())
     }
 
-    #[test]
-    fn expired_logins_are_refused() {
-        let p = PendingLogins::new(100);
-        p.insert(
-            "old",
-            PendingLogin {
-                created_at: now_secs() - PENDING_TTL.as_secs() - 1,
-                ..login()
-            },
-        );
-        assert!(p.take("old").is_none());
+    #[tokio::test]
+    async fn a_state_is_only_good_at_its_own_site() -> Result<(), StoreError> {
+        let kv = Arc::new(MemoryKv::new(100));
+        let shop = PendingLogins::new(kv.clone(), "shop");
+        let outlet = PendingLogins::new(kv, "outlet");
+        shop.insert("state", login()).await?;
+        assert!(outlet.take("state").await?.is_none());
+        assert!(shop.take("state").await?.is_some());
+        Ok(())
     }
 
-    #[test]
-    fn a_flood_evicts_the_oldest_and_the_newest_login_still_works() {
-        let p = PendingLogins::new(50);
+    #[tokio::test]
+    async fn expired_logins_are_refused() -> Result<(), StoreError> {
+        let (_, p) = logins(100);
+        let old = PendingLogin {
+            created_at: now_secs() - PENDING_TTL.as_secs() - 1,
+            ..login()
+        };
+        p.insert("old", old).await?;
+        assert!(p.take("old").await?.is_none());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_flood_evicts_the_oldest_and_the_newest_login_still_works() -> Result<(), StoreError> {
+        let (kv, p) = logins(50);
         for i in 0..5_000 {
-            p.insert(&format!("flood-{i}"), login());
+            p.insert(&format!("flood-{i}"), login()).await?;
         }
-        p.insert("shopper", login());
-        p.sweep();
-        assert!(p.len() <= 50, "{} entries", p.len());
-        assert!(p.take("flood-0").is_none(), "the oldest were evicted");
-        assert!(p.take("shopper").is_some(), "LRU always admits the newest");
+        p.insert("shopper", login()).await?;
+        assert!(kv.count() <= 50, "bounded");
+        assert!(p.take("flood-0").await?.is_none(), "the oldest were evicted");
+        assert!(p.take("shopper").await?.is_some(), "LRU always admits the newest");
+        Ok(())
+    }
+
+    #[test]
+    fn stored_logins_read_back_and_junk_does_not() {
+        let l = login();
+        let back = PendingLogin::decode(&l.encode().expect("encodes")).expect("decodes");
+        assert_eq!(back.nonce.secret(), l.nonce.secret());
+        assert_eq!(back.pkce_verifier.secret(), l.pkce_verifier.secret());
+        assert_eq!(back.binding_hash, l.binding_hash);
+        for junk in [&b""[..], b"\x02", b"\x01\xff"] {
+            assert!(PendingLogin::decode(junk).is_err());
+        }
     }
 
     #[test]

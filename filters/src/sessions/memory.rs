@@ -11,6 +11,8 @@
 //!   time-to-idle) and at its absolute expiry ([`SessionExpiry`], set once at
 //!   creation), whichever comes first. A lookup never returns an expired entry;
 //!   housekeeping ([`SessionStore::sweep`]) frees them.
+//! - **One process.** Everything is in this process: [`SessionStore::cached`] is the
+//!   whole lookup, and the async methods answer at once and never fail.
 //! - **Per customer.** When a customer signs in for the (`max_per_customer` + 1)-th
 //!   time on a site, their oldest session there ends. An index (site, customer) →
 //!   handles, oldest first, is kept in step by the cache's eviction listener, so it
@@ -20,8 +22,10 @@
 //! cache operation. So no code here calls into the cache while it holds an index
 //! guard (that could deadlock on the shard), and the listener never calls the cache.
 
-use super::{now_secs, SessionData, SessionStore};
+use super::{now_secs, SessionData};
 use crate::secret::{SessionId, Sid};
+use crate::store::{SessionMeta, SessionStore, StoreError};
+use async_trait::async_trait;
 use dashmap::DashMap;
 use moka::notification::RemovalCause;
 use moka::policy::{EvictionPolicy, Expiry};
@@ -114,11 +118,15 @@ impl MemorySessionStore {
 }
 
 fn customer_key(data: &SessionData) -> CustomerKey {
+    customer_key_of(&data.site, &data.customer.id)
+}
+
+fn customer_key_of(site: &str, customer: &str) -> CustomerKey {
     let digest = Sha256::new()
         .chain_update(b"sso-gateway customer sessions v1")
-        .chain_update((data.site.len() as u64).to_be_bytes())
-        .chain_update(data.site.as_bytes())
-        .chain_update(data.customer.id.as_bytes())
+        .chain_update((site.len() as u64).to_be_bytes())
+        .chain_update(site.as_bytes())
+        .chain_update(customer.as_bytes())
         .finalize();
     let mut key = [0u8; 16];
     key.copy_from_slice(&digest[..16]);
@@ -142,12 +150,14 @@ fn unlist(index: &CustomerIndex, data: &SessionData, sid: &Sid) {
     }
 }
 
-impl SessionStore for MemorySessionStore {
-    fn get(&self, sid: &Sid) -> Option<Arc<SessionData>> {
+impl MemorySessionStore {
+    /// The live session `sid`, refreshing its idle timer.
+    pub fn lookup(&self, sid: &Sid) -> Option<Arc<SessionData>> {
         self.cache.get(sid).map(|entry| entry.data)
     }
 
-    fn create(&self, data: SessionData) -> SessionId {
+    /// Stores a new session and returns its id (see [`SessionStore::create`]).
+    pub fn insert(&self, data: SessionData) -> SessionId {
         let id = SessionId::random();
         let sid = Sid::of(&id);
         let key = customer_key(&data);
@@ -181,18 +191,88 @@ impl SessionStore for MemorySessionStore {
         id
     }
 
-    fn remove(&self, sid: &Sid) -> bool {
+    /// Ends a session; true when it existed.
+    pub fn delete(&self, sid: &Sid) -> bool {
         self.cache.remove(sid).is_some()
     }
 
-    fn sweep(&self) -> usize {
-        self.len()
+    /// Handles of one customer's sessions on one site, oldest first.
+    fn listed(&self, site: &str, customer: &str) -> Vec<Sid> {
+        let key = customer_key_of(site, customer);
+        // Copied out: the guard must be gone before the cache is touched.
+        self.by_customer
+            .get(&key)
+            .map(|sids| sids.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// Exact: pending evictions and expiries are applied first.
-    fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.cache.run_pending_tasks();
         usize::try_from(self.cache.entry_count()).unwrap_or(usize::MAX)
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemorySessionStore {
+    fn cached(&self, sid: &Sid) -> Option<Arc<SessionData>> {
+        let data = self.lookup(sid)?;
+        data.seen(now_secs());
+        Some(data)
+    }
+
+    async fn get(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError> {
+        Ok(self.cached(sid))
+    }
+
+    async fn fresh(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError> {
+        Ok(self.lookup(sid))
+    }
+
+    async fn create(&self, data: SessionData) -> Result<SessionId, StoreError> {
+        Ok(self.insert(data))
+    }
+
+    /// The stored session is the one the caller changed: nothing to write.
+    async fn save(&self, _: &Sid, _: &SessionData) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn remove(&self, sid: &Sid) -> Result<bool, StoreError> {
+        Ok(self.delete(sid))
+    }
+
+    async fn customer_sessions(&self, site: &str, customer: &str) -> Result<Vec<SessionMeta>, StoreError> {
+        let now = now_secs();
+        Ok(self
+            .listed(site, customer)
+            .into_iter()
+            .filter_map(|sid| {
+                let data = self.cache.get(&sid)?.data;
+                data.is_live(now).then(|| SessionMeta {
+                    sid: sid.encode(),
+                    created_at: data.created_at,
+                    last_seen: data.last_seen.load(std::sync::atomic::Ordering::Relaxed),
+                    expires_at: data.expires_at,
+                })
+            })
+            .collect())
+    }
+
+    async fn end_customer_sessions(&self, site: &str, customer: &str) -> Result<usize, StoreError> {
+        Ok(self
+            .listed(site, customer)
+            .into_iter()
+            .filter(|sid| self.delete(sid))
+            .count())
+    }
+
+    fn sweep(&self) -> usize {
+        self.count()
+    }
+
+    fn len(&self) -> usize {
+        self.count()
     }
 }
 
@@ -219,43 +299,43 @@ mod tests {
     }
 
     fn live(store: &MemorySessionStore, id: &SessionId) -> bool {
-        store.get(&Sid::of(id)).is_some()
+        store.lookup(&Sid::of(id)).is_some()
     }
 
     #[test]
     fn create_get_remove() {
         let store = MemorySessionStore::new(Duration::from_secs(60), 10);
-        let id = store.create(data(3600));
+        let id = store.insert(data(3600));
         let sid = Sid::of(&id);
-        assert_eq!(store.get(&sid).map(|s| s.customer.id.clone()), Some("alice".into()));
-        assert!(store.get(&Sid::of(&SessionId::random())).is_none());
-        assert_eq!(store.len(), 1);
-        assert!(store.remove(&sid));
-        assert!(!store.remove(&sid), "already gone");
-        assert!(store.get(&sid).is_none());
-        assert_eq!(store.len(), 0);
+        assert_eq!(store.lookup(&sid).map(|s| s.customer.id.clone()), Some("alice".into()));
+        assert!(store.lookup(&Sid::of(&SessionId::random())).is_none());
+        assert_eq!(store.count(), 1);
+        assert!(store.delete(&sid));
+        assert!(!store.delete(&sid), "already gone");
+        assert!(store.lookup(&sid).is_none());
+        assert_eq!(store.count(), 0);
         assert_eq!(store.index_len(), 0, "the index forgets an ended session");
     }
 
     #[test]
     fn absolute_and_idle_expiry() {
         let store = MemorySessionStore::new(Duration::from_secs(60), 10);
-        let expired = store.create(data(0));
+        let expired = store.insert(data(0));
         assert!(
             !live(&store, &expired),
             "a session past its absolute expiry is not served"
         );
         let idle = MemorySessionStore::new(Duration::ZERO, 10);
-        let id = idle.create(data(3600));
+        let id = idle.insert(data(3600));
         assert!(!live(&idle, &id), "a session idle for idle_timeout is not served");
         // Housekeeping frees expired entries once moka's timer wheel passes them
         // (about a second): then they leave the count and the per-customer index.
         let deadline = Instant::now() + Duration::from_secs(10);
         for s in [&store, &idle] {
-            while s.sweep() > 0 && Instant::now() < deadline {
+            while s.count() > 0 && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
             }
-            assert_eq!(s.sweep(), 0);
+            assert_eq!(s.count(), 0);
             assert_eq!(s.index_len(), 0, "an expired session leaves the index");
         }
     }
@@ -287,7 +367,7 @@ mod tests {
         assert_eq!(SessionExpiry.expire_after_create(&sid, &entry(None), now), None);
         // Timeouts too far off for an Instant (or for moka) are "never", not a panic.
         let store = MemorySessionStore::new(Duration::MAX, 10);
-        let id = store.create(data(u64::MAX));
+        let id = store.insert(data(u64::MAX));
         assert!(live(&store, &id));
     }
 
@@ -295,13 +375,13 @@ mod tests {
     fn the_bound_evicts_the_least_recently_used() {
         let store = MemorySessionStore::new(Duration::from_secs(60), 3);
         let ids: Vec<_> = (0..3)
-            .map(|i| store.create(session("shop", &format!("c{i}"), 3600)))
+            .map(|i| store.insert(session("shop", &format!("c{i}"), 3600)))
             .collect();
-        store.sweep();
+        store.count();
         assert!(live(&store, &ids[0]), "the oldest session was used just now");
-        store.sweep();
-        let newest = store.create(session("shop", "c3", 3600));
-        assert_eq!(store.len(), 3);
+        store.count();
+        let newest = store.insert(session("shop", "c3", 3600));
+        assert_eq!(store.count(), 3);
         assert!(live(&store, &newest), "a new session is always admitted");
         assert!(live(&store, &ids[0]), "recently used: kept");
         assert!(!live(&store, &ids[1]), "least recently used: evicted");
@@ -310,35 +390,35 @@ mod tests {
 
         // A flood of sign-ins never locks out the next shopper.
         for i in 0..50 {
-            store.create(session("shop", &format!("flood{i}"), 3600));
+            store.insert(session("shop", &format!("flood{i}"), 3600));
         }
-        let shopper = store.create(session("shop", "real", 3600));
+        let shopper = store.insert(session("shop", "real", 3600));
         assert!(live(&store, &shopper));
-        assert!(store.len() <= 3);
+        assert!(store.count() <= 3);
         assert!(store.index_len() <= 3);
     }
 
     #[test]
     fn a_customer_holds_at_most_max_per_customer_sessions_per_site() {
         let store = MemorySessionStore::new(Duration::from_secs(60), 100).with_max_per_customer(2);
-        let first = store.create(session("shop", "alice", 3600));
-        let other_site = store.create(session("outlet", "alice", 3600));
-        let bob = store.create(session("shop", "bob", 3600));
-        let second = store.create(session("shop", "alice", 3600));
+        let first = store.insert(session("shop", "alice", 3600));
+        let other_site = store.insert(session("outlet", "alice", 3600));
+        let bob = store.insert(session("shop", "bob", 3600));
+        let second = store.insert(session("shop", "alice", 3600));
         assert!(live(&store, &first) && live(&store, &second));
-        let third = store.create(session("shop", "alice", 3600));
+        let third = store.insert(session("shop", "alice", 3600));
         assert!(!live(&store, &first), "the oldest session ends at once");
         assert!(live(&store, &second) && live(&store, &third));
         assert!(live(&store, &other_site), "another site's sessions do not count");
         assert!(live(&store, &bob), "another customer's sessions do not count");
-        let fourth = store.create(session("shop", "alice", 3600));
+        let fourth = store.insert(session("shop", "alice", 3600));
         assert!(!live(&store, &second));
         assert!(live(&store, &third) && live(&store, &fourth));
-        assert_eq!(store.len(), 4);
+        assert_eq!(store.count(), 4);
 
         // Ending a session frees its place: no other session is ended for the next.
-        assert!(store.remove(&Sid::of(&third)));
-        let fifth = store.create(session("shop", "alice", 3600));
+        assert!(store.delete(&Sid::of(&third)));
+        let fifth = store.insert(session("shop", "alice", 3600));
         assert!(live(&store, &fourth) && live(&store, &fifth));
     }
 
@@ -350,11 +430,11 @@ mod tests {
                 let store = store.clone();
                 std::thread::spawn(move || {
                     for i in 0..2_000 {
-                        let id = store.create(session("shop", &format!("c{}", (i + t) % 7), 3600));
+                        let id = store.insert(session("shop", &format!("c{}", (i + t) % 7), 3600));
                         if i % 3 == 0 {
-                            store.remove(&Sid::of(&id));
+                            store.delete(&Sid::of(&id));
                         }
-                        store.get(&Sid::of(&id));
+                        store.lookup(&Sid::of(&id));
                     }
                 })
             })
@@ -362,12 +442,12 @@ mod tests {
         for w in workers {
             assert!(w.join().is_ok(), "a worker panicked");
         }
-        assert!(store.len() <= 16);
+        assert!(store.count() <= 16);
         assert!(
-            store.index_len() <= store.len(),
+            store.index_len() <= store.count(),
             "every index line names a live session"
         );
         let listed: usize = store.by_customer.iter().map(|l| l.len()).sum();
-        assert_eq!(listed, store.len(), "the index lists exactly the stored sessions");
+        assert_eq!(listed, store.count(), "the index lists exactly the stored sessions");
     }
 }

@@ -1,14 +1,12 @@
-//! Sessions: what a signed-in shopper is, and where that is kept.
-//!
-//! The [`SessionStore`] trait has an in-memory implementation ([`memory`]); a Redis one
-//! comes later behind the same trait. The cookie only carries an opaque, signed id
-//! ([`cookie`]); the store keys sessions by its public handle ([`Sid`]).
+//! Sessions: what a signed-in shopper is ([`SessionData`]), the cookie that names one
+//! ([`cookie`]), and the in-memory store ([`memory`]). The store traits and the Redis
+//! store are in [`crate::store`]. The cookie only carries an opaque, signed id; stores
+//! key sessions by its public handle ([`crate::secret::Sid`]).
 
 pub mod cookie;
 pub mod memory;
 
 use crate::identity::Customer;
-use crate::secret::{SessionId, Sid};
 use sso_config::Secret;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,10 +19,20 @@ pub fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Unix seconds as an RFC 3339 timestamp (UTC, whole seconds).
+pub fn rfc3339(unix: u64) -> String {
+    let at = std::time::UNIX_EPOCH.checked_add(Duration::from_secs(unix));
+    at.map_or_else(
+        || "9999-12-31T23:59:59Z".into(),
+        |t| humantime::format_rfc3339_seconds(t).to_string(),
+    )
+}
+
 /// The IdP refresh token of a session and when to use it. The gateway refreshes once
 /// three quarters of the access token's lifetime have passed, or every
 /// `oidc.revalidate_interval` when the IdP gave no lifetime; exactly one request does
-/// it ([`RefreshState::begin`]), the others go on with the session as it is.
+/// it ([`RefreshState::claim`], then a lock in the shared store), the others go on
+/// with the session as it is.
 ///
 /// All arithmetic on IdP-supplied lifetimes saturates: a huge `expires_in` means
 /// "not for a long time", never an overflow.
@@ -51,6 +59,39 @@ impl RefreshState {
         state
     }
 
+    /// Refresh state as stored: `token`, the Unix second the next refresh is due (0 =
+    /// never) and the revalidation interval in seconds.
+    pub fn from_stored(token: Option<Secret>, due_at: u64, revalidate_secs: u64) -> Self {
+        RefreshState {
+            token: Mutex::new(token),
+            due_at: AtomicU64::new(due_at),
+            in_flight: AtomicBool::new(false),
+            revalidate_secs: revalidate_secs.max(1),
+        }
+    }
+
+    /// The refresh token, if the IdP gave one.
+    pub fn token(&self) -> Option<Secret> {
+        self.token.lock().ok().and_then(|t| t.clone())
+    }
+
+    /// Unix second the next refresh is due; 0 = never.
+    pub fn due_at(&self) -> u64 {
+        self.due_at.load(Ordering::Acquire)
+    }
+
+    pub fn revalidate_secs(&self) -> u64 {
+        self.revalidate_secs
+    }
+
+    /// Claims this process's right to refresh (no other request here is refreshing);
+    /// false when one already is. Released by [`Self::finish`] or [`Self::retry_in`].
+    pub fn claim(&self) -> bool {
+        self.in_flight
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
     fn schedule(&self, now: u64, lifetime: Option<u64>) {
         let has_token = self.token.lock().map(|t| t.is_some()).unwrap_or(false);
         let due = if has_token {
@@ -66,21 +107,9 @@ impl RefreshState {
         due != 0 && now >= due
     }
 
-    /// The refresh token, for the one caller that gets to refresh; `None` for everyone
-    /// else while a refresh is in flight.
-    pub fn begin(&self) -> Option<Secret> {
-        if self
-            .in_flight
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return None;
-        }
-        let token = self.token.lock().ok().and_then(|t| t.clone());
-        if token.is_none() {
-            self.in_flight.store(false, Ordering::Release);
-        }
-        token
+    /// Gives up this process's claim without refreshing (the due time stays).
+    pub fn release(&self) {
+        self.in_flight.store(false, Ordering::Release);
     }
 
     /// A refresh succeeded: keep the rotated token (if any) and schedule the next one.
@@ -110,19 +139,23 @@ fn refresh_due(now: u64, lifetime: Option<u64>, revalidate_secs: u64) -> u64 {
 }
 
 /// What the gateway knows about a signed-in shopper. Immutable once created, except
-/// for the cached gateway token and the refresh state.
+/// for the refresh state, the last use, and the cached gateway token (the last two
+/// per process, never stored: see [`crate::store::record`]).
 #[derive(Debug)]
 pub struct SessionData {
     /// The site the session belongs to (shared, not copied per session).
     pub site: Arc<str>,
     pub customer: Customer,
-    /// The IdP's ID token, sent as `id_token_hint` at logout.
+    /// The IdP's ID token, kept only when logout sends it as `id_token_hint`
+    /// (`oidc.logout_id_token_hint`).
     pub id_token: Option<String>,
     /// The IdP's refresh token, when it gave one, and when to use it.
     pub refresh: RefreshState,
     pub created_at: u64,
     /// Absolute expiry (Unix seconds); idle expiry is tracked by the store.
     pub expires_at: u64,
+    /// Unix second of the last request this process saw with the session.
+    pub last_seen: AtomicU64,
     /// The last `X-Customer-Token` minted for this session and its expiry.
     pub token_cache: Mutex<Option<(http::HeaderValue, u64)>>,
 }
@@ -143,31 +176,20 @@ impl SessionData {
             refresh,
             created_at: now,
             expires_at: now.saturating_add(absolute_ttl),
+            last_seen: AtomicU64::new(now),
             token_cache: Mutex::new(None),
         }
     }
-}
 
-/// Where sessions live, keyed by their public handle [`Sid`] (never by the cookie's
-/// secret [`SessionId`]): a cookie and an API token find a session by the same lookup.
-/// Lookups are on the hot path: no lock may be held across an `.await`, so the
-/// in-memory store is synchronous.
-pub trait SessionStore: Send + Sync {
-    /// The live session with handle `sid`, refreshing its idle timer; `None` if unknown,
-    /// expired or ended.
-    fn get(&self, sid: &Sid) -> Option<Arc<SessionData>>;
-    /// Stores a new session under a fresh id and returns the id (for the cookie; the
-    /// store keeps only `Sid::of(id)`). A customer holding `max_per_customer` sessions
-    /// on the site already loses the oldest.
-    fn create(&self, data: SessionData) -> SessionId;
-    /// Ends a session; true when it existed.
-    fn remove(&self, sid: &Sid) -> bool;
-    /// Housekeeping: drops expired sessions now; returns how many are left.
-    fn sweep(&self) -> usize;
-    /// How many sessions are held.
-    fn len(&self) -> usize;
-    fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Notes a use at `now` (a store only when the second changed).
+    pub fn seen(&self, now: u64) {
+        if self.last_seen.load(Ordering::Relaxed) != now {
+            self.last_seen.store(now, Ordering::Relaxed);
+        }
+    }
+
+    pub fn is_live(&self, now: u64) -> bool {
+        now < self.expires_at
     }
 }
 
@@ -182,18 +204,18 @@ mod refresh_tests {
         let r = RefreshState::new(Some(Secret::new("rt")), Some(4), FIVE_MIN);
         assert!(!r.is_due(now_secs()));
         assert!(r.is_due(now_secs() + 3));
-        let first = r.begin();
-        assert_eq!(first.as_ref().map(Secret::expose), Some("rt"));
-        assert!(
-            r.begin().is_none(),
-            "a second caller does not refresh while one is in flight"
-        );
+        assert!(r.claim());
+        assert_eq!(r.token().as_ref().map(Secret::expose), Some("rt"));
+        assert!(!r.claim(), "a second caller does not refresh while one is in flight");
         r.finish(Some(Secret::new("rt2")), Some(400));
         assert!(!r.is_due(now_secs() + 200));
-        assert_eq!(r.begin().as_ref().map(Secret::expose), Some("rt2"));
+        assert!(r.claim());
+        assert_eq!(r.token().as_ref().map(Secret::expose), Some("rt2"));
         r.retry_in(30);
+        assert!(r.claim(), "a retry releases the claim");
+        r.release();
         assert!(
-            RefreshState::new(None, Some(4), FIVE_MIN).begin().is_none(),
+            RefreshState::new(None, Some(4), FIVE_MIN).token().is_none(),
             "no token, no refresh"
         );
         assert!(!RefreshState::new(None, Some(4), FIVE_MIN).is_due(now_secs() + 100));
@@ -233,7 +255,7 @@ mod refresh_tests {
             r.is_due(now + 301),
             "revalidated after oidc.revalidate_interval, not never"
         );
-        assert!(r.begin().is_some());
+        assert!(r.claim() && r.token().is_some());
         r.finish(None, None);
         assert!(!r.is_due(now_secs() + 298));
         assert!(r.is_due(now_secs() + 301), "and again after each refresh");

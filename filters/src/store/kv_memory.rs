@@ -1,0 +1,123 @@
+//! Single-use entries and TTL records in this process's memory: one bounded `moka`
+//! cache with a TTL per entry and LRU eviction (a flood evicts the oldest entries; the
+//! newest is always admitted, so a real shopper's login is never refused for room).
+
+use super::{Records, SingleUse, StoreError};
+use async_trait::async_trait;
+use moka::policy::{EvictionPolicy, Expiry};
+use moka::sync::Cache;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone)]
+struct Entry {
+    value: Arc<Vec<u8>>,
+    ttl: Duration,
+    deadline: Instant,
+}
+
+struct PerEntryTtl;
+
+impl Expiry<String, Entry> for PerEntryTtl {
+    fn expire_after_create(&self, _: &String, entry: &Entry, _: Instant) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+    fn expire_after_update(&self, _: &String, entry: &Entry, _: Instant, _: Option<Duration>) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+}
+
+/// Longest TTL handed to moka (which refuses more than 1000 years).
+const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+pub struct MemoryKv {
+    cache: Cache<String, Entry>,
+}
+
+impl MemoryKv {
+    /// At most `max_entries` entries of all kinds together.
+    pub fn new(max_entries: usize) -> Self {
+        MemoryKv {
+            cache: Cache::builder()
+                .max_capacity(max_entries.max(1) as u64)
+                .eviction_policy(EvictionPolicy::lru())
+                .expire_after(PerEntryTtl)
+                .build(),
+        }
+    }
+
+    /// Applies pending evictions and expiries now; how many entries are left.
+    pub fn count(&self) -> usize {
+        self.cache.run_pending_tasks();
+        usize::try_from(self.cache.entry_count()).unwrap_or(usize::MAX)
+    }
+
+    fn entry(value: Vec<u8>, ttl: Duration) -> Entry {
+        let ttl = ttl.min(MAX_TTL);
+        Entry {
+            value: Arc::new(value),
+            ttl,
+            deadline: Instant::now() + ttl,
+        }
+    }
+}
+
+fn full_key(kind: &str, key: &str) -> String {
+    let mut k = String::with_capacity(kind.len() + 1 + key.len());
+    k.push_str(kind);
+    k.push(':');
+    k.push_str(key);
+    k
+}
+
+fn live(entry: Entry) -> Option<Vec<u8>> {
+    (Instant::now() < entry.deadline).then(|| Arc::unwrap_or_clone(entry.value))
+}
+
+#[async_trait]
+impl SingleUse for MemoryKv {
+    async fn put(&self, kind: &str, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
+        self.cache.insert(full_key(kind, key), Self::entry(value, ttl));
+        Ok(())
+    }
+
+    async fn take(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.cache.remove(&full_key(kind, key)).and_then(live))
+    }
+
+    fn sweep(&self) {
+        self.cache.run_pending_tasks();
+    }
+}
+
+#[async_trait]
+impl Records for MemoryKv {
+    async fn put(&self, kind: &str, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
+        self.cache.insert(full_key(kind, key), Self::entry(value, ttl));
+        Ok(())
+    }
+
+    async fn put_new(&self, kind: &str, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
+        let entry = self
+            .cache
+            .entry(full_key(kind, key))
+            .or_insert_with(|| Self::entry(value, ttl));
+        Ok(entry.is_fresh())
+    }
+
+    async fn get(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.cache.get(&full_key(kind, key)).and_then(live))
+    }
+
+    async fn delete_if(&self, kind: &str, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+        use moka::ops::compute::{CompResult, Op};
+        let result = self
+            .cache
+            .entry(full_key(kind, key))
+            .and_compute_with(|held| match held {
+                Some(e) if e.value().value.as_slice() == value => Op::Remove,
+                _ => Op::Nop,
+            });
+        Ok(matches!(result, CompResult::Removed(_)))
+    }
+}

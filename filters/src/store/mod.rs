@@ -1,0 +1,173 @@
+//! Where the gateway's state lives: one async, fallible trait per kind of state, each
+//! with an in-memory implementation (one process) and a Redis one (replicas that act as
+//! one). Both pass the same test suite (`suite`).
+//!
+//! - [`SessionStore`]: signed-in shoppers, keyed by their public handle [`Sid`]. A hot,
+//!   synchronous path ([`SessionStore::cached`]) serves what this process holds fresh;
+//!   the async path reaches the shared store.
+//! - [`SingleUse`]: entries taken exactly once, atomically, whatever replica asks first
+//!   (pending logins; later customer-login `jti`s and one-time tokens).
+//! - [`Records`]: small per-key records with a TTL, and `put_new` for short locks.
+//!
+//! What is only a per-process cache (the minted `X-Customer-Token`, the refresh
+//! in-flight flag) stays in [`SessionData`] and is never stored.
+
+pub mod kv_memory;
+pub mod record;
+pub mod redis;
+#[cfg(test)]
+mod suite;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_redis;
+
+use crate::secret::{SessionId, Sid};
+use crate::sessions::SessionData;
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a store could not answer. The request that needed it gets a clear 503 (or goes
+/// on anonymous where that is safe); nothing is half-written.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The shared store cannot be reached or refused the command.
+    #[error("session store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored value could not be read (another version, or damaged): treated as absent.
+    #[error("stored value unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// What support staff see of a session: never a credential.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionMeta {
+    /// The session's public handle (the `sid` of its tokens).
+    pub sid: String,
+    pub created_at: u64,
+    /// Last use, as far as the store knows (to within `sessions.l1_ttl` on Redis).
+    pub last_seen: u64,
+    pub expires_at: u64,
+}
+
+/// Sessions, keyed by [`Sid`] (never by the cookie's secret [`SessionId`]).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// The hot path: the live session `sid` if this process holds it fresh, without
+    /// waiting on anything. `None` means "ask [`Self::get`]", not "anonymous".
+    fn cached(&self, sid: &Sid) -> Option<Arc<SessionData>>;
+
+    /// The live session `sid` (refreshing its idle timer), from the shared store when
+    /// this process does not hold it; `Ok(None)` if unknown, expired or ended.
+    async fn get(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError>;
+
+    /// The session as the shared store has it now, bypassing this process's cache
+    /// (a refresh reads it under its lock: another replica may have rotated the token).
+    async fn fresh(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError>;
+
+    /// Stores a new session under a fresh id and returns the id (for the cookie). A
+    /// customer holding `max_per_customer` sessions on the site loses the oldest.
+    async fn create(&self, data: SessionData) -> Result<SessionId, StoreError>;
+
+    /// Writes a session's changed refresh state back (after a refresh), keeping its
+    /// expiry; other replicas drop their cached copy.
+    async fn save(&self, sid: &Sid, data: &SessionData) -> Result<(), StoreError>;
+
+    /// Ends a session everywhere; true when it existed.
+    async fn remove(&self, sid: &Sid) -> Result<bool, StoreError>;
+
+    /// The live sessions of one customer on one site.
+    async fn customer_sessions(&self, site: &str, customer: &str) -> Result<Vec<SessionMeta>, StoreError>;
+
+    /// Ends every session of one customer on one site, on every replica; how many.
+    async fn end_customer_sessions(&self, site: &str, customer: &str) -> Result<usize, StoreError>;
+
+    /// Housekeeping of what this process holds: frees expired entries; how many are left.
+    fn sweep(&self) -> usize;
+
+    /// Sessions held by this process (all of them in memory; the L1 cache on Redis).
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Entries taken exactly once (`put`, then an atomic `take`): two replicas racing for
+/// one entry yield exactly one winner.
+#[async_trait]
+pub trait SingleUse: Send + Sync {
+    /// Stores `value` under (`kind`, `key`) for `ttl`, replacing any entry there.
+    async fn put(&self, kind: &str, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError>;
+    /// Removes and returns the entry, if it exists and has not expired.
+    async fn take(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Housekeeping of what this process holds (memory only; Redis expires by itself).
+    fn sweep(&self) {}
+}
+
+/// Small records with a TTL.
+#[async_trait]
+pub trait Records: Send + Sync {
+    async fn put(&self, kind: &str, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError>;
+    /// Stores only when nothing is there (`SET NX`): true when this call stored it.
+    async fn put_new(&self, kind: &str, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError>;
+    async fn get(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Deletes the record only when it still holds `value` (releasing one's own lock).
+    async fn delete_if(&self, kind: &str, key: &str, value: &[u8]) -> Result<bool, StoreError>;
+}
+
+/// The stores of one gateway process, built once and kept across reloads.
+#[derive(Clone)]
+pub struct Stores {
+    pub sessions: Arc<dyn SessionStore>,
+    pub single_use: Arc<dyn SingleUse>,
+    pub records: Arc<dyn Records>,
+    /// `memory` or `redis`, for metrics and logs.
+    pub kind: &'static str,
+}
+
+/// The background work of the Redis stores: the health ping and the eviction
+/// subscription. The gateway runs it for the life of the process.
+pub struct RedisTasks {
+    pub conn: Arc<redis::RedisConn>,
+    sessions: Arc<redis::sessions::RedisSessionStore>,
+}
+
+impl RedisTasks {
+    pub async fn run(self) {
+        tokio::join!(self.conn.run_health(), self.sessions.run_evictions());
+    }
+}
+
+impl Stores {
+    /// Sessions, single-use entries and records in Redis (`sessions.store = "redis"`).
+    /// Nothing connects until [`RedisTasks::run`] runs.
+    pub fn redis(
+        url: &str,
+        prefix: &str,
+        config: redis::sessions::RedisSessionsConfig,
+        on_error: redis::ErrorHook,
+    ) -> Result<(Self, RedisTasks), StoreError> {
+        let conn = redis::RedisConn::new(url, prefix, on_error)?;
+        let sessions = Arc::new(redis::sessions::RedisSessionStore::new(conn.clone(), config));
+        let kv = Arc::new(redis::RedisKv::new(conn.clone()));
+        let stores = Stores {
+            sessions: sessions.clone(),
+            single_use: kv.clone(),
+            records: kv,
+            kind: "redis",
+        };
+        Ok((stores, RedisTasks { conn, sessions }))
+    }
+
+    /// Everything in this process's memory.
+    pub fn memory(sessions: crate::sessions::memory::MemorySessionStore, max_entries: usize) -> Self {
+        let kv = Arc::new(kv_memory::MemoryKv::new(max_entries));
+        Stores {
+            sessions: Arc::new(sessions),
+            single_use: kv.clone(),
+            records: kv,
+            kind: "memory",
+        }
+    }
+}

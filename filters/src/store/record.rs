@@ -1,0 +1,141 @@
+//! A session as stored in a shared store: a versioned, compact binary record
+//! (`postcard`), one version byte first. A record of another version, or one that does
+//! not decode, is [`StoreError::Corrupt`]: the shopper is anonymous, nobody gets it.
+//!
+//! Kept: site, customer, the ID token when logout needs it, the refresh token and when
+//! it is due, created and expiry times. Not kept (per process only): the minted
+//! `X-Customer-Token`, the refresh in-flight flag, the last-seen second.
+
+use super::StoreError;
+use crate::identity::Customer;
+use crate::sessions::{now_secs, RefreshState, SessionData};
+use serde::{Deserialize, Serialize};
+use sso_config::Secret;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+/// Version of the record layout; bump it when the layout changes.
+const VERSION: u8 = 1;
+/// Longest record accepted back (a session is a few hundred bytes).
+pub const MAX_RECORD: usize = 16 * 1024;
+
+#[derive(Serialize, Deserialize)]
+struct SessionRecord {
+    site: String,
+    id: String,
+    email: Option<String>,
+    name: Option<String>,
+    groups: Vec<String>,
+    id_token: Option<String>,
+    refresh_token: Option<String>,
+    refresh_due: u64,
+    revalidate_secs: u64,
+    created_at: u64,
+    expires_at: u64,
+}
+
+/// The stored form of a session.
+pub fn encode(data: &SessionData) -> Result<Vec<u8>, StoreError> {
+    let c = &data.customer;
+    let record = SessionRecord {
+        site: data.site.to_string(),
+        id: c.id.clone(),
+        email: c.email.clone(),
+        name: c.name.clone(),
+        groups: c.groups.clone(),
+        id_token: data.id_token.clone(),
+        refresh_token: data.refresh.token().map(|t| t.expose().to_string()),
+        refresh_due: data.refresh.due_at(),
+        revalidate_secs: data.refresh.revalidate_secs(),
+        created_at: data.created_at,
+        expires_at: data.expires_at,
+    };
+    postcard::to_extend(&record, vec![VERSION]).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A stored session read back. `site` is the shared name to use when it matches the
+/// record's (no copy per session).
+pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, StoreError> {
+    let (version, body) = bytes
+        .split_first()
+        .ok_or_else(|| StoreError::Corrupt("empty record".into()))?;
+    if *version != VERSION {
+        return Err(StoreError::Corrupt(format!("record version {version}")));
+    }
+    if bytes.len() > MAX_RECORD {
+        return Err(StoreError::Corrupt("record too long".into()));
+    }
+    let r: SessionRecord = postcard::from_bytes(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let site = match site {
+        Some(s) if **s == *r.site => s.clone(),
+        _ => r.site.into(),
+    };
+    Ok(SessionData {
+        site,
+        // Cleaned again: a record is input like any other.
+        customer: Customer {
+            id: r.id,
+            email: r.email,
+            name: r.name,
+            groups: r.groups,
+        }
+        .sanitized(),
+        id_token: r.id_token,
+        refresh: RefreshState::from_stored(r.refresh_token.map(Secret::new), r.refresh_due, r.revalidate_secs),
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        last_seen: AtomicU64::new(now_secs()),
+        token_cache: Mutex::new(None),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn session() -> SessionData {
+        SessionData::new(
+            "shop".into(),
+            Customer {
+                id: "c-1".into(),
+                email: Some("a@example.com".into()),
+                name: Some("Ann".into()),
+                groups: vec!["vip".into()],
+            },
+            None,
+            RefreshState::new(Some(Secret::new("rt-1")), Some(300), Duration::from_secs(60)),
+            3600,
+        )
+    }
+
+    #[test]
+    fn a_record_reads_back_as_it_was_written() {
+        let data = session();
+        let bytes = encode(&data).expect("encodes");
+        assert!(bytes.len() < 128, "compact: {} bytes", bytes.len());
+        let site: Arc<str> = "shop".into();
+        let back = decode(&bytes, Some(&site)).expect("decodes");
+        assert!(Arc::ptr_eq(&back.site, &site), "the site name is shared, not copied");
+        assert_eq!(back.customer, data.customer);
+        assert_eq!(
+            back.refresh.token().map(|t| t.expose().to_string()).as_deref(),
+            Some("rt-1")
+        );
+        assert_eq!(back.refresh.due_at(), data.refresh.due_at());
+        assert_eq!((back.created_at, back.expires_at), (data.created_at, data.expires_at));
+    }
+
+    #[test]
+    fn damaged_or_foreign_records_are_refused() {
+        let bytes = encode(&session()).expect("encodes");
+        assert!(decode(&[], None).is_err());
+        let mut other = bytes.clone();
+        other[0] = 2;
+        assert!(matches!(decode(&other, None), Err(StoreError::Corrupt(_))));
+        for cut in 1..bytes.len() {
+            assert!(decode(&bytes[..cut], None).is_err(), "truncated at {cut}");
+        }
+        assert!(decode(&vec![1u8; MAX_RECORD + 1], None).is_err());
+    }
+}

@@ -1,0 +1,379 @@
+//! Sessions in Redis, seen by every replica, with a short L1 cache in each.
+//!
+//! - **Layout.** `<prefix>:session:<sid>` holds the record ([`crate::store::record`]),
+//!   its TTL the idle timeout (never past the absolute expiry).
+//!   `<prefix>:customer:<hash of site and customer>` is a sorted set of that customer's
+//!   session handles by creation time, its TTL the absolute timeout.
+//! - **L1.** Sessions read here are kept `sessions.l1_ttl` in a `moka` cache, so a
+//!   steady-state request does not touch Redis. The idle timer is written back when
+//!   the L1 entry is refilled (`GETEX`), i.e. at most once per `l1_ttl` per replica.
+//! - **Evictions.** Logout, refusal, the per-customer cap and the admin `DELETE`
+//!   publish the handle on `<prefix>:evict`; every replica drops it from its L1 on
+//!   receipt. A replica whose subscription dropped drops its whole L1 when it is back
+//!   (it may have missed some). A session read while an eviction arrives is served to
+//!   that request but not cached.
+//! - **Redis down.** L1 entries are served until their L1 TTL — nothing can be
+//!   revoked anywhere meanwhile — unless `sessions.fail_closed`, which refuses them at
+//!   once. Everything else fails with [`StoreError::Unavailable`].
+
+use super::RedisConn;
+use crate::secret::{SessionId, Sid};
+use crate::sessions::{now_secs, SessionData};
+use crate::store::{record, SessionMeta, SessionStore, StoreError};
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Stores the record, lists it in the customer's index, drops index entries whose
+/// sessions are gone, and ends the oldest sessions over the cap (ordered by the Redis
+/// server's clock in microseconds, one clock for every replica). Returns the handles
+/// it ended (they are also published as evictions).
+/// KEYS: session key, index key. ARGV: record, ttl ms, sid, (unused), cap, index ttl
+/// ms, session key prefix, evict channel.
+const CREATE: &str = r"
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[3])
+local live = {}
+for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if redis.call('EXISTS', ARGV[7] .. m) == 1 then table.insert(live, m) else redis.call('ZREM', KEYS[2], m) end
+end
+local ended = {}
+while #live > tonumber(ARGV[5]) do
+  local m = table.remove(live, 1)
+  redis.call('DEL', ARGV[7] .. m)
+  redis.call('ZREM', KEYS[2], m)
+  redis.call('PUBLISH', ARGV[8], m)
+  table.insert(ended, m)
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+return ended
+";
+
+/// Ends every session in a customer's index. KEYS: index key. ARGV: session key
+/// prefix, evict channel. Returns the handles of the sessions that existed.
+const END_CUSTOMER: &str = r"
+local ended = {}
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('DEL', ARGV[1] .. m) == 1 then table.insert(ended, m) end
+  redis.call('PUBLISH', ARGV[2], m)
+end
+redis.call('DEL', KEYS[1])
+return ended
+";
+
+/// What the Redis session store needs to know.
+#[derive(Debug, Clone)]
+pub struct RedisSessionsConfig {
+    pub idle_timeout: Duration,
+    pub absolute_timeout: Duration,
+    pub l1_ttl: Duration,
+    pub l1_max_entries: usize,
+    pub max_per_customer: usize,
+    pub fail_closed: bool,
+}
+
+pub struct RedisSessionStore {
+    conn: Arc<RedisConn>,
+    l1: Cache<Sid, Arc<SessionData>>,
+    config: RedisSessionsConfig,
+    /// Bumped on every eviction received: a read that saw it change is not cached.
+    evictions: AtomicU64,
+    create: redis::Script,
+    end_customer: redis::Script,
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl RedisSessionStore {
+    pub fn new(conn: Arc<RedisConn>, config: RedisSessionsConfig) -> Self {
+        let l1 = Cache::builder()
+            .max_capacity(config.l1_max_entries.max(1) as u64)
+            .eviction_policy(EvictionPolicy::lru())
+            .time_to_live(config.l1_ttl.max(Duration::from_millis(1)))
+            .build();
+        RedisSessionStore {
+            conn,
+            l1,
+            config,
+            evictions: AtomicU64::new(0),
+            create: redis::Script::new(CREATE),
+            end_customer: redis::Script::new(END_CUSTOMER),
+        }
+    }
+
+    pub fn conn(&self) -> &Arc<RedisConn> {
+        &self.conn
+    }
+
+    fn session_key(&self, sid: &Sid) -> String {
+        self.conn.key("session", &sid.encode())
+    }
+
+    fn index_key(&self, site: &str, customer: &str) -> String {
+        let digest = Sha256::new()
+            .chain_update(b"sso-gateway customer sessions v1")
+            .chain_update((site.len() as u64).to_be_bytes())
+            .chain_update(site.as_bytes())
+            .chain_update(customer.as_bytes())
+            .finalize();
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        self.conn.key("customer", &hex)
+    }
+
+    /// Milliseconds the session key may live from now: the idle timeout, never past
+    /// the absolute expiry.
+    fn key_ttl_ms(&self, expires_at: u64, now: u64) -> u64 {
+        let left = Duration::from_secs(expires_at.saturating_sub(now));
+        ms(self.config.idle_timeout.min(left))
+    }
+
+    /// Decodes a stored record into a live session of any site, or `None` (expired or
+    /// unreadable: the shopper is anonymous).
+    fn live(&self, bytes: Option<Vec<u8>>) -> Option<Arc<SessionData>> {
+        let data = match record::decode(&bytes?, None) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable session record ignored");
+                return None;
+            }
+        };
+        data.is_live(now_secs()).then(|| Arc::new(data))
+    }
+
+    /// Caches `data` unless an eviction arrived since `seen` (it may have named it).
+    fn remember(&self, sid: Sid, data: &Arc<SessionData>, seen: u64) {
+        if self.evictions.load(Ordering::Acquire) == seen {
+            self.l1.insert(sid, data.clone());
+        }
+    }
+
+    /// Drops `sid` from this replica's L1 (an eviction from anywhere).
+    pub fn evicted(&self, sid: &Sid) {
+        self.evictions.fetch_add(1, Ordering::AcqRel);
+        self.l1.invalidate(sid);
+    }
+
+    async fn publish(&self, sid: &Sid) -> Result<(), StoreError> {
+        let cmd = redis::cmd("PUBLISH")
+            .arg(self.conn.evict_channel())
+            .arg(sid.encode())
+            .to_owned();
+        self.conn.query::<i64>("publish", &cmd).await.map(|_| ())
+    }
+
+    /// Keeps the eviction subscription alive for as long as the process runs:
+    /// subscribes, drops what each message names, and after a dropped subscription
+    /// drops the whole L1 before serving from it again.
+    pub async fn run_evictions(&self) {
+        let channel = self.conn.evict_channel();
+        let mut lost = false;
+        loop {
+            let subscribed = match self.conn.pubsub().await {
+                Ok(mut pubsub) => pubsub.subscribe(&channel).await.map(|()| pubsub),
+                Err(e) => Err(redis::RedisError::from(std::io::Error::other(e.to_string()))),
+            };
+            match subscribed {
+                Ok(pubsub) => {
+                    if lost {
+                        // Revocations may have been missed while the subscription was down.
+                        self.evictions.fetch_add(1, Ordering::AcqRel);
+                        self.l1.invalidate_all();
+                        tracing::info!("eviction subscription back; L1 session cache dropped");
+                    }
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(msg) = messages.next().await {
+                        let sid = std::str::from_utf8(msg.get_payload_bytes()).ok().and_then(Sid::parse);
+                        match sid {
+                            Some(sid) => self.evicted(&sid),
+                            None => tracing::warn!("ignored a malformed eviction message"),
+                        }
+                    }
+                    tracing::warn!("eviction subscription lost; reconnecting");
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot subscribe to evictions yet"),
+            }
+            lost = true;
+            tokio::time::sleep(super::PING_INTERVAL).await;
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisSessionStore {
+    fn cached(&self, sid: &Sid) -> Option<Arc<SessionData>> {
+        if self.config.fail_closed && !self.conn.is_healthy() {
+            return None;
+        }
+        let data = self.l1.get(sid)?;
+        let now = now_secs();
+        if !data.is_live(now) {
+            self.l1.invalidate(sid);
+            return None;
+        }
+        data.seen(now);
+        Some(data)
+    }
+
+    /// `GETEX` refills the L1 and restarts the idle timer in one command; the absolute
+    /// expiry caps the timer when it is nearer.
+    async fn get(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError> {
+        if let Some(hit) = self.cached(sid) {
+            return Ok(Some(hit));
+        }
+        let seen = self.evictions.load(Ordering::Acquire);
+        let key = self.session_key(sid);
+        let cmd = redis::cmd("GETEX")
+            .arg(&key)
+            .arg("PX")
+            .arg(ms(self.config.idle_timeout))
+            .to_owned();
+        let Some(data) = self.live(self.conn.query("get", &cmd).await?) else {
+            return Ok(None);
+        };
+        let now = now_secs();
+        if Duration::from_secs(data.expires_at.saturating_sub(now)) < self.config.idle_timeout {
+            let cap = redis::cmd("PEXPIRE")
+                .arg(&key)
+                .arg(self.key_ttl_ms(data.expires_at, now))
+                .to_owned();
+            self.conn.query::<i64>("touch", &cap).await?;
+        }
+        self.remember(*sid, &data, seen);
+        Ok(Some(data))
+    }
+
+    async fn fresh(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError> {
+        let seen = self.evictions.load(Ordering::Acquire);
+        let cmd = redis::cmd("GET").arg(self.session_key(sid)).to_owned();
+        match self.live(self.conn.query("get", &cmd).await?) {
+            Some(data) => {
+                self.remember(*sid, &data, seen);
+                Ok(Some(data))
+            }
+            None => {
+                self.l1.invalidate(sid);
+                Ok(None)
+            }
+        }
+    }
+
+    async fn create(&self, data: SessionData) -> Result<SessionId, StoreError> {
+        let id = SessionId::random();
+        let sid = Sid::of(&id);
+        let now = now_secs();
+        let bytes = record::encode(&data)?;
+        let session_prefix = self.conn.key("session", "");
+        let mut invocation = self.create.key(self.session_key(&sid));
+        invocation
+            .key(self.index_key(&data.site, &data.customer.id))
+            .arg(bytes)
+            .arg(self.key_ttl_ms(data.expires_at, now))
+            .arg(sid.encode())
+            .arg(data.created_at)
+            .arg(self.config.max_per_customer.max(1))
+            .arg(ms(self.config.absolute_timeout))
+            .arg(session_prefix)
+            .arg(self.conn.evict_channel());
+        let ended: Vec<String> = self.conn.script("create", &invocation).await?;
+        for old in ended.iter().filter_map(|s| Sid::parse(s)) {
+            self.evicted(&old);
+        }
+        self.l1.insert(sid, Arc::new(data));
+        Ok(id)
+    }
+
+    /// `SET … XX KEEPTTL`: the session keeps its expiry, and is not brought back if it
+    /// ended meanwhile. Other replicas drop their copy.
+    async fn save(&self, sid: &Sid, data: &SessionData) -> Result<(), StoreError> {
+        let cmd = redis::cmd("SET")
+            .arg(self.session_key(sid))
+            .arg(record::encode(data)?)
+            .arg("XX")
+            .arg("KEEPTTL")
+            .to_owned();
+        self.conn.query::<Option<String>>("save", &cmd).await?;
+        self.publish(sid).await
+    }
+
+    async fn remove(&self, sid: &Sid) -> Result<bool, StoreError> {
+        self.l1.invalidate(sid);
+        let cmd = redis::cmd("DEL").arg(self.session_key(sid)).to_owned();
+        let deleted: i64 = self.conn.query("remove", &cmd).await?;
+        self.publish(sid).await?;
+        Ok(deleted > 0)
+    }
+
+    async fn customer_sessions(&self, site: &str, customer: &str) -> Result<Vec<SessionMeta>, StoreError> {
+        let index = redis::cmd("ZRANGE")
+            .arg(self.index_key(site, customer))
+            .arg(0)
+            .arg(-1)
+            .to_owned();
+        let sids: Vec<String> = self.conn.query("list", &index).await?;
+        let sids: Vec<Sid> = sids.iter().filter_map(|s| Sid::parse(s)).collect();
+        if sids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for sid in &sids {
+            let key = self.session_key(sid);
+            pipe.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
+        }
+        let replies: Vec<(Option<Vec<u8>>, i64)> = self.conn.pipe("list", &pipe).await?;
+        let now = now_secs();
+        let idle = self.config.idle_timeout.as_secs();
+        Ok(sids
+            .iter()
+            .zip(replies)
+            .filter_map(|(sid, (bytes, pttl))| {
+                let data = self.live(bytes)?;
+                (data.site.as_ref() == site && data.customer.id == customer).then(|| {
+                    // The key's TTL restarts at each use: its age since then is how long
+                    // ago the session was last seen (when the idle timeout bounds it).
+                    let left = u64::try_from(pttl).unwrap_or(0) / 1000;
+                    let idle_bound = left < data.expires_at.saturating_sub(now);
+                    let last_seen = if idle_bound {
+                        now.saturating_sub(idle.saturating_sub(left))
+                    } else {
+                        data.created_at
+                    };
+                    SessionMeta {
+                        sid: sid.encode(),
+                        created_at: data.created_at,
+                        last_seen: last_seen.max(data.created_at),
+                        expires_at: data.expires_at,
+                    }
+                })
+            })
+            .collect())
+    }
+
+    async fn end_customer_sessions(&self, site: &str, customer: &str) -> Result<usize, StoreError> {
+        let mut invocation = self.end_customer.key(self.index_key(site, customer));
+        invocation
+            .arg(self.conn.key("session", ""))
+            .arg(self.conn.evict_channel());
+        let ended: Vec<String> = self.conn.script("end_customer", &invocation).await?;
+        for sid in ended.iter().filter_map(|s| Sid::parse(s)) {
+            self.evicted(&sid);
+        }
+        Ok(ended.len())
+    }
+
+    fn sweep(&self) -> usize {
+        self.len()
+    }
+
+    fn len(&self) -> usize {
+        self.l1.run_pending_tasks();
+        usize::try_from(self.l1.entry_count()).unwrap_or(usize::MAX)
+    }
+}

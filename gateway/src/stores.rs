@@ -1,0 +1,71 @@
+//! The process's stores, built once from `[sessions]` and kept for the life of the
+//! process (a reload keeps them): memory, or Redis with its background tasks.
+
+use crate::metrics::Metrics;
+use crate::readiness::ReadyFlag;
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use sso_config::{Config, SessionStoreKind};
+use sso_filters::sessions::memory::MemorySessionStore;
+use sso_filters::store::redis::sessions::RedisSessionsConfig;
+use sso_filters::store::{RedisTasks, Stores};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The stores, and the Redis work to run in the background when they are in Redis.
+pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<(Stores, Option<RedisTasks>), String> {
+    let s = &config.sessions;
+    match s.store {
+        SessionStoreKind::Memory => {
+            let sessions = MemorySessionStore::from_config(s);
+            Ok((Stores::memory(sessions, s.max_pending_logins), None))
+        }
+        SessionStoreKind::Redis => {
+            let url = s.redis_url.as_deref().ok_or("sessions.redis_url is required")?;
+            let errors = metrics.store_errors.clone();
+            let hook = Arc::new(move |store: &'static str, op: &'static str| {
+                errors.with_label_values(&[store, op]).inc();
+            });
+            let redis = RedisSessionsConfig {
+                idle_timeout: s.idle_timeout,
+                absolute_timeout: s.absolute_timeout,
+                l1_ttl: s.l1_ttl,
+                l1_max_entries: s.max_entries,
+                max_per_customer: s.max_per_customer,
+                fail_closed: s.fail_closed,
+            };
+            let (stores, tasks) = Stores::redis(url, &s.redis_key_prefix, redis, hook).map_err(|e| e.to_string())?;
+            Ok((stores, Some(tasks)))
+        }
+    }
+}
+
+/// Runs the Redis health ping and eviction subscription, and keeps `/readyz`'s
+/// `redis` check equal to the ping's verdict.
+pub struct RedisService {
+    pub tasks: Mutex<Option<RedisTasks>>,
+    pub ready: ReadyFlag,
+}
+
+#[async_trait]
+impl BackgroundService for RedisService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let Some(tasks) = self.tasks.lock().ok().and_then(|mut t| t.take()) else {
+            return;
+        };
+        let conn = tasks.conn.clone();
+        let ready = self.ready.clone();
+        let watch = async move {
+            loop {
+                ready.set(conn.is_healthy());
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        };
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            _ = tasks.run() => {}
+            _ = watch => {}
+        }
+    }
+}

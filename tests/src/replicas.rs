@@ -1,0 +1,84 @@
+//! Two gateway processes on one real Redis, in front of one origin and one IdP: the
+//! way a shop scales out. Both serve `shop.localhost` with the same configuration
+//! (same cookie secret, same `public_url`, the one of replica A, as behind a load
+//! balancer); the test client reaches each on its own port, and its cookie jar,
+//! which ignores ports as browsers do, sends the same cookies to both.
+
+use crate::{GatewayConfig, Idp, Shop, Storefront};
+use anyhow::Result;
+pub use sso_filters::store::test_redis::{unique_prefix, TestRedis};
+
+pub struct Replicas {
+    pub origin: Storefront,
+    pub idp: Idp,
+    pub a: crate::Gateway,
+    pub b: crate::Gateway,
+    /// Keeps the Redis of the test alive (stopped on drop when it is our own).
+    pub redis: TestRedis,
+    pub prefix: String,
+}
+
+/// What differs between replica tests.
+#[derive(Default)]
+pub struct ReplicaOptions<'a> {
+    /// Extra `[sessions]` keys for both replicas.
+    pub sessions: &'a str,
+    /// Extra `[sessions]` keys for replica B only (e.g. `fail_closed = true`).
+    pub b_sessions: &'a str,
+    /// Extra `[sites.oidc]` keys.
+    pub oidc: &'a str,
+    /// Environment of the IdP (e.g. `ACCESS_TOKEN_TTL`).
+    pub idp_env: &'a [(&'a str, &'a str)],
+    /// A Redis of the test's own (to stop and restart it), not the machine's.
+    pub own_redis: bool,
+}
+
+impl Replicas {
+    pub fn start(options: ReplicaOptions<'_>) -> Result<Replicas> {
+        let redis = if options.own_redis {
+            TestRedis::own()
+        } else {
+            TestRedis::shared()
+        };
+        let prefix = unique_prefix();
+        let origin = Storefront::start()?;
+        let a_config = GatewayConfig::default();
+        let a_port = a_config.port.to_string();
+        let callback = format!("http://shop.localhost:{a_port}/login/sso/callback");
+        let post_logout = format!("http://shop.localhost:{a_port}/");
+        let idp = Idp::start_with(crate::free_port(), &[callback], &[post_logout], options.idp_env)?;
+        let site = Shop::site_toml(&origin.addr(), &idp.issuer(), options.oidc).replace("{port}", &a_port);
+        let sessions = format!(
+            "store = \"redis\"\nredis_url = \"{}\"\nredis_key_prefix = \"{prefix}\"\n{}",
+            redis.url, options.sessions
+        );
+        let a = a_config.sessions(&sessions).site(&site).start()?;
+        let b = GatewayConfig::default()
+            .sessions(&sessions)
+            .sessions(options.b_sessions)
+            .site(&site)
+            .start()?;
+        Ok(Replicas {
+            origin,
+            idp,
+            a,
+            b,
+            redis,
+            prefix,
+        })
+    }
+
+    /// Waits until both replicas are ready (IdP metadata loaded, Redis reachable).
+    pub async fn ready(&self) -> Result<()> {
+        self.a.ready().await?;
+        self.b.ready().await
+    }
+
+    pub fn url_a(&self, path: &str) -> String {
+        self.a.site_url("shop", path)
+    }
+
+    pub fn url_b(&self, path: &str) -> String {
+        self.b.site_url("shop", path)
+    }
+}
