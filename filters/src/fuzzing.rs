@@ -509,3 +509,97 @@ mod tests {
         assert_eq!(percent_decode(b"%25%32%66"), b"%2f");
     }
 }
+
+/// Values read back from a shared store (Redis), which the gateway treats as input:
+/// the first byte picks the reader — `r`: a session record ([`record::decode`]), `s`:
+/// a sealed record ([`record::Seal::open`], fixed key and handle), `p`: a pending
+/// login. Nothing panics; whatever decodes encodes back to something that decodes to
+/// the same; a seal opens only what sealing the opened body reproduces exactly.
+pub fn stored(data: &[u8]) {
+    use crate::oidc::pending::PendingLogin;
+    use crate::store::record;
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    match mode {
+        b'r' => {
+            if let Ok(first) = record::decode(rest, None) {
+                let again = record::encode(&first).and_then(|b| record::decode(&b, None));
+                let again = match again {
+                    Ok(a) => a,
+                    Err(e) => panic!("a decoded record does not round-trip: {e}"),
+                };
+                assert_eq!(again.customer, first.customer);
+                assert_eq!(
+                    (again.created_at, again.expires_at),
+                    (first.created_at, first.expires_at)
+                );
+                assert_eq!(again.refresh.due_at(), first.refresh.due_at());
+            }
+        }
+        b's' => {
+            let seal = record::Seal::from_secret(&sso_config::Secret::new("fuzz-cookie-secret-0123456789abcdef"));
+            let sid = crate::secret::Sid::of(&SessionId::from_bytes([7; 32]));
+            if let Ok(body) = seal.open(&sid, rest) {
+                assert_eq!(
+                    seal.seal(&sid, body.to_vec()),
+                    rest,
+                    "a seal opened what it did not make"
+                );
+            }
+        }
+        b'p' => {
+            if let Ok(login) = PendingLogin::decode(rest) {
+                let again = login.encode().and_then(|b| PendingLogin::decode(&b));
+                match again {
+                    Ok(a) => {
+                        assert_eq!(a.nonce.secret(), login.nonce.secret());
+                        assert_eq!(a.return_to, login.return_to);
+                        assert_eq!(a.binding_hash, login.binding_hash);
+                    }
+                    Err(e) => panic!("a decoded pending login does not round-trip: {e}"),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Seeds for [`stored`]: a record, the same record sealed, a pending login.
+pub fn stored_seeds() -> Vec<Vec<u8>> {
+    use crate::store::record;
+    let data = crate::sessions::SessionData::new(
+        "shop".into(),
+        crate::identity::Customer {
+            id: "c-1".into(),
+            email: Some("a@example.com".into()),
+            name: Some("Ann".into()),
+            groups: vec!["vip".into()],
+        },
+        Some("eyJ.x.y".into()),
+        crate::sessions::RefreshState::new(
+            Some(sso_config::Secret::new("rt")),
+            Some(300),
+            std::time::Duration::from_secs(60),
+        ),
+        3600,
+    );
+    let mut seeds = Vec::new();
+    if let Ok(body) = record::encode(&data) {
+        let seal = record::Seal::from_secret(&sso_config::Secret::new("fuzz-cookie-secret-0123456789abcdef"));
+        let sid = crate::secret::Sid::of(&SessionId::from_bytes([7; 32]));
+        seeds.push([b"r".as_slice(), &body].concat());
+        seeds.push([b"s".as_slice(), &seal.seal(&sid, body)].concat());
+    }
+    let login = crate::oidc::pending::PendingLogin {
+        nonce: openidconnect::Nonce::new("n".into()),
+        pkce_verifier: openidconnect::PkceCodeVerifier::new("v".repeat(43)),
+        return_to: "/account?x=1".into(),
+        binding_hash: [3; 32],
+        created_at: 1_700_000_000,
+    };
+    if let Ok(b) = login.encode() {
+        seeds.push([b"p".as_slice(), &b].concat());
+    }
+    seeds
+}

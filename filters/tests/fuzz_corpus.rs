@@ -17,6 +17,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("token", fuzzing::token),
     ("request_path", fuzzing::request_path),
     ("navigation", fuzzing::navigation),
+    ("stored", fuzzing::stored),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -111,4 +112,9 @@ fn request_path_corpus() {
 #[test]
 fn navigation_corpus() {
     replay("navigation");
+}
+
+#[test]
+fn stored_corpus() {
+    replay("stored");
 }

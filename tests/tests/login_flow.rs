@@ -231,8 +231,11 @@ async fn logout_ends_the_session_here_and_at_the_idp() {
         location.starts_with(&format!("{}/session/end?", shop.idp.issuer())),
         "{location}"
     );
+    // By default the session keeps no ID token: logout names the client instead.
     assert!(
-        location.contains("id_token_hint=") && location.contains("post_logout_redirect_uri="),
+        location.contains("client_id=storefront")
+            && location.contains("post_logout_redirect_uri=")
+            && !location.contains("id_token_hint="),
         "{location}"
     );
     let cleared = resp.headers()["set-cookie"].to_str().expect("set-cookie");
@@ -420,4 +423,18 @@ async fn the_gateway_token_works_as_a_bearer_on_api_routes() {
         .await
         .expect("api");
     assert_eq!(resp.status(), 401);
+}
+
+#[tokio::test]
+async fn with_logout_id_token_hint_the_logout_carries_the_id_token() {
+    let shop = Shop::start_with(sso_tests::GatewayConfig::default(), "logout_id_token_hint = true").expect("shop");
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    shop.sign_in(&shopper, "/account", "erin").await.expect("login");
+    let resp = shopper.page(&shop.url("/_sso/logout")).await.expect("logout");
+    assert_eq!(resp.status(), 303);
+    let location = resp.headers()["location"].to_str().expect("location");
+    assert!(
+        location.contains("id_token_hint=ey") && location.contains("post_logout_redirect_uri="),
+        "{location}"
+    );
 }

@@ -53,7 +53,7 @@ impl PendingLogin {
         h.ct_eq(&self.binding_hash).into()
     }
 
-    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, StoreError> {
         let stored = Stored {
             nonce: self.nonce.secret().clone(),
             verifier: self.pkce_verifier.secret().clone(),
@@ -64,7 +64,7 @@ impl PendingLogin {
         postcard::to_extend(&stored, vec![1u8]).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    fn decode(bytes: &[u8]) -> Result<PendingLogin, StoreError> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<PendingLogin, StoreError> {
         match bytes.split_first() {
             Some((1, body)) if bytes.len() <= MAX_STORED => {
                 let s: Stored = postcard::from_bytes(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -2,14 +2,22 @@
 //! (`postcard`), one version byte first. A record of another version, or one that does
 //! not decode, is [`StoreError::Corrupt`]: the shopper is anonymous, nobody gets it.
 //!
+//! In a shared store the record is sealed ([`Seal`]): an HMAC over the session's
+//! handle and the record, keyed from `sessions.cookie_secret`. Whoever can write to
+//! Redis but does not hold the cookie secret cannot mint a session, change one's
+//! customer, or move one record under another handle.
+//!
 //! Kept: site, customer, the ID token when logout needs it, the refresh token and when
 //! it is due, created and expiry times. Not kept (per process only): the minted
 //! `X-Customer-Token`, the refresh in-flight flag, the last-seen second.
 
 use super::StoreError;
 use crate::identity::Customer;
+use crate::secret::Sid;
 use crate::sessions::{now_secs, RefreshState, SessionData};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use sso_config::Secret;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -18,6 +26,66 @@ use std::sync::{Arc, Mutex};
 const VERSION: u8 = 1;
 /// Longest record accepted back (a session is a few hundred bytes).
 pub const MAX_RECORD: usize = 16 * 1024;
+
+/// Length of a seal's tag.
+const TAG_LEN: usize = 32;
+
+/// Seals and opens stored records with a key derived from the cookie secret.
+#[derive(Clone)]
+pub struct Seal {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Seal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Seal([redacted])")
+    }
+}
+
+fn hmac(key: &[u8]) -> Hmac<Sha256> {
+    match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(m) => m,
+        // HMAC takes keys of any length.
+        Err(_) => unreachable!("HMAC accepts any key length"),
+    }
+}
+
+impl Seal {
+    pub fn from_secret(secret: &Secret) -> Self {
+        let mut mac = hmac(secret.expose().as_bytes());
+        mac.update(b"sso-gateway store record key v1");
+        Seal {
+            key: mac.finalize().into_bytes().into(),
+        }
+    }
+
+    fn tag(&self, sid: &Sid, body: &[u8]) -> Hmac<Sha256> {
+        let mut mac = hmac(&self.key);
+        mac.update(sid.encode().as_bytes());
+        mac.update(body);
+        mac
+    }
+
+    /// `body` followed by its tag.
+    pub fn seal(&self, sid: &Sid, mut body: Vec<u8>) -> Vec<u8> {
+        let tag = self.tag(sid, &body).finalize().into_bytes();
+        body.extend_from_slice(&tag);
+        body
+    }
+
+    /// The body of a record sealed for `sid`, or `Corrupt` (forged, moved, or damaged).
+    pub fn open<'a>(&self, sid: &Sid, sealed: &'a [u8]) -> Result<&'a [u8], StoreError> {
+        let split = sealed
+            .len()
+            .checked_sub(TAG_LEN)
+            .ok_or_else(|| StoreError::Corrupt("record too short".into()))?;
+        let (body, tag) = sealed.split_at(split);
+        self.tag(sid, body)
+            .verify_slice(tag)
+            .map_err(|_| StoreError::Corrupt("record seal does not verify".into()))?;
+        Ok(body)
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 struct SessionRecord {
@@ -124,6 +192,25 @@ mod tests {
         );
         assert_eq!(back.refresh.due_at(), data.refresh.due_at());
         assert_eq!((back.created_at, back.expires_at), (data.created_at, data.expires_at));
+    }
+
+    #[test]
+    fn a_sealed_record_opens_only_for_its_handle_and_key() {
+        let seal = Seal::from_secret(&Secret::new("0123456789abcdef0123456789abcdef"));
+        let sid = Sid::of(&crate::secret::SessionId::random());
+        let body = encode(&session()).expect("encodes");
+        let sealed = seal.seal(&sid, body.clone());
+        assert_eq!(seal.open(&sid, &sealed).expect("opens"), &body[..]);
+        let other = Sid::of(&crate::secret::SessionId::random());
+        assert!(seal.open(&other, &sealed).is_err(), "moved under another handle");
+        let stranger = Seal::from_secret(&Secret::new("another-secret-0123456789abcdef!!"));
+        assert!(stranger.open(&sid, &sealed).is_err(), "sealed with another key");
+        assert!(stranger.open(&sid, &stranger.seal(&sid, body.clone())).is_ok());
+        let mut flipped = sealed.clone();
+        flipped[3] ^= 1;
+        assert!(seal.open(&sid, &flipped).is_err(), "changed");
+        assert!(seal.open(&sid, &sealed[..10]).is_err());
+        assert!(seal.open(&sid, &[]).is_err());
     }
 
     #[test]

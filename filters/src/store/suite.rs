@@ -41,6 +41,7 @@ pub(crate) fn redis_config(fail_closed: bool) -> RedisSessionsConfig {
         l1_max_entries: 1000,
         max_per_customer: CAP,
         fail_closed,
+        seal: super::record::Seal::from_secret(&Secret::new("suite-cookie-secret-0123456789abcdef")),
     }
 }
 
@@ -309,8 +310,9 @@ async fn redis_down_and_back() -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A stored value that is not a session record (another version, garbage) is an
-/// anonymous shopper, never an error page and never someone's identity.
+/// A stored value that is not a session record sealed for its handle (another
+/// version, garbage, a record copied from another key, one written without the cookie
+/// secret) is an anonymous shopper, never an error page and never someone's identity.
 #[tokio::test]
 async fn unreadable_records_are_anonymous() -> Result<(), StoreError> {
     let server = TestRedis::shared();
@@ -323,7 +325,23 @@ async fn unreadable_records_are_anonymous() -> Result<(), StoreError> {
         .get_multiplexed_async_connection()
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    for junk in [&b""[..], b"\x02abc", b"\x01\xff\xff\xff\xff\xff", b"not a record"] {
+    // A record sealed for another handle (copied from a real session) is refused too.
+    let real = stores.sessions.create(session("shop", "ida", 3600)).await?;
+    let real_key = format!("{prefix}:session:{}", Sid::of(&real).encode());
+    let copied: Vec<u8> = redis::cmd("GET")
+        .arg(&real_key)
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let unsealed = super::record::encode(&session("shop", "mallory", 3600))?;
+    for junk in [
+        &b""[..],
+        b"\x02abc",
+        b"\x01\xff\xff\xff\xff\xff",
+        b"not a record",
+        &copied,
+        &unsealed,
+    ] {
         redis::cmd("SET")
             .arg(&key)
             .arg(junk)

@@ -76,6 +76,8 @@ pub struct RedisSessionsConfig {
     pub l1_max_entries: usize,
     pub max_per_customer: usize,
     pub fail_closed: bool,
+    /// Seals records (keyed from `sessions.cookie_secret`).
+    pub seal: record::Seal,
 }
 
 pub struct RedisSessionStore {
@@ -135,10 +137,16 @@ impl RedisSessionStore {
         ms(self.config.idle_timeout.min(left))
     }
 
-    /// Decodes a stored record into a live session of any site, or `None` (expired or
-    /// unreadable: the shopper is anonymous).
-    fn live(&self, bytes: Option<Vec<u8>>) -> Option<Arc<SessionData>> {
-        let data = match record::decode(&bytes?, None) {
+    /// Opens and decodes the record stored for `sid` into a live session of any site,
+    /// or `None` (expired, unreadable or not sealed by us: the shopper is anonymous).
+    fn live(&self, sid: &Sid, bytes: Option<Vec<u8>>) -> Option<Arc<SessionData>> {
+        let bytes = bytes?;
+        let opened = self
+            .config
+            .seal
+            .open(sid, &bytes)
+            .and_then(|body| record::decode(body, None));
+        let data = match opened {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "unreadable session record ignored");
@@ -235,7 +243,7 @@ impl SessionStore for RedisSessionStore {
             .arg("PX")
             .arg(ms(self.config.idle_timeout))
             .to_owned();
-        let Some(data) = self.live(self.conn.query("get", &cmd).await?) else {
+        let Some(data) = self.live(sid, self.conn.query("get", &cmd).await?) else {
             return Ok(None);
         };
         let now = now_secs();
@@ -253,7 +261,7 @@ impl SessionStore for RedisSessionStore {
     async fn fresh(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError> {
         let seen = self.evictions.load(Ordering::Acquire);
         let cmd = redis::cmd("GET").arg(self.session_key(sid)).to_owned();
-        match self.live(self.conn.query("get", &cmd).await?) {
+        match self.live(sid, self.conn.query("get", &cmd).await?) {
             Some(data) => {
                 self.remember(*sid, &data, seen);
                 Ok(Some(data))
@@ -269,7 +277,7 @@ impl SessionStore for RedisSessionStore {
         let id = SessionId::random();
         let sid = Sid::of(&id);
         let now = now_secs();
-        let bytes = record::encode(&data)?;
+        let bytes = self.config.seal.seal(&sid, record::encode(&data)?);
         let session_prefix = self.conn.key("session", "");
         let mut invocation = self.create.key(self.session_key(&sid));
         invocation
@@ -295,7 +303,7 @@ impl SessionStore for RedisSessionStore {
     async fn save(&self, sid: &Sid, data: &SessionData) -> Result<(), StoreError> {
         let cmd = redis::cmd("SET")
             .arg(self.session_key(sid))
-            .arg(record::encode(data)?)
+            .arg(self.config.seal.seal(sid, record::encode(data)?))
             .arg("XX")
             .arg("KEEPTTL")
             .to_owned();
@@ -334,7 +342,7 @@ impl SessionStore for RedisSessionStore {
             .iter()
             .zip(replies)
             .filter_map(|(sid, (bytes, pttl))| {
-                let data = self.live(bytes)?;
+                let data = self.live(sid, bytes)?;
                 (data.site.as_ref() == site && data.customer.id == customer).then(|| {
                     // The key's TTL restarts at each use: its age since then is how long
                     // ago the session was last seen (when the idle timeout bounds it).
