@@ -490,26 +490,6 @@ pub fn config(data: &[u8]) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_mutator_edits_as_documented() {
-        assert_eq!(mutate(b"abc", &[]), b"abc");
-        assert_eq!(mutate(b"abc", &[0, 0, b'x']), b"xbc");
-        assert_eq!(mutate(b"abc", &[1, 255, b'x']), b"abcx");
-        assert_eq!(mutate(b"abc", &[2, 64, 0]), b"ac");
-        assert_eq!(mutate(b"abc", &[3, 0, 0]), b"");
-    }
-
-    #[test]
-    fn the_reference_decoder_decodes() {
-        assert_eq!(percent_decode(b"/%2f%2Fx%zz%4"), b"///x%zz%4");
-        assert_eq!(percent_decode(b"%25%32%66"), b"%2f");
-    }
-}
-
 /// Values read back from a shared store (Redis), which the gateway treats as input:
 /// the first byte picks the reader — `r`: a session record ([`record::decode`]), `s`:
 /// a sealed record ([`record::Seal::open`], fixed key and handle), `p`: a pending
@@ -602,4 +582,24 @@ pub fn stored_seeds() -> Vec<Vec<u8>> {
         seeds.push([b"p".as_slice(), &b].concat());
     }
     seeds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mutator_edits_as_documented() {
+        assert_eq!(mutate(b"abc", &[]), b"abc");
+        assert_eq!(mutate(b"abc", &[0, 0, b'x']), b"xbc");
+        assert_eq!(mutate(b"abc", &[1, 255, b'x']), b"abcx");
+        assert_eq!(mutate(b"abc", &[2, 64, 0]), b"ac");
+        assert_eq!(mutate(b"abc", &[3, 0, 0]), b"");
+    }
+
+    #[test]
+    fn the_reference_decoder_decodes() {
+        assert_eq!(percent_decode(b"/%2f%2Fx%zz%4"), b"///x%zz%4");
+        assert_eq!(percent_decode(b"%25%32%66"), b"%2f");
+    }
 }
