@@ -49,7 +49,7 @@ fn cookie_and_identity(c: &mut Criterion) {
         b.iter(|| black_box(codec.decode(black_box(&cookie))))
     });
 
-    let auth = SiteAuth::from_config(&cfg, site, store, Arc::new(NoEvents)).expect("auth");
+    let auth = SiteAuth::from_config(&cfg, site, store, None, Arc::new(NoEvents)).expect("auth");
     let mut headers = http::HeaderMap::new();
     headers.insert(
         "cookie",

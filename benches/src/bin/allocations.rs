@@ -26,7 +26,7 @@ fn main() {
     let (store, ids) = populated_store(1_000);
     let store: Arc<dyn SessionStore> = Arc::new(store);
     let codec = CookieCodec::from_config(&cfg.sessions, site);
-    let auth = SiteAuth::from_config(&cfg, site, store, Arc::new(NoEvents)).expect("auth");
+    let auth = SiteAuth::from_config(&cfg, site, store, None, Arc::new(NoEvents)).expect("auth");
     let strip = IdentityHeaderStrip::from_config(&site.identity_headers);
     let routes = RouteTable::from_config(
         &[sso_config::RouteConfig {

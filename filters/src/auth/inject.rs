@@ -131,7 +131,7 @@ mod tests {
         .expect("config");
         let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new(Duration::from_secs(600), 100));
         let events = Arc::new(Events::default());
-        let auth = SiteAuth::from_config(&config, &config.sites[0], store.clone(), events.clone()).expect("auth");
+        let auth = SiteAuth::from_config(&config, &config.sites[0], store.clone(), None, events.clone()).expect("auth");
         Fixture { auth, store, events }
     }
 

@@ -107,17 +107,22 @@ pub enum AuthSetupError {
 }
 
 impl SiteAuth {
+    /// Builds a site's auth from the configuration. The long-lived pieces come from
+    /// outside: the session `store`, and the site's IdP `provider` (from the
+    /// [`ProviderRegistry`](crate::oidc::registry::ProviderRegistry), so a reload
+    /// that keeps the IdP settings keeps its metadata). `provider` is `None` for a
+    /// site without `[sites.oidc]`.
     pub fn from_config(
         config: &Config,
         site: &SiteConfig,
         store: Arc<dyn SessionStore>,
+        provider: Option<Arc<OidcProvider>>,
         events: Arc<dyn AuthEvents>,
     ) -> Result<Self, AuthSetupError> {
         let signer = Arc::new(TokenSigner::new(site.token.signing_key_file.as_deref())?);
         let cookies = CookieCodec::from_config(&config.sessions, site);
-        let flow = match &site.oidc {
-            Some(oidc) => {
-                let provider = Arc::new(OidcProvider::from_config(site, oidc)?);
+        let flow = match provider {
+            Some(provider) => {
                 let ev = events.clone();
                 let name = site.name.clone();
                 let timer: IdpTimer = Arc::new(move |endpoint, d| ev.idp_call(&name, endpoint, d.as_secs_f64()));
@@ -281,5 +286,90 @@ impl SiteAuth {
                 p.sweep();
             }
         })
+    }
+
+    /// After a configuration reload, takes over from the same site's auth in the
+    /// running configuration what must not change under a shopper's feet:
+    /// - a *generated* token signing key, when this site still has no
+    ///   `token.signing_key_file` (API tokens and `X-Customer-Token`s already handed
+    ///   out keep verifying; a configured key file is read anew);
+    /// - the logins waiting for their callback, when both use the same IdP provider
+    ///   and `keep_pending` (the caller knows whether the pending-login bound changed),
+    ///   so a shopper who is at the IdP during the reload can finish.
+    pub fn carry_over(&mut self, previous: &SiteAuth, keep_pending: bool) {
+        if self.signer.generated && previous.signer.generated {
+            self.signer = previous.signer.clone();
+            let issuer = self.site.public_url.as_str().trim_end_matches('/').to_string();
+            self.tokens = SiteTokens::new(self.signer.clone(), &issuer, &self.site.name, self.site.token.ttl);
+        }
+        if let (Some(flow), Some(old)) = (self.flow.as_mut(), previous.flow.as_ref()) {
+            if keep_pending && Arc::ptr_eq(&flow.provider, &old.provider) {
+                flow.pending = old.pending.clone();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod carry_over_tests {
+    use super::*;
+    use crate::sessions::memory::MemorySessionStore;
+
+    struct NoEvents;
+    impl AuthEvents for NoEvents {
+        fn login(&self, _: &str, _: &str) {}
+        fn rejected(&self, _: &str, _: &str) {}
+        fn session_lookup(&self, _: &'static str) {}
+        fn idp_call(&self, _: &str, _: &str, _: f64) {}
+    }
+
+    fn auth(config: &Config, provider: Option<Arc<OidcProvider>>) -> SiteAuth {
+        let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new(Duration::from_secs(60), 10));
+        SiteAuth::from_config(config, &config.sites[0], store, provider, Arc::new(NoEvents)).expect("auth")
+    }
+
+    #[test]
+    fn a_reload_keeps_a_generated_key_and_the_pending_logins_of_the_same_provider() {
+        let config = sso_config::parse(
+            "[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n[[sites]]\nname = \"shop\"\n\
+             hosts = [\"shop.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\npublic_url = \"http://shop.localhost\"\n\
+             [sites.oidc]\nissuer = \"http://127.0.0.1:9\"\nclient_id = \"c\"\nclient_secret = \"s\"\n",
+            &|_| None,
+        )
+        .expect("config");
+        let site = &config.sites[0];
+        let provider = Arc::new(OidcProvider::from_config(site, site.oidc.as_ref().expect("oidc")).expect("provider"));
+        let old = auth(&config, Some(provider.clone()));
+        let session = SessionData::new(
+            "shop".into(),
+            Customer {
+                id: "alice".into(),
+                ..Customer::default()
+            },
+            None,
+            Default::default(),
+            600,
+        );
+        let sid = Sid::of(&SessionId::random());
+        let (token, _) = old
+            .tokens
+            .mint(crate::tokens::TokenPurpose::Api, &session, &sid, crate::sessions::now_secs())
+            .expect("mint");
+
+        let mut new = auth(&config, Some(provider.clone()));
+        assert_ne!(new.signer.kid, old.signer.kid, "a fresh key before carrying over");
+        new.carry_over(&old, true);
+        assert_eq!(new.signer.kid, old.signer.kid);
+        assert!(new.tokens.verify_api(&token).is_ok(), "tokens handed out still verify");
+        let pending = |a: &SiteAuth| a.flow.as_ref().map(|f| f.pending.clone()).expect("flow");
+        assert!(Arc::ptr_eq(&pending(&new), &pending(&old)));
+
+        let other = Arc::new(OidcProvider::from_config(site, site.oidc.as_ref().expect("oidc")).expect("provider"));
+        let mut changed_idp = auth(&config, Some(other));
+        changed_idp.carry_over(&old, true);
+        assert!(!Arc::ptr_eq(&pending(&changed_idp), &pending(&old)), "another IdP: no pending logins");
+        let mut new_bound = auth(&config, Some(provider));
+        new_bound.carry_over(&old, false);
+        assert!(!Arc::ptr_eq(&pending(&new_bound), &pending(&old)));
     }
 }
