@@ -353,7 +353,12 @@ mod carry_over_tests {
         let sid = Sid::of(&SessionId::random());
         let (token, _) = old
             .tokens
-            .mint(crate::tokens::TokenPurpose::Api, &session, &sid, crate::sessions::now_secs())
+            .mint(
+                crate::tokens::TokenPurpose::Api,
+                &session,
+                &sid,
+                crate::sessions::now_secs(),
+            )
             .expect("mint");
 
         let mut new = auth(&config, Some(provider.clone()));
@@ -367,7 +372,10 @@ mod carry_over_tests {
         let other = Arc::new(OidcProvider::from_config(site, site.oidc.as_ref().expect("oidc")).expect("provider"));
         let mut changed_idp = auth(&config, Some(other));
         changed_idp.carry_over(&old, true);
-        assert!(!Arc::ptr_eq(&pending(&changed_idp), &pending(&old)), "another IdP: no pending logins");
+        assert!(
+            !Arc::ptr_eq(&pending(&changed_idp), &pending(&old)),
+            "another IdP: no pending logins"
+        );
         let mut new_bound = auth(&config, Some(provider));
         new_bound.carry_over(&old, false);
         assert!(!Arc::ptr_eq(&pending(&new_bound), &pending(&old)));

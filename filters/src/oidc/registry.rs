@@ -129,12 +129,19 @@ mod tests {
         )
     }
 
-    fn stage_all(registry: &ProviderRegistry, config: &sso_config::Config) -> (StagedProviders, Vec<Arc<OidcProvider>>) {
+    fn stage_all(
+        registry: &ProviderRegistry,
+        config: &sso_config::Config,
+    ) -> (StagedProviders, Vec<Arc<OidcProvider>>) {
         let mut staged = registry.stage();
         let providers = config
             .sites
             .iter()
-            .map(|s| staged.get_or_create(s, s.oidc.as_ref().expect("oidc")).expect("provider"))
+            .map(|s| {
+                staged
+                    .get_or_create(s, s.oidc.as_ref().expect("oidc"))
+                    .expect("provider")
+            })
             .collect();
         (staged, providers)
     }
@@ -183,6 +190,9 @@ mod tests {
         registry.commit(staged);
         let moved = config(&site("a", "s").replace("http://a.localhost", "http://a.localhost:8443"));
         let (_, after) = stage_all(&registry, &moved);
-        assert!(!Arc::ptr_eq(&before[0], &after[0]), "redirect_uri depends on public_url");
+        assert!(
+            !Arc::ptr_eq(&before[0], &after[0]),
+            "redirect_uri depends on public_url"
+        );
     }
 }
