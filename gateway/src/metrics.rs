@@ -19,6 +19,8 @@ pub struct Metrics {
     pub session_lookups: IntCounterVec,
     pub idp_request_duration: HistogramVec,
     pub rate_limited: IntCounterVec,
+    /// Configuration reloads by `result`: `ok` or `refused`.
+    pub config_reloads: IntCounterVec,
 }
 
 impl Metrics {
@@ -86,6 +88,16 @@ impl Metrics {
             ),
             &["site", "endpoint"],
         )?;
+        let config_reloads = IntCounterVec::new(
+            Opts::new(
+                "sso_gateway_config_reloads_total",
+                "Configuration reloads (SIGHUP, POST /reload) by result: ok or refused",
+            ),
+            &["result"],
+        )?;
+        for result in ["ok", "refused"] {
+            config_reloads.with_label_values(&[result]);
+        }
         let build_info = IntGaugeVec::new(
             Opts::new("sso_gateway_build_info", "Version of the running gateway"),
             &["version"],
@@ -99,6 +111,7 @@ impl Metrics {
             &logins,
             &session_lookups,
             &rate_limited,
+            &config_reloads,
         ] {
             registry.register(Box::new(c.clone()))?;
         }
@@ -118,6 +131,7 @@ impl Metrics {
             session_lookups,
             idp_request_duration,
             rate_limited,
+            config_reloads,
         })
     }
 
