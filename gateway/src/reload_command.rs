@@ -13,6 +13,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Sends the request; exit 0 when the reload was applied, 1 otherwise.
 pub fn run(admin: &str, token: Option<&str>) -> ExitCode {
+    // `http://127.0.0.1:9100/` is accepted for `127.0.0.1:9100`.
+    let admin = admin.strip_prefix("http://").unwrap_or(admin).trim_end_matches('/');
     match post_reload(admin, token) {
         Ok((200, body)) => {
             println!("{}", body.trim_end());

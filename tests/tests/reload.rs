@@ -1,6 +1,7 @@
 //! Reloading the configuration of a running gateway (SIGHUP, `POST /reload`,
 //! `sso-gateway reload`), against the real binary, the real IdP and the echo origin.
 
+use sso_tests::gateway::check;
 use sso_tests::{echo_of, free_port, gateway_bin, Gateway, GatewayConfig, Idp, Shop, Shopper, Storefront};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -133,7 +134,16 @@ async fn a_broken_file_is_refused_and_the_running_configuration_keeps_serving() 
     assert_eq!(status(&shopper, &url).await, 200);
     let good_text = good.render();
 
-    let broken: [(&str, String, &str); 3] = [
+    // A new site with an IdP, in a file that does not build: its provider must not
+    // stay registered (no `oidc:idp-site` readiness check afterwards).
+    let idp_site = format!(
+        "{}[sites.token]\nsigning_key_file = \"/nonexistent/sso-gw-key.pem\"\n",
+        Shop::site_toml(&origin.addr(), &format!("http://127.0.0.1:{}", free_port()), "")
+            .replace("name = \"shop\"", "name = \"idp-site\"")
+            .replace("shop.localhost", "idp-site.localhost")
+            .replace("{port}", &gw.port.to_string())
+    );
+    let broken: [(&str, String, &str); 4] = [
         ("syntax", format!("{good_text}\nthis is not toml ="), "line "),
         (
             "semantic",
@@ -144,6 +154,11 @@ async fn a_broken_file_is_refused_and_the_running_configuration_keeps_serving() 
             "unbuildable",
             format!("{good_text}[sites.token]\nsigning_key_file = \"/nonexistent/sso-gw-key.pem\"\n"),
             "sites[0].token.signing_key_file",
+        ),
+        (
+            "new IdP, unbuildable",
+            format!("{good_text}\n[[sites]]\n{idp_site}"),
+            "sites[1].token.signing_key_file",
         ),
     ];
     for (i, (what, text, names)) in broken.iter().enumerate() {
@@ -165,9 +180,17 @@ async fn a_broken_file_is_refused_and_the_running_configuration_keeps_serving() 
         assert_eq!(gw.metric(REFUSED).await, (i + 1) as f64);
     }
 
+    let (ready, report) = readyz(&gw).await;
+    assert_eq!(ready, 200, "{report}");
+    assert_eq!(
+        report["checks"],
+        serde_json::json!({ "config": true }),
+        "nothing of a refused file stays"
+    );
+
     // SIGHUP with a broken file: refused, still serving, counted.
     gw.signal("HUP").expect("SIGHUP");
-    wait_metric(&gw, REFUSED, 4.0).await;
+    wait_metric(&gw, REFUSED, 5.0).await;
     assert_eq!(status(&shopper, &url).await, 200);
     assert!(gw.log().contains("configuration reload refused"), "{}", gw.log());
     assert_eq!(gw.metric(OK).await, 0.0);
@@ -217,6 +240,19 @@ async fn with_an_admin_token_only_the_right_bearer_reloads() {
     assert_eq!(code, 400);
     let (ok, out) = reload_command(&["--admin", &format!("127.0.0.1:{}", free_port())], &[]);
     assert!(!ok && out.contains("cannot reach"), "{out}");
+
+    // A reload rotates the token: from then on only the new one works.
+    let rotated = two.render().replace(ADMIN_TOKEN, "rotated-admin-token-9876543210");
+    gw.rewrite_config(&rotated).expect("rewrite");
+    let (code, _) = gw.reload(Some(ADMIN_TOKEN)).await.expect("POST /reload");
+    assert_eq!(code, 200);
+    let (code, _) = gw.reload(Some(ADMIN_TOKEN)).await.expect("POST /reload");
+    assert_eq!(code, 401, "the old token is gone");
+    let (code, _) = gw
+        .reload(Some("rotated-admin-token-9876543210"))
+        .await
+        .expect("POST /reload");
+    assert_eq!(code, 200);
 }
 
 #[tokio::test]
@@ -323,4 +359,65 @@ async fn a_site_added_by_reload_signs_shoppers_in_and_a_removed_one_leaves_readi
     assert!(report["checks"].get("oidc:ghost").is_none(), "{report}");
     assert!(report["checks"].get("oidc:outlet").is_none(), "{report}");
     assert_eq!(status(&shopper, &gw.site_url("outlet", "/")).await, 421);
+}
+
+#[tokio::test]
+async fn listeners_need_a_restart_and_everything_else_still_applies() {
+    let origin = Storefront::start().expect("origin");
+    let base = GatewayConfig::default().plain_site("shop", &[origin.addr()]);
+    let gw = base.clone().start().expect("gateway");
+    let shopper = Shopper::new(&["shop", "outlet"]).expect("client");
+    let port = base.port;
+    let text = base
+        .clone()
+        .plain_site("outlet", &[origin.addr()])
+        .render()
+        .replace(
+            &format!("listen = [\"127.0.0.1:{port}\"]"),
+            &format!("listen = [\"127.0.0.1:{}\"]", free_port()),
+        )
+        .replace("threads = 2", "threads = 1");
+    gw.rewrite_config(&text).expect("rewrite");
+    let (code, answer) = gw.reload(None).await.expect("POST /reload");
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(
+        answer["restart_required"],
+        serde_json::json!(["server.listen", "server.threads"]),
+        "{answer}"
+    );
+    assert!(gw.log().contains("need a restart"), "{}", gw.log());
+    assert_eq!(
+        status(&shopper, &gw.site_url("shop", "/")).await,
+        200,
+        "the old listener serves"
+    );
+    assert_eq!(
+        status(&shopper, &gw.site_url("outlet", "/")).await,
+        200,
+        "the new site applies"
+    );
+}
+
+#[test]
+fn check_warns_about_an_admin_listener_open_to_the_network_without_a_token() {
+    let site = "[[sites]]\nname = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\n\
+                public_url = \"http://shop.localhost\"\n";
+    let config = |server: &str| {
+        format!(
+            "[server]\n{server}\n[sessions]\ncookie_secret = \"{}\"\n{site}",
+            sso_tests::COOKIE_SECRET
+        )
+    };
+    let (ok, out) = check(&config("admin_listen = \"0.0.0.0:9100\""), &[]).expect("check");
+    assert!(ok, "a warning, not an error: {out}");
+    assert!(out.contains("warning:") && out.contains("server.admin_token"), "{out}");
+    let (ok, out) = check(
+        &config("admin_listen = \"0.0.0.0:9100\"\nadmin_token = \"${SSO_TEST_ADMIN_TOKEN}\""),
+        &[("SSO_TEST_ADMIN_TOKEN", ADMIN_TOKEN)],
+    )
+    .expect("check");
+    assert!(ok && !out.contains("warning:"), "{out}");
+    assert!(!out.contains(ADMIN_TOKEN), "the token is never printed: {out}");
+    let (ok, out) = check(&config("admin_listen = \"127.0.0.1:9100\""), &[]).expect("check");
+    assert!(ok && !out.contains("warning:"), "{out}");
 }
