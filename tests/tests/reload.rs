@@ -100,6 +100,23 @@ async fn sighup_swaps_the_route_table_and_the_signed_in_shopper_stays_signed_in(
         200,
         "public before the reload"
     );
+    // An API token handed out before the reload (the site's key is generated).
+    let token: serde_json::Value = alice
+        .api(&url("/_sso/token"))
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let token = token["access_token"].as_str().expect("access_token").to_string();
+    // A shopper at the IdP while the reload happens.
+    let bob = Shopper::new(&["shop"]).expect("client");
+    let at_idp = bob
+        .walk_until(bob.page(&url("/account/bob")).await.expect("start"), "bob", |u| {
+            u.path() == "/login/sso/callback"
+        })
+        .await
+        .expect("walk to the callback");
 
     gw.rewrite_config(&after.render()).expect("rewrite");
     gw.signal("HUP").expect("SIGHUP");
@@ -119,6 +136,22 @@ async fn sighup_swaps_the_route_table_and_the_signed_in_shopper_stays_signed_in(
         .await
         .expect("json");
     assert_eq!(session["authenticated"], true);
+    let api = anonymous
+        .http
+        .get(url("/api/orders"))
+        .bearer_auth(&token)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(api.status(), 200, "the API token still verifies");
+    let echo: serde_json::Value = api.json().await.expect("echo");
+    assert_eq!(echo["headers"]["x-customer-id"], "alice");
+    // Bob's login, started before the reload, finishes after it.
+    let callback = bob.page(at_idp.url.as_str()).await.expect("callback");
+    assert_eq!(callback.status(), 303, "the pending login was kept");
+    assert_eq!(callback.headers()["location"], "/account/bob");
+
     let (ready, body) = readyz(&gw).await;
     assert_eq!(ready, 200, "the reused provider kept its metadata: {body}");
     assert!(gw.log().contains("configuration reloaded"), "{}", gw.log());
