@@ -52,13 +52,14 @@ pub struct RedirectTargets {
 
 impl RedirectTargets {
     fn from_config(config: &Config) -> Result<Self, String> {
+        // Only a redirect listener proxies challenges (as before reloads existed).
         let acme = match &config.server.acme_upstream {
-            Some(u) => Some(UpstreamPool::from_config(
+            Some(u) if !config.server.redirect_listen.is_empty() => Some(UpstreamPool::from_config(
                 std::slice::from_ref(u),
                 &config.server,
                 false,
             )?),
-            None => None,
+            _ => None,
         };
         let bases = config
             .sites
