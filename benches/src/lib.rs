@@ -63,7 +63,7 @@ pub fn site_auth(cfg: &Config, store: MemorySessionStore) -> SiteAuth {
         sessions: Arc::new(store),
         ..Stores::memory(MemorySessionStore::new(Duration::from_secs(1), 1), 1_000)
     };
-    match SiteAuth::from_config(cfg, &cfg.sites[0], &stores, Arc::new(NoEvents)) {
+    match SiteAuth::from_config(cfg, &cfg.sites[0], &stores, None, Arc::new(NoEvents)) {
         Ok(a) => a,
         Err(e) => panic!("auth: {e}"),
     }

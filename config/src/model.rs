@@ -20,6 +20,9 @@ pub struct ServerConfig {
     pub listen: Vec<String>,
     /// Admin listener for `/metrics`, `/healthz`, `/readyz`; none when unset.
     pub admin_listen: Option<String>,
+    /// When set, the admin listener's actions (`POST /reload`) require
+    /// `Authorization: Bearer <token>`.
+    pub admin_token: Option<Secret>,
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Vec<IpNet>,
     pub threads: usize,
@@ -212,7 +215,9 @@ impl Default for IdentityHeaderNames {
     }
 }
 
-#[derive(Debug, Clone)]
+/// Equality tells the gateway whether a reload changed a site's IdP settings (an
+/// unchanged provider keeps its metadata and keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcConfig {
     pub issuer: Url,
     pub client_id: String,

@@ -24,6 +24,8 @@ pub struct RawConfig {
 pub struct RawServer {
     pub listen: Option<Vec<String>>,
     pub admin_listen: Option<String>,
+    /// Bearer token required by the admin listener's actions (`POST /reload`).
+    pub admin_token: Option<String>,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
     pub threads: Option<i64>,

@@ -231,3 +231,27 @@ fn request_safety_defaults_and_trailing_slashes() {
     assert_eq!(oidc.revalidate_interval.as_secs(), 300);
     assert_eq!(cfg.sessions.max_per_customer, 10);
 }
+
+#[test]
+fn the_admin_token_is_a_secret_with_env_expansion() {
+    let with = |line: &str| GOOD.replace("[sessions]", &format!("{line}\n\n[sessions]"));
+    let env = |name: &str| match name {
+        "ADMIN_TOKEN" => Some("an-admin-token-of-some-length".to_string()),
+        other => env(other),
+    };
+    let cfg = parse(&with("admin_token = \"${ADMIN_TOKEN}\""), &env).expect("valid");
+    let token = cfg.server.admin_token.as_ref().expect("token");
+    assert_eq!(token.expose(), "an-admin-token-of-some-length");
+    assert!(!format!("{cfg:?}").contains("an-admin-token"), "never printed");
+    assert!(parse(GOOD, &env).expect("valid").server.admin_token.is_none());
+
+    for bad in [
+        "admin_token = \"\"",
+        "admin_token = \"short\"",
+        "admin_token = \"has a space in the middle\"",
+        "admin_token = \"${UNSET_ADMIN_TOKEN}\"",
+    ] {
+        let errors = parse(&with(bad), &env).expect_err(bad);
+        assert!(errors.mentions("server.admin_token"), "{bad}: {errors}");
+    }
+}

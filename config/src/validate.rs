@@ -10,6 +10,8 @@ use url::Url;
 
 /// Shortest accepted `sessions.cookie_secret`, in bytes.
 pub const MIN_COOKIE_SECRET_LEN: usize = 32;
+/// Shortest accepted `server.admin_token`, in bytes.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 /// Longest accepted `sites[].token.ttl`.
 pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(300);
 
@@ -91,6 +93,7 @@ impl<'a> Validator<'a> {
                     .push("server.admin_listen", "must differ from every server.listen address");
             }
         }
+        let admin_token = self.admin_token(raw.admin_token.as_ref());
         let trusted_proxies = raw
             .trusted_proxies
             .iter()
@@ -150,6 +153,7 @@ impl<'a> Validator<'a> {
             upstream_ca_file,
             listen,
             admin_listen,
+            admin_token,
             trusted_proxies,
             threads,
             h2c: raw.h2c.unwrap_or(false),
@@ -170,6 +174,25 @@ impl<'a> Validator<'a> {
                 .unwrap_or_else(|| "/tmp/sso-gateway-upgrade.sock".into()),
             pid_file: raw.pid_file.clone().unwrap_or_else(|| "/tmp/sso-gateway.pid".into()),
         }
+    }
+
+    /// `server.admin_token`: a secret (`${ENV}` expands); empty or shorter than
+    /// [`MIN_ADMIN_TOKEN_LEN`] bytes is refused rather than taken as "no token".
+    fn admin_token(&mut self, raw: Option<&String>) -> Option<Secret> {
+        let token = self.opt_text("server.admin_token", raw)?;
+        if token.len() < MIN_ADMIN_TOKEN_LEN {
+            self.errors.push(
+                "server.admin_token",
+                format!("must be at least {MIN_ADMIN_TOKEN_LEN} bytes (remove the key for no token)"),
+            );
+            return None;
+        }
+        if token.bytes().any(|b| !b.is_ascii_graphic()) {
+            self.errors
+                .push("server.admin_token", "must be printable ASCII without spaces");
+            return None;
+        }
+        Some(Secret::new(token))
     }
 
     fn sessions(&mut self, raw: &RawSessions) -> SessionsConfig {

@@ -2,6 +2,7 @@
 // Browsers get an HTML page greeting the customer; callers that accept JSON get the
 // request echoed back ({method, url, headers, rawHeaders}), which the tests read.
 // `?cache=no-store` makes it answer with Cache-Control: no-store.
+// `?delay_ms=N` (at most 30000) holds the answer back N ms (a slow origin, for tests).
 // With TLS_CERT and TLS_KEY (PEM paths) it serves HTTPS instead of HTTP.
 import http from 'node:http';
 import https from 'node:https';
@@ -12,7 +13,21 @@ const shop = process.env.SHOP_NAME || 'Demo Shop';
 
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+const delayOf = (url) => {
+  const m = /[?&]delay_ms=(\d+)/.exec(url);
+  return m ? Math.min(Number(m[1]), 30000) : 0;
+};
+
 const handler = (req, res) => {
+  const delay = delayOf(req.url);
+  if (delay > 0) {
+    setTimeout(() => respond(req, res), delay);
+    return;
+  }
+  respond(req, res);
+};
+
+const respond = (req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {

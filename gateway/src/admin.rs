@@ -1,19 +1,30 @@
-//! The admin listener: `/healthz`, `/readyz`, `/metrics`, `/sessions`. Never on the
-//! storefront listener.
+//! The admin listener: `/healthz`, `/readyz`, `/metrics`, `POST /reload` and
+//! `GET`/`DELETE /sessions`. Never on the storefront listener. Actions and session
+//! data (`/reload`, `/sessions`) need `Authorization: Bearer <server.admin_token>`
+//! when a token is configured ([`AdminApp::authorized`]).
 
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
+use crate::reload::Reloader;
+use crate::snapshot::CurrentSnapshot;
 use async_trait::async_trait;
-use http::{Response, StatusCode};
+use http::{Method, Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
+use pingora::http::RequestHeader;
 use pingora::protocols::http::ServerSession;
+use sha2::{Digest, Sha256};
+use sso_config::ServerConfig;
 use sso_filters::store::Stores;
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 
 pub struct AdminApp {
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
     pub stores: Stores,
+    /// The running configuration: its IdPs for `/readyz`, its `admin_token`.
+    pub current: CurrentSnapshot,
+    pub reloader: Arc<Reloader>,
 }
 
 fn reply(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
@@ -29,14 +40,117 @@ fn reply(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<
     resp
 }
 
+fn json(status: StatusCode, body: serde_json::Value) -> Response<Vec<u8>> {
+    reply(status, "application/json", body.to_string().into_bytes())
+}
+
+/// True when `presented` is `Bearer <expected>`. Both sides are hashed first, so
+/// the comparison takes the same time whatever the length or content of a guess.
+pub fn bearer_matches(presented: Option<&http::HeaderValue>, expected: &str) -> bool {
+    let Some(token) = presented
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+    else {
+        return false;
+    };
+    let (a, b) = (
+        Sha256::digest(token.trim().as_bytes()),
+        Sha256::digest(expected.as_bytes()),
+    );
+    a.ct_eq(&b).into()
+}
+
+/// True when the admin listener answers on a loopback address only (`127.0.0.0/8`,
+/// `[::1]`, `localhost`): what `check` and start-up warn about when there is no token.
+pub fn admin_is_loopback(server: &ServerConfig) -> bool {
+    let Some(addr) = &server.admin_listen else { return true };
+    if let Ok(sock) = addr.parse::<std::net::SocketAddr>() {
+        return sock.ip().is_loopback();
+    }
+    addr.rsplit_once(':')
+        .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost"))
+}
+
+/// The warning for an admin listener reachable from other machines without a token.
+pub fn exposed_admin_warning(server: &ServerConfig) -> Option<String> {
+    (server.admin_token.is_none() && !admin_is_loopback(server)).then(|| {
+        format!(
+            "server.admin_listen {:?} is not a loopback address and server.admin_token is not set: \
+             anyone who reaches it can reload the configuration",
+            server.admin_listen.as_deref().unwrap_or_default()
+        )
+    })
+}
+
+impl AdminApp {
+    /// May this request use the admin actions? Always without a configured
+    /// `server.admin_token`; else only with `Authorization: Bearer <token>`
+    /// (compared in constant time). The token is the running configuration's, so a
+    /// reload can rotate it.
+    pub fn authorized(&self, req: &RequestHeader) -> bool {
+        match &self.current.load().admin_token {
+            None => true,
+            Some(token) => bearer_matches(req.headers.get(http::header::AUTHORIZATION), token.expose()),
+        }
+    }
+
+    async fn reload(&self, req: &RequestHeader) -> Response<Vec<u8>> {
+        if req.method != Method::POST {
+            let mut resp = json(
+                StatusCode::METHOD_NOT_ALLOWED,
+                serde_json::json!({ "error": "method_not_allowed", "message": "use POST /reload" }),
+            );
+            resp.headers_mut()
+                .insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
+            return resp;
+        }
+        if !self.authorized(req) {
+            return unauthorized("POST /reload");
+        }
+        let outcome = self.reloader.reload("admin").await;
+        let status = if outcome.is_applied() {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        reply(status, "application/json", outcome.json().into_bytes())
+    }
+
+    /// `GET`/`DELETE /sessions?site=&customer=`, for a site of the running configuration.
+    async fn sessions(&self, req: &RequestHeader) -> Response<Vec<u8>> {
+        if !self.authorized(req) {
+            return unauthorized("/sessions");
+        }
+        let known = |site: &str| self.current.load().sites.iter().any(|s| s.name == site);
+        let (status, body) = crate::admin_sessions::answer(&self.stores, &req.method, req.uri.query(), known).await;
+        json(status, body)
+    }
+}
+
+/// 401 for an admin request without the right token (logged, without the token).
+fn unauthorized(what: &str) -> Response<Vec<u8>> {
+    tracing::warn!(what, "admin request refused: missing or wrong admin token");
+    let mut resp = json(
+        StatusCode::UNAUTHORIZED,
+        serde_json::json!({ "error": "unauthorized", "message": "Authorization: Bearer <server.admin_token> required" }),
+    );
+    resp.headers_mut()
+        .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+    resp
+}
+
 #[async_trait]
 impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let path = session.req_header().uri.path();
-        match path {
+        let req = session.req_header();
+        match req.uri.path() {
             "/healthz" => reply(StatusCode::OK, "text/plain", b"ok\n".to_vec()),
             "/readyz" => {
-                let report = self.readiness.report();
+                let snapshot = self.current.load();
+                let idps = snapshot
+                    .providers()
+                    .map(|(site, p)| (format!("oidc:{site}"), p.current().is_some()));
+                let report = self.readiness.report(idps);
                 let status = if report.ready {
                     StatusCode::OK
                 } else {
@@ -44,22 +158,70 @@ impl ServeHttp for AdminApp {
                 };
                 reply(status, "application/json", report.json.into_bytes())
             }
-            "/sessions" => {
-                let req = session.req_header();
-                let (method, query) = (req.method.clone(), req.uri.query().map(str::to_string));
-                let (status, body) = crate::admin_sessions::answer(&self.stores, &method, query.as_deref()).await;
-                reply(status, "application/json", body.to_string().into_bytes())
-            }
+            "/sessions" => self.sessions(req).await,
             "/metrics" => {
                 // Exact at scrape time: the store applies pending expiries and evictions first.
                 self.metrics.sessions_active.set(self.stores.sessions.len() as i64);
                 reply(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render())
             }
+            "/reload" => self.reload(req).await,
             _ => reply(
                 StatusCode::NOT_FOUND,
                 "text/plain",
-                b"not found: the admin listener serves /healthz, /readyz, /metrics and /sessions\n".to_vec(),
+                b"not found: the admin listener serves /healthz, /readyz, /metrics, POST /reload and /sessions\n"
+                    .to_vec(),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(s: &str) -> http::HeaderValue {
+        http::HeaderValue::from_str(s).expect("header value")
+    }
+
+    #[test]
+    fn only_the_exact_bearer_token_matches() {
+        let token = "a-long-enough-admin-token";
+        assert!(bearer_matches(Some(&value("Bearer a-long-enough-admin-token")), token));
+        assert!(bearer_matches(Some(&value("bearer a-long-enough-admin-token")), token));
+        for wrong in [
+            "Bearer a-long-enough-admin-toke",
+            "Bearer a-long-enough-admin-tokenX",
+            "Bearer ",
+            "Basic a-long-enough-admin-token",
+            "a-long-enough-admin-token",
+            "Bearer A-LONG-ENOUGH-ADMIN-TOKEN",
+        ] {
+            assert!(!bearer_matches(Some(&value(wrong)), token), "{wrong}");
+        }
+        assert!(!bearer_matches(None, token));
+    }
+
+    #[test]
+    fn loopback_admin_listeners_need_no_token() {
+        let server = |listen: &str| {
+            let mut s = sso_config::parse(
+                "[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n[[sites]]\nname = \"s\"\n\
+                 hosts = [\"s.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\npublic_url = \"http://s.localhost\"\n",
+                &|_| None,
+            )
+            .expect("config")
+            .server;
+            s.admin_listen = Some(listen.to_string());
+            s
+        };
+        for local in ["127.0.0.1:9100", "127.0.0.2:9100", "[::1]:9100", "localhost:9100"] {
+            assert!(exposed_admin_warning(&server(local)).is_none(), "{local}");
+        }
+        for exposed in ["0.0.0.0:9100", "[::]:9100", "10.0.0.5:9100", "admin.internal:9100"] {
+            assert!(exposed_admin_warning(&server(exposed)).is_some(), "{exposed}");
+        }
+        let mut with_token = server("0.0.0.0:9100");
+        with_token.admin_token = Some(sso_config::Secret::new("a-long-enough-admin-token"));
+        assert!(exposed_admin_warning(&with_token).is_none());
     }
 }

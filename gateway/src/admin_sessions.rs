@@ -11,12 +11,24 @@ use sso_filters::store::{SessionMeta, Stores};
 /// Longest `site` or `customer` accepted (a customer id is an IdP subject).
 const MAX_PARAM: usize = 512;
 
-/// The status and JSON body of a `/sessions` request.
-pub async fn answer(stores: &Stores, method: &Method, query: Option<&str>) -> (StatusCode, serde_json::Value) {
+/// The status and JSON body of a `/sessions` request; `known` says whether a site
+/// name is one of the running configuration's.
+pub async fn answer(
+    stores: &Stores,
+    method: &Method,
+    query: Option<&str>,
+    known: impl Fn(&str) -> bool,
+) -> (StatusCode, serde_json::Value) {
     let (site, customer) = match params(query) {
         Ok(p) => p,
         Err(message) => return (StatusCode::BAD_REQUEST, error("bad_request", message)),
     };
+    if !known(&site) {
+        return (
+            StatusCode::NOT_FOUND,
+            error("unknown_site", "no site of that name is configured"),
+        );
+    }
     let store = &stores.sessions;
     let result = match *method {
         Method::GET => store
@@ -24,7 +36,8 @@ pub async fn answer(stores: &Stores, method: &Method, query: Option<&str>) -> (S
             .await
             .map(|sessions| listing(&site, &customer, &sessions)),
         Method::DELETE => store.end_customer_sessions(&site, &customer).await.map(|ended| {
-            tracing::warn!(site = %site, customer = %customer, ended, "sessions ended by an administrator");
+            // Debug formatting: a customer id cannot forge log lines.
+            tracing::warn!(site = ?site, customer = ?customer, ended, "sessions ended by an administrator");
             serde_json::json!({ "site": site, "customer": customer, "ended": ended })
         }),
         _ => {

@@ -1,7 +1,10 @@
-//! Pingora background services: IdP discovery/JWKS refresh per site, and the sweeper
-//! that drops expired sessions and abandoned logins.
+//! Pingora background services: IdP discovery/JWKS refresh for the providers of the
+//! running configuration, the sweeper that drops expired sessions and abandoned
+//! logins, and `SIGHUP` (reload) with the certificate-file watch.
 
-use crate::readiness::ReadyFlag;
+use crate::metrics::Metrics;
+use crate::reload::Reloader;
+use crate::snapshot::CurrentSnapshot;
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -9,45 +12,98 @@ use sso_filters::oidc::OidcProvider;
 use sso_filters::store::Stores;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::{AbortHandle, JoinSet};
 
-/// Loads the IdP's metadata at start-up, retrying with backoff while it is
-/// unreachable (the gateway keeps serving; `/readyz` says not ready), then refreshes
-/// it every `oidc.discovery_refresh`. A failed refresh keeps the last good metadata.
+/// Keeps the metadata of every IdP of the running configuration fresh: one task per
+/// provider, started when a snapshot brings a provider it has not seen and stopped
+/// when the running snapshot no longer has it. A provider kept across a reload keeps
+/// its task (no new discovery).
 pub struct DiscoveryService {
-    pub provider: Arc<OidcProvider>,
-    pub ready: ReadyFlag,
-    pub on_call: Arc<dyn Fn(f64) + Send + Sync>,
+    pub current: CurrentSnapshot,
+    /// Changes on each swap (see [`Reloader::swaps`]).
+    pub swaps: watch::Receiver<u64>,
+    pub metrics: Arc<Metrics>,
 }
 
 #[async_trait]
 impl BackgroundService for DiscoveryService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let mut backoff = Duration::from_millis(500);
+        let mut swaps = self.swaps.clone();
+        let mut tasks = JoinSet::new();
+        let mut running: Vec<(Arc<OidcProvider>, AbortHandle)> = Vec::new();
         loop {
-            let started = std::time::Instant::now();
-            let result = self.provider.discover().await;
-            (self.on_call)(started.elapsed().as_secs_f64());
-            let wait = match result {
-                Ok(()) => {
-                    if !self.ready.get() {
-                        tracing::info!(site = %self.provider.site, issuer = %self.provider.config.issuer, "identity provider metadata loaded");
-                    }
-                    self.ready.set(true);
-                    backoff = Duration::from_millis(500);
-                    self.provider.config.discovery_refresh
+            let snapshot = self.current.load_full();
+            running.retain(|(p, task)| {
+                let kept = snapshot.providers().any(|(_, q)| Arc::ptr_eq(p, q));
+                if !kept {
+                    task.abort();
                 }
-                Err(e) => {
-                    tracing::warn!(site = %self.provider.site, error = %e, retry_in = ?backoff, "identity provider not reachable");
-                    let wait = backoff;
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
-                    wait
+                kept
+            });
+            for (_, provider) in snapshot.providers() {
+                if !running.iter().any(|(p, _)| Arc::ptr_eq(p, provider)) {
+                    let task = tasks.spawn(keep_fresh(provider.clone(), self.metrics.clone()));
+                    running.push((provider.clone(), task));
                 }
-            };
+            }
+            drop(snapshot);
             tokio::select! {
-                _ = shutdown.changed() => return,
-                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {
+                    tasks.abort_all();
+                    return;
+                }
+                changed = swaps.changed() => {
+                    if changed.is_err() {
+                        // No more reloads: keep the tasks until shutdown.
+                        let _ = shutdown.changed().await;
+                        tasks.abort_all();
+                        return;
+                    }
+                }
+                Some(_) = tasks.join_next() => {}
             }
         }
+    }
+}
+
+/// Loads the IdP's metadata, retrying with backoff while it is unreachable (the
+/// gateway keeps serving; `/readyz` says not ready), then refreshes it every
+/// `oidc.discovery_refresh`. A failed refresh keeps the last good metadata. A
+/// provider that already has metadata (discovered by the reload that added it)
+/// waits for its first refresh.
+async fn keep_fresh(provider: Arc<OidcProvider>, metrics: Arc<Metrics>) {
+    let refresh = provider.config.discovery_refresh;
+    let mut wait = if provider.current().is_some() {
+        refresh
+    } else {
+        Duration::ZERO
+    };
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        tokio::time::sleep(wait).await;
+        let had_metadata = provider.current().is_some();
+        let started = std::time::Instant::now();
+        let result = provider.discover().await;
+        metrics
+            .idp_request_duration
+            .with_label_values(&[&provider.site, "discovery"])
+            .observe(started.elapsed().as_secs_f64());
+        wait = match result {
+            Ok(()) => {
+                if !had_metadata {
+                    tracing::info!(site = %provider.site, issuer = %provider.config.issuer, "identity provider metadata loaded");
+                }
+                backoff = Duration::from_millis(500);
+                refresh
+            }
+            Err(e) => {
+                tracing::warn!(site = %provider.site, error = %e, retry_in = ?backoff, "identity provider not reachable");
+                let wait = backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+                wait
+            }
+        };
     }
 }
 
@@ -73,17 +129,20 @@ impl BackgroundService for SweepService {
     }
 }
 
-/// Catches `SIGHUP` so an operator's reload signal does not kill the process (the
-/// default action): it re-reads the TLS certificates; every other setting needs a
-/// restart (`run --upgrade`). Certificate files are also checked for changes every
-/// few seconds and re-read when they change.
+/// `SIGHUP` reloads the configuration (see [`crate::reload`]); the certificates are
+/// read anew with it. When the new configuration is refused, the running one's
+/// certificates are still re-read (the signal's meaning before configuration reload
+/// existed). Certificate files are also checked for changes every few seconds and
+/// re-read when they change.
 pub struct HangupService {
-    pub certs: Option<Arc<crate::tls::CertStore>>,
+    pub reloader: Arc<Reloader>,
+    pub current: CurrentSnapshot,
 }
 
 impl HangupService {
     fn reload_certs(&self, force: bool) {
-        let Some(certs) = &self.certs else { return };
+        let snapshot = self.current.load();
+        let Some(certs) = &snapshot.certs else { return };
         let (replaced, errors) = certs.reload(force);
         for e in &errors {
             tracing::error!(error = %e, "certificate not reloaded");
@@ -109,11 +168,10 @@ impl BackgroundService for HangupService {
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = hangups.recv() => {
-                    tracing::warn!(
-                        "SIGHUP received: TLS certificates are re-read; other configuration changes are not \
-                         reloaded (use `run --upgrade` + SIGQUIT for a zero-downtime restart)"
-                    );
-                    self.reload_certs(true);
+                    tracing::info!("SIGHUP received: reloading the configuration");
+                    if !self.reloader.reload("sighup").await.is_applied() {
+                        self.reload_certs(true);
+                    }
                 }
                 _ = poll.tick() => self.reload_certs(false),
             }

@@ -1,16 +1,22 @@
-//! `sso-gateway`: `run` serves, `check` validates a configuration.
+//! `sso-gateway`: `run` serves, `check` validates a configuration, `reload` asks a
+//! running gateway to re-read its configuration.
 
 mod admin;
 mod admin_sessions;
 mod background;
 mod https_redirect;
+mod lasting;
 mod logging;
 mod metrics;
 mod proxy;
 mod readiness;
+mod reload;
+mod reload_command;
 mod respond;
+mod restart_keys;
 mod server;
 mod site;
+mod snapshot;
 mod stores;
 mod tls;
 mod upstreams;
@@ -52,11 +58,25 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Ask a running gateway to re-read its configuration file (`POST /reload` on its
+    /// admin listener); prints the result, exits 1 when it is refused.
+    Reload {
+        /// The gateway's admin listener (`server.admin_listen`), `host:port`.
+        #[arg(long)]
+        admin: String,
+        /// `server.admin_token`, when set (default: `$SSO_ADMIN_TOKEN`).
+        #[arg(long)]
+        token: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (path, run) = match &cli.command {
+        Command::Reload { admin, token } => {
+            let token = token.clone().or_else(|| std::env::var("SSO_ADMIN_TOKEN").ok());
+            return reload_command::run(admin, token.as_deref().filter(|t| !t.is_empty()));
+        }
         Command::Run {
             config,
             upgrade,
@@ -64,6 +84,8 @@ fn main() -> ExitCode {
         } => (
             config,
             Some(server::RunOptions {
+                // Absolute, so a reload reads the same file whatever the working directory.
+                config_path: std::fs::canonicalize(config).unwrap_or_else(|_| config.clone()),
                 upgrade: *upgrade,
                 daemon: *daemon,
             }),
@@ -95,6 +117,9 @@ fn main() -> ExitCode {
     };
     match run {
         None => {
+            if let Some(warning) = admin::exposed_admin_warning(&config.server) {
+                eprintln!("warning: {warning}");
+            }
             println!("{}: ok ({} site(s))", path.display(), config.sites.len());
             ExitCode::SUCCESS
         }

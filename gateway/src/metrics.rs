@@ -20,6 +20,8 @@ pub struct Metrics {
     pub idp_request_duration: HistogramVec,
     pub rate_limited: IntCounterVec,
     pub store_errors: IntCounterVec,
+    /// Configuration reloads by `result`: `ok` or `refused`.
+    pub config_reloads: IntCounterVec,
 }
 
 impl Metrics {
@@ -87,6 +89,16 @@ impl Metrics {
             ),
             &["site", "endpoint"],
         )?;
+        let config_reloads = IntCounterVec::new(
+            Opts::new(
+                "sso_gateway_config_reloads_total",
+                "Configuration reloads (SIGHUP, POST /reload) by result: ok or refused",
+            ),
+            &["result"],
+        )?;
+        for result in ["ok", "refused"] {
+            config_reloads.with_label_values(&[result]);
+        }
         let build_info = IntGaugeVec::new(
             Opts::new("sso_gateway_build_info", "Version of the running gateway"),
             &["version"],
@@ -108,6 +120,7 @@ impl Metrics {
             &session_lookups,
             &rate_limited,
             &store_errors,
+            &config_reloads,
         ] {
             registry.register(Box::new(c.clone()))?;
         }
@@ -128,6 +141,7 @@ impl Metrics {
             idp_request_duration,
             rate_limited,
             store_errors,
+            config_reloads,
         })
     }
 

@@ -1,44 +1,41 @@
 //! The Pingora `ProxyHttp` implementation. It only sequences: each phase asks the
-//! filters (`sso-filters`) for a decision and applies it.
+//! filters (`sso-filters`) for a decision and applies it. Each request loads the
+//! current configuration snapshot once (`new_ctx`) and uses that one to the end,
+//! whatever a reload swaps in meanwhile.
 
 use crate::metrics::{Metrics, SiteMetrics};
 use crate::respond::write_reply;
 use crate::site::Site;
+use crate::snapshot::{CurrentSnapshot, Snapshot};
 use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{ErrorSource, ErrorType};
-use sso_config::Config;
-use sso_filters::auth::{AuthEvents, Identity};
+use sso_filters::auth::Identity;
 use sso_filters::cache_control::private_cache_control;
-use sso_filters::forwarded::{unbelieved_headers, Forwarded, TrustedProxies};
-use sso_filters::identity_headers::IdentityHeaderStrip;
+use sso_filters::forwarded::{unbelieved_headers, Forwarded};
 use sso_filters::reply::wants_json;
 use sso_filters::request_path::{RequestPath, TargetError, TargetForm};
-use sso_filters::site_router::{checked_authority, SiteRouter};
-use sso_filters::store::Stores;
+use sso_filters::site_router::checked_authority;
 use sso_filters::{Flow, Reply};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
 pub struct GatewayProxy {
-    sites: Vec<Site>,
-    /// Metric handles per site (same order as `sites`), resolved once.
-    site_metrics: Vec<SiteMetrics>,
+    current: CurrentSnapshot,
     unknown_host_metrics: SiteMetrics,
-    router: SiteRouter,
-    trusted: TrustedProxies,
-    /// Identity header names of every site, stripped from every request.
-    strip: IdentityHeaderStrip,
     metrics: Arc<Metrics>,
 }
 
 /// Per-request state shared by the phases.
 pub struct RequestCtx {
     started: Instant,
+    /// The configuration this request started with.
+    snapshot: Arc<Snapshot>,
+    /// Index of the request's site in `snapshot.sites`.
     site: Option<usize>,
     upstream: Option<SocketAddr>,
     connect_failures: usize,
@@ -52,40 +49,16 @@ pub struct RequestCtx {
 }
 
 impl GatewayProxy {
-    pub fn from_config(config: &Config, metrics: Arc<Metrics>, stores: &Stores) -> Result<Self, Vec<String>> {
-        let mut errors = Vec::new();
-        let mut sites = Vec::new();
-        let events: Arc<dyn AuthEvents> = metrics.clone();
-        for (i, site) in config.sites.iter().enumerate() {
-            match Site::from_config(config, i, site, stores, events.clone()) {
-                Ok(s) => sites.push(s),
-                Err(e) => errors.extend(e),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(GatewayProxy {
-            site_metrics: sites.iter().map(|s| SiteMetrics::new(&metrics, &s.name)).collect(),
+    pub fn new(current: CurrentSnapshot, metrics: Arc<Metrics>) -> Self {
+        GatewayProxy {
+            current,
             unknown_host_metrics: SiteMetrics::new(&metrics, "-"),
-            sites,
-            router: SiteRouter::from_config(config),
-            trusted: TrustedProxies::new(config.server.trusted_proxies.clone()),
-            strip: IdentityHeaderStrip::for_sites(&config.sites),
             metrics,
-        })
+        }
     }
 
-    pub fn sites(&self) -> &[Site] {
-        &self.sites
-    }
-
-    fn site(&self, ctx: &RequestCtx) -> Option<&Site> {
-        ctx.site.and_then(|i| self.sites.get(i))
-    }
-
-    fn site_label(&self, ctx: &RequestCtx) -> &str {
-        self.site(ctx).map_or("-", |s| s.name.as_str())
+    fn site_label(ctx: &RequestCtx) -> &str {
+        site(ctx).map_or("-", |s| s.name.as_str())
     }
 
     /// 400 for a request-target the gateway will not read as a path; counted.
@@ -93,10 +66,10 @@ impl GatewayProxy {
         let json = wants_json(&session.req_header().headers);
         self.metrics
             .rejected
-            .with_label_values(&[self.site_label(ctx), e.code()])
+            .with_label_values(&[Self::site_label(ctx), e.code()])
             .inc();
         tracing::info!(
-            site = self.site_label(ctx),
+            site = Self::site_label(ctx),
             reason = e.code(),
             "refused a request-target"
         );
@@ -109,8 +82,8 @@ impl GatewayProxy {
     /// case, `_` or `-`. (Pingora drops `Connection`-nominated headers before
     /// `upstream_request_filter`, so a `Connection: X-Customer-Id` cannot remove the
     /// identity the gateway sets there.)
-    fn strip_identity_headers(&self, req: &mut RequestHeader, site: &str) {
-        let spoofed = self.strip.spoofed(&req.headers);
+    fn strip_identity_headers(&self, snapshot: &Snapshot, req: &mut RequestHeader, site: &str) {
+        let spoofed = snapshot.strip.spoofed(&req.headers);
         if spoofed.is_empty() {
             return;
         }
@@ -126,12 +99,19 @@ impl GatewayProxy {
 
     /// The forwarded headers and client address, from the peer and (when trusted)
     /// every line of its `X-Forwarded-*` headers.
-    fn forwarded(&self, session: &Session) -> Forwarded {
+    fn forwarded(snapshot: &Snapshot, session: &Session) -> Forwarded {
         let req = session.req_header();
         let scheme = if is_tls(session) { "https" } else { "http" };
         let host = sso_filters::site_router::request_authority(req);
-        self.trusted.decide_for(&req.headers, peer_ip(session), host, scheme)
+        snapshot
+            .trusted
+            .decide_for(&req.headers, peer_ip(session), host, scheme)
     }
+}
+
+/// The request's site, in the snapshot it started with.
+fn site(ctx: &RequestCtx) -> Option<&Site> {
+    ctx.site.and_then(|i| ctx.snapshot.sites.get(i))
 }
 
 /// True when the shopper's connection to the gateway is TLS.
@@ -154,6 +134,7 @@ impl ProxyHttp for GatewayProxy {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
             started: Instant::now(),
+            snapshot: self.current.load_full(),
             site: None,
             upstream: None,
             connect_failures: 0,
@@ -177,8 +158,9 @@ impl ProxyHttp for GatewayProxy {
             (Ok(form), Ok(authority)) => (form, authority),
             (Err(e), _) | (_, Err(e)) => return self.refuse_target(session, ctx, e).await,
         };
-        ctx.site = authority.and_then(|h| self.router.route(h));
-        let Some(site) = self.site(ctx) else {
+        ctx.site = authority.and_then(|h| ctx.snapshot.route(h));
+        let snapshot = &ctx.snapshot;
+        let Some(site) = ctx.site.and_then(|i| snapshot.sites.get(i)) else {
             let reply = Reply::error(
                 421,
                 "unknown_host",
@@ -194,7 +176,7 @@ impl ProxyHttp for GatewayProxy {
         };
         let rewrite = path.rewritten.then(|| path.target());
         let route_key = (path.route_key() != path.path).then(|| path.route_key().to_string());
-        let forwarded = self.forwarded(session);
+        let forwarded = Self::forwarded(snapshot, session);
         ctx.client_ip = forwarded.client_ip;
         let peer_trusted = forwarded.peer_trusted;
         ctx.forwarded = Some(forwarded);
@@ -208,7 +190,7 @@ impl ProxyHttp for GatewayProxy {
                 Err(_) => return self.refuse_target(session, ctx, TargetError::BadCharacter).await,
             }
         }
-        self.strip_identity_headers(req, &site.name);
+        self.strip_identity_headers(snapshot, req, &site.name);
         for name in unbelieved_headers(&req.headers, peer_trusted) {
             req.remove_header(&name);
         }
@@ -266,9 +248,7 @@ impl ProxyHttp for GatewayProxy {
     }
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
-        let site = self
-            .site(ctx)
-            .ok_or_else(|| Error::explain(ErrorType::InternalError, "no site chosen"))?;
+        let site = site(ctx).ok_or_else(|| Error::explain(ErrorType::InternalError, "no site chosen"))?;
         let (addr, peer) = site
             .upstreams
             .select()
@@ -285,7 +265,7 @@ impl ProxyHttp for GatewayProxy {
         mut e: Box<Error>,
     ) -> Box<Error> {
         ctx.connect_failures += 1;
-        if let (Some(site), Some(addr)) = (self.site(ctx), ctx.upstream) {
+        if let (Some(site), Some(addr)) = (site(ctx), ctx.upstream) {
             site.upstreams.mark_failed(&addr);
             // Try each other origin once before giving up.
             e.set_retry(ctx.connect_failures < site.upstreams.len());
@@ -301,7 +281,7 @@ impl ProxyHttp for GatewayProxy {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let Some(site) = self.site(ctx) else { return Ok(()) };
+        let Some(site) = site(ctx) else { return Ok(()) };
         if let Some(forwarded) = &ctx.forwarded {
             upstream.insert_header("x-forwarded-for", forwarded.for_chain.as_str())?;
             upstream.insert_header("x-forwarded-proto", forwarded.proto.as_str())?;
@@ -324,7 +304,7 @@ impl ProxyHttp for GatewayProxy {
         upstream: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        if let Some(hsts) = self.site(ctx).and_then(|s| s.hsts.as_ref()) {
+        if let Some(hsts) = site(ctx).and_then(|s| s.hsts.as_ref()) {
             upstream.insert_header("strict-transport-security", hsts.as_str())?;
         }
         if ctx.identity_sent {
@@ -354,9 +334,9 @@ impl ProxyHttp for GatewayProxy {
         if code == 502 {
             self.metrics
                 .upstream_errors
-                .with_label_values(&[self.site_label(ctx)])
+                .with_label_values(&[Self::site_label(ctx)])
                 .inc();
-            tracing::warn!(site = self.site_label(ctx), upstream = ?ctx.upstream, error = %e, "upstream failed");
+            tracing::warn!(site = Self::site_label(ctx), upstream = ?ctx.upstream, error = %e, "upstream failed");
         }
         if code > 0 && session.response_written().is_none() {
             // Pingora drops the connection after a failed proxy attempt: say so, so
@@ -392,18 +372,15 @@ impl ProxyHttp for GatewayProxy {
     /// an authorization code or a token.
     fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
         let req = session.req_header();
-        format!("{} {} site={}", req.method, req.uri.path(), self.site_label(ctx))
+        format!("{} {} site={}", req.method, req.uri.path(), Self::site_label(ctx))
     }
 
     /// One access line per request and the request metrics.
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let elapsed = ctx.started.elapsed();
-        let site = self.site_label(ctx);
-        let per_site = ctx
-            .site
-            .and_then(|i| self.site_metrics.get(i))
-            .unwrap_or(&self.unknown_host_metrics);
+        let per_site = site(ctx).map_or(&self.unknown_host_metrics, |s| &s.metrics);
+        let site = Self::site_label(ctx);
         per_site.observe(status, elapsed.as_secs_f64());
         let req = session.req_header();
         tracing::info!(

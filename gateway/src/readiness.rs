@@ -1,4 +1,7 @@
-//! What `/readyz` reports: one named check per dependency (IdP metadata per site, ...).
+//! What `/readyz` reports: one named check per dependency. Fixed checks (the
+//! configuration, ...) are registered flags; the IdP checks come from the running
+//! configuration snapshot at each report, so a site removed by a reload stops
+//! counting and a site added by one counts at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,7 +39,8 @@ impl Readiness {
         flag
     }
 
-    pub fn report(&self) -> ReadinessReport {
+    /// The registered checks and `current` (name, ready) ones, all of which must hold.
+    pub fn report(&self, current: impl IntoIterator<Item = (String, bool)>) -> ReadinessReport {
         let mut ready = true;
         let mut map = serde_json::Map::new();
         if let Ok(checks) = self.checks.lock() {
@@ -45,6 +49,10 @@ impl Readiness {
                 ready &= ok;
                 map.insert(name.clone(), serde_json::Value::Bool(ok));
             }
+        }
+        for (name, ok) in current {
+            ready &= ok;
+            map.insert(name, serde_json::Value::Bool(ok));
         }
         let json = serde_json::json!({ "ready": ready, "checks": map }).to_string();
         ReadinessReport { ready, json }

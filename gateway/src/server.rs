@@ -4,22 +4,29 @@
 use crate::admin::AdminApp;
 use crate::background::{DiscoveryService, HangupService, SweepService};
 use crate::https_redirect::HttpsRedirect;
+use crate::lasting::Lasting;
 use crate::metrics::Metrics;
 use crate::proxy::GatewayProxy;
 use crate::readiness::Readiness;
-use crate::tls::CertStore;
+use crate::reload::Reloader;
+use crate::snapshot::Snapshot;
+use arc_swap::ArcSwap;
 use pingora::apps::HttpServerOptions;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 use sso_config::Config;
-use sso_filters::store::{RedisTasks, Stores};
+use sso_filters::oidc::ProviderRegistry;
+use sso_filters::store::RedisTasks;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// Command-line switches passed through to Pingora.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct RunOptions {
+    /// The configuration file, read again on every reload.
+    pub config_path: PathBuf,
     /// Take over the listening sockets of a running gateway (zero-downtime upgrade).
     pub upgrade: bool,
     pub daemon: bool,
@@ -28,50 +35,35 @@ pub struct RunOptions {
 /// Everything built from the configuration, before any socket is opened.
 /// `sso-gateway check` builds this too, so it reports what `run` would refuse.
 pub struct Gateway {
-    pub proxy: GatewayProxy,
-    /// Certificates of the TLS listeners, when there are any.
-    pub certs: Option<Arc<CertStore>>,
-    /// The plain-HTTP → HTTPS listener's service, when configured.
-    pub redirect: Option<HttpsRedirect>,
-    pub metrics: Arc<Metrics>,
+    /// What outlives reloads: the session store, the metrics, the IdP providers.
+    pub lasting: Arc<Lasting>,
+    /// The first configuration snapshot.
+    pub snapshot: Snapshot,
     pub readiness: Arc<Readiness>,
-    pub stores: Stores,
     /// The Redis stores' background work, when sessions are in Redis.
     pub redis: Option<RedisTasks>,
 }
 
 impl Gateway {
+    /// Builds the long-lived parts (the session store is built here, once) and the
+    /// first snapshot.
     pub fn build(config: &Config) -> Result<Self, Vec<String>> {
         let metrics = Arc::new(Metrics::new().map_err(|e| vec![format!("metrics: {e}")])?);
-        let readiness = Arc::new(Readiness::default());
         let (stores, redis) = crate::stores::build(config, &metrics).map_err(|e| vec![e])?;
-        let mut errors = Vec::new();
-        let proxy = GatewayProxy::from_config(config, metrics.clone(), &stores)
-            .map_err(|e| errors.extend(e))
-            .ok();
-        let certs = CertStore::from_config(config)
-            .map_err(|e| errors.extend(e))
-            .ok()
-            .flatten();
-        let redirect = if config.server.redirect_listen.is_empty() {
-            None
-        } else {
-            HttpsRedirect::from_config(config)
-                .map_err(|e| errors.push(format!("server.acme_upstream: {e}")))
-                .ok()
-        };
-        match proxy {
-            Some(proxy) if errors.is_empty() => Ok(Gateway {
-                proxy,
-                certs,
-                redirect,
-                metrics,
-                readiness,
-                stores,
-                redis,
-            }),
-            _ => Err(errors),
-        }
+        let lasting = Arc::new(Lasting {
+            stores,
+            metrics,
+            providers: ProviderRegistry::default(),
+        });
+        let mut staged = lasting.providers.stage();
+        let snapshot = Snapshot::build(config, &lasting, None, &mut staged)?;
+        lasting.providers.commit(staged);
+        Ok(Gateway {
+            lasting,
+            snapshot,
+            readiness: Arc::new(Readiness::default()),
+            redis,
+        })
     }
 }
 
@@ -100,12 +92,9 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
     server.bootstrap();
 
     let Gateway {
-        proxy,
-        certs,
-        redirect,
-        metrics,
+        lasting,
+        snapshot,
         readiness,
-        stores,
         redis,
     } = gateway;
     let config_ready = readiness.check("config");
@@ -116,27 +105,33 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
         };
         server.add_service(background_service("redis session store", service));
     }
+    let start_up_certs = snapshot.certs.clone();
+    let current = Arc::new(ArcSwap::from_pointee(snapshot));
+    let reloader = Arc::new(Reloader::new(
+        options.config_path.clone(),
+        lasting.clone(),
+        current.clone(),
+        config.clone(),
+    ));
 
-    // Background services: IdP discovery per site, and the sweeper.
-    for site in proxy.sites() {
-        let Some(flow) = site.auth.flow.as_ref() else { continue };
-        let m = metrics.clone();
-        let name = site.name.clone();
-        let service = DiscoveryService {
-            provider: flow.provider.clone(),
-            ready: readiness.check(format!("oidc:{}", site.name)),
-            on_call: Arc::new(move |secs| {
-                m.idp_request_duration
-                    .with_label_values(&[&name, "discovery"])
-                    .observe(secs)
-            }),
-        };
-        server.add_service(background_service(&format!("oidc discovery {}", site.name), service));
-    }
-    let sweeper = SweepService { stores: stores.clone() };
+    // Background services: IdP discovery, the sweeper, SIGHUP.
+    let discovery = DiscoveryService {
+        current: current.clone(),
+        swaps: reloader.swaps(),
+        metrics: lasting.metrics.clone(),
+    };
+    server.add_service(background_service("oidc discovery", discovery));
+    let sweeper = SweepService {
+        stores: lasting.stores.clone(),
+    };
     server.add_service(background_service("session sweeper", sweeper));
-    server.add_service(background_service("sighup", HangupService { certs: certs.clone() }));
+    let hangup = HangupService {
+        reloader: reloader.clone(),
+        current: current.clone(),
+    };
+    server.add_service(background_service("sighup", hangup));
 
+    let proxy = GatewayProxy::new(current.clone(), lasting.metrics.clone());
     let mut storefront = pingora::proxy::http_proxy_service_with_name(&server.configuration, proxy, "storefront");
     if let Some(app) = storefront.app_logic_mut() {
         let mut options = HttpServerOptions::default();
@@ -146,16 +141,19 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
     for addr in &config.server.listen {
         storefront.add_tcp(addr);
     }
-    if let Some(certs) = &certs {
+    if let Some(certs) = &start_up_certs {
         for (i, listener) in config.server.tls.iter().enumerate() {
             let settings = certs
-                .listener_settings(i)
+                .listener_settings(i, current.clone())
                 .map_err(|e| anyhow::anyhow!("server.tls[{i}]: {e}"))?;
             storefront.add_tls_with_settings(&listener.listen, None, settings);
         }
     }
     server.add_service(storefront);
-    if let Some(redirect) = redirect {
+    if !config.server.redirect_listen.is_empty() {
+        let redirect = HttpsRedirect {
+            current: current.clone(),
+        };
         let mut service =
             pingora::proxy::http_proxy_service_with_name(&server.configuration, redirect, "https redirect");
         for addr in &config.server.redirect_listen {
@@ -169,16 +167,22 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
         let mut admin = Service::new(
             "admin".to_string(),
             AdminApp {
-                metrics,
+                metrics: lasting.metrics.clone(),
                 readiness,
-                stores,
+                stores: lasting.stores.clone(),
+                current: current.clone(),
+                reloader,
             },
         );
         admin.add_tcp(addr);
         server.add_service(admin);
     }
 
+    if let Some(warning) = crate::admin::exposed_admin_warning(&config.server) {
+        tracing::warn!("{warning}");
+    }
     tracing::info!(
+        config = %options.config_path.display(),
         listen = ?config.server.listen,
         tls = ?config.server.tls.iter().map(|t| t.listen.as_str()).collect::<Vec<_>>(),
         admin = ?config.server.admin_listen,

@@ -1,10 +1,12 @@
-//! Everything the gateway needs for one site, built once at start-up.
+//! Everything the gateway needs for one site, built from one configuration.
 
+use crate::lasting::Lasting;
+use crate::metrics::SiteMetrics;
 use crate::upstreams::UpstreamPool;
 use sso_config::{Config, SiteConfig};
 use sso_filters::auth::{AuthEvents, SiteAuth};
+use sso_filters::oidc::StagedProviders;
 use sso_filters::route_access::RouteTable;
-use sso_filters::store::Stores;
 use std::sync::Arc;
 
 pub struct Site {
@@ -16,16 +18,19 @@ pub struct Site {
     pub routes: RouteTable,
     pub upstreams: Arc<UpstreamPool>,
     pub auth: SiteAuth,
+    /// Request metric handles, resolved once per build.
+    pub metrics: SiteMetrics,
 }
 
 impl Site {
-    /// Builds a site; errors name the config key they are about.
+    /// Builds a site; errors name the config key they are about. Its IdP provider
+    /// comes from `providers` (reused when its settings are unchanged).
     pub fn from_config(
         config: &Config,
         index: usize,
         site: &SiteConfig,
-        stores: &Stores,
-        events: Arc<dyn AuthEvents>,
+        lasting: &Lasting,
+        providers: &mut StagedProviders,
     ) -> Result<Self, Vec<String>> {
         let mut errors = Vec::new();
         if site.upstream_insecure_skip_verify && site.upstreams.iter().any(|u| u.tls) {
@@ -34,28 +39,44 @@ impl Site {
         let upstreams = UpstreamPool::from_config(&site.upstreams, &config.server, site.upstream_insecure_skip_verify)
             .map_err(|e| errors.push(format!("sites[{index}].upstreams: {e}")))
             .ok();
-        let auth = SiteAuth::from_config(config, site, stores, events)
-            .map_err(|e| errors.push(format!("sites[{index}].{e}")))
-            .ok();
+        let provider = match &site.oidc {
+            Some(oidc) => providers
+                .get_or_create(site, oidc)
+                .map(Some)
+                .map_err(|e| errors.push(format!("sites[{index}].oidc: {e}")))
+                .ok(),
+            None => Some(None),
+        };
+        let events: Arc<dyn AuthEvents> = lasting.metrics.clone();
+        let auth = match provider {
+            Some(provider) => SiteAuth::from_config(config, site, &lasting.stores, provider, events)
+                .map_err(|e| errors.push(format!("sites[{index}].{e}")))
+                .ok(),
+            None => None,
+        };
         match (upstreams, auth) {
-            (Some(upstreams), Some(auth)) if errors.is_empty() => {
-                if auth.signer.generated {
-                    tracing::warn!(
-                        site = %site.name,
-                        "no token.signing_key_file: generated a signing key for X-Customer-Token; \
-                         replicas must share a configured key or origins will reject tokens from the others"
-                    );
-                }
-                Ok(Site {
-                    name: site.name.clone(),
-                    hsts: site.hsts_max_age.map(|d| format!("max-age={}", d.as_secs())),
-                    paths: site.paths,
-                    routes: RouteTable::from_config(&site.routes, site.paths),
-                    upstreams,
-                    auth,
-                })
-            }
+            (Some(upstreams), Some(auth)) if errors.is_empty() => Ok(Site {
+                name: site.name.clone(),
+                hsts: site.hsts_max_age.map(|d| format!("max-age={}", d.as_secs())),
+                paths: site.paths,
+                routes: RouteTable::from_config(&site.routes, site.paths),
+                upstreams,
+                auth,
+                metrics: SiteMetrics::new(&lasting.metrics, &site.name),
+            }),
             _ => Err(errors),
+        }
+    }
+
+    /// Warns about a generated token signing key, unless it was carried over from
+    /// the running configuration (it was warned about when it was made).
+    pub fn warn_generated_key(&self, carried_over: bool) {
+        if self.auth.signer.generated && !carried_over {
+            tracing::warn!(
+                site = %self.name,
+                "no token.signing_key_file: generated a signing key for X-Customer-Token; \
+                 replicas must share a configured key or origins will reject tokens from the others"
+            );
         }
     }
 }

@@ -1,14 +1,16 @@
 //! TLS termination: a certificate per site chosen by SNI, a default certificate per
 //! TLS listener, TLS 1.2+ with rustls' modern suites, ALPN h2 and http/1.1.
-//! Certificates are re-read on SIGHUP and when their files change; a file that does
-//! not load is refused with a clear error and the certificate in use is kept.
+//! The certificates belong to the configuration snapshot: SNI goes through the
+//! snapshot's site router (the one host map), and a reload brings new certificates.
+//! Certificate files are also re-read when they change; a file that does not load
+//! is refused with a clear error and the certificate in use is kept.
 
+use crate::snapshot::CurrentSnapshot;
 use arc_swap::ArcSwap;
 use pingora::listeners::tls::TlsSettings;
 use pingora::tls::sign::CertifiedKey;
 use pingora::tls::{load_certs_and_key_files, ClientHello, CryptoProvider, ResolvesServerCert};
 use sso_config::Config;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -26,8 +28,8 @@ struct CertSource {
 /// Every certificate the gateway serves.
 pub struct CertStore {
     sources: Vec<CertSource>,
-    /// Host name → index into `sources`.
-    by_host: HashMap<String, usize>,
+    /// Site index → index into `sources` of the site's own certificate.
+    by_site: Vec<Option<usize>>,
     /// Listener index → index into `sources` of its default certificate.
     defaults: Vec<usize>,
 }
@@ -59,7 +61,7 @@ impl CertStore {
         }
         let mut errors = Vec::new();
         let mut sources = Vec::new();
-        let mut by_host = HashMap::new();
+        let mut by_site = Vec::with_capacity(config.sites.len());
         let mut defaults = Vec::new();
         let mut add = |label: String, cert: &Path, key: &Path, errors: &mut Vec<String>| match load(cert, key) {
             Ok(k) => {
@@ -83,18 +85,16 @@ impl CertStore {
             }
         }
         for (i, site) in config.sites.iter().enumerate() {
-            if let Some(tls) = &site.tls {
-                if let Some(idx) = add(format!("sites[{i}].tls"), &tls.cert, &tls.key, &mut errors) {
-                    for host in &site.hosts {
-                        by_host.insert(host.clone(), idx);
-                    }
-                }
-            }
+            let own = site
+                .tls
+                .as_ref()
+                .and_then(|tls| add(format!("sites[{i}].tls"), &tls.cert, &tls.key, &mut errors));
+            by_site.push(own);
         }
         if errors.is_empty() {
             Ok(Some(Arc::new(CertStore {
                 sources,
-                by_host,
+                by_site,
                 defaults,
             })))
         } else {
@@ -126,16 +126,27 @@ impl CertStore {
         (replaced, errors)
     }
 
-    /// TLS settings for listener `index`: SNI resolver, TLS 1.2+, ALPN h2 + http/1.1.
-    pub fn listener_settings(self: &Arc<Self>, index: usize) -> Result<TlsSettings, String> {
-        let default = *self
-            .defaults
-            .get(index)
-            .ok_or("no default certificate for this listener")?;
+    /// The certificate of site `site` (the router's index), else the default of
+    /// TLS listener `listener`.
+    pub fn resolve(&self, site: Option<usize>, listener: usize) -> Option<Arc<CertifiedKey>> {
+        let own = site.and_then(|i| self.by_site.get(i).copied().flatten());
+        let source = own.or_else(|| self.defaults.get(listener).copied())?;
+        Some(self.sources.get(source)?.current.load_full())
+    }
+
+    /// TLS settings for listener `index`: SNI resolved against the current
+    /// snapshot, TLS 1.2+, ALPN h2 + http/1.1. `self` (the start-up certificates)
+    /// answers when a reloaded configuration has no certificate for this listener
+    /// (its `[[server.tls]]` entry was removed without a restart).
+    pub fn listener_settings(self: &Arc<Self>, index: usize, current: CurrentSnapshot) -> Result<TlsSettings, String> {
+        if self.defaults.get(index).is_none() {
+            return Err("no default certificate for this listener".into());
+        }
         let mut settings = TlsSettings::intermediate("", "").map_err(|e| e.to_string())?;
         settings.set_cert_resolver(Arc::new(ListenerCerts {
-            store: self.clone(),
-            default,
+            current,
+            start_up: self.clone(),
+            index,
         }));
         settings.enable_h2();
         Ok(settings)
@@ -144,23 +155,23 @@ impl CertStore {
 
 /// Chooses the certificate for one listener's handshakes.
 struct ListenerCerts {
-    store: Arc<CertStore>,
-    default: usize,
+    current: CurrentSnapshot,
+    start_up: Arc<CertStore>,
+    index: usize,
 }
 
 impl std::fmt::Debug for ListenerCerts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListenerCerts").field("default", &self.default).finish()
+        f.debug_struct("ListenerCerts").field("listener", &self.index).finish()
     }
 }
 
 impl ResolvesServerCert for ListenerCerts {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let by_sni = hello.server_name().and_then(|name| {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            self.store.by_host.get(&name).copied()
-        });
-        let source = self.store.sources.get(by_sni.unwrap_or(self.default))?;
-        Some(source.current.load_full())
+        let name = hello.server_name();
+        let snapshot = self.current.load();
+        snapshot
+            .certificate(name, self.index)
+            .or_else(|| self.start_up.resolve(None, self.index))
     }
 }

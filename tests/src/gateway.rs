@@ -5,6 +5,9 @@ use anyhow::Result;
 use std::process::Command;
 
 /// Builds a `gateway.toml` for a test: one listener, one admin listener, fresh ports.
+/// Clone it to write a changed configuration for a running gateway
+/// ([`Gateway::rewrite_config`]).
+#[derive(Clone)]
 pub struct GatewayConfig {
     pub port: u16,
     pub admin_port: u16,
@@ -155,6 +158,41 @@ impl Gateway {
             Ok(r) => r.text().await.unwrap_or_default(),
             Err(e) => format!("metrics unavailable: {e}"),
         }
+    }
+
+    /// The admin listener's `host:port`.
+    pub fn admin_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.admin_port)
+    }
+
+    /// Replaces the configuration file the gateway was started with (a reload reads it).
+    pub fn rewrite_config(&self, text: &str) -> Result<()> {
+        // Write then rename, so a reload never reads a half-written file.
+        let tmp = self.config_path.with_extension("toml.new");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, &self.config_path)?;
+        Ok(())
+    }
+
+    /// `POST /reload` on the admin listener, with `Authorization: Bearer <token>` when
+    /// given; returns the status and the JSON answer.
+    pub async fn reload(&self, token: Option<&str>) -> Result<(u16, serde_json::Value)> {
+        let mut request = reqwest::Client::new().post(self.admin_url("/reload"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await?))
+    }
+
+    /// The value of a metric line that starts with `series` (name and labels), or 0.
+    pub async fn metric(&self, series: &str) -> f64 {
+        self.metrics()
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0)
     }
 
     /// Sends a signal (`HUP`, `QUIT`, `TERM`) to the gateway process.

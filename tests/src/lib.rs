@@ -47,11 +47,24 @@ pub fn gateway_bin() -> PathBuf {
     bin
 }
 
+/// A port nothing listens on now, never the same one twice in this test process: a
+/// port handed out for a gateway's admin listener is not bound until the gateway
+/// starts, and the OS may offer it again meanwhile (an IdP started in between took
+/// it once, and the gateway never opened its admin listener).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(0);
+        let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if port != 0 && !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    0
 }
 
 /// Waits until something accepts connections on `port`.

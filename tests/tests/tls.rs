@@ -325,3 +325,46 @@ async fn upstream_certificates_are_verified() {
     );
     assert!(gw.log().contains("NOT verified"), "{}", gw.log());
 }
+
+#[tokio::test]
+async fn a_site_added_by_reload_gets_its_certificate_and_its_https_redirect() {
+    let ca = TestCa::new("reload").expect("ca");
+    let default = ca.issue("default", &["default.localhost"]).expect("cert");
+    let a = ca.issue("shop-a", &["shop-a.localhost"]).expect("cert");
+    let b = ca.issue("shop-b", &["shop-b.localhost"]).expect("cert");
+    let origin = Storefront::start().expect("origin");
+    let (tls_port, http_port) = (free_port(), free_port());
+    let one = GatewayConfig::default()
+        .server(&format!(
+            "redirect_listen = [\"127.0.0.1:{http_port}\"]\n{}",
+            tls_listener(tls_port, &default)
+        ))
+        .site(&tls_site("shop-a", tls_port, &origin.addr(), &a));
+    let two = one.clone().site(&tls_site("shop-b", tls_port, &origin.addr(), &b));
+    let gw = one.start().expect("gateway");
+    wait_tls(tls_port).await;
+    let fresh = || Shopper::with_ca(&["shop-a", "shop-b"], &ca.pem).expect("client");
+    let b_url = format!("https://shop-b.localhost:{tls_port}/");
+    assert!(fresh().api(&b_url).await.is_err(), "no certificate for shop-b yet");
+    let plain = Shopper::new(&["shop-b"]).expect("client");
+    let redirect = format!("http://shop-b.localhost:{http_port}/x");
+    assert_eq!(plain.page(&redirect).await.expect("redirect").status(), 421);
+
+    gw.rewrite_config(&two.render()).expect("rewrite");
+    let (code, answer) = gw.reload(None).await.expect("POST /reload");
+    assert_eq!(code, 200, "{answer}");
+    let resp = fresh().api(&b_url).await.expect("shop-b over TLS");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(peer_cert(&resp), b.der, "SNI finds the new site's certificate");
+    let a_resp = fresh()
+        .api(&format!("https://shop-a.localhost:{tls_port}/"))
+        .await
+        .expect("shop-a");
+    assert_eq!(peer_cert(&a_resp), a.der);
+    let resp = plain.page(&redirect).await.expect("redirect");
+    assert_eq!(resp.status(), 308, "the redirect listener follows the reload");
+    assert_eq!(
+        resp.headers()["location"],
+        format!("https://shop-b.localhost:{tls_port}/x")
+    );
+}

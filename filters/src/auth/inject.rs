@@ -136,7 +136,7 @@ mod tests {
             ..Stores::memory(MemorySessionStore::new(Duration::from_secs(1), 1), 100)
         };
         let events = Arc::new(Events::default());
-        let auth = SiteAuth::from_config(&config, &config.sites[0], &stores, events.clone()).expect("auth");
+        let auth = SiteAuth::from_config(&config, &config.sites[0], &stores, None, events.clone()).expect("auth");
         Fixture { auth, store, events }
     }
 

@@ -120,17 +120,22 @@ pub enum AuthSetupError {
 }
 
 impl SiteAuth {
+    /// Builds a site's auth from the configuration. The long-lived pieces come from
+    /// outside: the session `store`, and the site's IdP `provider` (from the
+    /// [`ProviderRegistry`](crate::oidc::registry::ProviderRegistry), so a reload
+    /// that keeps the IdP settings keeps its metadata). `provider` is `None` for a
+    /// site without `[sites.oidc]`.
     pub fn from_config(
         config: &Config,
         site: &SiteConfig,
         stores: &Stores,
+        provider: Option<Arc<OidcProvider>>,
         events: Arc<dyn AuthEvents>,
     ) -> Result<Self, AuthSetupError> {
         let signer = Arc::new(TokenSigner::new(site.token.signing_key_file.as_deref())?);
         let cookies = CookieCodec::from_config(&config.sessions, site);
-        let flow = match &site.oidc {
-            Some(oidc) => {
-                let provider = Arc::new(OidcProvider::from_config(site, oidc)?);
+        let flow = match provider {
+            Some(provider) => {
                 let ev = events.clone();
                 let name = site.name.clone();
                 let timer: IdpTimer = Arc::new(move |endpoint, d| ev.idp_call(&name, endpoint, d.as_secs_f64()));
@@ -365,4 +370,22 @@ impl SiteAuth {
         let id = self.stores.sessions.create(data).await?;
         Ok((id, self.cookies.set_session(&id)))
     }
+
+    /// After a configuration reload, takes over from the same site's auth in the
+    /// running configuration what must not change under a shopper's feet: a
+    /// *generated* token signing key, when this site still has no
+    /// `token.signing_key_file` (API tokens and `X-Customer-Token`s already handed out
+    /// keep verifying; a configured key file is read anew). Sessions and the logins
+    /// waiting for their callback need nothing: they are in the process's stores,
+    /// which outlive every configuration, keyed by site name.
+    pub fn carry_over(&mut self, previous: &SiteAuth) {
+        if self.signer.generated && previous.signer.generated {
+            self.signer = previous.signer.clone();
+            let issuer = self.site.public_url.as_str().trim_end_matches('/').to_string();
+            self.tokens = SiteTokens::new(self.signer.clone(), &issuer, &self.site.name, self.site.token.ttl);
+        }
+    }
 }
+
+#[cfg(test)]
+mod carry_over_tests;

@@ -1,9 +1,11 @@
 //! OpenID Connect code flow with PKCE: discovery and keys ([`provider`]), login flows
-//! waiting for their callback ([`pending`]), and the flow itself ([`flow`]).
+//! waiting for their callback ([`pending`]), the flow itself ([`flow`]), and the
+//! providers kept across configuration reloads ([`registry`]).
 
 pub mod flow;
 pub mod pending;
 pub mod provider;
+pub mod registry;
 
 #[cfg(test)]
 mod id_token_tests;
@@ -11,3 +13,4 @@ mod id_token_tests;
 pub use flow::{CallbackError, LoginFlow, LoginStart};
 pub use pending::{PendingLogin, PendingLogins};
 pub use provider::{OidcProvider, ProviderError};
+pub use registry::{ProviderRegistry, StagedProviders};

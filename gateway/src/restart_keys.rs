@@ -1,0 +1,82 @@
+//! The settings a reload cannot apply: listeners, threads and other process-level
+//! keys are read once when the server starts, and so is the session store. A reload
+//! that changes them logs a warning naming them and keeps the running values; the
+//! rest of the new configuration applies.
+
+use sso_config::Config;
+
+/// The keys whose value in `new` differs from the one the process started with.
+pub fn changed(started: &Config, new: &Config) -> Vec<&'static str> {
+    let (a, b) = (&started.server, &new.server);
+    let tls = |c: &Config| c.server.tls.iter().map(|t| t.listen.clone()).collect::<Vec<_>>();
+    let (s, n) = (&started.sessions, &new.sessions);
+    [
+        ("server.listen", a.listen != b.listen),
+        ("server.tls[].listen", tls(started) != tls(new)),
+        ("server.admin_listen", a.admin_listen != b.admin_listen),
+        ("server.redirect_listen", a.redirect_listen != b.redirect_listen),
+        ("server.threads", a.threads != b.threads),
+        ("server.work_stealing", a.work_stealing != b.work_stealing),
+        (
+            "server.upstream_keepalive_pool_size",
+            a.upstream_keepalive_pool_size != b.upstream_keepalive_pool_size,
+        ),
+        ("server.h2c", a.h2c != b.h2c),
+        ("server.upgrade_sock", a.upgrade_sock != b.upgrade_sock),
+        ("server.pid_file", a.pid_file != b.pid_file),
+        ("server.grace_period", a.grace_period != b.grace_period),
+        (
+            "server.graceful_shutdown_timeout",
+            a.graceful_shutdown_timeout != b.graceful_shutdown_timeout,
+        ),
+        ("server.upstream_ca_file", a.upstream_ca_file != b.upstream_ca_file),
+        ("server.log_format", a.log_format != b.log_format),
+        ("server.log_level", a.log_level != b.log_level),
+        ("sessions.store", s.store != n.store),
+        ("sessions.redis_url", s.redis_url != n.redis_url),
+        ("sessions.idle_timeout", s.idle_timeout != n.idle_timeout),
+        ("sessions.max_entries", s.max_entries != n.max_entries),
+        ("sessions.max_per_customer", s.max_per_customer != n.max_per_customer),
+    ]
+    .into_iter()
+    .filter_map(|(key, differs)| differs.then_some(key))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(server: &str, sessions: &str) -> Config {
+        let text = format!(
+            "[server]\n{server}\n[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n{sessions}\n\
+             [[sites]]\nname = \"s\"\nhosts = [\"s.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\n\
+             public_url = \"http://s.localhost\"\n"
+        );
+        sso_config::parse(&text, &|_| None).expect("config")
+    }
+
+    #[test]
+    fn only_process_level_keys_are_named() {
+        let base = config("listen = [\"127.0.0.1:8080\"]\nthreads = 2", "");
+        assert!(changed(&base, &base).is_empty());
+        let reloadable = config(
+            "listen = [\"127.0.0.1:8080\"]\nthreads = 2\ntrusted_proxies = [\"10.0.0.0/8\"]\nconnect_timeout = \"1s\"",
+            "absolute_timeout = \"1h\"",
+        );
+        assert!(changed(&base, &reloadable).is_empty(), "these apply on reload");
+        let moved = config(
+            "listen = [\"127.0.0.1:8081\"]\nthreads = 4\nadmin_listen = \"127.0.0.1:9100\"",
+            "max_entries = 10",
+        );
+        assert_eq!(
+            changed(&base, &moved),
+            [
+                "server.listen",
+                "server.admin_listen",
+                "server.threads",
+                "sessions.max_entries"
+            ]
+        );
+    }
+}
