@@ -255,3 +255,39 @@ fn the_admin_token_is_a_secret_with_env_expansion() {
         assert!(errors.mentions("server.admin_token"), "{bad}: {errors}");
     }
 }
+
+#[test]
+fn the_redis_store_needs_a_usable_url_prefix_and_l1_ttl() {
+    let with = |sessions: &str| GOOD.replace("idle_timeout = \"30m\"", &format!("idle_timeout = \"30m\"\n{sessions}"));
+    let ok = parse(
+        &with("store = \"redis\"\nredis_url = \"rediss://:pw@redis.internal:6380/1\"\nl1_ttl = \"2s\""),
+        &env,
+    )
+    .expect("a redis config");
+    assert_eq!(ok.sessions.store, SessionStoreKind::Redis);
+    assert_eq!(ok.sessions.redis_key_prefix, "sso");
+    assert_eq!(ok.sessions.l1_ttl.as_secs(), 2);
+    assert!(!ok.sessions.fail_closed);
+    for (bad, key) in [
+        ("store = \"redis\"", "sessions.redis_url"),
+        (
+            "store = \"redis\"\nredis_url = \"redis+sentinel://h/m\"",
+            "sessions.redis_url",
+        ),
+        ("redis_key_prefix = \"a b\"", "sessions.redis_key_prefix"),
+        ("l1_ttl = \"2m\"", "sessions.l1_ttl"),
+    ] {
+        match parse(&with(bad), &env) {
+            Ok(_) => panic!("{bad:?} accepted"),
+            Err(errors) => assert!(errors.to_string().contains(key), "{bad:?}: {errors}"),
+        }
+    }
+    let short_idle = GOOD.replace(
+        "idle_timeout = \"30m\"",
+        "idle_timeout = \"8s\"\nstore = \"redis\"\nredis_url = \"redis://h:6379\"",
+    );
+    match parse(&short_idle, &env) {
+        Ok(_) => panic!("an idle timeout shorter than two L1 lifetimes accepted"),
+        Err(errors) => assert!(errors.to_string().contains("sessions.l1_ttl"), "{errors}"),
+    }
+}

@@ -43,7 +43,7 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<(Stores, Option<
 }
 
 /// Runs the Redis health ping and eviction subscription, and keeps `/readyz`'s
-/// `redis` check equal to the ping's verdict.
+/// `redis` check true only while both work.
 pub struct RedisService {
     pub tasks: Mutex<Option<RedisTasks>>,
     pub ready: ReadyFlag,
@@ -55,11 +55,11 @@ impl BackgroundService for RedisService {
         let Some(tasks) = self.tasks.lock().ok().and_then(|mut t| t.take()) else {
             return;
         };
-        let conn = tasks.conn.clone();
+        let healthy = tasks.health();
         let ready = self.ready.clone();
         let watch = async move {
             loop {
-                ready.set(conn.is_healthy());
+                ready.set(healthy());
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         };

@@ -120,7 +120,8 @@ impl SiteAuth {
                         tracing::warn!(site = %self.site.name, error = %e, "pre-login session not removed");
                     }
                 }
-                let return_to = done.return_to.clone();
+                // Checked again: the pending login came back from a store.
+                let return_to = safe_return_to(&done.return_to).unwrap_or("/").to_string();
                 let subject = done.customer.id.clone();
                 match self.create_session(done).await {
                     Ok((_, cookie)) => {

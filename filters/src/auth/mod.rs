@@ -27,6 +27,9 @@ use std::time::Duration;
 const REFRESH_LOCK_TTL: Duration = Duration::from_secs(60);
 /// The [`crate::store::Records`] kind of refresh locks.
 const REFRESH_LOCK: &str = "refresh-lock";
+/// How long past its due time a session may go unrevalidated because the store
+/// cannot be locked (Redis refusing writes) before it stops counting.
+const REFRESH_GRACE: Duration = Duration::from_secs(300);
 
 /// What the auth filters report, for metrics. The gateway implements it.
 pub trait AuthEvents: Send + Sync {
@@ -143,7 +146,11 @@ impl SiteAuth {
                     provider,
                     cookies.clone(),
                     timer,
-                    PendingLogins::new(stores.single_use.clone(), &site.name),
+                    PendingLogins::new(
+                        stores.single_use.clone(),
+                        &site.name,
+                        crate::store::record::Seal::from_secret(&config.sessions.cookie_secret),
+                    ),
                 ))
             }
             None => None,
@@ -287,37 +294,48 @@ impl SiteAuth {
                 return Some(identity);
             }
             Err(e) => {
+                let overdue = now_secs().saturating_sub(refresh.due_at());
                 refresh.retry_in(5);
-                tracing::warn!(site = %self.site.name, error = %e, "cannot take the refresh lock; keeping the session");
+                if overdue > REFRESH_GRACE.as_secs() {
+                    // The IdP cannot be asked whether this account is still good: after
+                    // a grace period, the session no longer counts.
+                    tracing::warn!(site = %self.site.name, error = %e, overdue, "session not revalidated in time (store unavailable); refused");
+                    return None;
+                }
+                tracing::warn!(site = %self.site.name, error = %e, "cannot take the refresh lock; keeping the session for now");
                 return Some(identity);
             }
         }
-        let result = self.refresh_locked(flow, identity).await;
-        if let Err(e) = self.stores.records.delete_if(REFRESH_LOCK, &lock_key, &holder).await {
-            tracing::warn!(site = %self.site.name, error = %e, "refresh lock not released; it expires by itself");
+        let (result, release) = self.refresh_locked(flow, identity).await;
+        if release {
+            if let Err(e) = self.stores.records.delete_if(REFRESH_LOCK, &lock_key, &holder).await {
+                tracing::warn!(site = %self.site.name, error = %e, "refresh lock not released; it expires by itself");
+            }
         }
         result
     }
 
-    /// The refresh itself, under the session's lock.
-    async fn refresh_locked(&self, flow: &LoginFlow, identity: Identity) -> Option<Identity> {
+    /// The refresh itself, under the session's lock; and whether to release the lock
+    /// (not when a rotated token could not be stored: another replica must not take
+    /// the lock and spend the old token before the lock expires).
+    async fn refresh_locked(&self, flow: &LoginFlow, identity: Identity) -> (Option<Identity>, bool) {
         let session = match self.stores.sessions.fresh(&identity.sid).await {
             Ok(Some(fresh)) => fresh,
             Ok(None) => {
                 identity.session.refresh.retry_in(0);
-                return None;
+                return (None, true);
             }
             Err(e) => {
                 identity.session.refresh.retry_in(5);
                 tracing::warn!(site = %self.site.name, error = %e, "cannot re-read the session to refresh it");
-                return Some(identity);
+                return (Some(identity), true);
             }
         };
         if !Arc::ptr_eq(&session, &identity.session) {
             // The copy this request read is done with; the fresh one is refreshed.
             identity.session.refresh.release();
             if !session.refresh.claim() {
-                return Some(Identity { session, ..identity });
+                return (Some(Identity { session, ..identity }), true);
             }
         }
         let identity = Identity { session, ..identity };
@@ -327,17 +345,18 @@ impl SiteAuth {
             // Refreshed meanwhile by another replica (or nothing to refresh with).
             _ => {
                 refresh.release();
-                return Some(identity);
+                return (Some(identity), true);
             }
         };
         match flow.refresh(&token).await {
             Ok(r) => {
                 refresh.finish(r.refresh_token, r.lifetime);
-                if let Err(e) = self.stores.sessions.save(&identity.sid, &identity.session).await {
-                    tracing::error!(site = %self.site.name, error = %e, "refreshed tokens could not be stored; other replicas keep the old ones");
+                let saved = self.stores.sessions.save(&identity.sid, &identity.session).await;
+                if let Err(e) = &saved {
+                    tracing::error!(site = %self.site.name, error = %e, "refreshed tokens could not be stored; the refresh lock is kept until it expires");
                 }
                 self.events.login(&self.site.name, "refreshed");
-                Some(identity)
+                (Some(identity), saved.is_ok())
             }
             Err(crate::oidc::flow::RefreshError::Refused(reason)) => {
                 refresh.release();
@@ -346,12 +365,12 @@ impl SiteAuth {
                 }
                 self.events.login(&self.site.name, "refresh_refused");
                 tracing::info!(site = %self.site.name, subject = %identity.customer().id, %reason, "refresh refused by the IdP; session ended");
-                None
+                (None, true)
             }
             Err(crate::oidc::flow::RefreshError::Unavailable(e)) => {
                 refresh.retry_in(30);
                 tracing::warn!(site = %self.site.name, error = %e, "token refresh failed; keeping the session, retrying in 30 s");
-                Some(identity)
+                (Some(identity), true)
             }
         }
     }

@@ -267,6 +267,13 @@ impl LoginFlow {
                 return Err(CallbackError::AccessTokenMismatch);
             }
         }
+        // A subject the origin could not be given as it is would be merged with
+        // another one by cleaning (`a\nb` and `ab`): refused, never rewritten.
+        if claims.subject().chars().any(char::is_control) {
+            return Err(CallbackError::IdTokenInvalid(
+                "the subject contains control characters".into(),
+            ));
+        }
         // An address the IdP has not verified is not an identity (unless the site
         // says otherwise): anyone could type the shop owner's.
         let require_verified = self.provider.config.require_verified_email;

@@ -9,6 +9,7 @@
 //! started go first, the newest is always admitted); in Redis each expires on its own.
 
 use crate::sessions::now_secs;
+use crate::store::record::Seal;
 use crate::store::{SingleUse, StoreError};
 use openidconnect::{Nonce, PkceCodeVerifier};
 use serde::{Deserialize, Serialize};
@@ -85,33 +86,42 @@ pub fn hash_binding(binding: &str) -> [u8; 32] {
     Sha256::digest(binding.as_bytes()).into()
 }
 
-/// The pending logins of one site.
+/// The pending logins of one site. Stored values are sealed ([`Seal`], keyed from
+/// the cookie secret, bound to the entry's key): whoever can write to the store cannot
+/// plant a login or change where one lands.
 pub struct PendingLogins {
     store: Arc<dyn SingleUse>,
     site: String,
+    seal: Seal,
 }
 
 impl PendingLogins {
-    pub fn new(store: Arc<dyn SingleUse>, site: &str) -> Self {
+    pub fn new(store: Arc<dyn SingleUse>, site: &str, seal: Seal) -> Self {
         PendingLogins {
             store,
             site: site.to_string(),
+            seal,
         }
     }
 
     pub async fn insert(&self, state: &str, login: PendingLogin) -> Result<(), StoreError> {
-        self.store
-            .put(KIND, &self.key(state), login.encode()?, PENDING_TTL)
-            .await
+        let key = self.key(state);
+        let sealed = self.seal.seal_for(key.as_bytes(), login.encode()?);
+        self.store.put(KIND, &key, sealed, PENDING_TTL).await
     }
 
     /// Removes and returns the login for `state` if it exists and has not expired.
     /// An entry that does not decode is spent and unknown.
     pub async fn take(&self, state: &str) -> Result<Option<PendingLogin>, StoreError> {
-        let Some(bytes) = self.store.take(KIND, &self.key(state)).await? else {
+        let key = self.key(state);
+        let Some(bytes) = self.store.take(KIND, &key).await? else {
             return Ok(None);
         };
-        let login = match PendingLogin::decode(&bytes) {
+        let opened = self
+            .seal
+            .open_for(key.as_bytes(), &bytes)
+            .and_then(PendingLogin::decode);
+        let login = match opened {
             Ok(login) => login,
             Err(e) => {
                 tracing::warn!(site = %self.site, error = %e, "unreadable pending login ignored");
@@ -161,9 +171,31 @@ mod tests {
         }
     }
 
+    fn seal() -> Seal {
+        Seal::from_secret(&sso_config::Secret::new("test-cookie-secret-0123456789abcdef"))
+    }
+
     fn logins(max: usize) -> (Arc<MemoryKv>, PendingLogins) {
         let kv = Arc::new(MemoryKv::new(max));
-        (kv.clone(), PendingLogins::new(kv, "shop"))
+        (kv.clone(), PendingLogins::new(kv, "shop", seal()))
+    }
+
+    #[tokio::test]
+    async fn a_pending_login_written_without_the_seal_is_unknown() -> Result<(), StoreError> {
+        let (kv, p) = logins(100);
+        let planted = login().encode()?;
+        SingleUse::put(kv.as_ref(), KIND, &p.key("planted"), planted, PENDING_TTL).await?;
+        assert!(p.take("planted").await?.is_none(), "an unsealed entry is no login");
+        p.insert("real", login()).await?;
+        let moved = SingleUse::take(kv.as_ref(), KIND, &p.key("real"))
+            .await?
+            .expect("stored");
+        SingleUse::put(kv.as_ref(), KIND, &p.key("other"), moved, PENDING_TTL).await?;
+        assert!(
+            p.take("other").await?.is_none(),
+            "a sealed entry moved to another state is no login"
+        );
+        Ok(())
     }
 
     #[tokio::test]
@@ -180,8 +212,8 @@ mod tests {
     #[tokio::test]
     async fn a_state_is_only_good_at_its_own_site() -> Result<(), StoreError> {
         let kv = Arc::new(MemoryKv::new(100));
-        let shop = PendingLogins::new(kv.clone(), "shop");
-        let outlet = PendingLogins::new(kv, "outlet");
+        let shop = PendingLogins::new(kv.clone(), "shop", seal());
+        let outlet = PendingLogins::new(kv, "outlet", seal());
         shop.insert("state", login()).await?;
         assert!(outlet.take("state").await?.is_none());
         assert!(shop.take("state").await?.is_some());

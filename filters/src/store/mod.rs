@@ -134,6 +134,12 @@ pub struct RedisTasks {
 }
 
 impl RedisTasks {
+    /// Ready: Redis answers pings and the eviction subscription is up.
+    pub fn health(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let (conn, sessions) = (self.conn.clone(), self.sessions.clone());
+        move || conn.is_healthy() && sessions.is_subscribed()
+    }
+
     pub async fn run(self) {
         tokio::join!(self.conn.run_health(), self.sessions.run_evictions());
     }

@@ -59,28 +59,43 @@ impl Seal {
         }
     }
 
-    fn tag(&self, sid: &Sid, body: &[u8]) -> Hmac<Sha256> {
+    fn tag(&self, context: &[u8], body: &[u8]) -> Hmac<Sha256> {
         let mut mac = hmac(&self.key);
-        mac.update(sid.encode().as_bytes());
+        mac.update(&(context.len() as u64).to_be_bytes());
+        mac.update(context);
         mac.update(body);
         mac
     }
 
-    /// `body` followed by its tag.
-    pub fn seal(&self, sid: &Sid, mut body: Vec<u8>) -> Vec<u8> {
-        let tag = self.tag(sid, &body).finalize().into_bytes();
-        body.extend_from_slice(&tag);
-        body
+    /// A session record followed by its tag, bound to the session's handle.
+    pub fn seal(&self, sid: &Sid, body: Vec<u8>) -> Vec<u8> {
+        self.seal_for(sid.encode().as_bytes(), body)
     }
 
     /// The body of a record sealed for `sid`, or `Corrupt` (forged, moved, or damaged).
     pub fn open<'a>(&self, sid: &Sid, sealed: &'a [u8]) -> Result<&'a [u8], StoreError> {
+        self.open_for(sid.encode().as_bytes(), sealed)
+    }
+
+    /// `body` followed by its tag, bound to `context` (what the value is stored under).
+    pub fn seal_for(&self, context: &[u8], mut body: Vec<u8>) -> Vec<u8> {
+        let tag = self.tag(context, &body).finalize().into_bytes();
+        body.extend_from_slice(&tag);
+        body
+    }
+
+    /// The body of a value sealed for `context`, or `Corrupt`. The length is checked
+    /// before any HMAC work.
+    pub fn open_for<'a>(&self, context: &[u8], sealed: &'a [u8]) -> Result<&'a [u8], StoreError> {
+        if sealed.len() > MAX_RECORD + TAG_LEN {
+            return Err(StoreError::Corrupt("record too long".into()));
+        }
         let split = sealed
             .len()
             .checked_sub(TAG_LEN)
             .ok_or_else(|| StoreError::Corrupt("record too short".into()))?;
         let (body, tag) = sealed.split_at(split);
-        self.tag(sid, body)
+        self.tag(context, body)
             .verify_slice(tag)
             .map_err(|_| StoreError::Corrupt("record seal does not verify".into()))?;
         Ok(body)

@@ -88,16 +88,21 @@ impl RedisConn {
                     Err(e) => tracing::warn!(error = %e, "cannot set up the Redis connection"),
                 }
             }
-            let ok = match self.connection() {
-                Some(mut conn) => redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok(),
-                None => false,
+            let answer = match self.connection() {
+                Some(mut conn) => redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string()),
+                None => Err("no connection".into()),
             };
+            let ok = answer.is_ok();
             let was = self.healthy.swap(ok, Ordering::AcqRel);
             if ok && !was {
                 tracing::info!("Redis session store reachable");
                 reported_down = false;
-            } else if !ok && !reported_down {
-                tracing::error!("Redis session store unreachable: new logins are refused until it is back");
+            } else if let (Err(e), false) = (&answer, reported_down) {
+                // The error names the cause (refused, WRONGPASS, timeout), never the URL.
+                tracing::error!(error = %e, "Redis session store unreachable: new logins are refused until it is back");
                 (self.on_error)("redis", "ping");
                 reported_down = true;
             }

@@ -86,9 +86,14 @@ pub struct RedisSessionStore {
     config: RedisSessionsConfig,
     /// Bumped on every eviction received: a read that saw it change is not cached.
     evictions: AtomicU64,
+    subscribed: std::sync::atomic::AtomicBool,
     create: redis::Script,
     end_customer: redis::Script,
 }
+
+/// How often the eviction subscription's connection is pinged, and how long an
+/// answer may take.
+const SUBSCRIPTION_PING: Duration = Duration::from_secs(2);
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -106,6 +111,7 @@ impl RedisSessionStore {
             l1,
             config,
             evictions: AtomicU64::new(0),
+            subscribed: std::sync::atomic::AtomicBool::new(false),
             create: redis::Script::new(CREATE),
             end_customer: redis::Script::new(END_CUSTOMER),
         }
@@ -169,24 +175,42 @@ impl RedisSessionStore {
         self.l1.invalidate(sid);
     }
 
-    async fn publish(&self, sid: &Sid) -> Result<(), StoreError> {
+    /// Tells the other replicas to drop `sid`. The change itself is already in Redis:
+    /// a failed publish (counted, logged) leaves them serving their copy until
+    /// `l1_ttl`, it does not undo the change.
+    async fn publish_or_warn(&self, sid: &Sid) {
         let cmd = redis::cmd("PUBLISH")
             .arg(self.conn.evict_channel())
             .arg(sid.encode())
             .to_owned();
-        self.conn.query::<i64>("publish", &cmd).await.map(|_| ())
+        if let Err(e) = self.conn.query::<i64>("publish", &cmd).await {
+            tracing::error!(error = %e, "eviction not published: other replicas keep their copy until sessions.l1_ttl");
+        }
+    }
+
+    /// True while the eviction subscription is up and answering pings: without it,
+    /// revocations on other replicas reach this one only after `l1_ttl`.
+    pub fn is_subscribed(&self) -> bool {
+        self.subscribed.load(Ordering::Acquire)
     }
 
     /// Keeps the eviction subscription alive for as long as the process runs:
-    /// subscribes, drops what each message names, and after a dropped subscription
-    /// drops the whole L1 before serving from it again.
+    /// subscribes, drops what each message names, and pings the subscription's own
+    /// connection every [`SUBSCRIPTION_PING`] (a connection dropped silently by a NAT
+    /// or proxy is noticed within a few seconds, not never). After a lost
+    /// subscription it drops the whole L1 before serving from it again.
     pub async fn run_evictions(&self) {
         let channel = self.conn.evict_channel();
         let mut lost = false;
+        let mut reported = false;
         loop {
             let subscribed = match self.conn.pubsub().await {
-                Ok(mut pubsub) => pubsub.subscribe(&channel).await.map(|()| pubsub),
-                Err(e) => Err(redis::RedisError::from(std::io::Error::other(e.to_string()))),
+                Ok(mut pubsub) => pubsub
+                    .subscribe(&channel)
+                    .await
+                    .map(|()| pubsub)
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
             };
             match subscribed {
                 Ok(pubsub) => {
@@ -196,20 +220,46 @@ impl RedisSessionStore {
                         self.l1.invalidate_all();
                         tracing::info!("eviction subscription back; L1 session cache dropped");
                     }
-                    let mut messages = pubsub.into_on_message();
-                    while let Some(msg) = messages.next().await {
-                        let sid = std::str::from_utf8(msg.get_payload_bytes()).ok().and_then(Sid::parse);
-                        match sid {
-                            Some(sid) => self.evicted(&sid),
-                            None => tracing::warn!("ignored a malformed eviction message"),
-                        }
-                    }
+                    self.subscribed.store(true, Ordering::Release);
+                    reported = false;
+                    self.listen(pubsub).await;
+                    self.subscribed.store(false, Ordering::Release);
                     tracing::warn!("eviction subscription lost; reconnecting");
                 }
-                Err(e) => tracing::debug!(error = %e, "cannot subscribe to evictions yet"),
+                Err(e) if !reported => {
+                    // E.g. an ACL user without `&<prefix>:evict`: say so once, loudly.
+                    tracing::error!(error = %e, channel = %channel, "cannot subscribe to session evictions; revocations from other replicas reach this one only after sessions.l1_ttl");
+                    reported = true;
+                }
+                Err(_) => {}
             }
             lost = true;
             tokio::time::sleep(super::PING_INTERVAL).await;
+        }
+    }
+
+    /// Applies evictions until the subscription ends or stops answering pings.
+    async fn listen(&self, pubsub: redis::aio::PubSub) {
+        let (mut sink, mut messages) = pubsub.split();
+        let mut ping = tokio::time::interval(SUBSCRIPTION_PING);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                msg = messages.next() => {
+                    let Some(msg) = msg else { return };
+                    let sid = std::str::from_utf8(msg.get_payload_bytes()).ok().and_then(Sid::parse);
+                    match sid {
+                        Some(sid) => self.evicted(&sid),
+                        None => tracing::warn!("ignored a malformed eviction message"),
+                    }
+                }
+                _ = ping.tick() => {
+                    let answered = tokio::time::timeout(SUBSCRIPTION_PING, sink.ping::<redis::Value>()).await;
+                    if !matches!(answered, Ok(Ok(_))) {
+                        return;
+                    }
+                }
+            }
         }
     }
 }
@@ -308,14 +358,16 @@ impl SessionStore for RedisSessionStore {
             .arg("KEEPTTL")
             .to_owned();
         self.conn.query::<Option<String>>("save", &cmd).await?;
-        self.publish(sid).await
+        self.publish_or_warn(sid).await;
+        Ok(())
     }
 
     async fn remove(&self, sid: &Sid) -> Result<bool, StoreError> {
         self.l1.invalidate(sid);
         let cmd = redis::cmd("DEL").arg(self.session_key(sid)).to_owned();
         let deleted: i64 = self.conn.query("remove", &cmd).await?;
-        self.publish(sid).await?;
+        self.evictions.fetch_add(1, Ordering::AcqRel);
+        self.publish_or_warn(sid).await;
         Ok(deleted > 0)
     }
 
