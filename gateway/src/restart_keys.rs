@@ -37,6 +37,15 @@ pub fn changed(started: &Config, new: &Config) -> Vec<&'static str> {
         ("sessions.idle_timeout", s.idle_timeout != n.idle_timeout),
         ("sessions.max_entries", s.max_entries != n.max_entries),
         ("sessions.max_per_customer", s.max_per_customer != n.max_per_customer),
+        ("sessions.max_pending_logins", s.max_pending_logins != n.max_pending_logins),
+        ("sessions.redis_key_prefix", s.redis_key_prefix != n.redis_key_prefix),
+        ("sessions.l1_ttl", s.l1_ttl != n.l1_ttl),
+        ("sessions.fail_closed", s.fail_closed != n.fail_closed),
+        // Redis records are sealed with a key from it, set when the store was built.
+        (
+            "sessions.cookie_secret",
+            s.store == sso_config::SessionStoreKind::Redis && s.cookie_secret.expose() != n.cookie_secret.expose(),
+        ),
     ]
     .into_iter()
     .filter_map(|(key, differs)| differs.then_some(key))
