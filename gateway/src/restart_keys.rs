@@ -37,7 +37,10 @@ pub fn changed(started: &Config, new: &Config) -> Vec<&'static str> {
         ("sessions.idle_timeout", s.idle_timeout != n.idle_timeout),
         ("sessions.max_entries", s.max_entries != n.max_entries),
         ("sessions.max_per_customer", s.max_per_customer != n.max_per_customer),
-        ("sessions.max_pending_logins", s.max_pending_logins != n.max_pending_logins),
+        (
+            "sessions.max_pending_logins",
+            s.max_pending_logins != n.max_pending_logins,
+        ),
         ("sessions.redis_key_prefix", s.redis_key_prefix != n.redis_key_prefix),
         ("sessions.l1_ttl", s.l1_ttl != n.l1_ttl),
         ("sessions.fail_closed", s.fail_closed != n.fail_closed),
