@@ -1,7 +1,9 @@
 //! `${ENV_VAR}` substitution in configuration strings.
 
 /// Replaces each `${NAME}` with the variable's value. `$$` stays a literal `$`.
-/// Returns the names of variables that are not set (or not valid UTF-8).
+/// Returns the names of variables that are not set (or not valid UTF-8). An error
+/// never quotes the value: it may be a secret written in place (a generated secret
+/// that happens to contain `${`).
 pub fn expand(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -13,11 +15,14 @@ pub fn expand(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Stri
             rest = tail;
         } else if let Some(body) = after.strip_prefix('{') {
             let Some(end) = body.find('}') else {
-                return Err(format!("unclosed \"${{\" in {raw:?}"));
+                return Err("has an unclosed \"${\" (the value is not shown; write a literal $ as $$)".into());
             };
             let name = &body[..end];
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Err(format!("\"${{{name}}}\" is not an environment variable name"));
+                return Err(
+                    "has a \"${…}\" that is not an environment variable name (the value is not shown; write a literal $ as $$)"
+                        .into(),
+                );
             }
             match lookup(name) {
                 Some(value) => out.push_str(&value),
@@ -49,7 +54,9 @@ mod tests {
             expand("${MISSING}", env),
             Err("environment variable MISSING is not set".into())
         );
-        assert!(expand("${SECRET", env).is_err());
-        assert!(expand("${A-B}", env).is_err());
+        for leaky in ["Zq9${Kp2-VerySecret", "adm${in-tok-SECRETPART}en"] {
+            let e = expand(leaky, env).expect_err("refused");
+            assert!(!e.contains("Kp2") && !e.contains("SECRETPART"), "{e}");
+        }
     }
 }

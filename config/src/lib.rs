@@ -16,11 +16,30 @@ pub use values::{Secret, Upstream};
 
 use std::path::Path;
 
+/// Longest configuration file read (a real one is a few KiB).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 /// Reads, parses and validates a configuration file, reading `${VARS}` from the process
-/// environment.
+/// environment. Only a regular file (symlinks followed) of at most
+/// [`MAX_CONFIG_BYTES`] is read: a FIFO or device in its place would block or never
+/// end, and a reload must neither hang nor eat memory.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigErrors::single(path.display().to_string(), format!("cannot read: {e}")))?;
+    use std::io::Read;
+    let refuse = |why: String| ConfigErrors::single(path.display().to_string(), why);
+    let meta = std::fs::metadata(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(refuse("is not a regular file".into()));
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(refuse(format!("is larger than {MAX_CONFIG_BYTES} bytes")));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| refuse(format!("cannot read: {e}")))?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(refuse(format!("is larger than {MAX_CONFIG_BYTES} bytes")));
+    }
     parse(&text, &|name| std::env::var(name).ok())
 }
 

@@ -39,6 +39,18 @@ impl IdentityHeaderStrip {
         IdentityHeaderStrip { normalised }
     }
 
+    /// This set and every name of `earlier` (a previous configuration's): a header an
+    /// origin was told to trust before a reload renamed it stays stripped for the
+    /// life of the process, since origins change after the gateway.
+    pub fn and_earlier(mut self, earlier: &IdentityHeaderStrip) -> Self {
+        for name in &earlier.normalised {
+            if !self.normalised.contains(name) {
+                self.normalised.push(name.clone());
+            }
+        }
+        self
+    }
+
     /// The incoming headers that impersonate an identity header, to be removed.
     /// Allocates only when some header looks like one.
     pub fn spoofed(&self, headers: &HeaderMap) -> Vec<HeaderName> {
@@ -104,5 +116,17 @@ mod tests {
         let strip = IdentityHeaderStrip::from_config(&names);
         assert!(strip.is_identity("x_shop_user"));
         assert!(!strip.is_identity("x-customer-id"));
+    }
+
+    #[test]
+    fn a_renamed_header_stays_stripped() {
+        let site = |id: &str| IdentityHeaderNames {
+            id: id.into(),
+            ..IdentityHeaderNames::default()
+        };
+        let first = IdentityHeaderStrip::from_config(&site("X-Shop-Uid"));
+        let second = IdentityHeaderStrip::from_config(&site("X-Shop-Uid2")).and_earlier(&first);
+        assert!(second.is_identity("x-shop-uid") && second.is_identity("X_Shop_Uid2"));
+        assert!(!second.is_identity("x-shop-other"));
     }
 }

@@ -90,8 +90,7 @@ impl Reloader {
     pub async fn reload(&self, trigger: &'static str) -> ReloadOutcome {
         let mut applied = self.applied.lock().await;
         let outcome = match self.build(&applied).await {
-            Ok((config, snapshot)) => {
-                let restart_required = restart_keys::changed(&self.started, &config);
+            Ok((config, snapshot, restart_required)) => {
                 let sites = snapshot.sites.len();
                 self.current.store(snapshot);
                 *applied = config;
@@ -123,25 +122,34 @@ impl Reloader {
 
     /// Loads and builds the new configuration; on success its new IdP providers are
     /// registered (and discovered, within [`FIRST_DISCOVERY_WAIT`]).
-    async fn build(&self, applied: &Config) -> Result<(Config, Arc<Snapshot>), Vec<String>> {
+    /// Also returns the restart-only keys the file changed; those that the snapshot
+    /// itself would read (the cookie secret, with the Redis store whose records it
+    /// seals) keep their running values in the built snapshot, so a reload never
+    /// applies half of one.
+    async fn build(&self, applied: &Config) -> Result<(Config, Arc<Snapshot>, Vec<&'static str>), Vec<String>> {
         let path = self.path.clone();
         let lasting = self.lasting.clone();
         let running = self.current.load_full();
         let running_config = applied.clone();
+        let started = self.started.clone();
         // Files, keys and host names are read here: off the async threads.
         let built = tokio::task::spawn_blocking(move || {
-            let config =
+            let mut config =
                 sso_config::load(&path).map_err(|e| e.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+            let restart_required = restart_keys::changed(&started, &config);
+            if started.sessions.store == sso_config::SessionStoreKind::Redis {
+                config.sessions.cookie_secret = started.sessions.cookie_secret.clone();
+            }
             let mut staged = lasting.providers.stage();
             let snapshot = Snapshot::build(&config, &lasting, Some((&running, &running_config)), &mut staged)?;
-            Ok::<_, Vec<String>>((config, snapshot, staged))
+            Ok::<_, Vec<String>>((config, snapshot, staged, restart_required))
         })
         .await
         .map_err(|e| vec![format!("the reload stopped: {e}")])??;
-        let (config, snapshot, staged) = built;
+        let (config, snapshot, staged, restart_required) = built;
         discover_first(staged.created(), &self.lasting).await;
         self.lasting.providers.commit(staged);
-        Ok((config, Arc::new(snapshot)))
+        Ok((config, Arc::new(snapshot), restart_required))
     }
 }
 

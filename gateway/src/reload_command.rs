@@ -7,8 +7,11 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// A reload that discovers a new IdP may take a few seconds; nothing takes this long.
+/// A reload that discovers a new IdP may take a few seconds; nothing takes this long
+/// (the whole answer, not each read).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest answer read: the gateway's is a few hundred bytes.
+const MAX_ANSWER: u64 = 64 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Sends the request; exit 0 when the reload was applied, 1 otherwise.
@@ -16,12 +19,12 @@ pub fn run(admin: &str, token: Option<&str>) -> ExitCode {
     // `http://127.0.0.1:9100/` is accepted for `127.0.0.1:9100`.
     let admin = admin.strip_prefix("http://").unwrap_or(admin).trim_end_matches('/');
     match post_reload(admin, token) {
-        Ok((200, body)) => {
-            println!("{}", body.trim_end());
+        Ok((200, body)) if applied(&body) => {
+            println!("{}", printable(&body));
             ExitCode::SUCCESS
         }
         Ok((status, body)) => {
-            eprintln!("reload refused (HTTP {status}): {}", body.trim_end());
+            eprintln!("reload refused (HTTP {status}): {}", printable(&body));
             ExitCode::FAILURE
         }
         Err(e) => {
@@ -38,7 +41,6 @@ fn post_reload(admin: &str, token: Option<&str>) -> std::io::Result<(u16, String
         .next()
         .ok_or_else(|| std::io::Error::other("the address does not resolve"))?;
     let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
-    stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
     stream.set_write_timeout(Some(CONNECT_TIMEOUT))?;
     let mut request = format!(
         "POST /reload HTTP/1.1\r\nHost: {admin}\r\nContent-Length: 0\r\nConnection: close\r\nAccept: application/json\r\n"
@@ -48,9 +50,35 @@ fn post_reload(admin: &str, token: Option<&str>) -> std::io::Result<(u16, String
     }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes())?;
+    let deadline = std::time::Instant::now() + ANSWER_TIMEOUT;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
+    let mut limited = stream.take(MAX_ANSWER);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::other("no complete answer in time"));
+        }
+        limited.get_ref().set_read_timeout(Some(left))?;
+        match limited.read(&mut chunk)? {
+            0 => break,
+            n => raw.extend_from_slice(&chunk[..n]),
+        }
+    }
     parse_response(&raw).ok_or_else(|| std::io::Error::other("not an HTTP response"))
+}
+
+/// True when the answer says the reload was applied (`"result":"ok"`), not just 200.
+fn applied(body: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(body).is_ok_and(|v| v["result"] == "ok")
+}
+
+/// The answer without control characters (a hostile listener cannot drive the terminal).
+fn printable(body: &str) -> String {
+    body.trim_end()
+        .chars()
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect()
 }
 
 /// Status code and body of an HTTP/1.1 response (`Content-Length` or read to the end).

@@ -114,7 +114,11 @@ impl Snapshot {
                 sites,
                 router: SiteRouter::from_config(config),
                 trusted: TrustedProxies::new(config.server.trusted_proxies.clone()),
-                strip: IdentityHeaderStrip::for_sites(&config.sites),
+                // Names a previous configuration used stay stripped (see `and_earlier`).
+                strip: match previous {
+                    Some((running, _)) => IdentityHeaderStrip::for_sites(&config.sites).and_earlier(&running.strip),
+                    None => IdentityHeaderStrip::for_sites(&config.sites),
+                },
                 redirect,
                 certs,
                 admin_token: config.server.admin_token.clone(),

@@ -267,7 +267,9 @@ impl RedisSessionStore {
 #[async_trait]
 impl SessionStore for RedisSessionStore {
     fn cached(&self, sid: &Sid) -> Option<Arc<SessionData>> {
-        if self.config.fail_closed && !self.conn.is_healthy() {
+        // Fail closed: nothing from L1 while Redis or the eviction subscription is
+        // down (a revocation could be missed either way).
+        if self.config.fail_closed && !(self.conn.is_healthy() && self.is_subscribed()) {
             return None;
         }
         let data = self.l1.get(sid)?;
