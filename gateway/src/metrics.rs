@@ -175,21 +175,25 @@ impl sso_filters::auth::AuthEvents for Metrics {
     }
 }
 
-/// Request metrics of one site, with label lookups done once: the duration histogram
-/// at start-up, each status counter on its first use (no zero series).
+/// Request metrics of one site, with label lookups done once, each on its first use
+/// (no zero series).
 pub struct SiteMetrics {
     site: String,
     requests: IntCounterVec,
-    duration: Histogram,
+    durations: HistogramVec,
+    duration: OnceLock<Histogram>,
     by_status: Vec<OnceLock<IntCounter>>,
 }
 
 impl SiteMetrics {
+    /// Handles only: no series exists until the site answers its first request, so a
+    /// site of a refused reload leaves nothing in `/metrics`.
     pub fn new(metrics: &Metrics, site: &str) -> Self {
         SiteMetrics {
             site: site.to_string(),
             requests: metrics.requests.clone(),
-            duration: metrics.request_duration.with_label_values(&[site]),
+            durations: metrics.request_duration.clone(),
+            duration: OnceLock::new(),
             by_status: (0..STATUS_LABELS.len()).map(|_| OnceLock::new()).collect(),
         }
     }
@@ -201,7 +205,9 @@ impl SiteMetrics {
                 .get_or_init(|| self.requests.with_label_values(&[&self.site, STATUS_LABELS[slot]]))
                 .inc();
         }
-        self.duration.observe(seconds);
+        self.duration
+            .get_or_init(|| self.durations.with_label_values(&[&self.site]))
+            .observe(seconds);
     }
 }
 

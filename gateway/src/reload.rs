@@ -92,7 +92,8 @@ impl Reloader {
         let outcome = match self.build(&applied).await {
             Ok((config, snapshot, restart_required)) => {
                 let sites = snapshot.sites.len();
-                self.current.store(snapshot);
+                let previous = self.current.swap(snapshot.clone());
+                snapshot.warn_generated_keys(Some(&previous));
                 *applied = config;
                 self.swaps.send_modify(|n| *n += 1);
                 if !restart_required.is_empty() {

@@ -57,6 +57,7 @@ impl Gateway {
         });
         let mut staged = lasting.providers.stage();
         let snapshot = Snapshot::build(config, &lasting, None, &mut staged)?;
+        snapshot.warn_generated_keys(None);
         lasting.providers.commit(staged);
         Ok(Gateway {
             lasting,

@@ -76,6 +76,20 @@ impl RedirectTargets {
 }
 
 impl Snapshot {
+    /// Warns about sites signing with a key generated in this process, once it serves:
+    /// at start-up, or after a swap for sites that did not already have one in
+    /// `previous` (a refused reload warns about nothing).
+    pub fn warn_generated_keys(&self, previous: Option<&Snapshot>) {
+        for site in &self.sites {
+            let carried = previous.is_some_and(|p| {
+                p.sites
+                    .iter()
+                    .any(|old| old.name == site.name && old.auth.signer.generated)
+            });
+            site.warn_generated_key(carried);
+        }
+    }
+
     /// Builds everything from `config`, or every error with its key path; nothing
     /// is half-built. `previous` is the running snapshot on a reload: a site of the
     /// same name takes over its generated signing key (sessions and pending
@@ -96,7 +110,6 @@ impl Snapshot {
                     if let Some(running) = running {
                         site.auth.carry_over(&running.auth);
                     }
-                    site.warn_generated_key(running.is_some_and(|r| r.auth.signer.generated));
                     sites.push(site);
                 }
                 Err(e) => errors.extend(e),

@@ -176,3 +176,18 @@ async fn forged_kids_cannot_make_the_gateway_hammer_the_idp() {
     }
     assert_eq!(shop.sessions_active().await, Some(0));
 }
+
+/// A subject the origin could not be given as it is (`nl\nuser`) is refused, not
+/// cleaned: cleaning would hand the origin `nluser`, another account's identity.
+#[tokio::test]
+async fn a_subject_with_control_characters_is_refused_not_merged_with_another() {
+    let shop = ConformanceShop::start(&["rsa"]).await.expect("shop");
+    for sub in ["nl\nuser", "tab\tuser", "nul\u{0}user"] {
+        shop.run_case("good_rs256", sub, ID_TOKEN_INVALID)
+            .await
+            .unwrap_or_else(|e| panic!("{sub:?}: {e:#}\n{}", shop.gateway.log()));
+    }
+    shop.run_case("good_rs256", "nluser", Expect::SignedIn)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+}

@@ -220,10 +220,33 @@ async fn a_broken_file_is_refused_and_the_running_configuration_keeps_serving() 
         serde_json::json!({ "config": true }),
         "nothing of a refused file stays"
     );
+    // A valid new site in a file refused for another site's sake: it never served,
+    // so it leaves no metric series and no warning about its generated key.
+    let ghost = format!(
+        "{good_text}\n[[sites]]\nname = \"ghost\"\nhosts = [\"ghost.localhost\"]\nupstreams = [\"{}\"]\n\
+         public_url = \"http://ghost.localhost\"\n\n[[sites]]\nname = \"unresolvable\"\n\
+         hosts = [\"unresolvable.localhost\"]\nupstreams = [\"nonexistent-host.invalid:80\"]\n\
+         public_url = \"http://unresolvable.localhost\"\n",
+        origin.addr()
+    );
+    gw.rewrite_config(&ghost).expect("rewrite");
+    let (code, answer) = gw.reload(None).await.expect("POST /reload");
+    assert_eq!(code, 400, "{answer}");
+    let metrics = reqwest::get(gw.admin_url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        !metrics.contains("ghost"),
+        "a site of a refused file leaves no metric series:\n{metrics}"
+    );
+    assert!(!gw.log().contains("ghost"), "nor a log line:\n{}", gw.log());
 
     // SIGHUP with a broken file: refused, still serving, counted.
     gw.signal("HUP").expect("SIGHUP");
-    wait_metric(&gw, REFUSED, 5.0).await;
+    wait_metric(&gw, REFUSED, 6.0).await;
     assert_eq!(status(&shopper, &url).await, 200);
     assert!(gw.log().contains("configuration reload refused"), "{}", gw.log());
     assert_eq!(gw.metric(OK).await, 0.0);
