@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod misbehaving_idp;
 pub mod raw_http;
 pub mod replicas;
+pub mod stalling_proxy;
 pub mod tls_certs;
 pub use client::{echo_of, Shopper};
 pub use gateway::{Gateway, GatewayConfig};

@@ -31,14 +31,18 @@ pub struct ReplicaOptions<'a> {
     pub idp_env: &'a [(&'a str, &'a str)],
     /// A Redis of the test's own (to stop and restart it), not the machine's.
     pub own_redis: bool,
+    /// The Redis to use (e.g. one the test put a proxy in front of).
+    pub redis: Option<TestRedis>,
+    /// Replica B reaches Redis here instead (a proxy in front of it).
+    pub b_redis_url: Option<String>,
 }
 
 impl Replicas {
     pub fn start(options: ReplicaOptions<'_>) -> Result<Replicas> {
-        let redis = if options.own_redis {
-            TestRedis::own()
-        } else {
-            TestRedis::shared()
+        let redis = match options.redis {
+            Some(r) => r,
+            None if options.own_redis => TestRedis::own(),
+            None => TestRedis::shared(),
         };
         let prefix = unique_prefix();
         let origin = Storefront::start()?;
@@ -48,13 +52,15 @@ impl Replicas {
         let post_logout = format!("http://shop.localhost:{a_port}/");
         let idp = Idp::start_with(crate::free_port(), &[callback], &[post_logout], options.idp_env)?;
         let site = Shop::site_toml(&origin.addr(), &idp.issuer(), options.oidc).replace("{port}", &a_port);
-        let sessions = format!(
-            "store = \"redis\"\nredis_url = \"{}\"\nredis_key_prefix = \"{prefix}\"\n{}",
-            redis.url, options.sessions
-        );
-        let a = a_config.sessions(&sessions).site(&site).start()?;
+        let sessions = |url: &str| {
+            format!(
+                "store = \"redis\"\nredis_url = \"{url}\"\nredis_key_prefix = \"{prefix}\"\n{}",
+                options.sessions
+            )
+        };
+        let a = a_config.sessions(&sessions(&redis.url)).site(&site).start()?;
         let b = GatewayConfig::default()
-            .sessions(&sessions)
+            .sessions(&sessions(options.b_redis_url.as_deref().unwrap_or(&redis.url)))
             .sessions(options.b_sessions)
             .site(&site)
             .start()?;

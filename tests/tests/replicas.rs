@@ -27,11 +27,30 @@ async fn sign_in_on_a(r: &Replicas, shopper: &Shopper, login: &str) {
     assert_eq!(landing.status, 200, "{landing:?}\n{}", r.a.log());
 }
 
-/// Polls for up to a second until `url` is anonymous for `shopper`.
-async fn anonymous_within_a_second(shopper: &Shopper, url: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(1);
+/// The customer the origin was told about for a request to `url` that shows this
+/// `Cookie` header (a logout clears the jar's cookie; an attacker keeps a copy).
+async fn customer_with_cookie(cookie: &str, url: &str) -> Option<String> {
+    let client = Shopper::new(&["shop"]).ok()?;
+    let resp = client
+        .http
+        .get(url)
+        .header("accept", "application/json")
+        .header("cookie", cookie)
+        .send()
+        .await
+        .ok()?;
+    if resp.status() != 200 {
+        return None;
+    }
+    let echo = echo_of(&resp.text().await.ok()?).ok()?;
+    echo["headers"]["x-customer-id"].as_str().map(str::to_string)
+}
+
+/// Polls for up to `limit` until `url` is anonymous for this copy of a cookie.
+async fn anonymous_within(cookie: &str, url: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
-        if customer_at(shopper, url).await.is_none() {
+        if customer_with_cookie(cookie, url).await.is_none() {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -55,10 +74,16 @@ async fn a_session_is_one_across_replicas_and_ends_on_both() {
         r.b.log()
     );
 
-    // Logout on A: anonymous on B within a second (B held the session in its L1).
+    // Logout on A: the same cookie (kept by whoever copied it) is anonymous on B
+    // within a second, though B held the session in its L1.
+    let copied = shopper.cookies_for(&r.url_a("/"));
+    assert_eq!(
+        customer_with_cookie(&copied, &r.url_b("/account")).await.as_deref(),
+        Some("nina")
+    );
     let resp = shopper.page(&r.url_a("/_sso/logout")).await.expect("logout");
     assert_eq!(resp.status(), 303);
-    assert!(anonymous_within_a_second(&shopper, &r.url_b("/account")).await);
+    assert!(anonymous_within(&copied, &r.url_b("/account"), Duration::from_secs(1)).await);
     let shopper_cookie_kept = Shopper::new(&["shop"]).expect("client");
     sign_in_on_a(&r, &shopper_cookie_kept, "nina").await;
 
@@ -92,8 +117,9 @@ async fn a_session_is_one_across_replicas_and_ends_on_both() {
         .await
         .expect("json");
     assert_eq!(ended["ended"], 1, "{ended}");
-    assert!(anonymous_within_a_second(&shopper_cookie_kept, &r.url_a("/account")).await);
-    assert!(customer_at(&shopper_cookie_kept, &r.url_b("/account")).await.is_none());
+    let kept = shopper_cookie_kept.cookies_for(&r.url_a("/"));
+    assert!(anonymous_within(&kept, &r.url_a("/account"), Duration::from_secs(1)).await);
+    assert!(customer_with_cookie(&kept, &r.url_b("/account")).await.is_none());
 }
 
 #[tokio::test]
@@ -205,4 +231,46 @@ async fn a_rotating_refresh_happens_once_across_replicas_and_the_session_survive
         Some("rosa"),
         "the rotated token was kept: the session survived two rotations"
     );
+}
+
+/// The subscription of replica B is stalled without being closed (a NAT or load
+/// balancer that dropped the idle flow): B notices within seconds (its pings go
+/// unanswered), says so in `/readyz`, reconnects and drops its L1, so a logout on A
+/// reaches B well before B's `l1_ttl` (30 s here) would have.
+#[tokio::test]
+async fn a_silently_stalled_subscription_is_noticed_and_revocation_still_arrives() {
+    let redis = sso_tests::replicas::TestRedis::shared();
+    let upstream: std::net::SocketAddr = ([127, 0, 0, 1], redis.port).into();
+    let proxy = sso_tests::stalling_proxy::StallingProxy::start(upstream)
+        .await
+        .expect("proxy");
+    let r = Replicas::start(ReplicaOptions {
+        sessions: "l1_ttl = \"30s\"",
+        b_redis_url: Some(format!("redis://{}/0", proxy.addr)),
+        redis: Some(redis),
+        ..ReplicaOptions::default()
+    })
+    .expect("replicas");
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    sign_in_on_a(&r, &shopper, "sami").await;
+    assert_eq!(
+        customer_at(&shopper, &r.url_b("/account")).await.as_deref(),
+        Some("sami")
+    );
+
+    let copied = shopper.cookies_for(&r.url_a("/"));
+    proxy.stall_subscriptions();
+    let resp = shopper.page(&r.url_a("/_sso/logout")).await.expect("logout");
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        customer_with_cookie(&copied, &r.url_b("/account")).await.as_deref(),
+        Some("sami"),
+        "the eviction is held up: B still serves its copy for now"
+    );
+    assert!(
+        anonymous_within(&copied, &r.url_b("/account"), Duration::from_secs(12)).await,
+        "B kept serving a revoked session with its subscription stalled:\n{}",
+        r.b.log()
+    );
+    assert!(r.b.log().contains("eviction subscription"), "{}", r.b.log());
 }
