@@ -19,6 +19,16 @@ async fn customer_at(shopper: &Shopper, url: &str) -> Option<String> {
     echo["headers"]["x-customer-id"].as_str().map(str::to_string)
 }
 
+/// `GET /sessions?site=shop&customer=…` on a replica's admin listener.
+async fn listed_sessions(gateway: &sso_tests::Gateway, customer: &str) -> serde_json::Value {
+    reqwest::get(gateway.admin_url(&format!("/sessions?site=shop&customer={customer}")))
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json")
+}
+
 /// Signs `login` in on replica A (`/account`).
 async fn sign_in_on_a(r: &Replicas, shopper: &Shopper, login: &str) {
     r.ready().await.expect("replicas ready");
@@ -92,15 +102,7 @@ async fn a_session_is_one_across_replicas_and_ends_on_both() {
         customer_at(&shopper_cookie_kept, &r.url_a("/account")).await.as_deref(),
         Some("nina")
     );
-    let admin = reqwest::Client::new();
-    let list: serde_json::Value = admin
-        .get(r.b.admin_url("/sessions?site=shop&customer=nina"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let list = listed_sessions(&r.b, "nina").await;
     let sessions = list["sessions"].as_array().expect("sessions");
     assert_eq!(sessions.len(), 1, "{list}");
     let listed = sessions[0].as_object().expect("row");
@@ -108,7 +110,7 @@ async fn a_session_is_one_across_replicas_and_ends_on_both() {
     assert!(!list
         .to_string()
         .contains(&shopper_cookie_kept.cookies_for(&r.url_a("/"))));
-    let ended: serde_json::Value = admin
+    let ended: serde_json::Value = reqwest::Client::new()
         .delete(r.b.admin_url("/sessions?site=shop&customer=nina"))
         .send()
         .await
@@ -159,15 +161,7 @@ async fn a_login_started_on_a_finishes_on_b_and_a_raced_callback_makes_one_sessi
         sorted.sort();
         assert_eq!(sorted, [303, 400], "round {round}: {statuses:?}");
     }
-    let admin = reqwest::Client::new();
-    let list: serde_json::Value = admin
-        .get(r.a.admin_url("/sessions?site=shop&customer=pia"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let list = listed_sessions(&r.a, "pia").await;
     assert_eq!(
         list["sessions"].as_array().map(Vec::len),
         Some(3),

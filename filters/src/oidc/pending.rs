@@ -137,7 +137,7 @@ impl PendingLogins {
             .chain_update(self.site.as_bytes())
             .chain_update(state.as_bytes())
             .finalize();
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        crate::store::hex(&digest)
     }
 }
 

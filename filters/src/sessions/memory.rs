@@ -30,7 +30,6 @@ use dashmap::DashMap;
 use moka::notification::RemovalCause;
 use moka::policy::{EvictionPolicy, Expiry};
 use moka::sync::Cache;
-use sha2::{Digest, Sha256};
 use sso_config::SessionsConfig;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -118,19 +117,7 @@ impl MemorySessionStore {
 }
 
 fn customer_key(data: &SessionData) -> CustomerKey {
-    customer_key_of(&data.site, &data.customer.id)
-}
-
-fn customer_key_of(site: &str, customer: &str) -> CustomerKey {
-    let digest = Sha256::new()
-        .chain_update(b"sso-gateway customer sessions v1")
-        .chain_update((site.len() as u64).to_be_bytes())
-        .chain_update(site.as_bytes())
-        .chain_update(customer.as_bytes())
-        .finalize();
-    let mut key = [0u8; 16];
-    key.copy_from_slice(&digest[..16]);
-    key
+    crate::store::customer_key(&data.site, &data.customer.id)
 }
 
 /// Removes `sid` from its customer's index line, and the line once it is empty.
@@ -198,7 +185,7 @@ impl MemorySessionStore {
 
     /// Handles of one customer's sessions on one site, oldest first.
     fn listed(&self, site: &str, customer: &str) -> Vec<Sid> {
-        let key = customer_key_of(site, customer);
+        let key = crate::store::customer_key(site, customer);
         // Copied out: the guard must be gone before the cache is touched.
         self.by_customer
             .get(&key)

@@ -39,6 +39,31 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// Whose sessions a per-customer index line lists, in every store: 128 bits of
+/// SHA-256 over the site name and the customer id (fixed size; a collision would only
+/// make two customers share one cap and one admin `DELETE`).
+pub fn customer_key(site: &str, customer: &str) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"sso-gateway customer sessions v1")
+        .chain_update((site.len() as u64).to_be_bytes())
+        .chain_update(site.as_bytes())
+        .chain_update(customer.as_bytes())
+        .finalize();
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
+/// Lower-case hex, for key parts in a shared store.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
 /// What support staff see of a session: never a credential.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SessionMeta {
@@ -57,8 +82,9 @@ pub trait SessionStore: Send + Sync {
     /// waiting on anything. `None` means "ask [`Self::get`]", not "anonymous".
     fn cached(&self, sid: &Sid) -> Option<Arc<SessionData>>;
 
-    /// The live session `sid` (refreshing its idle timer), from the shared store when
-    /// this process does not hold it; `Ok(None)` if unknown, expired or ended.
+    /// The live session `sid` from the store itself (refreshing its idle timer and
+    /// this process's cache), for when [`Self::cached`] had nothing; `Ok(None)` if
+    /// unknown, expired or ended.
     async fn get(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError>;
 
     /// The session as the shared store has it now, bypassing this process's cache

@@ -24,7 +24,6 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
-use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,14 +125,8 @@ impl RedisSessionStore {
     }
 
     fn index_key(&self, site: &str, customer: &str) -> String {
-        let digest = Sha256::new()
-            .chain_update(b"sso-gateway customer sessions v1")
-            .chain_update((site.len() as u64).to_be_bytes())
-            .chain_update(site.as_bytes())
-            .chain_update(customer.as_bytes())
-            .finalize();
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        self.conn.key("customer", &hex)
+        let key = crate::store::customer_key(site, customer);
+        self.conn.key("customer", &crate::store::hex(&key))
     }
 
     /// Milliseconds the session key may live from now: the idle timeout, never past
@@ -282,12 +275,10 @@ impl SessionStore for RedisSessionStore {
         Some(data)
     }
 
-    /// `GETEX` refills the L1 and restarts the idle timer in one command; the absolute
-    /// expiry caps the timer when it is nearer.
+    /// Always asks Redis (the caller tried [`SessionStore::cached`] first): `GETEX`
+    /// refills the L1 and restarts the idle timer in one command; the absolute expiry
+    /// caps the timer when it is nearer.
     async fn get(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError> {
-        if let Some(hit) = self.cached(sid) {
-            return Ok(Some(hit));
-        }
         let seen = self.evictions.load(Ordering::Acquire);
         let key = self.session_key(sid);
         let cmd = redis::cmd("GETEX")
