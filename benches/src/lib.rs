@@ -92,7 +92,7 @@ pub fn rss_bytes() -> u64 {
 pub struct NoEvents;
 
 impl AuthEvents for NoEvents {
-    fn login(&self, _: &str, _: &str) {}
+    fn login(&self, _: &str, _: &str, _: &str) {}
     fn rejected(&self, _: &str, _: &str) {}
     fn session_lookup(&self, _: &'static str) {}
     fn idp_call(&self, _: &str, _: &str, _: f64) {}

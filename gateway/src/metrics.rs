@@ -67,7 +67,7 @@ impl Metrics {
         )?;
         let logins = IntCounterVec::new(
             Opts::new("sso_gateway_logins_total", "Completed or failed logins"),
-            &["site", "outcome"],
+            &["site", "method", "outcome"],
         )?;
         let sessions_active = IntGauge::new("sso_gateway_sessions_active", "Sessions held in the session store")?;
         let session_lookups = IntCounterVec::new(
@@ -156,8 +156,8 @@ impl Metrics {
 }
 
 impl sso_filters::auth::AuthEvents for Metrics {
-    fn login(&self, site: &str, outcome: &str) {
-        self.logins.with_label_values(&[site, outcome]).inc();
+    fn login(&self, site: &str, method: &'static str, outcome: &str) {
+        self.logins.with_label_values(&[site, method, outcome]).inc();
     }
     fn rejected(&self, site: &str, reason: &str) {
         self.rejected.with_label_values(&[site, reason]).inc();

@@ -258,7 +258,7 @@ impl ConformanceShop {
 
     /// `sso_gateway_logins_total` for `outcome` (0 before the first such login).
     pub async fn logins(&self, outcome: &str) -> u64 {
-        let name = format!("sso_gateway_logins_total{{outcome=\"{outcome}\",site=\"shop\"}}");
+        let name = format!("sso_gateway_logins_total{{method=\"oidc\",outcome=\"{outcome}\",site=\"shop\"}}");
         metric(&self.gateway.metrics().await, &name).unwrap_or(0)
     }
 }

@@ -105,7 +105,7 @@ async fn a_shopper_signs_in_and_the_origin_gets_a_verified_identity() {
 
     let metrics = shop.gateway.metrics().await;
     assert!(
-        metrics.contains("sso_gateway_logins_total{outcome=\"success\",site=\"shop\"} 1"),
+        metrics.contains("sso_gateway_logins_total{method=\"oidc\",outcome=\"success\",site=\"shop\"} 1"),
         "{metrics}"
     );
     assert!(metrics.contains("sso_gateway_sessions_active 1"), "{metrics}");

@@ -36,7 +36,7 @@ async fn tokens_are_refreshed_once_and_a_refused_refresh_ends_the_session() {
     }
     let metrics = shop.gateway.metrics().await;
     assert!(
-        metrics.contains("sso_gateway_logins_total{outcome=\"refreshed\",site=\"shop\"} 1"),
+        metrics.contains("sso_gateway_logins_total{method=\"oidc\",outcome=\"refreshed\",site=\"shop\"} 1"),
         "{metrics}"
     );
     assert!(
@@ -66,7 +66,7 @@ async fn tokens_are_refreshed_once_and_a_refused_refresh_ends_the_session() {
     );
     let metrics = gateway.metrics().await;
     assert!(
-        metrics.contains("sso_gateway_logins_total{outcome=\"refresh_refused\",site=\"shop\"} 1"),
+        metrics.contains("sso_gateway_logins_total{method=\"oidc\",outcome=\"refresh_refused\",site=\"shop\"} 1"),
         "{metrics}"
     );
 }

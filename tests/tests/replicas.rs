@@ -207,7 +207,9 @@ async fn a_rotating_refresh_happens_once_across_replicas_and_the_session_survive
         }
         let refreshed = |m: &str| {
             m.lines()
-                .find(|l| l.starts_with("sso_gateway_logins_total{outcome=\"refreshed\",site=\"shop\"}"))
+                .find(|l| {
+                    l.starts_with("sso_gateway_logins_total{method=\"oidc\",outcome=\"refreshed\",site=\"shop\"}")
+                })
                 .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
                 .unwrap_or(0)
         };

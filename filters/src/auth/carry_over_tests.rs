@@ -5,7 +5,7 @@ use crate::sessions::memory::MemorySessionStore;
 
 struct NoEvents;
 impl AuthEvents for NoEvents {
-    fn login(&self, _: &str, _: &str) {}
+    fn login(&self, _: &str, _: &str, _: &str) {}
     fn rejected(&self, _: &str, _: &str) {}
     fn session_lookup(&self, _: &'static str) {}
     fn idp_call(&self, _: &str, _: &str, _: f64) {}

@@ -126,7 +126,7 @@ impl SiteAuth {
                 match self.create_session(done).await {
                     Ok((_, cookie)) => {
                         tracing::info!(site = %self.site.name, %subject, "login succeeded");
-                        self.events.login(&self.site.name, "success");
+                        self.events.login(&self.site.name, "oidc", "success");
                         Reply::redirect(303, return_to).header("set-cookie", cookie)
                     }
                     Err(e) => self.callback_failed(req, crate::oidc::flow::CallbackError::Store(e)),
@@ -143,7 +143,7 @@ impl SiteAuth {
     /// The error page of a failed callback, with a link to start again.
     fn callback_failed(&self, req: &http::request::Parts, e: crate::oidc::flow::CallbackError) -> Reply {
         let (status, code, message) = e.response();
-        self.events.login(&self.site.name, code);
+        self.events.login(&self.site.name, "oidc", code);
         tracing::warn!(site = %self.site.name, error = %e, "login failed");
         let retry = format!("{}/login", self.site.sso_prefix);
         Reply::error(status, code, message, wants_json(&req.headers)).header("x-sso-retry", retry)

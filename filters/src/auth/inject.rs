@@ -94,7 +94,7 @@ mod tests {
     struct Events(Mutex<Vec<String>>);
 
     impl AuthEvents for Events {
-        fn login(&self, _: &str, outcome: &str) {
+        fn login(&self, _: &str, _: &str, outcome: &str) {
             self.push(format!("login:{outcome}"));
         }
         fn rejected(&self, _: &str, reason: &str) {

@@ -33,8 +33,10 @@ const REFRESH_GRACE: Duration = Duration::from_secs(300);
 
 /// What the auth filters report, for metrics. The gateway implements it.
 pub trait AuthEvents: Send + Sync {
-    /// A login ended: `outcome` is `success` or an error code (`state_unknown`, ...).
-    fn login(&self, site: &str, outcome: &str);
+    /// A login ended: `method` is how (`oidc`, `customer_login`, see
+    /// [`LoginMethod::as_str`](crate::sessions::LoginMethod::as_str)), `outcome` is
+    /// `success` or an error code (`state_unknown`, ...); both from a bounded set.
+    fn login(&self, site: &str, method: &'static str, outcome: &str);
     /// Bad input was rejected (`bad_cookie`, `open_redirect`, `bad_token`, ...).
     fn rejected(&self, site: &str, reason: &str);
     /// A session lookup, by cookie or API token: `hit`, `miss` (no such live
@@ -355,7 +357,7 @@ impl SiteAuth {
                 if let Err(e) = &saved {
                     tracing::error!(site = %self.site.name, error = %e, "refreshed tokens could not be stored; the refresh lock is kept until it expires");
                 }
-                self.events.login(&self.site.name, "refreshed");
+                self.events.login(&self.site.name, "oidc", "refreshed");
                 (Some(identity), saved.is_ok())
             }
             Err(crate::oidc::flow::RefreshError::Refused(reason)) => {
@@ -363,7 +365,7 @@ impl SiteAuth {
                 if let Err(e) = self.stores.sessions.remove(&identity.sid).await {
                     tracing::warn!(site = %self.site.name, error = %e, "refused session not removed from the store");
                 }
-                self.events.login(&self.site.name, "refresh_refused");
+                self.events.login(&self.site.name, "oidc", "refresh_refused");
                 tracing::info!(site = %self.site.name, subject = %identity.customer().id, %reason, "refresh refused by the IdP; session ended");
                 (None, true)
             }

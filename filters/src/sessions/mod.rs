@@ -44,6 +44,9 @@ pub struct RefreshState {
     in_flight: AtomicBool,
     /// Seconds between refreshes when the access token has no stated lifetime.
     revalidate_secs: u64,
+    /// The IdP's access token and its expiry (Unix seconds, 0 = not stated), kept
+    /// only for sites that forward it to the origin (`forward_idp_access_token`).
+    access: Mutex<Option<(Secret, u64)>>,
 }
 
 impl RefreshState {
@@ -67,6 +70,20 @@ impl RefreshState {
             due_at: AtomicU64::new(due_at),
             in_flight: AtomicBool::new(false),
             revalidate_secs: revalidate_secs.max(1),
+            access: Mutex::new(None),
+        }
+    }
+
+    /// The IdP access token kept with the session and its expiry (Unix seconds, 0 =
+    /// not stated), whatever its age.
+    pub fn access(&self) -> Option<(Secret, u64)> {
+        self.access.lock().ok().and_then(|a| a.clone())
+    }
+
+    /// Keeps (or drops, with `None`) the IdP access token and its expiry.
+    pub fn set_access(&self, access: Option<(Secret, u64)>) {
+        if let Ok(mut slot) = self.access.lock() {
+            *slot = access;
         }
     }
 
@@ -158,6 +175,66 @@ pub struct SessionData {
     pub last_seen: AtomicU64,
     /// The last `X-Customer-Token` minted for this session and its expiry.
     pub token_cache: Mutex<Option<(http::HeaderValue, u64)>>,
+    /// How the shopper signed in: which method, which IdP, which subject.
+    pub login: LoginSource,
+}
+
+/// How a session was signed in. Stored with the session: logout and refresh go to
+/// the IdP that signed the shopper in, and support can tell the IdP subject from the
+/// shop's customer id (they differ once a provisioning hook maps one to the other).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginSource {
+    pub method: LoginMethod,
+    /// The name of the site's IdP (`[[sites.idps]]` name) that signed the shopper
+    /// in; `None` for the site's single `[sites.oidc]` or a method without an IdP.
+    pub idp: Option<String>,
+    /// The IdP's subject (`sub`), or the `customer_id` a customer-login JWT named.
+    pub subject: String,
+}
+
+/// The ways a shopper can be signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginMethod {
+    /// The OpenID Connect code flow with an IdP.
+    Oidc,
+    /// A customer-login JWT signed by the merchant's website.
+    CustomerLogin,
+}
+
+impl LoginMethod {
+    /// The metric label and stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginMethod::Oidc => "oidc",
+            LoginMethod::CustomerLogin => "customer_login",
+        }
+    }
+
+    pub(crate) fn as_u8(self) -> u8 {
+        match self {
+            LoginMethod::Oidc => 0,
+            LoginMethod::CustomerLogin => 1,
+        }
+    }
+
+    pub(crate) fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(LoginMethod::Oidc),
+            1 => Some(LoginMethod::CustomerLogin),
+            _ => None,
+        }
+    }
+}
+
+impl LoginSource {
+    /// A sign-in through the site's single IdP as `subject`.
+    pub fn oidc(subject: impl Into<String>) -> Self {
+        LoginSource {
+            method: LoginMethod::Oidc,
+            idp: None,
+            subject: subject.into(),
+        }
+    }
 }
 
 impl SessionData {
@@ -169,9 +246,11 @@ impl SessionData {
         absolute_ttl: u64,
     ) -> Self {
         let now = now_secs();
+        let customer = customer.sanitized();
         SessionData {
             site,
-            customer: customer.sanitized(),
+            login: LoginSource::oidc(customer.id.clone()),
+            customer,
             id_token,
             refresh,
             created_at: now,
@@ -179,6 +258,13 @@ impl SessionData {
             last_seen: AtomicU64::new(now),
             token_cache: Mutex::new(None),
         }
+    }
+
+    /// The same session signed in by `login` (default: the site's single IdP, with
+    /// the customer id as subject).
+    pub fn with_login(mut self, login: LoginSource) -> Self {
+        self.login = login;
+        self
     }
 
     /// Notes a use at `now` (a store only when the second changed).

@@ -14,7 +14,7 @@
 use super::StoreError;
 use crate::identity::Customer;
 use crate::secret::Sid;
-use crate::sessions::{now_secs, RefreshState, SessionData};
+use crate::sessions::{now_secs, LoginMethod, LoginSource, RefreshState, SessionData};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -22,8 +22,9 @@ use sso_config::Secret;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
-/// Version of the record layout; bump it when the layout changes.
-const VERSION: u8 = 1;
+/// Version of the record layout; bump it when the layout changes. Version 1 records
+/// (before the login source and access token were kept) are still read.
+const VERSION: u8 = 2;
 /// Longest record accepted back (a session is a few hundred bytes).
 pub const MAX_RECORD: usize = 16 * 1024;
 
@@ -117,10 +118,22 @@ struct SessionRecord {
     expires_at: u64,
 }
 
+/// Version 2: version 1 and how the shopper signed in, and the IdP access token when
+/// the site forwards it.
+#[derive(Serialize, Deserialize)]
+struct SessionRecordV2 {
+    v1: SessionRecord,
+    method: u8,
+    idp: Option<String>,
+    subject: String,
+    access_token: Option<String>,
+    access_expires: u64,
+}
+
 /// The stored form of a session.
 pub fn encode(data: &SessionData) -> Result<Vec<u8>, StoreError> {
     let c = &data.customer;
-    let record = SessionRecord {
+    let v1 = SessionRecord {
         site: data.site.to_string(),
         id: c.id.clone(),
         email: c.email.clone(),
@@ -133,6 +146,15 @@ pub fn encode(data: &SessionData) -> Result<Vec<u8>, StoreError> {
         created_at: data.created_at,
         expires_at: data.expires_at,
     };
+    let access = data.refresh.access();
+    let record = SessionRecordV2 {
+        v1,
+        method: data.login.method.as_u8(),
+        idp: data.login.idp.clone(),
+        subject: data.login.subject.clone(),
+        access_expires: access.as_ref().map_or(0, |a| a.1),
+        access_token: access.map(|a| a.0.expose().to_string()),
+    };
     postcard::to_extend(&record, vec![VERSION]).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -142,13 +164,32 @@ pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, Stor
     let (version, body) = bytes
         .split_first()
         .ok_or_else(|| StoreError::Corrupt("empty record".into()))?;
-    if *version != VERSION {
-        return Err(StoreError::Corrupt(format!("record version {version}")));
-    }
     if bytes.len() > MAX_RECORD {
         return Err(StoreError::Corrupt("record too long".into()));
     }
-    let r: SessionRecord = postcard::from_bytes(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let corrupt = |e: postcard::Error| StoreError::Corrupt(e.to_string());
+    let (r, login, access) = match version {
+        1 => {
+            let r: SessionRecord = postcard::from_bytes(body).map_err(corrupt)?;
+            let login = LoginSource::oidc(r.id.clone());
+            (r, login, None)
+        }
+        2 => {
+            let r: SessionRecordV2 = postcard::from_bytes(body).map_err(corrupt)?;
+            let method = LoginMethod::from_u8(r.method)
+                .ok_or_else(|| StoreError::Corrupt(format!("login method {}", r.method)))?;
+            let login = LoginSource {
+                method,
+                idp: r.idp,
+                subject: r.subject,
+            };
+            let access = r.access_token.map(|t| (Secret::new(t), r.access_expires));
+            (r.v1, login, access)
+        }
+        other => return Err(StoreError::Corrupt(format!("record version {other}"))),
+    };
+    let refresh = RefreshState::from_stored(r.refresh_token.map(Secret::new), r.refresh_due, r.revalidate_secs);
+    refresh.set_access(access);
     let site = match site {
         Some(s) if **s == *r.site => s.clone(),
         _ => r.site.into(),
@@ -164,11 +205,12 @@ pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, Stor
         }
         .sanitized(),
         id_token: r.id_token,
-        refresh: RefreshState::from_stored(r.refresh_token.map(Secret::new), r.refresh_due, r.revalidate_secs),
+        refresh,
         created_at: r.created_at,
         expires_at: r.expires_at,
         last_seen: AtomicU64::new(now_secs()),
         token_cache: Mutex::new(None),
+        login,
     })
 }
 
@@ -207,6 +249,44 @@ mod tests {
         );
         assert_eq!(back.refresh.due_at(), data.refresh.due_at());
         assert_eq!((back.created_at, back.expires_at), (data.created_at, data.expires_at));
+        assert_eq!(back.login, data.login);
+    }
+
+    #[test]
+    fn the_login_source_and_access_token_are_kept() {
+        let data = session().with_login(LoginSource {
+            method: LoginMethod::CustomerLogin,
+            idp: Some("acme".into()),
+            subject: "sub-9".into(),
+        });
+        data.refresh.set_access(Some((Secret::new("at-1"), 1234)));
+        let back = decode(&encode(&data).expect("encodes"), None).expect("decodes");
+        assert_eq!(back.login, data.login);
+        let (token, exp) = back.refresh.access().expect("kept");
+        assert_eq!((token.expose(), exp), ("at-1", 1234));
+    }
+
+    #[test]
+    fn a_version_1_record_still_reads() {
+        let data = session();
+        let v1 = SessionRecord {
+            site: "shop".into(),
+            id: data.customer.id.clone(),
+            email: data.customer.email.clone(),
+            name: None,
+            groups: vec![],
+            id_token: None,
+            refresh_token: None,
+            refresh_due: 0,
+            revalidate_secs: 60,
+            created_at: 1,
+            expires_at: 2,
+        };
+        let bytes = postcard::to_extend(&v1, vec![1u8]).expect("encodes");
+        let back = decode(&bytes, None).expect("decodes");
+        assert_eq!(back.customer.id, "c-1");
+        assert_eq!(back.login, LoginSource::oidc("c-1"));
+        assert!(back.refresh.access().is_none());
     }
 
     #[test]
@@ -233,7 +313,7 @@ mod tests {
         let bytes = encode(&session()).expect("encodes");
         assert!(decode(&[], None).is_err());
         let mut other = bytes.clone();
-        other[0] = 2;
+        other[0] = 3;
         assert!(matches!(decode(&other, None), Err(StoreError::Corrupt(_))));
         for cut in 1..bytes.len() {
             assert!(decode(&bytes[..cut], None).is_err(), "truncated at {cut}");
