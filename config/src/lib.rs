@@ -1,6 +1,7 @@
 //! Configuration of sso-gateway: the raw TOML mirror ([`raw`]) and the validated
 //! typed model ([`model`]). Knows nothing of Pingora.
 
+pub mod connectors;
 pub mod env;
 pub mod errors;
 pub mod model;

@@ -159,6 +159,76 @@ pub struct SiteConfig {
     pub token: TokenConfig,
     /// Routes, longest prefix first.
     pub routes: Vec<RouteConfig>,
+    /// Customer-login JWTs from the merchant's website (`[sites.customer_login]`).
+    pub customer_login: Option<CustomerLoginConfig>,
+    /// Customer-login JWTs minted for the origin platform (`[sites.platform_login]`).
+    pub platform_login: Option<PlatformLoginConfig>,
+    /// The merchant's own login page (`[sites.login]`).
+    pub merchant_login: Option<MerchantLoginConfig>,
+    /// Just-in-time customers and a default group (`[sites.provisioning]`).
+    pub provisioning: Option<ProvisioningConfig>,
+}
+
+/// `[sites.customer_login]`: `GET {path}{jwt}` signs a customer in with an HS256 JWT
+/// signed by the merchant's website (BigCommerce's Customer Login API format).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerLoginConfig {
+    /// The token's `iss`.
+    pub client_id: String,
+    /// The HS256 key (at least 32 bytes).
+    pub client_secret: Secret,
+    /// The token's `store_hash`.
+    pub store_hash: String,
+    /// The token's `channel_id`, when set.
+    pub channel_id: Option<u64>,
+    /// Where tokens arrive; ends with `/` (default `/login/token/`).
+    pub path: String,
+    /// Oldest `iat` accepted (default 30 s, at most 5 min).
+    pub max_age: Duration,
+    /// Where a token without `redirect_to` lands (default `/account`).
+    pub default_redirect: String,
+    /// A `redirect_to` equal to this signs the customer out (default
+    /// `/login.php?action=logout`).
+    pub logout_redirect: String,
+}
+
+/// `[sites.platform_login]`: after an IdP login the browser passes through the
+/// origin's `{path}{jwt}` so the platform's own session is created too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformLoginConfig {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub store_hash: String,
+    pub channel_id: Option<u64>,
+    /// The origin's customer-login path (default `/login/token/`).
+    pub path: String,
+    /// The origin's logout page, where a gateway logout ends (default
+    /// `/login.php?action=logout`).
+    pub logout_path: String,
+}
+
+/// `[sites.login]`: the merchant's own login page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantLoginConfig {
+    /// An http(s) URL; `{return_to}` is replaced by the URL-encoded return path.
+    pub url: String,
+}
+
+/// `[sites.provisioning]`: a hook that finds or creates the shop's customer at
+/// sign-in, and the group customers get when nobody names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisioningConfig {
+    /// The hook (POST JSON); none = only `default_group` applies.
+    pub url: Option<Url>,
+    /// Bound on each call to the hook (default 3 s).
+    pub timeout: Duration,
+    /// How long a subject's customer id and groups are reused without asking the
+    /// hook again (default 10 min; 0 = always ask).
+    pub cache_ttl: Duration,
+    /// `X-Customer-Groups` when the IdP and the hook name no group.
+    pub default_group: Option<String>,
+    /// Sent to the hook as `Authorization: Bearer`.
+    pub secret: Option<Secret>,
 }
 
 impl SiteConfig {

@@ -129,6 +129,55 @@ pub struct RawSite {
     pub token: RawToken,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// `[sites.customer_login]`: the merchant's website signs customers in with a JWT.
+    pub customer_login: Option<RawCustomerLogin>,
+    /// `[sites.platform_login]`: after an IdP login, sign the customer in at the origin
+    /// platform with a JWT too.
+    pub platform_login: Option<RawPlatformLogin>,
+    /// `[sites.login]`: sign-in links lead to the merchant's own login page.
+    pub login: Option<RawMerchantLogin>,
+    /// `[sites.provisioning]`: just-in-time customers and a default group.
+    pub provisioning: Option<RawProvisioning>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCustomerLogin {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub store_hash: Option<String>,
+    pub channel_id: Option<i64>,
+    pub path: Option<String>,
+    pub max_age: Option<String>,
+    pub default_redirect: Option<String>,
+    pub logout_redirect: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlatformLogin {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub store_hash: Option<String>,
+    pub channel_id: Option<i64>,
+    pub path: Option<String>,
+    pub logout_path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMerchantLogin {
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvisioning {
+    pub url: Option<String>,
+    pub timeout: Option<String>,
+    pub cache_ttl: Option<String>,
+    pub default_group: Option<String>,
+    pub secret: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

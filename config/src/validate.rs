@@ -40,7 +40,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn opt_text(&mut self, path: &str, raw: Option<&String>) -> Option<String> {
+    pub(crate) fn opt_text(&mut self, path: &str, raw: Option<&String>) -> Option<String> {
         raw.and_then(|r| self.text(path, r))
     }
 
@@ -394,7 +394,23 @@ impl<'a> Validator<'a> {
         let identity_headers = self.identity_headers(p, &raw.identity_headers);
         let oidc = raw.oidc.as_ref().map(|o| self.oidc(&format!("{p}.oidc"), o));
         let token = self.token(p, &raw.token);
-        let routes = self.routes(p, raw, oidc.is_some());
+        let customer_login = raw
+            .customer_login
+            .as_ref()
+            .map(|c| self.customer_login(&format!("{p}.customer_login"), c));
+        let platform_login = raw
+            .platform_login
+            .as_ref()
+            .map(|c| self.platform_login(&format!("{p}.platform_login"), c));
+        let merchant_login = raw
+            .login
+            .as_ref()
+            .map(|c| self.merchant_login(&format!("{p}.login"), c));
+        let provisioning = raw
+            .provisioning
+            .as_ref()
+            .map(|c| self.provisioning(&format!("{p}.provisioning"), c));
+        let routes = self.routes(p, raw, oidc.is_some() || customer_login.is_some());
         let tls = self.site_tls(p, raw);
         let hsts_max_age = self.hsts(p, raw, public_url.scheme() == "https");
         let upstream_insecure_skip_verify = raw.upstream_insecure_skip_verify.unwrap_or(false);
@@ -417,7 +433,13 @@ impl<'a> Validator<'a> {
             oidc,
             token,
             routes,
+            customer_login,
+            platform_login,
+            merchant_login,
+            provisioning,
         };
+        let mut site = site;
+        self.connector_checks(p, raw, &mut site);
         self.site_safety(p, &site);
         site
     }
@@ -634,8 +656,10 @@ impl<'a> Validator<'a> {
                     }
                 };
                 if access != Access::Public && !has_oidc {
-                    self.errors
-                        .push(format!("{rp}.access"), "needs a login method: add [sites.oidc]");
+                    self.errors.push(
+                        format!("{rp}.access"),
+                        "needs a login method: add [sites.oidc] or [sites.customer_login]",
+                    );
                 }
                 Some(RouteConfig { prefix, access })
             })

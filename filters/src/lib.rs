@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod cache_control;
+pub mod connectors;
 pub mod flow;
 pub mod forwarded;
 pub mod fuzzing;
