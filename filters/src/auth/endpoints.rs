@@ -37,7 +37,21 @@ impl SiteAuth {
             if let Some(limited) = self.over_limit(Endpoint::Callback, client, json) {
                 return Flow::Respond(limited);
             }
-            return Flow::Respond(self.callback(req, identity).await);
+            return Flow::Respond(self.callback(req, identity, client).await);
+        }
+        if let Some(token) = self.connectors.customer_login_token(path) {
+            if req.method != Method::GET && req.method != Method::HEAD {
+                return Flow::Respond(Reply::error(
+                    405,
+                    "method_not_allowed",
+                    "This method is not allowed here.",
+                    json,
+                ));
+            }
+            if let Some(limited) = self.over_limit(Endpoint::Callback, client, json) {
+                return Flow::Respond(limited);
+            }
+            return Flow::Respond(self.customer_login(token, identity, client).await);
         }
         let Some(rest) = path.strip_prefix(self.site.sso_prefix.as_str()) else {
             return Flow::Continue;
@@ -71,8 +85,10 @@ impl SiteAuth {
     }
 
     /// `<sso_prefix>/login?return_to=…`: a signed-in browser goes straight back; an
-    /// anonymous page load starts a login (within the client's rate limit); anything
-    /// that is not a top-level `GET` navigation gets a 401 and starts nothing.
+    /// anonymous page load starts a login (within the client's rate limit) — at the
+    /// merchant's login page when the site has one, unless `via=idp` — and anything
+    /// that is not a top-level `GET` navigation gets a 401 and starts nothing. With
+    /// `sso_error=<code>` (a refused customer-login JWT) it shows what went wrong.
     async fn login(
         &self,
         req: &http::request::Parts,
@@ -80,9 +96,16 @@ impl SiteAuth {
         identity: Option<&Identity>,
         client: Option<IpAddr>,
     ) -> Reply {
-        let raw = url::form_urlencoded::parse(query.as_bytes())
-            .find(|(k, _)| k == "return_to")
-            .map(|(_, v)| v);
+        let param = |name: &str| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v)
+        };
+        if let Some(code) = param("sso_error") {
+            return self.sso_error_page(&code, wants_json(&req.headers));
+        }
+        let via_idp = param("via").is_some_and(|v| v == "idp");
+        let raw = param("return_to");
         let return_to = match raw.as_deref() {
             None => "/".to_string(),
             Some(r) => match safe_return_to(r) {
@@ -103,36 +126,32 @@ impl SiteAuth {
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
             return limited;
         }
+        if !via_idp {
+            if let Some(merchant) = self.merchant_login(&return_to) {
+                return merchant;
+            }
+        }
         self.start_login(&req.headers, &return_to).await
     }
 
-    async fn callback(&self, req: &http::request::Parts, identity: Option<&Identity>) -> Reply {
+    /// The IdP callback: the code flow finished, the customer provisioned, a new
+    /// session, then the return path (through the platform's customer-login endpoint
+    /// first, when the site has one).
+    async fn callback(&self, req: &http::request::Parts, identity: Option<&Identity>, client: Option<IpAddr>) -> Reply {
         let Some(flow) = &self.flow else {
             return Reply::error(404, "not_found", "There is nothing here.", false);
         };
         let query = req.uri.query().unwrap_or("");
         let clear_flow = flow.clear_flow_cookie(query);
         let reply = match flow.finish(query, &req.headers).await {
-            Ok(done) => {
-                // Never reuse a pre-login session id.
-                if let Some(old) = identity.filter(|i| i.from_cookie()) {
-                    if let Err(e) = self.stores.sessions.remove(&old.sid).await {
-                        tracing::warn!(site = %self.site.name, error = %e, "pre-login session not removed");
-                    }
-                }
-                // Checked again: the pending login came back from a store.
-                let return_to = safe_return_to(&done.return_to).unwrap_or("/").to_string();
+            Ok(mut done) => {
                 let subject = done.customer.id.clone();
-                match self.create_session(done).await {
-                    Ok((_, cookie)) => {
-                        tracing::info!(site = %self.site.name, %subject, "login succeeded");
-                        self.events.login(&self.site.name, "oidc", "success");
-                        Reply::redirect(303, return_to).header("set-cookie", cookie)
-                    }
-                    Err(e) => self.callback_failed(req, crate::oidc::flow::CallbackError::Store(e)),
+                match self.provision(&mut done).await {
+                    Ok(()) => self.signed_in(done, subject, identity, client).await,
+                    Err(e) => self.provisioning_failed(req, e),
                 }
             }
-            Err(e) => self.callback_failed(req, e),
+            Err(e) => self.callback_failed(&req.headers, e),
         };
         match clear_flow {
             Some(c) => reply.header("set-cookie", c),
@@ -140,16 +159,64 @@ impl SiteAuth {
         }
     }
 
+    /// A completed and provisioned IdP sign-in: a new session (never the pre-login
+    /// one), then the return path, through the platform's customer-login endpoint
+    /// first when the site has one.
+    async fn signed_in(
+        &self,
+        done: crate::oidc::flow::LoginDone,
+        subject: String,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+    ) -> Reply {
+        self.end_previous(identity).await;
+        // Checked again: the pending login came back from a store.
+        let return_to = safe_return_to(&done.return_to).unwrap_or("/").to_string();
+        let customer_id = done.customer.id.clone();
+        match self
+            .create_session(done, crate::sessions::LoginSource::oidc(subject.clone()))
+            .await
+        {
+            Ok((_, cookie)) => {
+                tracing::info!(site = %self.site.name, %subject, customer = %customer_id, "login succeeded");
+                self.events.login(&self.site.name, "oidc", "success");
+                let target = self
+                    .platform_handoff(&customer_id, &return_to, client)
+                    .unwrap_or(return_to);
+                Reply::redirect(303, target).header("set-cookie", cookie)
+            }
+            Err(e) => self.callback_failed(&http::HeaderMap::new(), crate::oidc::flow::CallbackError::Store(e)),
+        }
+    }
+
+    /// The 502 page of a sign-in the provisioning hook did not complete: no session.
+    fn provisioning_failed(
+        &self,
+        req: &http::request::Parts,
+        e: crate::connectors::provisioning::ProvisionError,
+    ) -> Reply {
+        self.events.login(&self.site.name, "oidc", e.code());
+        tracing::warn!(site = %self.site.name, error = %e, "login failed: provisioning");
+        let retry = format!("{}/login", self.site.sso_prefix);
+        Reply::error(
+            502,
+            e.code(),
+            "Your customer account could not be set up right now. Please try signing in again in a moment.",
+            wants_json(&req.headers),
+        )
+        .header("x-sso-retry", retry)
+    }
+
     /// The error page of a failed callback, with a link to start again.
-    fn callback_failed(&self, req: &http::request::Parts, e: crate::oidc::flow::CallbackError) -> Reply {
+    fn callback_failed(&self, headers: &http::HeaderMap, e: crate::oidc::flow::CallbackError) -> Reply {
         let (status, code, message) = e.response();
         self.events.login(&self.site.name, "oidc", code);
         tracing::warn!(site = %self.site.name, error = %e, "login failed");
         let retry = format!("{}/login", self.site.sso_prefix);
-        Reply::error(status, code, message, wants_json(&req.headers)).header("x-sso-retry", retry)
+        Reply::error(status, code, message, wants_json(headers)).header("x-sso-retry", retry)
     }
 
-    async fn logout(&self, identity: Option<&Identity>, json: bool) -> Reply {
+    pub(super) async fn logout(&self, identity: Option<&Identity>, json: bool) -> Reply {
         // Only the browser's own cookie ends the session (and every API token minted
         // from it); an API token cannot sign its browser out.
         let ending = identity.filter(|i| i.from_cookie());

@@ -41,7 +41,11 @@ impl SiteAuth {
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
             return Flow::Respond(limited);
         }
-        Flow::Respond(self.start_login(&req.headers, &return_to_or_root(Some(here))).await)
+        let return_to = return_to_or_root(Some(here));
+        if let Some(merchant) = self.merchant_login(&return_to) {
+            return Flow::Respond(merchant);
+        }
+        Flow::Respond(self.start_login(&req.headers, &return_to).await)
     }
 
     /// The 401 for an anonymous request that may not start a login (JSON, or a
