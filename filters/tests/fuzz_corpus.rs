@@ -18,6 +18,8 @@ const TARGETS: &[(&str, Target)] = &[
     ("request_path", fuzzing::request_path),
     ("navigation", fuzzing::navigation),
     ("stored", fuzzing::stored),
+    ("customer_login", fuzzing::customer_login),
+    ("hook_answer", fuzzing::hook_answer),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -117,4 +119,14 @@ fn navigation_corpus() {
 #[test]
 fn stored_corpus() {
     replay("stored");
+}
+
+#[test]
+fn customer_login_corpus() {
+    replay("customer_login");
+}
+
+#[test]
+fn hook_answer_corpus() {
+    replay("hook_answer");
 }

@@ -144,7 +144,12 @@ impl Provisioner {
     }
 
     async fn ask(&self, who: &HookRequest<'_>) -> Result<Provisioned, ProvisionError> {
-        let mut request = self.http.post(self.url.clone()).json(who);
+        let body = serde_json::to_vec(who).map_err(|e| ProvisionError::Invalid(e.to_string()))?;
+        let mut request = self
+            .http
+            .post(self.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
         if let Some(secret) = &self.secret {
             request = request.bearer_auth(secret.expose());
         }
