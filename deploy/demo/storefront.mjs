@@ -14,6 +14,10 @@
 // - With PLATFORM_LOGIN_SECRET set, `GET /login/token/{jwt}` is a platform's
 //   customer-login endpoint: an HS256 JWT under that secret signs the customer in to
 //   the "platform" (a `platform_customer` cookie) and redirects to its `redirect_to`.
+// - With MERCHANT_LOGIN_SECRET set, `/merchant` is the merchant's own website: its
+//   sign-in form signs a customer in at the gateway with a customer-login JWT
+//   (iss MERCHANT_CLIENT_ID, default `merchant-site`; store_hash STORE_HASH, default
+//   `demo`), landing on `?return_to=`.
 import http from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
@@ -93,7 +97,51 @@ const platformLogin = (req, res) => {
   res.end();
 };
 
+// HS256 JWT with node's crypto, as a merchant's website would mint it.
+const signJwt = (claims, secret) => {
+  const enc = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const head = `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc(claims)}`;
+  return `${head}.${crypto.createHmac('sha256', secret).update(head).digest('base64url')}`;
+};
+
+const merchant = (req, res, body) => {
+  const url = new URL(req.url, 'http://merchant');
+  const returnTo = url.searchParams.get('return_to') || '/account';
+  if (req.method === 'POST' && url.pathname === '/merchant/sign-in') {
+    const form = new URLSearchParams(body);
+    const claims = {
+      iss: process.env.MERCHANT_CLIENT_ID || 'merchant-site',
+      iat: Math.floor(Date.now() / 1000),
+      jti: crypto.randomUUID(),
+      operation: 'customer_login',
+      store_hash: process.env.STORE_HASH || 'demo',
+      customer_id: Number(form.get('customer_id')) || 1,
+      redirect_to: form.get('return_to') || '/account',
+    };
+    res.writeHead(303, { location: `/login/token/${signJwt(claims, process.env.MERCHANT_LOGIN_SECRET)}` });
+    return res.end();
+  }
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Merchant website</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<h1>Merchant website (demo)</h1>
+<p>This page stands for the merchant's own website: it knows its customers and signs them in to the shop with a customer-login JWT.</p>
+<form method="post" action="/merchant/sign-in">
+<input type="hidden" name="return_to" value="${escape(returnTo)}">
+<label>Customer number <input name="customer_id" id="customer_id" value="42" inputmode="numeric"></label>
+<button type="submit" id="sign-in">Sign in to the shop</button>
+</form>
+<p>Or <a href="/_sso/login?via=idp&amp;return_to=${encodeURIComponent(returnTo)}">sign in with the identity provider</a>.</p>
+</body></html>`);
+};
+
 const handler = (req, res) => {
+  if (process.env.MERCHANT_LOGIN_SECRET && req.url.startsWith('/merchant')) {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => merchant(req, res, Buffer.concat(chunks).toString('utf8')));
+    return;
+  }
   if (req.url.startsWith('/hooks/provision')) {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));

@@ -651,12 +651,19 @@ pub fn customer_login(data: &[u8]) {
         if let Some(to) = &login.redirect_to {
             assert_eq!(safe_return_to(to), Some(to.as_str()), "unsafe landing {to:?}");
         }
-        assert!(login.iat <= NOW + 5 && NOW - login.iat.min(NOW) <= 30, "iat {}", login.iat);
+        assert!(
+            login.iat <= NOW + 5 && NOW - login.iat.min(NOW) <= 30,
+            "iat {}",
+            login.iat
+        );
         let stranger = CustomerLoginVerifier::new(&CustomerLoginConfig {
             client_secret: Secret::new("another-secret-0123456789abcdef0123"),
             ..config.clone()
         });
-        assert!(stranger.verify(&token, NOW, client).is_err(), "accepted under another key");
+        assert!(
+            stranger.verify(&token, NOW, client).is_err(),
+            "accepted under another key"
+        );
     }
 }
 

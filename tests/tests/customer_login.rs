@@ -362,3 +362,43 @@ async fn a_token_spent_on_one_replica_is_refused_on_the_other_even_when_raced() 
         assert_eq!(won, 1, "round {round}: exactly one replica accepts");
     }
 }
+
+#[tokio::test]
+async fn the_demo_merchant_website_signs_a_customer_in_without_any_idp() {
+    let origin = sso_tests::Storefront::start_with(&[("MERCHANT_LOGIN_SECRET", SECRET), ("STORE_HASH", "abc123")])
+        .expect("origin");
+    let site = format!(
+        "name = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"{}\"]\npublic_url = \"http://shop.localhost:{{port}}\"\n{}\
+         [sites.login]\nurl = \"http://shop.localhost:{{port}}/merchant?return_to={{return_to}}\"\n\
+         [[sites.routes]]\nprefix = \"/account\"\naccess = \"login\"\n",
+        origin.addr(),
+        customer_login_section("")
+    );
+    let gateway = GatewayConfig::default().site(&site).start().expect("gateway");
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    let resp = shopper
+        .page(&gateway.site_url("shop", "/account/orders"))
+        .await
+        .expect("account");
+    let to = location(&resp);
+    assert!(to.ends_with("/merchant?return_to=%2Faccount%2Forders"), "{to}");
+    let form = shopper
+        .page(&to)
+        .await
+        .expect("merchant page")
+        .text()
+        .await
+        .expect("body");
+    assert!(form.contains("name=\"customer_id\""), "{form}");
+    let signed = shopper
+        .http
+        .post(gateway.site_url("shop", "/merchant/sign-in"))
+        .form(&[("customer_id", "77"), ("return_to", "/account/orders")])
+        .send()
+        .await
+        .expect("sign in");
+    let landing = shopper.walk(signed, "-").await.expect("walk");
+    assert_eq!(landing.url.path(), "/account/orders", "{:?}", landing.visited);
+    let echo = echo_of(&landing.body).expect("echo");
+    assert_eq!(echo["headers"]["x-customer-id"], "77");
+}

@@ -385,7 +385,12 @@ async fn hostile_customer_login_paths_sign_nobody_in_and_never_reach_the_origin(
     shop.ready().await.expect("ready");
     let port = shop.gateway.port;
     let long = format!("/login/token/{}", "A".repeat(6000));
-    let dotted = format!("/login/token/{}.{}.{}", "e".repeat(2000), "f".repeat(2000), "g".repeat(2000));
+    let dotted = format!(
+        "/login/token/{}.{}.{}",
+        "e".repeat(2000),
+        "f".repeat(2000),
+        "g".repeat(2000)
+    );
     for target in [
         "/login/token/",
         "/login/token/%00",
@@ -399,7 +404,11 @@ async fn hostile_customer_login_paths_sign_nobody_in_and_never_reach_the_origin(
         dotted.as_str(),
     ] {
         let resp = get(port, target, "");
-        assert!(matches!(resp.status, 303 | 400 | 414 | 431), "{target:.60}: {}", resp.status);
+        assert!(
+            matches!(resp.status, 303 | 400 | 414 | 431),
+            "{target:.60}: {}",
+            resp.status
+        );
         assert!(resp.echo().is_none(), "{target:.60}: reached the origin");
         assert!(resp.header("set-cookie").is_none(), "{target:.60}: set a cookie");
         if resp.status == 303 {
@@ -408,5 +417,8 @@ async fn hostile_customer_login_paths_sign_nobody_in_and_never_reach_the_origin(
         }
         assert_eq!(get(port, "/catalog", "").status, 200, "after {target:.60}");
     }
-    assert!(!shop.gateway.log().contains(&"A".repeat(100)), "a token-shaped path reached the log");
+    assert!(
+        !shop.gateway.log().contains(&"A".repeat(100)),
+        "a token-shaped path reached the log"
+    );
 }
