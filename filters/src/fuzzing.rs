@@ -584,26 +584,6 @@ pub fn stored_seeds() -> Vec<Vec<u8>> {
     seeds
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_mutator_edits_as_documented() {
-        assert_eq!(mutate(b"abc", &[]), b"abc");
-        assert_eq!(mutate(b"abc", &[0, 0, b'x']), b"xbc");
-        assert_eq!(mutate(b"abc", &[1, 255, b'x']), b"abcx");
-        assert_eq!(mutate(b"abc", &[2, 64, 0]), b"ac");
-        assert_eq!(mutate(b"abc", &[3, 0, 0]), b"");
-    }
-
-    #[test]
-    fn the_reference_decoder_decodes() {
-        assert_eq!(percent_decode(b"/%2f%2Fx%zz%4"), b"///x%zz%4");
-        assert_eq!(percent_decode(b"%25%32%66"), b"%2f");
-    }
-}
-
 /// Customer-login JWTs through [`CustomerLoginVerifier::verify`](crate::connectors::customer_login::CustomerLoginVerifier::verify).
 /// First byte 0: the rest is the token as it arrives in the path. Any other first
 /// byte: the rest is a claims document, signed here with the site's own key (so the
@@ -679,5 +659,25 @@ pub fn hook_answer(data: &[u8]) {
         for g in &found.groups {
             assert!(clean(g) && !g.contains(','), "{g:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mutator_edits_as_documented() {
+        assert_eq!(mutate(b"abc", &[]), b"abc");
+        assert_eq!(mutate(b"abc", &[0, 0, b'x']), b"xbc");
+        assert_eq!(mutate(b"abc", &[1, 255, b'x']), b"abcx");
+        assert_eq!(mutate(b"abc", &[2, 64, 0]), b"ac");
+        assert_eq!(mutate(b"abc", &[3, 0, 0]), b"");
+    }
+
+    #[test]
+    fn the_reference_decoder_decodes() {
+        assert_eq!(percent_decode(b"/%2f%2Fx%zz%4"), b"///x%zz%4");
+        assert_eq!(percent_decode(b"%25%32%66"), b"%2f");
     }
 }
