@@ -251,6 +251,7 @@ async fn a_token_redirecting_to_the_logout_path_signs_the_customer_out() {
         .await
         .expect("logout");
     assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/", "not to the IdP: it did not sign this customer in");
     let cleared = resp
         .headers()
         .get("set-cookie")

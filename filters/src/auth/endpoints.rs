@@ -228,8 +228,11 @@ impl SiteAuth {
                 return store_unavailable(json);
             }
         }
+        // A session a customer-login JWT started has nothing to end at the IdP.
+        let without_idp = ending.is_some_and(|i| i.session.login.method == crate::sessions::LoginMethod::CustomerLogin);
         let target = match &self.flow {
-            Some(flow) => flow.logout_target(id_token.as_deref()),
+            Some(flow) if !without_idp => flow.logout_target(id_token.as_deref()),
+            Some(flow) => flow.provider.config.post_logout_path.clone(),
             None => "/".to_string(),
         };
         Reply::redirect(303, target).header("set-cookie", self.cookies.clear_session())
