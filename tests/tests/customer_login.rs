@@ -403,3 +403,41 @@ async fn the_demo_merchant_website_signs_a_customer_in_without_any_idp() {
     let echo = echo_of(&landing.body).expect("echo");
     assert_eq!(echo["headers"]["x-customer-id"], "77");
 }
+
+#[tokio::test]
+async fn a_rotated_merchant_secret_applies_on_reload_and_spent_tokens_stay_spent() {
+    let origin = sso_tests::Storefront::start().expect("origin");
+    let site = format!(
+        "name = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"{}\"]\npublic_url = \"http://shop.localhost:{{port}}\"\n{}\
+         [[sites.routes]]\nprefix = \"/account\"\naccess = \"login\"\n",
+        origin.addr(),
+        customer_login_section("")
+    );
+    let config = GatewayConfig::default().site(&site);
+    let text = config.render();
+    let gateway = config.start().expect("gateway");
+    let url = |t: &str| gateway.site_url("shop", &format!("/login/token/{t}"));
+    let spent = sign(&claims(1, "/account"), SECRET);
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    assert_eq!(location(&shopper.page(&url(&spent)).await.expect("login")), "/account");
+
+    const NEW_SECRET: &str = "rotated-merchant-secret-0123456789abcdef";
+    gateway
+        .rewrite_config(&text.replace(SECRET, NEW_SECRET))
+        .expect("rewrite");
+    let (status, answer) = gateway.reload(None).await.expect("reload");
+    assert_eq!(status, 200, "{answer}");
+    let old = sign(&claims(2, "/account"), SECRET);
+    let resp = shopper.page(&url(&old)).await.expect("old secret");
+    assert_eq!(location(&resp), "/_sso/login?sso_error=token_signature");
+    let new = sign(&claims(3, "/account"), NEW_SECRET);
+    assert_eq!(
+        location(&shopper.page(&url(&new)).await.expect("new secret")),
+        "/account"
+    );
+    // A token spent before the reload is still spent after it.
+    gateway.rewrite_config(&text).expect("rewrite back");
+    assert_eq!(gateway.reload(None).await.expect("reload").0, 200);
+    let resp = shopper.page(&url(&spent)).await.expect("replay");
+    assert_eq!(location(&resp), "/_sso/login?sso_error=token_replayed");
+}
