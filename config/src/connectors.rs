@@ -308,3 +308,7 @@ impl Validator<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "connectors_tests.rs"]
+mod tests;
