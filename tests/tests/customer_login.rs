@@ -214,6 +214,18 @@ async fn forged_stale_foreign_and_misdirected_tokens_sign_nobody_in() {
         .await
         .expect("post");
     assert_eq!(post.status(), 405);
+    let head = shopper
+        .http
+        .head(shop.url(&format!("/login/token/{ok}")))
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.status(), 405, "a HEAD does not spend the token");
+    let fetch = shopper
+        .api(&shop.url(&format!("/login/token/{ok}")))
+        .await
+        .expect("fetch");
+    assert_eq!(fetch.status(), 400, "neither does a fetch");
     let resp = shopper
         .page(&shop.url(&format!("/login/token/{ok}")))
         .await

@@ -119,6 +119,7 @@ impl SiteAuth {
             .redirect_to
             .clone()
             .unwrap_or_else(|| config.default_redirect.clone());
+        let customer_id = login.customer_id.clone();
         let customer = Customer {
             id: login.customer_id.clone(),
             groups: self.connectors.default_group.iter().cloned().collect(),
@@ -132,7 +133,7 @@ impl SiteAuth {
         self.end_previous(identity).await;
         match self.create_session_for(customer, source).await {
             Ok((_, cookie)) => {
-                tracing::info!(site = %self.site.name, "customer login succeeded");
+                tracing::info!(site = %self.site.name, customer = %customer_id, "customer login succeeded");
                 self.events
                     .login(&self.site.name, LoginMethod::CustomerLogin.as_str(), "success");
                 Reply::redirect(303, landing).header("set-cookie", cookie)

@@ -40,11 +40,21 @@ impl SiteAuth {
             return Flow::Respond(self.callback(req, identity, client).await);
         }
         if let Some(token) = self.connectors.customer_login_token(path) {
-            if req.method != Method::GET && req.method != Method::HEAD {
+            // Only a page load spends a token: a HEAD, a prefetch, a link checker's
+            // fetch or an image tag would burn the customer's one-time link.
+            if req.method != Method::GET {
                 return Flow::Respond(Reply::error(
                     405,
                     "method_not_allowed",
                     "This method is not allowed here.",
+                    json,
+                ));
+            }
+            if !is_navigation(&req.method, &req.headers) {
+                return Flow::Respond(Reply::error(
+                    400,
+                    "not_a_page_load",
+                    "Open this sign-in link in the browser.",
                     json,
                 ));
             }
