@@ -12,7 +12,7 @@ use crate::reply::{html_escape, Reply};
 use crate::sessions::{now_secs, LoginMethod, LoginSource};
 use crate::store::hex;
 use sha2::{Digest, Sha256};
-use sso_config::connectors::RETURN_TO_PLACEHOLDER;
+use sso_config::connectors::{MAX_CUSTOMER_LOGIN_AGE, RETURN_TO_PLACEHOLDER};
 use sso_config::{Config, MerchantLoginConfig, PlatformLoginConfig, SiteConfig};
 use std::net::IpAddr;
 
@@ -89,8 +89,9 @@ impl SiteAuth {
             Ok(login) => login,
             Err(e) => return self.customer_login_failed(e),
         };
-        // Kept past the last second the token could still pass the `iat` check.
-        let ttl = config.max_age + FUTURE_SKEW * 2;
+        // Kept past the last second the token could pass the `iat` check under any
+        // `max_age` (a reload may raise it; a mark must not expire before its token).
+        let ttl = MAX_CUSTOMER_LOGIN_AGE + FUTURE_SKEW * 2;
         match self
             .stores
             .spent
