@@ -264,6 +264,17 @@ impl Validator<'_> {
                 "the merchant's login page returns customers with a customer-login JWT: add [sites.customer_login]",
             );
         }
+        // An IdP's subjects and the merchant's customer ids are two namespaces: with
+        // both on one site, IdP subject "42" would be customer 42 to the origin. The
+        // provisioning hook maps IdP sign-ins to the shop's customers, so both name
+        // the same thing.
+        let hook = site.provisioning.as_ref().and_then(|c| c.url.as_ref()).is_some();
+        if site.customer_login.is_some() && site.oidc.is_some() && !hook {
+            self.errors.push(
+                format!("{p}.customer_login"),
+                "with [sites.oidc] too, IdP subjects and the merchant's customer ids would share X-Customer-Id: add [sites.provisioning] with a url that maps IdP sign-ins to the shop's customers",
+            );
+        }
         if let Some(platform) = &site.platform_login {
             if site.oidc.is_none() {
                 self.errors.push(

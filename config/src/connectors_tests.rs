@@ -177,3 +177,13 @@ fn with_a_platform_logout_ends_on_the_platforms_logout_page_unless_told_otherwis
         Some("/bye")
     );
 }
+
+#[test]
+fn customer_login_beside_an_idp_needs_a_hook_so_ids_share_one_namespace() {
+    let both = format!("{OIDC}{CUSTOMER_LOGIN}");
+    assert!(errors(&both).contains("would share X-Customer-Id"), "{}", errors(&both));
+    let only_group = format!("{both}\n[sites.provisioning]\ndefault_group = \"g\"\n");
+    assert!(errors(&only_group).contains("would share X-Customer-Id"));
+    let hooked = format!("{both}\n[sites.provisioning]\nurl = \"http://127.0.0.1:9/hook\"\n");
+    assert_eq!(errors(&hooked), "");
+}

@@ -178,6 +178,13 @@ pub fn return_to(data: &[u8]) {
             "{raw:?} accepted, but decodes to {:?} after {round} round(s)",
             String::from_utf8_lossy(&current)
         );
+        // No dot-segment a URL parser could resolve into `//host`.
+        let text = String::from_utf8_lossy(&current);
+        let path = text.split(['?', '#']).next().unwrap_or("");
+        assert!(
+            !path.split('/').any(|s| s == "." || s == ".."),
+            "{raw:?} accepted with a dot-segment after {round} round(s)"
+        );
     }
 }
 

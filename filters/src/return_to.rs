@@ -2,7 +2,9 @@
 //!
 //! Rejected (the caller falls back to `/`): anything not starting with a single `/`;
 //! `//host` and `/\host` (browsers read both as another host); schemes; control
-//! characters and whitespace; backslashes; and the same tricks hidden behind percent
+//! characters and whitespace; backslashes; `.` and `..` path segments (a parser that
+//! resolves them turns `/a/..//evil.example` into `//evil.example`); and the same
+//! tricks hidden behind percent
 //! encoding (`/%2f%2fhost`, `/%09/host`, `/%5chost`), checked after repeated decoding
 //! of the whole target. Decoded, a query may hold spaces (`?q=red%20shoes`) but no
 //! control characters.
@@ -43,9 +45,11 @@ fn is_safe_decoded(p: &str) -> bool {
 
 fn is_safe_path(p: &str) -> bool {
     let bytes = p.as_bytes();
+    let path = p.split(['?', '#']).next().unwrap_or("");
     bytes.first() == Some(&b'/')
         && !matches!(bytes.get(1), Some(b'/') | Some(b'\\'))
         && !p.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        && !path.split('/').any(|segment| segment == "." || segment == "..")
 }
 
 /// One round of `%XX` decoding over the whole target (a `&` or `+` is just a byte
@@ -90,6 +94,12 @@ mod tests {
             "/\r\nSet-Cookie:x=1",
             "/%0d%0aSet-Cookie:x=1",
             " /x",
+            "/a/..//evil.example",
+            "/.//evil.example",
+            "/%2e%2e//evil.example",
+            "/a/%2E%2E/%2F/evil.example",
+            "/..",
+            "/a/.",
         ] {
             assert_eq!(safe_return_to(bad), None, "{bad:?} accepted");
         }
@@ -99,5 +109,7 @@ mod tests {
         // Everything is decoded, also what follows a `&`.
         assert_eq!(safe_return_to("/a?b=1&c=%0d%0aSet-Cookie:x"), None);
         assert_eq!(safe_return_to("/a?b=1&c=2+3"), Some("/a?b=1&c=2+3"));
+        // Dots inside a segment or in the query are just characters.
+        assert_eq!(safe_return_to("/a..b/c.d?x=..&y=."), Some("/a..b/c.d?x=..&y=."));
     }
 }

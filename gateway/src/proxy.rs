@@ -114,12 +114,12 @@ fn site(ctx: &RequestCtx) -> Option<&Site> {
     ctx.site.and_then(|i| ctx.snapshot.sites.get(i))
 }
 
-/// The request path as logged: a customer-login or platform-login token in it (it
-/// signs a customer in) is replaced.
+/// The request path as logged: no customer-login or platform-login token (they sign
+/// a customer in), on a known site or not.
 fn loggable_path<'a>(ctx: &RequestCtx, path: &'a str) -> std::borrow::Cow<'a, str> {
     match site(ctx) {
-        Some(site) => site.auth.connectors.loggable_path(path),
-        None => path.into(),
+        Some(site) => site.auth.connectors.loggable(path),
+        None => sso_filters::auth::connectors::loggable_path(path),
     }
 }
 

@@ -264,7 +264,10 @@ impl Shop {
         Ok(Shop { origin, idp, gateway })
     }
 
+    /// The shop's `[[sites]]` body; `{origin}` in `extra_oidc` becomes the origin's
+    /// address (for a provisioning hook on the demo origin).
     pub fn site_toml(origin: &str, issuer: &str, extra_oidc: &str) -> String {
+        let extra_oidc = extra_oidc.replace("{origin}", origin);
         format!(
             "name = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"{origin}\"]\n\
              public_url = \"http://shop.localhost:{{port}}\"\n\

@@ -18,6 +18,14 @@ fn customer_login_section(extra: &str) -> String {
     )
 }
 
+/// The customer-login section for a site that also has an IdP: IdP sign-ins go
+/// through the demo origin's provisioning hook (required with both).
+fn with_idp(extra: &str) -> String {
+    customer_login_section(&format!(
+        "[sites.provisioning]\nurl = \"http://{{origin}}/hooks/provision\"\n{extra}"
+    ))
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -82,7 +90,7 @@ async fn authenticated(shop: &Shop, shopper: &Shopper) -> bool {
 
 #[tokio::test]
 async fn a_merchant_token_signs_the_customer_in_exactly_once() {
-    let section = customer_login_section("[sites.provisioning]\ndefault_group = \"retail\"\n");
+    let section = with_idp("default_group = \"retail\"\n");
     let shop = Shop::start_with(GatewayConfig::default(), &section).expect("shop");
     shop.ready().await.expect("ready");
     let shopper = Shopper::new(&["shop"]).expect("client");
@@ -136,7 +144,7 @@ async fn a_merchant_token_signs_the_customer_in_exactly_once() {
 
 #[tokio::test]
 async fn forged_stale_foreign_and_misdirected_tokens_sign_nobody_in() {
-    let shop = Shop::start_with(GatewayConfig::default(), &customer_login_section("")).expect("shop");
+    let shop = Shop::start_with(GatewayConfig::default(), &with_idp("")).expect("shop");
     shop.ready().await.expect("ready");
     use base64::Engine;
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
@@ -246,7 +254,7 @@ async fn forged_stale_foreign_and_misdirected_tokens_sign_nobody_in() {
 
 #[tokio::test]
 async fn a_token_redirecting_to_the_logout_path_signs_the_customer_out() {
-    let shop = Shop::start_with(GatewayConfig::default(), &customer_login_section("")).expect("shop");
+    let shop = Shop::start_with(GatewayConfig::default(), &with_idp("")).expect("shop");
     shop.ready().await.expect("ready");
     let shopper = Shopper::new(&["shop"]).expect("client");
     let login = sign(&claims(42, "/account"), SECRET);
@@ -289,7 +297,7 @@ async fn a_token_redirecting_to_the_logout_path_signs_the_customer_out() {
 async fn the_merchant_login_page_is_the_sign_in_entry_and_via_idp_still_reaches_the_idp() {
     let section = format!(
         "{}\n[sites.login]\nurl = \"https://merchant.example/login?return_to={{return_to}}&shop=1\"\n",
-        customer_login_section("")
+        with_idp("")
     );
     let shop = Shop::start_with(GatewayConfig::default(), &section).expect("shop");
     shop.ready().await.expect("ready");
@@ -338,7 +346,7 @@ async fn the_merchant_login_page_is_the_sign_in_entry_and_via_idp_still_reaches_
 
 #[tokio::test]
 async fn a_token_spent_on_one_replica_is_refused_on_the_other_even_when_raced() {
-    let section = customer_login_section("");
+    let section = with_idp("");
     let replicas = Replicas::start(ReplicaOptions {
         oidc: &section,
         ..ReplicaOptions::default()
@@ -452,4 +460,33 @@ async fn a_rotated_merchant_secret_applies_on_reload_and_spent_tokens_stay_spent
     assert_eq!(gateway.reload(None).await.expect("reload").0, 200);
     let resp = shopper.page(&url(&spent)).await.expect("replay");
     assert_eq!(location(&resp), "/_sso/login?sso_error=token_replayed");
+}
+
+#[tokio::test]
+async fn sites_sharing_one_merchant_app_accept_a_token_once_between_them() {
+    let origin = sso_tests::Storefront::start().expect("origin");
+    let site = |name: &str| {
+        format!(
+            "name = \"{name}\"\nhosts = [\"{name}.localhost\"]\nupstreams = [\"{}\"]\npublic_url = \"http://{name}.localhost:{{port}}\"\n{}",
+            origin.addr(),
+            customer_login_section("")
+        )
+    };
+    let gateway = GatewayConfig::default()
+        .site(&site("shop"))
+        .site(&site("outlet"))
+        .start()
+        .expect("gateway");
+    let token = sign(&claims(5, "/account"), SECRET);
+    let shopper = Shopper::new(&["shop", "outlet"]).expect("client");
+    let first = shopper
+        .page(&gateway.site_url("shop", &format!("/login/token/{token}")))
+        .await
+        .expect("shop");
+    assert_eq!(location(&first), "/account");
+    let second = shopper
+        .page(&gateway.site_url("outlet", &format!("/login/token/{token}")))
+        .await
+        .expect("outlet");
+    assert_eq!(location(&second), "/_sso/login?sso_error=token_replayed");
 }

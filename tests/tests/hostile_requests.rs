@@ -380,7 +380,7 @@ async fn duplicated_callback_parameters_are_refused() {
 
 #[tokio::test]
 async fn hostile_customer_login_paths_sign_nobody_in_and_never_reach_the_origin() {
-    let section = "\n[sites.customer_login]\nclient_id = \"merchant\"\nclient_secret = \"merchant-secret-0123456789abcdef0123\"\nstore_hash = \"abc123\"\n";
+    let section = "\n[sites.customer_login]\nclient_id = \"merchant\"\nclient_secret = \"merchant-secret-0123456789abcdef0123\"\nstore_hash = \"abc123\"\n[sites.provisioning]\nurl = \"http://{origin}/hooks/provision\"\n";
     let shop = Shop::start_with(GatewayConfig::default(), section).expect("shop");
     shop.ready().await.expect("ready");
     let port = shop.gateway.port;
@@ -420,5 +420,24 @@ async fn hostile_customer_login_paths_sign_nobody_in_and_never_reach_the_origin(
     assert!(
         !shop.gateway.log().contains(&"A".repeat(100)),
         "a token-shaped path reached the log"
+    );
+
+    // The path written another way is neither read nor passed to the origin, and a
+    // token-shaped segment is logged on no host at all.
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJjdXN0b21lcl9pZCI6NDJ9.c2VjcmV0LXNpZ25hdHVyZQ";
+    for variant in [
+        format!("/LOGIN/TOKEN/{jwt}"),
+        format!("/login/token;x=1/{jwt}"),
+        format!("/Login/Token/{jwt}"),
+    ] {
+        let resp = get(port, &variant, "");
+        assert_eq!(resp.status, 404, "{variant}");
+        assert!(resp.echo().is_none(), "{variant}: reached the origin");
+    }
+    let head = format!("GET /login/token/{jwt} HTTP/1.1\r\nHost: www.shop.localhost\r\n");
+    assert_eq!(send(port, &head).expect("send").status, 421);
+    assert!(
+        !shop.gateway.log().contains("c2VjcmV0LXNpZ25hdHVyZQ"),
+        "a token reached the log"
     );
 }

@@ -51,22 +51,57 @@ impl Connectors {
         path.strip_prefix(self.customer_login.as_ref()?.config().path.as_str())
     }
 
-    /// `path` with the token of a customer-login or platform-login path replaced, for
-    /// logs: those tokens sign a customer in.
-    pub fn loggable_path<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
+    /// True when `path` is the customer-login path written another way — another
+    /// case, or with `;parameters` — which the gateway neither reads a token from nor
+    /// passes on (an origin that folds case or drops parameters would be handed a live
+    /// token).
+    pub fn is_customer_login_variant(&self, path: &str) -> bool {
+        let Some(c) = &self.customer_login else { return false };
+        fold_path(path).starts_with(&fold_path(&c.config().path))
+    }
+
+    /// `path` as logged on this site: whatever follows the customer-login or
+    /// platform-login path (in any case, with any `;parameters`) is replaced, and so
+    /// is every JWT-shaped segment ([`loggable_path`]).
+    pub fn loggable<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
         let prefixes = [
             self.customer_login.as_ref().map(|c| c.config().path.as_str()),
             self.platform_login.as_ref().map(|c| c.path.as_str()),
         ];
+        if prefixes.iter().all(Option::is_none) {
+            return loggable_path(path);
+        }
+        let folded = fold_path(path);
         for prefix in prefixes.into_iter().flatten() {
-            if let Some(token) = path.strip_prefix(prefix) {
-                if !token.is_empty() {
-                    return format!("{prefix}[redacted]").into();
-                }
+            let folded_prefix = fold_path(prefix);
+            if folded.len() > folded_prefix.len() && folded.starts_with(&folded_prefix) {
+                return format!("{prefix}[redacted]").into();
             }
         }
-        path.into()
+        loggable_path(path)
     }
+}
+
+/// A path lower-cased with every segment's `;parameters` dropped.
+fn fold_path(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').map(|s| s.split(';').next().unwrap_or("")).collect();
+    segments.join("/").to_ascii_lowercase()
+}
+
+/// `path` as logged: every segment holding something shaped like a JWT (`eyJ…` — the
+/// base64 of `{"` — followed by a `.`) is replaced by `[redacted]`, on every site and on unknown hosts alike:
+/// customer-login and platform-login links sign a customer in, whatever host or
+/// letter case they arrived with.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let jwt_like = |s: &str| s.find("eyJ").is_some_and(|i| s[i..].contains('.'));
+    if !path.split('/').any(jwt_like) {
+        return path.into();
+    }
+    let redacted: Vec<&str> = path
+        .split('/')
+        .map(|s| if jwt_like(s) { "[redacted]" } else { s })
+        .collect();
+    redacted.join("/").into()
 }
 
 impl SiteAuth {
@@ -151,16 +186,15 @@ impl SiteAuth {
         }
     }
 
-    /// Where a spent `jti` is marked: SHA-256 of the site, the issuer and the `jti`
-    /// (the same `jti` from two sites is two tokens).
+    /// Where a spent `jti` is marked: SHA-256 of the issuer, the store and the `jti`
+    /// — not the site, so several sites sharing one merchant app accept a token once
+    /// between them.
     fn jti_key(&self, jti: &str) -> String {
-        let issuer = self
-            .connectors
-            .customer_login
-            .as_ref()
-            .map_or("", |c| c.config().client_id.as_str());
+        let (issuer, store) = self.connectors.customer_login.as_ref().map_or(("", ""), |c| {
+            (c.config().client_id.as_str(), c.config().store_hash.as_str())
+        });
         let mut h = Sha256::new();
-        for part in [self.site.name.as_str(), issuer, jti] {
+        for part in [issuer, store, jti] {
             h.update((part.len() as u64).to_be_bytes());
             h.update(part.as_bytes());
         }
@@ -265,5 +299,30 @@ impl SiteAuth {
                 tracing::warn!(site = %self.site.name, error = %e, "pre-login session not removed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwt_shaped_segments_never_reach_a_log_line() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln";
+        assert_eq!(loggable_path(&format!("/login/token/{jwt}")), "/login/token/[redacted]");
+        assert_eq!(
+            loggable_path(&format!("/LOGIN/Token;x=1/{jwt}")),
+            "/LOGIN/Token;x=1/[redacted]"
+        );
+        assert_eq!(loggable_path(&format!("/a/x;p={jwt}/b")), "/a/[redacted]/b");
+        assert_eq!(loggable_path("/catalog/shoes.html"), "/catalog/shoes.html");
+        assert_eq!(loggable_path("/eyJust-a-word"), "/eyJust-a-word");
+    }
+
+    #[test]
+    fn case_and_parameter_variants_of_a_path_fold_together() {
+        assert_eq!(fold_path("/Login;x=1/TOKEN/abc"), "/login/token/abc");
+        assert!(fold_path("/LOGIN/token/x").starts_with(&fold_path("/login/token/")));
+        assert!(!fold_path("/login/tokens/x").starts_with(&fold_path("/login/token/")));
     }
 }

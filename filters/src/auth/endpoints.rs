@@ -63,6 +63,9 @@ impl SiteAuth {
             }
             return Flow::Respond(self.customer_login(token, identity, client).await);
         }
+        if self.connectors.is_customer_login_variant(path) {
+            return Flow::Respond(Reply::error(404, "not_found", "There is nothing here.", json));
+        }
         let Some(rest) = path.strip_prefix(self.site.sso_prefix.as_str()) else {
             return Flow::Continue;
         };

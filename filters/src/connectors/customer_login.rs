@@ -254,18 +254,20 @@ fn number(v: &Option<Value>) -> Option<u64> {
     }
 }
 
-/// An id claim (`customer_id`, `jti`): a non-negative integer, or short printable text
-/// (no control characters, no surrounding spaces).
+/// An id claim (`customer_id`, `jti`): a non-negative integer, or short text of
+/// printable ASCII without spaces (no control, format or separator characters an
+/// origin might trim or fold differently).
 fn identifier(v: &Option<Value>) -> Option<String> {
     match v.as_ref()? {
         Value::Number(n) => n.as_u64().map(|n| n.to_string()),
-        Value::String(s)
-            if !s.is_empty() && s.len() <= MAX_CLAIM_LEN && s.trim() == s && !s.chars().any(char::is_control) =>
-        {
-            Some(s.clone())
-        }
+        Value::String(s) if is_plain_id(s) => Some(s.clone()),
         _ => None,
     }
+}
+
+/// Non-empty, at most 256 bytes of printable ASCII without spaces.
+pub fn is_plain_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_CLAIM_LEN && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The claims of a token minted for a platform origin.
@@ -294,8 +296,9 @@ pub fn mint(
     client: Option<IpAddr>,
     now: u64,
 ) -> Result<String, jsonwebtoken::errors::Error> {
+    // Only the canonical form of a number goes as a number: "007" stays text.
     let customer_id = match customer_id.parse::<u64>() {
-        Ok(n) if customer_id.bytes().all(|b| b.is_ascii_digit()) => Value::from(n),
+        Ok(n) if n.to_string() == customer_id => Value::from(n),
         _ => Value::from(customer_id),
     };
     let claims = Outgoing {

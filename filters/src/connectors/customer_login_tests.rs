@@ -116,6 +116,11 @@ fn every_claim_is_checked() {
             NoCustomer,
         ),
         (with(|m| drop(m.insert("customer_id".into(), json!("")))), NoCustomer),
+        (
+            with(|m| drop(m.insert("customer_id".into(), json!("\u{feff}1001")))),
+            NoCustomer,
+        ),
+        (with(|m| drop(m.insert("customer_id".into(), json!("a b")))), NoCustomer),
         (with(|m| drop(m.remove("jti"))), NoJti),
         (with(|m| drop(m.insert("jti".into(), json!({"a": 1})))), NoJti),
         (with(|m| drop(m.insert("iat".into(), json!(NOW - 31)))), Expired),
@@ -212,4 +217,9 @@ fn a_minted_token_verifies_with_the_platform_secret() {
         .claims;
     assert_eq!(payload["customer_id"], json!(42), "digits go as a number");
     assert_eq!(payload["request_ip"], json!("192.0.2.7"));
+    let padded = mint(&platform, "007", "/", None, NOW).expect("mints");
+    let padded: Value = jsonwebtoken::dangerous::insecure_decode::<Value>(&padded)
+        .expect("decodes")
+        .claims;
+    assert_eq!(padded["customer_id"], json!("007"), "leading zeros stay text");
 }

@@ -202,33 +202,43 @@ fn cache_key(site: &str, issuer: &str, subject: &str) -> String {
     hex(&h.finalize())
 }
 
-/// The hook's answer, strictly: `customer_id` a non-negative integer or short
-/// printable text; `groups` (optional) a list of group names without commas;
-/// `created` (optional) a boolean. Other fields are ignored.
+/// The fields of an answer this gateway reads. A field given twice is refused (serde
+/// refuses duplicate fields of a struct), so no reader in front of or behind the hook
+/// can see another customer than the gateway does; other fields are ignored.
+#[derive(Deserialize)]
+struct Answer {
+    customer_id: Option<Value>,
+    groups: Option<Value>,
+    created: Option<Value>,
+}
+
+/// The hook's answer, strictly: `customer_id` a non-negative integer or up to 256
+/// bytes of printable ASCII without spaces; `groups` (optional) a list of group names
+/// without commas, control, format or line-separator characters; `created`
+/// (optional) a boolean.
 pub fn parse_answer(body: &[u8]) -> Result<Provisioned, ProvisionError> {
     let invalid = |why: &str| ProvisionError::Invalid(why.to_string());
-    let value: Value = serde_json::from_slice(body).map_err(|_| invalid("not JSON"))?;
-    let object = value.as_object().ok_or_else(|| invalid("not a JSON object"))?;
-    let customer_id = match object.get("customer_id") {
+    let answer: Answer = serde_json::from_slice(body).map_err(|_| invalid("not a JSON object with each field once"))?;
+    let customer_id = match answer.customer_id {
         Some(Value::Number(n)) => n.as_u64().map(|n| n.to_string()),
-        Some(Value::String(s)) if is_clean(s) => Some(s.clone()),
+        Some(Value::String(s)) if super::customer_login::is_plain_id(&s) => Some(s),
         _ => None,
     }
     .ok_or_else(|| invalid("customer_id is missing or unusable"))?;
-    let groups = match object.get("groups") {
+    let groups = match answer.groups {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) if items.len() <= MAX_GROUPS => items
-            .iter()
+            .into_iter()
             .map(|g| match g {
-                Value::String(s) if is_clean(s) && !s.contains(',') => Ok(s.clone()),
+                Value::String(s) if is_group_name(&s) => Ok(s),
                 _ => Err(invalid("a group is not a name")),
             })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(invalid("groups is not a list of at most 64 names")),
     };
-    let created = match object.get("created") {
+    let created = match answer.created {
         None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
+        Some(Value::Bool(b)) => b,
         Some(_) => return Err(invalid("created is not a boolean")),
     };
     Ok(Provisioned {
@@ -238,9 +248,19 @@ pub fn parse_answer(body: &[u8]) -> Result<Provisioned, ProvisionError> {
     })
 }
 
-/// Short printable text that goes into a header as it is.
-fn is_clean(s: &str) -> bool {
-    !s.is_empty() && s.len() <= MAX_ID_LEN && s.trim() == s && !s.chars().any(char::is_control)
+/// A group name that goes into `X-Customer-Groups` as it is: short, no commas, no
+/// surrounding spaces, no control characters, and none of the invisible format and
+/// separator characters (zero-width, bidi controls, line separators, BOM) an origin
+/// might strip or fold differently.
+fn is_group_name(s: &str) -> bool {
+    let invisible = |c: char| matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}');
+    !s.is_empty()
+        && s.len() <= MAX_ID_LEN
+        && s.trim() == s
+        && !s.contains(',')
+        && !s
+            .chars()
+            .any(|c| c.is_control() || invisible(c) || (c.is_whitespace() && c != ' '))
 }
 
 #[cfg(test)]
@@ -254,6 +274,8 @@ mod tests {
         assert_eq!(ok.customer_id, "c-1");
         assert_eq!((ok.groups, ok.created), (vec!["b2b".to_string()], true));
         let numeric = parse_answer(br#"{"customer_id": 1042}"#).expect("usable");
+        let unicode_group = parse_answer("{\"customer_id\": \"c\", \"groups\": [\"Großkunden B2B\"]}".as_bytes());
+        assert_eq!(unicode_group.expect("usable").groups, vec!["Großkunden B2B"]);
         assert_eq!((numeric.customer_id.as_str(), numeric.created), ("1042", false));
         for bad in [
             &b""[..],
@@ -271,6 +293,11 @@ mod tests {
             br#"{"customer_id": "c", "groups": ["a,b"]}"#,
             br#"{"customer_id": "c", "groups": [1]}"#,
             br#"{"customer_id": "c", "created": "yes"}"#,
+            br#"{"customer_id": "1001", "customer_id": "2002"}"#,
+            "{\"customer_id\": \"\u{feff}1001\"}".as_bytes(),
+            "{\"customer_id\": \"10\u{2028}01\"}".as_bytes(),
+            br#"{"customer_id": "a b"}"#,
+            "{\"customer_id\": \"c\", \"groups\": [\"vip\u{200b}\"]}".as_bytes(),
         ] {
             assert!(parse_answer(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }

@@ -288,14 +288,17 @@ impl LoginFlow {
             name: claims.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
             groups: groups_claim(&id_token.to_string()),
         };
+        let mut email_verified = claims.email_verified();
         if self.provider.config.use_userinfo {
-            self.merge_userinfo(&state, &tokens, claims.subject().clone(), &mut customer)
+            let said = self
+                .merge_userinfo(&state, &tokens, claims.subject().clone(), &mut customer)
                 .await?;
+            email_verified = said.or(email_verified);
         }
         Ok(LoginDone {
             customer,
             issuer: self.provider.config.issuer.to_string(),
-            email_verified: claims.email_verified(),
+            email_verified,
             id_token: id_token.to_string(),
             refresh_token: tokens.refresh_token().map(|t| Secret::new(t.secret().clone())),
             access_lifetime: tokens.expires_in().map(|d| d.as_secs()),
@@ -344,7 +347,7 @@ impl LoginFlow {
         tokens: &openidconnect::core::CoreTokenResponse,
         subject: openidconnect::SubjectIdentifier,
         customer: &mut Customer,
-    ) -> Result<(), CallbackError> {
+    ) -> Result<Option<bool>, CallbackError> {
         let request = state
             .client
             .user_info(tokens.access_token().clone(), Some(subject))
@@ -367,7 +370,7 @@ impl LoginFlow {
         if let Some(name) = info.name().and_then(|n| n.get(None)) {
             customer.name = Some(name.to_string());
         }
-        Ok(())
+        Ok(info.email_verified())
     }
 
     /// Uses a refresh token at the token endpoint.
