@@ -90,6 +90,7 @@ fn fuzz_routes(policy: PathPolicy) -> RouteTable {
     let route = |prefix: &str, access| RouteConfig {
         prefix: prefix.into(),
         access,
+        forward_idp_access_token: false,
     };
     RouteTable::from_config(
         &[
