@@ -220,7 +220,12 @@ async fn a_session_from_before_the_route_forwarded_gets_401_not_a_stale_or_forei
     let (status, answer) = shop.gateway.reload(None).await.expect("reload");
     assert_eq!(status, 200, "{answer}");
 
-    let resp = get(&shopper, &shop.url("/account/idp/profile"), Some("forged-by-the-client")).await;
+    let resp = get(
+        &shopper,
+        &shop.url("/account/idp/profile"),
+        Some("forged-by-the-client"),
+    )
+    .await;
     assert_eq!(resp.status(), 401);
     let body: serde_json::Value = resp.json().await.expect("json");
     assert_eq!(body["error"], "idp_token_unavailable");
@@ -239,7 +244,10 @@ async fn a_session_from_before_the_route_forwarded_gets_401_not_a_stale_or_forei
     assert_eq!(resp.status(), 200);
     let sent = authorization(&resp.text().await.expect("body")).expect("forwarded");
     assert_eq!(
-        userinfo(&shop.idp.issuer(), sent.trim_start_matches("Bearer ")).await.1.as_deref(),
+        userinfo(&shop.idp.issuer(), sent.trim_start_matches("Bearer "))
+            .await
+            .1
+            .as_deref(),
         Some("olga")
     );
 }
