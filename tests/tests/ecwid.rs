@@ -6,7 +6,9 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use sso_tests::{GatewayConfig, Shop, Shopper};
+use sso_tests::{repo_root, GatewayConfig, Shop, Shopper};
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 const ECWID_SECRET: &str = "ecwid-client-secret-0123456789abcdef";
 
@@ -27,6 +29,27 @@ fn profile_of(script: &str) -> String {
         .unwrap_or_else(|| panic!("not the profile declaration: {first}"));
     assert!(!inner.contains(['\'', '<', '>', '"']), "unescaped: {inner}");
     serde_json::from_str(&format!("\"{inner}\"")).expect("valid escapes")
+}
+
+/// Runs `script` in node (`tests/js/run-ecwid-script.mjs`: a V8 context with a stub
+/// of Ecwid's widget API) and returns what it did.
+fn run_in_js(script: &str) -> serde_json::Value {
+    let mut child = Command::new("node")
+        .arg(repo_root().join("tests/js/run-ecwid-script.mjs"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("node runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
 async fn fetch(shop: &Shop, shopper: &Shopper, extra: Option<(&str, &str)>) -> (reqwest::header::HeaderMap, String) {
@@ -71,6 +94,18 @@ async fn a_signed_in_customer_gets_a_profile_that_verifies_and_nobody_else_does(
     assert!(!body.contains("</script>"), "{body}");
     assert!(!body.lines().next().unwrap_or("").contains('\u{2028}'), "{body}");
     let value = profile_of(&body);
+    // A JavaScript engine reads the same value, and the widget's links are set.
+    let ran = run_in_js(&body);
+    let sign_in = serde_json::json!(["setSignInUrls", {
+        "signInUrl": format!("{}?return_to=%2Fcatalog%2Fshoes%3Fsize%3D42%26q%3Da%20b", shop.url("/_sso/login")),
+        "signOutUrl": shop.url("/_sso/logout"),
+    }]);
+    for when in ["loaded", "later"] {
+        assert_eq!(ran[when]["profile"], value.as_str(), "{when}: {ran}");
+        let calls = ran[when]["calls"].as_array().expect("calls");
+        assert!(calls.contains(&sign_in), "{when}: {ran}");
+        assert!(!calls.iter().any(|c| c[0] == "setSsoProfile"), "{when}: {ran}");
+    }
     let parts: Vec<&str> = value.split(' ').collect();
     assert_eq!(parts.len(), 3, "message, signature, timestamp: {value}");
     let (message, signature, timestamp) = (parts[0], parts[1], parts[2]);
@@ -122,7 +157,15 @@ async fn a_signed_in_customer_gets_a_profile_that_verifies_and_nobody_else_does(
     assert!(out.status().is_redirection() || out.status().is_success());
     let (_, body) = fetch(&shop, &shopper, None).await;
     assert_eq!(profile_of(&body), "");
-    assert!(body.contains("setSsoProfile('')"));
+    let ran = run_in_js(&body);
+    for when in ["loaded", "later"] {
+        assert_eq!(ran[when]["profile"], "", "{when}: {ran}");
+        let calls = ran[when]["calls"].as_array().expect("calls");
+        assert!(
+            calls.contains(&serde_json::json!(["setSsoProfile", ""])),
+            "a signed-out page tells the widget to forget the customer: {ran}"
+        );
+    }
 
     // A POST is not a way to get it either.
     let resp = shopper
