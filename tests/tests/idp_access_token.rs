@@ -251,3 +251,66 @@ async fn a_session_from_before_the_route_forwarded_gets_401_not_a_stale_or_forei
         Some("olga")
     );
 }
+
+/// Two replicas on one real Redis: the access token travels with the session record,
+/// so the replica that did not see the login forwards it, and a refresh done by one
+/// replica reaches the origin through the other.
+#[tokio::test]
+async fn the_idp_token_is_kept_in_the_shared_session_record() {
+    use sso_tests::replicas::{ReplicaOptions, Replicas};
+    let env = [("ACCESS_TOKEN_TTL", "4")];
+    let r = Replicas::start(ReplicaOptions {
+        oidc: FORWARDING_ROUTES,
+        idp_env: &env,
+        ..ReplicaOptions::default()
+    })
+    .expect("replicas");
+    r.ready().await.expect("ready");
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    let start = shopper.page(&r.url_a("/account")).await.expect("start");
+    let landing = shopper.walk(start, "pia").await.expect("walk");
+    assert_eq!(landing.status, 200, "{landing:?}");
+
+    let forwarded = |body: String| {
+        authorization(&body)
+            .and_then(|a| a.strip_prefix("Bearer ").map(str::to_string))
+            .expect("forwarded")
+    };
+    let on_b = get(&shopper, &r.url_b("/account/idp/x"), None).await;
+    assert_eq!(on_b.status(), 200);
+    let first = forwarded(on_b.text().await.expect("body"));
+    assert_eq!(userinfo(&r.idp.issuer(), &first).await, (200, Some("pia".into())));
+
+    // B refreshes; A, whose copy is older, forwards the refreshed token too.
+    tokio::time::sleep(Duration::from_millis(3300)).await;
+    let second = forwarded(
+        get(&shopper, &r.url_b("/account/idp/x"), None)
+            .await
+            .text()
+            .await
+            .expect("body"),
+    );
+    assert_ne!(second, first);
+    let on_a = forwarded(
+        get(&shopper, &r.url_a("/account/idp/x"), None)
+            .await
+            .text()
+            .await
+            .expect("body"),
+    );
+    assert_eq!(userinfo(&r.idp.issuer(), &on_a).await, (200, Some("pia".into())));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Past the first token's expiry: A never forwards it.
+    let on_a = forwarded(
+        get(&shopper, &r.url_a("/account/idp/x"), None)
+            .await
+            .text()
+            .await
+            .expect("body"),
+    );
+    assert_ne!(on_a, first, "A forwarded an expired token");
+    assert_eq!(userinfo(&r.idp.issuer(), &on_a).await, (200, Some("pia".into())));
+    for log in [r.a.log(), r.b.log()] {
+        assert!(!log.contains(&first) && !log.contains(&second));
+    }
+}
