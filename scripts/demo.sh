@@ -11,6 +11,7 @@ mkdir -p .demo
 export SSO_COOKIE_SECRET="${SSO_COOKIE_SECRET:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 export OIDC_CLIENT_SECRET="${OIDC_CLIENT_SECRET:-demo-client-secret}"
 export CUSTOMER_LOGIN_SECRET="${CUSTOMER_LOGIN_SECRET:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+export ECWID_CLIENT_SECRET="${ECWID_CLIENT_SECRET:-demo-ecwid-client-secret-0123456789}"
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }

@@ -2,8 +2,10 @@
 //! typed model ([`model`]). Knows nothing of Pingora.
 
 pub mod connectors;
+pub mod ecwid;
 pub mod env;
 pub mod errors;
+pub mod idp_token_forwarding;
 pub mod model;
 pub mod raw;
 pub mod request_safety;

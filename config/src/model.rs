@@ -167,6 +167,8 @@ pub struct SiteConfig {
     pub merchant_login: Option<MerchantLoginConfig>,
     /// Just-in-time customers and a default group (`[sites.provisioning]`).
     pub provisioning: Option<ProvisioningConfig>,
+    /// The signed SSO profile for the Ecwid widget (`[sites.ecwid]`).
+    pub ecwid: Option<crate::ecwid::EcwidConfig>,
 }
 
 /// `[sites.customer_login]`: `GET {path}{jwt}` signs a customer in with an HS256 JWT
@@ -325,6 +327,9 @@ pub struct TokenConfig {
 pub struct RouteConfig {
     pub prefix: String,
     pub access: Access,
+    /// Send the session's IdP access token upstream as `Authorization: Bearer`
+    /// (only on a non-public route of a site with `[sites.oidc]`).
+    pub forward_idp_access_token: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -138,6 +138,17 @@ pub struct RawSite {
     pub login: Option<RawMerchantLogin>,
     /// `[sites.provisioning]`: just-in-time customers and a default group.
     pub provisioning: Option<RawProvisioning>,
+    /// `[sites.ecwid]`: a signed SSO profile for the Ecwid storefront widget.
+    pub ecwid: Option<RawEcwid>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEcwid {
+    pub store_id: Option<i64>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub signature: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -222,4 +233,6 @@ pub struct RawToken {
 pub struct RawRoute {
     pub prefix: Option<String>,
     pub access: Option<String>,
+    /// Send the IdP's access token to the origin as `Authorization: Bearer`.
+    pub forward_idp_access_token: Option<bool>,
 }

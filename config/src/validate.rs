@@ -410,7 +410,7 @@ impl<'a> Validator<'a> {
             .provisioning
             .as_ref()
             .map(|c| self.provisioning(&format!("{p}.provisioning"), c));
-        let routes = self.routes(p, raw, oidc.is_some() || customer_login.is_some());
+        let routes = self.routes(p, raw, oidc.is_some() || customer_login.is_some(), oidc.is_some());
         let tls = self.site_tls(p, raw);
         let hsts_max_age = self.hsts(p, raw, public_url.scheme() == "https");
         let upstream_insecure_skip_verify = raw.upstream_insecure_skip_verify.unwrap_or(false);
@@ -437,6 +437,7 @@ impl<'a> Validator<'a> {
             platform_login,
             merchant_login,
             provisioning,
+            ecwid: raw.ecwid.as_ref().map(|e| self.ecwid(&format!("{p}.ecwid"), e)),
         };
         let mut site = site;
         self.connector_checks(p, raw, &mut site);
@@ -625,7 +626,7 @@ impl<'a> Validator<'a> {
         TokenConfig { signing_key_file, ttl }
     }
 
-    fn routes(&mut self, p: &str, raw: &RawSite, has_oidc: bool) -> Vec<RouteConfig> {
+    fn routes(&mut self, p: &str, raw: &RawSite, has_oidc: bool, has_idp: bool) -> Vec<RouteConfig> {
         let mut routes: Vec<RouteConfig> = raw
             .routes
             .iter()
@@ -661,7 +662,12 @@ impl<'a> Validator<'a> {
                         "needs a login method: add [sites.oidc] or [sites.customer_login]",
                     );
                 }
-                Some(RouteConfig { prefix, access })
+                let forward_idp_access_token = self.idp_token_forwarding(&rp, r, access, has_idp);
+                Some(RouteConfig {
+                    prefix,
+                    access,
+                    forward_idp_access_token,
+                })
             })
             .collect();
         routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));

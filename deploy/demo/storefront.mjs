@@ -18,6 +18,10 @@
 //   sign-in form signs a customer in at the gateway with a customer-login JWT
 //   (iss MERCHANT_CLIENT_ID, default `merchant-site`; store_hash STORE_HASH, default
 //   `demo`), landing on `?return_to=`.
+//
+// Every page includes the gateway's Ecwid SSO profile script (/_sso/ecwid/sso-profile.js,
+// where the site has [sites.ecwid]) and says whether it holds a profile; with
+// ECWID_STORE_ID set it also loads Ecwid's storefront widget for that store.
 import http from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
@@ -25,6 +29,18 @@ import crypto from 'node:crypto';
 
 const port = Number(process.env.PORT || 3000);
 const shop = process.env.SHOP_NAME || 'Demo Shop';
+const ecwidStore = /^\d+$/.test(process.env.ECWID_STORE_ID || '') ? process.env.ECWID_STORE_ID : '';
+
+// The gateway's signed profile first, then (optionally) Ecwid's widget, which reads it.
+const ecwid = `<h2>Ecwid widget</h2>
+<script src="/_sso/ecwid/sso-profile.js"></script>
+<p id="ecwid-sso">Ecwid SSO profile: <b><script>
+document.write(typeof ecwid_sso_profile === 'undefined' ? 'not served (no [sites.ecwid])'
+  : ecwid_sso_profile === '' ? 'empty (anonymous)' : 'signed for this customer');
+</script></b></p>
+${ecwidStore ? `<div id="my-store-${ecwidStore}"></div>
+<script src="https://app.ecwid.com/script.js?${ecwidStore}" charset="utf-8"></script>
+<script>xProductBrowser("id=my-store-${ecwidStore}");</script>` : ''}`;
 
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -185,6 +201,7 @@ const respond = (req, res) => {
     res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(shop)}</title></head>
 <body style="font-family:sans-serif;max-width:40em;margin:3em auto">
 <h1>${escape(shop)}</h1>${who}
+${ecwid}
 <h2>What the gateway sent this origin</h2>
 <pre style="white-space:pre-wrap;word-break:break-all">${escape(JSON.stringify(Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-'))), null, 2))}</pre>
 <script type="application/json" id="echo">${JSON.stringify(echo).replace(/</g, '\\u003c')}</script>

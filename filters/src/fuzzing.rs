@@ -90,6 +90,7 @@ fn fuzz_routes(policy: PathPolicy) -> RouteTable {
     let route = |prefix: &str, access| RouteConfig {
         prefix: prefix.into(),
         access,
+        forward_idp_access_token: false,
     };
     RouteTable::from_config(
         &[
@@ -477,6 +478,71 @@ fn fixtures() -> &'static Fixtures {
             validation,
         }
     })
+}
+
+/// A customer (id, email, name: the input split at the first two `0xff` bytes, each
+/// read as lossy UTF-8) through the Ecwid profile script
+/// ([`crate::connectors::ecwid`]). The script's first line is exactly
+/// `var ecwid_sso_profile = '…';` with nothing inside the quotes that could end the
+/// string or the `<script>` element (no quote, backslash other than `\u`, `<`, `>`,
+/// line terminator), and the escapes read back as the profile, whose signature
+/// verifies and whose message names the customer.
+pub fn ecwid_profile(data: &[u8]) {
+    use crate::connectors::ecwid::{script, sso_profile};
+    use base64::Engine;
+    use hmac::Mac;
+    let mut parts = data
+        .splitn(3, |b| *b == 0xff)
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    let customer = crate::identity::Customer {
+        id: parts.next().unwrap_or_default(),
+        email: parts.next(),
+        name: parts.next(),
+        groups: Vec::new(),
+    };
+    let config = sso_config::ecwid::EcwidConfig {
+        store_id: 1,
+        client_id: "fuzz-app".into(),
+        client_secret: sso_config::Secret::new("fuzz-secret-0123456789abcdef0123"),
+        signature: sso_config::ecwid::EcwidSignature::Sha1,
+    };
+    let value = sso_profile(&config, &customer, 1_700_000_000);
+    let body = script(&value, &customer.id, "/_sso/logout");
+    let first = body.lines().next().unwrap_or_default();
+    let inner = first
+        .strip_prefix("var ecwid_sso_profile = '")
+        .and_then(|r| r.strip_suffix("';"))
+        .unwrap_or_else(|| panic!("not a single declaration: {first:?}"));
+    assert!(!inner.contains(['\'', '"', '<', '>', '\n', '\r', '\u{2028}', '\u{2029}']));
+    assert!(!inner.replace("\\u", "").contains('\\'));
+    let back: String = serde_json::from_str(&format!("\"{inner}\"")).unwrap_or_else(|e| panic!("{e}: {inner}"));
+    assert_eq!(back, value);
+    for line in body.lines().filter(|l| l.contains("var login = ")) {
+        assert!(!line.trim_end_matches("';").contains(['<', '\n']), "{line:?}");
+    }
+    let mut fields = value.split(' ');
+    let (Some(message), Some(signature), Some("1700000000"), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        panic!("not message, signature, timestamp: {value:?}")
+    };
+    let mut mac =
+        hmac::Hmac::<sha1::Sha1>::new_from_slice(b"fuzz-secret-0123456789abcdef0123").unwrap_or_else(|e| panic!("{e}"));
+    mac.update(format!("{message} 1700000000").as_bytes());
+    assert_eq!(signature, crate::store::hex(&mac.finalize().into_bytes()));
+    let json = base64::engine::general_purpose::STANDARD
+        .decode(message)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["userId"].as_str(), Some(customer.id.as_str()));
+    assert_eq!(
+        json["profile"]["email"].as_str(),
+        Some(customer.email.as_deref().unwrap_or(""))
+    );
+    assert_eq!(
+        json["profile"]["billingPerson"]["name"].as_str(),
+        customer.name.as_deref()
+    );
 }
 
 /// Configuration text through `sso_config::parse`, once with no environment and once

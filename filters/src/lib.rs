@@ -10,6 +10,7 @@ pub mod forwarded;
 pub mod fuzzing;
 pub mod identity;
 pub mod identity_headers;
+pub mod idp_access_token;
 pub mod navigation;
 pub mod oidc;
 pub mod origin_credentials;

@@ -37,6 +37,14 @@ impl RouteTable {
             .find(|r| prefix_matches(&r.prefix, path))
             .map_or(Access::Public, |r| r.access)
     }
+
+    /// True when the route of a request's route key forwards the IdP access token.
+    pub fn forwards_idp_access_token(&self, path: &str) -> bool {
+        self.routes
+            .iter()
+            .find(|r| prefix_matches(&r.prefix, path))
+            .is_some_and(|r| r.forward_idp_access_token)
+    }
 }
 
 /// Segment-wise prefix match.
@@ -58,18 +66,22 @@ mod tests {
                 RouteConfig {
                     prefix: "/account".into(),
                     access: Access::Login,
+                    forward_idp_access_token: false,
                 },
                 RouteConfig {
                     prefix: "/account/api".into(),
                     access: Access::Api,
+                    forward_idp_access_token: false,
                 },
                 RouteConfig {
                     prefix: "/".into(),
                     access: Access::Public,
+                    forward_idp_access_token: false,
                 },
                 RouteConfig {
                     prefix: "/Admin/".into(),
                     access: Access::Api,
+                    forward_idp_access_token: false,
                 },
             ],
             PathPolicy::default(),

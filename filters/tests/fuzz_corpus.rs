@@ -20,6 +20,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("stored", fuzzing::stored),
     ("customer_login", fuzzing::customer_login),
     ("hook_answer", fuzzing::hook_answer),
+    ("ecwid_profile", fuzzing::ecwid_profile),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -46,6 +46,9 @@ pub struct RequestCtx {
     identity: Option<Identity>,
     /// True once identity headers were set on the upstream request.
     identity_sent: bool,
+    /// `Authorization: Bearer <IdP access token>` for the origin, on a route with
+    /// `forward_idp_access_token` (a sensitive header value).
+    idp_access_token: Option<http::HeaderValue>,
 }
 
 impl GatewayProxy {
@@ -151,6 +154,7 @@ impl ProxyHttp for GatewayProxy {
             forwarded: None,
             identity: None,
             identity_sent: false,
+            idp_access_token: None,
         }
     }
 
@@ -228,13 +232,23 @@ impl ProxyHttp for GatewayProxy {
                 site.auth.gate(access, req, identity.as_ref(), ctx.client_ip).await
             };
         }
+        // A route that forwards the IdP access token sends it, or answers instead.
+        let forwards_idp_token = site.routes.forwards_idp_access_token(route_key);
+        if let (Flow::Continue, true, Some(identity)) = (&flow, forwards_idp_token, identity.as_ref()) {
+            match site.auth.idp_access_token_header(identity, wants_json(&req.headers)) {
+                Ok(value) => ctx.idp_access_token = Some(value),
+                Err(reply) => flow = Flow::Respond(reply),
+            }
+        }
         ctx.identity = identity;
         match flow {
             Flow::Continue => {
                 let bearer_used = ctx.identity.as_ref().is_some_and(|i| i.via.is_bearer());
                 let strip = site.auth.gateway_credentials(&req.headers, bearer_used);
                 let req = session.req_header_mut();
-                if strip.authorization {
+                // On a forwarding route, whatever `Authorization` the client sent never
+                // reaches the origin: only the gateway sets it there.
+                if strip.authorization || forwards_idp_token {
                     req.remove_header(&http::header::AUTHORIZATION);
                 }
                 if let Some(kept) = strip.cookies {
@@ -301,6 +315,10 @@ impl ProxyHttp for GatewayProxy {
                 upstream.insert_header(name, value)?;
             }
             ctx.identity_sent = true;
+        }
+        // Cloned, not taken: a retry on another origin runs this filter again.
+        if let Some(token) = &ctx.idp_access_token {
+            upstream.insert_header(http::header::AUTHORIZATION, token.clone())?;
         }
         Ok(())
     }

@@ -47,6 +47,7 @@ fn every_shipped_example_config_passes_check() {
                 ("PLATFORM_LOGIN_SECRET", "platform-login-secret-0123456789abcdef"),
                 ("PLATFORM_CLIENT_ID", "gateway"),
                 ("PROVISIONING_SECRET", "provisioning-secret-0123"),
+                ("ECWID_CLIENT_SECRET", "example-ecwid-client-secret-0123456789"),
             ];
             let (ok, out) = check(&text, &env).expect("check runs");
             assert!(ok, "{} fails check:\n{out}", path.display());

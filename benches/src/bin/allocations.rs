@@ -28,6 +28,7 @@ fn main() {
         &[sso_config::RouteConfig {
             prefix: "/account".into(),
             access: sso_config::Access::Login,
+            forward_idp_access_token: false,
         }],
         sso_config::PathPolicy::default(),
     );

@@ -89,6 +89,10 @@ impl SiteAuth {
                 limited(Endpoint::Token, true).unwrap_or_else(|| self.token_json(identity))
             }
             "/jwks.json" if get => Reply::json(200, &self.signer.jwks).header("cache-control", "public, max-age=300"),
+            crate::connectors::ecwid::PROFILE_PATH if get => match self.ecwid_script(&req.headers, identity) {
+                Some(script) => script,
+                None => Reply::error(404, "not_found", "There is nothing here.", json),
+            },
             "/login" | "/logout" | "/session" | "/token" | "/jwks.json" => {
                 Reply::error(405, "method_not_allowed", "This method is not allowed here.", json)
             }

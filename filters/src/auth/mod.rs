@@ -360,6 +360,7 @@ impl SiteAuth {
         };
         match flow.refresh(&token).await {
             Ok(r) => {
+                refresh.set_access(self.kept_access_token(r.access_token, r.lifetime));
                 refresh.finish(r.refresh_token, r.lifetime);
                 let saved = self.stores.sessions.save(&identity.sid, &identity.session).await;
                 if let Err(e) = &saved {
@@ -393,11 +394,13 @@ impl SiteAuth {
         done: crate::oidc::flow::LoginDone,
         login: LoginSource,
     ) -> Result<(SessionId, String), StoreError> {
+        let refresh = crate::sessions::RefreshState::new(done.refresh_token, done.access_lifetime, self.revalidate);
+        refresh.set_access(self.kept_access_token(done.access_token, done.access_lifetime));
         let data = SessionData::new(
             self.site_name.clone(),
             done.customer,
             self.keep_id_token.then_some(done.id_token),
-            crate::sessions::RefreshState::new(done.refresh_token, done.access_lifetime, self.revalidate),
+            refresh,
             self.absolute_ttl,
         )
         .with_login(login);

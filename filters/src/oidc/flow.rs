@@ -137,14 +137,17 @@ pub struct LoginDone {
     pub refresh_token: Option<Secret>,
     /// Seconds the IdP's access token is valid (`expires_in`).
     pub access_lifetime: Option<u64>,
+    /// The IdP's access token, kept only for routes that forward it.
+    pub access_token: Secret,
     pub return_to: String,
 }
 
 /// A successful refresh: the rotated refresh token, if the IdP rotates, and the new
-/// access token lifetime.
+/// access token and its lifetime.
 pub struct Refreshed {
     pub refresh_token: Option<Secret>,
     pub lifetime: Option<u64>,
+    pub access_token: Secret,
 }
 
 /// Why a refresh did not happen.
@@ -302,6 +305,7 @@ impl LoginFlow {
             id_token: id_token.to_string(),
             refresh_token: tokens.refresh_token().map(|t| Secret::new(t.secret().clone())),
             access_lifetime: tokens.expires_in().map(|d| d.as_secs()),
+            access_token: Secret::new(tokens.access_token().secret().clone()),
             return_to: pending.return_to,
         })
     }
@@ -391,6 +395,7 @@ impl LoginFlow {
             Ok(t) => Ok(Refreshed {
                 refresh_token: t.refresh_token().map(|r| Secret::new(r.secret().clone())),
                 lifetime: t.expires_in().map(|d| d.as_secs()),
+                access_token: Secret::new(t.access_token().secret().clone()),
             }),
             Err(RequestTokenError::ServerResponse(r)) if *r.error() == CoreErrorResponseType::InvalidGrant => {
                 Err(RefreshError::Refused(r.to_string()))

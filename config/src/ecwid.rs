@@ -1,0 +1,97 @@
+//! `[sites.ecwid]`: the signed SSO profile the Ecwid storefront widget reads
+//! (`ecwid_sso_profile`), served by the gateway at `{sso_prefix}/ecwid/sso-profile.js`.
+
+use crate::raw::RawEcwid;
+use crate::validate::Validator;
+use crate::values::Secret;
+
+/// Shortest accepted `ecwid.client_secret`, in bytes. Ecwid issues 32-character
+/// application secrets; anything shorter is a paste error or a made-up key, and an
+/// HMAC key shorter than the hash output weakens the signature.
+pub const MIN_ECWID_SECRET_LEN: usize = 32;
+
+/// The hash of the profile's HMAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EcwidSignature {
+    /// HMAC-SHA1, as Ecwid's SSO payload documentation shows it (the default).
+    #[default]
+    Sha1,
+    /// HMAC-SHA512, which Ecwid's changelog of March 2025 announces in place of SHA-1.
+    Sha512,
+}
+
+/// `[sites.ecwid]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcwidConfig {
+    /// The Ecwid store whose widget the site embeds (`script.js?{store_id}`).
+    pub store_id: u64,
+    /// The Ecwid application's client id: the profile's `appClientId`.
+    pub client_id: String,
+    /// The application's client secret: the HMAC key.
+    pub client_secret: Secret,
+    /// The HMAC hash (`signature = "sha1"` (default) or `"sha512"`).
+    pub signature: EcwidSignature,
+}
+
+impl Validator<'_> {
+    pub(crate) fn ecwid(&mut self, p: &str, raw: &RawEcwid) -> EcwidConfig {
+        let store_id = match raw.store_id {
+            Some(id) if id > 0 => id.unsigned_abs(),
+            Some(id) => {
+                self.errors.push(
+                    format!("{p}.store_id"),
+                    format!("{id} must be a store number, 1 or more"),
+                );
+                0
+            }
+            None => {
+                self.errors.push(format!("{p}.store_id"), "is required");
+                0
+            }
+        };
+        let client_id_key = format!("{p}.client_id");
+        let client_id = self
+            .opt_text(&client_id_key, raw.client_id.as_ref())
+            .unwrap_or_default();
+        if client_id.is_empty() {
+            self.errors.push(&client_id_key, "is required");
+        } else if !client_id.bytes().all(|b| b.is_ascii_graphic()) {
+            self.errors.push(
+                &client_id_key,
+                "must be printable ASCII without spaces (an Ecwid app client id)",
+            );
+        }
+        let secret_key = format!("{p}.client_secret");
+        let client_secret = match self.opt_text(&secret_key, raw.client_secret.as_ref()) {
+            Some(s) if s.len() >= MIN_ECWID_SECRET_LEN => Secret::new(s),
+            other => {
+                if other.is_some() || raw.client_secret.is_none() {
+                    self.errors.push(
+                        &secret_key,
+                        format!(
+                            "is required, at least {MIN_ECWID_SECRET_LEN} bytes (write it as \"${{ECWID_CLIENT_SECRET}}\")"
+                        ),
+                    );
+                }
+                Secret::new(String::new())
+            }
+        };
+        let signature = match raw.signature.as_deref() {
+            None | Some("sha1") => EcwidSignature::Sha1,
+            Some("sha512") => EcwidSignature::Sha512,
+            Some(other) => {
+                self.errors.push(
+                    format!("{p}.signature"),
+                    format!("{other:?} is not \"sha1\" or \"sha512\""),
+                );
+                EcwidSignature::Sha1
+            }
+        };
+        EcwidConfig {
+            store_id,
+            client_id,
+            client_secret,
+            signature,
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The signed SSO profile for the Ecwid storefront widget: `GET
+//! {sso_prefix}/ecwid/sso-profile.js` answers a script declaring
+//! `var ecwid_sso_profile = '…';` for the signed-in customer, and pointing the
+//! widget's sign-in and sign-out links at the gateway.
+//!
+//! The value follows Ecwid's SSO payload documentation: three parts separated by
+//! spaces — the base64 of a JSON profile (`appClientId`, `userId`, `profile.email`,
+//! `profile.billingPerson.name`), the lower-case hex HMAC of `"{message}
+//! {timestamp}"` under the app's client secret (SHA-1, or SHA-512 with
+//! `signature = "sha512"`), and the timestamp in Unix seconds. Ecwid accepts a
+//! timestamp up to 10 minutes old, which makes the value a short-lived bearer
+//! credential for the widget: it is answered only to the session cookie (never to an
+//! API token, never to a cross-site request), and never cached.
+//!
+//! Runs as one of the gateway-owned endpoints; pure apart from the clock.
+
+use crate::identity::Customer;
+use crate::reply::Reply;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sso_config::ecwid::{EcwidConfig, EcwidSignature};
+
+/// The endpoint's path under the site's `sso_prefix`.
+pub const PROFILE_PATH: &str = "/ecwid/sso-profile.js";
+
+/// The JSON message Ecwid reads (field names are Ecwid's).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Message<'a> {
+    app_client_id: &'a str,
+    user_id: &'a str,
+    profile: Profile<'a>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Profile<'a> {
+    /// Always present (empty when the IdP gave none), as in Ecwid's own examples.
+    email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    billing_person: Option<BillingPerson<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct BillingPerson<'a> {
+    name: &'a str,
+}
+
+/// `"{message} {signature} {timestamp}"` for `customer` at Unix second `now`.
+pub fn sso_profile(config: &EcwidConfig, customer: &Customer, now: u64) -> String {
+    let message = Message {
+        app_client_id: &config.client_id,
+        user_id: &customer.id,
+        profile: Profile {
+            email: customer.email.as_deref().unwrap_or(""),
+            billing_person: customer.name.as_deref().map(|name| BillingPerson { name }),
+        },
+    };
+    // Serialising a struct of strings cannot fail; an empty object would only make
+    // the widget refuse the profile.
+    let json = serde_json::to_vec(&message).unwrap_or_default();
+    let message = base64::engine::general_purpose::STANDARD.encode(json);
+    let signed = format!("{message} {now}");
+    let signature = sign(config, signed.as_bytes());
+    format!("{message} {signature} {now}")
+}
+
+/// Lower-case hex HMAC of `data` under the client secret.
+fn sign(config: &EcwidConfig, data: &[u8]) -> String {
+    let key = config.client_secret.expose().as_bytes();
+    let tag = match config.signature {
+        EcwidSignature::Sha1 => {
+            Hmac::<sha1::Sha1>::new_from_slice(key).map(|m| m.chain_update(data).finalize().into_bytes().to_vec())
+        }
+        EcwidSignature::Sha512 => {
+            Hmac::<sha2::Sha512>::new_from_slice(key).map(|m| m.chain_update(data).finalize().into_bytes().to_vec())
+        }
+    };
+    // HMAC takes a key of any length: the error arm is unreachable.
+    crate::store::hex(&tag.unwrap_or_default())
+}
+
+/// `text` as the inside of a single-quoted JavaScript string that is also safe in an
+/// HTML `<script>` element: everything but ASCII letters, digits and ` .,:/_-+=@?&%`
+/// becomes a `\uXXXX` escape, so no quote, backslash, line break (including U+2028
+/// and U+2029) or `<`, `>` can end the string or the element.
+pub fn js_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for unit in text.encode_utf16() {
+        let plain = u8::try_from(unit)
+            .ok()
+            .filter(|b| b.is_ascii_alphanumeric() || b" .,:/_-+=@?&%".contains(b));
+        match plain {
+            Some(b) => out.push(char::from(b)),
+            None => out.push_str(&format!("\\u{unit:04x}")),
+        }
+    }
+    out
+}
+
+/// The script: the profile variable, then (once the widget's API is loaded) the
+/// sign-in link to the gateway's login, back to the page the shopper was on, and the
+/// sign-out link to the gateway's logout. An empty profile also tells a widget that
+/// still shows a customer to sign them out (`Ecwid.setSsoProfile('')`).
+pub fn script(profile: &str, login_url: &str, logout_url: &str) -> String {
+    format!(
+        "var ecwid_sso_profile = '{profile}';\n\
+         (function () {{\n\
+         \x20 var login = '{login}';\n\
+         \x20 var logout = '{logout}';\n\
+         \x20 var signedIn = ecwid_sso_profile !== '';\n\
+         \x20 function hook() {{\n\
+         \x20   if (!window.Ecwid || !window.Ecwid.OnAPILoaded) return false;\n\
+         \x20   window.Ecwid.OnAPILoaded.add(function () {{\n\
+         \x20     var back = window.location.pathname + window.location.search;\n\
+         \x20     window.Ecwid.setSignInUrls({{\n\
+         \x20       signInUrl: login + '?return_to=' + encodeURIComponent(back),\n\
+         \x20       signOutUrl: logout\n\
+         \x20     }});\n\
+         \x20     if (!signedIn) window.Ecwid.setSsoProfile('');\n\
+         \x20   }});\n\
+         \x20   return true;\n\
+         \x20 }}\n\
+         \x20 if (!hook()) window.addEventListener('load', hook);\n\
+         }})();\n",
+        profile = js_string(profile),
+        login = js_string(login_url),
+        logout = js_string(logout_url),
+    )
+}
+
+/// True when the browser says the request comes from another site's page
+/// (`Sec-Fetch-Site` other than `same-origin` or `none`): such a page could include
+/// the script and read the profile, so it gets an empty one. Browsers without the
+/// header rely on the session cookie being `SameSite=Lax` (not sent on a cross-site
+/// `<script>` load).
+pub fn cross_site(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| !matches!(v.as_bytes(), b"same-origin" | b"none"))
+}
+
+/// The response: a JavaScript body that is never stored by any cache.
+pub fn reply(body: String) -> Reply {
+    Reply::with_body(200, "text/javascript; charset=utf-8", body)
+        .header("cache-control", "private, no-store")
+        .header("x-content-type-options", "nosniff")
+}
+
+#[cfg(test)]
+#[path = "ecwid_tests.rs"]
+mod tests;
+
+impl crate::auth::SiteAuth {
+    /// `{sso_prefix}/ecwid/sso-profile.js` on a site with `[sites.ecwid]`: the signed
+    /// profile of the session the browser's cookie names; empty for anyone else (an
+    /// anonymous visitor, an API token, a cross-site request).
+    pub fn ecwid_script(&self, headers: &http::HeaderMap, identity: Option<&crate::auth::Identity>) -> Option<Reply> {
+        let config = self.site.ecwid.as_ref()?;
+        let customer = identity.filter(|i| i.from_cookie()).map(|i| i.customer());
+        let profile = match customer {
+            Some(_) if cross_site(headers) => {
+                self.events.rejected(&self.site.name, "ecwid_cross_site");
+                tracing::info!(site = %self.site.name, "Ecwid profile refused to a cross-site request");
+                String::new()
+            }
+            Some(c) => sso_profile(config, c, crate::sessions::now_secs()),
+            None => String::new(),
+        };
+        let base = format!(
+            "{}{}",
+            self.site.public_url.as_str().trim_end_matches('/'),
+            self.site.sso_prefix
+        );
+        Some(reply(script(
+            &profile,
+            &format!("{base}/login"),
+            &format!("{base}/logout"),
+        )))
+    }
+}
