@@ -4,6 +4,7 @@
 pub mod connectors;
 pub mod env;
 pub mod errors;
+pub mod idps;
 pub mod model;
 pub mod raw;
 pub mod request_safety;
