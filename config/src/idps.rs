@@ -138,7 +138,10 @@ mod tests {
     #[test]
     fn several_idps_validate_with_their_own_callbacks() {
         let extra = idp("acme", "display_name = \"Acme <Corp>\"")
-            + &idp("globex", "callback_path = \"/sso/globex/back\"\npost_logout_path = \"/bye\"");
+            + &idp(
+                "globex",
+                "callback_path = \"/sso/globex/back\"\npost_logout_path = \"/bye\"",
+            );
         let cfg = parse(&extra).expect("valid");
         let site = &cfg.sites[0];
         assert!(site.oidc.is_none());
@@ -159,16 +162,23 @@ mod tests {
         let both = idp("acme", "")
             + "[sites.oidc]\nissuer = \"http://127.0.0.1:9000\"\nclient_id = \"c\"\nclient_secret = \"s\"\n";
         let e = errors(&both);
-        assert!(e.contains("sites[0].idps: a site has either one [sites.oidc] or a list of [[sites.idps]], not both"), "{e}");
+        assert!(
+            e.contains("sites[0].idps: a site has either one [sites.oidc] or a list of [[sites.idps]], not both"),
+            "{e}"
+        );
     }
 
     #[test]
     fn names_must_be_present_plain_and_distinct() {
         let e = errors(&(idp("acme", "") + &idp("acme", "callback_path = \"/other\"")));
-        assert!(e.contains("sites[0].idps[1].name: \"acme\" is already the name of sites[0].idps[0]"), "{e}");
+        assert!(
+            e.contains("sites[0].idps[1].name: \"acme\" is already the name of sites[0].idps[0]"),
+            "{e}"
+        );
         let e = errors(&idp("Acme Corp", ""));
         assert!(e.contains("sites[0].idps[0].name: \"Acme Corp\" must be"), "{e}");
-        let e = errors("[[sites.idps]]\nissuer = \"http://127.0.0.1:9000\"\nclient_id = \"c\"\nclient_secret = \"s\"\n");
+        let e =
+            errors("[[sites.idps]]\nissuer = \"http://127.0.0.1:9000\"\nclient_id = \"c\"\nclient_secret = \"s\"\n");
         assert!(e.contains("sites[0].idps[0].name: is required"), "{e}");
         let e = errors(&idp("acme", "display_name = \"  \""));
         assert!(e.contains("sites[0].idps[0].display_name: must be"), "{e}");
@@ -179,7 +189,10 @@ mod tests {
     #[test]
     fn callbacks_must_differ_and_every_oidc_key_is_checked() {
         let e = errors(&(idp("acme", "callback_path = \"/cb\"") + &idp("globex", "callback_path = \"/CB\"")));
-        assert!(e.contains("sites[0].idps[1].callback_path: \"/CB\" is already the callback of sites[0].idps[0]"), "{e}");
+        assert!(
+            e.contains("sites[0].idps[1].callback_path: \"/CB\" is already the callback of sites[0].idps[0]"),
+            "{e}"
+        );
         let e = errors(&(idp("acme", "callback_path = \"/login/sso/callback/globex\"") + &idp("globex", "")));
         assert!(e.contains("sites[0].idps[1].callback_path"), "{e}");
         let e = errors("[[sites.idps]]\nname = \"acme\"\nissuer = \"ftp://x\"\nclient_id = \"c\"\nclient_secret = \"s\"\nscopes = [\"email\"]\n");
@@ -195,7 +208,9 @@ mod tests {
             assert!(check_name(good).is_ok(), "{good}");
         }
         let long = "a".repeat(MAX_NAME_LEN + 1);
-        for bad in ["", "Acme", "-acme", "ac me", "ac/me", "acme\n", "ä", "a.b", "a_b", &long] {
+        for bad in [
+            "", "Acme", "-acme", "ac me", "ac/me", "acme\n", "ä", "a.b", "a_b", &long,
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
     }

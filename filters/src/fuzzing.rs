@@ -536,6 +536,7 @@ pub fn stored(data: &[u8]) {
                         assert_eq!(a.nonce.secret(), login.nonce.secret());
                         assert_eq!(a.return_to, login.return_to);
                         assert_eq!(a.binding_hash, login.binding_hash);
+                        assert_eq!(a.idp, login.idp);
                     }
                     Err(e) => panic!("a decoded pending login does not round-trip: {e}"),
                 }
@@ -577,8 +578,19 @@ pub fn stored_seeds() -> Vec<Vec<u8>> {
         return_to: "/account?x=1".into(),
         binding_hash: [3; 32],
         created_at: 1_700_000_000,
+        idp: None,
     };
     if let Ok(b) = login.encode() {
+        seeds.push([b"p".as_slice(), &b].concat());
+    }
+    // Version 2: started for one of several IdPs.
+    let named = crate::oidc::pending::PendingLogin {
+        idp: Some("acme".into()),
+        nonce: openidconnect::Nonce::new("n".into()),
+        pkce_verifier: openidconnect::PkceCodeVerifier::new("v".repeat(43)),
+        ..login
+    };
+    if let Ok(b) = named.encode() {
         seeds.push([b"p".as_slice(), &b].concat());
     }
     seeds

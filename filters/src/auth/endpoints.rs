@@ -1,9 +1,11 @@
 //! Gateway-owned paths: `<sso_prefix>/login`, `/logout`, `/session`, `/token`,
-//! `/jwks.json`, and the IdP callback (`oidc.callback_path`).
+//! `/jwks.json`, and the IdP callbacks (`oidc.callback_path`, one per IdP).
 //!
 //! Runs after the site is known and the identity looked up, before the access gate.
 //! Returns [`Flow::Continue`] for every other path.
 
+use super::chooser::{chooser_page, LoginQuery};
+use super::idps::Idp;
 use super::{Identity, SiteAuth};
 use crate::navigation::{is_navigation, is_page_request};
 use crate::rate_limit::Endpoint;
@@ -29,15 +31,11 @@ impl SiteAuth {
         let path = req.uri.path();
         let query = req.uri.query().unwrap_or("");
         let json = wants_json(&req.headers);
-        let is_callback = self
-            .flow
-            .as_ref()
-            .is_some_and(|f| f.provider.config.callback_path == path);
-        if is_callback {
+        if let Some(idp) = self.idps.by_callback(path) {
             if let Some(limited) = self.over_limit(Endpoint::Callback, client, json) {
                 return Flow::Respond(limited);
             }
-            return Flow::Respond(self.callback(req, identity).await);
+            return Flow::Respond(self.callback(req, identity, idp).await);
         }
         let Some(rest) = path.strip_prefix(self.site.sso_prefix.as_str()) else {
             return Flow::Continue;
@@ -70,9 +68,11 @@ impl SiteAuth {
         Flow::Respond(reply)
     }
 
-    /// `<sso_prefix>/login?return_to=…`: a signed-in browser goes straight back; an
-    /// anonymous page load starts a login (within the client's rate limit); anything
-    /// that is not a top-level `GET` navigation gets a 401 and starts nothing.
+    /// `<sso_prefix>/login?return_to=…&org=…`: a signed-in browser goes straight back;
+    /// an anonymous page load starts a login (within the client's rate limit) — at the
+    /// IdP named by `org` on a site with `[[sites.idps]]`, else at the chooser page
+    /// when there are several; anything that is not a top-level `GET` navigation gets
+    /// a 401 and starts nothing.
     async fn login(
         &self,
         req: &http::request::Parts,
@@ -80,10 +80,8 @@ impl SiteAuth {
         identity: Option<&Identity>,
         client: Option<IpAddr>,
     ) -> Reply {
-        let raw = url::form_urlencoded::parse(query.as_bytes())
-            .find(|(k, _)| k == "return_to")
-            .map(|(_, v)| v);
-        let return_to = match raw.as_deref() {
+        let asked = LoginQuery::parse(query);
+        let return_to = match asked.return_to.as_deref() {
             None => "/".to_string(),
             Some(r) => match safe_return_to(r) {
                 Some(ok) => ok.to_string(),
@@ -103,13 +101,27 @@ impl SiteAuth {
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
             return limited;
         }
-        self.start_login(&req.headers, &return_to).await
+        // `org` chooses among named IdPs; a site with one `[sites.oidc]` ignores it.
+        let named = self.idps.iter().any(|i| i.name().is_some());
+        match asked.org {
+            Some(org) if named => match self.idps.by_name(&org) {
+                Some(idp) => self.start_login_with(idp, &req.headers, &return_to).await,
+                None => {
+                    self.events.rejected(&self.site.name, "unknown_org");
+                    tracing::info!(site = %self.site.name, "login for an unknown organisation");
+                    chooser_page(&self.site.sso_prefix, &self.idps, &return_to, true)
+                }
+            },
+            _ if self.idps.only().is_none() && !self.idps.is_empty() => {
+                chooser_page(&self.site.sso_prefix, &self.idps, &return_to, false)
+            }
+            _ => self.start_login(&req.headers, &return_to).await,
+        }
     }
 
-    async fn callback(&self, req: &http::request::Parts, identity: Option<&Identity>) -> Reply {
-        let Some(flow) = &self.flow else {
-            return Reply::error(404, "not_found", "There is nothing here.", false);
-        };
+    /// The callback of `idp` (the one whose redirect URI this path is).
+    async fn callback(&self, req: &http::request::Parts, identity: Option<&Identity>, idp: &Idp) -> Reply {
+        let flow = &idp.flow;
         let query = req.uri.query().unwrap_or("");
         let clear_flow = flow.clear_flow_cookie(query);
         let reply = match flow.finish(query, &req.headers).await {
@@ -125,14 +137,17 @@ impl SiteAuth {
                 let subject = done.customer.id.clone();
                 match self.create_session(done).await {
                     Ok((_, cookie)) => {
-                        tracing::info!(site = %self.site.name, %subject, "login succeeded");
+                        tracing::info!(site = %self.site.name, idp = idp.name().unwrap_or(""), %subject, "login succeeded");
                         self.events.login(&self.site.name, "oidc", "success");
                         Reply::redirect(303, return_to).header("set-cookie", cookie)
                     }
                     Err(e) => self.callback_failed(req, crate::oidc::flow::CallbackError::Store(e)),
                 }
             }
-            Err(e) => self.callback_failed(req, e),
+            Err(e) => {
+                tracing::debug!(site = %self.site.name, idp = idp.name().unwrap_or(""), "callback refused");
+                self.callback_failed(req, e)
+            }
         };
         match clear_flow {
             Some(c) => reply.header("set-cookie", c),
@@ -161,8 +176,9 @@ impl SiteAuth {
                 return store_unavailable(json);
             }
         }
-        let target = match &self.flow {
-            Some(flow) => flow.logout_target(id_token.as_deref()),
+        // The IdP that signed this session in, and no other (see `Idps::for_logout`).
+        let target = match self.idps.for_logout(ending.map(|i| &*i.session)) {
+            Some(idp) => idp.flow.logout_target(id_token.as_deref()),
             None => "/".to_string(),
         };
         Reply::redirect(303, target).header("set-cookie", self.cookies.clear_session())

@@ -22,14 +22,22 @@ use url::Url;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderKey {
     site: String,
+    /// The `[[sites.idps]]` name (`None` for `[sites.oidc]`): two IdPs of one site
+    /// never share a provider, even with equal settings.
+    idp: Option<String>,
     public_url: Url,
     oidc: OidcConfig,
 }
 
 impl ProviderKey {
     pub fn of(site: &SiteConfig, oidc: &OidcConfig) -> Self {
+        Self::of_idp(site, None, oidc)
+    }
+
+    pub fn of_idp(site: &SiteConfig, idp: Option<&str>, oidc: &OidcConfig) -> Self {
         ProviderKey {
             site: site.name.clone(),
+            idp: idp.map(str::to_string),
             public_url: site.public_url.clone(),
             oidc: oidc.clone(),
         }
@@ -81,13 +89,23 @@ impl StagedProviders {
     /// The provider for `site`: the running one when it was built from the same
     /// settings, else a new one (without metadata until discovered).
     pub fn get_or_create(&mut self, site: &SiteConfig, oidc: &OidcConfig) -> Result<Arc<OidcProvider>, ProviderError> {
-        let key = ProviderKey::of(site, oidc);
+        self.get_or_create_idp(site, None, oidc)
+    }
+
+    /// [`Self::get_or_create`] for the site's IdP named `idp` (`None`: `[sites.oidc]`).
+    pub fn get_or_create_idp(
+        &mut self,
+        site: &SiteConfig,
+        idp: Option<&str>,
+        oidc: &OidcConfig,
+    ) -> Result<Arc<OidcProvider>, ProviderError> {
+        let key = ProviderKey::of_idp(site, idp, oidc);
         if let Some((_, p)) = self.chosen.iter().find(|(k, _)| *k == key) {
             return Ok(p.clone());
         }
         let provider = match self.running.iter().find(|(k, _)| *k == key) {
             Some((_, p)) => p.clone(),
-            None => Arc::new(OidcProvider::from_config(site, oidc)?),
+            None => Arc::new(OidcProvider::for_idp(site, idp, oidc)?),
         };
         self.chosen.push((key, provider.clone()));
         Ok(provider)
