@@ -258,7 +258,10 @@ impl LoginFlow {
         }
         if let Some(current) = self.provider.current() {
             let expected = current.metadata.issuer().as_str();
-            check_response_issuer(params.iss.as_deref(), expected, current.iss_parameter_required)?;
+            // A wrong `iss` is refused on any response; a missing one only on a
+            // response that carries a code (an error response signs nobody in).
+            let required = current.iss_parameter_required && params.code.is_some();
+            check_response_issuer(params.iss.as_deref(), expected, required)?;
         }
         if let Some(error) = params.error {
             return Err(CallbackError::IdpError(error));
