@@ -18,6 +18,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("request_path", fuzzing::request_path),
     ("navigation", fuzzing::navigation),
     ("stored", fuzzing::stored),
+    ("idp_choice", fuzzing::idp_choice),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -117,4 +118,9 @@ fn navigation_corpus() {
 #[test]
 fn stored_corpus() {
     replay("stored");
+}
+
+#[test]
+fn idp_choice_corpus() {
+    replay("idp_choice");
 }

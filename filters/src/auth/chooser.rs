@@ -7,7 +7,6 @@
 //! names come from the configuration and are HTML-escaped all the same. Never cached:
 //! it is served to anonymous visitors at a URL that also signs them in.
 
-use super::idps::Idps;
 use crate::reply::{html_escape, Reply};
 
 /// Longest `org` value looked at; longer ones cannot be a configured name.
@@ -44,9 +43,10 @@ impl LoginQuery {
     }
 }
 
-/// The chooser page (200), or with `unknown_org` the same page saying that no
-/// organisation of that name signs in here (404, the name is not repeated back).
-pub fn chooser_page(sso_prefix: &str, idps: &Idps, return_to: &str, unknown_org: bool) -> Reply {
+/// The chooser page (200) listing `choices` (name, display name), or with
+/// `unknown_org` the same page saying that no organisation of that name signs in here
+/// (404, the name is not repeated back).
+pub fn chooser_page(sso_prefix: &str, choices: &[(&str, &str)], return_to: &str, unknown_org: bool) -> Reply {
     let action = html_escape(&format!("{sso_prefix}/login"));
     let carry = if return_to == "/" {
         String::new()
@@ -62,21 +62,20 @@ pub fn chooser_page(sso_prefix: &str, idps: &Idps, return_to: &str, unknown_org:
     } else {
         ""
     };
-    let links: String = idps
+    let links: String = choices
         .iter()
-        .filter_map(|idp| {
-            let name = idp.name()?;
+        .map(|(name, display_name)| {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             query.append_pair("org", name);
             if return_to != "/" {
                 query.append_pair("return_to", return_to);
             }
             let href = format!("{sso_prefix}/login?{}", query.finish());
-            Some(format!(
+            format!(
                 "<li><a href=\"{}\">{}</a></li>",
                 html_escape(&href),
-                html_escape(&idp.display_name)
-            ))
+                html_escape(display_name)
+            )
         })
         .collect();
     let body = format!(
@@ -123,7 +122,7 @@ mod tests {
 
     #[test]
     fn the_page_escapes_what_it_carries() {
-        let page = chooser_page("/_sso", &Idps::default(), "/a?b=1&c=\"><script>", false);
+        let page = chooser_page("/_sso", &[("acme", "<b>Acme</b>")], "/a?b=1&c=\"><script>", false);
         assert_eq!(page.status, 200);
         assert!(!page.body.contains("<script"), "{}", page.body);
         assert!(
@@ -131,8 +130,9 @@ mod tests {
             "{}",
             page.body
         );
+        assert!(page.body.contains(">&lt;b&gt;Acme&lt;/b&gt;</a>"), "{}", page.body);
         assert!(page.headers.contains(&("cache-control", "no-store".to_string())));
-        let unknown = chooser_page("/_sso", &Idps::default(), "/", true);
+        let unknown = chooser_page("/_sso", &[], "/", true);
         assert_eq!(unknown.status, 404);
         assert!(unknown.body.contains("role=\"alert\"") && !unknown.body.contains("name=\"return_to\""));
     }

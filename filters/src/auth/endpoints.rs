@@ -109,11 +109,11 @@ impl SiteAuth {
                 None => {
                     self.events.rejected(&self.site.name, "unknown_org");
                     tracing::info!(site = %self.site.name, "login for an unknown organisation");
-                    chooser_page(&self.site.sso_prefix, &self.idps, &return_to, true)
+                    chooser_page(&self.site.sso_prefix, &self.idps.choices(), &return_to, true)
                 }
             },
             _ if self.idps.only().is_none() && !self.idps.is_empty() => {
-                chooser_page(&self.site.sso_prefix, &self.idps, &return_to, false)
+                chooser_page(&self.site.sso_prefix, &self.idps.choices(), &return_to, false)
             }
             _ => self.start_login(&req.headers, &return_to).await,
         }

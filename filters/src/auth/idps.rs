@@ -40,6 +40,14 @@ impl Idps {
         self.list.iter()
     }
 
+    /// The named IdPs as the chooser page lists them: (name, display name).
+    pub fn choices(&self) -> Vec<(&str, &str)> {
+        self.list
+            .iter()
+            .filter_map(|i| Some((i.name()?, i.display_name.as_str())))
+            .collect()
+    }
+
     /// The IdP when the site has exactly one (no choice to make).
     pub fn only(&self) -> Option<&Idp> {
         match self.list.as_slice() {

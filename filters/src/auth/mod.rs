@@ -440,3 +440,5 @@ impl SiteAuth {
 
 #[cfg(test)]
 mod carry_over_tests;
+#[cfg(test)]
+mod idps_tests;

@@ -202,6 +202,49 @@ mod tests {
     }
 
     #[test]
+    fn each_idp_of_a_site_has_its_own_provider_kept_across_reloads() {
+        let idp = |name: &str, extra: &str| {
+            format!(
+                "[[sites.idps]]\nname = \"{name}\"\nissuer = \"http://127.0.0.1:9\"\nclient_id = \"c\"\n\
+                 client_secret = \"s\"\ncallback_path = \"/cb/{name}\"\n{extra}"
+            )
+        };
+        let site = |idps: &str| {
+            format!(
+                "[[sites]]\nname = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\n\
+                 public_url = \"http://shop.localhost\"\n{idps}"
+            )
+        };
+        let stage = |registry: &ProviderRegistry, config: &sso_config::Config| {
+            let mut staged = registry.stage();
+            let site = &config.sites[0];
+            let providers: Vec<_> = site
+                .identity_providers()
+                .into_iter()
+                .map(|(name, oidc)| staged.get_or_create_idp(site, name, oidc).expect("provider"))
+                .collect();
+            (staged, providers)
+        };
+        let registry = ProviderRegistry::default();
+        let first = config(&site(&(idp("acme", "") + &idp("globex", ""))));
+        let (staged, before) = stage(&registry, &first);
+        assert!(!Arc::ptr_eq(&before[0], &before[1]));
+        assert_eq!(before[0].idp.as_deref(), Some("acme"));
+        assert_eq!(before[1].label(), "oidc:shop/globex");
+        registry.commit(staged);
+
+        // globex's display name changes (not a provider setting), acme's scopes do.
+        let second = config(&site(
+            &(idp("acme", "scopes = [\"openid\"]\n") + &idp("globex", "display_name = \"Globex\"\n")),
+        ));
+        let (staged, after) = stage(&registry, &second);
+        assert!(!Arc::ptr_eq(&before[0], &after[0]), "acme changed");
+        assert!(Arc::ptr_eq(&before[1], &after[1]), "globex is kept");
+        registry.commit(staged);
+        assert_eq!(registry.len(), 2);
+    }
+
+    #[test]
     fn a_site_renamed_or_moved_gets_its_own_provider() {
         let registry = ProviderRegistry::default();
         let (staged, before) = stage_all(&registry, &config(&site("a", "s")));
