@@ -44,6 +44,8 @@ fn every_shipped_example_config_passes_check() {
                 ("SSO_COOKIE_SECRET", COOKIE_SECRET),
                 ("OIDC_CLIENT_SECRET", "x"),
                 ("CUSTOMER_LOGIN_SECRET", "x"),
+                ("ACME_CLIENT_SECRET", "x"),
+                ("GLOBEX_CLIENT_SECRET", "x"),
             ];
             let (ok, out) = check(&text, &env).expect("check runs");
             assert!(ok, "{} fails check:\n{out}", path.display());
