@@ -23,8 +23,11 @@ struct Enterprise {
 
 impl Enterprise {
     async fn start(globex_extra: &str, globex_env: &[(&str, &str)]) -> Enterprise {
+        Self::start_with(GatewayConfig::default(), globex_extra, globex_env).await
+    }
+
+    async fn start_with(config: GatewayConfig, globex_extra: &str, globex_env: &[(&str, &str)]) -> Enterprise {
         let origin = Storefront::start().expect("origin");
-        let config = GatewayConfig::default();
         let base = format!("http://shop.localhost:{}", config.port);
         let post_logout = vec![format!("{base}/")];
         let acme =
@@ -428,4 +431,39 @@ async fn logout_and_refresh_go_to_the_idp_that_signed_the_session_in() {
     // Without a session there is no IdP to sign out of: the site's own page.
     let resp = alice.page(&shop.url("/_sso/logout")).await.expect("logout");
     assert_eq!(location(&resp), "/");
+}
+
+#[tokio::test]
+async fn only_starting_a_login_or_naming_an_unknown_organisation_costs_login_budget() {
+    // Staff of one company often share one address: showing them the chooser must
+    // not use up the logins they may start.
+    let config = GatewayConfig::default().server("[server.rate_limits]\nlogin = 3");
+    let shop = Enterprise::start_with(config, "", &[]).await;
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    for _ in 0..10 {
+        let resp = shopper.page(&shop.url("/account")).await.expect("account");
+        assert_eq!(resp.status(), 302);
+        assert_eq!(
+            shopper
+                .page(&shop.url(&location(&resp)))
+                .await
+                .expect("chooser")
+                .status(),
+            200
+        );
+    }
+    let start = |org: &'static str| {
+        let url = shop.url(&format!("/_sso/login?org={org}"));
+        let shopper = &shopper;
+        async move { shopper.page(&url).await.expect("login").status() }
+    };
+    assert_eq!(start("acme").await, 302);
+    assert_eq!(start("initech").await, 404);
+    assert_eq!(start("globex").await, 302);
+    assert_eq!(start("acme").await, 429, "the fourth counted request is over the limit");
+    assert_eq!(start("initech").await, 429, "probing names counts too");
+    assert_eq!(
+        shopper.page(&shop.url("/_sso/login")).await.expect("chooser").status(),
+        200
+    );
 }

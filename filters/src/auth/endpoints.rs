@@ -72,7 +72,9 @@ impl SiteAuth {
     /// an anonymous page load starts a login (within the client's rate limit) — at the
     /// IdP named by `org` on a site with `[[sites.idps]]`, else at the chooser page
     /// when there are several; anything that is not a top-level `GET` navigation gets
-    /// a 401 and starts nothing.
+    /// a 401 and starts nothing. The chooser page itself keeps no state and costs no
+    /// rate-limit budget (staff of one company often share an address); an unknown
+    /// `org` does, so names cannot be probed faster than logins started.
     async fn login(
         &self,
         req: &http::request::Parts,
@@ -98,24 +100,26 @@ impl SiteAuth {
         if !is_navigation(&req.method, &req.headers) {
             return self.login_required(!is_page_request(&req.headers));
         }
+        // `org` chooses among named IdPs; a site with one `[sites.oidc]` ignores it.
+        let named = self.idps.iter().any(|i| i.name().is_some());
+        let chosen = match asked.org {
+            Some(org) if named => Some(self.idps.by_name(&org)),
+            _ if self.idps.only().is_none() && !self.idps.is_empty() => {
+                return chooser_page(&self.site.sso_prefix, &self.idps.choices(), &return_to, false);
+            }
+            _ => None,
+        };
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
             return limited;
         }
-        // `org` chooses among named IdPs; a site with one `[sites.oidc]` ignores it.
-        let named = self.idps.iter().any(|i| i.name().is_some());
-        match asked.org {
-            Some(org) if named => match self.idps.by_name(&org) {
-                Some(idp) => self.start_login_with(idp, &req.headers, &return_to).await,
-                None => {
-                    self.events.rejected(&self.site.name, "unknown_org");
-                    tracing::info!(site = %self.site.name, "login for an unknown organisation");
-                    chooser_page(&self.site.sso_prefix, &self.idps.choices(), &return_to, true)
-                }
-            },
-            _ if self.idps.only().is_none() && !self.idps.is_empty() => {
-                chooser_page(&self.site.sso_prefix, &self.idps.choices(), &return_to, false)
+        match chosen {
+            Some(Some(idp)) => self.start_login_with(idp, &req.headers, &return_to).await,
+            Some(None) => {
+                self.events.rejected(&self.site.name, "unknown_org");
+                tracing::info!(site = %self.site.name, "login for an unknown organisation");
+                chooser_page(&self.site.sso_prefix, &self.idps.choices(), &return_to, true)
             }
-            _ => self.start_login(&req.headers, &return_to).await,
+            None => self.start_login(&req.headers, &return_to).await,
         }
     }
 

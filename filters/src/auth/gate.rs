@@ -3,7 +3,8 @@
 //! `public` routes always continue. On `login` routes an anonymous page load (a
 //! top-level `GET` navigation, see [`crate::navigation`]) is sent straight to the
 //! IdP — the flow starts here, returning to the same path — within the client's
-//! login rate limit; anything else (images, scripts, XHR/JSON, `HEAD`, prefetches)
+//! login rate limit (on a site with several IdPs, to the chooser page, which starts
+//! nothing and costs no budget); anything else (images, scripts, XHR/JSON, `HEAD`, prefetches)
 //! gets a 401 and starts nothing. On `api` routes anonymous calls always get a 401
 //! JSON with `WWW-Authenticate`, never a redirect.
 
@@ -37,6 +38,10 @@ impl SiteAuth {
         let here = req.uri.path_and_query().map_or("/", |p| p.as_str());
         if let Some(moved) = self.to_public_host(req) {
             return Flow::Respond(moved);
+        }
+        if self.idps.only().is_none() && !self.idps.is_empty() {
+            // Several IdPs: to the chooser, which starts nothing (and costs no budget).
+            return Flow::Respond(self.start_login(&req.headers, &return_to_or_root(Some(here))).await);
         }
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
             return Flow::Respond(limited);
