@@ -12,6 +12,12 @@ const GLOBEX: (&str, &str) = ("globex-storefront", "globex-client-secret");
 /// A display name that would run if it were not escaped.
 const ACME_DISPLAY: &str = "Acme <script>alert(1)</script> & Co";
 
+thread_local! {
+    /// The `[[sites]]` body the last [`Enterprise`] of this thread was started with
+    /// (ports filled in), for a second replica.
+    static SITE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 /// One shop with two IdPs: `acme` (logout through its `end_session_endpoint`) and
 /// `globex` (extra `[[sites.idps]]` keys given per test).
 struct Enterprise {
@@ -56,8 +62,10 @@ impl Enterprise {
             globex_id = GLOBEX.0,
             globex_secret = GLOBEX.1,
         );
+        let filled = site.replace("{port}", &config.port.to_string());
         let gateway = config.site(&site).start().expect("gateway");
         gateway.ready().await.expect("ready");
+        SITE.with(|s| *s.borrow_mut() = filled);
         Enterprise {
             _origin: origin,
             acme,
@@ -466,4 +474,54 @@ async fn only_starting_a_login_or_naming_an_unknown_organisation_costs_login_bud
         shopper.page(&shop.url("/_sso/login")).await.expect("chooser").status(),
         200
     );
+}
+
+#[tokio::test]
+async fn with_redis_a_login_started_on_one_replica_finishes_at_its_idp_on_the_other() {
+    use sso_tests::replicas::{unique_prefix, TestRedis};
+    let redis = TestRedis::shared();
+    let sessions = format!(
+        "store = \"redis\"\nredis_url = \"{}\"\nredis_key_prefix = \"{}\"\n",
+        redis.url,
+        unique_prefix()
+    );
+    let a = Enterprise::start_with(GatewayConfig::default().sessions(&sessions), "", &[]).await;
+    let site = SITE.with(|s| s.borrow().clone());
+    let b = GatewayConfig::default()
+        .sessions(&sessions)
+        .site(&site)
+        .start()
+        .expect("replica b");
+    b.ready().await.expect("b ready");
+    let on_b = |url: &Url| b.site_url("shop", &format!("{}?{}", url.path(), url.query().unwrap_or("")));
+
+    // Started on A for globex (a pending login naming its IdP, in Redis), finished on B.
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    let response = a
+        .until_callback(&shopper, "/_sso/login?org=globex&return_to=/account", "grace")
+        .await;
+    let resp = shopper.page(&on_b(&response)).await.expect("callback on b");
+    assert_eq!(resp.status(), 303, "{}", b.log());
+    assert_eq!(location(&resp), "/account");
+    let echo = echo_of(
+        &shopper
+            .page(&a.url("/account"))
+            .await
+            .expect("a")
+            .text()
+            .await
+            .expect("body"),
+    )
+    .expect("echo");
+    assert_eq!(echo["headers"]["x-customer-id"], "grace", "the session is shared");
+
+    // The mix-up defence holds across replicas: acme's response at globex's callback on B.
+    let mallory = Shopper::new(&["shop"]).expect("client");
+    let acme = a.until_callback(&mallory, "/_sso/login?org=acme", "mallory").await;
+    let mut mixed = acme.clone();
+    mixed.set_path("/login/sso/callback/globex");
+    let resp = mallory.page(&on_b(&mixed)).await.expect("mixed up");
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.expect("page").contains("idp_mismatch"));
+    assert_eq!(a.signed_in_as(&mallory).await, None);
 }
