@@ -316,3 +316,7 @@ impl Validator<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "connectors_tests.rs"]
+mod tests;

@@ -4,9 +4,24 @@
 // `?cache=no-store` makes it answer with Cache-Control: no-store.
 // `?delay_ms=N` (at most 30000) holds the answer back N ms (a slow origin, for tests).
 // With TLS_CERT and TLS_KEY (PEM paths) it serves HTTPS instead of HTTP.
+//
+// It also plays the shop's back office for the storefront connectors:
+// - `POST /hooks/provision` is a provisioning hook: it finds or creates a customer
+//   for an IdP subject and answers {customer_id, groups, created}. `POST
+//   /hooks/provision/mode` with `ok`, `fail` (503), `garbage`, `slow` or `down`
+//   (connection dropped) changes how it answers; `GET /hooks/provision/calls` counts
+//   the calls. With PROVISIONING_SECRET set it wants that bearer token.
+// - With PLATFORM_LOGIN_SECRET set, `GET /login/token/{jwt}` is a platform's
+//   customer-login endpoint: an HS256 JWT under that secret signs the customer in to
+//   the "platform" (a `platform_customer` cookie) and redirects to its `redirect_to`.
+// - With MERCHANT_LOGIN_SECRET set, `/merchant` is the merchant's own website: its
+//   sign-in form signs a customer in at the gateway with a customer-login JWT
+//   (iss MERCHANT_CLIENT_ID, default `merchant-site`; store_hash STORE_HASH, default
+//   `demo`), landing on `?return_to=`.
 import http from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
+import crypto from 'node:crypto';
 
 const port = Number(process.env.PORT || 3000);
 const shop = process.env.SHOP_NAME || 'Demo Shop';
@@ -18,7 +33,122 @@ const delayOf = (url) => {
   return m ? Math.min(Number(m[1]), 30000) : 0;
 };
 
+// The back office: customers by IdP subject, and how the hook answers.
+const customers = new Map();
+const hook = { mode: 'ok', calls: 0 };
+const json = (res, status, value) => {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(value));
+};
+
+const provision = (req, res, body) => {
+  if (req.url === '/hooks/provision/calls') return json(res, 200, { calls: hook.calls });
+  if (req.url === '/hooks/provision/mode') {
+    hook.mode = body.trim();
+    return json(res, 200, { mode: hook.mode });
+  }
+  hook.calls += 1;
+  const secret = process.env.PROVISIONING_SECRET;
+  if (secret && req.headers.authorization !== `Bearer ${secret}`) return json(res, 401, { error: 'unauthorized' });
+  if (hook.mode === 'down') return req.socket.destroy();
+  if (hook.mode === 'fail') return json(res, 503, { error: 'back office down' });
+  if (hook.mode === 'garbage') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end('{"customer_id": ');
+  }
+  let who;
+  try {
+    who = JSON.parse(body);
+  } catch {
+    return json(res, 400, { error: 'not json' });
+  }
+  const key = `${who.issuer} ${who.subject}`;
+  const created = !customers.has(key);
+  if (created) customers.set(key, String(1000 + customers.size + 1));
+  const answer = () => json(res, 200, { customer_id: customers.get(key), groups: who.groups || [], created });
+  if (hook.mode === 'slow') return setTimeout(answer, 10000);
+  answer();
+};
+
+// HS256 JWT check with node's crypto, as a platform would do it.
+const verifyJwt = (token, secret) => {
+  const [h, p, sig] = token.split('.');
+  if (!h || !p || !sig) return null;
+  const header = JSON.parse(Buffer.from(h, 'base64url').toString());
+  if (header.alg !== 'HS256') return null;
+  const want = crypto.createHmac('sha256', secret).update(`${h}.${p}`).digest();
+  const got = Buffer.from(sig, 'base64url');
+  if (got.length !== want.length || !crypto.timingSafeEqual(got, want)) return null;
+  return JSON.parse(Buffer.from(p, 'base64url').toString());
+};
+
+const platformLogin = (req, res) => {
+  let claims = null;
+  try {
+    claims = verifyJwt(decodeURIComponent(req.url.slice('/login/token/'.length)), process.env.PLATFORM_LOGIN_SECRET);
+  } catch {
+    claims = null;
+  }
+  if (!claims || claims.operation !== 'customer_login' || Math.abs(Date.now() / 1000 - claims.iat) > 30) {
+    return json(res, 401, { error: 'invalid customer login token' });
+  }
+  const target = typeof claims.redirect_to === 'string' && claims.redirect_to.startsWith('/') ? claims.redirect_to : '/';
+  res.writeHead(303, { location: target, 'set-cookie': `platform_customer=${encodeURIComponent(claims.customer_id)}; Path=/; HttpOnly` });
+  res.end();
+};
+
+// HS256 JWT with node's crypto, as a merchant's website would mint it.
+const signJwt = (claims, secret) => {
+  const enc = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const head = `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc(claims)}`;
+  return `${head}.${crypto.createHmac('sha256', secret).update(head).digest('base64url')}`;
+};
+
+const merchant = (req, res, body) => {
+  const url = new URL(req.url, 'http://merchant');
+  const returnTo = url.searchParams.get('return_to') || '/account';
+  if (req.method === 'POST' && url.pathname === '/merchant/sign-in') {
+    const form = new URLSearchParams(body);
+    const claims = {
+      iss: process.env.MERCHANT_CLIENT_ID || 'merchant-site',
+      iat: Math.floor(Date.now() / 1000),
+      jti: crypto.randomUUID(),
+      operation: 'customer_login',
+      store_hash: process.env.STORE_HASH || 'demo',
+      customer_id: Number(form.get('customer_id')) || 1,
+      redirect_to: form.get('return_to') || '/account',
+    };
+    res.writeHead(303, { location: `/login/token/${signJwt(claims, process.env.MERCHANT_LOGIN_SECRET)}` });
+    return res.end();
+  }
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Merchant website</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<h1>Merchant website (demo)</h1>
+<p>This page stands for the merchant's own website: it knows its customers and signs them in to the shop with a customer-login JWT.</p>
+<form method="post" action="/merchant/sign-in">
+<input type="hidden" name="return_to" value="${escape(returnTo)}">
+<label>Customer number <input name="customer_id" id="customer_id" value="42" inputmode="numeric"></label>
+<button type="submit" id="sign-in">Sign in to the shop</button>
+</form>
+<p>Or <a href="/_sso/login?via=idp&amp;return_to=${encodeURIComponent(returnTo)}">sign in with the identity provider</a>.</p>
+</body></html>`);
+};
+
 const handler = (req, res) => {
+  if (process.env.MERCHANT_LOGIN_SECRET && req.url.startsWith('/merchant')) {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => merchant(req, res, Buffer.concat(chunks).toString('utf8')));
+    return;
+  }
+  if (req.url.startsWith('/hooks/provision')) {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => provision(req, res, Buffer.concat(chunks).toString('utf8')));
+    return;
+  }
+  if (process.env.PLATFORM_LOGIN_SECRET && req.url.startsWith('/login/token/')) return platformLogin(req, res);
   const delay = delayOf(req.url);
   if (delay > 0) {
     setTimeout(() => respond(req, res), delay);

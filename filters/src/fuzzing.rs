@@ -646,6 +646,84 @@ pub fn stored_seeds() -> Vec<Vec<u8>> {
     seeds
 }
 
+/// Customer-login JWTs through [`CustomerLoginVerifier::verify`](crate::connectors::customer_login::CustomerLoginVerifier::verify).
+/// First byte 0: the rest is the token as it arrives in the path. Any other first
+/// byte: the rest is a claims document, signed here with the site's own key (so the
+/// claim checks are reached). Accepted means: the customer id is short printable text
+/// without surrounding spaces, a landing path is a safe same-site path, `iat` is
+/// within the window; and a token is never accepted under another key.
+pub fn customer_login(data: &[u8]) {
+    use crate::connectors::customer_login::CustomerLoginVerifier;
+    use sso_config::{CustomerLoginConfig, Secret};
+    const NOW: u64 = 1_800_000_000;
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let config = CustomerLoginConfig {
+        client_id: "merchant".into(),
+        client_secret: Secret::new("fuzz-secret-0123456789abcdef0123456"),
+        store_hash: "abc123".into(),
+        channel_id: (mode & 2 != 0).then_some(1),
+        path: "/login/token/".into(),
+        max_age: std::time::Duration::from_secs(30),
+        default_redirect: "/account".into(),
+        logout_redirect: "/login.php?action=logout".into(),
+    };
+    let token = if mode == 0 {
+        match std::str::from_utf8(rest) {
+            Ok(t) => t.to_string(),
+            Err(_) => return,
+        }
+    } else {
+        let Ok(claims) = serde_json::from_slice::<serde_json::Value>(rest) else {
+            return;
+        };
+        let key = jsonwebtoken::EncodingKey::from_secret(config.client_secret.expose().as_bytes());
+        match jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key) {
+            Ok(t) => t,
+            Err(_) => return,
+        }
+    };
+    let client = Some(std::net::IpAddr::from([192, 0, 2, 7]));
+    let verifier = CustomerLoginVerifier::new(&config);
+    if let Ok(login) = verifier.verify(&token, NOW, client) {
+        let id = &login.customer_id;
+        assert!(!id.is_empty() && id.len() <= 256 && id.trim() == id, "{id:?}");
+        assert!(!id.chars().any(char::is_control), "{id:?}");
+        if let Some(to) = &login.redirect_to {
+            assert_eq!(safe_return_to(to), Some(to.as_str()), "unsafe landing {to:?}");
+        }
+        assert!(
+            login.iat <= NOW + 5 && NOW - login.iat.min(NOW) <= 30,
+            "iat {}",
+            login.iat
+        );
+        let stranger = CustomerLoginVerifier::new(&CustomerLoginConfig {
+            client_secret: Secret::new("another-secret-0123456789abcdef0123"),
+            ..config.clone()
+        });
+        assert!(
+            stranger.verify(&token, NOW, client).is_err(),
+            "accepted under another key"
+        );
+    }
+}
+
+/// Provisioning hook answers through [`parse_answer`](crate::connectors::provisioning::parse_answer):
+/// an accepted answer has a customer id and groups that go into a header as they are
+/// (no control characters, no commas in groups, bounded counts and lengths).
+pub fn hook_answer(data: &[u8]) {
+    use crate::connectors::provisioning::{parse_answer, MAX_GROUPS};
+    if let Ok(found) = parse_answer(data) {
+        let clean = |s: &str| !s.is_empty() && s.len() <= 256 && !s.chars().any(char::is_control);
+        assert!(clean(&found.customer_id), "{:?}", found.customer_id);
+        assert!(found.groups.len() <= MAX_GROUPS);
+        for g in &found.groups {
+            assert!(clean(g) && !g.contains(','), "{g:?}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,8 @@ const TARGETS: &[(&str, Target)] = &[
     ("request_path", fuzzing::request_path),
     ("navigation", fuzzing::navigation),
     ("stored", fuzzing::stored),
+    ("customer_login", fuzzing::customer_login),
+    ("hook_answer", fuzzing::hook_answer),
     ("idp_choice", fuzzing::idp_choice),
 ];
 
@@ -118,6 +120,16 @@ fn navigation_corpus() {
 #[test]
 fn stored_corpus() {
     replay("stored");
+}
+
+#[test]
+fn customer_login_corpus() {
+    replay("customer_login");
+}
+
+#[test]
+fn hook_answer_corpus() {
+    replay("hook_answer");
 }
 
 #[test]

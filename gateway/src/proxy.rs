@@ -114,6 +114,15 @@ fn site(ctx: &RequestCtx) -> Option<&Site> {
     ctx.site.and_then(|i| ctx.snapshot.sites.get(i))
 }
 
+/// The request path as logged: a customer-login or platform-login token in it (it
+/// signs a customer in) is replaced.
+fn loggable_path<'a>(ctx: &RequestCtx, path: &'a str) -> std::borrow::Cow<'a, str> {
+    match site(ctx) {
+        Some(site) => site.auth.connectors.loggable_path(path),
+        None => path.into(),
+    }
+}
+
 /// True when the shopper's connection to the gateway is TLS.
 fn is_tls(session: &Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
@@ -369,10 +378,15 @@ impl ProxyHttp for GatewayProxy {
     }
 
     /// What Pingora prints about a failed request: no query string, which may carry
-    /// an authorization code or a token.
+    /// an authorization code or a token, and no customer-login token in the path.
     fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
         let req = session.req_header();
-        format!("{} {} site={}", req.method, req.uri.path(), Self::site_label(ctx))
+        format!(
+            "{} {} site={}",
+            req.method,
+            loggable_path(ctx, req.uri.path()),
+            Self::site_label(ctx)
+        )
     }
 
     /// One access line per request and the request metrics.
@@ -387,7 +401,7 @@ impl ProxyHttp for GatewayProxy {
             target: "access",
             site,
             method = %req.method,
-            path = req.uri.path(),
+            path = %loggable_path(ctx, req.uri.path()),
             status,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             upstream = ?ctx.upstream,

@@ -140,10 +140,39 @@ pub struct Storefront {
 
 impl Storefront {
     pub fn start() -> Result<Storefront> {
+        Self::start_with(&[])
+    }
+
+    /// The origin with extra environment (`PROVISIONING_SECRET`, `PLATFORM_LOGIN_SECRET`).
+    pub fn start_with(env: &[(&str, &str)]) -> Result<Storefront> {
         let port = free_port();
-        let mut proc = Proc::spawn("storefront", node("storefront.mjs").env("PORT", port.to_string()))?;
+        let mut proc = Proc::spawn(
+            "storefront",
+            node("storefront.mjs")
+                .envs(env.iter().copied())
+                .env("PORT", port.to_string()),
+        )?;
         wait_for_port(port, &mut proc)?;
         Ok(Storefront { port, proc })
+    }
+
+    /// Tells the provisioning hook how to answer (`ok`, `fail`, `garbage`, `slow`, `down`).
+    pub async fn hook_mode(&self, mode: &str) -> Result<()> {
+        let url = format!("http://{}/hooks/provision/mode", self.addr());
+        reqwest::Client::new()
+            .post(url)
+            .body(mode.to_string())
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
+    /// How many times the provisioning hook was called.
+    pub async fn hook_calls(&self) -> Result<u64> {
+        let url = format!("http://{}/hooks/provision/calls", self.addr());
+        let v: serde_json::Value = reqwest::get(url).await?.json().await?;
+        v["calls"].as_u64().context("no calls count")
     }
 
     /// The same origin over HTTPS with this certificate.

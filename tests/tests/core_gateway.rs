@@ -43,7 +43,10 @@ fn every_shipped_example_config_passes_check() {
             let env = [
                 ("SSO_COOKIE_SECRET", COOKIE_SECRET),
                 ("OIDC_CLIENT_SECRET", "x"),
-                ("CUSTOMER_LOGIN_SECRET", "x"),
+                ("CUSTOMER_LOGIN_SECRET", "customer-login-secret-0123456789abcdef"),
+                ("PLATFORM_LOGIN_SECRET", "platform-login-secret-0123456789abcdef"),
+                ("PLATFORM_CLIENT_ID", "gateway"),
+                ("PROVISIONING_SECRET", "provisioning-secret-0123"),
                 ("ACME_CLIENT_SECRET", "x"),
                 ("GLOBEX_CLIENT_SECRET", "x"),
             ];

@@ -377,3 +377,48 @@ async fn duplicated_callback_parameters_are_refused() {
         assert!(resp.header("set-cookie").is_none_or(|c| !c.contains("sso_session=")));
     }
 }
+
+#[tokio::test]
+async fn hostile_customer_login_paths_sign_nobody_in_and_never_reach_the_origin() {
+    let section = "\n[sites.customer_login]\nclient_id = \"merchant\"\nclient_secret = \"merchant-secret-0123456789abcdef0123\"\nstore_hash = \"abc123\"\n";
+    let shop = Shop::start_with(GatewayConfig::default(), section).expect("shop");
+    shop.ready().await.expect("ready");
+    let port = shop.gateway.port;
+    let long = format!("/login/token/{}", "A".repeat(6000));
+    let dotted = format!(
+        "/login/token/{}.{}.{}",
+        "e".repeat(2000),
+        "f".repeat(2000),
+        "g".repeat(2000)
+    );
+    for target in [
+        "/login/token/",
+        "/login/token/%00",
+        "/login/token/a.b.c",
+        "/login/token/eyJhbGciOiJub25lIn0.eyJpc3MiOiJtZXJjaGFudCJ9.",
+        "/login/token/..%2f..%2faccount",
+        "/login/token/%E2%80%AE.%FF%FE.x",
+        "/login/token/a/b/c",
+        "/login/token/x?redirect_to=//evil.example",
+        long.as_str(),
+        dotted.as_str(),
+    ] {
+        let resp = get(port, target, "");
+        assert!(
+            matches!(resp.status, 303 | 400 | 414 | 431),
+            "{target:.60}: {}",
+            resp.status
+        );
+        assert!(resp.echo().is_none(), "{target:.60}: reached the origin");
+        assert!(resp.header("set-cookie").is_none(), "{target:.60}: set a cookie");
+        if resp.status == 303 {
+            let to = resp.header("location").unwrap_or_default();
+            assert!(to.starts_with("/_sso/login?sso_error="), "{target:.60}: {to}");
+        }
+        assert_eq!(get(port, "/catalog", "").status, 200, "after {target:.60}");
+    }
+    assert!(
+        !shop.gateway.log().contains(&"A".repeat(100)),
+        "a token-shaped path reached the log"
+    );
+}

@@ -35,7 +35,31 @@ impl SiteAuth {
             if let Some(limited) = self.over_limit(Endpoint::Callback, client, json) {
                 return Flow::Respond(limited);
             }
-            return Flow::Respond(self.callback(req, identity, idp).await);
+            return Flow::Respond(self.callback(req, identity, client, idp).await);
+        }
+        if let Some(token) = self.connectors.customer_login_token(path) {
+            // Only a page load spends a token: a HEAD, a prefetch, a link checker's
+            // fetch or an image tag would burn the customer's one-time link.
+            if req.method != Method::GET {
+                return Flow::Respond(Reply::error(
+                    405,
+                    "method_not_allowed",
+                    "This method is not allowed here.",
+                    json,
+                ));
+            }
+            if !is_navigation(&req.method, &req.headers) {
+                return Flow::Respond(Reply::error(
+                    400,
+                    "not_a_page_load",
+                    "Open this sign-in link in the browser.",
+                    json,
+                ));
+            }
+            if let Some(limited) = self.over_limit(Endpoint::Callback, client, json) {
+                return Flow::Respond(limited);
+            }
+            return Flow::Respond(self.customer_login(token, identity, client).await);
         }
         let Some(rest) = path.strip_prefix(self.site.sso_prefix.as_str()) else {
             return Flow::Continue;
@@ -68,13 +92,17 @@ impl SiteAuth {
         Flow::Respond(reply)
     }
 
-    /// `<sso_prefix>/login?return_to=…&org=…`: a signed-in browser goes straight back;
-    /// an anonymous page load starts a login (within the client's rate limit) — at the
-    /// IdP named by `org` on a site with `[[sites.idps]]`, else at the chooser page
-    /// when there are several; anything that is not a top-level `GET` navigation gets
-    /// a 401 and starts nothing. The chooser page itself keeps no state and costs no
-    /// rate-limit budget (staff of one company often share an address); an unknown
-    /// `org` does, so names cannot be probed faster than logins started.
+    /// `<sso_prefix>/login?return_to=…`: a signed-in browser goes straight back; an
+    /// anonymous page load starts a login (within the client's rate limit) — at the
+    /// merchant's login page when the site has one, unless `via=idp` or `org=…` — and
+    /// anything that is not a top-level `GET` navigation gets a 401 and starts nothing.
+    /// With `sso_error=<code>` (a refused customer-login JWT) it shows what went wrong.
+    ///
+    /// On a site with `[[sites.idps]]`, `org=NAME` starts the login at that IdP (an
+    /// unknown name gets the chooser page with a notice, 404); without `org` a site
+    /// with several IdPs shows the chooser page. The chooser page keeps no state and
+    /// costs no rate-limit budget (staff of one company often share an address); an
+    /// unknown `org` does, so names cannot be probed faster than logins started.
     async fn login(
         &self,
         req: &http::request::Parts,
@@ -82,6 +110,15 @@ impl SiteAuth {
         identity: Option<&Identity>,
         client: Option<IpAddr>,
     ) -> Reply {
+        let param = |name: &str| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v)
+        };
+        if let Some(code) = param("sso_error") {
+            return self.sso_error_page(&code, wants_json(&req.headers));
+        }
+        let via_idp = param("via").is_some_and(|v| v == "idp");
         let asked = LoginQuery::parse(query);
         let return_to = match asked.return_to.as_deref() {
             None => "/".to_string(),
@@ -100,15 +137,17 @@ impl SiteAuth {
         if !is_navigation(&req.method, &req.headers) {
             return self.login_required(!is_page_request(&req.headers));
         }
-        // `org` chooses among named IdPs; a site with one `[sites.oidc]` ignores it.
+        // `org` chooses among named IdPs (a site with one `[sites.oidc]` ignores it).
         let named = self.idps.iter().any(|i| i.name().is_some());
         let chosen = match asked.org {
             Some(org) if named => Some(self.idps.by_name(&org)),
-            _ if self.idps.only().is_none() && !self.idps.is_empty() => {
-                return chooser_page(&self.site.sso_prefix, &self.idps.choices(), &return_to, false);
-            }
             _ => None,
         };
+        let merchant_first = chosen.is_none() && !via_idp && self.site.merchant_login.is_some();
+        let several = self.idps.only().is_none() && !self.idps.is_empty();
+        if chosen.is_none() && several && !merchant_first {
+            return chooser_page(&self.site.sso_prefix, &self.idps.choices(), &return_to, false);
+        }
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
             return limited;
         }
@@ -119,38 +158,41 @@ impl SiteAuth {
                 tracing::info!(site = %self.site.name, "login for an unknown organisation");
                 chooser_page(&self.site.sso_prefix, &self.idps.choices(), &return_to, true)
             }
-            None => self.start_login(&req.headers, &return_to).await,
+            None => {
+                if !via_idp {
+                    if let Some(merchant) = self.merchant_login(&return_to) {
+                        return merchant;
+                    }
+                }
+                self.start_login(&req.headers, &return_to).await
+            }
         }
     }
 
-    /// The callback of `idp` (the one whose redirect URI this path is).
-    async fn callback(&self, req: &http::request::Parts, identity: Option<&Identity>, idp: &Idp) -> Reply {
+    /// The callback of `idp` (the one whose redirect URI this path is): the code flow
+    /// finished, the customer provisioned, a new session, then the return path
+    /// (through the platform's customer-login endpoint first, when the site has one).
+    async fn callback(
+        &self,
+        req: &http::request::Parts,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+        idp: &Idp,
+    ) -> Reply {
         let flow = &idp.flow;
         let query = req.uri.query().unwrap_or("");
         let clear_flow = flow.clear_flow_cookie(query);
         let reply = match flow.finish(query, &req.headers).await {
-            Ok(done) => {
-                // Never reuse a pre-login session id.
-                if let Some(old) = identity.filter(|i| i.from_cookie()) {
-                    if let Err(e) = self.stores.sessions.remove(&old.sid).await {
-                        tracing::warn!(site = %self.site.name, error = %e, "pre-login session not removed");
-                    }
-                }
-                // Checked again: the pending login came back from a store.
-                let return_to = safe_return_to(&done.return_to).unwrap_or("/").to_string();
+            Ok(mut done) => {
                 let subject = done.customer.id.clone();
-                match self.create_session(done).await {
-                    Ok((_, cookie)) => {
-                        tracing::info!(site = %self.site.name, idp = idp.name().unwrap_or(""), %subject, "login succeeded");
-                        self.events.login(&self.site.name, "oidc", "success");
-                        Reply::redirect(303, return_to).header("set-cookie", cookie)
-                    }
-                    Err(e) => self.callback_failed(req, crate::oidc::flow::CallbackError::Store(e)),
+                match self.provision(&mut done).await {
+                    Ok(()) => self.signed_in(done, subject, identity, client).await,
+                    Err(e) => self.provisioning_failed(req, e),
                 }
             }
             Err(e) => {
                 tracing::debug!(site = %self.site.name, idp = idp.name().unwrap_or(""), "callback refused");
-                self.callback_failed(req, e)
+                self.callback_failed(&req.headers, e)
             }
         };
         match clear_flow {
@@ -159,16 +201,67 @@ impl SiteAuth {
         }
     }
 
+    /// A completed and provisioned IdP sign-in: a new session (never the pre-login
+    /// one), then the return path, through the platform's customer-login endpoint
+    /// first when the site has one.
+    async fn signed_in(
+        &self,
+        done: crate::oidc::flow::LoginDone,
+        subject: String,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+    ) -> Reply {
+        self.end_previous(identity).await;
+        // Checked again: the pending login came back from a store.
+        let return_to = safe_return_to(&done.return_to).unwrap_or("/").to_string();
+        let customer_id = done.customer.id.clone();
+        // The session remembers its IdP: refresh and logout go to it and no other.
+        let login = crate::sessions::LoginSource {
+            idp: done.idp.clone(),
+            ..crate::sessions::LoginSource::oidc(subject.clone())
+        };
+        let idp = login.idp.clone().unwrap_or_default();
+        match self.create_session(done, login).await {
+            Ok((_, cookie)) => {
+                tracing::info!(site = %self.site.name, %idp, %subject, customer = %customer_id, "login succeeded");
+                self.events.login(&self.site.name, "oidc", "success");
+                let target = self
+                    .platform_handoff(&customer_id, &return_to, client)
+                    .unwrap_or(return_to);
+                Reply::redirect(303, target).header("set-cookie", cookie)
+            }
+            Err(e) => self.callback_failed(&http::HeaderMap::new(), crate::oidc::flow::CallbackError::Store(e)),
+        }
+    }
+
+    /// The 502 page of a sign-in the provisioning hook did not complete: no session.
+    fn provisioning_failed(
+        &self,
+        req: &http::request::Parts,
+        e: crate::connectors::provisioning::ProvisionError,
+    ) -> Reply {
+        self.events.login(&self.site.name, "oidc", e.code());
+        tracing::warn!(site = %self.site.name, error = %e, "login failed: provisioning");
+        let retry = format!("{}/login", self.site.sso_prefix);
+        Reply::error(
+            502,
+            e.code(),
+            "Your customer account could not be set up right now. Please try signing in again in a moment.",
+            wants_json(&req.headers),
+        )
+        .header("x-sso-retry", retry)
+    }
+
     /// The error page of a failed callback, with a link to start again.
-    fn callback_failed(&self, req: &http::request::Parts, e: crate::oidc::flow::CallbackError) -> Reply {
+    fn callback_failed(&self, headers: &http::HeaderMap, e: crate::oidc::flow::CallbackError) -> Reply {
         let (status, code, message) = e.response();
         self.events.login(&self.site.name, "oidc", code);
         tracing::warn!(site = %self.site.name, error = %e, "login failed");
         let retry = format!("{}/login", self.site.sso_prefix);
-        Reply::error(status, code, message, wants_json(&req.headers)).header("x-sso-retry", retry)
+        Reply::error(status, code, message, wants_json(headers)).header("x-sso-retry", retry)
     }
 
-    async fn logout(&self, identity: Option<&Identity>, json: bool) -> Reply {
+    pub(super) async fn logout(&self, identity: Option<&Identity>, json: bool) -> Reply {
         // Only the browser's own cookie ends the session (and every API token minted
         // from it); an API token cannot sign its browser out.
         let ending = identity.filter(|i| i.from_cookie());
@@ -180,10 +273,19 @@ impl SiteAuth {
                 return store_unavailable(json);
             }
         }
-        // The IdP that signed this session in, and no other (see `Idps::for_logout`).
+        // A session a customer-login JWT started has nothing to end at the IdP; an IdP
+        // session ends at the IdP that signed it in and no other (`Idps::for_logout`).
+        let without_idp = ending.is_some_and(|i| i.session.login.method == crate::sessions::LoginMethod::CustomerLogin);
         let target = match self.idps.for_logout(ending.map(|i| &*i.session)) {
-            Some(idp) => idp.flow.logout_target(id_token.as_deref()),
-            None => "/".to_string(),
+            Some(idp) if !without_idp => idp.flow.logout_target(id_token.as_deref()),
+            Some(idp) => idp.flow.provider.config.post_logout_path.clone(),
+            // No IdP to end (several IdPs and none signed this visitor in): the
+            // platform's logout page when the site has one, else the home page.
+            None => self
+                .site
+                .platform_login
+                .as_ref()
+                .map_or_else(|| "/".to_string(), |p| p.logout_path.clone()),
         };
         Reply::redirect(303, target).header("set-cookie", self.cookies.clear_session())
     }

@@ -39,14 +39,19 @@ impl SiteAuth {
         if let Some(moved) = self.to_public_host(req) {
             return Flow::Respond(moved);
         }
-        if self.idps.only().is_none() && !self.idps.is_empty() {
+        let return_to = return_to_or_root(Some(here));
+        let several = self.idps.only().is_none() && !self.idps.is_empty();
+        if several && self.site.merchant_login.is_none() {
             // Several IdPs: to the chooser, which starts nothing (and costs no budget).
-            return Flow::Respond(self.start_login(&req.headers, &return_to_or_root(Some(here))).await);
+            return Flow::Respond(self.start_login(&req.headers, &return_to).await);
         }
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
             return Flow::Respond(limited);
         }
-        Flow::Respond(self.start_login(&req.headers, &return_to_or_root(Some(here))).await)
+        if let Some(merchant) = self.merchant_login(&return_to) {
+            return Flow::Respond(merchant);
+        }
+        Flow::Respond(self.start_login(&req.headers, &return_to).await)
     }
 
     /// The 401 for an anonymous request that may not start a login (JSON, or a

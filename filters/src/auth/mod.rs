@@ -4,6 +4,7 @@
 //! (identity for the origin).
 
 pub mod chooser;
+pub mod connectors;
 pub mod endpoints;
 pub mod gate;
 pub mod idps;
@@ -17,7 +18,7 @@ use crate::oidc::pending::PendingLogins;
 use crate::oidc::{LoginFlow, OidcProvider};
 use crate::secret::{random_token, SessionId, Sid};
 use crate::sessions::cookie::CookieCodec;
-use crate::sessions::{now_secs, SessionData};
+use crate::sessions::{now_secs, LoginSource, SessionData};
 use crate::store::{StoreError, Stores};
 use crate::tokens::{SiteTokens, TokenSigner};
 use idps::{Idp, Idps};
@@ -111,6 +112,8 @@ pub struct SiteAuth {
     keep_id_token: bool,
     /// Per-client limits on login, callback, token and logout (`server.rate_limits`).
     pub rate_limits: crate::rate_limit::RateLimiter,
+    /// Customer-login JWTs, the merchant's login page, provisioning, platform hand-off.
+    pub connectors: connectors::Connectors,
 }
 
 /// Why a site's auth could not be set up.
@@ -126,6 +129,9 @@ pub enum AuthSetupError {
     /// The OpenID settings cannot be used.
     #[error("oidc: {0}")]
     Oidc(#[from] crate::oidc::ProviderError),
+    /// A connector (the provisioning hook's HTTP client) cannot be set up.
+    #[error("provisioning: {0}")]
+    Connectors(String),
 }
 
 impl SiteAuth {
@@ -202,6 +208,8 @@ impl SiteAuth {
                 .as_ref()
                 .is_some_and(|o| o.logout_id_token_hint && o.logout_url.is_none()),
             rate_limits: crate::rate_limit::RateLimiter::from_config(&config.server.rate_limits),
+            connectors: connectors::Connectors::from_config(config, site, stores)
+                .map_err(AuthSetupError::Connectors)?,
         })
     }
 
@@ -397,7 +405,11 @@ impl SiteAuth {
     /// Creates a session for a completed login; returns its id and `Set-Cookie`. The
     /// customer's oldest session on this site ends when they hold
     /// `sessions.max_per_customer` already.
-    pub async fn create_session(&self, done: crate::oidc::flow::LoginDone) -> Result<(SessionId, String), StoreError> {
+    pub async fn create_session(
+        &self,
+        done: crate::oidc::flow::LoginDone,
+        login: LoginSource,
+    ) -> Result<(SessionId, String), StoreError> {
         // Per IdP when the site has several: each has its own logout and refresh settings.
         let (keep_id_token, revalidate) = match done.idp.as_deref().and_then(|n| self.idps.by_name(n)) {
             Some(idp) => {
@@ -405,10 +417,6 @@ impl SiteAuth {
                 (o.logout_id_token_hint && o.logout_url.is_none(), o.revalidate_interval)
             }
             None => (self.keep_id_token, self.revalidate),
-        };
-        let login = crate::sessions::LoginSource {
-            idp: done.idp.clone(),
-            ..crate::sessions::LoginSource::oidc(done.customer.id.clone())
         };
         let data = SessionData::new(
             self.site_name.clone(),
@@ -418,6 +426,19 @@ impl SiteAuth {
             self.absolute_ttl,
         )
         .with_login(login);
+        let id = self.stores.sessions.create(data).await?;
+        Ok((id, self.cookies.set_session(&id)))
+    }
+
+    /// Creates a session for a sign-in without IdP tokens (a customer-login JWT).
+    pub async fn create_session_for(
+        &self,
+        customer: crate::identity::Customer,
+        login: LoginSource,
+    ) -> Result<(SessionId, String), StoreError> {
+        let refresh = crate::sessions::RefreshState::new(None, None, self.revalidate);
+        let data =
+            SessionData::new(self.site_name.clone(), customer, None, refresh, self.absolute_ttl).with_login(login);
         let id = self.stores.sessions.create(data).await?;
         Ok((id, self.cookies.set_session(&id)))
     }

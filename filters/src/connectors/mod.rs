@@ -4,3 +4,4 @@
 //! customer at sign-in ([`provisioning`]).
 
 pub mod customer_login;
+pub mod provisioning;

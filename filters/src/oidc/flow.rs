@@ -141,7 +141,12 @@ pub struct LoginStart {
 /// A completed login.
 #[derive(Debug)]
 pub struct LoginDone {
+    /// As the IdP said it; `customer.id` is the subject until provisioning maps it.
     pub customer: Customer,
+    /// The IdP's issuer, for the provisioning hook.
+    pub issuer: String,
+    /// The IdP's `email_verified`, when it said.
+    pub email_verified: Option<bool>,
     pub id_token: String,
     pub refresh_token: Option<Secret>,
     /// Seconds the IdP's access token is valid (`expires_in`).
@@ -319,6 +324,8 @@ impl LoginFlow {
         }
         Ok(LoginDone {
             customer,
+            issuer: self.provider.config.issuer.to_string(),
+            email_verified: claims.email_verified(),
             id_token: id_token.to_string(),
             refresh_token: tokens.refresh_token().map(|t| Secret::new(t.secret().clone())),
             access_lifetime: tokens.expires_in().map(|d| d.as_secs()),

@@ -142,12 +142,20 @@ pub trait Records: Send + Sync {
     async fn delete_if(&self, kind: &str, key: &str, value: &[u8]) -> Result<bool, StoreError>;
 }
 
+/// Most one-time marks held in memory. A mark lives a few tens of seconds and only a
+/// verified token makes one, so this is far more than a shop signs in meanwhile.
+pub const MAX_SPENT_MARKS: usize = 200_000;
+
 /// The stores of one gateway process, built once and kept across reloads.
 #[derive(Clone)]
 pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     pub single_use: Arc<dyn SingleUse>,
     pub records: Arc<dyn Records>,
+    /// Marks of things used once (a customer-login JWT's `jti`): `put_new` says
+    /// whether it was already used. In memory this is its own bounded cache, so a
+    /// flood of started logins cannot evict a mark and reopen a replay.
+    pub spent: Arc<dyn Records>,
     /// `memory` or `redis`, for metrics and logs.
     pub kind: &'static str,
 }
@@ -186,7 +194,8 @@ impl Stores {
         let stores = Stores {
             sessions: sessions.clone(),
             single_use: kv.clone(),
-            records: kv,
+            records: kv.clone(),
+            spent: kv,
             kind: "redis",
         };
         Ok((stores, RedisTasks { conn, sessions }))
@@ -199,6 +208,7 @@ impl Stores {
             sessions: Arc::new(sessions),
             single_use: kv.clone(),
             records: kv,
+            spent: Arc::new(kv_memory::MemoryKv::new(MAX_SPENT_MARKS)),
             kind: "memory",
         }
     }

@@ -1,0 +1,269 @@
+//! The storefront connectors on a site's request path: customer-login JWTs arriving
+//! from the merchant's website (`GET {customer_login.path}{jwt}`), the merchant's own
+//! login page as the sign-in entry, the provisioning step of an IdP sign-in, and the
+//! hand-off to a platform origin's customer-login endpoint after it.
+
+use super::{Identity, SiteAuth};
+use crate::connectors::customer_login::{mint, CustomerLoginError, CustomerLoginVerifier, FUTURE_SKEW};
+use crate::connectors::provisioning::{HookRequest, ProvisionError, Provisioner};
+use crate::identity::Customer;
+use crate::oidc::flow::LoginDone;
+use crate::reply::{html_escape, Reply};
+use crate::sessions::{now_secs, LoginMethod, LoginSource};
+use crate::store::hex;
+use sha2::{Digest, Sha256};
+use sso_config::connectors::{MAX_CUSTOMER_LOGIN_AGE, RETURN_TO_PLACEHOLDER};
+use sso_config::{Config, MerchantLoginConfig, PlatformLoginConfig, SiteConfig};
+use std::net::IpAddr;
+
+/// The [`Records`](crate::store::Records) kind of spent customer-login `jti`s.
+const SPENT_JTI: &str = "customer-login-jti";
+
+/// A site's connectors, built from its configuration.
+#[derive(Default)]
+pub struct Connectors {
+    pub customer_login: Option<CustomerLoginVerifier>,
+    pub platform_login: Option<PlatformLoginConfig>,
+    pub merchant_login: Option<MerchantLoginConfig>,
+    pub provisioner: Option<Provisioner>,
+    /// Groups of a customer nobody named a group for.
+    pub default_group: Option<String>,
+}
+
+impl Connectors {
+    pub fn from_config(config: &Config, site: &SiteConfig, stores: &crate::store::Stores) -> Result<Self, String> {
+        let seal = crate::store::record::Seal::from_secret(&config.sessions.cookie_secret);
+        let provisioner = match &site.provisioning {
+            Some(p) => Provisioner::new(p, stores.records.clone(), seal)?,
+            None => None,
+        };
+        Ok(Connectors {
+            customer_login: site.customer_login.as_ref().map(CustomerLoginVerifier::new),
+            platform_login: site.platform_login.clone(),
+            merchant_login: site.merchant_login.clone(),
+            provisioner,
+            default_group: site.provisioning.as_ref().and_then(|p| p.default_group.clone()),
+        })
+    }
+
+    /// The token in `path` when it is a customer-login path (`{path}{jwt}`).
+    pub fn customer_login_token<'a>(&self, path: &'a str) -> Option<&'a str> {
+        path.strip_prefix(self.customer_login.as_ref()?.config().path.as_str())
+    }
+
+    /// `path` with the token of a customer-login or platform-login path replaced, for
+    /// logs: those tokens sign a customer in.
+    pub fn loggable_path<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
+        let prefixes = [
+            self.customer_login.as_ref().map(|c| c.config().path.as_str()),
+            self.platform_login.as_ref().map(|c| c.path.as_str()),
+        ];
+        for prefix in prefixes.into_iter().flatten() {
+            if let Some(token) = path.strip_prefix(prefix) {
+                if !token.is_empty() {
+                    return format!("{prefix}[redacted]").into();
+                }
+            }
+        }
+        path.into()
+    }
+}
+
+impl SiteAuth {
+    /// `GET {customer_login.path}{jwt}`: a customer-login JWT from the merchant's
+    /// website. Verified, its `jti` spent once in the shared store, then a new session
+    /// for its `customer_id` and a 303 to its `redirect_to` (or `default_redirect`);
+    /// a `redirect_to` equal to `logout_redirect` signs the browser out instead. Any
+    /// failure: a 303 to the sign-in entry with `?sso_error=<code>`, and no session.
+    pub(super) async fn customer_login(
+        &self,
+        token: &str,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+    ) -> Reply {
+        let Some(verifier) = &self.connectors.customer_login else {
+            return Reply::error(404, "not_found", "There is nothing here.", false);
+        };
+        let config = verifier.config();
+        let login = match verifier.verify(token, now_secs(), client) {
+            Ok(login) => login,
+            Err(e) => return self.customer_login_failed(e),
+        };
+        // Kept past the last second the token could pass the `iat` check under any
+        // `max_age` (a reload may raise it; a mark must not expire before its token).
+        let ttl = MAX_CUSTOMER_LOGIN_AGE + FUTURE_SKEW * 2;
+        match self
+            .stores
+            .spent
+            .put_new(SPENT_JTI, &self.jti_key(&login.jti), vec![1], ttl)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return self.customer_login_failed(CustomerLoginError::Replayed),
+            Err(e) => {
+                tracing::warn!(site = %self.site.name, error = %e, "customer login refused: store unavailable");
+                self.events.login(
+                    &self.site.name,
+                    LoginMethod::CustomerLogin.as_str(),
+                    "store_unavailable",
+                );
+                return super::store_unavailable(false);
+            }
+        }
+        if login.redirect_to.as_deref() == Some(config.logout_redirect.as_str()) {
+            tracing::info!(site = %self.site.name, customer = %login.customer_id, "signed out by a customer-login token");
+            self.events
+                .login(&self.site.name, LoginMethod::CustomerLogin.as_str(), "logout");
+            return self.logout(identity, false).await;
+        }
+        let landing = login
+            .redirect_to
+            .clone()
+            .unwrap_or_else(|| config.default_redirect.clone());
+        let customer_id = login.customer_id.clone();
+        let customer = Customer {
+            id: login.customer_id.clone(),
+            groups: self.connectors.default_group.iter().cloned().collect(),
+            ..Customer::default()
+        };
+        let source = LoginSource {
+            method: LoginMethod::CustomerLogin,
+            idp: None,
+            subject: login.customer_id,
+        };
+        self.end_previous(identity).await;
+        match self.create_session_for(customer, source).await {
+            Ok((_, cookie)) => {
+                tracing::info!(site = %self.site.name, customer = %customer_id, "customer login succeeded");
+                self.events
+                    .login(&self.site.name, LoginMethod::CustomerLogin.as_str(), "success");
+                Reply::redirect(303, landing).header("set-cookie", cookie)
+            }
+            Err(e) => {
+                tracing::warn!(site = %self.site.name, error = %e, "customer login refused: store unavailable");
+                self.events.login(
+                    &self.site.name,
+                    LoginMethod::CustomerLogin.as_str(),
+                    "store_unavailable",
+                );
+                super::store_unavailable(false)
+            }
+        }
+    }
+
+    /// Where a spent `jti` is marked: SHA-256 of the site, the issuer and the `jti`
+    /// (the same `jti` from two sites is two tokens).
+    fn jti_key(&self, jti: &str) -> String {
+        let issuer = self
+            .connectors
+            .customer_login
+            .as_ref()
+            .map_or("", |c| c.config().client_id.as_str());
+        let mut h = Sha256::new();
+        for part in [self.site.name.as_str(), issuer, jti] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        hex(&h.finalize())
+    }
+
+    fn customer_login_failed(&self, e: CustomerLoginError) -> Reply {
+        self.events
+            .login(&self.site.name, LoginMethod::CustomerLogin.as_str(), e.code());
+        // The token itself is never logged: it signs a customer in.
+        tracing::info!(site = %self.site.name, reason = e.code(), error = %e, "customer login refused");
+        Reply::redirect(303, format!("{}/login?sso_error={}", self.site.sso_prefix, e.code()))
+    }
+
+    /// The page of `<sso_prefix>/login?sso_error=<code>`: what went wrong and a link to
+    /// sign in again (no automatic redirect, so a failing merchant link cannot loop).
+    pub(super) fn sso_error_page(&self, code: &str, json: bool) -> Reply {
+        let known = CustomerLoginError::ALL.into_iter().find(|e| e.code() == code);
+        let (code, message) = match known {
+            Some(e) => (e.code(), e.message()),
+            None => ("login_failed", "Signing in did not work. Please sign in again."),
+        };
+        if json {
+            return Reply::error(400, code, message, true);
+        }
+        let again = format!("{}/login", self.site.sso_prefix);
+        let body = format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in failed</title>\
+             <meta name=\"viewport\" content=\"width=device-width\"></head>\
+             <body style=\"font-family:sans-serif;max-width:36em;margin:4em auto\">\
+             <h1>Sign-in failed</h1><p>{}</p><p><a href=\"{}\">Sign in again</a></p>\
+             <p style=\"color:#666\">Error code: {}</p></body></html>\n",
+            html_escape(message),
+            html_escape(&again),
+            html_escape(code)
+        );
+        Reply::with_body(400, "text/html; charset=utf-8", body).header("cache-control", "no-store")
+    }
+
+    /// The merchant's login page for a sign-in that returns to `return_to` (already
+    /// checked), when the site has one.
+    pub(super) fn merchant_login(&self, return_to: &str) -> Option<Reply> {
+        let merchant = self.connectors.merchant_login.as_ref()?;
+        let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+        let target = merchant.url.replace(RETURN_TO_PLACEHOLDER, &encoded);
+        Some(Reply::redirect(302, target).header("cache-control", "no-store"))
+    }
+
+    /// The provisioning step of an IdP sign-in: the shop's customer id and groups
+    /// from the hook (when the site has one), else the IdP's; the default group when
+    /// nobody named one.
+    pub(super) async fn provision(&self, done: &mut LoginDone) -> Result<(), ProvisionError> {
+        if let Some(provisioner) = &self.connectors.provisioner {
+            let c = &done.customer;
+            let who = HookRequest {
+                site: &self.site.name,
+                method: LoginMethod::Oidc.as_str(),
+                issuer: &done.issuer,
+                subject: &c.id,
+                email: c.email.as_deref(),
+                email_verified: done.email_verified,
+                name: c.name.as_deref(),
+                groups: &c.groups,
+            };
+            let found = provisioner.provision(&who).await?;
+            tracing::info!(site = %self.site.name, customer = %found.customer_id, created = found.created, "customer provisioned");
+            done.customer.id = found.customer_id;
+            if !found.groups.is_empty() {
+                done.customer.groups = found.groups;
+            }
+        }
+        if done.customer.groups.is_empty() {
+            done.customer.groups = self.connectors.default_group.iter().cloned().collect();
+        }
+        Ok(())
+    }
+
+    /// After an IdP sign-in on a site with `[sites.platform_login]`: the browser goes
+    /// through the origin's `{path}{jwt}` (a token minted now, for this redirect
+    /// only), which signs the customer in at the platform and lands on `return_to`.
+    pub(super) fn platform_handoff(
+        &self,
+        customer_id: &str,
+        return_to: &str,
+        client: Option<IpAddr>,
+    ) -> Option<String> {
+        let platform = self.connectors.platform_login.as_ref()?;
+        match mint(platform, customer_id, return_to, client, now_secs()) {
+            Ok(jwt) => Some(format!("{}{jwt}", platform.path)),
+            Err(e) => {
+                tracing::error!(site = %self.site.name, error = %e, "platform login token not minted; the shopper lands without it");
+                None
+            }
+        }
+    }
+
+    /// Ends the browser's current session before a new one starts (never reuse a
+    /// pre-login session).
+    pub(super) async fn end_previous(&self, identity: Option<&Identity>) {
+        if let Some(old) = identity.filter(|i| i.from_cookie()) {
+            if let Err(e) = self.stores.sessions.remove(&old.sid).await {
+                tracing::warn!(site = %self.site.name, error = %e, "pre-login session not removed");
+            }
+        }
+    }
+}

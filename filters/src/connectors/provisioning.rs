@@ -1,0 +1,292 @@
+//! Just-in-time customers: after an IdP sign-in the gateway asks the shop's
+//! provisioning hook which customer this is (the hook finds or creates one), so the
+//! origin gets the shop's own customer id and groups instead of the IdP's subject.
+//!
+//! The hook's answer is input like any other: a bounded body, a strict shape, ids and
+//! groups that can go into a header as they are. Anything else, a hook that is down,
+//! slow or answers another status, fails the sign-in: no session, no half-account.
+//! Answers are reused for `cache_ttl` (sealed in the shared store, so whoever can
+//! write to Redis cannot map a subject to another customer).
+
+use crate::store::record::Seal;
+use crate::store::{hex, Records, StoreError};
+use openidconnect::reqwest;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sso_config::ProvisioningConfig;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest hook answer read.
+pub const MAX_ANSWER: usize = 64 * 1024;
+/// Most groups kept from an answer.
+pub const MAX_GROUPS: usize = 64;
+/// Longest customer id or group name.
+const MAX_ID_LEN: usize = 256;
+/// The [`Records`] kind of cached answers.
+const CACHE_KIND: &str = "customer-map";
+
+/// Who signed in, as sent to the hook.
+#[derive(Debug, Serialize)]
+pub struct HookRequest<'a> {
+    pub site: &'a str,
+    /// How they signed in (`oidc`).
+    pub method: &'static str,
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub email: Option<&'a str>,
+    pub email_verified: Option<bool>,
+    pub name: Option<&'a str>,
+    pub groups: &'a [String],
+}
+
+/// The shop's customer for a subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provisioned {
+    pub customer_id: String,
+    pub groups: Vec<String>,
+    /// The hook created the customer just now (false when found, or from the cache).
+    pub created: bool,
+}
+
+/// Why the hook gave no customer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProvisionError {
+    /// Not reachable, timed out, or answered a status other than 200.
+    #[error("the provisioning hook is unavailable: {0}")]
+    Unavailable(String),
+    /// Answered 200 with something that is not a customer.
+    #[error("the provisioning hook's answer is not usable: {0}")]
+    Invalid(String),
+}
+
+impl ProvisionError {
+    /// The metric label and page code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProvisionError::Unavailable(_) => "provisioning_unavailable",
+            ProvisionError::Invalid(_) => "provisioning_invalid",
+        }
+    }
+}
+
+/// Calls one site's hook, with its cache.
+pub struct Provisioner {
+    url: reqwest::Url,
+    secret: Option<sso_config::Secret>,
+    cache_ttl: Duration,
+    http: reqwest::Client,
+    cache: Arc<dyn Records>,
+    seal: Seal,
+}
+
+impl Provisioner {
+    /// `None` when the site has no hook (only a default group). `cache`: where answers
+    /// are reused from (memory or Redis).
+    pub fn new(config: &ProvisioningConfig, cache: Arc<dyn Records>, seal: Seal) -> Result<Option<Self>, String> {
+        let Some(url) = &config.url else { return Ok(None) };
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            // The hook is one fixed URL: a redirect would send the shopper's identity
+            // (and the bearer secret) elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Some(Provisioner {
+            url: url.clone(),
+            secret: config.secret.clone(),
+            cache_ttl: config.cache_ttl,
+            http,
+            cache,
+            seal,
+        }))
+    }
+
+    /// The shop's customer for `who`: from the cache when a fresh answer is there,
+    /// else from the hook (and then cached).
+    pub async fn provision(&self, who: &HookRequest<'_>) -> Result<Provisioned, ProvisionError> {
+        let key = cache_key(who.site, who.issuer, who.subject);
+        if let Some(hit) = self.cached(&key).await {
+            return Ok(hit);
+        }
+        let answer = self.ask(who).await?;
+        if !self.cache_ttl.is_zero() {
+            let cached = Provisioned {
+                created: false,
+                ..answer.clone()
+            };
+            match serde_json::to_vec(&cached) {
+                Ok(body) => {
+                    let sealed = self.seal.seal_for(key.as_bytes(), body);
+                    if let Err(e) = self.cache.put(CACHE_KIND, &key, sealed, self.cache_ttl).await {
+                        tracing::warn!(site = who.site, error = %e, "provisioning answer not cached");
+                    }
+                }
+                Err(e) => tracing::warn!(site = who.site, error = %e, "provisioning answer not cached"),
+            }
+        }
+        Ok(answer)
+    }
+
+    async fn cached(&self, key: &str) -> Option<Provisioned> {
+        if self.cache_ttl.is_zero() {
+            return None;
+        }
+        let sealed = match self.cache.get(CACHE_KIND, key).await {
+            Ok(found) => found?,
+            Err(StoreError::Unavailable(_)) | Err(StoreError::Corrupt(_)) => return None,
+        };
+        let body = self.seal.open_for(key.as_bytes(), &sealed).ok()?;
+        serde_json::from_slice(body).ok()
+    }
+
+    async fn ask(&self, who: &HookRequest<'_>) -> Result<Provisioned, ProvisionError> {
+        let body = serde_json::to_vec(who).map_err(|e| ProvisionError::Invalid(e.to_string()))?;
+        let mut request = self
+            .http
+            .post(self.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(secret) = &self.secret {
+            request = request.bearer_auth(secret.expose());
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| ProvisionError::Unavailable(without_url(&e)))?;
+        let status = response.status();
+        if status != reqwest::StatusCode::OK {
+            return Err(ProvisionError::Unavailable(format!("status {}", status.as_u16())));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| ProvisionError::Unavailable(without_url(&e)))?
+        {
+            if body.len() + chunk.len() > MAX_ANSWER {
+                return Err(ProvisionError::Invalid(format!(
+                    "answer longer than {MAX_ANSWER} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        parse_answer(&body)
+    }
+}
+
+/// A reqwest error without the URL (which may carry credentials in its query).
+fn without_url(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "broken body"
+    } else {
+        "request failed"
+    };
+    kind.to_string()
+}
+
+/// Where a subject's answer is cached: SHA-256 of site, issuer and subject.
+fn cache_key(site: &str, issuer: &str, subject: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [site, issuer, subject] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex(&h.finalize())
+}
+
+/// The hook's answer, strictly: `customer_id` a non-negative integer or short
+/// printable text; `groups` (optional) a list of group names without commas;
+/// `created` (optional) a boolean. Other fields are ignored.
+pub fn parse_answer(body: &[u8]) -> Result<Provisioned, ProvisionError> {
+    let invalid = |why: &str| ProvisionError::Invalid(why.to_string());
+    let value: Value = serde_json::from_slice(body).map_err(|_| invalid("not JSON"))?;
+    let object = value.as_object().ok_or_else(|| invalid("not a JSON object"))?;
+    let customer_id = match object.get("customer_id") {
+        Some(Value::Number(n)) => n.as_u64().map(|n| n.to_string()),
+        Some(Value::String(s)) if is_clean(s) => Some(s.clone()),
+        _ => None,
+    }
+    .ok_or_else(|| invalid("customer_id is missing or unusable"))?;
+    let groups = match object.get("groups") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) if items.len() <= MAX_GROUPS => items
+            .iter()
+            .map(|g| match g {
+                Value::String(s) if is_clean(s) && !s.contains(',') => Ok(s.clone()),
+                _ => Err(invalid("a group is not a name")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(invalid("groups is not a list of at most 64 names")),
+    };
+    let created = match object.get("created") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("created is not a boolean")),
+    };
+    Ok(Provisioned {
+        customer_id,
+        groups,
+        created,
+    })
+}
+
+/// Short printable text that goes into a header as it is.
+fn is_clean(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_ID_LEN && s.trim() == s && !s.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_well_formed_answer_is_a_customer() {
+        let ok =
+            parse_answer(br#"{"customer_id": "c-1", "groups": ["b2b"], "created": true, "extra": 1}"#).expect("usable");
+        assert_eq!(ok.customer_id, "c-1");
+        assert_eq!((ok.groups, ok.created), (vec!["b2b".to_string()], true));
+        let numeric = parse_answer(br#"{"customer_id": 1042}"#).expect("usable");
+        assert_eq!((numeric.customer_id.as_str(), numeric.created), ("1042", false));
+        for bad in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"null",
+            br#"{"customer_id": ""}"#,
+            br#"{"customer_id": " c"}"#,
+            br#"{"customer_id": "a\nX-Customer-Id: b"}"#,
+            br#"{"customer_id": -4}"#,
+            br#"{"customer_id": 1.5}"#,
+            br#"{"customer_id": {"id": 1}}"#,
+            br#"{"groups": ["a"]}"#,
+            br#"{"customer_id": "c", "groups": "vip"}"#,
+            br#"{"customer_id": "c", "groups": ["a,b"]}"#,
+            br#"{"customer_id": "c", "groups": [1]}"#,
+            br#"{"customer_id": "c", "created": "yes"}"#,
+        ] {
+            assert!(parse_answer(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        let many = format!(r#"{{"customer_id": "c", "groups": [{}]}}"#, vec!["\"g\""; 65].join(","));
+        assert!(parse_answer(many.as_bytes()).is_err());
+        let long = format!(r#"{{"customer_id": "{}"}}"#, "x".repeat(257));
+        assert!(parse_answer(long.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn cache_keys_keep_site_issuer_and_subject_apart() {
+        assert_ne!(cache_key("a", "b", "c"), cache_key("ab", "", "c"));
+        assert_ne!(
+            cache_key("s", "https://idp-1", "u"),
+            cache_key("s", "https://idp-2", "u")
+        );
+        assert_eq!(cache_key("s", "i", "u"), cache_key("s", "i", "u"));
+    }
+}
