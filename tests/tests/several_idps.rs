@@ -525,3 +525,27 @@ async fn with_redis_a_login_started_on_one_replica_finishes_at_its_idp_on_the_ot
     assert!(resp.text().await.expect("page").contains("idp_mismatch"));
     assert_eq!(a.signed_in_as(&mallory).await, None);
 }
+
+#[tokio::test]
+async fn a_merchant_login_page_comes_first_and_org_or_via_idp_still_reach_the_idps() {
+    let merchant = "[sites.customer_login]\nclient_id = \"merchant\"\n\
+                    client_secret = \"customer-login-secret-0123456789abcdef\"\nstore_hash = \"k2x9f7\"\n\
+                    [sites.login]\nurl = \"https://merchant.example/login?return_to={return_to}\"\n";
+    let shop = Enterprise::start(merchant, &[]).await;
+    let shopper = Shopper::new(&["shop"]).expect("client");
+
+    let resp = shopper.page(&shop.url("/account/orders")).await.expect("account");
+    assert_eq!(resp.status(), 302);
+    assert_eq!(
+        location(&resp),
+        "https://merchant.example/login?return_to=%2Faccount%2Forders"
+    );
+    let resp = shopper.page(&shop.url("/_sso/login")).await.expect("login");
+    assert!(location(&resp).starts_with("https://merchant.example/login"));
+
+    let resp = shopper.page(&shop.url("/_sso/login?via=idp")).await.expect("via idp");
+    assert_eq!(resp.status(), 200, "several IdPs: the chooser");
+    assert!(resp.text().await.expect("page").contains(">Globex</a>"));
+    let resp = shopper.page(&shop.url("/_sso/login?org=globex")).await.expect("org");
+    assert!(location(&resp).starts_with(&format!("{}/auth?", shop.globex.issuer())));
+}
