@@ -31,9 +31,11 @@ impl LoginQuery {
             match k.as_ref() {
                 "return_to" if q.return_to.is_none() => q.return_to = Some(v.into_owned()),
                 "org" if q.org.is_none() => {
+                    // Cut, then trimmed again: the cut may end on a space.
                     let org: String = v.trim().chars().take(MAX_ORG).collect();
+                    let org = org.trim_end();
                     if !org.is_empty() {
-                        q.org = Some(org);
+                        q.org = Some(org.to_string());
                     }
                 }
                 _ => {}
@@ -117,6 +119,8 @@ mod tests {
         assert_eq!(LoginQuery::parse("org=").org, None);
         let long = LoginQuery::parse(&format!("org={}", "a".repeat(10_000)));
         assert_eq!(long.org.map(|o| o.len()), Some(MAX_ORG));
+        let cut_on_space = LoginQuery::parse(&format!("org={}+b", "a".repeat(MAX_ORG - 1)));
+        assert_eq!(cut_on_space.org.map(|o| o.len()), Some(MAX_ORG - 1), "found by fuzzing");
         assert_eq!(LoginQuery::parse("org=%FF%FE").org.as_deref(), Some("\u{FFFD}\u{FFFD}"));
     }
 
