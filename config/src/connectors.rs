@@ -276,10 +276,10 @@ impl Validator<'_> {
             );
         }
         if let Some(platform) = &site.platform_login {
-            if site.oidc.is_none() {
+            if !site.has_idp() {
                 self.errors.push(
                     format!("{p}.platform_login"),
-                    "hands an IdP sign-in to the platform: add [sites.oidc]",
+                    "hands an IdP sign-in to the platform: add [sites.oidc] or [[sites.idps]]",
                 );
             }
             if site.provisioning.as_ref().and_then(|c| c.url.as_ref()).is_none() {
@@ -293,10 +293,18 @@ impl Validator<'_> {
             if let (Some(oidc), false) = (site.oidc.as_mut(), explicit) {
                 oidc.post_logout_path = platform.logout_path.clone();
             }
+            for (idp, raw_idp) in site.idps.iter_mut().zip(&raw.idps) {
+                if raw_idp.post_logout_path.is_none() {
+                    idp.oidc.post_logout_path = platform.logout_path.clone();
+                }
+            }
         }
         let mut owned: Vec<(String, &str)> = vec![(format!("{}/", site.sso_prefix), "sso_prefix")];
         if let Some(oidc) = &site.oidc {
             owned.push((oidc.callback_path.clone(), "oidc.callback_path"));
+        }
+        for idp in &site.idps {
+            owned.push((idp.oidc.callback_path.clone(), "idps[].callback_path"));
         }
         let token_paths = [
             site.customer_login

@@ -6,6 +6,7 @@ pub mod ecwid;
 pub mod env;
 pub mod errors;
 pub mod idp_token_forwarding;
+pub mod idps;
 pub mod model;
 pub mod raw;
 pub mod request_safety;

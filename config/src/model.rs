@@ -156,6 +156,9 @@ pub struct SiteConfig {
     pub forward_gateway_credentials: bool,
     pub identity_headers: IdentityHeaderNames,
     pub oidc: Option<OidcConfig>,
+    /// Several IdPs chosen by organisation (`[[sites.idps]]`); empty when the site has
+    /// one `[sites.oidc]` or none. Never both.
+    pub idps: Vec<IdpConfig>,
     pub token: TokenConfig,
     /// Routes, longest prefix first.
     pub routes: Vec<RouteConfig>,
@@ -238,6 +241,32 @@ impl SiteConfig {
     pub fn is_https(&self) -> bool {
         self.public_url.scheme() == "https"
     }
+
+    /// Every IdP of the site with its name: the single `[sites.oidc]` (no name), or
+    /// each `[[sites.idps]]` entry.
+    pub fn identity_providers(&self) -> Vec<(Option<&str>, &OidcConfig)> {
+        match &self.oidc {
+            Some(oidc) => vec![(None, oidc)],
+            None => self.idps.iter().map(|i| (Some(i.name.as_str()), &i.oidc)).collect(),
+        }
+    }
+
+    /// True when the site signs shoppers in through at least one IdP.
+    pub fn has_idp(&self) -> bool {
+        self.oidc.is_some() || !self.idps.is_empty()
+    }
+}
+
+/// `[[sites.idps]]`: one of several IdPs of a site, chosen by organisation name
+/// (`/_sso/login?org=NAME`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpConfig {
+    /// The organisation name shoppers type: lower-case letters, digits and `-`.
+    pub name: String,
+    /// What the chooser page shows (HTML-escaped there); the name when unset.
+    pub display_name: String,
+    /// The IdP's settings; `callback_path` defaults to `/login/sso/callback/{name}`.
+    pub oidc: OidcConfig,
 }
 
 /// How a site's request paths are read.

@@ -125,6 +125,9 @@ pub struct RawSite {
     #[serde(default)]
     pub identity_headers: RawIdentityHeaders,
     pub oidc: Option<RawOidc>,
+    /// `[[sites.idps]]`: several IdPs, chosen by organisation (instead of `[sites.oidc]`).
+    #[serde(default)]
+    pub idps: Vec<RawIdp>,
     #[serde(default)]
     pub token: RawToken,
     #[serde(default)]
@@ -219,6 +222,53 @@ pub struct RawOidc {
     pub require_verified_email: Option<bool>,
     pub logout_id_token_hint: Option<bool>,
     pub revalidate_interval: Option<String>,
+}
+
+/// One of several IdPs of a site: a name, a display name and every `[sites.oidc]`
+/// key. The keys are repeated rather than flattened: serde cannot combine `flatten`
+/// with `deny_unknown_fields`, and a typo must stay an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdp {
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub callback_path: Option<String>,
+    pub logout_url: Option<String>,
+    #[serde(default)]
+    pub logout_params: BTreeMap<String, String>,
+    pub post_logout_path: Option<String>,
+    pub use_userinfo: Option<bool>,
+    pub request_timeout: Option<String>,
+    pub discovery_refresh: Option<String>,
+    pub require_verified_email: Option<bool>,
+    pub logout_id_token_hint: Option<bool>,
+    pub revalidate_interval: Option<String>,
+}
+
+impl RawIdp {
+    /// The `[sites.oidc]` keys of this IdP, to be validated like a single IdP's.
+    pub fn oidc(&self) -> RawOidc {
+        RawOidc {
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            scopes: self.scopes.clone(),
+            callback_path: self.callback_path.clone(),
+            logout_url: self.logout_url.clone(),
+            logout_params: self.logout_params.clone(),
+            post_logout_path: self.post_logout_path.clone(),
+            use_userinfo: self.use_userinfo,
+            request_timeout: self.request_timeout.clone(),
+            discovery_refresh: self.discovery_refresh.clone(),
+            require_verified_email: self.require_verified_email,
+            logout_id_token_hint: self.logout_id_token_hint,
+            revalidate_interval: self.revalidate_interval.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

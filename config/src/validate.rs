@@ -393,6 +393,7 @@ impl<'a> Validator<'a> {
         crate::request_safety::check_canonical_path(&mut self.errors, &format!("{p}.sso_prefix"), &sso_prefix);
         let identity_headers = self.identity_headers(p, &raw.identity_headers);
         let oidc = raw.oidc.as_ref().map(|o| self.oidc(&format!("{p}.oidc"), o));
+        let idps = self.idps(p, raw);
         let token = self.token(p, &raw.token);
         let customer_login = raw
             .customer_login
@@ -410,7 +411,8 @@ impl<'a> Validator<'a> {
             .provisioning
             .as_ref()
             .map(|c| self.provisioning(&format!("{p}.provisioning"), c));
-        let routes = self.routes(p, raw, oidc.is_some() || customer_login.is_some(), oidc.is_some());
+        let has_idp = oidc.is_some() || !idps.is_empty();
+        let routes = self.routes(p, raw, has_idp || customer_login.is_some(), has_idp);
         let tls = self.site_tls(p, raw);
         let hsts_max_age = self.hsts(p, raw, public_url.scheme() == "https");
         let upstream_insecure_skip_verify = raw.upstream_insecure_skip_verify.unwrap_or(false);
@@ -431,6 +433,7 @@ impl<'a> Validator<'a> {
             sso_prefix,
             identity_headers,
             oidc,
+            idps,
             token,
             routes,
             customer_login,
@@ -503,7 +506,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn oidc(&mut self, p: &str, raw: &RawOidc) -> OidcConfig {
+    pub(crate) fn oidc(&mut self, p: &str, raw: &RawOidc) -> OidcConfig {
         let issuer = match self.opt_text(&format!("{p}.issuer"), raw.issuer.as_ref()) {
             Some(text) => match Url::parse(&text) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
@@ -659,7 +662,7 @@ impl<'a> Validator<'a> {
                 if access != Access::Public && !has_oidc {
                     self.errors.push(
                         format!("{rp}.access"),
-                        "needs a login method: add [sites.oidc] or [sites.customer_login]",
+                        "needs a login method: add [sites.oidc], [[sites.idps]] or [sites.customer_login]",
                     );
                 }
                 let forward_idp_access_token = self.idp_token_forwarding(&rp, r, access, has_idp);

@@ -189,6 +189,56 @@ pub fn return_to(data: &[u8]) {
     }
 }
 
+/// The several-IdPs inputs: `<sso_prefix>/login` query strings
+/// ([`LoginQuery::parse`](crate::auth::chooser::LoginQuery::parse)) rendered into the
+/// chooser page, and the callback's `iss` parameter
+/// ([`check_response_issuer`](crate::oidc::response_issuer::check_response_issuer)).
+/// The first byte picks the mode:
+/// - `q`: the rest is `query\ndisplay name`. `org` comes back trimmed, non-empty and
+///   bounded; the page built from the query's `return_to` (when [`safe_return_to`]
+///   accepts it) and that display name has exactly the markup (`<`, `>`, `"`, `'`) of
+///   the same page built from plain placeholders: nothing the visitor or the
+///   configuration wrote becomes markup.
+/// - `i`: the rest is `iss\nexpected`; it is accepted only when equal.
+pub fn idp_choice(data: &[u8]) {
+    use crate::auth::chooser::{chooser_page, LoginQuery};
+    use crate::oidc::response_issuer::check_response_issuer;
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let (first, second) = text.split_once('\n').unwrap_or((text, ""));
+    match mode {
+        b'q' => {
+            let q = LoginQuery::parse(first);
+            if let Some(org) = &q.org {
+                assert!(!org.is_empty() && org.trim() == org, "{org:?}");
+                assert!(org.chars().count() <= 256, "org not bounded");
+            }
+            let return_to = q.return_to.as_deref().and_then(safe_return_to).unwrap_or("/");
+            let placeholder = if return_to == "/" { "/" } else { "/x" };
+            let markup = |body: &str| body.matches(['<', '>', '"', '\'']).count();
+            for unknown in [false, true] {
+                let page = chooser_page("/_sso", &[("acme", second)], return_to, unknown);
+                let plain = chooser_page("/_sso", &[("acme", "x")], placeholder, unknown);
+                assert_eq!(
+                    markup(&page.body),
+                    markup(&plain.body),
+                    "{return_to:?} / {second:?} changed the markup:\n{}",
+                    page.body
+                );
+                assert!(page.headers.contains(&("cache-control", "no-store".to_string())));
+            }
+        }
+        b'i' => {
+            let accepted = check_response_issuer(Some(first), second, true).is_ok();
+            assert_eq!(accepted, first == second, "{first:?} vs {second:?}");
+            assert!(check_response_issuer(None, second, true).is_err());
+        }
+        _ => {}
+    }
+}
+
 /// `//host` or `/\host`: a browser reads both as another site.
 fn starts_like_another_host(path: &[u8]) -> bool {
     path.starts_with(b"//") || path.starts_with(b"/\\")
@@ -609,6 +659,7 @@ pub fn stored(data: &[u8]) {
                         assert_eq!(a.nonce.secret(), login.nonce.secret());
                         assert_eq!(a.return_to, login.return_to);
                         assert_eq!(a.binding_hash, login.binding_hash);
+                        assert_eq!(a.idp, login.idp);
                     }
                     Err(e) => panic!("a decoded pending login does not round-trip: {e}"),
                 }
@@ -650,8 +701,19 @@ pub fn stored_seeds() -> Vec<Vec<u8>> {
         return_to: "/account?x=1".into(),
         binding_hash: [3; 32],
         created_at: 1_700_000_000,
+        idp: None,
     };
     if let Ok(b) = login.encode() {
+        seeds.push([b"p".as_slice(), &b].concat());
+    }
+    // Version 2: started for one of several IdPs.
+    let named = crate::oidc::pending::PendingLogin {
+        idp: Some("acme".into()),
+        nonce: openidconnect::Nonce::new("n".into()),
+        pkce_verifier: openidconnect::PkceCodeVerifier::new("v".repeat(43)),
+        ..login
+    };
+    if let Ok(b) = named.encode() {
         seeds.push([b"p".as_slice(), &b].concat());
     }
     seeds

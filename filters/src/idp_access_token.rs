@@ -52,7 +52,7 @@ impl SiteAuth {
     /// True when a route of this site forwards the IdP access token, so sessions
     /// keep it.
     pub fn keeps_idp_access_token(&self) -> bool {
-        self.flow.is_some() && self.site.routes.iter().any(|r| r.forward_idp_access_token)
+        !self.idps.is_empty() && self.site.routes.iter().any(|r| r.forward_idp_access_token)
     }
 
     /// What a session keeps of an access token the IdP just issued: the token and its

@@ -21,6 +21,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("customer_login", fuzzing::customer_login),
     ("hook_answer", fuzzing::hook_answer),
     ("ecwid_profile", fuzzing::ecwid_profile),
+    ("idp_choice", fuzzing::idp_choice),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -130,4 +131,9 @@ fn customer_login_corpus() {
 #[test]
 fn hook_answer_corpus() {
     replay("hook_answer");
+}
+
+#[test]
+fn idp_choice_corpus() {
+    replay("idp_choice");
 }

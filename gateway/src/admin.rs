@@ -147,9 +147,7 @@ impl ServeHttp for AdminApp {
             "/healthz" => reply(StatusCode::OK, "text/plain", b"ok\n".to_vec()),
             "/readyz" => {
                 let snapshot = self.current.load();
-                let idps = snapshot
-                    .providers()
-                    .map(|(site, p)| (format!("oidc:{site}"), p.current().is_some()));
+                let idps = snapshot.providers().map(|(_, p)| (p.label(), p.current().is_some()));
                 let report = self.readiness.report(idps);
                 let status = if report.ready {
                     StatusCode::OK

@@ -39,14 +39,19 @@ impl Site {
         let upstreams = UpstreamPool::from_config(&site.upstreams, &config.server, site.upstream_insecure_skip_verify)
             .map_err(|e| errors.push(format!("sites[{index}].upstreams: {e}")))
             .ok();
-        let provider = match &site.oidc {
-            Some(oidc) => providers
-                .get_or_create(site, oidc)
-                .map(Some)
-                .map_err(|e| errors.push(format!("sites[{index}].oidc: {e}")))
-                .ok(),
-            None => Some(None),
-        };
+        // One provider per IdP: the single `[sites.oidc]`, or each `[[sites.idps]]`.
+        let provider = site
+            .identity_providers()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (idp, oidc))| {
+                providers.get_or_create_idp(site, idp, oidc).map_err(|e| match idp {
+                    Some(_) => errors.push(format!("sites[{index}].idps[{i}]: {e}")),
+                    None => errors.push(format!("sites[{index}].oidc: {e}")),
+                })
+            })
+            .collect::<Result<Vec<_>, ()>>()
+            .ok();
         let events: Arc<dyn AuthEvents> = lasting.metrics.clone();
         let auth = match provider {
             Some(provider) => SiteAuth::from_config(config, site, &lasting.stores, provider, events)

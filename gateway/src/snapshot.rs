@@ -152,10 +152,10 @@ impl Snapshot {
         self.certs.as_ref()?.resolve(site, listener)
     }
 
-    /// The IdP providers this snapshot's sites use, with their site names.
+    /// The IdP providers this snapshot's sites use (one per IdP), with their site names.
     pub fn providers(&self) -> impl Iterator<Item = (&str, &Arc<OidcProvider>)> {
         self.sites
             .iter()
-            .filter_map(|s| s.auth.provider().map(|p| (s.name.as_str(), p)))
+            .flat_map(|s| s.auth.providers().map(move |p| (s.name.as_str(), p)))
     }
 }

@@ -232,6 +232,29 @@ impl Idp {
         Ok(Idp { port, proc })
     }
 
+    /// An IdP with its own client (`client_id`, `client_secret`), e.g. one of the
+    /// several IdPs of a site; `env` as in [`Idp::start_with`].
+    pub fn start_client(
+        client: (&str, &str),
+        redirect_uris: &[String],
+        post_logout_uris: &[String],
+        env: &[(&str, &str)],
+    ) -> Result<Idp> {
+        let port = free_port();
+        let mut proc = Proc::spawn(
+            "idp",
+            node("idp.mjs")
+                .envs(env.iter().copied())
+                .env("PORT", port.to_string())
+                .env("CLIENT_ID", client.0)
+                .env("CLIENT_SECRET", client.1)
+                .env("REDIRECT_URIS", redirect_uris.join(","))
+                .env("POST_LOGOUT_REDIRECT_URIS", post_logout_uris.join(",")),
+        )?;
+        wait_for_port(port, &mut proc)?;
+        Ok(Idp { port, proc })
+    }
+
     pub fn issuer(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

@@ -49,13 +49,14 @@ async fn a_reload_keeps_a_generated_key_and_the_pending_logins() {
         )
         .expect("mint");
 
-    let pending = |a: &SiteAuth| a.flow.as_ref().map(|f| f.pending.clone()).expect("flow");
+    let pending = |a: &SiteAuth| a.idps.only().map(|i| i.flow.pending.clone()).expect("flow");
     let started = crate::oidc::pending::PendingLogin {
         nonce: openidconnect::Nonce::new_random(),
         pkce_verifier: openidconnect::PkceCodeVerifier::new("v".repeat(43)),
         return_to: "/".into(),
         binding_hash: [1; 32],
         created_at: crate::sessions::now_secs(),
+        idp: None,
     };
     pending(&old).insert("state-1", started).await.expect("stored");
 

@@ -1,9 +1,11 @@
 //! Gateway-owned paths: `<sso_prefix>/login`, `/logout`, `/session`, `/token`,
-//! `/jwks.json`, and the IdP callback (`oidc.callback_path`).
+//! `/jwks.json`, and the IdP callbacks (`oidc.callback_path`, one per IdP).
 //!
 //! Runs after the site is known and the identity looked up, before the access gate.
 //! Returns [`Flow::Continue`] for every other path.
 
+use super::chooser::{chooser_page, LoginQuery};
+use super::idps::Idp;
 use super::{Identity, SiteAuth};
 use crate::navigation::{is_navigation, is_page_request};
 use crate::rate_limit::Endpoint;
@@ -29,15 +31,11 @@ impl SiteAuth {
         let path = req.uri.path();
         let query = req.uri.query().unwrap_or("");
         let json = wants_json(&req.headers);
-        let is_callback = self
-            .flow
-            .as_ref()
-            .is_some_and(|f| f.provider.config.callback_path == path);
-        if is_callback {
+        if let Some(idp) = self.idps.by_callback(path) {
             if let Some(limited) = self.over_limit(Endpoint::Callback, client, json) {
                 return Flow::Respond(limited);
             }
-            return Flow::Respond(self.callback(req, identity, client).await);
+            return Flow::Respond(self.callback(req, identity, client, idp).await);
         }
         if let Some(token) = self.connectors.customer_login_token(path) {
             // Only a page load spends a token: a HEAD, a prefetch, a link checker's
@@ -103,9 +101,15 @@ impl SiteAuth {
 
     /// `<sso_prefix>/login?return_to=…`: a signed-in browser goes straight back; an
     /// anonymous page load starts a login (within the client's rate limit) — at the
-    /// merchant's login page when the site has one, unless `via=idp` — and anything
-    /// that is not a top-level `GET` navigation gets a 401 and starts nothing. With
-    /// `sso_error=<code>` (a refused customer-login JWT) it shows what went wrong.
+    /// merchant's login page when the site has one, unless `via=idp` or `org=…` — and
+    /// anything that is not a top-level `GET` navigation gets a 401 and starts nothing.
+    /// With `sso_error=<code>` (a refused customer-login JWT) it shows what went wrong.
+    ///
+    /// On a site with `[[sites.idps]]`, `org=NAME` starts the login at that IdP (an
+    /// unknown name gets the chooser page with a notice, 404); without `org` a site
+    /// with several IdPs shows the chooser page. The chooser page keeps no state and
+    /// costs no rate-limit budget (staff of one company often share an address); an
+    /// unknown `org` does, so names cannot be probed faster than logins started.
     async fn login(
         &self,
         req: &http::request::Parts,
@@ -122,8 +126,8 @@ impl SiteAuth {
             return self.sso_error_page(&code, wants_json(&req.headers));
         }
         let via_idp = param("via").is_some_and(|v| v == "idp");
-        let raw = param("return_to");
-        let return_to = match raw.as_deref() {
+        let asked = LoginQuery::parse(query);
+        let return_to = match asked.return_to.as_deref() {
             None => "/".to_string(),
             Some(r) => match safe_return_to(r) {
                 Some(ok) => ok.to_string(),
@@ -140,24 +144,49 @@ impl SiteAuth {
         if !is_navigation(&req.method, &req.headers) {
             return self.login_required(!is_page_request(&req.headers));
         }
+        // `org` chooses among named IdPs (a site with one `[sites.oidc]` ignores it).
+        let named = self.idps.iter().any(|i| i.name().is_some());
+        let chosen = match asked.org {
+            Some(org) if named => Some(self.idps.by_name(&org)),
+            _ => None,
+        };
+        let merchant_first = chosen.is_none() && !via_idp && self.site.merchant_login.is_some();
+        let several = self.idps.only().is_none() && !self.idps.is_empty();
+        if chosen.is_none() && several && !merchant_first {
+            return chooser_page(&self.site.sso_prefix, &self.idps.choices(), &return_to, false);
+        }
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
             return limited;
         }
-        if !via_idp {
-            if let Some(merchant) = self.merchant_login(&return_to) {
-                return merchant;
+        match chosen {
+            Some(Some(idp)) => self.start_login_with(idp, &req.headers, &return_to).await,
+            Some(None) => {
+                self.events.rejected(&self.site.name, "unknown_org");
+                tracing::info!(site = %self.site.name, "login for an unknown organisation");
+                chooser_page(&self.site.sso_prefix, &self.idps.choices(), &return_to, true)
+            }
+            None => {
+                if !via_idp {
+                    if let Some(merchant) = self.merchant_login(&return_to) {
+                        return merchant;
+                    }
+                }
+                self.start_login(&req.headers, &return_to).await
             }
         }
-        self.start_login(&req.headers, &return_to).await
     }
 
-    /// The IdP callback: the code flow finished, the customer provisioned, a new
-    /// session, then the return path (through the platform's customer-login endpoint
-    /// first, when the site has one).
-    async fn callback(&self, req: &http::request::Parts, identity: Option<&Identity>, client: Option<IpAddr>) -> Reply {
-        let Some(flow) = &self.flow else {
-            return Reply::error(404, "not_found", "There is nothing here.", false);
-        };
+    /// The callback of `idp` (the one whose redirect URI this path is): the code flow
+    /// finished, the customer provisioned, a new session, then the return path
+    /// (through the platform's customer-login endpoint first, when the site has one).
+    async fn callback(
+        &self,
+        req: &http::request::Parts,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+        idp: &Idp,
+    ) -> Reply {
+        let flow = &idp.flow;
         let query = req.uri.query().unwrap_or("");
         let clear_flow = flow.clear_flow_cookie(query);
         let reply = match flow.finish(query, &req.headers).await {
@@ -168,7 +197,10 @@ impl SiteAuth {
                     Err(e) => self.provisioning_failed(req, e),
                 }
             }
-            Err(e) => self.callback_failed(&req.headers, e),
+            Err(e) => {
+                tracing::debug!(site = %self.site.name, idp = idp.name().unwrap_or(""), "callback refused");
+                self.callback_failed(&req.headers, e)
+            }
         };
         match clear_flow {
             Some(c) => reply.header("set-cookie", c),
@@ -190,12 +222,15 @@ impl SiteAuth {
         // Checked again: the pending login came back from a store.
         let return_to = safe_return_to(&done.return_to).unwrap_or("/").to_string();
         let customer_id = done.customer.id.clone();
-        match self
-            .create_session(done, crate::sessions::LoginSource::oidc(subject.clone()))
-            .await
-        {
+        // The session remembers its IdP: refresh and logout go to it and no other.
+        let login = crate::sessions::LoginSource {
+            idp: done.idp.clone(),
+            ..crate::sessions::LoginSource::oidc(subject.clone())
+        };
+        let idp = login.idp.clone().unwrap_or_default();
+        match self.create_session(done, login).await {
             Ok((_, cookie)) => {
-                tracing::info!(site = %self.site.name, %subject, customer = %customer_id, "login succeeded");
+                tracing::info!(site = %self.site.name, %idp, %subject, customer = %customer_id, "login succeeded");
                 self.events.login(&self.site.name, "oidc", "success");
                 let target = self
                     .platform_handoff(&customer_id, &return_to, client)
@@ -245,12 +280,19 @@ impl SiteAuth {
                 return store_unavailable(json);
             }
         }
-        // A session a customer-login JWT started has nothing to end at the IdP.
+        // A session a customer-login JWT started has nothing to end at the IdP; an IdP
+        // session ends at the IdP that signed it in and no other (`Idps::for_logout`).
         let without_idp = ending.is_some_and(|i| i.session.login.method == crate::sessions::LoginMethod::CustomerLogin);
-        let target = match &self.flow {
-            Some(flow) if !without_idp => flow.logout_target(id_token.as_deref()),
-            Some(flow) => flow.provider.config.post_logout_path.clone(),
-            None => "/".to_string(),
+        let target = match self.idps.for_logout(ending.map(|i| &*i.session)) {
+            Some(idp) if !without_idp => idp.flow.logout_target(id_token.as_deref()),
+            Some(idp) => idp.flow.provider.config.post_logout_path.clone(),
+            // No IdP to end (several IdPs and none signed this visitor in): the
+            // platform's logout page when the site has one, else the home page.
+            None => self
+                .site
+                .platform_login
+                .as_ref()
+                .map_or_else(|| "/".to_string(), |p| p.logout_path.clone()),
         };
         Reply::redirect(303, target).header("set-cookie", self.cookies.clear_session())
     }

@@ -3,7 +3,8 @@
 //! `public` routes always continue. On `login` routes an anonymous page load (a
 //! top-level `GET` navigation, see [`crate::navigation`]) is sent straight to the
 //! IdP — the flow starts here, returning to the same path — within the client's
-//! login rate limit; anything else (images, scripts, XHR/JSON, `HEAD`, prefetches)
+//! login rate limit (on a site with several IdPs, to the chooser page, which starts
+//! nothing and costs no budget); anything else (images, scripts, XHR/JSON, `HEAD`, prefetches)
 //! gets a 401 and starts nothing. On `api` routes anonymous calls always get a 401
 //! JSON with `WWW-Authenticate`, never a redirect.
 
@@ -38,10 +39,15 @@ impl SiteAuth {
         if let Some(moved) = self.to_public_host(req) {
             return Flow::Respond(moved);
         }
+        let return_to = return_to_or_root(Some(here));
+        let several = self.idps.only().is_none() && !self.idps.is_empty();
+        if several && self.site.merchant_login.is_none() {
+            // Several IdPs: to the chooser, which starts nothing (and costs no budget).
+            return Flow::Respond(self.start_login(&req.headers, &return_to).await);
+        }
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
             return Flow::Respond(limited);
         }
-        let return_to = return_to_or_root(Some(here));
         if let Some(merchant) = self.merchant_login(&return_to) {
             return Flow::Respond(merchant);
         }
@@ -79,20 +85,35 @@ impl SiteAuth {
         Some(Reply::redirect(302, target.to_string()))
     }
 
-    /// A redirect that starts a login returning to `return_to` (already checked).
-    /// The flow cookie is set; when the request already carries
-    /// [`MAX_FLOW_COOKIES`](crate::sessions::cookie::MAX_FLOW_COOKIES) or more, the
-    /// oldest are deleted so that no more than that remain.
+    /// A redirect that starts a login returning to `return_to` (already checked): to
+    /// the site's IdP, or, when it has several, to the chooser page
+    /// (`<sso_prefix>/login?return_to=…`), where the shopper names their organisation.
     pub async fn start_login(&self, headers: &http::HeaderMap, return_to: &str) -> Reply {
-        let Some(flow) = &self.flow else {
+        if let Some(idp) = self.idps.only() {
+            return self.start_login_with(idp, headers, return_to).await;
+        }
+        if self.idps.is_empty() {
             return Reply::error(
                 404,
                 "login_not_configured",
                 "Sign-in is not available on this site.",
                 false,
             );
-        };
-        match flow.start(return_to.to_string()).await {
+        }
+        let mut chooser = format!("{}/login", self.site.sso_prefix);
+        if return_to != "/" {
+            chooser.push_str("?return_to=");
+            chooser.extend(url::form_urlencoded::byte_serialize(return_to.as_bytes()));
+        }
+        Reply::redirect(302, chooser)
+    }
+
+    /// A redirect that starts a login at `idp` returning to `return_to` (already
+    /// checked). The flow cookie is set; when the request already carries
+    /// [`MAX_FLOW_COOKIES`](crate::sessions::cookie::MAX_FLOW_COOKIES) or more, the
+    /// oldest are deleted so that no more than that remain.
+    pub async fn start_login_with(&self, idp: &super::idps::Idp, headers: &http::HeaderMap, return_to: &str) -> Reply {
+        match idp.flow.start(return_to.to_string()).await {
             Ok(start) => self.cookies.evict_old_flows(headers).into_iter().fold(
                 Reply::redirect(302, start.authorize_url.to_string()).header("set-cookie", start.flow_cookie),
                 |reply, gone| reply.header("set-cookie", gone),

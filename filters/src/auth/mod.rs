@@ -3,9 +3,11 @@
 //! [`endpoints`] (gateway-owned paths), [`gate`] (route access) and [`inject`]
 //! (identity for the origin).
 
+pub mod chooser;
 pub mod connectors;
 pub mod endpoints;
 pub mod gate;
+pub mod idps;
 pub mod inject;
 
 pub use endpoints::store_unavailable;
@@ -19,6 +21,7 @@ use crate::sessions::cookie::CookieCodec;
 use crate::sessions::{now_secs, LoginSource, SessionData};
 use crate::store::{StoreError, Stores};
 use crate::tokens::{SiteTokens, TokenSigner};
+use idps::{Idp, Idps};
 use sso_config::{Config, SiteConfig};
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,7 +95,8 @@ pub struct SiteAuth {
     /// Sessions, pending logins and locks: shared by every site, kept across reloads.
     pub stores: Stores,
     pub cookies: CookieCodec,
-    pub flow: Option<LoginFlow>,
+    /// The site's IdPs (none, the single `[sites.oidc]`, or `[[sites.idps]]`).
+    pub idps: Idps,
     pub signer: Arc<TokenSigner>,
     /// Mints `X-Customer-Token` and API tokens, verifies API tokens.
     pub tokens: SiteTokens,
@@ -134,35 +138,45 @@ impl SiteAuth {
     /// Builds a site's auth from the configuration. The long-lived pieces come from
     /// outside: the session `store`, and the site's IdP `provider` (from the
     /// [`ProviderRegistry`](crate::oidc::registry::ProviderRegistry), so a reload
-    /// that keeps the IdP settings keeps its metadata). `provider` is `None` for a
-    /// site without `[sites.oidc]`.
+    /// that keeps the IdP settings keeps its metadata). `providers` are the site's
+    /// IdPs, one per [`SiteConfig::identity_providers`] entry (`None` or an empty list
+    /// for a site without an IdP, `Some(p)` for the single `[sites.oidc]`).
     pub fn from_config(
         config: &Config,
         site: &SiteConfig,
         stores: &Stores,
-        provider: Option<Arc<OidcProvider>>,
+        providers: impl IntoIterator<Item = Arc<OidcProvider>>,
         events: Arc<dyn AuthEvents>,
     ) -> Result<Self, AuthSetupError> {
         let signer = Arc::new(TokenSigner::new(site.token.signing_key_file.as_deref())?);
         let cookies = CookieCodec::from_config(&config.sessions, site);
-        let flow = match provider {
-            Some(provider) => {
+        let idps = providers
+            .into_iter()
+            .map(|provider| {
                 let ev = events.clone();
                 let name = site.name.clone();
                 let timer: IdpTimer = Arc::new(move |endpoint, d| ev.idp_call(&name, endpoint, d.as_secs_f64()));
-                Some(LoginFlow::new(
-                    provider,
-                    cookies.clone(),
-                    timer,
-                    PendingLogins::new(
-                        stores.single_use.clone(),
-                        &site.name,
-                        crate::store::record::Seal::from_secret(&config.sessions.cookie_secret),
-                    ),
-                ))
-            }
-            None => None,
-        };
+                let display_name = match provider.idp.as_deref() {
+                    Some(n) => site
+                        .idps
+                        .iter()
+                        .find(|i| i.name == n)
+                        .map_or_else(|| n.to_string(), |i| i.display_name.clone()),
+                    None => provider.config.issuer.host_str().unwrap_or("sign in").to_string(),
+                };
+                // Every IdP of the site shares the site's pending logins: each login
+                // records its IdP, and only that IdP's callback may finish it.
+                let pending = PendingLogins::new(
+                    stores.single_use.clone(),
+                    &site.name,
+                    crate::store::record::Seal::from_secret(&config.sessions.cookie_secret),
+                );
+                Idp {
+                    display_name,
+                    flow: LoginFlow::new(provider, cookies.clone(), timer, pending),
+                }
+            })
+            .collect();
         let issuer = site.public_url.as_str().trim_end_matches('/').to_string();
         let names = &site.identity_headers;
         let parse = |n: &str| {
@@ -180,7 +194,7 @@ impl SiteAuth {
             site: site.clone(),
             stores: stores.clone(),
             cookies,
-            flow,
+            idps: Idps::new(idps),
             signer,
             tokens,
             events,
@@ -199,8 +213,9 @@ impl SiteAuth {
         })
     }
 
-    pub fn provider(&self) -> Option<&Arc<OidcProvider>> {
-        self.flow.as_ref().map(|f| &f.provider)
+    /// The providers of the site's IdPs (for readiness and background refresh).
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<OidcProvider>> {
+        self.idps.iter().map(|i| &i.flow.provider)
     }
 
     /// The verified identity of a request: its session cookie, else an API token in
@@ -282,7 +297,9 @@ impl SiteAuth {
     /// cannot be reached keeps the session and is tried again in 30 s. The same for a
     /// cookie and an API token: both name the one session.
     pub async fn refresh_if_due(&self, identity: Identity) -> Option<Identity> {
-        let Some(flow) = &self.flow else {
+        // Only the IdP that signed the session in is asked: its refresh token means
+        // nothing to another one.
+        let Some(flow) = self.idps.of_session(&identity.session).map(|i| &i.flow) else {
             return Some(identity);
         };
         let refresh = &identity.session.refresh;
@@ -394,12 +411,20 @@ impl SiteAuth {
         done: crate::oidc::flow::LoginDone,
         login: LoginSource,
     ) -> Result<(SessionId, String), StoreError> {
-        let refresh = crate::sessions::RefreshState::new(done.refresh_token, done.access_lifetime, self.revalidate);
+        // Per IdP when the site has several: each has its own logout and refresh settings.
+        let (keep_id_token, revalidate) = match done.idp.as_deref().and_then(|n| self.idps.by_name(n)) {
+            Some(idp) => {
+                let o = &idp.flow.provider.config;
+                (o.logout_id_token_hint && o.logout_url.is_none(), o.revalidate_interval)
+            }
+            None => (self.keep_id_token, self.revalidate),
+        };
+        let refresh = crate::sessions::RefreshState::new(done.refresh_token, done.access_lifetime, revalidate);
         refresh.set_access(self.kept_access_token(done.access_token, done.access_lifetime));
         let data = SessionData::new(
             self.site_name.clone(),
             done.customer,
-            self.keep_id_token.then_some(done.id_token),
+            keep_id_token.then_some(done.id_token),
             refresh,
             self.absolute_ttl,
         )
@@ -439,3 +464,5 @@ impl SiteAuth {
 
 #[cfg(test)]
 mod carry_over_tests;
+#[cfg(test)]
+mod idps_tests;

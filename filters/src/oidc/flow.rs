@@ -4,6 +4,7 @@
 
 use super::pending::{bounded_return_to, hash_binding, PendingLogin, PendingLogins};
 use super::provider::{error_chain, OidcProvider, ProviderState, ALLOWED_ALGS};
+use super::response_issuer::check_response_issuer;
 use crate::identity::Customer;
 use crate::secret::random_token;
 use crate::sessions::cookie::{find_cookie, flow_value, CookieCodec};
@@ -43,6 +44,14 @@ pub enum CallbackError {
     /// The browser finishing the flow is not the one that started it.
     #[error("the sign-in was started in another browser")]
     BrowserMismatch,
+    /// The state was started for another of the site's IdPs (a mix-up attempt: a
+    /// response of one IdP brought to another's callback).
+    #[error("the sign-in was started with another identity provider")]
+    IdpMismatch,
+    /// The `iss` response parameter (RFC 9207) names another issuer, or is missing
+    /// although the IdP says it always sends it.
+    #[error("the response names issuer {0:?}, not this identity provider")]
+    IssuerMismatch(String),
     /// The IdP answered with an `error` parameter.
     #[error("the identity provider refused the sign-in: {0}")]
     IdpError(String),
@@ -94,6 +103,11 @@ impl CallbackError {
                 "browser_mismatch",
                 "This sign-in was started in another browser or tab that is gone. Please start again.",
             ),
+            IdpMismatch | IssuerMismatch(_) => (
+                400,
+                "idp_mismatch",
+                "This sign-in response does not come from the identity provider it was started with. Please start again.",
+            ),
             IdpError(_) => (
                 403,
                 "idp_refused",
@@ -140,6 +154,9 @@ pub struct LoginDone {
     /// The IdP's access token, kept only for routes that forward it.
     pub access_token: Secret,
     pub return_to: String,
+    /// The `[[sites.idps]]` name of the IdP that signed the shopper in (`None`: the
+    /// site's single `[sites.oidc]`).
+    pub idp: Option<String>,
 }
 
 /// A successful refresh: the rotated refresh token, if the IdP rotates, and the new
@@ -209,6 +226,7 @@ impl LoginFlow {
                     return_to: bounded_return_to(return_to),
                     binding_hash: hash_binding(&binding),
                     created_at,
+                    idp: self.provider.idp.clone(),
                 },
             )
             .await?;
@@ -240,6 +258,18 @@ impl LoginFlow {
         let binding = find_cookie(headers, &self.cookies.flow_name(&state_param)).unwrap_or("");
         if !pending.binding_matches(binding) {
             return Err(CallbackError::BrowserMismatch);
+        }
+        // Mix-up defence: a login finishes only at the callback of the IdP it was
+        // started for, and (RFC 9207) only with a response that IdP issued.
+        if pending.idp != self.provider.idp {
+            return Err(CallbackError::IdpMismatch);
+        }
+        if let Some(current) = self.provider.current() {
+            let expected = current.metadata.issuer().as_str();
+            // A wrong `iss` is refused on any response; a missing one only on a
+            // response that carries a code (an error response signs nobody in).
+            let required = current.iss_parameter_required && params.code.is_some();
+            check_response_issuer(params.iss.as_deref(), expected, required)?;
         }
         if let Some(error) = params.error {
             return Err(CallbackError::IdpError(error));
@@ -307,6 +337,7 @@ impl LoginFlow {
             access_lifetime: tokens.expires_in().map(|d| d.as_secs()),
             access_token: Secret::new(tokens.access_token().secret().clone()),
             return_to: pending.return_to,
+            idp: pending.idp,
         })
     }
 
@@ -478,11 +509,12 @@ where
     CallbackError::TokenExchange(error_chain(&e))
 }
 
-/// The callback's parameters; a repeated `state`, `code` or `error` is refused.
+/// The callback's parameters; a repeated `state`, `code`, `error` or `iss` is refused.
 struct CallbackParams {
     state: Option<String>,
     code: Option<String>,
     error: Option<String>,
+    iss: Option<String>,
 }
 
 impl CallbackParams {
@@ -491,12 +523,14 @@ impl CallbackParams {
             state: None,
             code: None,
             error: None,
+            iss: None,
         };
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
             let (slot, name) = match k.as_ref() {
                 "state" => (&mut p.state, "state"),
                 "code" => (&mut p.code, "code"),
                 "error" => (&mut p.error, "error"),
+                "iss" => (&mut p.iss, "iss"),
                 _ => continue,
             };
             if slot.replace(v.into_owned()).is_some() {
@@ -548,6 +582,10 @@ mod tests {
         assert!(matches!(
             CallbackParams::parse("state=a&code=b&code=c"),
             Err(CallbackError::DuplicateParameter("code"))
+        ));
+        assert!(matches!(
+            CallbackParams::parse("state=a&code=b&iss=x&iss=y"),
+            Err(CallbackError::DuplicateParameter("iss"))
         ));
         let p = CallbackParams::parse("state=a&code=b&error=access_denied%3Cscript%3E").expect("parses");
         assert_eq!(p.error.as_deref(), Some("access_deniedscript"));

@@ -6,6 +6,7 @@ pub mod flow;
 pub mod pending;
 pub mod provider;
 pub mod registry;
+pub mod response_issuer;
 
 #[cfg(test)]
 mod id_token_tests;

@@ -35,6 +35,9 @@ pub struct PendingLogin {
     /// SHA-256 of the per-flow cookie value that binds this flow to the browser.
     pub binding_hash: [u8; 32],
     pub created_at: u64,
+    /// The `[[sites.idps]]` name the login was started for (`None`: the site's single
+    /// `[sites.oidc]`). Only that IdP's callback may finish it (mix-up defence).
+    pub idp: Option<String>,
 }
 
 /// A pending login as stored (version 1, `postcard`).
@@ -45,6 +48,14 @@ struct Stored {
     return_to: String,
     binding_hash: [u8; 32],
     created_at: u64,
+}
+
+/// Version 2: version 1 and the IdP name. Written only for a named IdP, so a replica
+/// still on version 1 finishes every login of a single-IdP site during an upgrade.
+#[derive(Serialize, Deserialize)]
+struct StoredV2 {
+    v1: Stored,
+    idp: String,
 }
 
 impl PendingLogin {
@@ -62,23 +73,39 @@ impl PendingLogin {
             binding_hash: self.binding_hash,
             created_at: self.created_at,
         };
-        postcard::to_extend(&stored, vec![1u8]).map_err(|e| StoreError::Corrupt(e.to_string()))
+        let encoded = match &self.idp {
+            None => postcard::to_extend(&stored, vec![1u8]),
+            Some(idp) => postcard::to_extend(
+                &StoredV2 {
+                    v1: stored,
+                    idp: idp.clone(),
+                },
+                vec![2u8],
+            ),
+        };
+        encoded.map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<PendingLogin, StoreError> {
-        match bytes.split_first() {
+        let corrupt = |e: postcard::Error| StoreError::Corrupt(e.to_string());
+        let (s, idp) = match bytes.split_first() {
             Some((1, body)) if bytes.len() <= MAX_STORED => {
-                let s: Stored = postcard::from_bytes(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok(PendingLogin {
-                    nonce: Nonce::new(s.nonce),
-                    pkce_verifier: PkceCodeVerifier::new(s.verifier),
-                    return_to: s.return_to,
-                    binding_hash: s.binding_hash,
-                    created_at: s.created_at,
-                })
+                (postcard::from_bytes::<Stored>(body).map_err(corrupt)?, None)
             }
-            _ => Err(StoreError::Corrupt("not a pending login".into())),
-        }
+            Some((2, body)) if bytes.len() <= MAX_STORED => {
+                let v2: StoredV2 = postcard::from_bytes(body).map_err(corrupt)?;
+                (v2.v1, Some(v2.idp))
+            }
+            _ => return Err(StoreError::Corrupt("not a pending login".into())),
+        };
+        Ok(PendingLogin {
+            nonce: Nonce::new(s.nonce),
+            pkce_verifier: PkceCodeVerifier::new(s.verifier),
+            return_to: s.return_to,
+            binding_hash: s.binding_hash,
+            created_at: s.created_at,
+            idp,
+        })
     }
 }
 
@@ -168,6 +195,7 @@ mod tests {
             return_to: "/".into(),
             binding_hash: hash_binding("b"),
             created_at: now_secs(),
+            idp: None,
         }
     }
 
@@ -252,7 +280,18 @@ mod tests {
         assert_eq!(back.nonce.secret(), l.nonce.secret());
         assert_eq!(back.pkce_verifier.secret(), l.pkce_verifier.secret());
         assert_eq!(back.binding_hash, l.binding_hash);
-        for junk in [&b""[..], b"\x02", b"\x01\xff"] {
+        assert_eq!(back.idp, None);
+        assert_eq!(l.encode().expect("encodes")[0], 1, "no IdP name: version 1, as before");
+        let named = PendingLogin {
+            idp: Some("acme".into()),
+            ..login()
+        };
+        let bytes = named.encode().expect("encodes");
+        assert_eq!(bytes[0], 2);
+        let back = PendingLogin::decode(&bytes).expect("decodes");
+        assert_eq!(back.idp.as_deref(), Some("acme"));
+        assert_eq!(back.nonce.secret(), named.nonce.secret());
+        for junk in [&b""[..], b"\x02", b"\x01\xff", b"\x03"] {
             assert!(PendingLogin::decode(junk).is_err());
         }
     }

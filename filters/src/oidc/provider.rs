@@ -26,6 +26,9 @@ use url::Url;
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct ExtraMetadata {
     pub end_session_endpoint: Option<Url>,
+    /// RFC 9207: the IdP puts `iss` in every authorization response, so a callback
+    /// without it is refused.
+    pub authorization_response_iss_parameter_supported: Option<bool>,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 
@@ -73,6 +76,9 @@ pub struct ProviderState {
     pub metadata: Metadata,
     pub client: Client,
     pub end_session_endpoint: Option<Url>,
+    /// The IdP says it sends `iss` in every authorization response (RFC 9207
+    /// `authorization_response_iss_parameter_supported`): a callback without it is refused.
+    pub iss_parameter_required: bool,
     /// Counts installed snapshots: a caller that saw generation `n` and finds a
     /// higher one knows the keys were fetched again since.
     pub jwks_generation: u64,
@@ -95,6 +101,8 @@ pub enum ProviderError {
 
 pub struct OidcProvider {
     pub site: String,
+    /// The `[[sites.idps]]` name; `None` for the site's single `[sites.oidc]`.
+    pub idp: Option<String>,
     pub config: OidcConfig,
     pub redirect_uri: RedirectUrl,
     /// The absolute post-logout URL on this site.
@@ -110,6 +118,11 @@ pub struct OidcProvider {
 
 impl OidcProvider {
     pub fn from_config(site: &SiteConfig, config: &OidcConfig) -> Result<Self, ProviderError> {
+        Self::for_idp(site, None, config)
+    }
+
+    /// The provider of the site's IdP named `idp` (`None`: the single `[sites.oidc]`).
+    pub fn for_idp(site: &SiteConfig, idp: Option<&str>, config: &OidcConfig) -> Result<Self, ProviderError> {
         let callback = site
             .public_url
             .join(&config.callback_path)
@@ -127,6 +140,7 @@ impl OidcProvider {
             .map_err(|e| ProviderError::Config(e.to_string()))?;
         Ok(OidcProvider {
             site: site.name.clone(),
+            idp: idp.map(str::to_string),
             config: config.clone(),
             redirect_uri: RedirectUrl::from_url(callback),
             post_logout_url,
@@ -135,6 +149,15 @@ impl OidcProvider {
             last_jwks_fetch: Mutex::new(None),
             next_generation: AtomicU64::new(1),
         })
+    }
+
+    /// How readiness names this provider: `oidc:{site}`, or `oidc:{site}/{idp}` for
+    /// one of several IdPs (bounded: both come from the configuration).
+    pub fn label(&self) -> String {
+        match &self.idp {
+            Some(idp) => format!("oidc:{}/{idp}", self.site),
+            None => format!("oidc:{}", self.site),
+        }
     }
 
     /// The current snapshot; `None` until discovery has succeeded once.
@@ -183,6 +206,10 @@ impl OidcProvider {
 
     fn install(&self, metadata: Metadata) {
         let end_session_endpoint = metadata.additional_metadata().end_session_endpoint.clone();
+        let iss_parameter_required = metadata
+            .additional_metadata()
+            .authorization_response_iss_parameter_supported
+            == Some(true);
         let secret = ClientSecret::new(self.config.client_secret.expose().to_string());
         let basic = metadata
             .token_endpoint_auth_methods_supported()
@@ -202,6 +229,7 @@ impl OidcProvider {
             metadata,
             client,
             end_session_endpoint,
+            iss_parameter_required,
             jwks_generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
         })));
     }

@@ -22,14 +22,22 @@ use url::Url;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderKey {
     site: String,
+    /// The `[[sites.idps]]` name (`None` for `[sites.oidc]`): two IdPs of one site
+    /// never share a provider, even with equal settings.
+    idp: Option<String>,
     public_url: Url,
     oidc: OidcConfig,
 }
 
 impl ProviderKey {
     pub fn of(site: &SiteConfig, oidc: &OidcConfig) -> Self {
+        Self::of_idp(site, None, oidc)
+    }
+
+    pub fn of_idp(site: &SiteConfig, idp: Option<&str>, oidc: &OidcConfig) -> Self {
         ProviderKey {
             site: site.name.clone(),
+            idp: idp.map(str::to_string),
             public_url: site.public_url.clone(),
             oidc: oidc.clone(),
         }
@@ -81,13 +89,23 @@ impl StagedProviders {
     /// The provider for `site`: the running one when it was built from the same
     /// settings, else a new one (without metadata until discovered).
     pub fn get_or_create(&mut self, site: &SiteConfig, oidc: &OidcConfig) -> Result<Arc<OidcProvider>, ProviderError> {
-        let key = ProviderKey::of(site, oidc);
+        self.get_or_create_idp(site, None, oidc)
+    }
+
+    /// [`Self::get_or_create`] for the site's IdP named `idp` (`None`: `[sites.oidc]`).
+    pub fn get_or_create_idp(
+        &mut self,
+        site: &SiteConfig,
+        idp: Option<&str>,
+        oidc: &OidcConfig,
+    ) -> Result<Arc<OidcProvider>, ProviderError> {
+        let key = ProviderKey::of_idp(site, idp, oidc);
         if let Some((_, p)) = self.chosen.iter().find(|(k, _)| *k == key) {
             return Ok(p.clone());
         }
         let provider = match self.running.iter().find(|(k, _)| *k == key) {
             Some((_, p)) => p.clone(),
-            None => Arc::new(OidcProvider::from_config(site, oidc)?),
+            None => Arc::new(OidcProvider::for_idp(site, idp, oidc)?),
         };
         self.chosen.push((key, provider.clone()));
         Ok(provider)
@@ -181,6 +199,49 @@ mod tests {
         let (staged, again) = stage_all(&registry, &config(&site("a", "secret-a")));
         assert!(Arc::ptr_eq(&kept[0], &again[0]), "the failed stage changed nothing");
         assert!(staged.created().is_empty());
+    }
+
+    #[test]
+    fn each_idp_of_a_site_has_its_own_provider_kept_across_reloads() {
+        let idp = |name: &str, extra: &str| {
+            format!(
+                "[[sites.idps]]\nname = \"{name}\"\nissuer = \"http://127.0.0.1:9\"\nclient_id = \"c\"\n\
+                 client_secret = \"s\"\ncallback_path = \"/cb/{name}\"\n{extra}"
+            )
+        };
+        let site = |idps: &str| {
+            format!(
+                "[[sites]]\nname = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\n\
+                 public_url = \"http://shop.localhost\"\n{idps}"
+            )
+        };
+        let stage = |registry: &ProviderRegistry, config: &sso_config::Config| {
+            let mut staged = registry.stage();
+            let site = &config.sites[0];
+            let providers: Vec<_> = site
+                .identity_providers()
+                .into_iter()
+                .map(|(name, oidc)| staged.get_or_create_idp(site, name, oidc).expect("provider"))
+                .collect();
+            (staged, providers)
+        };
+        let registry = ProviderRegistry::default();
+        let first = config(&site(&(idp("acme", "") + &idp("globex", ""))));
+        let (staged, before) = stage(&registry, &first);
+        assert!(!Arc::ptr_eq(&before[0], &before[1]));
+        assert_eq!(before[0].idp.as_deref(), Some("acme"));
+        assert_eq!(before[1].label(), "oidc:shop/globex");
+        registry.commit(staged);
+
+        // globex's display name changes (not a provider setting), acme's scopes do.
+        let second = config(&site(
+            &(idp("acme", "scopes = [\"openid\"]\n") + &idp("globex", "display_name = \"Globex\"\n")),
+        ));
+        let (staged, after) = stage(&registry, &second);
+        assert!(!Arc::ptr_eq(&before[0], &after[0]), "acme changed");
+        assert!(Arc::ptr_eq(&before[1], &after[1]), "globex is kept");
+        registry.commit(staged);
+        assert_eq!(registry.len(), 2);
     }
 
     #[test]
