@@ -56,9 +56,17 @@ impl SiteAuth {
     }
 
     /// What a session keeps of an access token the IdP just issued: the token and its
-    /// expiry (0 = not stated), or nothing on a site that never forwards it.
+    /// expiry, or nothing on a site that never forwards it. A token whose lifetime the
+    /// IdP did not state counts as good for `oidc.revalidate_interval` (when the
+    /// session refreshes next), never for the whole session.
     pub(crate) fn kept_access_token(&self, token: Secret, lifetime: Option<u64>) -> Option<(Secret, u64)> {
-        let expires = lifetime.map_or(0, |l| now_secs().saturating_add(l).max(1));
+        // (Several IdPs: the site-wide interval is unset; five minutes, the default.)
+        let revalidate = match self.revalidate.as_secs() {
+            0 => 300,
+            secs => secs,
+        };
+        let lifetime = lifetime.unwrap_or(revalidate);
+        let expires = now_secs().saturating_add(lifetime).max(1);
         self.keeps_idp_access_token().then_some((token, expires))
     }
 

@@ -235,9 +235,26 @@ impl ProxyHttp for GatewayProxy {
         // A route that forwards the IdP access token sends it, or answers instead.
         let forwards_idp_token = site.routes.forwards_idp_access_token(route_key);
         if let (Flow::Continue, true, Some(identity)) = (&flow, forwards_idp_token, identity.as_ref()) {
-            match site.auth.idp_access_token_header(identity, wants_json(&req.headers)) {
-                Ok(value) => ctx.idp_access_token = Some(value),
-                Err(reply) => flow = Flow::Respond(reply),
+            if route_key != req.uri.path() {
+                // The rule matched a reading of the path (case folded, `;` parameters
+                // dropped) the origin may not share: it could route the request to a
+                // handler that is not the forwarding route. The token is not risked.
+                self.metrics
+                    .rejected
+                    .with_label_values(&[site.name.as_str(), "ambiguous_path"])
+                    .inc();
+                let reply = Reply::error(
+                    400,
+                    "ambiguous_path",
+                    "This address is not valid here. Check the link you followed.",
+                    wants_json(&req.headers),
+                );
+                flow = Flow::Respond(reply);
+            } else {
+                match site.auth.idp_access_token_header(identity, wants_json(&req.headers)) {
+                    Ok(value) => ctx.idp_access_token = Some(value),
+                    Err(reply) => flow = Flow::Respond(reply),
+                }
             }
         }
         ctx.identity = identity;

@@ -314,3 +314,60 @@ async fn the_idp_token_is_kept_in_the_shared_session_record() {
         assert!(!log.contains(&first) && !log.contains(&second));
     }
 }
+
+#[tokio::test]
+async fn the_idp_token_goes_only_where_both_readings_of_the_path_agree_and_api_tokens_stay_same_origin() {
+    let origin = Storefront::start().expect("origin");
+    let config = GatewayConfig::default();
+    let callback = format!("http://shop.localhost:{}/login/sso/callback", config.port);
+    let idp = Idp::start_with(sso_tests::free_port(), std::slice::from_ref(&callback), &[], &[]).expect("idp");
+    let site = format!(
+        "{}{FORWARDING_ROUTES}",
+        Shop::site_toml(&origin.addr(), &idp.issuer(), "")
+    );
+    let gateway = config.site(&site).start().expect("gateway");
+    let shop = Shop { origin, idp, gateway };
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    shop.sign_in(&shopper, "/account", "olga").await.expect("login");
+    let resp = get(&shopper, &shop.url("/account/idp/profile"), None).await;
+    assert!(
+        authorization(&resp.text().await.expect("body")).is_some(),
+        "the plain path forwards"
+    );
+    // Case and `;parameter` variants match the rule, but an origin may route them
+    // elsewhere: refused, nothing forwarded.
+    for variant in [
+        "/ACCOUNT/idp/profile",
+        "/account;x=1/idp/profile",
+        "/account/IDP/profile",
+    ] {
+        let resp = get(&shopper, &shop.url(variant), None).await;
+        assert_eq!(resp.status(), 400, "{variant}");
+        let body = resp.text().await.expect("body");
+        assert!(
+            body.contains("ambiguous_path") && !body.contains("Bearer"),
+            "{variant}: {body}"
+        );
+    }
+
+    // /_sso/token: never to another site's page, and never loadable by another origin.
+    let ask = |site: &'static str| {
+        shopper
+            .http
+            .get(shop.url("/_sso/token"))
+            .header("accept", "application/json")
+            .header("sec-fetch-site", site)
+            .send()
+    };
+    let same = ask("same-origin").await.expect("token");
+    assert_eq!(same.status(), 200);
+    assert_eq!(
+        same.headers()
+            .get("cross-origin-resource-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some("same-origin")
+    );
+    for other in ["cross-site", "same-site"] {
+        assert_eq!(ask(other).await.expect("token").status(), 401, "{other}");
+    }
+}

@@ -131,6 +131,8 @@ async fn org_goes_straight_to_its_idp_and_each_idp_signs_a_shopper_in() {
     for (org, idp, client, login) in [
         ("acme", &shop.acme, ACME.0, "alice"),
         (" Globex ", &shop.globex, GLOBEX.0, "bob"),
+        // The same subject at the other organisation's IdP is someone else.
+        ("globex", &shop.globex, GLOBEX.0, "alice"),
     ] {
         let shopper = Shopper::new(&["shop"]).expect("client");
         let start = format!(
@@ -155,8 +157,15 @@ async fn org_goes_straight_to_its_idp_and_each_idp_signs_a_shopper_in() {
         assert_eq!(landing.url.as_str(), shop.url("/account/orders"));
         assert!(landing.visited.iter().any(|u| u.port() == Some(idp.port)));
         let echo = echo_of(&landing.body).expect("echo");
-        assert_eq!(echo["headers"]["x-customer-id"], login, "the origin sees the subject");
-        assert_eq!(shop.signed_in_as(&shopper).await.as_deref(), Some(login));
+        // Without a provisioning hook the id names the IdP: two organisations' IdPs may
+        // both issue subject "alice", and neither may become the other's customer.
+        let id = format!("{name}:{login}");
+        assert_eq!(
+            echo["headers"]["x-customer-id"],
+            id.as_str(),
+            "the origin sees IdP and subject"
+        );
+        assert_eq!(shop.signed_in_as(&shopper).await.as_deref(), Some(id.as_str()));
     }
 
     let ready: serde_json::Value = reqwest::get(shop.gateway.admin_url("/readyz"))
@@ -169,7 +178,7 @@ async fn org_goes_straight_to_its_idp_and_each_idp_signs_a_shopper_in() {
     assert_eq!(ready["checks"]["oidc:shop/globex"], true, "{ready}");
     let metrics = shop.gateway.metrics().await;
     assert!(
-        metrics.contains("sso_gateway_logins_total{method=\"oidc\",outcome=\"success\",site=\"shop\"} 2"),
+        metrics.contains("sso_gateway_logins_total{method=\"oidc\",outcome=\"success\",site=\"shop\"} 3"),
         "{metrics}"
     );
 }
@@ -380,7 +389,7 @@ async fn a_forged_iss_is_refused_and_the_honest_response_still_works() {
     // The untouched response of the first login still signs in.
     let resp = shopper.page(forged_at.as_str()).await.expect("honest");
     assert_eq!(resp.status(), 303, "{:?}", resp.text().await);
-    assert_eq!(shop.signed_in_as(&shopper).await.as_deref(), Some("erin"));
+    assert_eq!(shop.signed_in_as(&shopper).await.as_deref(), Some("acme:erin"));
 }
 
 #[tokio::test]
@@ -422,7 +431,7 @@ async fn logout_and_refresh_go_to_the_idp_that_signed_the_session_in() {
         assert_eq!(resp.status(), 200, "bob stays signed in");
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
-    assert_eq!(shop.signed_in_as(&bob).await.as_deref(), Some("bob"));
+    assert_eq!(shop.signed_in_as(&bob).await.as_deref(), Some("globex:bob"));
 
     let resp = alice.page(&shop.url("/_sso/logout")).await.expect("logout");
     assert_eq!(resp.status(), 303);
@@ -513,7 +522,10 @@ async fn with_redis_a_login_started_on_one_replica_finishes_at_its_idp_on_the_ot
             .expect("body"),
     )
     .expect("echo");
-    assert_eq!(echo["headers"]["x-customer-id"], "grace", "the session is shared");
+    assert_eq!(
+        echo["headers"]["x-customer-id"], "globex:grace",
+        "the session is shared"
+    );
 
     // The mix-up defence holds across replicas: acme's response at globex's callback on B.
     let mallory = Shopper::new(&["shop"]).expect("client");

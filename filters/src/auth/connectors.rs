@@ -265,6 +265,10 @@ impl SiteAuth {
             if !found.groups.is_empty() {
                 done.customer.groups = found.groups;
             }
+        } else if let Some(idp) = &done.idp {
+            // Several IdPs and no hook: each IdP names its own people (an organisation
+            // running its own IdP can issue any subject), so the id says which IdP.
+            done.customer.id = format!("{idp}:{}", done.customer.id);
         }
         if done.customer.groups.is_empty() {
             done.customer.groups = self.connectors.default_group.iter().cloned().collect();

@@ -82,9 +82,17 @@ impl SiteAuth {
                 Some(limited) => limited,
                 None => self.logout(identity, json).await,
             },
-            "/session" if get => self.session_json(identity),
+            // Personal answers: no other origin may load them (CORP), and a page of
+            // another site that makes the browser ask gets no token.
+            "/session" if get => self
+                .session_json(identity)
+                .header("cross-origin-resource-policy", "same-origin"),
             "/token" if get || req.method == Method::POST => {
-                limited(Endpoint::Token, true).unwrap_or_else(|| self.token_json(identity))
+                let asked_cross_site = crate::connectors::ecwid::cross_site(&req.headers);
+                let identity = identity.filter(|_| !asked_cross_site);
+                limited(Endpoint::Token, true)
+                    .unwrap_or_else(|| self.token_json(identity))
+                    .header("cross-origin-resource-policy", "same-origin")
             }
             "/jwks.json" if get => Reply::json(200, &self.signer.jwks).header("cache-control", "public, max-age=300"),
             crate::connectors::ecwid::PROFILE_PATH if get => match self.ecwid_script(&req.headers, identity) {

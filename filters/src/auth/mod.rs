@@ -107,7 +107,7 @@ pub struct SiteAuth {
     header_names: [http::HeaderName; 5],
     absolute_ttl: u64,
     /// How often a session whose access token has no stated lifetime is refreshed.
-    revalidate: Duration,
+    pub(crate) revalidate: Duration,
     /// Keep the ID token with the session for `id_token_hint` at logout.
     keep_id_token: bool,
     /// Per-client limits on login, callback, token and logout (`server.rate_limits`).
