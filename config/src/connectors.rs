@@ -299,7 +299,27 @@ impl Validator<'_> {
                 }
             }
         }
-        let mut owned: Vec<(String, &str)> = vec![(format!("{}/", site.sso_prefix), "sso_prefix")];
+        // A callback path may not shadow the gateway's own endpoints or the whole site.
+        let prefix = format!("{}/", site.sso_prefix);
+        let callbacks = site
+            .oidc
+            .iter()
+            .map(|o| ("oidc.callback_path".to_string(), &o.callback_path));
+        let idp_callbacks = site
+            .idps
+            .iter()
+            .enumerate()
+            .map(|(i, idp)| (format!("idps[{i}].callback_path"), &idp.oidc.callback_path));
+        for (key, path) in callbacks.chain(idp_callbacks) {
+            let lower = path.to_ascii_lowercase();
+            if lower.trim_end_matches('/').is_empty() || lower.starts_with(&prefix.to_ascii_lowercase()) {
+                self.errors.push(
+                    format!("{p}.{key}"),
+                    format!("{path:?} would shadow the site or the gateway's own {prefix} endpoints"),
+                );
+            }
+        }
+        let mut owned: Vec<(String, &str)> = vec![(prefix.clone(), "sso_prefix")];
         if let Some(oidc) = &site.oidc {
             owned.push((oidc.callback_path.clone(), "oidc.callback_path"));
         }

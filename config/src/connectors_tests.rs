@@ -187,3 +187,14 @@ fn customer_login_beside_an_idp_needs_a_hook_so_ids_share_one_namespace() {
     let hooked = format!("{both}\n[sites.provisioning]\nurl = \"http://127.0.0.1:9/hook\"\n");
     assert_eq!(errors(&hooked), "");
 }
+
+#[test]
+fn a_callback_path_may_not_shadow_the_gateways_endpoints_or_the_site() {
+    for path in ["/_sso/logout", "/_sso/login", "/", "/_SSO/x"] {
+        let text = OIDC.replace(
+            "client_secret = \"s\"\n",
+            &format!("client_secret = \"s\"\ncallback_path = \"{path}\"\n"),
+        );
+        assert!(errors(&text).contains("would shadow"), "{path}: {}", errors(&text));
+    }
+}

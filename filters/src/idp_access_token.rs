@@ -59,13 +59,14 @@ impl SiteAuth {
     /// expiry, or nothing on a site that never forwards it. A token whose lifetime the
     /// IdP did not state counts as good for `oidc.revalidate_interval` (when the
     /// session refreshes next), never for the whole session.
-    pub(crate) fn kept_access_token(&self, token: Secret, lifetime: Option<u64>) -> Option<(Secret, u64)> {
-        // (Several IdPs: the site-wide interval is unset; five minutes, the default.)
-        let revalidate = match self.revalidate.as_secs() {
-            0 => 300,
-            secs => secs,
-        };
-        let lifetime = lifetime.unwrap_or(revalidate);
+    /// `revalidate_secs` is the session's own interval (its IdP's).
+    pub(crate) fn kept_access_token(
+        &self,
+        token: Secret,
+        lifetime: Option<u64>,
+        revalidate_secs: u64,
+    ) -> Option<(Secret, u64)> {
+        let lifetime = lifetime.unwrap_or(revalidate_secs.max(1));
         let expires = now_secs().saturating_add(lifetime).max(1);
         self.keeps_idp_access_token().then_some((token, expires))
     }

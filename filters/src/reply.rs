@@ -50,10 +50,15 @@ impl Reply {
         }
     }
 
+    /// Every body the gateway writes itself says what it is and may not be sniffed
+    /// as anything else (`X-Content-Type-Options: nosniff`).
     pub fn with_body(status: u16, content_type: &str, body: String) -> Reply {
         Reply {
             status,
-            headers: vec![("content-type", content_type.to_string())],
+            headers: vec![
+                ("content-type", content_type.to_string()),
+                ("x-content-type-options", "nosniff".to_string()),
+            ],
             body,
         }
     }

@@ -139,6 +139,26 @@ fn unauthorized(what: &str) -> Response<Vec<u8>> {
     resp
 }
 
+/// The IdP checks of `/readyz`: each IdP is listed. A site with one IdP needs it; a
+/// site with several (each often run by a customer organisation) needs one of them,
+/// so no single organisation's IdP can hold every replica out of the load balancer:
+/// `oidc:<site>` says whether any is loaded, the `oidc:<site>/<idp>` entries are
+/// shown but do not count.
+fn idp_checks(snapshot: &crate::snapshot::Snapshot) -> Vec<(String, bool, bool)> {
+    let mut checks = Vec::new();
+    for site in &snapshot.sites {
+        let providers: Vec<_> = site.auth.providers().collect();
+        if providers.len() > 1 {
+            let any = providers.iter().any(|p| p.current().is_some());
+            checks.push((format!("oidc:{}", site.name), any, true));
+        }
+        for p in &providers {
+            checks.push((p.label(), p.current().is_some(), providers.len() == 1));
+        }
+    }
+    checks
+}
+
 #[async_trait]
 impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
@@ -147,8 +167,7 @@ impl ServeHttp for AdminApp {
             "/healthz" => reply(StatusCode::OK, "text/plain", b"ok\n".to_vec()),
             "/readyz" => {
                 let snapshot = self.current.load();
-                let idps = snapshot.providers().map(|(_, p)| (p.label(), p.current().is_some()));
-                let report = self.readiness.report(idps);
+                let report = self.readiness.report(idp_checks(&snapshot));
                 let status = if report.ready {
                     StatusCode::OK
                 } else {

@@ -39,8 +39,9 @@ impl Readiness {
         flag
     }
 
-    /// The registered checks and `current` (name, ready) ones, all of which must hold.
-    pub fn report(&self, current: impl IntoIterator<Item = (String, bool)>) -> ReadinessReport {
+    /// The registered checks and `current` (name, ready, counts) ones: every check
+    /// that counts must hold; the others are only shown.
+    pub fn report(&self, current: impl IntoIterator<Item = (String, bool, bool)>) -> ReadinessReport {
         let mut ready = true;
         let mut map = serde_json::Map::new();
         if let Ok(checks) = self.checks.lock() {
@@ -50,8 +51,8 @@ impl Readiness {
                 map.insert(name.clone(), serde_json::Value::Bool(ok));
             }
         }
-        for (name, ok) in current {
-            ready &= ok;
+        for (name, ok, counts) in current {
+            ready &= ok || !counts;
             map.insert(name, serde_json::Value::Bool(ok));
         }
         let json = serde_json::json!({ "ready": ready, "checks": map }).to_string();

@@ -561,3 +561,85 @@ async fn a_merchant_login_page_comes_first_and_org_or_via_idp_still_reach_the_id
     let resp = shopper.page(&shop.url("/_sso/login?org=globex")).await.expect("org");
     assert!(location(&resp).starts_with(&format!("{}/auth?", shop.globex.issuer())));
 }
+
+#[tokio::test]
+async fn another_sites_page_cannot_pick_the_idp_and_callback_variants_never_reach_the_origin() {
+    let shop = Enterprise::start("", &[]).await;
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    // A page of another site links to ?org=acme: the visitor gets the chooser, no login.
+    let resp = shopper
+        .http
+        .get(shop.url("/_sso/login?org=acme&return_to=/account"))
+        .header("accept", "text/html")
+        .header("sec-fetch-site", "cross-site")
+        .header("sec-fetch-mode", "navigate")
+        .header("sec-fetch-dest", "document")
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), 200, "the chooser, not a redirect to the IdP");
+    assert_eq!(
+        resp.headers()
+            .get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff")
+    );
+    assert!(resp.text().await.expect("body").contains("Globex"));
+    // The same link from the shop's own page goes straight to acme.
+    let own = shopper
+        .http
+        .get(shop.url("/_sso/login?org=acme"))
+        .header("accept", "text/html")
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(own.status(), 302);
+    // Another spelling of a callback path: neither a callback nor passed on with the code.
+    for variant in [
+        "/login/sso/callback/ACME?code=c0de&state=s",
+        "/login/sso/callback/acme;x=1?code=c0de&state=s",
+        "/login/sso/callback/acme/?code=c0de&state=s",
+    ] {
+        let resp = shopper.api(&shop.url(variant)).await.expect("variant");
+        assert_eq!(resp.status(), 404, "{variant}");
+        let body = resp.text().await.expect("body");
+        assert!(
+            body.contains("not_found") && !body.contains("c0de"),
+            "{variant}: reached the origin: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_organisations_idp_being_down_does_not_hold_the_gateway_out_of_service() {
+    let origin = Storefront::start().expect("origin");
+    let config = GatewayConfig::default();
+    let base = format!("http://shop.localhost:{}", config.port);
+    let acme = Idp::start_client(ACME, &[format!("{base}/login/sso/callback/acme")], &[], &[]).expect("acme idp");
+    let down = format!("http://127.0.0.1:{}", sso_tests::free_port());
+    let site = format!(
+        "name = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"{}\"]\npublic_url = \"{base}\"\n\
+         [[sites.idps]]\nname = \"acme\"\ndisplay_name = \"Acme\"\nissuer = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n\
+         [[sites.idps]]\nname = \"globex\"\ndisplay_name = \"Globex\"\nissuer = \"{down}\"\nclient_id = \"g\"\nclient_secret = \"g\"\n",
+        origin.addr(),
+        acme.issuer(),
+        ACME.0,
+        ACME.1
+    );
+    let gateway = config.site(&site).start().expect("gateway");
+    gateway.ready().await.expect("ready on acme alone");
+    let ready: serde_json::Value = reqwest::get(gateway.admin_url("/readyz"))
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert_eq!(ready["checks"]["oidc:shop"], true, "{ready}");
+    assert_eq!(ready["checks"]["oidc:shop/acme"], true, "{ready}");
+    assert_eq!(
+        ready["checks"]["oidc:shop/globex"], false,
+        "shown, not counted: {ready}"
+    );
+}

@@ -82,6 +82,12 @@ impl Connectors {
     }
 }
 
+/// True when `a` and `b` are one path written two ways: letter case, `;parameters`,
+/// a trailing `/`.
+pub(crate) fn same_path_folded(a: &str, b: &str) -> bool {
+    fold_path(a).trim_end_matches('/') == fold_path(b).trim_end_matches('/')
+}
+
 /// A path lower-cased with every segment's `;parameters` dropped.
 fn fold_path(path: &str) -> String {
     let segments: Vec<&str> = path.split('/').map(|s| s.split(';').next().unwrap_or("")).collect();
@@ -165,6 +171,7 @@ impl SiteAuth {
             method: LoginMethod::CustomerLogin,
             idp: None,
             subject: login.customer_id,
+            issuer: None,
         };
         self.end_previous(identity).await;
         match self.create_session_for(customer, source).await {
@@ -247,6 +254,12 @@ impl SiteAuth {
     /// from the hook (when the site has one), else the IdP's; the default group when
     /// nobody named one.
     pub(super) async fn provision(&self, done: &mut LoginDone) -> Result<(), ProvisionError> {
+        // With several IdPs, each run by an organisation that can put any groups in
+        // its tokens, the IdP's groups grant nothing: only the hook's or the default.
+        let idp_groups = match &done.idp {
+            Some(_) => std::mem::take(&mut done.customer.groups),
+            None => Vec::new(),
+        };
         if let Some(provisioner) = &self.connectors.provisioner {
             let c = &done.customer;
             let who = HookRequest {
@@ -257,7 +270,8 @@ impl SiteAuth {
                 email: c.email.as_deref(),
                 email_verified: done.email_verified,
                 name: c.name.as_deref(),
-                groups: &c.groups,
+                groups: if done.idp.is_some() { &idp_groups } else { &c.groups },
+                idp: done.idp.as_deref(),
             };
             let found = provisioner.provision(&who).await?;
             tracing::info!(site = %self.site.name, customer = %found.customer_id, created = found.created, "customer provisioned");

@@ -5,6 +5,7 @@
 //! Returns [`Flow::Continue`] for every other path.
 
 use super::chooser::{chooser_page, LoginQuery};
+use super::connectors::same_path_folded;
 use super::idps::Idp;
 use super::{Identity, SiteAuth};
 use crate::navigation::{is_navigation, is_page_request};
@@ -31,6 +32,16 @@ impl SiteAuth {
         let path = req.uri.path();
         let query = req.uri.query().unwrap_or("");
         let json = wants_json(&req.headers);
+        // A callback path written another way (case, `;parameters`, a trailing `/`)
+        // is neither a callback nor passed on: the origin would get the code.
+        if self.idps.by_callback(path).is_none()
+            && self
+                .idps
+                .iter()
+                .any(|i| same_path_folded(path, &i.flow.provider.config.callback_path))
+        {
+            return Flow::Respond(Reply::error(404, "not_found", "There is nothing here.", json));
+        }
         if let Some(idp) = self.idps.by_callback(path) {
             if let Some(limited) = self.over_limit(Endpoint::Callback, client, json) {
                 return Flow::Respond(limited);
@@ -154,8 +165,12 @@ impl SiteAuth {
         }
         // `org` chooses among named IdPs (a site with one `[sites.oidc]` ignores it).
         let named = self.idps.iter().any(|i| i.name().is_some());
+        // A page of another site may not pick the IdP: an organisation that runs its
+        // own IdP could sign a visitor in as one of its own people without a click
+        // (login CSRF). Such a request gets the chooser, and the visitor chooses.
+        let from_elsewhere = crate::connectors::ecwid::cross_site(&req.headers);
         let chosen = match asked.org {
-            Some(org) if named => Some(self.idps.by_name(&org)),
+            Some(org) if named && !from_elsewhere => Some(self.idps.by_name(&org)),
             _ => None,
         };
         let merchant_first = chosen.is_none() && !via_idp && self.site.merchant_login.is_some();
@@ -233,6 +248,7 @@ impl SiteAuth {
         // The session remembers its IdP: refresh and logout go to it and no other.
         let login = crate::sessions::LoginSource {
             idp: done.idp.clone(),
+            issuer: done.idp.is_some().then(|| done.issuer.clone()),
             ..crate::sessions::LoginSource::oidc(subject.clone())
         };
         let idp = login.idp.clone().unwrap_or_default();

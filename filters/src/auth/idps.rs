@@ -78,7 +78,13 @@ impl Idps {
             return None;
         }
         let wanted = session.login.idp.as_deref();
-        self.list.iter().find(|i| i.name() == wanted)
+        let idp = self.list.iter().find(|i| i.name() == wanted)?;
+        // Another issuer behind the same name (a reload repointed it) is another IdP:
+        // the session's refresh token and logout must not go there.
+        match &session.login.issuer {
+            Some(issuer) if *issuer != idp.flow.provider.config.issuer.as_str() => None,
+            _ => Some(idp),
+        }
     }
 
     /// Where a logout goes: the IdP that signed the session in; for a visitor without

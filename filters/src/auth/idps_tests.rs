@@ -58,6 +58,7 @@ fn session(method: LoginMethod, idp: Option<&str>) -> SessionData {
         method,
         idp: idp.map(str::to_string),
         subject: "alice".into(),
+        issuer: None,
     })
 }
 
@@ -118,4 +119,28 @@ fn a_single_oidc_site_behaves_as_before() {
         .for_logout(Some(&session(LoginMethod::CustomerLogin, None)))
         .is_some());
     assert!(idps.of_session(&session(LoginMethod::Oidc, Some("acme"))).is_none());
+}
+
+#[test]
+fn a_session_belongs_to_its_idp_by_name_and_issuer() {
+    let auth = auth(&(idp("acme") + &idp("globex")));
+    let with_issuer = |issuer: &str| {
+        let s = session(LoginMethod::Oidc, Some("acme"));
+        let login = LoginSource {
+            issuer: Some(issuer.to_string()),
+            ..s.login.clone()
+        };
+        s.with_login(login)
+    };
+    let same = with_issuer(
+        auth.idps
+            .by_name("acme")
+            .map_or("", |i| i.flow.provider.config.issuer.as_str()),
+    );
+    assert_eq!(auth.idps.of_session(&same).and_then(Idp::name), Some("acme"));
+    // The name now points at another issuer (a reload repointed it): not this IdP's
+    // session, so its refresh token and logout never go there.
+    let repointed = with_issuer("https://login.evil.example/");
+    assert!(auth.idps.of_session(&repointed).is_none());
+    assert!(auth.idps.for_logout(Some(&repointed)).is_none());
 }

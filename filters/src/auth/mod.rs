@@ -107,7 +107,7 @@ pub struct SiteAuth {
     header_names: [http::HeaderName; 5],
     absolute_ttl: u64,
     /// How often a session whose access token has no stated lifetime is refreshed.
-    pub(crate) revalidate: Duration,
+    revalidate: Duration,
     /// Keep the ID token with the session for `id_token_hint` at logout.
     keep_id_token: bool,
     /// Per-client limits on login, callback, token and logout (`server.rate_limits`).
@@ -377,7 +377,7 @@ impl SiteAuth {
         };
         match flow.refresh(&token).await {
             Ok(r) => {
-                refresh.set_access(self.kept_access_token(r.access_token, r.lifetime));
+                refresh.set_access(self.kept_access_token(r.access_token, r.lifetime, refresh.revalidate_secs()));
                 refresh.finish(r.refresh_token, r.lifetime);
                 let saved = self.stores.sessions.save(&identity.sid, &identity.session).await;
                 if let Err(e) = &saved {
@@ -420,7 +420,7 @@ impl SiteAuth {
             None => (self.keep_id_token, self.revalidate),
         };
         let refresh = crate::sessions::RefreshState::new(done.refresh_token, done.access_lifetime, revalidate);
-        refresh.set_access(self.kept_access_token(done.access_token, done.access_lifetime));
+        refresh.set_access(self.kept_access_token(done.access_token, done.access_lifetime, refresh.revalidate_secs()));
         let data = SessionData::new(
             self.site_name.clone(),
             done.customer,

@@ -144,7 +144,6 @@ pub fn cross_site(headers: &http::HeaderMap) -> bool {
 pub fn reply(body: String) -> Reply {
     Reply::with_body(200, "text/javascript; charset=utf-8", body)
         .header("cache-control", "private, no-store")
-        .header("x-content-type-options", "nosniff")
         .header("cross-origin-resource-policy", "same-origin")
 }
 

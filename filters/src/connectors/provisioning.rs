@@ -38,7 +38,11 @@ pub struct HookRequest<'a> {
     pub email: Option<&'a str>,
     pub email_verified: Option<bool>,
     pub name: Option<&'a str>,
+    /// The IdP's `groups` claim, as the IdP said it (on a site with several IdPs the
+    /// gateway itself grants none of them).
     pub groups: &'a [String],
+    /// The `[[sites.idps]]` name the shopper chose, on a site with several IdPs.
+    pub idp: Option<&'a str>,
 }
 
 /// The shop's customer for a subject.

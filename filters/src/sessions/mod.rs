@@ -190,6 +190,9 @@ pub struct LoginSource {
     pub idp: Option<String>,
     /// The IdP's subject (`sub`), or the `customer_id` a customer-login JWT named.
     pub subject: String,
+    /// The issuer of the IdP that signed the shopper in (several IdPs only): a reload
+    /// that puts another issuer behind the same name does not inherit its sessions.
+    pub issuer: Option<String>,
 }
 
 /// The ways a shopper can be signed in.
@@ -233,6 +236,7 @@ impl LoginSource {
             method: LoginMethod::Oidc,
             idp: None,
             subject: subject.into(),
+            issuer: None,
         }
     }
 }

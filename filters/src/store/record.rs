@@ -126,6 +126,7 @@ struct SessionRecordV2 {
     method: u8,
     idp: Option<String>,
     subject: String,
+    issuer: Option<String>,
     access_token: Option<String>,
     access_expires: u64,
 }
@@ -152,6 +153,7 @@ pub fn encode(data: &SessionData) -> Result<Vec<u8>, StoreError> {
         method: data.login.method.as_u8(),
         idp: data.login.idp.clone(),
         subject: data.login.subject.clone(),
+        issuer: data.login.issuer.clone(),
         access_expires: access.as_ref().map_or(0, |a| a.1),
         access_token: access.map(|a| a.0.expose().to_string()),
     };
@@ -182,6 +184,7 @@ pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, Stor
                 method,
                 idp: r.idp,
                 subject: r.subject,
+                issuer: r.issuer,
             };
             let access = r.access_token.map(|t| (Secret::new(t), r.access_expires));
             (r.v1, login, access)
@@ -258,6 +261,7 @@ mod tests {
             method: LoginMethod::CustomerLogin,
             idp: Some("acme".into()),
             subject: "sub-9".into(),
+            issuer: Some("https://login.acme.example".into()),
         });
         data.refresh.set_access(Some((Secret::new("at-1"), 1234)));
         let back = decode(&encode(&data).expect("encodes"), None).expect("decodes");
