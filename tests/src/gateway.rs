@@ -139,12 +139,29 @@ impl Gateway {
     }
 
     /// Waits until `/readyz` answers 200 (configuration loaded, IdP metadata fetched).
+    /// Waits until `/readyz` is 200 and every check it lists holds (with several
+    /// IdPs a site is ready on any one of them; tests want them all loaded).
     pub async fn ready(&self) -> Result<()> {
+        self.wait_ready(true).await
+    }
+
+    /// Waits until `/readyz` is 200, whatever the checks that do not count.
+    pub async fn serving(&self) -> Result<()> {
+        self.wait_ready(false).await
+    }
+
+    async fn wait_ready(&self, every_check: bool) -> Result<()> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while std::time::Instant::now() < deadline {
             if let Ok(r) = reqwest::get(self.admin_url("/readyz")).await {
                 if r.status() == 200 {
-                    return Ok(());
+                    let report: serde_json::Value = r.json().await.unwrap_or_default();
+                    let all = report["checks"]
+                        .as_object()
+                        .is_some_and(|c| c.values().all(|v| v == true));
+                    if all || !every_check {
+                        return Ok(());
+                    }
                 }
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -628,7 +628,7 @@ async fn one_organisations_idp_being_down_does_not_hold_the_gateway_out_of_servi
         ACME.1
     );
     let gateway = config.site(&site).start().expect("gateway");
-    gateway.ready().await.expect("ready on acme alone");
+    gateway.serving().await.expect("ready on acme alone");
     let ready: serde_json::Value = reqwest::get(gateway.admin_url("/readyz"))
         .await
         .expect("readyz")
