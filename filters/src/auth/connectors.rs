@@ -57,7 +57,7 @@ impl Connectors {
     /// token).
     pub fn is_customer_login_variant(&self, path: &str) -> bool {
         let Some(c) = &self.customer_login else { return false };
-        fold_path(path).starts_with(&fold_path(&c.config().path))
+        starts_with_folded(path, &c.config().path)
     }
 
     /// `path` as logged on this site: whatever follows the customer-login or
@@ -68,13 +68,8 @@ impl Connectors {
             self.customer_login.as_ref().map(|c| c.config().path.as_str()),
             self.platform_login.as_ref().map(|c| c.path.as_str()),
         ];
-        if prefixes.iter().all(Option::is_none) {
-            return loggable_path(path);
-        }
-        let folded = fold_path(path);
         for prefix in prefixes.into_iter().flatten() {
-            let folded_prefix = fold_path(prefix);
-            if folded.len() > folded_prefix.len() && folded.starts_with(&folded_prefix) {
+            if starts_with_folded(path, prefix) {
                 return format!("{prefix}[redacted]").into();
             }
         }
@@ -84,11 +79,46 @@ impl Connectors {
 
 /// True when `a` and `b` are one path written two ways: letter case, `;parameters`,
 /// a trailing `/`.
+/// Compares segment by segment without allocating: it runs on every request of a
+/// site with an IdP.
 pub(crate) fn same_path_folded(a: &str, b: &str) -> bool {
-    fold_path(a).trim_end_matches('/') == fold_path(b).trim_end_matches('/')
+    let (mut x, mut y) = (folded_segments(a), folded_segments(b));
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return true,
+            (Some(p), Some(q)) if p.eq_ignore_ascii_case(q) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The segments of `path` without a trailing `/`, each without its `;parameters`.
+fn folded_segments(path: &str) -> impl Iterator<Item = &str> {
+    path.trim_end_matches('/').split('/').map(without_parameters)
+}
+
+/// A path segment without its `;parameters`.
+fn without_parameters(segment: &str) -> &str {
+    segment.split(';').next().unwrap_or("")
+}
+
+/// True when `path`, read segment by segment in any case and without `;parameters`,
+/// starts with the token path `prefix` (which ends with `/`: a token follows).
+/// Allocates nothing: it runs on every request of a site with a token path.
+fn starts_with_folded(path: &str, prefix: &str) -> bool {
+    let mut segments = path.split('/').map(without_parameters);
+    let whole = prefix.trim_end_matches('/').split('/');
+    for want in whole {
+        match segments.next() {
+            Some(got) if got.eq_ignore_ascii_case(want) => {}
+            _ => return false,
+        }
+    }
+    segments.next().is_some_and(|token| !token.is_empty())
 }
 
 /// A path lower-cased with every segment's `;parameters` dropped.
+#[cfg(test)]
 fn fold_path(path: &str) -> String {
     let segments: Vec<&str> = path.split('/').map(|s| s.split(';').next().unwrap_or("")).collect();
     segments.join("/").to_ascii_lowercase()
@@ -335,6 +365,28 @@ mod tests {
         assert_eq!(loggable_path(&format!("/a/x;p={jwt}/b")), "/a/[redacted]/b");
         assert_eq!(loggable_path("/catalog/shoes.html"), "/catalog/shoes.html");
         assert_eq!(loggable_path("/eyJust-a-word"), "/eyJust-a-word");
+    }
+
+    #[test]
+    fn token_path_variants_are_recognised_without_allocating() {
+        assert!(starts_with_folded("/LOGIN;x=1/Token/eyJ", "/login/token/"));
+        assert!(starts_with_folded("/login/token/abc", "/login/token/"));
+        assert!(!starts_with_folded("/login/token/", "/login/token/"), "no token");
+        assert!(!starts_with_folded("/login/tokens/x", "/login/token/"));
+        assert!(!starts_with_folded("/login", "/login/token/"));
+        assert!(same_path_folded(
+            "/login/sso/callback/ACME/",
+            "/login/sso/callback/acme"
+        ));
+        assert!(same_path_folded(
+            "/login/sso/callback/acme;x",
+            "/login/sso/callback/acme"
+        ));
+        assert!(!same_path_folded(
+            "/login/sso/callback/acme/x",
+            "/login/sso/callback/acme"
+        ));
+        assert!(!same_path_folded("/login/sso/callback", "/login/sso/callback/acme"));
     }
 
     #[test]
