@@ -96,6 +96,17 @@ pub fn accepts_html_first(accept: &str) -> bool {
     html.is_some_and(|(_, q)| q > 0.0 && q >= best_other)
 }
 
+/// True when the browser says the request comes from another site's page
+/// (`Sec-Fetch-Site` other than `same-origin` or `none`). Such a request may not pick
+/// an IdP, get an API token or a widget profile: the page that made the browser ask
+/// is not the shop's. Browsers without the header rely on the session cookie being
+/// `SameSite=Lax` and on `Cross-Origin-Resource-Policy`.
+pub fn from_another_site(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| !matches!(v.as_bytes(), b"same-origin" | b"none"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

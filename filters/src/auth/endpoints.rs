@@ -99,7 +99,7 @@ impl SiteAuth {
                 .session_json(identity)
                 .header("cross-origin-resource-policy", "same-origin"),
             "/token" if get || req.method == Method::POST => {
-                let asked_cross_site = crate::connectors::ecwid::cross_site(&req.headers);
+                let asked_cross_site = crate::navigation::from_another_site(&req.headers);
                 let identity = identity.filter(|_| !asked_cross_site);
                 limited(Endpoint::Token, true)
                     .unwrap_or_else(|| self.token_json(identity))
@@ -168,7 +168,7 @@ impl SiteAuth {
         // A page of another site may not pick the IdP: an organisation that runs its
         // own IdP could sign a visitor in as one of its own people without a click
         // (login CSRF). Such a request gets the chooser, and the visitor chooses.
-        let from_elsewhere = crate::connectors::ecwid::cross_site(&req.headers);
+        let from_elsewhere = crate::navigation::from_another_site(&req.headers);
         let chosen = match asked.org {
             Some(org) if named && !from_elsewhere => Some(self.idps.by_name(&org)),
             _ => None,

@@ -129,16 +129,7 @@ pub fn script(profile: &str, login_url: &str, logout_url: &str) -> String {
     )
 }
 
-/// True when the browser says the request comes from another site's page
-/// (`Sec-Fetch-Site` other than `same-origin` or `none`): such a page could include
-/// the script and read the profile, so it gets an empty one. Browsers without the
-/// header rely on the session cookie being `SameSite=Lax` (not sent on a cross-site
-/// `<script>` load).
-pub fn cross_site(headers: &http::HeaderMap) -> bool {
-    headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| !matches!(v.as_bytes(), b"same-origin" | b"none"))
-}
+pub use crate::navigation::from_another_site as cross_site;
 
 /// The response: a JavaScript body that is never stored by any cache.
 pub fn reply(body: String) -> Reply {
