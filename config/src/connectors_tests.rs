@@ -198,3 +198,32 @@ fn a_callback_path_may_not_shadow_the_gateways_endpoints_or_the_site() {
         assert!(errors(&text).contains("would shadow"), "{path}: {}", errors(&text));
     }
 }
+
+#[test]
+fn an_idp_may_assert_only_the_email_domains_it_is_given() {
+    let idp = |extra: &str| {
+        format!(
+            "[[sites.idps]]\nname = \"acme\"\nissuer = \"http://127.0.0.1:9\"\nclient_id = \"c\"\nclient_secret = \"s\"\n{extra}"
+        )
+    };
+    let parsed = |extra: &str| parse(&site(&idp(extra)), &env).expect("valid").sites[0].idps[0].clone();
+    let none = parsed("");
+    assert!(!none.may_assert_email("ann@acme.example"), "none by default");
+    let listed = parsed("email_domains = [\"Acme.example\"]");
+    assert!(listed.may_assert_email("ann@acme.example"));
+    assert!(listed.may_assert_email("ann@EU.acme.example"), "subdomains too");
+    assert!(!listed.may_assert_email("ann@evilacme.example"));
+    assert!(!listed.may_assert_email("ann@acme.example.evil"));
+    assert!(!listed.may_assert_email("no-at-sign"));
+    assert!(parsed("email_domains = [\"*\"]").may_assert_email("anyone@anywhere.example"));
+    for bad in [
+        "[\"\"]",
+        "[\"localhost\"]",
+        "[\".acme.example\"]",
+        "[\"a b.example\"]",
+        "[\"*\", \"acme.example\"]",
+    ] {
+        let report = errors(&idp(&format!("email_domains = {bad}\n")));
+        assert!(report.contains("email_domains["), "{bad}: {report}");
+    }
+}

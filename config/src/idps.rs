@@ -97,13 +97,45 @@ impl Validator<'_> {
                     ),
                 );
             }
+            let email_domains = self.email_domains(&ip, entry.email_domains.as_deref());
             idps.push(IdpConfig {
                 name,
                 display_name,
                 oidc,
+                email_domains,
             });
         }
         idps
+    }
+}
+
+impl Validator<'_> {
+    /// `email_domains`: lower-case domain names, or `["*"]` for any; none when unset.
+    fn email_domains(&mut self, ip: &str, raw: Option<&[String]>) -> Option<Vec<String>> {
+        let Some(raw) = raw else { return Some(Vec::new()) };
+        if raw.len() == 1 && raw[0] == "*" {
+            return None;
+        }
+        let mut domains = Vec::new();
+        for (i, d) in raw.iter().enumerate() {
+            let domain = d.trim().to_ascii_lowercase();
+            let plain = !domain.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with(['.', '-'])
+                && !domain.ends_with(['.', '-'])
+                && domain
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if plain {
+                domains.push(domain);
+            } else {
+                self.errors.push(
+                    format!("{ip}.email_domains[{i}]"),
+                    format!("{d:?} is not a domain name like \"acme.example\" (write [\"*\"] alone for any)"),
+                );
+            }
+        }
+        Some(domains)
     }
 }
 

@@ -267,6 +267,27 @@ pub struct IdpConfig {
     pub display_name: String,
     /// The IdP's settings; `callback_path` defaults to `/login/sso/callback/{name}`.
     pub oidc: OidcConfig,
+    /// The email domains this IdP may assert (each also covers its subdomains);
+    /// `None` = any (`["*"]`). By default none: an organisation that runs its own IdP
+    /// could otherwise claim any address.
+    pub email_domains: Option<Vec<String>>,
+}
+
+impl IdpConfig {
+    /// True when this IdP may assert `email` (its domain, or a subdomain of it, is
+    /// listed; or every domain is allowed).
+    pub fn may_assert_email(&self, email: &str) -> bool {
+        let Some(domains) = &self.email_domains else {
+            return true;
+        };
+        let Some((_, domain)) = email.rsplit_once('@') else {
+            return false;
+        };
+        let domain = domain.to_ascii_lowercase();
+        domains
+            .iter()
+            .any(|d| domain == *d || domain.strip_suffix(d.as_str()).is_some_and(|rest| rest.ends_with('.')))
+    }
 }
 
 /// How a site's request paths are read.

@@ -247,6 +247,8 @@ pub struct RawIdp {
     pub require_verified_email: Option<bool>,
     pub logout_id_token_hint: Option<bool>,
     pub revalidate_interval: Option<String>,
+    /// Email domains this IdP may assert (`"*"`: any); none by default.
+    pub email_domains: Option<Vec<String>>,
 }
 
 impl RawIdp {

@@ -643,3 +643,21 @@ async fn one_organisations_idp_being_down_does_not_hold_the_gateway_out_of_servi
         "shown, not counted: {ready}"
     );
 }
+
+#[tokio::test]
+async fn an_organisations_idp_speaks_only_for_the_email_domains_it_is_given() {
+    // globex may assert addresses at example.com (the demo IdP's); acme, given none,
+    // may assert no address at all.
+    let shop = Enterprise::start("email_domains = [\"example.com\"]", &[]).await;
+    for (org, login, email) in [("acme", "ann", None), ("globex", "gil", Some("gil@example.com"))] {
+        let shopper = Shopper::new(&["shop"]).expect("client");
+        let start = shopper
+            .page(&shop.url(&format!("/_sso/login?org={org}&return_to=/account")))
+            .await
+            .expect("start");
+        let landing = shopper.walk(start, login).await.expect("walk");
+        assert_eq!(landing.status, 200, "{org}: {landing:?}");
+        let echo = echo_of(&landing.body).expect("echo");
+        assert_eq!(echo["headers"]["x-customer-email"].as_str(), email, "{org}");
+    }
+}

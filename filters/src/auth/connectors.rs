@@ -290,6 +290,17 @@ impl SiteAuth {
             Some(_) => std::mem::take(&mut done.customer.groups),
             None => Vec::new(),
         };
+        // Nor an address outside the domains its configuration lets it speak for.
+        let idp_config = done
+            .idp
+            .as_deref()
+            .and_then(|n| self.site.idps.iter().find(|i| i.name == n));
+        if let (Some(idp), Some(email)) = (idp_config, done.customer.email.as_deref()) {
+            if !idp.may_assert_email(email) {
+                tracing::info!(site = %self.site.name, idp = %idp.name, "email outside the IdP's email_domains not passed on");
+                done.customer.email = None;
+            }
+        }
         if let Some(provisioner) = &self.connectors.provisioner {
             let c = &done.customer;
             let who = HookRequest {
