@@ -17,6 +17,12 @@ impl Reply {
     /// An error page (HTML or JSON, depending on what the client accepts).
     /// `code` is a stable machine word (`unknown_host`), `message` is for people.
     pub fn error(status: u16, code: &str, message: &str, json: bool) -> Reply {
+        Reply::error_with_link(status, code, message, json, None)
+    }
+
+    /// [`Reply::error`] whose HTML page also offers a way on: `link` is (target, text),
+    /// both escaped here.
+    pub fn error_with_link(status: u16, code: &str, message: &str, json: bool, link: Option<(&str, &str)>) -> Reply {
         if json {
             let body = serde_json::json!({ "error": code, "message": message }).to_string();
             return Reply::with_body(status, "application/json", body);
@@ -25,11 +31,14 @@ impl Reply {
             .ok()
             .and_then(|s| s.canonical_reason())
             .unwrap_or("Error");
+        let link = link.map_or(String::new(), |(href, text)| {
+            format!("<p><a href=\"{}\">{}</a></p>", html_escape(href), html_escape(text))
+        });
         let body = format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status} {title}</title>\
              <meta name=\"viewport\" content=\"width=device-width\"></head>\
              <body style=\"font-family:sans-serif;max-width:36em;margin:4em auto\">\
-             <h1>{title}</h1><p>{}</p><p style=\"color:#666\">Error code: {}</p></body></html>\n",
+             <h1>{title}</h1><p>{}</p>{link}<p style=\"color:#666\">Error code: {}</p></body></html>\n",
             html_escape(message),
             html_escape(code)
         );

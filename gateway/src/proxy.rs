@@ -121,7 +121,7 @@ fn site(ctx: &RequestCtx) -> Option<&Site> {
 /// a customer in), on a known site or not.
 fn loggable_path<'a>(ctx: &RequestCtx, path: &'a str) -> std::borrow::Cow<'a, str> {
     match site(ctx) {
-        Some(site) => site.auth.connectors.loggable(path),
+        Some(site) => site.auth.loggable_path(path),
         None => sso_filters::auth::connectors::loggable_path(path),
     }
 }

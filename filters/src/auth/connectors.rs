@@ -8,12 +8,11 @@ use crate::connectors::customer_login::{mint, CustomerLoginError, CustomerLoginV
 use crate::connectors::provisioning::{HookRequest, ProvisionError, Provisioner};
 use crate::identity::Customer;
 use crate::oidc::flow::LoginDone;
-use crate::reply::{html_escape, Reply};
+use crate::reply::Reply;
 use crate::sessions::{now_secs, LoginMethod, LoginSource};
-use crate::store::hex;
-use sha2::{Digest, Sha256};
+use crate::store::hashed_key;
 use sso_config::connectors::{MAX_CUSTOMER_LOGIN_AGE, RETURN_TO_PLACEHOLDER};
-use sso_config::{Config, MerchantLoginConfig, PlatformLoginConfig, SiteConfig};
+use sso_config::{Config, SiteConfig};
 use std::net::IpAddr;
 
 /// The [`Records`](crate::store::Records) kind of spent customer-login `jti`s.
@@ -23,11 +22,7 @@ const SPENT_JTI: &str = "customer-login-jti";
 #[derive(Default)]
 pub struct Connectors {
     pub customer_login: Option<CustomerLoginVerifier>,
-    pub platform_login: Option<PlatformLoginConfig>,
-    pub merchant_login: Option<MerchantLoginConfig>,
     pub provisioner: Option<Provisioner>,
-    /// Groups of a customer nobody named a group for.
-    pub default_group: Option<String>,
 }
 
 impl Connectors {
@@ -39,10 +34,7 @@ impl Connectors {
         };
         Ok(Connectors {
             customer_login: site.customer_login.as_ref().map(CustomerLoginVerifier::new),
-            platform_login: site.platform_login.clone(),
-            merchant_login: site.merchant_login.clone(),
             provisioner,
-            default_group: site.provisioning.as_ref().and_then(|p| p.default_group.clone()),
         })
     }
 
@@ -58,22 +50,6 @@ impl Connectors {
     pub fn is_customer_login_variant(&self, path: &str) -> bool {
         let Some(c) = &self.customer_login else { return false };
         starts_with_folded(path, &c.config().path)
-    }
-
-    /// `path` as logged on this site: whatever follows the customer-login or
-    /// platform-login path (in any case, with any `;parameters`) is replaced, and so
-    /// is every JWT-shaped segment ([`loggable_path`]).
-    pub fn loggable<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
-        let prefixes = [
-            self.customer_login.as_ref().map(|c| c.config().path.as_str()),
-            self.platform_login.as_ref().map(|c| c.path.as_str()),
-        ];
-        for prefix in prefixes.into_iter().flatten() {
-            if starts_with_folded(path, prefix) {
-                return format!("{prefix}[redacted]").into();
-            }
-        }
-        loggable_path(path)
     }
 }
 
@@ -141,6 +117,25 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl SiteAuth {
+    /// `path` as logged on this site: whatever follows the customer-login or
+    /// platform-login path (in any case, with any `;parameters`) is replaced, and so
+    /// is every JWT-shaped segment ([`loggable_path`]).
+    pub fn loggable_path<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
+        let prefixes = [
+            self.connectors
+                .customer_login
+                .as_ref()
+                .map(|c| c.config().path.as_str()),
+            self.site.platform_login.as_ref().map(|c| c.path.as_str()),
+        ];
+        for prefix in prefixes.into_iter().flatten() {
+            if starts_with_folded(path, prefix) {
+                return format!("{prefix}[redacted]").into();
+            }
+        }
+        loggable_path(path)
+    }
+
     /// `GET {customer_login.path}{jwt}`: a customer-login JWT from the merchant's
     /// website. Verified, its `jti` spent once in the shared store, then a new session
     /// for its `customer_id` and a 303 to its `redirect_to` (or `default_redirect`);
@@ -194,7 +189,7 @@ impl SiteAuth {
         let customer_id = login.customer_id.clone();
         let customer = Customer {
             id: login.customer_id.clone(),
-            groups: self.connectors.default_group.iter().cloned().collect(),
+            groups: self.default_groups(),
             ..Customer::default()
         };
         let source = LoginSource {
@@ -230,12 +225,16 @@ impl SiteAuth {
         let (issuer, store) = self.connectors.customer_login.as_ref().map_or(("", ""), |c| {
             (c.config().client_id.as_str(), c.config().store_hash.as_str())
         });
-        let mut h = Sha256::new();
-        for part in [issuer, store, jti] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part.as_bytes());
-        }
-        hex(&h.finalize())
+        hashed_key(&[issuer, store, jti])
+    }
+
+    /// The groups of a customer nobody named a group for: `provisioning.default_group`.
+    fn default_groups(&self) -> Vec<String> {
+        self.site
+            .provisioning
+            .iter()
+            .filter_map(|p| p.default_group.clone())
+            .collect()
     }
 
     fn customer_login_failed(&self, e: CustomerLoginError) -> Reply {
@@ -254,27 +253,15 @@ impl SiteAuth {
             Some(e) => (e.code(), e.message()),
             None => ("login_failed", "Signing in did not work. Please sign in again."),
         };
-        if json {
-            return Reply::error(400, code, message, true);
-        }
         let again = format!("{}/login", self.site.sso_prefix);
-        let body = format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in failed</title>\
-             <meta name=\"viewport\" content=\"width=device-width\"></head>\
-             <body style=\"font-family:sans-serif;max-width:36em;margin:4em auto\">\
-             <h1>Sign-in failed</h1><p>{}</p><p><a href=\"{}\">Sign in again</a></p>\
-             <p style=\"color:#666\">Error code: {}</p></body></html>\n",
-            html_escape(message),
-            html_escape(&again),
-            html_escape(code)
-        );
-        Reply::with_body(400, "text/html; charset=utf-8", body).header("cache-control", "no-store")
+        Reply::error_with_link(400, code, message, json, Some((&again, "Sign in again")))
+            .header("cache-control", "no-store")
     }
 
     /// The merchant's login page for a sign-in that returns to `return_to` (already
     /// checked), when the site has one.
     pub(super) fn merchant_login(&self, return_to: &str) -> Option<Reply> {
-        let merchant = self.connectors.merchant_login.as_ref()?;
+        let merchant = self.site.merchant_login.as_ref()?;
         let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
         let target = merchant.url.replace(RETURN_TO_PLACEHOLDER, &encoded);
         Some(Reply::redirect(302, target).header("cache-control", "no-store"))
@@ -326,7 +313,7 @@ impl SiteAuth {
             done.customer.id = format!("{idp}:{}", done.customer.id);
         }
         if done.customer.groups.is_empty() {
-            done.customer.groups = self.connectors.default_group.iter().cloned().collect();
+            done.customer.groups = self.default_groups();
         }
         Ok(())
     }
@@ -340,7 +327,7 @@ impl SiteAuth {
         return_to: &str,
         client: Option<IpAddr>,
     ) -> Option<String> {
-        let platform = self.connectors.platform_login.as_ref()?;
+        let platform = self.site.platform_login.as_ref()?;
         match mint(platform, customer_id, return_to, client, now_secs()) {
             Ok(jwt) => Some(format!("{}{jwt}", platform.path)),
             Err(e) => {

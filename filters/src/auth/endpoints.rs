@@ -32,21 +32,20 @@ impl SiteAuth {
         let path = req.uri.path();
         let query = req.uri.query().unwrap_or("");
         let json = wants_json(&req.headers);
-        // A callback path written another way (case, `;parameters`, a trailing `/`)
-        // is neither a callback nor passed on: the origin would get the code.
-        if self.idps.by_callback(path).is_none()
-            && self
-                .idps
-                .iter()
-                .any(|i| same_path_folded(path, &i.flow.provider.config.callback_path))
-        {
-            return Flow::Respond(Reply::error(404, "not_found", "There is nothing here.", json));
-        }
         if let Some(idp) = self.idps.by_callback(path) {
             if let Some(limited) = self.over_limit(Endpoint::Callback, client, json) {
                 return Flow::Respond(limited);
             }
             return Flow::Respond(self.callback(req, identity, client, idp).await);
+        }
+        // A callback path written another way (case, `;parameters`, a trailing `/`)
+        // is neither a callback nor passed on: the origin would get the code.
+        let callback_variant = self
+            .idps
+            .iter()
+            .any(|i| same_path_folded(path, &i.flow.provider.config.callback_path));
+        if callback_variant {
+            return Flow::Respond(Reply::error(404, "not_found", "There is nothing here.", json));
         }
         if let Some(token) = self.connectors.customer_login_token(path) {
             // Only a page load spends a token: a HEAD, a prefetch, a link checker's

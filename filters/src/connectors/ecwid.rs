@@ -129,8 +129,6 @@ pub fn script(profile: &str, login_url: &str, logout_url: &str) -> String {
     )
 }
 
-pub use crate::navigation::from_another_site as cross_site;
-
 /// The response: a JavaScript body that is never stored by any cache.
 pub fn reply(body: String) -> Reply {
     Reply::with_body(200, "text/javascript; charset=utf-8", body)
@@ -150,7 +148,7 @@ impl crate::auth::SiteAuth {
         let config = self.site.ecwid.as_ref()?;
         let customer = identity.filter(|i| i.from_cookie()).map(|i| i.customer());
         let profile = match customer {
-            Some(_) if cross_site(headers) => {
+            Some(_) if crate::navigation::from_another_site(headers) => {
                 self.events.rejected(&self.site.name, "ecwid_cross_site");
                 tracing::info!(site = %self.site.name, "Ecwid profile refused to a cross-site request");
                 String::new()

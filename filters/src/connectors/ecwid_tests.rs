@@ -106,9 +106,9 @@ fn only_same_origin_or_direct_loads_count() {
         h.insert("sec-fetch-site", v.parse().expect("value"));
         h
     };
-    assert!(!cross_site(&http::HeaderMap::new()));
-    assert!(!cross_site(&with("same-origin")));
-    assert!(!cross_site(&with("none")));
-    assert!(cross_site(&with("cross-site")));
-    assert!(cross_site(&with("same-site")));
+    assert!(!crate::navigation::from_another_site(&http::HeaderMap::new()));
+    assert!(!crate::navigation::from_another_site(&with("same-origin")));
+    assert!(!crate::navigation::from_another_site(&with("none")));
+    assert!(crate::navigation::from_another_site(&with("cross-site")));
+    assert!(crate::navigation::from_another_site(&with("same-site")));
 }

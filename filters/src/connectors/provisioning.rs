@@ -9,11 +9,10 @@
 //! write to Redis cannot map a subject to another customer).
 
 use crate::store::record::Seal;
-use crate::store::{hex, Records, StoreError};
+use crate::store::{Records, StoreError};
 use openidconnect::reqwest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use sso_config::ProvisioningConfig;
 use std::sync::Arc;
 use std::time::Duration;
@@ -198,12 +197,7 @@ fn without_url(e: &reqwest::Error) -> String {
 
 /// Where a subject's answer is cached: SHA-256 of site, issuer and subject.
 fn cache_key(site: &str, issuer: &str, subject: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [site, issuer, subject] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    hex(&h.finalize())
+    crate::store::hashed_key(&[site, issuer, subject])
 }
 
 /// The fields of an answer this gateway reads. A field given twice is refused (serde

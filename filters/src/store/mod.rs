@@ -55,6 +55,18 @@ pub fn customer_key(site: &str, customer: &str) -> [u8; 16] {
     key
 }
 
+/// A store key made of `parts`: hex SHA-256 over each part with its length in front
+/// (so `("ab", "c")` and `("a", "bc")` differ). The store never holds the parts.
+pub fn hashed_key(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex(&h.finalize())
+}
+
 /// Lower-case hex, for key parts in a shared store.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
