@@ -197,6 +197,7 @@ impl SiteAuth {
             idp: None,
             subject: login.customer_id,
             issuer: None,
+            idp_session: None,
         };
         self.end_previous(identity).await;
         match self.create_session_for(customer, source).await {

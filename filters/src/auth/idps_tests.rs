@@ -59,6 +59,7 @@ fn session(method: LoginMethod, idp: Option<&str>) -> SessionData {
         idp: idp.map(str::to_string),
         subject: "alice".into(),
         issuer: None,
+        idp_session: None,
     })
 }
 
@@ -128,6 +129,7 @@ fn a_session_belongs_to_its_idp_by_name_and_issuer() {
         let s = session(LoginMethod::Oidc, Some("acme"));
         let login = LoginSource {
             issuer: Some(issuer.to_string()),
+            idp_session: None,
             ..s.login.clone()
         };
         s.with_login(login)

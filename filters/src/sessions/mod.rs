@@ -177,6 +177,9 @@ pub struct SessionData {
     pub token_cache: Mutex<Option<(http::HeaderValue, u64)>>,
     /// How the shopper signed in: which method, which IdP, which subject.
     pub login: LoginSource,
+    /// The handle of the cross-site SSO session this session is linked to, if any
+    /// (see [`crate::cross_site`]): a global logout ends them together.
+    pub sso: Option<String>,
 }
 
 /// How a session was signed in. Stored with the session: logout and refresh go to
@@ -193,6 +196,9 @@ pub struct LoginSource {
     /// The issuer of the IdP that signed the shopper in (several IdPs only): a reload
     /// that puts another issuer behind the same name does not inherit its sessions.
     pub issuer: Option<String>,
+    /// The IdP's session (`sid` of the ID token), when it said: a back-channel
+    /// logout naming it ends this session.
+    pub idp_session: Option<String>,
 }
 
 /// The ways a shopper can be signed in.
@@ -202,6 +208,9 @@ pub enum LoginMethod {
     Oidc,
     /// A customer-login JWT signed by the merchant's website.
     CustomerLogin,
+    /// A one-time token of the group's auth host (cross-site sign-on): the shopper
+    /// signed in on another site of the group.
+    Ott,
 }
 
 impl LoginMethod {
@@ -210,6 +219,7 @@ impl LoginMethod {
         match self {
             LoginMethod::Oidc => "oidc",
             LoginMethod::CustomerLogin => "customer_login",
+            LoginMethod::Ott => "ott",
         }
     }
 
@@ -217,6 +227,7 @@ impl LoginMethod {
         match self {
             LoginMethod::Oidc => 0,
             LoginMethod::CustomerLogin => 1,
+            LoginMethod::Ott => 2,
         }
     }
 
@@ -224,6 +235,7 @@ impl LoginMethod {
         match v {
             0 => Some(LoginMethod::Oidc),
             1 => Some(LoginMethod::CustomerLogin),
+            2 => Some(LoginMethod::Ott),
             _ => None,
         }
     }
@@ -237,6 +249,7 @@ impl LoginSource {
             idp: None,
             subject: subject.into(),
             issuer: None,
+            idp_session: None,
         }
     }
 }
@@ -261,6 +274,7 @@ impl SessionData {
             expires_at: now.saturating_add(absolute_ttl),
             last_seen: AtomicU64::new(now),
             token_cache: Mutex::new(None),
+            sso: None,
         }
     }
 
@@ -268,6 +282,12 @@ impl SessionData {
     /// the customer id as subject).
     pub fn with_login(mut self, login: LoginSource) -> Self {
         self.login = login;
+        self
+    }
+
+    /// The same session, linked to the cross-site SSO session `handle`.
+    pub fn linked_to(mut self, handle: Option<String>) -> Self {
+        self.sso = handle;
         self
     }
 

@@ -2,7 +2,7 @@
 //! cache with a TTL per entry and LRU eviction (a flood evicts the oldest entries; the
 //! newest is always admitted, so a real shopper's login is never refused for room).
 
-use super::{Records, SingleUse, StoreError};
+use super::{Records, Sets, SingleUse, StoreError};
 use async_trait::async_trait;
 use moka::policy::{EvictionPolicy, Expiry};
 use moka::sync::Cache;
@@ -119,5 +119,87 @@ impl Records for MemoryKv {
                 _ => Op::Nop,
             });
         Ok(matches!(result, CompResult::Removed(_)))
+    }
+}
+
+/// A set's members as one value: each member followed by a newline (members never
+/// hold one: callers add handles and names).
+fn split_members(value: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(value)
+        .split_terminator('\n')
+        .map(str::to_string)
+        .collect()
+}
+
+#[async_trait]
+impl Sets for MemoryKv {
+    async fn add(&self, kind: &str, key: &str, member: &str, ttl: Duration, max: usize) -> Result<bool, StoreError> {
+        use moka::ops::compute::Op;
+        if member.contains('\n') {
+            return Err(StoreError::Corrupt("a set member may not hold a newline".into()));
+        }
+        let mut added = false;
+        self.cache.entry(full_key(kind, key)).and_compute_with(|held| {
+            let now = Instant::now();
+            let held = held.map(|e| e.into_value()).filter(|e| now < e.deadline);
+            let mut members = held.as_ref().map(|e| split_members(&e.value)).unwrap_or_default();
+            if !members.iter().any(|m| m == member) {
+                if members.len() >= max {
+                    return Op::Nop;
+                }
+                members.push(member.to_string());
+            }
+            added = true;
+            // The set lives as long as its longest-lived member needs.
+            let deadline = held.map_or(now + ttl.min(MAX_TTL), |e| e.deadline.max(now + ttl.min(MAX_TTL)));
+            let value: String = members.iter().flat_map(|m| [m.as_str(), "\n"]).collect();
+            Op::Put(Entry {
+                value: Arc::new(value.into_bytes()),
+                ttl: deadline.saturating_duration_since(now),
+                deadline,
+            })
+        });
+        Ok(added)
+    }
+
+    async fn remove(&self, kind: &str, key: &str, member: &str) -> Result<(), StoreError> {
+        use moka::ops::compute::Op;
+        self.cache
+            .entry(full_key(kind, key))
+            .and_compute_with(|held| match held.map(|e| e.into_value()) {
+                Some(e) => {
+                    let members = split_members(&e.value);
+                    if !members.iter().any(|m| m == member) {
+                        return Op::Nop;
+                    }
+                    let value: String = members
+                        .iter()
+                        .filter(|m| *m != member)
+                        .flat_map(|m| [m.as_str(), "\n"])
+                        .collect();
+                    let now = Instant::now();
+                    Op::Put(Entry {
+                        value: Arc::new(value.into_bytes()),
+                        ttl: e.deadline.saturating_duration_since(now),
+                        deadline: e.deadline,
+                    })
+                }
+                None => Op::Nop,
+            });
+        Ok(())
+    }
+
+    async fn members(&self, kind: &str, key: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .cache
+            .get(&full_key(kind, key))
+            .and_then(live)
+            .map(|v| split_members(&v))
+            .unwrap_or_default())
+    }
+
+    async fn delete(&self, kind: &str, key: &str) -> Result<(), StoreError> {
+        self.cache.invalidate(&full_key(kind, key));
+        Ok(())
     }
 }

@@ -8,6 +8,7 @@
 //! - [`SingleUse`]: entries taken exactly once, atomically, whatever replica asks first
 //!   (pending logins; later customer-login `jti`s and one-time tokens).
 //! - [`Records`]: small per-key records with a TTL, and `put_new` for short locks.
+//! - [`Sets`]: small sets of strings with a TTL (sessions linked to one another).
 //!
 //! What is only a per-process cache (the minted `X-Customer-Token`, the refresh
 //! in-flight flag) stays in [`SessionData`] and is never stored.
@@ -154,6 +155,25 @@ pub trait Records: Send + Sync {
     async fn delete_if(&self, kind: &str, key: &str, value: &[u8]) -> Result<bool, StoreError>;
 }
 
+/// Small sets of strings with a TTL: the local sessions linked to an SSO session, the
+/// sessions an IdP session signed in (for back-channel logout). Whatever ends "all of
+/// them" reads the set, so a member must never be lost silently: a set that is full
+/// refuses a new member instead of dropping an old one.
+#[async_trait]
+pub trait Sets: Send + Sync {
+    /// Adds `member`, keeping the set at least `ttl` longer. False (and nothing
+    /// changed) when the set already holds `max` members and not this one.
+    async fn add(&self, kind: &str, key: &str, member: &str, ttl: Duration, max: usize) -> Result<bool, StoreError>;
+    async fn remove(&self, kind: &str, key: &str, member: &str) -> Result<(), StoreError>;
+    /// The members, in no particular order (empty when the set is unknown or expired).
+    async fn members(&self, kind: &str, key: &str) -> Result<Vec<String>, StoreError>;
+    /// Forgets the whole set.
+    async fn delete(&self, kind: &str, key: &str) -> Result<(), StoreError>;
+}
+
+/// Most sets held in memory (each is made by a verified sign-in, like a session).
+pub const MAX_SETS: usize = 1_000_000;
+
 /// Most one-time marks held in memory. A mark lives a few tens of seconds and only a
 /// verified token makes one, so this is far more than a shop signs in meanwhile.
 pub const MAX_SPENT_MARKS: usize = 200_000;
@@ -168,6 +188,9 @@ pub struct Stores {
     /// whether it was already used. In memory this is its own bounded cache, so a
     /// flood of started logins cannot evict a mark and reopen a replay.
     pub spent: Arc<dyn Records>,
+    /// Sets of members (linked sessions). In memory their own cache, so a flood of
+    /// started logins cannot evict one and let a session escape a global logout.
+    pub sets: Arc<dyn Sets>,
     /// `memory` or `redis`, for metrics and logs.
     pub kind: &'static str,
 }
@@ -207,7 +230,8 @@ impl Stores {
             sessions: sessions.clone(),
             single_use: kv.clone(),
             records: kv.clone(),
-            spent: kv,
+            spent: kv.clone(),
+            sets: kv,
             kind: "redis",
         };
         Ok((stores, RedisTasks { conn, sessions }))
@@ -221,6 +245,7 @@ impl Stores {
             single_use: kv.clone(),
             records: kv,
             spent: Arc::new(kv_memory::MemoryKv::new(MAX_SPENT_MARKS)),
+            sets: Arc::new(kv_memory::MemoryKv::new(MAX_SETS)),
             kind: "memory",
         }
     }

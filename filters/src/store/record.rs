@@ -22,9 +22,10 @@ use sso_config::Secret;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
-/// Version of the record layout; bump it when the layout changes. Version 1 records
-/// (before the login source and access token were kept) are still read.
-const VERSION: u8 = 2;
+/// Version of the record layout; bump it when the layout changes. Versions 1 (before
+/// the login source and access token were kept) and 2 (before the IdP session and the
+/// cross-site link) are still read.
+const VERSION: u8 = 3;
 /// Longest record accepted back (a session is a few hundred bytes).
 pub const MAX_RECORD: usize = 16 * 1024;
 
@@ -131,6 +132,15 @@ struct SessionRecordV2 {
     access_expires: u64,
 }
 
+/// Version 3: version 2, the IdP's session id (`sid`) and the cross-site SSO session
+/// the session is linked to.
+#[derive(Serialize, Deserialize)]
+struct SessionRecordV3 {
+    v2: SessionRecordV2,
+    idp_session: Option<String>,
+    sso: Option<String>,
+}
+
 /// The stored form of a session.
 pub fn encode(data: &SessionData) -> Result<Vec<u8>, StoreError> {
     let c = &data.customer;
@@ -148,7 +158,7 @@ pub fn encode(data: &SessionData) -> Result<Vec<u8>, StoreError> {
         expires_at: data.expires_at,
     };
     let access = data.refresh.access();
-    let record = SessionRecordV2 {
+    let v2 = SessionRecordV2 {
         v1,
         method: data.login.method.as_u8(),
         idp: data.login.idp.clone(),
@@ -156,6 +166,11 @@ pub fn encode(data: &SessionData) -> Result<Vec<u8>, StoreError> {
         issuer: data.login.issuer.clone(),
         access_expires: access.as_ref().map_or(0, |a| a.1),
         access_token: access.map(|a| a.0.expose().to_string()),
+    };
+    let record = SessionRecordV3 {
+        v2,
+        idp_session: data.login.idp_session.clone(),
+        sso: data.sso.clone(),
     };
     postcard::to_extend(&record, vec![VERSION]).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -170,24 +185,33 @@ pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, Stor
         return Err(StoreError::Corrupt("record too long".into()));
     }
     let corrupt = |e: postcard::Error| StoreError::Corrupt(e.to_string());
-    let (r, login, access) = match version {
+    let v2 = |r: SessionRecordV2, idp_session: Option<String>| {
+        let method =
+            LoginMethod::from_u8(r.method).ok_or_else(|| StoreError::Corrupt(format!("login method {}", r.method)))?;
+        let login = LoginSource {
+            method,
+            idp: r.idp,
+            subject: r.subject,
+            issuer: r.issuer,
+            idp_session,
+        };
+        let access = r.access_token.map(|t| (Secret::new(t), r.access_expires));
+        Ok::<_, StoreError>((r.v1, login, access))
+    };
+    let (r, login, access, sso) = match version {
         1 => {
             let r: SessionRecord = postcard::from_bytes(body).map_err(corrupt)?;
             let login = LoginSource::oidc(r.id.clone());
-            (r, login, None)
+            (r, login, None, None)
         }
         2 => {
-            let r: SessionRecordV2 = postcard::from_bytes(body).map_err(corrupt)?;
-            let method = LoginMethod::from_u8(r.method)
-                .ok_or_else(|| StoreError::Corrupt(format!("login method {}", r.method)))?;
-            let login = LoginSource {
-                method,
-                idp: r.idp,
-                subject: r.subject,
-                issuer: r.issuer,
-            };
-            let access = r.access_token.map(|t| (Secret::new(t), r.access_expires));
-            (r.v1, login, access)
+            let (r, login, access) = v2(postcard::from_bytes(body).map_err(corrupt)?, None)?;
+            (r, login, access, None)
+        }
+        3 => {
+            let r: SessionRecordV3 = postcard::from_bytes(body).map_err(corrupt)?;
+            let (v1, login, access) = v2(r.v2, r.idp_session)?;
+            (v1, login, access, r.sso)
         }
         other => return Err(StoreError::Corrupt(format!("record version {other}"))),
     };
@@ -214,6 +238,7 @@ pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, Stor
         last_seen: AtomicU64::new(now_secs()),
         token_cache: Mutex::new(None),
         login,
+        sso,
     })
 }
 
@@ -262,10 +287,13 @@ mod tests {
             idp: Some("acme".into()),
             subject: "sub-9".into(),
             issuer: Some("https://login.acme.example".into()),
-        });
+            idp_session: Some("idp-sid-1".into()),
+        })
+        .linked_to(Some("sso-handle".into()));
         data.refresh.set_access(Some((Secret::new("at-1"), 1234)));
         let back = decode(&encode(&data).expect("encodes"), None).expect("decodes");
         assert_eq!(back.login, data.login);
+        assert_eq!(back.sso.as_deref(), Some("sso-handle"));
         let (token, exp) = back.refresh.access().expect("kept");
         assert_eq!((token.expose(), exp), ("at-1", 1234));
     }
@@ -294,6 +322,19 @@ mod tests {
     }
 
     #[test]
+    fn a_version_2_record_still_reads() {
+        let data = session();
+        let mut bytes = encode(&data).expect("encodes");
+        // A version 3 record without the two optional fields is a version 2 body.
+        assert_eq!(bytes.pop(), Some(0), "sso: None");
+        assert_eq!(bytes.pop(), Some(0), "idp_session: None");
+        bytes[0] = 2;
+        let back = decode(&bytes, None).expect("decodes");
+        assert_eq!(back.login, data.login);
+        assert!(back.sso.is_none());
+    }
+
+    #[test]
     fn a_sealed_record_opens_only_for_its_handle_and_key() {
         let seal = Seal::from_secret(&Secret::new("0123456789abcdef0123456789abcdef"));
         let sid = Sid::of(&crate::secret::SessionId::random());
@@ -317,7 +358,7 @@ mod tests {
         let bytes = encode(&session()).expect("encodes");
         assert!(decode(&[], None).is_err());
         let mut other = bytes.clone();
-        other[0] = 3;
+        other[0] = 4;
         assert!(matches!(decode(&other, None), Err(StoreError::Corrupt(_))));
         for cut in 1..bytes.len() {
             assert!(decode(&bytes[..cut], None).is_err(), "truncated at {cut}");

@@ -241,6 +241,38 @@ async fn records_lock_exactly_one_holder(p: Pair) -> Result<(), StoreError> {
     Ok(())
 }
 
+async fn sets_keep_every_member_until_full(p: Pair) -> Result<(), StoreError> {
+    let ttl = Duration::from_secs(60);
+    assert!(p.a.sets.members("links", "s").await?.is_empty());
+    assert!(p.a.sets.add("links", "s", "shop-a s1", ttl, 3).await?);
+    assert!(p.b.sets.add("links", "s", "shop-b s2", ttl, 3).await?);
+    assert!(p.b.sets.add("links", "s", "shop-b s2", ttl, 3).await?, "adding twice is fine");
+    assert!(p.a.sets.add("links", "s", "shop-c s3", ttl, 3).await?);
+    assert!(!p.a.sets.add("links", "s", "shop-d s4", ttl, 3).await?, "full: refused, nothing dropped");
+    let mut members = p.b.sets.members("links", "s").await?;
+    members.sort();
+    assert_eq!(members, ["shop-a s1", "shop-b s2", "shop-c s3"]);
+    p.b.sets.remove("links", "s", "shop-b s2").await?;
+    assert_eq!(p.a.sets.members("links", "s").await?.len(), 2);
+    // Racing adds on two replicas lose nothing.
+    let (x, y) = tokio::join!(
+        p.a.sets.add("links", "r", "x", ttl, 10),
+        p.b.sets.add("links", "r", "y", ttl, 10)
+    );
+    assert!(x? && y?);
+    assert_eq!(p.a.sets.members("links", "r").await?.len(), 2);
+    p.a.sets.delete("links", "s").await?;
+    assert!(p.b.sets.members("links", "s").await?.is_empty());
+    // A short-lived member does not shorten the set; the set expires after the longest.
+    p.a.sets.add("links", "t", "long", Duration::from_millis(400), 10).await?;
+    p.a.sets.add("links", "t", "short", Duration::from_millis(10), 10).await?;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(p.b.sets.members("links", "t").await?.len(), 2);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(p.b.sets.members("links", "t").await?.is_empty(), "expired");
+    Ok(())
+}
+
 macro_rules! on_every_store {
     ($($name:ident),* $(,)?) => {
         mod on_memory {
@@ -260,6 +292,7 @@ on_every_store!(
     a_saved_refresh_is_what_the_next_reader_gets,
     single_use_entries_have_exactly_one_taker,
     records_lock_exactly_one_holder,
+    sets_keep_every_member_until_full,
 );
 
 /// Redis stopped: L1 keeps serving (or not, with `fail_closed`), everything else fails

@@ -175,6 +175,7 @@ fn ttl_ms(ttl: Duration) -> u64 {
 pub struct RedisKv {
     conn: Arc<RedisConn>,
     delete_if: redis::Script,
+    add_member: redis::Script,
 }
 
 impl RedisKv {
@@ -183,6 +184,13 @@ impl RedisKv {
             conn,
             delete_if: redis::Script::new(
                 "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+            ),
+            // Adds a member unless the set is full; the set's TTL only ever grows.
+            add_member: redis::Script::new(
+                "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 and redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end \
+                 redis.call('SADD', KEYS[1], ARGV[1]) \
+                 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end \
+                 return 1",
             ),
         }
     }
@@ -235,5 +243,31 @@ impl Records for RedisKv {
         invocation.arg(value);
         let deleted: i64 = self.conn.script("delete", &invocation).await?;
         Ok(deleted > 0)
+    }
+}
+
+#[async_trait]
+impl super::Sets for RedisKv {
+    /// One script: the size check, `SADD` and the TTL are one atomic step.
+    async fn add(&self, kind: &str, key: &str, member: &str, ttl: Duration, max: usize) -> Result<bool, StoreError> {
+        let mut invocation = self.add_member.key(self.conn.key(kind, key));
+        invocation.arg(member).arg(ttl_ms(ttl)).arg(max);
+        let added: i64 = self.conn.script("set_add", &invocation).await?;
+        Ok(added > 0)
+    }
+
+    async fn remove(&self, kind: &str, key: &str, member: &str) -> Result<(), StoreError> {
+        let cmd = redis::cmd("SREM").arg(self.conn.key(kind, key)).arg(member).to_owned();
+        self.conn.query::<()>("set_remove", &cmd).await
+    }
+
+    async fn members(&self, kind: &str, key: &str) -> Result<Vec<String>, StoreError> {
+        let cmd = redis::cmd("SMEMBERS").arg(self.conn.key(kind, key)).to_owned();
+        self.conn.query("set_members", &cmd).await
+    }
+
+    async fn delete(&self, kind: &str, key: &str) -> Result<(), StoreError> {
+        let cmd = redis::cmd("DEL").arg(self.conn.key(kind, key)).to_owned();
+        self.conn.query::<()>("set_delete", &cmd).await
     }
 }
