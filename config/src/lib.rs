@@ -10,6 +10,7 @@ pub mod idps;
 pub mod model;
 pub mod raw;
 pub mod request_safety;
+pub mod sso;
 pub mod tls;
 pub mod validate;
 pub mod values;

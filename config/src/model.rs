@@ -12,6 +12,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub sessions: SessionsConfig,
     pub sites: Vec<SiteConfig>,
+    /// `[sso]`: the group's auth host, when sites link their sign-ins.
+    pub sso: Option<crate::sso::SsoConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -172,6 +174,8 @@ pub struct SiteConfig {
     pub provisioning: Option<ProvisioningConfig>,
     /// The signed SSO profile for the Ecwid widget (`[sites.ecwid]`).
     pub ecwid: Option<crate::ecwid::EcwidConfig>,
+    /// `[sites.sso]`: cross-site sign-on (disabled by default).
+    pub sso: crate::sso::SiteSsoConfig,
 }
 
 /// `[sites.customer_login]`: `GET {path}{jwt}` signs a customer in with an HS256 JWT

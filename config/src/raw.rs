@@ -17,6 +17,8 @@ pub struct RawConfig {
     pub sessions: RawSessions,
     #[serde(default)]
     pub sites: Vec<RawSite>,
+    /// `[sso]`: cross-site sign-on for a group of shops.
+    pub sso: Option<crate::sso::RawSso>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +145,8 @@ pub struct RawSite {
     pub provisioning: Option<RawProvisioning>,
     /// `[sites.ecwid]`: a signed SSO profile for the Ecwid storefront widget.
     pub ecwid: Option<RawEcwid>,
+    /// `[sites.sso]`: how the site takes part in the group's sign-on.
+    pub sso: Option<crate::sso::RawSiteSso>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -57,10 +57,13 @@ impl<'a> Validator<'a> {
             .map(|(i, s)| self.site(&format!("sites[{i}]"), s))
             .collect();
         self.cross_site_checks(&sites);
+        let sso = raw.sso.as_ref().map(|s| self.sso(s));
+        self.sso_checks(sso.as_ref(), &sites);
         let config = Config {
             server,
             sessions,
             sites,
+            sso,
         };
         self.tls_cross_checks(&config);
         self.errors.into_result(config)
@@ -441,6 +444,7 @@ impl<'a> Validator<'a> {
             merchant_login,
             provisioning,
             ecwid: raw.ecwid.as_ref().map(|e| self.ecwid(&format!("{p}.ecwid"), e)),
+            sso: self.site_sso(p, raw.sso.as_ref()),
         };
         let mut site = site;
         self.connector_checks(p, raw, &mut site);

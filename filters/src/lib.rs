@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod cache_control;
 pub mod connectors;
+pub mod cross_site;
 pub mod flow;
 pub mod forwarded;
 pub mod fuzzing;

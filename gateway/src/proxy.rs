@@ -172,6 +172,18 @@ impl ProxyHttp for GatewayProxy {
             (Err(e), _) | (_, Err(e)) => return self.refuse_target(session, ctx, e).await,
         };
         ctx.site = authority.and_then(|h| ctx.snapshot.route(h));
+        if ctx.site.is_none() {
+            let auth_host = ctx.snapshot.auth_host.as_ref();
+            if let Some(auth) = auth_host.filter(|a| authority.is_some_and(|h| a.serves(h))) {
+                // The group's auth host: the gateway answers, nothing is proxied.
+                let reply = match RequestPath::canonical(&form, sso_config::PathPolicy::default()) {
+                    Ok(path) => auth.handle(session.req_header(), &path.path).await,
+                    Err(e) => return self.refuse_target(session, ctx, e).await,
+                };
+                write_reply(session, reply).await?;
+                return Ok(true);
+            }
+        }
         let snapshot = &ctx.snapshot;
         let Some(site) = ctx.site.and_then(|i| snapshot.sites.get(i)) else {
             let reply = Reply::error(
@@ -222,6 +234,12 @@ impl ProxyHttp for GatewayProxy {
             .auth
             .endpoints(req, identity.as_ref(), ctx.client_ip, store_down)
             .await;
+        if let Flow::Continue = flow {
+            // An `auto` site sends an anonymous page load to the group's auth host first.
+            if let Some(link) = site.auth.auto_link(req, identity.as_ref(), store_down) {
+                flow = Flow::Respond(link);
+            }
+        }
         if let Flow::Continue = flow {
             let access = site.routes.access(route_key);
             flow = if store_down && access != sso_config::Access::Public {

@@ -40,6 +40,8 @@ pub struct Snapshot {
     pub certs: Option<Arc<CertStore>>,
     /// `server.admin_token`: a reload may rotate it.
     pub admin_token: Option<Secret>,
+    /// The group's auth host (`[sso]`), answered by the gateway itself.
+    pub auth_host: Option<sso_filters::cross_site::auth_host::AuthHost>,
 }
 
 /// The HTTPS redirect listener's part of the configuration.
@@ -135,6 +137,11 @@ impl Snapshot {
                 redirect,
                 certs,
                 admin_token: config.server.admin_token.clone(),
+                auth_host: sso_filters::cross_site::auth_host::AuthHost::from_config(
+                    config,
+                    &lasting.stores,
+                    lasting.metrics.clone(),
+                ),
             }),
             _ => Err(errors),
         }

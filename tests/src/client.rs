@@ -31,7 +31,11 @@ impl Shopper {
     /// A client that sends `<name>.localhost` for each name in `hosts` to 127.0.0.1.
     pub fn new(hosts: &[&str]) -> Result<Shopper> {
         let jar = Arc::new(Jar::default());
-        let mut builder = Client::builder().redirect(Policy::none()).cookie_provider(jar.clone());
+        // A browser's kind of User-Agent: cross-site sign-on never redirects crawlers.
+        let mut builder = Client::builder()
+            .redirect(Policy::none())
+            .cookie_provider(jar.clone())
+            .user_agent("Mozilla/5.0 (X11; Linux x86_64) sso-gateway-tests");
         for host in hosts {
             builder = builder.resolve(&format!("{host}.localhost"), SocketAddr::from(([127, 0, 0, 1], 0)));
         }

@@ -14,6 +14,8 @@ pub struct GatewayConfig {
     pub sites: Vec<String>,
     pub extra_server: String,
     pub extra_sessions: String,
+    /// Top-level tables after the sites (e.g. `[sso]`).
+    pub extra_top: String,
 }
 
 impl Default for GatewayConfig {
@@ -24,6 +26,7 @@ impl Default for GatewayConfig {
             sites: Vec::new(),
             extra_server: String::new(),
             extra_sessions: String::new(),
+            extra_top: String::new(),
         }
     }
 }
@@ -47,6 +50,14 @@ impl GatewayConfig {
     pub fn sessions(mut self, extra: &str) -> Self {
         self.extra_sessions.push_str(extra);
         self.extra_sessions.push('\n');
+        self
+    }
+
+    /// Adds a top-level table (e.g. `[sso]`); `{port}` becomes the gateway's port.
+    pub fn top(mut self, table: &str) -> Self {
+        self.extra_top
+            .push_str(&table.replace("{port}", &self.port.to_string()));
+        self.extra_top.push('\n');
         self
     }
 
@@ -78,6 +89,8 @@ impl GatewayConfig {
             out.push_str("\n[[sites]]\n");
             out.push_str(site);
         }
+        out.push('\n');
+        out.push_str(&self.extra_top);
         out
     }
 

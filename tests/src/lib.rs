@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 pub mod client;
 pub mod gateway;
+pub mod group;
 pub mod misbehaving_idp;
 pub mod raw_http;
 pub mod replicas;

@@ -201,11 +201,15 @@ impl SiteAuth {
         };
         self.end_previous(identity).await;
         match self.create_session_for(customer, source).await {
-            Ok((_, cookie)) => {
+            Ok(new) => {
                 tracing::info!(site = %self.site.name, customer = %customer_id, "customer login succeeded");
                 self.events
                     .login(&self.site.name, LoginMethod::CustomerLogin.as_str(), "success");
-                Reply::redirect(303, landing).header("set-cookie", cookie)
+                let next = match new.sso_pending {
+                    true => self.through_auth_host(&landing),
+                    false => Reply::redirect(303, landing),
+                };
+                next.header("set-cookie", new.cookie)
             }
             Err(e) => {
                 tracing::warn!(site = %self.site.name, error = %e, "customer login refused: store unavailable");
@@ -322,7 +326,7 @@ impl SiteAuth {
     /// After an IdP sign-in on a site with `[sites.platform_login]`: the browser goes
     /// through the origin's `{path}{jwt}` (a token minted now, for this redirect
     /// only), which signs the customer in at the platform and lands on `return_to`.
-    pub(super) fn platform_handoff(
+    pub(crate) fn platform_handoff(
         &self,
         customer_id: &str,
         return_to: &str,
@@ -340,7 +344,7 @@ impl SiteAuth {
 
     /// Ends the browser's current session before a new one starts (never reuse a
     /// pre-login session).
-    pub(super) async fn end_previous(&self, identity: Option<&Identity>) {
+    pub(crate) async fn end_previous(&self, identity: Option<&Identity>) {
         if let Some(old) = identity.filter(|i| i.from_cookie()) {
             if let Err(e) = self.stores.sessions.remove(&old.sid).await {
                 tracing::warn!(site = %self.site.name, error = %e, "pre-login session not removed");

@@ -96,6 +96,15 @@ impl SiteAuth {
             // another site that makes the browser ask gets no token.
             "/session" if get => self
                 .session_json(identity)
+                .await
+                .header("cross-origin-resource-policy", "same-origin"),
+            "/ott" if req.method == Method::GET && self.cross_site.is_some() => {
+                self.ott_endpoint(req, identity, client).await
+            }
+            "/sso-data" if get && self.cross_site.is_some() => self
+                .sso_data_get(req, identity)
+                .await
+                .header("cache-control", "no-store")
                 .header("cross-origin-resource-policy", "same-origin"),
             "/token" if get || req.method == Method::POST => {
                 let asked_cross_site = crate::navigation::from_another_site(&req.headers);
@@ -109,6 +118,9 @@ impl SiteAuth {
                 Some(script) => script,
                 None => Reply::error(404, "not_found", "There is nothing here.", json),
             },
+            "/ott" | "/sso-data" if self.cross_site.is_some() => {
+                Reply::error(405, "method_not_allowed", "This method is not allowed here.", json)
+            }
             "/login" | "/logout" | "/session" | "/token" | "/jwks.json" => {
                 Reply::error(405, "method_not_allowed", "This method is not allowed here.", json)
             }
@@ -176,6 +188,11 @@ impl SiteAuth {
         let several = self.idps.only().is_none() && !self.idps.is_empty();
         if chosen.is_none() && several && !merchant_first {
             return chooser_page(&self.site.sso_prefix, &self.idps.choices(), &return_to, false);
+        }
+        // A linked site asks the group's auth host first (one click with an SSO
+        // session); it comes back to this same login when there is none.
+        if let Some(ask) = self.login_via_auth_host(&req.headers, &return_to, Some(query)) {
+            return ask;
         }
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
             return limited;
@@ -252,13 +269,17 @@ impl SiteAuth {
         };
         let idp = login.idp.clone().unwrap_or_default();
         match self.create_session(done, login).await {
-            Ok((_, cookie)) => {
+            Ok(new) => {
                 tracing::info!(site = %self.site.name, %idp, %subject, customer = %customer_id, "login succeeded");
                 self.events.login(&self.site.name, "oidc", "success");
-                let target = self
-                    .platform_handoff(&customer_id, &return_to, client)
-                    .unwrap_or(return_to);
-                Reply::redirect(303, target).header("set-cookie", cookie)
+                // The platform's hand-off token does not travel through the auth host:
+                // such a sign-in starts no browser SSO session (docs/cross-site-sso.md).
+                let next = match self.platform_handoff(&customer_id, &return_to, client) {
+                    Some(handoff) => Reply::redirect(303, handoff),
+                    None if new.sso_pending => self.through_auth_host(&return_to),
+                    None => Reply::redirect(303, return_to),
+                };
+                next.header("set-cookie", new.cookie)
             }
             Err(e) => self.callback_failed(&http::HeaderMap::new(), crate::oidc::flow::CallbackError::Store(e)),
         }
@@ -296,11 +317,20 @@ impl SiteAuth {
         // from it); an API token cannot sign its browser out.
         let ending = identity.filter(|i| i.from_cookie());
         let id_token = ending.and_then(|i| i.session.id_token.clone());
+        let mut linked_cookies = Vec::new();
         if let Some(i) = ending {
             // The session must be gone everywhere before the shopper is told so.
             if let Err(e) = self.stores.sessions.remove(&i.sid).await {
                 tracing::warn!(site = %self.site.name, error = %e, "logout failed: session store unavailable");
                 return store_unavailable(json);
+            }
+            // And, on a linked site, the SSO session with it (or only the link).
+            match self.end_linked(i).await {
+                Ok(cookies) => linked_cookies = cookies,
+                Err(e) => {
+                    tracing::warn!(site = %self.site.name, error = %e, "logout failed: the linked sessions could not be ended");
+                    return store_unavailable(json);
+                }
             }
         }
         // A session a customer-login JWT started has nothing to end at the IdP; an IdP
@@ -317,11 +347,14 @@ impl SiteAuth {
                 .as_ref()
                 .map_or_else(|| "/".to_string(), |p| p.logout_path.clone()),
         };
-        Reply::redirect(303, target).header("set-cookie", self.cookies.clear_session())
+        linked_cookies.into_iter().fold(
+            Reply::redirect(303, target).header("set-cookie", self.cookies.clear_session()),
+            |reply, cookie| reply.header("set-cookie", cookie),
+        )
     }
 
-    fn session_json(&self, identity: Option<&Identity>) -> Reply {
-        let value = match identity {
+    async fn session_json(&self, identity: Option<&Identity>) -> Reply {
+        let mut value = match identity {
             Some(i) => serde_json::json!({
                 "authenticated": true,
                 "customer": i.customer(),
@@ -329,6 +362,9 @@ impl SiteAuth {
             }),
             None => serde_json::json!({ "authenticated": false, "customer": null, "expires_at": null }),
         };
+        if let (Some(sso), Some(obj)) = (self.sso_summary(identity).await, value.as_object_mut()) {
+            obj.insert("sso".into(), sso);
+        }
         Reply::json(200, &value)
     }
 

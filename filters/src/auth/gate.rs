@@ -45,6 +45,10 @@ impl SiteAuth {
             // Several IdPs: to the chooser, which starts nothing (and costs no budget).
             return Flow::Respond(self.start_login(&req.headers, &return_to).await);
         }
+        // A linked site asks the group's auth host first: no form with an SSO session.
+        if let Some(ask) = self.login_via_auth_host(&req.headers, &return_to, None) {
+            return Flow::Respond(ask);
+        }
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
             return Flow::Respond(limited);
         }
@@ -56,7 +60,7 @@ impl SiteAuth {
 
     /// The 401 for an anonymous request that may not start a login (JSON, or a
     /// short page for a non-`GET` page request such as a form post).
-    pub(super) fn login_required(&self, json: bool) -> Reply {
+    pub(crate) fn login_required(&self, json: bool) -> Reply {
         Reply::error(401, "login_required", "Sign in to use this.", json)
             .header("www-authenticate", format!("Bearer realm=\"{}\"", self.site.name))
     }

@@ -114,6 +114,16 @@ pub struct SiteAuth {
     pub rate_limits: crate::rate_limit::RateLimiter,
     /// Customer-login JWTs, the merchant's login page, provisioning, platform hand-off.
     pub connectors: connectors::Connectors,
+    /// The group's cross-site sign-on, on a site with `[sites.sso]` mode `auto` or `opt_in`.
+    pub cross_site: Option<crate::cross_site::SsoGroup>,
+}
+
+/// A session just stored for a sign-in: its id, its `Set-Cookie`, and whether the
+/// browser should now hand the new SSO session to the group's auth host.
+pub struct NewSession {
+    pub id: SessionId,
+    pub cookie: String,
+    pub sso_pending: bool,
 }
 
 /// Why a site's auth could not be set up.
@@ -210,6 +220,11 @@ impl SiteAuth {
             rate_limits: crate::rate_limit::RateLimiter::from_config(&config.server.rate_limits),
             connectors: connectors::Connectors::from_config(config, site, stores)
                 .map_err(AuthSetupError::Connectors)?,
+            cross_site: site
+                .sso
+                .linked()
+                .then(|| crate::cross_site::SsoGroup::from_config(config, stores))
+                .flatten(),
         })
     }
 
@@ -410,7 +425,7 @@ impl SiteAuth {
         &self,
         done: crate::oidc::flow::LoginDone,
         login: LoginSource,
-    ) -> Result<(SessionId, String), StoreError> {
+    ) -> Result<NewSession, StoreError> {
         // Per IdP when the site has several: each has its own logout and refresh settings.
         let (keep_id_token, revalidate) = match done.idp.as_deref().and_then(|n| self.idps.by_name(n)) {
             Some(idp) => {
@@ -429,8 +444,7 @@ impl SiteAuth {
             self.absolute_ttl,
         )
         .with_login(login);
-        let id = self.stores.sessions.create(data).await?;
-        Ok((id, self.cookies.set_session(&id)))
+        self.store_new_session(data).await
     }
 
     /// Creates a session for a sign-in without IdP tokens (a customer-login JWT).
@@ -438,12 +452,31 @@ impl SiteAuth {
         &self,
         customer: crate::identity::Customer,
         login: LoginSource,
-    ) -> Result<(SessionId, String), StoreError> {
+    ) -> Result<NewSession, StoreError> {
+        self.store_new_session(self.new_session_data(customer, login)).await
+    }
+
+    /// A new session of this site without IdP tokens.
+    pub(crate) fn new_session_data(&self, customer: crate::identity::Customer, login: LoginSource) -> SessionData {
         let refresh = crate::sessions::RefreshState::new(None, None, self.revalidate);
-        let data =
-            SessionData::new(self.site_name.clone(), customer, None, refresh, self.absolute_ttl).with_login(login);
+        SessionData::new(self.site_name.clone(), customer, None, refresh, self.absolute_ttl).with_login(login)
+    }
+
+    /// Stores the session of a sign-in on this site; on a linked site it starts the
+    /// SSO session too (see [`crate::cross_site`]).
+    async fn store_new_session(&self, data: SessionData) -> Result<NewSession, StoreError> {
+        let started = self.start_sso(&data).await;
+        let data = data.linked_to(started.as_ref().map(|(_, handle)| handle.clone()));
         let id = self.stores.sessions.create(data).await?;
-        Ok((id, self.cookies.set_session(&id)))
+        let sso_pending = match started {
+            Some(started) => self.link_started(&Sid::of(&id), started).await,
+            None => false,
+        };
+        Ok(NewSession {
+            cookie: self.cookies.set_session(&id),
+            id,
+            sso_pending,
+        })
     }
 
     /// After a configuration reload, takes over from the same site's auth in the

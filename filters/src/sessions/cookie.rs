@@ -39,6 +39,8 @@ pub struct CookieCodec {
     secure: bool,
     /// Prefix of per-login-flow cookies.
     flow_prefix: String,
+    /// Prefix of the cross-site sign-on cookies (link state and markers).
+    link_prefix: String,
 }
 
 impl CookieCodec {
@@ -53,6 +55,7 @@ impl CookieCodec {
             session_name: format!("{prefix}{}", sessions.cookie_name),
             secure,
             flow_prefix: format!("{prefix}{}_flow_", sessions.cookie_name),
+            link_prefix: format!("{prefix}{}_link_", sessions.cookie_name),
         }
     }
 
@@ -106,6 +109,16 @@ impl CookieCodec {
         found.map(|value| self.decode(value)).transpose()
     }
 
+    /// The name of the site's cross-site sign-on cookie `what` (`state`, `checked`, `off`).
+    pub fn link_name(&self, what: &str) -> String {
+        format!("{}{what}", self.link_prefix)
+    }
+
+    /// `Set-Cookie` for cross-site sign-on cookie `what` (`max_age` 0 deletes it).
+    pub fn set_link(&self, what: &str, value: &str, max_age_secs: i64) -> String {
+        self.build(self.link_name(what), value.to_string(), Some(max_age_secs))
+    }
+
     fn build(&self, name: String, value: String, max_age: Option<i64>) -> String {
         let mut c = Cookie::new(name, value);
         c.set_http_only(true);
@@ -128,13 +141,14 @@ impl CookieCodec {
         self.build(self.session_name.clone(), String::new(), Some(0))
     }
 
-    /// True when `name` is one of the gateway's own cookies (the session cookie or a
-    /// login-flow cookie), compared case-insensitively so `__HoSt-` variants count.
+    /// True when `name` is one of the gateway's own cookies (the session cookie, a
+    /// login-flow cookie or a cross-site sign-on cookie), compared case-insensitively so `__HoSt-` variants count.
     pub fn is_gateway_cookie(&self, name: &str) -> bool {
-        name.eq_ignore_ascii_case(&self.session_name)
-            || name
-                .get(..self.flow_prefix.len())
-                .is_some_and(|head| head.eq_ignore_ascii_case(&self.flow_prefix))
+        let starts = |prefix: &str| {
+            name.get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        };
+        name.eq_ignore_ascii_case(&self.session_name) || starts(&self.flow_prefix) || starts(&self.link_prefix)
     }
 
     /// Name of the cookie binding the login flow with this `state` to the browser:

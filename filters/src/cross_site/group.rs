@@ -1,0 +1,344 @@
+//! The SSO sessions of a group of shops in the shared store: create, read, link a
+//! site's session, end everything linked, small shared data, and the single-use
+//! grants (one-time tokens, adopt tokens, pending adoptions).
+
+use super::records::{self, AdoptGrant, OttGrant, SsoSession};
+use super::tokens::{OneTimeToken, SsoSessionId};
+use crate::secret::Sid;
+use crate::sessions::now_secs;
+use crate::store::record::Seal;
+use crate::store::{StoreError, Stores};
+use sso_config::sso::{SiteSsoConfig, SsoConfig};
+use sso_config::Config;
+use std::collections::HashMap;
+use std::time::Duration;
+use url::Url;
+
+const SESSION: &str = "sso-session";
+const LINKS: &str = "sso-links";
+const DATA: &str = "sso-data";
+const OTT: &str = "sso-ott";
+const ADOPT: &str = "sso-adopt";
+const PENDING: &str = "sso-pending";
+
+/// Most local sessions one SSO session links (a shopper's browsers × sites). Past it
+/// a site's sign-on is refused (the shopper signs in there as usual); nothing that
+/// is linked is ever dropped, so a global logout always finds every session.
+pub const MAX_LINKS: usize = 256;
+/// Longest SSO data document, in bytes.
+pub const MAX_DATA: usize = 4096;
+/// How long a session just signed in waits for its browser to come back from the
+/// auth host's binding round.
+pub const PENDING_TTL: Duration = Duration::from_secs(600);
+
+/// A site of the group, as the auth host sees it.
+#[derive(Debug, Clone)]
+pub struct LinkedSite {
+    pub public_url: Url,
+    pub sso_prefix: String,
+    pub sso: SiteSsoConfig,
+}
+
+impl LinkedSite {
+    /// An absolute URL on the site for `path_and_query` (which starts with `/`).
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path_and_query)
+    }
+}
+
+/// The group: `[sso]`, its linked sites, and the stores.
+pub struct SsoGroup {
+    pub config: SsoConfig,
+    pub sites: HashMap<String, LinkedSite>,
+    stores: Stores,
+    seal: Seal,
+}
+
+/// Why a one-time token was not honoured (a metric label each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OttError {
+    /// Not a token, never minted, already redeemed, or expired.
+    #[error("unknown, used or expired one-time token")]
+    Unknown,
+    /// Minted for another site of the group.
+    #[error("one-time token of another site")]
+    OtherSite,
+    /// This browser did not start the link round the token answers.
+    #[error("one-time token for another browser (state mismatch)")]
+    OtherBrowser,
+    /// The SSO session it links to has ended.
+    #[error("the SSO session has ended")]
+    SessionEnded,
+}
+
+impl OttError {
+    pub fn code(self) -> &'static str {
+        match self {
+            OttError::Unknown => "ott_unknown",
+            OttError::OtherSite => "ott_other_site",
+            OttError::OtherBrowser => "ott_state_mismatch",
+            OttError::SessionEnded => "sso_session_ended",
+        }
+    }
+}
+
+impl SsoGroup {
+    /// The group of `config`, when it has `[sso]`.
+    pub fn from_config(config: &Config, stores: &Stores) -> Option<Self> {
+        let sso = config.sso.clone()?;
+        let sites = config
+            .sites
+            .iter()
+            .filter(|s| s.sso.linked())
+            .map(|s| {
+                let site = LinkedSite {
+                    public_url: s.public_url.clone(),
+                    sso_prefix: s.sso_prefix.clone(),
+                    sso: s.sso,
+                };
+                (s.name.clone(), site)
+            })
+            .collect();
+        Some(SsoGroup {
+            config: sso,
+            sites,
+            stores: stores.clone(),
+            seal: Seal::from_secret(&config.sessions.cookie_secret),
+        })
+    }
+
+    /// An absolute URL on the auth host.
+    pub fn auth_url(&self, path_and_query: &str) -> String {
+        format!(
+            "{}{}",
+            self.config.auth_url.as_str().trim_end_matches('/'),
+            path_and_query
+        )
+    }
+
+    fn context(kind: &str, key: &str) -> String {
+        format!("{kind}:{key}")
+    }
+
+    /// Starts an SSO session; its cookie value (for the auth host) and handle.
+    pub async fn create(&self, mut session: SsoSession) -> Result<(SsoSessionId, String), StoreError> {
+        let id = SsoSessionId::random();
+        let handle = id.key();
+        let now = now_secs();
+        session.created_at = now;
+        session.expires_at = now.saturating_add(self.config.session_ttl.as_secs());
+        let sealed = records::seal(&self.seal, &Self::context(SESSION, &handle), &session)?;
+        self.stores
+            .records
+            .put(SESSION, &handle, sealed, self.config.session_ttl)
+            .await?;
+        Ok((id, handle))
+    }
+
+    /// The live SSO session `handle`, if any.
+    pub async fn get(&self, handle: &str) -> Result<Option<SsoSession>, StoreError> {
+        let Some(sealed) = self.stores.records.get(SESSION, handle).await? else {
+            return Ok(None);
+        };
+        match records::open::<SsoSession>(&self.seal, &Self::context(SESSION, handle), &sealed) {
+            Ok(s) if now_secs() < s.expires_at => Ok(Some(s)),
+            Ok(_) => Ok(None),
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable SSO session record ignored");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Records that `sid` on `site` is linked to SSO session `handle`, then checks the
+    /// SSO session still exists: a global logout that ran meanwhile either saw this
+    /// link or ended the session first, and then the caller must end `sid` (false).
+    pub async fn link(&self, handle: &str, site: &str, sid: &Sid) -> Result<bool, StoreError> {
+        let member = format!("{site} {}", sid.encode());
+        let ttl = self.config.session_ttl;
+        if !self.stores.sets.add(LINKS, handle, &member, ttl, MAX_LINKS).await? {
+            tracing::warn!(site, "SSO session links are full; this session is not linked");
+            return Ok(false);
+        }
+        Ok(self.get(handle).await?.is_some())
+    }
+
+    /// Forgets one site session's link (a site-scoped logout).
+    pub async fn unlink(&self, handle: &str, site: &str, sid: &Sid) -> Result<(), StoreError> {
+        self.stores
+            .sets
+            .remove(LINKS, handle, &format!("{site} {}", sid.encode()))
+            .await
+    }
+
+    /// The sites with a session linked to `handle`, sorted, each once.
+    pub async fn linked_sites(&self, handle: &str) -> Result<Vec<String>, StoreError> {
+        let mut sites: Vec<String> = self
+            .stores
+            .sets
+            .members(LINKS, handle)
+            .await?
+            .into_iter()
+            .filter_map(|m| m.split_once(' ').map(|(site, _)| site.to_string()))
+            .collect();
+        sites.sort();
+        sites.dedup();
+        Ok(sites)
+    }
+
+    /// Ends SSO session `handle` and every session linked to it, on every replica:
+    /// the record first (no new one-time token, no new link after this), then each
+    /// linked session, then the links and the data. How many sessions ended.
+    pub async fn end(&self, handle: &str) -> Result<usize, StoreError> {
+        self.stores
+            .records
+            .put(SESSION, handle, Vec::new(), Duration::from_secs(1))
+            .await?;
+        let mut ended = 0;
+        for member in self.stores.sets.members(LINKS, handle).await? {
+            let Some(sid) = member.split_once(' ').and_then(|(_, sid)| Sid::parse(sid)) else {
+                continue;
+            };
+            if self.stores.sessions.remove(&sid).await? {
+                ended += 1;
+            }
+        }
+        self.stores.sets.delete(LINKS, handle).await?;
+        self.stores
+            .records
+            .put(DATA, handle, Vec::new(), Duration::from_secs(1))
+            .await?;
+        Ok(ended)
+    }
+
+    /// The SSO data document of `handle` (`{}` when none was stored).
+    pub async fn data(&self, handle: &str) -> Result<serde_json::Value, StoreError> {
+        let stored = self.stores.records.get(DATA, handle).await?.filter(|v| !v.is_empty());
+        let Some(sealed) = stored else {
+            return Ok(serde_json::json!({}));
+        };
+        let text: String = records::open(&self.seal, &Self::context(DATA, handle), &sealed)?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Replaces the SSO data document of `handle` (already validated), kept as long as
+    /// the SSO session.
+    pub async fn put_data(
+        &self,
+        session: &SsoSession,
+        handle: &str,
+        doc: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let text = doc.to_string();
+        let sealed = records::seal(&self.seal, &Self::context(DATA, handle), &text)?;
+        let left = session.expires_at.saturating_sub(now_secs()).max(1);
+        self.stores
+            .records
+            .put(DATA, handle, sealed, Duration::from_secs(left))
+            .await
+    }
+
+    /// A one-time token for `site`, linking to `handle`, for the browser holding `state`.
+    pub async fn mint_ott(&self, site: &str, handle: &str, state: &str) -> Result<OneTimeToken, StoreError> {
+        let token = OneTimeToken::random();
+        let key = token.key();
+        let grant = OttGrant {
+            site: site.to_string(),
+            handle: handle.to_string(),
+            state: state.to_string(),
+        };
+        let sealed = records::seal(&self.seal, &Self::context(OTT, &key), &grant)?;
+        self.stores
+            .single_use
+            .put(OTT, &key, sealed, self.config.ott_ttl)
+            .await?;
+        Ok(token)
+    }
+
+    /// Redeems a one-time token at `site` for the browser holding `state`: taken
+    /// atomically (exactly one of two racing redemptions gets it, on any replica),
+    /// then checked. A token taken and refused is spent all the same.
+    pub async fn redeem(
+        &self,
+        token: &str,
+        site: &str,
+        state: &str,
+    ) -> Result<Result<(OttGrant, SsoSession), OttError>, StoreError> {
+        let Some(token) = OneTimeToken::parse(token) else {
+            return Ok(Err(OttError::Unknown));
+        };
+        let key = token.key();
+        let Some(sealed) = self.stores.single_use.take(OTT, &key).await? else {
+            return Ok(Err(OttError::Unknown));
+        };
+        let Ok(grant) = records::open::<OttGrant>(&self.seal, &Self::context(OTT, &key), &sealed) else {
+            return Ok(Err(OttError::Unknown));
+        };
+        if grant.site != site {
+            return Ok(Err(OttError::OtherSite));
+        }
+        if !super::tokens::same(&grant.state, state) {
+            return Ok(Err(OttError::OtherBrowser));
+        }
+        match self.get(&grant.handle).await? {
+            Some(session) => Ok(Ok((grant, session))),
+            None => Ok(Err(OttError::SessionEnded)),
+        }
+    }
+
+    /// Keeps the SSO cookie of session `sid` (just signed in) until its browser comes
+    /// back from the binding round.
+    pub async fn stash_pending(&self, sid: &Sid, id: &SsoSessionId) -> Result<(), StoreError> {
+        let key = sid.encode();
+        let sealed = records::seal(&self.seal, &Self::context(PENDING, &key), &id.encode())?;
+        self.stores.single_use.put(PENDING, &key, sealed, PENDING_TTL).await
+    }
+
+    /// The SSO cookie waiting for session `sid`, taken once.
+    pub async fn take_pending(&self, sid: &Sid) -> Result<Option<SsoSessionId>, StoreError> {
+        let key = sid.encode();
+        let Some(sealed) = self.stores.single_use.take(PENDING, &key).await? else {
+            return Ok(None);
+        };
+        let text: String = records::open(&self.seal, &Self::context(PENDING, &key), &sealed)?;
+        Ok(SsoSessionId::parse(&text))
+    }
+
+    /// An adopt token: the auth host will set `id` as its cookie, for the browser
+    /// whose binding hashes to `binding`, then send it to `return_to` on `site`.
+    pub async fn mint_adopt(
+        &self,
+        id: &SsoSessionId,
+        binding: &str,
+        site: &str,
+        return_to: &str,
+    ) -> Result<OneTimeToken, StoreError> {
+        let token = OneTimeToken::random();
+        let key = token.key();
+        let grant = AdoptGrant {
+            secret: id.encode(),
+            binding: binding.to_string(),
+            site: site.to_string(),
+            return_to: return_to.to_string(),
+        };
+        let sealed = records::seal(&self.seal, &Self::context(ADOPT, &key), &grant)?;
+        self.stores
+            .single_use
+            .put(ADOPT, &key, sealed, self.config.ott_ttl)
+            .await?;
+        Ok(token)
+    }
+
+    /// An adopt token taken once; `None` when unknown, used or expired.
+    pub async fn take_adopt(&self, token: &str) -> Result<Option<AdoptGrant>, StoreError> {
+        let Some(token) = OneTimeToken::parse(token) else {
+            return Ok(None);
+        };
+        let key = token.key();
+        let Some(sealed) = self.stores.single_use.take(ADOPT, &key).await? else {
+            return Ok(None);
+        };
+        Ok(records::open(&self.seal, &Self::context(ADOPT, &key), &sealed).ok())
+    }
+}

@@ -1,0 +1,26 @@
+//! Cross-site sign-on for a group of shops (docs/cross-site-sso.md).
+//!
+//! The group's auth host (`sso.auth_host`, served by this gateway, listed in no site)
+//! holds the browser's SSO session in its own cookie. Sites never read that cookie:
+//! they send the browser to the auth host (`/_sso/link`), which answers with a
+//! one-time token for that one site, redeemed server-side at `/_sso/ott`. A sign-in
+//! on a linked site creates the SSO session and hands its cookie to the auth host
+//! with an adopt token, honoured only by the browser that holds the auth host's
+//! binding cookie. Every step is a single-use entry in the shared store, so two
+//! replicas racing for one token yield one winner.
+//!
+//! - [`tokens`]: the secrets (SSO cookie, one-time token, browser binding).
+//! - [`records`]: what is stored, sealed.
+//! - [`group`]: the store operations on SSO sessions.
+//! - [`auth_host`]: the auth host's endpoints.
+//! - [`site`]: a linked site's side (auto link, `/_sso/ott`, sso-data, logout).
+//! - [`cookies`]: the cookies of both sides.
+
+pub mod auth_host;
+pub mod cookies;
+pub mod group;
+pub mod records;
+pub mod site;
+pub mod tokens;
+
+pub use group::SsoGroup;

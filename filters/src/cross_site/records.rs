@@ -1,0 +1,132 @@
+//! What cross-site sign-on keeps in the shared store, as sealed `postcard` records
+//! (version byte first; a record of another version or with a bad seal is absent):
+//!
+//! - the **SSO session** (`sso-session:<handle>`): who signed in, how, and where;
+//! - a **one-time token grant** (`sso-ott:<hash>`, single use): for which site,
+//!   which SSO session, and the state the site's browser holds;
+//! - an **adopt grant** (`sso-adopt:<hash>`, single use): the SSO cookie the auth
+//!   host sets after a sign-in on a site, for the browser holding one binding;
+//! - a **pending adoption** (`sso-pending:<sid>`, single use): the SSO cookie of a
+//!   session just signed in, until the browser comes back from the binding round.
+
+use crate::identity::Customer;
+use crate::sessions::{LoginMethod, LoginSource};
+use crate::store::record::Seal;
+use crate::store::StoreError;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+const VERSION: u8 = 1;
+
+/// The browser's SSO session, kept by the auth host's store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoSession {
+    pub customer_id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+    /// How the shopper signed in ([`LoginMethod`] as stored).
+    pub method: u8,
+    /// The IdP's issuer, for an IdP sign-in.
+    pub issuer: Option<String>,
+    /// The IdP subject, or the customer id a customer-login JWT named.
+    pub subject: String,
+    /// The IdP's session (`sid`), for back-channel logout.
+    pub idp_session: Option<String>,
+    /// The site the shopper signed in on.
+    pub origin_site: String,
+    pub created_at: u64,
+    pub expires_at: u64,
+}
+
+impl SsoSession {
+    pub fn customer(&self) -> Customer {
+        Customer {
+            id: self.customer_id.clone(),
+            email: self.email.clone(),
+            name: self.name.clone(),
+            groups: self.groups.clone(),
+        }
+        .sanitized()
+    }
+
+    /// The login source of a session another site creates from this SSO session.
+    pub fn login_source(&self) -> LoginSource {
+        LoginSource {
+            method: LoginMethod::Ott,
+            idp: None,
+            subject: self.subject.clone(),
+            issuer: self.issuer.clone(),
+            idp_session: self.idp_session.clone(),
+        }
+    }
+
+    /// The method the shopper first signed in with.
+    pub fn first_method(&self) -> &'static str {
+        LoginMethod::from_u8(self.method).map_or("unknown", LoginMethod::as_str)
+    }
+}
+
+/// What a one-time token grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OttGrant {
+    /// The one site that may redeem it.
+    pub site: String,
+    /// The SSO session it links to.
+    pub handle: String,
+    /// The `state` of the link round: the redeeming browser must hold it in its cookie.
+    pub state: String,
+}
+
+/// What an adopt token grants: the auth host sets `secret` as its cookie.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdoptGrant {
+    /// The SSO cookie value (encoded [`super::tokens::SsoSessionId`]).
+    pub secret: String,
+    /// Hash of the browser binding the adopting browser must hold.
+    pub binding: String,
+    /// The site the shopper signed in on, and where on it they go next.
+    pub site: String,
+    pub return_to: String,
+}
+
+/// Seals `value` for the store under `context` (kind and key).
+pub fn seal<T: Serialize>(seal: &Seal, context: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+    let body = postcard::to_extend(value, vec![VERSION]).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(seal.seal_for(context.as_bytes(), body))
+}
+
+/// A sealed record read back, or `Corrupt` (forged, moved, damaged, another version).
+pub fn open<T: DeserializeOwned>(seal: &Seal, context: &str, sealed: &[u8]) -> Result<T, StoreError> {
+    let body = seal.open_for(context.as_bytes(), sealed)?;
+    match body.split_first() {
+        Some((&VERSION, rest)) => postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(e.to_string())),
+        Some((v, _)) => Err(StoreError::Corrupt(format!("record version {v}"))),
+        None => Err(StoreError::Corrupt("empty record".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sso_config::Secret;
+
+    #[test]
+    fn records_open_only_under_their_own_key_and_seal() {
+        let s = Seal::from_secret(&Secret::new("0123456789abcdef0123456789abcdef"));
+        let grant = OttGrant {
+            site: "shop-b".into(),
+            handle: "h".into(),
+            state: "x".into(),
+        };
+        let sealed = seal(&s, "sso-ott:k1", &grant).expect("seals");
+        assert_eq!(open::<OttGrant>(&s, "sso-ott:k1", &sealed).expect("opens"), grant);
+        assert!(open::<OttGrant>(&s, "sso-ott:k2", &sealed).is_err(), "moved");
+        let other = Seal::from_secret(&Secret::new("another-secret-0123456789abcdef!!"));
+        assert!(open::<OttGrant>(&other, "sso-ott:k1", &sealed).is_err(), "other key");
+        assert!(open::<AdoptGrant>(&s, "sso-ott:k1", &sealed).is_err(), "another type");
+        let mut flipped = sealed.clone();
+        flipped[1] ^= 1;
+        assert!(open::<OttGrant>(&s, "sso-ott:k1", &flipped).is_err());
+        assert!(open::<OttGrant>(&s, "sso-ott:k1", &[]).is_err());
+    }
+}

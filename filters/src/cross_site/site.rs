@@ -1,0 +1,566 @@
+//! A linked site's side of cross-site sign-on (`[sites.sso]` mode `auto` or
+//! `opt_in`): the automatic link of an anonymous page load, the sign-in that asks the
+//! auth host first, `<sso_prefix>/ott` (redeem a one-time token, or come back
+//! without one), the SSO session a sign-in here starts, logout, and
+//! `<sso_prefix>/sso-data`.
+
+use super::cookies::{parse_state_value, state_value, Intent, CHECKED_TTL, STATE_TTL};
+use super::group::{OttError, MAX_DATA};
+use super::records::SsoSession;
+use super::tokens::same;
+use crate::auth::{Identity, SiteAuth};
+use crate::connectors::provisioning::HookRequest;
+use crate::navigation::{from_another_site, is_navigation};
+use crate::reply::{wants_json, Reply};
+use crate::return_to::safe_return_to;
+use crate::secret::{random_token, Sid};
+use crate::sessions::cookie::find_cookie;
+use crate::sessions::{LoginMethod, SessionData};
+use crate::store::StoreError;
+use sso_config::sso::{LogoutScope, SsoMode};
+use std::net::IpAddr;
+
+/// User agents that are never sent to the auth host: crawlers and link previewers
+/// (matched case-insensitively anywhere in `User-Agent`). A request without a
+/// `User-Agent` counts as one too. Their pages stay public and cacheable.
+const CRAWLERS: [&str; 12] = [
+    "bot",
+    "crawl",
+    "spider",
+    "slurp",
+    "facebookexternalhit",
+    "embedly",
+    "preview",
+    "lighthouse",
+    "pingdom",
+    "monitor",
+    "curl/",
+    "wget/",
+];
+
+/// True when the request says it comes from a crawler or a link previewer.
+pub fn is_crawler(headers: &http::HeaderMap) -> bool {
+    let Some(agent) = headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let agent = agent.to_ascii_lowercase();
+    CRAWLERS.iter().any(|c| agent.contains(c))
+}
+
+fn param(query: &str, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+impl SiteAuth {
+    /// The SSO session handle of `identity`, on a linked site.
+    fn sso_handle<'a>(&self, identity: Option<&'a Identity>) -> Option<&'a str> {
+        self.cross_site.as_ref()?;
+        identity.and_then(|i| i.session.sso.as_deref())
+    }
+
+    /// `auto` sites: an anonymous top-level `GET` page load (not a crawler, no fresh
+    /// `checked` marker, no `off` marker) goes to the auth host first, and comes back
+    /// signed in when the browser has an SSO session. `None`: go on as usual.
+    pub fn auto_link(
+        &self,
+        req: &http::request::Parts,
+        identity: Option<&Identity>,
+        store_down: bool,
+    ) -> Option<Reply> {
+        if self.site.sso.mode != SsoMode::Auto || self.cross_site.is_none() || identity.is_some() || store_down {
+            return None;
+        }
+        if !is_navigation(&req.method, &req.headers) || is_crawler(&req.headers) {
+            return None;
+        }
+        let headers = &req.headers;
+        if find_cookie(headers, &self.cookies.link_name("checked")).is_some()
+            || find_cookie(headers, &self.cookies.link_name("off")).is_some()
+        {
+            return None;
+        }
+        let here = req.uri.path_and_query().map_or("/", |p| p.as_str());
+        let return_to = crate::return_to::return_to_or_root(Some(here));
+        Some(self.to_auth_host(Intent::Check, &return_to, None))
+    }
+
+    /// A sign-in on a linked site asks the auth host first (one click when there is
+    /// an SSO session), unless it did a moment ago (`checked` marker). `login_query`
+    /// is the `/login` query to go on with when there is none.
+    pub(crate) fn login_via_auth_host(
+        &self,
+        headers: &http::HeaderMap,
+        return_to: &str,
+        login_query: Option<&str>,
+    ) -> Option<Reply> {
+        self.cross_site.as_ref()?;
+        if find_cookie(headers, &self.cookies.link_name("checked")).is_some() {
+            return None;
+        }
+        Some(self.to_auth_host(Intent::Login, return_to, login_query))
+    }
+
+    /// The redirect to the auth host's `/_sso/link` for `intent`, with a fresh state
+    /// in this site's state cookie.
+    fn to_auth_host(&self, intent: Intent, return_to: &str, login_query: Option<&str>) -> Reply {
+        let Some(group) = &self.cross_site else {
+            return Reply::redirect(303, return_to.to_string());
+        };
+        let state = random_token();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("site", &self.site.name)
+            .append_pair("state", &state)
+            .append_pair("intent", intent.as_str())
+            .append_pair("return_to", return_to)
+            .finish();
+        let cookie = state_value(&state, intent, login_query);
+        Reply::redirect(303, group.auth_url(&format!("/_sso/link?{query}")))
+            .header(
+                "set-cookie",
+                self.cookies.set_link("state", &cookie, STATE_TTL.as_secs() as i64),
+            )
+            .header("cache-control", "no-store")
+            .header("referrer-policy", "no-referrer")
+    }
+
+    /// `<sso_prefix>/ott`: the browser is back from the auth host, with a one-time
+    /// token (sign in), a binding (hand the new SSO session to the auth host), or
+    /// neither (no SSO session: mark it and go on). The `state` must be the one this
+    /// browser's state cookie holds, else nothing happens (a link made for someone
+    /// else's browser: login CSRF).
+    pub(crate) async fn ott_endpoint(
+        &self,
+        req: &http::request::Parts,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+    ) -> Reply {
+        let query = req.uri.query().unwrap_or("");
+        let return_to = param(query, "return_to")
+            .and_then(|r| safe_return_to(&r).map(str::to_string))
+            .unwrap_or_else(|| "/".to_string());
+        let held = find_cookie(&req.headers, &self.cookies.link_name("state")).and_then(parse_state_value);
+        let asked = param(query, "state").unwrap_or_default();
+        let reply = match held {
+            Some((state, intent, login_query)) if same(state, &asked) => match intent {
+                Intent::Bind => self.bind(query, identity, &return_to).await,
+                Intent::Check | Intent::Login => match param(query, "token") {
+                    Some(token) => {
+                        self.redeem(&token, state, identity, client, &return_to, intent, login_query)
+                            .await
+                    }
+                    None => self.no_sso_session(intent, &return_to, login_query.as_deref()),
+                },
+            },
+            _ => {
+                self.events.rejected(&self.site.name, "sso_state");
+                if param(query, "token").is_some() {
+                    self.events.login(
+                        &self.site.name,
+                        LoginMethod::Ott.as_str(),
+                        OttError::OtherBrowser.code(),
+                    );
+                }
+                tracing::info!(site = %self.site.name, "cross-site sign-on answer without this browser's state; ignored");
+                self.no_sso_session(Intent::Check, &return_to, None)
+            }
+        };
+        reply
+            .header("set-cookie", self.cookies.set_link("state", "", 0))
+            .header("cache-control", "no-store")
+            .header("referrer-policy", "no-referrer")
+    }
+
+    /// No SSO session (or a token that did not work): the `checked` marker, then the
+    /// page (`check`) or this site's own sign-in (`login`).
+    fn no_sso_session(&self, intent: Intent, return_to: &str, login_query: Option<&str>) -> Reply {
+        let target = match intent {
+            Intent::Login => match login_query {
+                Some(q) => format!("{}/login?{q}", self.site.sso_prefix),
+                None => format!(
+                    "{}/login?{}",
+                    self.site.sso_prefix,
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("return_to", return_to)
+                        .finish()
+                ),
+            },
+            _ => return_to.to_string(),
+        };
+        Reply::redirect(303, target).header(
+            "set-cookie",
+            self.cookies.set_link("checked", "1", CHECKED_TTL.as_secs() as i64),
+        )
+    }
+
+    /// Redeems a one-time token: a new session here, linked to the SSO session.
+    #[allow(clippy::too_many_arguments)]
+    async fn redeem(
+        &self,
+        token: &str,
+        state: &str,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+        return_to: &str,
+        intent: Intent,
+        login_query: Option<String>,
+    ) -> Reply {
+        let Some(group) = &self.cross_site else {
+            return Reply::redirect(303, return_to.to_string());
+        };
+        let method = LoginMethod::Ott.as_str();
+        let failed = |code: &str| {
+            self.events.login(&self.site.name, method, code);
+            self.events.rejected(&self.site.name, "bad_ott");
+            tracing::info!(site = %self.site.name, reason = code, "one-time token refused");
+            self.no_sso_session(intent, return_to, login_query.as_deref())
+        };
+        let (grant, sso) = match group.redeem(token, &self.site.name, state).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => return failed(e.code()),
+            Err(e) => {
+                tracing::warn!(site = %self.site.name, error = %e, "one-time token not redeemed: store unavailable");
+                self.events.login(&self.site.name, method, "store_unavailable");
+                return crate::auth::store_unavailable(false);
+            }
+        };
+        let customer = match self.customer_of(&sso).await {
+            Ok(c) => c,
+            Err(code) => return failed(code),
+        };
+        self.end_previous(identity).await;
+        let customer_id = customer.id.clone();
+        let data = self
+            .new_session_data(customer, sso.login_source())
+            .linked_to(Some(grant.handle.clone()));
+        let id = match self.stores.sessions.create(data).await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::warn!(site = %self.site.name, error = %e, "one-time token sign-in failed: store unavailable");
+                self.events.login(&self.site.name, method, "store_unavailable");
+                return crate::auth::store_unavailable(false);
+            }
+        };
+        let sid = Sid::of(&id);
+        match group.link(&grant.handle, &self.site.name, &sid).await {
+            Ok(true) => {}
+            other => {
+                // Ended meanwhile (a global logout), full, or not recorded: this
+                // session must not outlive the SSO session it came from.
+                if let Err(e) = self.stores.sessions.remove(&sid).await {
+                    tracing::warn!(site = %self.site.name, error = %e, "unlinked session not removed");
+                }
+                return match other {
+                    Err(_) => crate::auth::store_unavailable(false),
+                    _ => failed(OttError::SessionEnded.code()),
+                };
+            }
+        }
+        self.events.login(&self.site.name, method, "success");
+        tracing::info!(site = %self.site.name, origin = %sso.origin_site, first_method = sso.first_method(), "signed in by one-time token");
+        let target = self
+            .platform_handoff(&customer_id, return_to, client)
+            .unwrap_or_else(|| return_to.to_string());
+        Reply::redirect(303, target)
+            .header("set-cookie", self.cookies.set_session(&id))
+            .header("set-cookie", self.cookies.set_link("off", "", 0))
+    }
+
+    /// The customer this site knows an SSO session's shopper as: its provisioning
+    /// hook's answer (method `ott`) when it has one, else the customer as the first
+    /// site signed them in. `Err` is a metric code.
+    async fn customer_of(&self, sso: &SsoSession) -> Result<crate::identity::Customer, &'static str> {
+        let mut customer = sso.customer();
+        if let Some(provisioner) = &self.connectors.provisioner {
+            let issuer = sso
+                .issuer
+                .clone()
+                .unwrap_or_else(|| format!("site:{}", sso.origin_site));
+            let who = HookRequest {
+                site: &self.site.name,
+                method: LoginMethod::Ott.as_str(),
+                issuer: &issuer,
+                subject: &sso.subject,
+                email: sso.email.as_deref(),
+                email_verified: None,
+                name: sso.name.as_deref(),
+                groups: &sso.groups,
+                idp: None,
+            };
+            match provisioner.provision(&who).await {
+                Ok(found) => {
+                    customer.id = found.customer_id;
+                    customer.groups = found.groups;
+                }
+                Err(e) => {
+                    tracing::warn!(site = %self.site.name, error = %e, "one-time token sign-in: provisioning failed");
+                    return Err(e.code());
+                }
+            }
+            if customer.groups.is_empty() {
+                customer.groups = self
+                    .site
+                    .provisioning
+                    .iter()
+                    .filter_map(|p| p.default_group.clone())
+                    .collect();
+            }
+        }
+        Ok(customer)
+    }
+
+    /// Back from the binding round after a sign-in here: the new SSO session goes to
+    /// the auth host with an adopt token for this browser's binding.
+    async fn bind(&self, query: &str, identity: Option<&Identity>, return_to: &str) -> Reply {
+        let (Some(group), Some(binding), Some(identity)) = (
+            &self.cross_site,
+            param(query, "bind").filter(|b| b.len() == 64),
+            identity.filter(|i| i.from_cookie()),
+        ) else {
+            return Reply::redirect(303, return_to.to_string());
+        };
+        let adopt = match group.take_pending(&identity.sid).await {
+            Ok(Some(id)) => group.mint_adopt(&id, &binding, &self.site.name, return_to).await,
+            Ok(None) => return Reply::redirect(303, return_to.to_string()),
+            Err(e) => Err(e),
+        };
+        match adopt {
+            Ok(token) => {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("token", &token.encode())
+                    .finish();
+                Reply::redirect(303, group.auth_url(&format!("/_sso/adopt?{query}")))
+            }
+            Err(e) => {
+                tracing::warn!(site = %self.site.name, error = %e, "SSO session not handed to the auth host: store unavailable");
+                Reply::redirect(303, return_to.to_string())
+            }
+        }
+    }
+
+    /// On a linked site, a sign-in here starts an SSO session: its record (who, how,
+    /// where), then the handle for the new session's record. The SSO cookie waits in
+    /// the store for the binding round ([`Self::link_started`]). `None` on other
+    /// sites, or when the store refused (the shopper is signed in here only).
+    pub(crate) async fn start_sso(&self, data: &SessionData) -> Option<(super::tokens::SsoSessionId, String)> {
+        let group = self.cross_site.as_ref()?;
+        let c = &data.customer;
+        let record = SsoSession {
+            customer_id: c.id.clone(),
+            email: c.email.clone(),
+            name: c.name.clone(),
+            groups: c.groups.clone(),
+            method: data.login.method.as_u8(),
+            issuer: data.login.issuer.clone().or_else(|| self.default_issuer(data)),
+            subject: data.login.subject.clone(),
+            idp_session: data.login.idp_session.clone(),
+            origin_site: self.site.name.clone(),
+            created_at: 0,
+            expires_at: 0,
+        };
+        match group.create(record).await {
+            Ok(created) => Some(created),
+            Err(e) => {
+                tracing::warn!(site = %self.site.name, error = %e, "SSO session not started: store unavailable");
+                None
+            }
+        }
+    }
+
+    /// The issuer of a sign-in through the site's single `[sites.oidc]`.
+    fn default_issuer(&self, data: &SessionData) -> Option<String> {
+        (data.login.method == LoginMethod::Oidc)
+            .then(|| self.site.oidc.as_ref().map(|o| o.issuer.as_str().to_string()))
+            .flatten()
+    }
+
+    /// After the session `sid` of a sign-in here was stored with the SSO handle of
+    /// [`Self::start_sso`]: link it and keep the SSO cookie for the binding round.
+    /// True when the browser should now do that round.
+    pub(crate) async fn link_started(&self, sid: &Sid, started: (super::tokens::SsoSessionId, String)) -> bool {
+        let Some(group) = &self.cross_site else {
+            return false;
+        };
+        let (id, handle) = started;
+        let linked = group.link(&handle, &self.site.name, sid).await;
+        let stashed = match linked {
+            Ok(true) => group.stash_pending(sid, &id).await,
+            Ok(false) => return false,
+            Err(e) => Err(e),
+        };
+        match stashed {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(site = %self.site.name, error = %e, "SSO session not linked: store unavailable");
+                false
+            }
+        }
+    }
+
+    /// Where the browser goes after a sign-in here that started an SSO session: the
+    /// auth host's binding round, then on to `target`.
+    pub(crate) fn through_auth_host(&self, target: &str) -> Reply {
+        self.to_auth_host(Intent::Bind, target, None)
+            .header("set-cookie", self.cookies.set_link("off", "", 0))
+            .header("set-cookie", self.cookies.set_link("checked", "", 0))
+    }
+
+    /// A logout of `identity`'s session (already removed) on a linked site: under
+    /// `logout_scope = "global"` the SSO session and every linked session end, on
+    /// every site and replica; under `site`, only the link goes, and the `off` marker
+    /// keeps `auto` from signing the shopper straight back in. The cookies to set.
+    pub(crate) async fn end_linked(&self, identity: &Identity) -> Result<Vec<String>, StoreError> {
+        let (Some(group), Some(handle)) = (&self.cross_site, self.sso_handle(Some(identity))) else {
+            return Ok(Vec::new());
+        };
+        match self.site.sso.logout_scope {
+            LogoutScope::Global => {
+                let ended = group.end(handle).await?;
+                tracing::info!(site = %self.site.name, ended, "global logout: the SSO session and its linked sessions ended");
+                Ok(vec![self.cookies.set_link(
+                    "checked",
+                    "1",
+                    CHECKED_TTL.as_secs() as i64,
+                )])
+            }
+            LogoutScope::Site => {
+                group.unlink(handle, &self.site.name, &identity.sid).await?;
+                let off = group.config.session_ttl.as_secs() as i64;
+                Ok(vec![self.cookies.set_link("off", "1", off)])
+            }
+        }
+    }
+
+    /// `sso: { linked_sites: [...] }` for `/_sso/session`, on a linked session.
+    pub(crate) async fn sso_summary(&self, identity: Option<&Identity>) -> Option<serde_json::Value> {
+        let group = self.cross_site.as_ref()?;
+        let handle = self.sso_handle(identity)?;
+        let sites = group.linked_sites(handle).await.ok()?;
+        Some(serde_json::json!({ "linked_sites": sites }))
+    }
+
+    /// `GET <sso_prefix>/sso-data`: the SSO session's shared document.
+    pub(crate) async fn sso_data_get(&self, req: &http::request::Parts, identity: Option<&Identity>) -> Reply {
+        let (group, handle) = match self.sso_data_target(req, identity) {
+            Ok(found) => found,
+            Err(reply) => return reply,
+        };
+        match group.get(handle).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Reply::error(404, "sso_session_ended", "The shared sign-in has ended.", true),
+            Err(_) => return crate::auth::store_unavailable(true),
+        }
+        match group.data(handle).await {
+            Ok(doc) => Reply::json(200, &doc),
+            Err(StoreError::Unavailable(_)) => crate::auth::store_unavailable(true),
+            Err(_) => Reply::json(200, &serde_json::json!({})),
+        }
+    }
+
+    /// `PUT <sso_prefix>/sso-data`: replaces the shared document with `body`, a JSON
+    /// object of at most 4 KiB sent as `application/json`.
+    pub async fn sso_data_put(&self, req: &http::request::Parts, identity: Option<&Identity>, body: &[u8]) -> Reply {
+        let (group, handle) = match self.sso_data_target(req, identity) {
+            Ok(found) => found,
+            Err(reply) => return reply,
+        };
+        let json_type = req
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !json_type {
+            return Reply::error(
+                415,
+                "unsupported_media_type",
+                "Send the data as application/json.",
+                true,
+            );
+        }
+        let doc = match parse_sso_data(body) {
+            Ok(doc) => doc,
+            Err(reply) => {
+                self.events.rejected(&self.site.name, "bad_sso_data");
+                return reply;
+            }
+        };
+        let session = match group.get(handle).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return Reply::error(404, "sso_session_ended", "The shared sign-in has ended.", true),
+            Err(_) => return crate::auth::store_unavailable(true),
+        };
+        match group.put_data(&session, handle, &doc).await {
+            Ok(()) => Reply::json(200, &doc),
+            Err(_) => crate::auth::store_unavailable(true),
+        }
+    }
+
+    /// The SSO session a `sso-data` request is about, or the reply refusing it.
+    fn sso_data_target<'a>(
+        &'a self,
+        req: &http::request::Parts,
+        identity: Option<&'a Identity>,
+    ) -> Result<(&'a super::SsoGroup, &'a str), Reply> {
+        let Some(group) = &self.cross_site else {
+            return Err(Reply::error(
+                404,
+                "not_found",
+                "There is nothing here.",
+                wants_json(&req.headers),
+            ));
+        };
+        if from_another_site(&req.headers) {
+            self.events.rejected(&self.site.name, "cross_site_request");
+            return Err(Reply::error(403, "cross_site_request", "Not from another site.", true));
+        }
+        let Some(identity) = identity else {
+            return Err(self.login_required(true));
+        };
+        match identity.session.sso.as_deref() {
+            Some(handle) => Ok((group, handle)),
+            None => Err(Reply::error(
+                404,
+                "not_linked",
+                "This sign-in is not shared with the other shops.",
+                true,
+            )),
+        }
+    }
+}
+
+/// An SSO data document from a request body: a JSON object of at most
+/// [`MAX_DATA`] bytes (nested at most 16 deep), or the reply refusing it.
+pub fn parse_sso_data(body: &[u8]) -> Result<serde_json::Value, Reply> {
+    if body.len() > MAX_DATA {
+        return Err(Reply::error(
+            413,
+            "payload_too_large",
+            "The data is larger than 4 KiB.",
+            true,
+        ));
+    }
+    let doc: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| Reply::error(400, "invalid_json", "The data is not valid JSON.", true))?;
+    if !doc.is_object() {
+        return Err(Reply::error(
+            400,
+            "not_an_object",
+            "The data must be a JSON object.",
+            true,
+        ));
+    }
+    if depth(&doc) > 16 {
+        return Err(Reply::error(400, "too_deep", "The data is nested too deeply.", true));
+    }
+    Ok(doc)
+}
+
+fn depth(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}

@@ -1,0 +1,126 @@
+//! A group of shops with cross-site sign-on: sites `shop-a` and `shop-b` (`auto`,
+//! global logout), `shop-c` (`opt_in`, site logout) and `shop-d` (disabled), and the
+//! auth host `auth.localhost`, all on one gateway (or two replicas on one Redis)
+//! in front of one origin, with one real IdP that knows every site's callback.
+
+use crate::{free_port, GatewayConfig, Idp, Storefront, CLIENT_ID, CLIENT_SECRET};
+use anyhow::Result;
+use sso_filters::store::test_redis::{unique_prefix, TestRedis};
+
+/// The sites of the group: name, `[sites.sso]` mode, logout scope.
+pub const SITES: [(&str, &str, &str); 4] = [
+    ("shop-a", "auto", "global"),
+    ("shop-b", "auto", "global"),
+    ("shop-c", "opt_in", "site"),
+    ("shop-d", "disabled", "global"),
+];
+
+/// Every host a group shopper must resolve.
+pub const HOSTS: [&str; 5] = ["shop-a", "shop-b", "shop-c", "shop-d", "auth"];
+
+pub struct Group {
+    pub origin: Storefront,
+    pub idp: Idp,
+    /// The gateway (replica A when on Redis).
+    pub a: crate::Gateway,
+    /// Replica B on the same Redis, when the group runs on Redis.
+    pub b: Option<crate::Gateway>,
+    pub redis: Option<TestRedis>,
+}
+
+/// What differs between group tests.
+#[derive(Default, Clone, Copy)]
+pub struct GroupOptions<'a> {
+    /// Two replicas on one Redis instead of one gateway with memory sessions.
+    pub redis: bool,
+    /// Extra `[sso]` keys.
+    pub sso: &'a str,
+}
+
+impl Group {
+    pub fn start(options: GroupOptions<'_>) -> Result<Group> {
+        let origin = Storefront::start()?;
+        let a_config = GatewayConfig::default();
+        let port = a_config.port;
+        let callbacks: Vec<String> = SITES
+            .iter()
+            .map(|(s, _, _)| format!("http://{s}.localhost:{port}/login/sso/callback"))
+            .collect();
+        let post_logout: Vec<String> = SITES
+            .iter()
+            .map(|(s, _, _)| format!("http://{s}.localhost:{port}/"))
+            .collect();
+        let idp = Idp::start_with(free_port(), &callbacks, &post_logout, &[])?;
+        let redis = options.redis.then(TestRedis::shared);
+        let prefix = unique_prefix();
+        let build = |config: GatewayConfig| -> GatewayConfig {
+            let mut config = config.top(&format!(
+                "[sso]\nauth_host = \"http://auth.localhost:{port}\"\n{}",
+                options.sso
+            ));
+            if let Some(r) = &redis {
+                config = config.sessions(&format!(
+                    "store = \"redis\"\nredis_url = \"{}\"\nredis_key_prefix = \"{prefix}\"",
+                    r.url
+                ));
+            }
+            for (name, mode, scope) in SITES {
+                config = config.site(&site_toml(name, mode, scope, port, &origin.addr(), &idp.issuer()));
+            }
+            config
+        };
+        let a = build(a_config).start()?;
+        let b = match options.redis {
+            true => Some(build(GatewayConfig::default()).start()?),
+            false => None,
+        };
+        Ok(Group {
+            origin,
+            idp,
+            a,
+            b,
+            redis,
+        })
+    }
+
+    /// Waits until every gateway is ready.
+    pub async fn ready(&self) -> Result<()> {
+        self.a.ready().await?;
+        if let Some(b) = &self.b {
+            b.ready().await?;
+        }
+        Ok(())
+    }
+
+    /// `path` on `site` through replica A (the public URL of every site).
+    pub fn url(&self, site: &str, path: &str) -> String {
+        self.a.site_url(site, path)
+    }
+
+    /// `path` on `site` through replica B (A when there is no B).
+    pub fn url_b(&self, site: &str, path: &str) -> String {
+        self.b.as_ref().unwrap_or(&self.a).site_url(site, path)
+    }
+
+    /// `path` on the auth host.
+    pub fn auth_url(&self, path: &str) -> String {
+        self.a.site_url("auth", path)
+    }
+
+    /// The IdP's `host:port`, to tell whether a walk went through it.
+    pub fn idp_authority(&self) -> String {
+        format!("127.0.0.1:{}", self.idp.port)
+    }
+}
+
+/// One site of the group: `/account` needs login, `/api` is an API route.
+fn site_toml(name: &str, mode: &str, scope: &str, port: u16, origin: &str, issuer: &str) -> String {
+    format!(
+        "name = \"{name}\"\nhosts = [\"{name}.localhost\"]\nupstreams = [\"{origin}\"]\n\
+         public_url = \"http://{name}.localhost:{port}\"\n\
+         [sites.oidc]\nissuer = \"{issuer}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n\
+         [sites.sso]\nmode = \"{mode}\"\nlogout_scope = \"{scope}\"\n\
+         [[sites.routes]]\nprefix = \"/account\"\naccess = \"login\"\n\
+         [[sites.routes]]\nprefix = \"/api\"\naccess = \"api\"\n"
+    )
+}

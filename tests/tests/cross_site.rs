@@ -1,0 +1,320 @@
+//! Cross-site sign-on for a group of shops, against the real binary, the real IdP
+//! and (for the replica tests) two gateways on one real Redis: a sign-in on one shop
+//! signs the shopper in on the others without another sign-in; one-time tokens are
+//! single-use, per site and per browser; opt-in and disabled sites; global and site
+//! logout; data shared through the SSO session.
+
+use anyhow::{Context, Result};
+use sso_tests::group::{Group, GroupOptions, HOSTS};
+use sso_tests::{echo_of, Shopper};
+use std::time::Duration;
+
+/// Signs `login` in on shop-a (its `/account` needs a login) and checks it worked.
+async fn sign_in_on_a(group: &Group, shopper: &Shopper, login: &str) -> Result<()> {
+    group.ready().await?;
+    let landing = shopper
+        .walk(shopper.page(&group.url("shop-a", "/account")).await?, login)
+        .await?;
+    let echo = echo_of(&landing.body).with_context(|| format!("{landing:?}"))?;
+    assert_eq!(echo["headers"]["x-customer-id"], login, "{:?}", landing.visited);
+    assert!(
+        landing.visited.iter().any(|u| u.path() == "/_sso/adopt"),
+        "the sign-in handed its SSO session to the auth host: {:?}",
+        landing.visited
+    );
+    Ok(())
+}
+
+/// `/_sso/session` of `url`'s site as JSON.
+async fn session(shopper: &Shopper, url: &str) -> Result<serde_json::Value> {
+    Ok(shopper.api(url).await?.json().await?)
+}
+
+/// Opens `url` like a person would (following redirects, filling no IdP form).
+async fn open(shopper: &Shopper, url: &str) -> Result<sso_tests::client::Landing> {
+    shopper.walk(shopper.page(url).await?, "nobody-should-sign-in").await
+}
+
+fn went_through_idp(group: &Group, landing: &sso_tests::client::Landing) -> bool {
+    let idp = group.idp_authority();
+    landing
+        .visited
+        .iter()
+        .any(|u| format!("{}:{}", u.host_str().unwrap_or(""), u.port().unwrap_or(80)) == idp)
+}
+
+async fn auto_site_lands_signed_in(options: GroupOptions<'_>) -> Result<()> {
+    let group = Group::start(options)?;
+    let shopper = Shopper::new(&HOSTS)?;
+    sign_in_on_a(&group, &shopper, "alice").await?;
+    // The first visit to shop-b (on the other replica when there are two).
+    let landing = open(&shopper, &group.url_b("shop-b", "/catalog?page=2")).await?;
+    assert!(
+        !went_through_idp(&group, &landing),
+        "no IdP page: {:?}",
+        landing.visited
+    );
+    assert_eq!(landing.url.path(), "/catalog", "{:?}", landing.visited);
+    assert_eq!(landing.url.query(), Some("page=2"));
+    let echo = echo_of(&landing.body)?;
+    assert_eq!(echo["headers"]["x-customer-id"], "alice");
+    assert!(landing.visited.iter().any(|u| u.path() == "/_sso/ott"));
+    let s = session(&shopper, &group.url_b("shop-b", "/_sso/session")).await?;
+    assert_eq!(s["authenticated"], true);
+    assert_eq!(s["sso"]["linked_sites"], serde_json::json!(["shop-a", "shop-b"]));
+    // Signed in now: no more trips to the auth host.
+    let again = shopper.page(&group.url_b("shop-b", "/catalog")).await?;
+    assert_eq!(again.status(), 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn after_signing_in_on_a_the_first_visit_to_b_is_signed_in() -> Result<()> {
+    auto_site_lands_signed_in(GroupOptions::default()).await
+}
+
+#[tokio::test]
+async fn on_two_replicas_and_redis_too() -> Result<()> {
+    auto_site_lands_signed_in(GroupOptions {
+        redis: true,
+        ..GroupOptions::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn anonymous_visitors_and_crawlers_are_never_looped() -> Result<()> {
+    let group = Group::start(GroupOptions::default())?;
+    group.ready().await?;
+    let shopper = Shopper::new(&HOSTS)?;
+    // No SSO session: one trip to the auth host, back with the marker, then the page.
+    let landing = open(&shopper, &group.url("shop-a", "/")).await?;
+    assert_eq!(landing.status, 200);
+    assert_eq!(
+        landing.visited.len(),
+        4,
+        "page, auth host, /_sso/ott, page: {:?}",
+        landing.visited
+    );
+    assert_eq!(
+        echo_of(&landing.body)?["headers"]["x-customer-id"],
+        serde_json::Value::Null
+    );
+    let next = shopper.page(&group.url("shop-a", "/other")).await?;
+    assert_eq!(next.status(), 200, "the marker stops further trips");
+    // A crawler, an API call and a HEAD are never sent away.
+    let crawler = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("shop-b.localhost", ([127, 0, 0, 1], 0).into())
+        .user_agent("Mozilla/5.0 (compatible; Googlebot/2.1)")
+        .build()?;
+    let r = crawler
+        .get(group.url("shop-b", "/"))
+        .header("accept", "text/html")
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    let fresh = Shopper::new(&HOSTS)?;
+    assert_eq!(fresh.api(&group.url("shop-b", "/")).await?.status(), 200);
+    let head = fresh
+        .http
+        .head(group.url("shop-b", "/"))
+        .header("accept", "text/html")
+        .send()
+        .await?;
+    assert_eq!(head.status(), 200);
+    Ok(())
+}
+
+/// An OTT for `site`, minted by the auth host for `shopper`'s SSO session, and the
+/// state the browser would hold.
+async fn mint(group: &Group, shopper: &Shopper, site: &str) -> Result<(String, String)> {
+    let state = sso_filters::secret::random_token();
+    let link = format!("/_sso/link?site={site}&state={state}&return_to=%2F");
+    let r = shopper.page(&group.auth_url(&link)).await?;
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str()?.to_string();
+    let url = url::Url::parse(&location)?;
+    let token = url
+        .query_pairs()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .with_context(|| format!("no token in {location}"))?;
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    Ok((token, state))
+}
+
+/// Redeems `token` at `url`'s site as a browser holding `state`; the new session
+/// cookie, if it signed in.
+async fn redeem(url: &str, token: &str, state: &str) -> Result<Option<String>> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("shop-a.localhost", ([127, 0, 0, 1], 0).into())
+        .resolve("shop-b.localhost", ([127, 0, 0, 1], 0).into())
+        .build()?;
+    let r = client
+        .get(format!("{url}/_sso/ott?token={token}&state={state}&return_to=%2F"))
+        .header("accept", "text/html")
+        .header("cookie", format!("sso_session_link_state={state}.check"))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 303, "always back to the page");
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    Ok(r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("sso_session=") && !c.starts_with("sso_session=;"))
+        .map(str::to_string))
+}
+
+#[tokio::test]
+async fn one_time_tokens_are_single_use_per_site_per_browser_and_short_lived() -> Result<()> {
+    let group = Group::start(GroupOptions {
+        sso: "ott_ttl = \"5s\"",
+        ..GroupOptions::default()
+    })?;
+    let shopper = Shopper::new(&HOSTS)?;
+    sign_in_on_a(&group, &shopper, "bob").await?;
+    let b = group.a.site_url("shop-b", "");
+    let a = group.a.site_url("shop-a", "");
+
+    let (token, state) = mint(&group, &shopper, "shop-b").await?;
+    assert!(redeem(&b, &token, &state).await?.is_some(), "a fresh token signs in");
+    assert!(redeem(&b, &token, &state).await?.is_none(), "redeemed twice");
+
+    let (token, state) = mint(&group, &shopper, "shop-a").await?;
+    assert!(
+        redeem(&b, &token, &state).await?.is_none(),
+        "minted for shop-a, redeemed at shop-b"
+    );
+    assert!(redeem(&a, &token, &state).await?.is_none(), "and spent by that attempt");
+
+    let (token, _) = mint(&group, &shopper, "shop-b").await?;
+    let other_state = sso_filters::secret::random_token();
+    assert!(
+        redeem(&b, &token, &other_state).await?.is_none(),
+        "another browser's token (login CSRF)"
+    );
+
+    let made_up = sso_filters::secret::random_token();
+    assert!(redeem(&b, &made_up, &state).await?.is_none(), "made up");
+    assert!(redeem(&b, "not-a-token", &state).await?.is_none());
+
+    let (token, state) = mint(&group, &shopper, "shop-b").await?;
+    tokio::time::sleep(Duration::from_secs(6)).await; // past ott_ttl = 5s
+    assert!(redeem(&b, &token, &state).await?.is_none(), "expired");
+    let refused = group
+        .a
+        .metric("sso_gateway_logins_total{method=\"ott\",outcome=\"ott_unknown\",site=\"shop-b\"}")
+        .await;
+    assert!(refused >= 3.0, "refusals are counted: {refused}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_replicas_racing_for_one_token_make_one_session() -> Result<()> {
+    let group = Group::start(GroupOptions {
+        redis: true,
+        ..GroupOptions::default()
+    })?;
+    let shopper = Shopper::new(&HOSTS)?;
+    sign_in_on_a(&group, &shopper, "carol").await?;
+    let on_a = group.a.site_url("shop-b", "");
+    let on_b = group.url_b("shop-b", "");
+    for round in 0..10 {
+        let (token, state) = mint(&group, &shopper, "shop-b").await?;
+        let (x, y) = tokio::join!(redeem(&on_a, &token, &state), redeem(&on_b, &token, &state));
+        let winners = [x?, y?].iter().filter(|c| c.is_some()).count();
+        assert_eq!(winners, 1, "round {round}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn opt_in_sites_wait_for_a_click_and_disabled_sites_are_untouched() -> Result<()> {
+    let group = Group::start(GroupOptions::default())?;
+    let shopper = Shopper::new(&HOSTS)?;
+    sign_in_on_a(&group, &shopper, "dave").await?;
+    // opt_in: a visit stays anonymous, with no trip anywhere.
+    let visit = shopper.page(&group.url("shop-c", "/")).await?;
+    assert_eq!(visit.status(), 200);
+    assert_eq!(
+        echo_of(&visit.text().await?)?["headers"]["x-customer-id"],
+        serde_json::Value::Null
+    );
+    // Its "Sign in" signs the customer in with no form.
+    let landing = open(&shopper, &group.url("shop-c", "/_sso/login?return_to=%2Fwelcome")).await?;
+    assert!(!went_through_idp(&group, &landing), "{:?}", landing.visited);
+    assert_eq!(landing.url.path(), "/welcome");
+    assert_eq!(echo_of(&landing.body)?["headers"]["x-customer-id"], "dave");
+    // disabled: a visit is untouched, and its sign-in goes to the IdP.
+    let visit = shopper.page(&group.url("shop-d", "/")).await?;
+    assert_eq!(visit.status(), 200);
+    assert_eq!(
+        echo_of(&visit.text().await?)?["headers"]["x-customer-id"],
+        serde_json::Value::Null
+    );
+    let login = shopper.page(&group.url("shop-d", "/_sso/login")).await?;
+    let to = login.headers()["location"].to_str()?.to_string();
+    assert!(to.contains(&group.idp_authority()), "to the IdP: {to}");
+    assert!(
+        shopper.page(&group.url("shop-d", "/_sso/ott?state=x")).await?.status() == 404,
+        "a disabled site has no /_sso/ott"
+    );
+    Ok(())
+}
+
+async fn logouts(options: GroupOptions<'_>) -> Result<()> {
+    let group = Group::start(options)?;
+    let shopper = Shopper::new(&HOSTS)?;
+    sign_in_on_a(&group, &shopper, "erin").await?;
+    open(&shopper, &group.url_b("shop-b", "/")).await?;
+    open(&shopper, &group.url("shop-c", "/_sso/login")).await?;
+    for site in ["shop-a", "shop-b", "shop-c"] {
+        assert_eq!(
+            session(&shopper, &group.url(site, "/_sso/session")).await?["authenticated"],
+            true,
+            "{site}"
+        );
+    }
+    // A site logout (shop-c) ends shop-c's session only.
+    let out = shopper.page(&group.url("shop-c", "/_sso/logout")).await?;
+    assert_eq!(out.status(), 303);
+    assert_eq!(
+        session(&shopper, &group.url("shop-c", "/_sso/session")).await?["authenticated"],
+        false
+    );
+    assert_eq!(
+        session(&shopper, &group.url("shop-a", "/_sso/session")).await?["authenticated"],
+        true
+    );
+    // A global logout on shop-b (through replica B) ends shop-a's session too.
+    let out = shopper.page(&group.url_b("shop-b", "/_sso/logout")).await?;
+    assert_eq!(out.status(), 303);
+    for site in ["shop-a", "shop-b"] {
+        let s = session(&shopper, &group.url(site, "/_sso/session")).await?;
+        assert_eq!(s["authenticated"], false, "{site} after a global logout: {s}");
+    }
+    // And nothing signs the shopper back in: the SSO session is gone.
+    let landing = open(&shopper, &group.url("shop-a", "/")).await?;
+    assert_eq!(
+        echo_of(&landing.body)?["headers"]["x-customer-id"],
+        serde_json::Value::Null
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_global_logout_ends_every_linked_session_and_a_site_logout_only_its_own() -> Result<()> {
+    logouts(GroupOptions::default()).await
+}
+
+#[tokio::test]
+async fn logouts_reach_every_replica() -> Result<()> {
+    logouts(GroupOptions {
+        redis: true,
+        ..GroupOptions::default()
+    })
+    .await
+}
