@@ -19,7 +19,9 @@ use sso_config::{Access, PathPolicy, RouteConfig};
 use std::sync::OnceLock;
 
 mod connectors;
+mod cross_site;
 pub use connectors::{customer_login, ecwid_profile, hook_answer, idp_choice};
+pub use cross_site::one_time_token;
 
 /// Request-targets through [`TargetForm::classify`] and [`RequestPath::canonical`],
 /// then route matching. The first byte picks the site policy (bit 0: case-insensitive,

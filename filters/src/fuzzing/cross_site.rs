@@ -1,0 +1,57 @@
+//! Fuzzing entry point of cross-site sign-on's untrusted inputs: one-time tokens,
+//! SSO cookies and bindings as they arrive in query strings and cookies, the link
+//! state cookie, and the SSO data documents of `PUT <sso_prefix>/sso-data`.
+
+use crate::cross_site::cookies::{parse_state_value, state_value};
+use crate::cross_site::site::parse_sso_data;
+use crate::cross_site::tokens::{is_state, BrowserBinding, OneTimeToken, SsoSessionId, ENCODED_LEN};
+
+/// The first byte picks the input:
+/// - `t`: a token as text. Accepted only as exactly 43 base64url characters in their
+///   one canonical spelling (it encodes back to itself), identically by the three
+///   secret types, each with a 64-hex-digit store key that does not contain it.
+/// - `s`: a link state cookie value. Accepted only with a well-formed state, and a
+///   value written from what was read reads back the same.
+/// - `d`: an SSO data body. Accepted only as a JSON object of at most 4 KiB nested
+///   at most 16 deep, whose serialisation parses back to the same document.
+pub fn one_time_token(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    match mode {
+        b't' => {
+            let Ok(text) = std::str::from_utf8(rest) else { return };
+            let ott = OneTimeToken::parse(text);
+            assert_eq!(ott.is_some(), SsoSessionId::parse(text).is_some());
+            assert_eq!(ott.is_some(), BrowserBinding::parse(text).is_some());
+            if let Some(t) = ott {
+                assert_eq!(text.len(), ENCODED_LEN);
+                assert_eq!(t.encode(), text, "one spelling only");
+                let key = t.key();
+                assert!(key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()));
+                assert!(!key.contains(text));
+            }
+        }
+        b's' => {
+            let Ok(text) = std::str::from_utf8(rest) else { return };
+            if let Some((state, intent, query)) = parse_state_value(text) {
+                assert!(is_state(state));
+                let again = state_value(state, intent, query.as_deref());
+                let (s2, i2, q2) = parse_state_value(&again).unwrap_or_else(|| panic!("{again:?} does not read back"));
+                assert_eq!((s2, i2), (state, intent));
+                let kept = query.filter(|q| !q.is_empty() && q.len() <= 1024);
+                assert_eq!(q2, kept);
+            }
+        }
+        b'd' => {
+            if let Ok(doc) = parse_sso_data(rest) {
+                assert!(rest.len() <= crate::cross_site::group::MAX_DATA);
+                assert!(doc.is_object());
+                let text = doc.to_string();
+                let back: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+                assert_eq!(back, doc);
+            }
+        }
+        _ => {}
+    }
+}
