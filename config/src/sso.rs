@@ -243,3 +243,7 @@ impl Validator<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "sso_tests.rs"]
+mod tests;

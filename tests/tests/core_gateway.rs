@@ -50,6 +50,8 @@ fn every_shipped_example_config_passes_check() {
                 ("ECWID_CLIENT_SECRET", "example-ecwid-client-secret-0123456789"),
                 ("ACME_CLIENT_SECRET", "x"),
                 ("GLOBEX_CLIENT_SECRET", "x"),
+                ("FASHION_CLIENT_SECRET", "x"),
+                ("OUTDOOR_CLIENT_SECRET", "x"),
             ];
             let (ok, out) = check(&text, &env).expect("check runs");
             assert!(ok, "{} fails check:\n{out}", path.display());

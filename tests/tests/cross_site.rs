@@ -344,24 +344,41 @@ async fn hostile_links_tokens_and_redirect_targets_get_clear_answers() -> Result
     let post = shopper.http.post(group.auth_url("/_sso/link")).send().await?;
     assert_eq!(status(&post), 405);
     // Open redirects: the browser only ever goes to a configured site, to a path.
-    for evil in ["%2F%2Fevil.example", "https%3A%2F%2Fevil.example%2F", "%2F%5Cevil.example", "%2F.%2F%2Fevil.example"] {
+    for evil in [
+        "%2F%2Fevil.example",
+        "https%3A%2F%2Fevil.example%2F",
+        "%2F%5Cevil.example",
+        "%2F.%2F%2Fevil.example",
+    ] {
         let r = shopper
             .page(&group.auth_url(&format!("/_sso/link?site=shop-b&state={state}&return_to={evil}")))
             .await?;
         let to = r.headers()["location"].to_str()?.to_string();
         assert!(to.starts_with(&group.url("shop-b", "/_sso/ott?")), "{to}");
-        assert!(to.contains("return_to=%2F&") || to.ends_with("return_to=%2F"), "{evil} -> {to}");
-        let back = shopper.page(&group.url("shop-b", &format!("/_sso/ott?state={state}&return_to={evil}"))).await?;
+        assert!(
+            to.contains("return_to=%2F&") || to.ends_with("return_to=%2F"),
+            "{evil} -> {to}"
+        );
+        let back = shopper
+            .page(&group.url("shop-b", &format!("/_sso/ott?state={state}&return_to={evil}")))
+            .await?;
         assert_eq!(back.headers()["location"], "/", "{evil}");
     }
     // A huge or malformed token is a refusal, not an error; nobody is signed in.
     let huge = "A".repeat(8000);
     for token in [huge.as_str(), "%00%ff", "..%2F..", ""] {
         let r = shopper
-            .page(&group.url("shop-b", &format!("/_sso/ott?token={token}&state={state}&return_to=%2F")))
+            .page(&group.url(
+                "shop-b",
+                &format!("/_sso/ott?token={token}&state={state}&return_to=%2F"),
+            ))
             .await?;
         assert_eq!(status(&r), 303, "{}", &token[..token.len().min(20)]);
-        assert!(!r.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap_or("").starts_with("sso_session=") && !c.to_str().unwrap_or("").starts_with("sso_session=;")));
+        assert!(!r.headers().get_all("set-cookie").iter().any(|c| c
+            .to_str()
+            .unwrap_or("")
+            .starts_with("sso_session=")
+            && !c.to_str().unwrap_or("").starts_with("sso_session=;")));
     }
     // Everyone else is still served, and nothing was logged that could sign in.
     assert_eq!(shopper.api(&group.url("shop-a", "/_sso/session")).await?.status(), 200);

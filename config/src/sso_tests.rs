@@ -1,0 +1,82 @@
+use crate::parse;
+use crate::sso::{LogoutScope, SsoMode};
+use std::time::Duration;
+
+/// A configuration with one site (`site_sso` in its table) and `top` at the end.
+fn config(site_sso: &str, top: &str) -> Result<crate::Config, String> {
+    let text = format!(
+        r#"
+[server]
+trusted_proxies = ["10.0.0.1/32"]
+[sessions]
+cookie_secret = "0123456789abcdef0123456789abcdef"
+[[sites]]
+name = "shop-a"
+hosts = ["shop-a.example"]
+upstreams = ["127.0.0.1:1"]
+public_url = "https://shop-a.example"
+{site_sso}
+{top}
+"#
+    );
+    parse(&text, &|_| None).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_linked_site_and_the_group_read_with_their_defaults() {
+    let c = config(
+        "[sites.sso]\nmode = \"auto\"",
+        "[sso]\nauth_host = \"auth.shops.example\"",
+    )
+    .expect("valid");
+    let sso = c.sso.expect("[sso]");
+    assert_eq!(sso.auth_url.as_str(), "https://auth.shops.example/");
+    assert_eq!(sso.authority(), "auth.shops.example");
+    assert!(sso.is_https());
+    assert_eq!(sso.cookie_name, "sso_group");
+    assert_eq!(sso.ott_ttl, Duration::from_secs(60));
+    assert_eq!(sso.session_ttl, Duration::from_secs(12 * 3600));
+    assert_eq!(c.sites[0].sso.mode, SsoMode::Auto);
+    assert_eq!(c.sites[0].sso.logout_scope, LogoutScope::Global);
+    let local = config(
+        "[sites.sso]\nmode = \"opt_in\"\nlogout_scope = \"site\"",
+        "[sso]\nauth_host = \"http://auth.localhost:8080\"\ncookie_name = \"__Host-grp\"",
+    )
+    .expect("valid");
+    let sso = local.sso.expect("[sso]");
+    assert_eq!(sso.authority(), "auth.localhost:8080");
+    assert_eq!(sso.cookie_name, "grp", "__Host- is the gateway's to add");
+    assert_eq!(local.sites[0].sso.logout_scope, LogoutScope::Site);
+    let plain = config("", "").expect("valid");
+    assert!(plain.sso.is_none());
+    assert_eq!(plain.sites[0].sso.mode, SsoMode::Disabled, "disabled by default");
+}
+
+#[test]
+fn bad_group_settings_are_refused_by_key() {
+    for (site_sso, top, key) in [
+        ("[sites.sso]\nmode = \"auto\"", "", "sites[0].sso.mode"),
+        ("[sites.sso]\nmode = \"always\"", "", "sites[0].sso.mode"),
+        ("[sites.sso]\nlogout_scope = \"all\"", "", "sites[0].sso.logout_scope"),
+        ("", "[sso]\ncookie_name = \"x\"", "sso.auth_host"),
+        ("", "[sso]\nauth_host = \"https://auth.example/path\"", "sso.auth_host"),
+        ("", "[sso]\nauth_host = \"ftp://auth.example\"", "sso.auth_host"),
+        ("", "[sso]\nauth_host = \"shop-a.example\"", "sso.auth_host"),
+        ("", "[sso]\nauth_host = \"a.example\"\nott_ttl = \"10m\"", "sso.ott_ttl"),
+        ("", "[sso]\nauth_host = \"a.example\"\nott_ttl = \"1s\"", "sso.ott_ttl"),
+        (
+            "",
+            "[sso]\nauth_host = \"a.example\"\nsession_ttl = \"365d\"",
+            "sso.session_ttl",
+        ),
+        (
+            "",
+            "[sso]\nauth_host = \"a.example\"\ncookie_name = \"a b\"",
+            "sso.cookie_name",
+        ),
+        ("", "[sso]\nauth_host = \"a.example\"\nunknown = 1", "unknown"),
+    ] {
+        let err = config(site_sso, top).err().unwrap_or_default();
+        assert!(err.contains(key), "{site_sso:?} {top:?}: {err}");
+    }
+}
