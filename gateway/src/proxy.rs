@@ -27,6 +27,8 @@ use std::time::Instant;
 pub struct GatewayProxy {
     current: CurrentSnapshot,
     unknown_host_metrics: SiteMetrics,
+    /// The group's auth host (cross-site sign-on) counts as `site="auth-host"`.
+    auth_host_metrics: SiteMetrics,
     metrics: Arc<Metrics>,
 }
 
@@ -49,6 +51,8 @@ pub struct RequestCtx {
     /// `Authorization: Bearer <IdP access token>` for the origin, on a route with
     /// `forward_idp_access_token` (a sensitive header value).
     idp_access_token: Option<http::HeaderValue>,
+    /// The request is for the group's auth host (answered by the gateway).
+    auth_host: bool,
 }
 
 impl GatewayProxy {
@@ -56,12 +60,17 @@ impl GatewayProxy {
         GatewayProxy {
             current,
             unknown_host_metrics: SiteMetrics::new(&metrics, "-"),
+            auth_host_metrics: SiteMetrics::new(&metrics, sso_filters::cross_site::auth_host::AUTH_HOST_LABEL),
             metrics,
         }
     }
 
     fn site_label(ctx: &RequestCtx) -> &str {
-        site(ctx).map_or("-", |s| s.name.as_str())
+        match site(ctx) {
+            Some(s) => s.name.as_str(),
+            None if ctx.auth_host => sso_filters::cross_site::auth_host::AUTH_HOST_LABEL,
+            None => "-",
+        }
     }
 
     /// 400 for a request-target the gateway will not read as a path; counted.
@@ -155,6 +164,7 @@ impl ProxyHttp for GatewayProxy {
             identity: None,
             identity_sent: false,
             idp_access_token: None,
+            auth_host: false,
         }
     }
 
@@ -176,6 +186,7 @@ impl ProxyHttp for GatewayProxy {
             let auth_host = ctx.snapshot.auth_host.as_ref();
             if let Some(auth) = auth_host.filter(|a| authority.is_some_and(|h| a.serves(h))) {
                 // The group's auth host: the gateway answers, nothing is proxied.
+                ctx.auth_host = true;
                 let reply = match RequestPath::canonical(&form, sso_config::PathPolicy::default()) {
                     Ok(path) => auth.handle(session.req_header(), &path.path).await,
                     Err(e) => return self.refuse_target(session, ctx, e).await,
@@ -446,7 +457,11 @@ impl ProxyHttp for GatewayProxy {
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let elapsed = ctx.started.elapsed();
-        let per_site = site(ctx).map_or(&self.unknown_host_metrics, |s| &s.metrics);
+        let per_site = match site(ctx) {
+            Some(s) => &s.metrics,
+            None if ctx.auth_host => &self.auth_host_metrics,
+            None => &self.unknown_host_metrics,
+        };
         let site = Self::site_label(ctx);
         per_site.observe(status, elapsed.as_secs_f64());
         let req = session.req_header();

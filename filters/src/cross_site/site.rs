@@ -75,6 +75,11 @@ impl SiteAuth {
         if !is_navigation(&req.method, &req.headers) || is_crawler(&req.headers) {
             return None;
         }
+        // Only on the public host: the one-time token comes back there, and so must the
+        // state cookie (another of the site's hosts moves to it at its first login).
+        if self.to_public_host(req).is_some() {
+            return None;
+        }
         let headers = &req.headers;
         if find_cookie(headers, &self.cookies.link_name("checked")).is_some()
             || find_cookie(headers, &self.cookies.link_name("off")).is_some()
@@ -136,6 +141,9 @@ impl SiteAuth {
         identity: Option<&Identity>,
         client: Option<IpAddr>,
     ) -> Reply {
+        if let Some(limited) = self.over_limit(crate::rate_limit::Endpoint::Callback, client, false) {
+            return limited;
+        }
         let query = req.uri.query().unwrap_or("");
         let return_to = param(query, "return_to")
             .and_then(|r| safe_return_to(&r).map(str::to_string))
