@@ -334,10 +334,20 @@ impl SiteAuth {
             }
         }
         // A session a customer-login JWT started has nothing to end at the IdP; an IdP
-        // session ends at the IdP that signed it in and no other (`Idps::for_logout`).
-        let without_idp = ending.is_some_and(|i| i.session.login.method == crate::sessions::LoginMethod::CustomerLogin);
+        // session ends at the IdP that signed it in and no other (`Idps::for_logout`);
+        // a session of cross-site sign-on ends at this site's IdP only when that is the
+        // IdP the shopper signed in with on the first shop (without `id_token_hint`: the
+        // IdP may ask to confirm).
+        let ends_at = |idp: &super::idps::Idp| match ending.map(|i| &i.session.login) {
+            Some(l) if l.method == crate::sessions::LoginMethod::CustomerLogin => false,
+            Some(l) if l.method == crate::sessions::LoginMethod::Ott => l
+                .issuer
+                .as_deref()
+                .is_some_and(|iss| iss == idp.flow.provider.config.issuer.as_str()),
+            _ => true,
+        };
         let target = match self.idps.for_logout(ending.map(|i| &*i.session)) {
-            Some(idp) if !without_idp => idp.flow.logout_target(id_token.as_deref()),
+            Some(idp) if ends_at(idp) => idp.flow.logout_target(id_token.as_deref()),
             Some(idp) => idp.flow.provider.config.post_logout_path.clone(),
             // No IdP to end (several IdPs and none signed this visitor in): the
             // platform's logout page when the site has one, else the home page.
