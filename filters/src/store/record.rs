@@ -282,14 +282,15 @@ mod tests {
 
     #[test]
     fn the_login_source_and_access_token_are_kept() {
-        let data = session().with_login(LoginSource {
-            method: LoginMethod::CustomerLogin,
-            idp: Some("acme".into()),
-            subject: "sub-9".into(),
-            issuer: Some("https://login.acme.example".into()),
-            idp_session: Some("idp-sid-1".into()),
-        })
-        .linked_to(Some("sso-handle".into()));
+        let data = session()
+            .with_login(LoginSource {
+                method: LoginMethod::CustomerLogin,
+                idp: Some("acme".into()),
+                subject: "sub-9".into(),
+                issuer: Some("https://login.acme.example".into()),
+                idp_session: Some("idp-sid-1".into()),
+            })
+            .linked_to(Some("sso-handle".into()));
         data.refresh.set_access(Some((Secret::new("at-1"), 1234)));
         let back = decode(&encode(&data).expect("encodes"), None).expect("decodes");
         assert_eq!(back.login, data.login);

@@ -246,9 +246,15 @@ async fn sets_keep_every_member_until_full(p: Pair) -> Result<(), StoreError> {
     assert!(p.a.sets.members("links", "s").await?.is_empty());
     assert!(p.a.sets.add("links", "s", "shop-a s1", ttl, 3).await?);
     assert!(p.b.sets.add("links", "s", "shop-b s2", ttl, 3).await?);
-    assert!(p.b.sets.add("links", "s", "shop-b s2", ttl, 3).await?, "adding twice is fine");
+    assert!(
+        p.b.sets.add("links", "s", "shop-b s2", ttl, 3).await?,
+        "adding twice is fine"
+    );
     assert!(p.a.sets.add("links", "s", "shop-c s3", ttl, 3).await?);
-    assert!(!p.a.sets.add("links", "s", "shop-d s4", ttl, 3).await?, "full: refused, nothing dropped");
+    assert!(
+        !p.a.sets.add("links", "s", "shop-d s4", ttl, 3).await?,
+        "full: refused, nothing dropped"
+    );
     let mut members = p.b.sets.members("links", "s").await?;
     members.sort();
     assert_eq!(members, ["shop-a s1", "shop-b s2", "shop-c s3"]);
@@ -264,8 +270,12 @@ async fn sets_keep_every_member_until_full(p: Pair) -> Result<(), StoreError> {
     p.a.sets.delete("links", "s").await?;
     assert!(p.b.sets.members("links", "s").await?.is_empty());
     // A short-lived member does not shorten the set; the set expires after the longest.
-    p.a.sets.add("links", "t", "long", Duration::from_millis(400), 10).await?;
-    p.a.sets.add("links", "t", "short", Duration::from_millis(10), 10).await?;
+    p.a.sets
+        .add("links", "t", "long", Duration::from_millis(400), 10)
+        .await?;
+    p.a.sets
+        .add("links", "t", "short", Duration::from_millis(10), 10)
+        .await?;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(p.b.sets.members("links", "t").await?.len(), 2);
     tokio::time::sleep(Duration::from_millis(500)).await;
