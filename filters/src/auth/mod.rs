@@ -1,10 +1,13 @@
 //! Per-site authentication: the session store, cookies, the login flow and the
 //! gateway token, and the three request filters built on them —
 //! [`endpoints`] (gateway-owned paths), [`gate`] (route access) and [`inject`]
-//! (identity for the origin).
+//! (identity for the origin). Back-channel logout ([`backchannel`]) ends sessions
+//! on the IdP's word.
 
+pub mod backchannel;
 pub mod chooser;
 pub mod connectors;
+mod ended;
 pub mod endpoints;
 pub mod gate;
 pub mod idps;
@@ -429,7 +432,9 @@ impl SiteAuth {
             self.absolute_ttl,
         )
         .with_login(login);
+        let (login, expires_at) = (data.login.clone(), data.expires_at);
         let id = self.stores.sessions.create(data).await?;
+        self.index_for_backchannel(&Sid::of(&id), &login, expires_at).await;
         Ok((id, self.cookies.set_session(&id)))
     }
 
