@@ -18,7 +18,9 @@ use crate::tokens::{TokenClaims, TokenPurpose, TokenSigner};
 use sso_config::{Access, PathPolicy, RouteConfig};
 use std::sync::OnceLock;
 
+mod backchannel;
 mod connectors;
+pub use backchannel::logout_token;
 pub use connectors::{customer_login, ecwid_profile, hook_answer, idp_choice};
 
 /// Request-targets through [`TargetForm::classify`] and [`RequestPath::canonical`],

@@ -22,6 +22,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("hook_answer", fuzzing::hook_answer),
     ("ecwid_profile", fuzzing::ecwid_profile),
     ("idp_choice", fuzzing::idp_choice),
+    ("logout_token", fuzzing::logout_token),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -136,4 +137,9 @@ fn hook_answer_corpus() {
 #[test]
 fn idp_choice_corpus() {
     replay("idp_choice");
+}
+
+#[test]
+fn logout_token_corpus() {
+    replay("logout_token");
 }
