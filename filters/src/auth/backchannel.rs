@@ -139,38 +139,27 @@ impl SiteAuth {
     /// store failure half-way leaves it unspent, so the IdP's retry is no "replay"
     /// (ending a session twice is harmless; a concurrent duplicate finds the mark
     /// taken and is answered as a replay).
+    ///
+    /// A token with `sid` ends the sessions that IdP session signed in; with `sub`
+    /// too, also the subject's sessions for which the IdP never said its session (an
+    /// ID token without `sid`): they cannot be told apart, and keeping them would keep
+    /// alive what the IdP ended. A token with only `sub` ends all of the subject's.
     async fn end_for_logout_token(&self, claims: &LogoutClaims) -> Result<usize, EndError> {
-        let mark = hashed_key(&[issuer_key(&claims.issuer), &claims.jti]);
+        let issuer = issuer_key(&claims.issuer);
+        let mark = hashed_key(&[issuer, &claims.jti]);
         if self.stores.spent.get(JTI_KIND, &mark).await?.is_some() {
             return Err(EndError::Replayed);
         }
-        let issuer = issuer_key(&claims.issuer);
-        let (kind, key) = match (&claims.session, &claims.subject) {
-            (Some(sid), _) => (SID_INDEX, hashed_key(&[&self.site.name, issuer, sid])),
-            (None, Some(sub)) => (SUB_INDEX, hashed_key(&[&self.site.name, issuer, sub])),
-            // Never: `claims()` refuses a token without either.
-            (None, None) => return Ok(0),
-        };
         let mut ended = 0;
-        for member in self.stores.sets.members(kind, &key).await? {
-            if let Some(sid) = Sid::parse(&member) {
-                match self.stores.sessions.fresh(&sid).await? {
-                    Some(session) if !self.named_by(&session, claims) => {
-                        // Indexed under this key yet another's: leave it alone.
-                        tracing::warn!(site = %self.site.name, "a session indexed for back-channel logout does not match the token; kept");
-                        continue;
-                    }
-                    Some(session) => {
-                        // Gone from the shared store and from every replica's memory.
-                        self.stores.sessions.remove(&sid).await?;
-                        self.ended_by_backchannel(&session).await;
-                        ended += 1;
-                    }
-                    None => {}
-                }
-            }
-            // One by one, not the whole set: a session indexed meanwhile stays indexed.
-            self.stores.sets.remove(kind, &key, &member).await?;
+        if let Some(sid) = &claims.session {
+            let key = hashed_key(&[&self.site.name, issuer, sid]);
+            ended += self.end_indexed(SID_INDEX, &key, claims, false).await?;
+        }
+        if let Some(sub) = &claims.subject {
+            let key = hashed_key(&[&self.site.name, issuer, sub]);
+            ended += self
+                .end_indexed(SUB_INDEX, &key, claims, claims.session.is_some())
+                .await?;
         }
         if !self
             .stores
@@ -183,17 +172,52 @@ impl SiteAuth {
         Ok(ended)
     }
 
+    /// Ends the sessions of one index line that `claims` name (`only_without_sid`:
+    /// only those with no IdP session recorded) and takes them, and those already
+    /// gone, off the line — one by one, not the whole set, so a session indexed
+    /// meanwhile stays indexed. How many ended.
+    async fn end_indexed(
+        &self,
+        kind: &str,
+        key: &str,
+        claims: &LogoutClaims,
+        only_without_sid: bool,
+    ) -> Result<usize, StoreError> {
+        let mut ended = 0;
+        for member in self.stores.sets.members(kind, key).await? {
+            if let Some(sid) = Sid::parse(&member) {
+                match self.stores.sessions.fresh(&sid).await? {
+                    // Another IdP session of the subject, or (never expected) a
+                    // session indexed here that is not the token's: left alone.
+                    Some(session) if !self.named_by(&session, claims, only_without_sid) => continue,
+                    Some(session) => {
+                        // Gone from the shared store and from every replica's memory.
+                        self.stores.sessions.remove(&sid).await?;
+                        self.ended_by_backchannel(&session).await;
+                        ended += 1;
+                    }
+                    None => {}
+                }
+            }
+            self.stores.sets.remove(kind, key, &member).await?;
+        }
+        Ok(ended)
+    }
+
     /// Defence in depth: the session is this site's, was signed in by the token's
-    /// issuer, and is the token's subject and IdP session (each one the token names).
-    fn named_by(&self, session: &SessionData, claims: &LogoutClaims) -> bool {
+    /// issuer, is the token's subject when it names one, and is the token's IdP
+    /// session when it names one (`only_without_sid`: has no IdP session recorded).
+    fn named_by(&self, session: &SessionData, claims: &LogoutClaims, only_without_sid: bool) -> bool {
         let login = &session.login;
+        let idp_session = match (&claims.session, only_without_sid) {
+            (_, true) => login.idp_session.is_none(),
+            (Some(s), false) => login.idp_session.as_ref() == Some(s),
+            (None, false) => true,
+        };
         *session.site == *self.site.name
             && self.backchannel_issuer(login) == Some(issuer_key(&claims.issuer))
             && claims.subject.as_ref().is_none_or(|s| *s == login.subject)
-            && claims
-                .session
-                .as_ref()
-                .is_none_or(|s| login.idp_session.as_ref() == Some(s))
+            && idp_session
     }
 
     /// The issuer whose logout tokens may end a session signed in by `login`: the one
