@@ -4,13 +4,11 @@
 //! else, for another client, carrying a nonce, missing a claim, too old or replayed
 //! end nothing. A token for one customer leaves everyone else signed in.
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use sso_tests::backchannel::{idp_key_file, impostor_key_file, LoopbackShop};
+use sso_tests::backchannel::{idp_key_file, impostor_key_file, now, post_logout_token, LoopbackShop, Minter};
+use sso_tests::replicas::TestRedis;
 use sso_tests::{Shopper, CLIENT_ID};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+use std::time::{Duration, Instant};
 
 /// Signs `login` in through `/account` on gateway `i`.
 async fn sign_in(shop: &LoopbackShop, shopper: &Shopper, login: &str) {
@@ -63,53 +61,6 @@ async fn sign_out_at_idp(shop: &LoopbackShop, shopper: &Shopper) {
     assert_eq!(done.status(), 303, "{}", shop.logs());
 }
 
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// Mints logout tokens with the IdP's own key (or another), as a forger who holds
-/// the key — or the IdP — would.
-struct Minter {
-    issuer: String,
-    kid: String,
-    key: EncodingKey,
-}
-
-impl Minter {
-    async fn of(shop: &LoopbackShop, key_file: std::path::PathBuf) -> Minter {
-        let jwks: Value = reqwest::get(format!("{}/jwks", shop.idp.issuer()))
-            .await
-            .expect("jwks")
-            .json()
-            .await
-            .expect("jwks json");
-        let pem = std::fs::read(key_file).expect("key file");
-        Minter {
-            issuer: shop.idp.issuer(),
-            kid: jwks["keys"][0]["kid"].as_str().expect("kid").to_string(),
-            key: EncodingKey::from_rsa_pem(&pem).expect("rsa key"),
-        }
-    }
-
-    /// The claims of a good logout token for `sub` (a fresh `jti`).
-    fn claims(&self, sub: &str) -> Value {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        json!({
-            "iss": self.issuer, "aud": CLIENT_ID, "sub": sub, "iat": now(), "exp": now() + 120,
-            "jti": format!("test-jti-{n}-{}", now()), "events": { EVENT: {} },
-        })
-    }
-
-    /// `claims` signed RS256, `typ: logout+jwt`, the IdP's `kid`.
-    fn sign(&self, claims: &Value) -> String {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
-        header.typ = Some("logout+jwt".into());
-        jsonwebtoken::encode(&header, claims, &self.key).expect("sign")
-    }
-}
-
 fn with(mut base: Value, key: &str, value: Value) -> Value {
     base[key] = value;
     base
@@ -118,25 +69,6 @@ fn with(mut base: Value, key: &str, value: Value) -> Value {
 fn without(mut base: Value, key: &str) -> Value {
     base.as_object_mut().expect("object").remove(key);
     base
-}
-
-/// POSTs `logout_token=<token>` as the IdP does; status, `Cache-Control`, JSON body.
-async fn post_token(url: &str, token: &str) -> (u16, String, Value) {
-    let resp = reqwest::Client::new()
-        .post(url)
-        .form(&[("logout_token", token)])
-        .send()
-        .await
-        .expect("post");
-    let status = resp.status().as_u16();
-    let cache = resp
-        .headers()
-        .get("cache-control")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = resp.json().await.unwrap_or(Value::Null);
-    (status, cache, body)
 }
 
 #[tokio::test]
@@ -196,8 +128,8 @@ async fn forged_wrong_and_replayed_tokens_end_nothing() {
     let shop = LoopbackShop::start().expect("shop");
     let alice = Shopper::new(&[]).expect("client");
     sign_in(&shop, &alice, "alice").await;
-    let idp = Minter::of(&shop, idp_key_file()).await;
-    let impostor = Minter::of(&shop, impostor_key_file()).await;
+    let idp = Minter::of(&shop, idp_key_file()).await.expect("minter");
+    let impostor = Minter::of(&shop, impostor_key_file()).await.expect("minter");
     let b64 = |s: &str| {
         use base64::Engine;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
@@ -242,7 +174,7 @@ async fn forged_wrong_and_replayed_tokens_end_nothing() {
     ];
     let url = shop.backchannel_url();
     for (what, token) in &cases {
-        let (status, cache, body) = post_token(&url, token).await;
+        let (status, cache, body) = post_logout_token(&url, token).await;
         assert_eq!(status, 400, "{what}: {body}");
         assert_eq!(cache, "no-store", "{what}");
         assert_eq!(body["error"], "invalid_request", "{what}: {body}");
@@ -255,13 +187,13 @@ async fn forged_wrong_and_replayed_tokens_end_nothing() {
     );
 
     let token = idp.sign(&idp.claims("alice"));
-    let (status, cache, _) = post_token(&url, &token).await;
+    let (status, cache, _) = post_logout_token(&url, &token).await;
     assert_eq!((status, cache.as_str()), (200, "no-store"), "{}", shop.logs());
     assert_eq!(signed_in_as(&alice, &session).await, None, "the valid token ended it");
 
     // Alice signs in again; the same token posted again ends nothing.
     sign_in(&shop, &alice, "alice").await;
-    let (status, _, body) = post_token(&url, &token).await;
+    let (status, _, body) = post_logout_token(&url, &token).await;
     assert_eq!(status, 400, "a replay is refused: {body}");
     assert_eq!(signed_in_as(&alice, &session).await.as_deref(), Some("alice"));
     let metrics = shop.gateways[0].metrics().await;
@@ -276,21 +208,138 @@ async fn a_token_for_one_customer_leaves_the_others_alone() {
     let (alice, bob) = (Shopper::new(&[]).expect("client"), Shopper::new(&[]).expect("client"));
     sign_in(&shop, &alice, "alice").await;
     sign_in(&shop, &bob, "bob").await;
-    let idp = Minter::of(&shop, idp_key_file()).await;
+    let idp = Minter::of(&shop, idp_key_file()).await.expect("minter");
     let url = shop.backchannel_url();
     let session = shop.url(0, "/_sso/session");
 
     // Bob's subject with an IdP session that is not his: only that IdP session ends.
     let not_his = with(idp.claims("bob"), "sid", json!("some-other-idp-session"));
-    assert_eq!(post_token(&url, &idp.sign(&not_his)).await.0, 200);
+    assert_eq!(post_logout_token(&url, &idp.sign(&not_his)).await.0, 200);
     // An IdP session id alone, guessed: nothing of anyone's.
     let guessed = with(without(idp.claims("x"), "sub"), "sid", json!("guessed-sid"));
-    assert_eq!(post_token(&url, &idp.sign(&guessed)).await.0, 200);
+    assert_eq!(post_logout_token(&url, &idp.sign(&guessed)).await.0, 200);
     assert_eq!(signed_in_as(&bob, &session).await.as_deref(), Some("bob"));
     assert_eq!(signed_in_as(&alice, &session).await.as_deref(), Some("alice"));
 
     // Alice's subject: all of Alice's sessions, none of Bob's.
-    assert_eq!(post_token(&url, &idp.sign(&idp.claims("alice"))).await.0, 200);
+    assert_eq!(post_logout_token(&url, &idp.sign(&idp.claims("alice"))).await.0, 200);
     assert_eq!(signed_in_as(&alice, &session).await, None);
     assert_eq!(signed_in_as(&bob, &session).await.as_deref(), Some("bob"));
+}
+
+#[tokio::test]
+async fn a_session_whose_idp_gave_no_sid_ends_by_its_subject() {
+    // An IdP that does not say its session in ID tokens, yet names one in its logout
+    // tokens: the session cannot be matched by `sid`, and must not outlive the IdP's.
+    let shop = LoopbackShop::start_without_idp_sid().expect("shop");
+    let (alice, bob) = (Shopper::new(&[]).expect("client"), Shopper::new(&[]).expect("client"));
+    sign_in(&shop, &alice, "alice").await;
+    sign_in(&shop, &bob, "bob").await;
+    let idp = Minter::of(&shop, idp_key_file()).await.expect("minter");
+    let url = shop.backchannel_url();
+    let session = shop.url(0, "/_sso/session");
+
+    let sid_only = with(without(idp.claims("bob"), "sub"), "sid", json!("idp-session-9"));
+    assert_eq!(post_logout_token(&url, &idp.sign(&sid_only)).await.0, 200);
+    assert_eq!(
+        signed_in_as(&bob, &session).await.as_deref(),
+        Some("bob"),
+        "a sid alone names nobody"
+    );
+
+    let both = with(idp.claims("alice"), "sid", json!("idp-session-9"));
+    assert_eq!(post_logout_token(&url, &idp.sign(&both)).await.0, 200);
+    assert_eq!(signed_in_as(&alice, &session).await, None, "ended by its subject");
+    assert_eq!(signed_in_as(&bob, &session).await.as_deref(), Some("bob"));
+}
+
+#[tokio::test]
+async fn a_logout_the_store_could_not_take_is_answered_503_and_its_retry_counts() {
+    let mut shop = LoopbackShop::start_replicas_on(TestRedis::own()).expect("replicas");
+    let alice = Shopper::new(&[]).expect("client");
+    sign_in(&shop, &alice, "alice").await;
+    let idp = Minter::of(&shop, idp_key_file()).await.expect("minter");
+    let token = idp.sign(&idp.claims("alice"));
+    let url = shop.backchannel_url();
+
+    shop.redis.as_mut().expect("redis").stop();
+    let (status, cache, body) = post_logout_token(&url, &token).await;
+    assert_eq!((status, cache.as_str()), (503, "no-store"), "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+
+    // Redis is back: the IdP's retry of the very same token is no replay.
+    shop.redis.as_mut().expect("redis").start();
+    shop.ready().await.expect("ready again");
+    let (status, _, body) = post_logout_token(&url, &token).await;
+    assert_eq!(status, 200, "{body}\n{}", shop.logs());
+    for i in 0..2 {
+        assert!(anonymous_soon(&shop, &alice, i).await, "still signed in on replica {i}");
+    }
+    assert_eq!(post_logout_token(&url, &token).await.0, 400, "and now it is spent");
+}
+
+#[tokio::test]
+async fn one_organisations_idp_cannot_end_another_organisations_sessions() {
+    // Two IdPs of one site, even signing with the same key: a logout token of Globex
+    // naming Alice, who signed in through Acme, ends nothing.
+    use sso_tests::{GatewayConfig, Idp, Storefront};
+    let origin = Storefront::start().expect("origin");
+    let config = GatewayConfig::default();
+    let base = format!("http://shop.localhost:{}", config.port);
+    let key = idp_key_file();
+    let env = [("IDP_SIGNING_KEY_FILE", key.to_str().expect("path"))];
+    let callback = |name: &str| vec![format!("{base}/login/sso/callback/{name}")];
+    let (acme_client, globex_client) = (
+        ("acme-shop", "acme-secret-0123456789"),
+        ("globex-shop", "globex-secret-0123456789"),
+    );
+    let acme = Idp::start_client(acme_client, &callback("acme"), &[], &env).expect("acme");
+    let globex = Idp::start_client(globex_client, &callback("globex"), &[], &env).expect("globex");
+    let idp = |name: &str, issuer: String, (id, secret): (&str, &str)| {
+        format!("[[sites.idps]]\nname = \"{name}\"\nissuer = \"{issuer}\"\nclient_id = \"{id}\"\nclient_secret = \"{secret}\"\n")
+    };
+    let site = format!(
+        "name = \"shop\"\nhosts = [\"shop.localhost\", \"127.0.0.1\"]\nupstreams = [\"{}\"]\npublic_url = \"{base}\"\n{}{}",
+        origin.addr(),
+        idp("acme", acme.issuer(), acme_client),
+        idp("globex", globex.issuer(), globex_client),
+    );
+    let gateway = config.site(&site).start().expect("gateway");
+    gateway.ready().await.expect("ready");
+    let alice = Shopper::new(&["shop"]).expect("client");
+    let start = alice
+        .page(&format!("{base}/_sso/login?org=acme&return_to=/"))
+        .await
+        .expect("start");
+    assert_eq!(alice.walk(start, "alice").await.expect("walk").status, 200);
+    let session = format!("{base}/_sso/session");
+    assert_eq!(signed_in_as(&alice, &session).await.as_deref(), Some("acme:alice"));
+
+    let url = gateway.url("/_sso/backchannel-logout");
+    let from_globex = Minter::new(&globex.issuer(), globex_client.0, &key)
+        .await
+        .expect("globex minter");
+    let (status, _, body) = post_logout_token(&url, &from_globex.sign(&from_globex.claims("alice"))).await;
+    assert_eq!(status, 200, "a valid token of Globex: {body}");
+    assert_eq!(
+        signed_in_as(&alice, &session).await.as_deref(),
+        Some("acme:alice"),
+        "Globex's word does not end an Acme sign-in"
+    );
+    let from_acme = Minter::new(&acme.issuer(), acme_client.0, &key)
+        .await
+        .expect("acme minter");
+    let for_globex = with(from_acme.claims("alice"), "aud", json!(globex_client.0));
+    assert_eq!(
+        post_logout_token(&url, &from_acme.sign(&for_globex)).await.0,
+        400,
+        "Acme's token for Globex's client"
+    );
+    assert_eq!(
+        post_logout_token(&url, &from_acme.sign(&from_acme.claims("alice")))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(signed_in_as(&alice, &session).await, None, "Acme's own word does");
 }
