@@ -63,10 +63,12 @@ fn refuse(session: &mut Session, reply: Reply) -> Reply {
     reply
 }
 
+/// 413 `payload_too_large` (JSON: the callers are servers).
 fn too_large() -> Reply {
     Reply::error(413, "payload_too_large", "The request body is too large.", true)
 }
 
+/// 400 `bad_request`: the body broke off or could not be read.
 fn unreadable() -> Reply {
     Reply::error(400, "bad_request", "The request body could not be read.", true)
 }

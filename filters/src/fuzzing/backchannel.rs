@@ -36,6 +36,7 @@ fn key_from(seed: u8) -> (jsonwebtoken::EncodingKey, CoreJsonWebKeySet) {
     (key, keys)
 }
 
+/// The keys, made once per process.
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
