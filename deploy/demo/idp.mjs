@@ -8,11 +8,21 @@
 //   ACCESS_TOKEN_TTL           seconds (default 3600); refresh tokens are always issued
 //   ROTATE_REFRESH_TOKENS      "1": every refresh returns a new refresh token and the
 //                              old one is spent (reusing it revokes the grant)
+//   BACKCHANNEL_LOGOUT_URI     the client's back-channel logout URI (e.g.
+//                              http://127.0.0.1:8080/_sso/backchannel-logout): ending an
+//                              IdP session then POSTs a logout token there, and ID
+//                              tokens carry the IdP session's `sid`
+//   IDP_SIGNING_KEY_FILE       PEM private key (RSA) the provider signs with, instead of
+//                              its development keys (tests mint tokens with the same key)
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.PORT || 9000);
 const issuer = process.env.ISSUER || `http://127.0.0.1:${port}`;
 const list = (v) => (v || '').split(',').map((s) => s.trim()).filter(Boolean);
+const backchannelLogoutUri = process.env.BACKCHANNEL_LOGOUT_URI;
+const signingKeyFile = process.env.IDP_SIGNING_KEY_FILE;
 
 const provider = new Provider(issuer, {
   clients: [
@@ -24,12 +34,29 @@ const provider = new Provider(issuer, {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
+      ...(backchannelLogoutUri
+        ? { backchannel_logout_uri: backchannelLogoutUri, backchannel_logout_session_required: true }
+        : {}),
     },
   ],
+  ...(signingKeyFile
+    ? { jwks: { keys: [{ ...createPrivateKey(readFileSync(signingKeyFile)).export({ format: 'jwk' }), use: 'sig' }] } }
+    : {}),
+  // The provider refuses to fetch from loopback addresses (SSRF protection); the
+  // gateway of the demo and the tests is on loopback, and this is its only fetch.
+  ...(backchannelLogoutUri
+    ? {
+        fetch: (url, options) => {
+          const { dispatcher, ...rest } = options;
+          return globalThis.fetch(url, rest);
+        },
+      }
+    : {}),
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
   },
   pkce: { required: () => true },
   ttl: {
@@ -54,6 +81,8 @@ const provider = new Provider(issuer, {
   },
 });
 provider.proxy = true;
+provider.on('backchannel.success', (ctx, client) => console.log(`back-channel logout sent to ${client.clientId}`));
+provider.on('backchannel.error', (ctx, err, client) => console.log(`back-channel logout to ${client.clientId} failed: ${err.message}`));
 
 provider.listen(port, '127.0.0.1', () => {
   console.log(`oidc-provider listening on ${issuer}`);

@@ -18,8 +18,10 @@ use crate::tokens::{TokenClaims, TokenPurpose, TokenSigner};
 use sso_config::{Access, PathPolicy, RouteConfig};
 use std::sync::OnceLock;
 
+mod backchannel;
 mod connectors;
 mod cross_site;
+pub use backchannel::logout_token;
 pub use connectors::{customer_login, ecwid_profile, hook_answer, idp_choice};
 pub use cross_site::one_time_token;
 

@@ -23,6 +23,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("ecwid_profile", fuzzing::ecwid_profile),
     ("idp_choice", fuzzing::idp_choice),
     ("one_time_token", fuzzing::one_time_token),
+    ("logout_token", fuzzing::logout_token),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -142,4 +143,9 @@ fn idp_choice_corpus() {
 #[test]
 fn one_time_token_corpus() {
     replay("one_time_token");
+}
+
+#[test]
+fn logout_token_corpus() {
+    replay("logout_token");
 }

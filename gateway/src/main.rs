@@ -12,6 +12,7 @@ mod proxy;
 mod readiness;
 mod reload;
 mod reload_command;
+mod request_body;
 mod respond;
 mod restart_keys;
 mod server;

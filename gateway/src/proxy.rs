@@ -171,8 +171,9 @@ impl ProxyHttp for GatewayProxy {
     /// The request filters, in order: the request-target and its authority (400 for a
     /// target that is not a path, 421 for a host no site serves), the canonical path
     /// (400 when ambiguous; the origin is sent this path), identity headers stripped,
-    /// identity (session cookie or gateway bearer token), gateway-owned endpoints, then
-    /// the route's access rule on the route key. The first that answers ends the request.
+    /// the body of a gateway-owned request that needs it (bounded), identity (session
+    /// cookie or gateway bearer token), gateway-owned endpoints, then the route's
+    /// access rule on the route key. The first that answers ends the request.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let req = session.req_header();
         let form = TargetForm::classify(req.raw_path(), req.method == http::Method::OPTIONS);
@@ -230,6 +231,18 @@ impl ProxyHttp for GatewayProxy {
         for name in unbelieved_headers(&req.headers, peer_trusted) {
             req.remove_header(&name);
         }
+        // A gateway-owned request that needs its body (a back-channel logout token)
+        // has it read here, bounded in size and time; no other body is touched.
+        let body = match site.auth.body_limit(session.req_header()) {
+            Some(limit) => match crate::request_body::read_limited(session, limit).await {
+                Ok(body) => Some(body),
+                Err(reply) => {
+                    write_reply(session, reply).await?;
+                    return Ok(true);
+                }
+            },
+            None => None,
+        };
 
         let req: &http::request::Parts = session.req_header();
         let route_key = route_key.as_deref().unwrap_or(req.uri.path());
@@ -243,7 +256,7 @@ impl ProxyHttp for GatewayProxy {
         };
         let mut flow = site
             .auth
-            .endpoints(req, identity.as_ref(), ctx.client_ip, store_down)
+            .endpoints(req, identity.as_ref(), ctx.client_ip, store_down, body.as_deref())
             .await;
         if let Flow::Continue = flow {
             // An `auto` site sends an anonymous page load to the group's auth host first.

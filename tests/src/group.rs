@@ -50,7 +50,10 @@ impl Group {
             .iter()
             .map(|(s, _, _)| format!("http://{s}.localhost:{port}/"))
             .collect();
-        let idp = Idp::start_with(free_port(), &callbacks, &post_logout, &[])?;
+        // The IdP signs with the tests' key, so a test can mint its logout tokens.
+        let key = crate::backchannel::idp_key_file();
+        let key = key.to_string_lossy();
+        let idp = Idp::start_with(free_port(), &callbacks, &post_logout, &[("IDP_SIGNING_KEY_FILE", &key)])?;
         let redis = options.redis.then(TestRedis::shared);
         let prefix = unique_prefix();
         let build = |config: GatewayConfig| -> GatewayConfig {

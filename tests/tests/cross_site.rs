@@ -387,3 +387,114 @@ async fn hostile_links_tokens_and_redirect_targets_get_clear_answers() -> Result
     assert!(!log.contains("token="), "a token parameter was logged");
     Ok(())
 }
+
+#[tokio::test]
+async fn data_put_on_one_shop_reads_back_on_another() -> Result<()> {
+    let group = Group::start(GroupOptions::default())?;
+    let shopper = Shopper::new(&HOSTS)?;
+    sign_in_on_a(&group, &shopper, "frank").await?;
+    open(&shopper, &group.url("shop-b", "/")).await?;
+    let put = |site: &str, body: String, content_type: &str| {
+        shopper
+            .http
+            .put(group.url(site, "/_sso/sso-data"))
+            .header("content-type", content_type)
+            .header("accept", "application/json")
+            .body(body)
+            .send()
+    };
+    let doc = serde_json::json!({"prompts": {"newsletter": "shown"}, "preferred_shop": "shop-b"});
+    let r = put("shop-a", doc.to_string(), "application/json").await?;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let back: serde_json::Value = shopper
+        .api(&group.url("shop-b", "/_sso/sso-data"))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(back, doc, "shop-b reads what shop-a stored");
+    // Refused, and the document stays as it was.
+    for (body, content_type, status) in [
+        ("{\"a\":1}".to_string(), "text/plain", 415),
+        ("{not json".to_string(), "application/json", 400),
+        ("[1,2,3]".to_string(), "application/json", 400),
+        (format!("{{\"a\":\"{}\"}}", "x".repeat(5000)), "application/json", 413),
+        (
+            format!("{}1{}", "{\"a\":".repeat(20), "}".repeat(20)),
+            "application/json",
+            400,
+        ),
+    ] {
+        let r = put("shop-b", body, content_type).await?;
+        assert_eq!(r.status(), status, "{content_type}");
+    }
+    let cross = shopper
+        .http
+        .put(group.url("shop-b", "/_sso/sso-data"))
+        .header("content-type", "application/json")
+        .header("sec-fetch-site", "cross-site")
+        .body("{\"evil\":true}")
+        .send()
+        .await?;
+    assert_eq!(cross.status(), 403, "another site's page cannot write it");
+    let back: serde_json::Value = shopper
+        .api(&group.url("shop-a", "/_sso/sso-data"))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(back, doc);
+    // Anonymous callers and disabled sites get nothing.
+    let stranger = Shopper::new(&HOSTS)?;
+    assert_eq!(
+        stranger.api(&group.url("shop-a", "/_sso/sso-data")).await?.status(),
+        401
+    );
+    assert_eq!(shopper.api(&group.url("shop-d", "/_sso/sso-data")).await?.status(), 404);
+    // A global logout ends the data with the SSO session.
+    shopper.page(&group.url("shop-a", "/_sso/logout")).await?;
+    sign_in_on_a(&group, &shopper, "frank").await?;
+    let fresh: serde_json::Value = shopper
+        .api(&group.url("shop-a", "/_sso/sso-data"))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(fresh, serde_json::json!({}), "a new SSO session starts empty");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_back_channel_logout_under_global_scope_ends_the_linked_sessions() -> Result<()> {
+    use sso_tests::backchannel::{idp_key_file, Minter};
+    let group = Group::start(GroupOptions::default())?;
+    let shopper = Shopper::new(&HOSTS)?;
+    sign_in_on_a(&group, &shopper, "grace").await?;
+    open(&shopper, &group.url("shop-b", "/")).await?;
+    let other = Shopper::new(&HOSTS)?;
+    sign_in_on_a(&group, &other, "heidi").await?;
+    for site in ["shop-a", "shop-b"] {
+        assert_eq!(
+            session(&shopper, &group.url(site, "/_sso/session")).await?["authenticated"],
+            true
+        );
+    }
+    // The IdP says grace's sign-in is over, to shop-a (where she signed in at the IdP).
+    let idp = Minter::new(&group.idp.issuer(), sso_tests::CLIENT_ID, &idp_key_file()).await?;
+    let token = idp.sign(&idp.claims("grace"));
+    let r = shopper
+        .http
+        .post(group.url("shop-a", "/_sso/backchannel-logout"))
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200, "{}", r.text().await?);
+    for site in ["shop-a", "shop-b"] {
+        let s = session(&shopper, &group.url(site, "/_sso/session")).await?;
+        assert_eq!(s["authenticated"], false, "{site}: {s}");
+    }
+    assert_eq!(
+        session(&other, &group.url("shop-a", "/_sso/session")).await?["authenticated"],
+        true,
+        "another customer is untouched"
+    );
+    Ok(())
+}

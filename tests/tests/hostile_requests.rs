@@ -1,8 +1,9 @@
 //! Hostile input against the real binary, over raw sockets where a normal client would
 //! normalise what it sends: request-targets that tried to walk around the access
-//! rule, identity-header smuggling, cookie abuse, open redirects, Host tricks and
-//! duplicated callback parameters. Every case ends in a clear answer, the origin sees
-//! only what the rule allows, and the gateway keeps serving.
+//! rule, identity-header smuggling, cookie abuse, open redirects, Host tricks,
+//! duplicated callback parameters and back-channel logout abuse. Every case ends in a
+//! clear answer, the origin sees only what the rule allows, and the gateway keeps
+//! serving.
 
 use sso_tests::raw_http::{send, RawResponse};
 use sso_tests::{GatewayConfig, Shop, Shopper};
@@ -440,4 +441,80 @@ async fn hostile_customer_login_paths_sign_nobody_in_and_never_reach_the_origin(
         !shop.gateway.log().contains("c2VjcmV0LXNpZ25hdHVyZQ"),
         "a token reached the log"
     );
+}
+
+#[tokio::test]
+async fn hostile_backchannel_logout_requests_get_clear_answers_and_hold_nothing() {
+    let config = GatewayConfig::default().plain_site("plain", &["127.0.0.1:9".to_string()]);
+    let shop = Shop::start_with(config, "").expect("shop");
+    shop.ready().await.expect("ready");
+    let port = shop.gateway.port;
+    let post = |extra: &str, body: &str| {
+        let request = format!(
+            "POST /_sso/backchannel-logout HTTP/1.1\r\nHost: shop.localhost:{port}\r\n{extra}Connection: close\r\n\r\n{body}"
+        );
+        sso_tests::raw_http::send_bytes(port, request.as_bytes()).expect("send")
+    };
+    let form = |body: &str| {
+        post(
+            &format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                body.len()
+            ),
+            body,
+        )
+    };
+    let cases = [
+        (
+            "a JSON body",
+            post("Content-Type: application/json\r\nContent-Length: 2\r\n", "{}"),
+        ),
+        ("no token", form("x=1")),
+        ("two tokens", form("logout_token=a.b.c&logout_token=d.e.f")),
+        ("garbage", form("logout_token=%00%ff")),
+        (
+            "an ID-token-shaped thing",
+            form("logout_token=eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0."),
+        ),
+    ];
+    for (what, resp) in cases {
+        assert_eq!(resp.status, 400, "{what}: {}", resp.body);
+        assert_eq!(resp.header("cache-control"), Some("no-store"), "{what}");
+        assert!(resp.body.contains("invalid_request"), "{what}: {}", resp.body);
+        assert!(resp.echo().is_none(), "{what}: reached the origin");
+    }
+    let resp = get(port, "/_sso/backchannel-logout", "");
+    assert_eq!((resp.status, resp.header("allow")), (405, Some("POST")));
+    // Too long: refused on its Content-Length before a byte is read, or when more
+    // than 16 KiB arrive in chunks.
+    let resp = post(
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n",
+        "",
+    );
+    assert_eq!(resp.status, 413, "{}", resp.body);
+    let chunk = "a".repeat(16 * 1024 + 1);
+    let chunked = format!("{:x}\r\n{chunk}\r\n", chunk.len());
+    let resp = post(
+        "Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n",
+        &chunked,
+    );
+    assert_eq!(resp.status, 413, "{}", resp.body);
+    // A client that stalls half-way gets 408 after the body timeout; everyone else is
+    // served meanwhile.
+    let started = std::time::Instant::now();
+    let stalled = std::thread::spawn(move || {
+        let head = format!(
+            "POST /_sso/backchannel-logout HTTP/1.1\r\nHost: shop.localhost:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 50\r\n\r\nlogout_tok"
+        );
+        sso_tests::raw_http::send_bytes(port, head.as_bytes()).expect("send")
+    });
+    assert_eq!(get(port, "/catalog", "").status, 200, "served while a body stalls");
+    let resp = stalled.join().expect("thread");
+    assert_eq!(resp.status, 408, "{}", resp.body);
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    // A site without an IdP has no such endpoint.
+    let head =
+        format!("POST /_sso/backchannel-logout HTTP/1.1\r\nHost: plain.localhost:{port}\r\nContent-Length: 0\r\n");
+    assert_eq!(send(port, &head).expect("send").status, 404);
+    assert_eq!(get(port, "/catalog", "").status, 200, "still serving");
 }

@@ -1,5 +1,6 @@
 //! Gateway-owned paths: `<sso_prefix>/login`, `/logout`, `/session`, `/token`,
-//! `/jwks.json`, and the IdP callbacks (`oidc.callback_path`, one per IdP).
+//! `/jwks.json`, `/backchannel-logout`, and the IdP callbacks (`oidc.callback_path`,
+//! one per IdP).
 //!
 //! Runs after the site is known and the identity looked up, before the access gate.
 //! Returns [`Flow::Continue`] for every other path.
@@ -21,13 +22,15 @@ impl SiteAuth {
     /// callbacks, `/token` and `/logout` count against its `server.rate_limits` (429
     /// with `Retry-After` past them). `store_down`: the request's credential could not
     /// be checked (session store unreachable); `/logout`, `/session` and `/token` then
-    /// answer 503 instead of pretending the shopper is anonymous.
+    /// answer 503 instead of pretending the shopper is anonymous. `body`: the request
+    /// body, read by the gateway only where [`Self::body_limit`] asked for it.
     pub async fn endpoints(
         &self,
         req: &http::request::Parts,
         identity: Option<&Identity>,
         client: Option<IpAddr>,
         store_down: bool,
+        body: Option<&[u8]>,
     ) -> Flow<Reply> {
         let path = req.uri.path();
         let query = req.uri.query().unwrap_or("");
@@ -101,11 +104,16 @@ impl SiteAuth {
             "/ott" if req.method == Method::GET && self.cross_site.is_some() => {
                 self.ott_endpoint(req, identity, client).await
             }
-            "/sso-data" if get && self.cross_site.is_some() => self
-                .sso_data_get(req, identity)
-                .await
-                .header("cache-control", "no-store")
-                .header("cross-origin-resource-policy", "same-origin"),
+            "/sso-data" if store_down && self.cross_site.is_some() => store_unavailable(true),
+            "/sso-data" if (get || req.method == Method::PUT) && self.cross_site.is_some() => {
+                let reply = match req.method == Method::PUT {
+                    true => self.sso_data_put(req, identity, body.unwrap_or_default()).await,
+                    false => self.sso_data_get(req, identity).await,
+                };
+                reply
+                    .header("cache-control", "no-store")
+                    .header("cross-origin-resource-policy", "same-origin")
+            }
             "/token" if get || req.method == Method::POST => {
                 let asked_cross_site = crate::navigation::from_another_site(&req.headers);
                 let identity = identity.filter(|_| !asked_cross_site);
@@ -114,6 +122,7 @@ impl SiteAuth {
                     .header("cross-origin-resource-policy", "same-origin")
             }
             "/jwks.json" if get => Reply::json(200, &self.signer.jwks).header("cache-control", "public, max-age=300"),
+            super::backchannel::PATH if !self.idps.is_empty() => self.backchannel_logout(req, body).await,
             crate::connectors::ecwid::PROFILE_PATH if get => match self.ecwid_script(&req.headers, identity) {
                 Some(script) => script,
                 None => Reply::error(404, "not_found", "There is nothing here.", json),
@@ -127,6 +136,26 @@ impl SiteAuth {
             _ => Reply::error(404, "not_found", "There is nothing here.", json),
         };
         Flow::Respond(reply)
+    }
+
+    /// Whether `req` is a gateway-owned request that needs its body, and how many
+    /// bytes of it at most: the gateway then reads it before [`Self::endpoints`]
+    /// (413 past the limit) and hands it over. Only for requests `endpoints` answers
+    /// (a body read here never reaches the origin). `POST <sso_prefix>/backchannel-logout`
+    /// on a site with an IdP: [`super::backchannel::MAX_BODY`]; `PUT <sso_prefix>/sso-data`
+    /// on a linked site: [`crate::cross_site::group::MAX_DATA`].
+    pub fn body_limit(&self, req: &http::request::Parts) -> Option<usize> {
+        let rest = req.uri.path().strip_prefix(self.site.sso_prefix.as_str())?;
+        match rest {
+            super::backchannel::PATH if req.method == Method::POST && !self.idps.is_empty() => {
+                Some(super::backchannel::MAX_BODY)
+            }
+            // The shared SSO data document (a longer body is refused with 413).
+            "/sso-data" if req.method == Method::PUT && self.cross_site.is_some() => {
+                Some(crate::cross_site::group::MAX_DATA)
+            }
+            _ => None,
+        }
     }
 
     /// `<sso_prefix>/login?return_to=…`: a signed-in browser goes straight back; an
@@ -265,6 +294,8 @@ impl SiteAuth {
         let login = crate::sessions::LoginSource {
             idp: done.idp.clone(),
             issuer: done.idp.is_some().then(|| done.issuer.clone()),
+            // A back-channel logout naming this IdP session ends this session.
+            idp_session: done.idp_session.clone(),
             ..crate::sessions::LoginSource::oidc(subject.clone())
         };
         let idp = login.idp.clone().unwrap_or_default();

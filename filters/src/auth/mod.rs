@@ -1,10 +1,13 @@
 //! Per-site authentication: the session store, cookies, the login flow and the
 //! gateway token, and the three request filters built on them —
 //! [`endpoints`] (gateway-owned paths), [`gate`] (route access) and [`inject`]
-//! (identity for the origin).
+//! (identity for the origin). Back-channel logout ([`backchannel`]) ends sessions
+//! on the IdP's word.
 
+pub mod backchannel;
 pub mod chooser;
 pub mod connectors;
+mod ended;
 pub mod endpoints;
 pub mod gate;
 pub mod idps;
@@ -467,7 +470,9 @@ impl SiteAuth {
     async fn store_new_session(&self, data: SessionData) -> Result<NewSession, StoreError> {
         let started = self.start_sso(&data).await;
         let data = data.linked_to(started.as_ref().map(|(_, handle)| handle.clone()));
+        let (login, expires_at) = (data.login.clone(), data.expires_at);
         let id = self.stores.sessions.create(data).await?;
+        self.index_for_backchannel(&Sid::of(&id), &login, expires_at).await;
         let sso_pending = match started {
             Some(started) => self.link_started(&Sid::of(&id), started).await,
             None => false,

@@ -242,6 +242,7 @@ impl SiteAuth {
         let data = self
             .new_session_data(customer, sso.login_source())
             .linked_to(Some(grant.handle.clone()));
+        let (login, expires_at) = (data.login.clone(), data.expires_at);
         let id = match self.stores.sessions.create(data).await {
             Ok(id) => id,
             Err(e) => {
@@ -265,6 +266,8 @@ impl SiteAuth {
                 };
             }
         }
+        // An IdP's back-channel logout of the first sign-in reaches this session too.
+        self.index_for_backchannel(&sid, &login, expires_at).await;
         self.events.login(&self.site.name, method, "success");
         tracing::info!(site = %self.site.name, origin = %sso.origin_site, first_method = sso.first_method(), "signed in by one-time token");
         let target = self

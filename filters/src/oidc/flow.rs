@@ -157,6 +157,9 @@ pub struct LoginDone {
     /// The `[[sites.idps]]` name of the IdP that signed the shopper in (`None`: the
     /// site's single `[sites.oidc]`).
     pub idp: Option<String>,
+    /// The IdP's session (`sid` of the ID token), when it said: a back-channel logout
+    /// token naming it ends the session.
+    pub idp_session: Option<String>,
 }
 
 /// A successful refresh: the rotated refresh token, if the IdP rotates, and the new
@@ -338,6 +341,9 @@ impl LoginFlow {
             access_token: Secret::new(tokens.access_token().secret().clone()),
             return_to: pending.return_to,
             idp: pending.idp,
+            idp_session: payload_claim(&id_token.to_string(), "sid")
+                .as_ref()
+                .and_then(super::backchannel::usable_session_id),
         })
     }
 
@@ -559,14 +565,19 @@ fn verified_email(
 
 /// `groups` from an already verified ID token's payload (a list of strings, or absent).
 fn groups_claim(jwt: &str) -> Vec<String> {
-    let payload = jwt.split('.').nth(1).and_then(|p| URL_SAFE_NO_PAD.decode(p).ok());
-    let value: Option<serde_json::Value> = payload.and_then(|p| serde_json::from_slice(&p).ok());
-    value
+    payload_claim(jwt, "groups")
         .as_ref()
-        .and_then(|v| v.get("groups"))
         .and_then(|g| g.as_array())
         .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_string)).collect())
         .unwrap_or_default()
+}
+
+/// The claim `name` of an already verified JWT's payload (openidconnect's claims type
+/// has no `groups` and no `sid`).
+fn payload_claim(jwt: &str, name: &str) -> Option<serde_json::Value> {
+    let payload = URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1)?).ok()?;
+    let mut value: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+    value.get_mut(name).map(serde_json::Value::take)
 }
 
 #[cfg(test)]

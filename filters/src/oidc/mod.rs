@@ -1,7 +1,9 @@
 //! OpenID Connect code flow with PKCE: discovery and keys ([`provider`]), login flows
 //! waiting for their callback ([`pending`]), the flow itself ([`flow`]), and the
-//! providers kept across configuration reloads ([`registry`]).
+//! providers kept across configuration reloads ([`registry`]); logout tokens of
+//! Back-Channel Logout ([`backchannel`]).
 
+pub mod backchannel;
 pub mod flow;
 pub mod pending;
 pub mod provider;
