@@ -138,7 +138,14 @@ impl SsoGroup {
 
     /// The live SSO session `handle`, if any.
     pub async fn get(&self, handle: &str) -> Result<Option<SsoSession>, StoreError> {
-        let Some(sealed) = self.stores.records.get(SESSION, handle).await? else {
+        // An ended session is an empty record for its last second (`Records` has no delete).
+        let Some(sealed) = self
+            .stores
+            .records
+            .get(SESSION, handle)
+            .await?
+            .filter(|v| !v.is_empty())
+        else {
             return Ok(None);
         };
         match records::open::<SsoSession>(&self.seal, &Self::context(SESSION, handle), &sealed) {

@@ -13,13 +13,17 @@
 //! - [`records`]: what is stored, sealed.
 //! - [`group`]: the store operations on SSO sessions.
 //! - [`auth_host`]: the auth host's endpoints.
-//! - [`site`]: a linked site's side (auto link, `/_sso/ott`, sso-data, logout).
+//! - [`site`]: a linked site's side (auto link, `/_sso/ott`, logout).
+//! - [`sign_in`]: a sign-in on a linked site starts the SSO session.
+//! - [`data`]: the shared document of `/_sso/sso-data`.
 //! - [`cookies`]: the cookies of both sides.
 
 pub mod auth_host;
 pub mod cookies;
+pub mod data;
 pub mod group;
 pub mod records;
+pub mod sign_in;
 pub mod site;
 pub mod tokens;
 

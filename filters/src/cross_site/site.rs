@@ -5,17 +5,17 @@
 //! `<sso_prefix>/sso-data`.
 
 use super::cookies::{parse_state_value, state_value, Intent, CHECKED_TTL, STATE_TTL};
-use super::group::{OttError, MAX_DATA};
+use super::group::OttError;
 use super::records::SsoSession;
 use super::tokens::same;
 use crate::auth::{Identity, SiteAuth};
 use crate::connectors::provisioning::HookRequest;
-use crate::navigation::{from_another_site, is_navigation};
-use crate::reply::{wants_json, Reply};
+use crate::navigation::is_navigation;
+use crate::reply::Reply;
 use crate::return_to::safe_return_to;
 use crate::secret::{random_token, Sid};
 use crate::sessions::cookie::find_cookie;
-use crate::sessions::{LoginMethod, SessionData};
+use crate::sessions::LoginMethod;
 use crate::store::StoreError;
 use sso_config::sso::{LogoutScope, SsoMode};
 use std::net::IpAddr;
@@ -109,7 +109,7 @@ impl SiteAuth {
 
     /// The redirect to the auth host's `/_sso/link` for `intent`, with a fresh state
     /// in this site's state cookie.
-    fn to_auth_host(&self, intent: Intent, return_to: &str, login_query: Option<&str>) -> Reply {
+    pub(super) fn to_auth_host(&self, intent: Intent, return_to: &str, login_query: Option<&str>) -> Reply {
         let Some(group) = &self.cross_site else {
             return Reply::redirect(303, return_to.to_string());
         };
@@ -350,73 +350,6 @@ impl SiteAuth {
         }
     }
 
-    /// On a linked site, a sign-in here starts an SSO session: its record (who, how,
-    /// where), then the handle for the new session's record. The SSO cookie waits in
-    /// the store for the binding round ([`Self::link_started`]). `None` on other
-    /// sites, or when the store refused (the shopper is signed in here only).
-    pub(crate) async fn start_sso(&self, data: &SessionData) -> Option<(super::tokens::SsoSessionId, String)> {
-        let group = self.cross_site.as_ref()?;
-        let c = &data.customer;
-        let record = SsoSession {
-            customer_id: c.id.clone(),
-            email: c.email.clone(),
-            name: c.name.clone(),
-            groups: c.groups.clone(),
-            method: data.login.method.as_u8(),
-            issuer: data.login.issuer.clone().or_else(|| self.default_issuer(data)),
-            subject: data.login.subject.clone(),
-            idp_session: data.login.idp_session.clone(),
-            origin_site: self.site.name.clone(),
-            created_at: 0,
-            expires_at: 0,
-        };
-        match group.create(record).await {
-            Ok(created) => Some(created),
-            Err(e) => {
-                tracing::warn!(site = %self.site.name, error = %e, "SSO session not started: store unavailable");
-                None
-            }
-        }
-    }
-
-    /// The issuer of a sign-in through the site's single `[sites.oidc]`.
-    fn default_issuer(&self, data: &SessionData) -> Option<String> {
-        (data.login.method == LoginMethod::Oidc)
-            .then(|| self.site.oidc.as_ref().map(|o| o.issuer.as_str().to_string()))
-            .flatten()
-    }
-
-    /// After the session `sid` of a sign-in here was stored with the SSO handle of
-    /// [`Self::start_sso`]: link it and keep the SSO cookie for the binding round.
-    /// True when the browser should now do that round.
-    pub(crate) async fn link_started(&self, sid: &Sid, started: (super::tokens::SsoSessionId, String)) -> bool {
-        let Some(group) = &self.cross_site else {
-            return false;
-        };
-        let (id, handle) = started;
-        let linked = group.link(&handle, &self.site.name, sid).await;
-        let stashed = match linked {
-            Ok(true) => group.stash_pending(sid, &id).await,
-            Ok(false) => return false,
-            Err(e) => Err(e),
-        };
-        match stashed {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(site = %self.site.name, error = %e, "SSO session not linked: store unavailable");
-                false
-            }
-        }
-    }
-
-    /// Where the browser goes after a sign-in here that started an SSO session: the
-    /// auth host's binding round, then on to `target`.
-    pub(crate) fn through_auth_host(&self, target: &str) -> Reply {
-        self.to_auth_host(Intent::Bind, target, None)
-            .header("set-cookie", self.cookies.set_link("off", "", 0))
-            .header("set-cookie", self.cookies.set_link("checked", "", 0))
-    }
-
     /// A logout of `identity`'s session (already removed) on a linked site: under
     /// `logout_scope = "global"` the SSO session and every linked session end, on
     /// every site and replica; under `site`, only the link goes, and the `off` marker
@@ -449,129 +382,5 @@ impl SiteAuth {
         let handle = self.sso_handle(identity)?;
         let sites = group.linked_sites(handle).await.ok()?;
         Some(serde_json::json!({ "linked_sites": sites }))
-    }
-
-    /// `GET <sso_prefix>/sso-data`: the SSO session's shared document.
-    pub(crate) async fn sso_data_get(&self, req: &http::request::Parts, identity: Option<&Identity>) -> Reply {
-        let (group, handle) = match self.sso_data_target(req, identity) {
-            Ok(found) => found,
-            Err(reply) => return reply,
-        };
-        match group.get(handle).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return Reply::error(404, "sso_session_ended", "The shared sign-in has ended.", true),
-            Err(_) => return crate::auth::store_unavailable(true),
-        }
-        match group.data(handle).await {
-            Ok(doc) => Reply::json(200, &doc),
-            Err(StoreError::Unavailable(_)) => crate::auth::store_unavailable(true),
-            Err(_) => Reply::json(200, &serde_json::json!({})),
-        }
-    }
-
-    /// `PUT <sso_prefix>/sso-data`: replaces the shared document with `body`, a JSON
-    /// object of at most 4 KiB sent as `application/json`.
-    pub async fn sso_data_put(&self, req: &http::request::Parts, identity: Option<&Identity>, body: &[u8]) -> Reply {
-        let (group, handle) = match self.sso_data_target(req, identity) {
-            Ok(found) => found,
-            Err(reply) => return reply,
-        };
-        let json_type = req
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-        if !json_type {
-            return Reply::error(
-                415,
-                "unsupported_media_type",
-                "Send the data as application/json.",
-                true,
-            );
-        }
-        let doc = match parse_sso_data(body) {
-            Ok(doc) => doc,
-            Err(reply) => {
-                self.events.rejected(&self.site.name, "bad_sso_data");
-                return reply;
-            }
-        };
-        let session = match group.get(handle).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return Reply::error(404, "sso_session_ended", "The shared sign-in has ended.", true),
-            Err(_) => return crate::auth::store_unavailable(true),
-        };
-        match group.put_data(&session, handle, &doc).await {
-            Ok(()) => Reply::json(200, &doc),
-            Err(_) => crate::auth::store_unavailable(true),
-        }
-    }
-
-    /// The SSO session a `sso-data` request is about, or the reply refusing it.
-    fn sso_data_target<'a>(
-        &'a self,
-        req: &http::request::Parts,
-        identity: Option<&'a Identity>,
-    ) -> Result<(&'a super::SsoGroup, &'a str), Reply> {
-        let Some(group) = &self.cross_site else {
-            return Err(Reply::error(
-                404,
-                "not_found",
-                "There is nothing here.",
-                wants_json(&req.headers),
-            ));
-        };
-        if from_another_site(&req.headers) {
-            self.events.rejected(&self.site.name, "cross_site_request");
-            return Err(Reply::error(403, "cross_site_request", "Not from another site.", true));
-        }
-        let Some(identity) = identity else {
-            return Err(self.login_required(true));
-        };
-        match identity.session.sso.as_deref() {
-            Some(handle) => Ok((group, handle)),
-            None => Err(Reply::error(
-                404,
-                "not_linked",
-                "This sign-in is not shared with the other shops.",
-                true,
-            )),
-        }
-    }
-}
-
-/// An SSO data document from a request body: a JSON object of at most
-/// [`MAX_DATA`] bytes (nested at most 16 deep), or the reply refusing it.
-pub fn parse_sso_data(body: &[u8]) -> Result<serde_json::Value, Reply> {
-    if body.len() > MAX_DATA {
-        return Err(Reply::error(
-            413,
-            "payload_too_large",
-            "The data is larger than 4 KiB.",
-            true,
-        ));
-    }
-    let doc: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|_| Reply::error(400, "invalid_json", "The data is not valid JSON.", true))?;
-    if !doc.is_object() {
-        return Err(Reply::error(
-            400,
-            "not_an_object",
-            "The data must be a JSON object.",
-            true,
-        ));
-    }
-    if depth(&doc) > 16 {
-        return Err(Reply::error(400, "too_deep", "The data is nested too deeply.", true));
-    }
-    Ok(doc)
-}
-
-fn depth(v: &serde_json::Value) -> usize {
-    match v {
-        serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
-        serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
-        _ => 0,
     }
 }

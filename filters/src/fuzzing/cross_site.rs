@@ -3,7 +3,7 @@
 //! state cookie, and the SSO data documents of `PUT <sso_prefix>/sso-data`.
 
 use crate::cross_site::cookies::{parse_state_value, state_value};
-use crate::cross_site::site::parse_sso_data;
+use crate::cross_site::data::parse_sso_data;
 use crate::cross_site::tokens::{is_state, BrowserBinding, OneTimeToken, SsoSessionId, ENCODED_LEN};
 
 /// The first byte picks the input:
