@@ -225,6 +225,7 @@ impl Validator<'_> {
             }
         }
         let Some(sso) = sso else { return };
+        self.one_customer_namespace(sites);
         let auth = sso.authority();
         let auth_host = sso.auth_url.host_str().unwrap_or_default().to_ascii_lowercase();
         for (i, site) in sites.iter().enumerate() {
@@ -240,6 +241,46 @@ impl Validator<'_> {
                     format!("{auth:?} is also served by sites[{i}]: the auth host must be listed in no site"),
                 );
             }
+        }
+    }
+}
+
+impl Validator<'_> {
+    /// The linked sites of a group hand each other customer ids: they must mean the
+    /// same customers. When one site maps its sign-ins with a provisioning hook,
+    /// every linked site that signs customers in itself must map them too (else an
+    /// IdP subject "1001" on one shop is hook customer 1001 of another); without
+    /// hooks, IdP subjects and a merchant's customer-login ids may not meet.
+    fn one_customer_namespace(&mut self, sites: &[crate::SiteConfig]) {
+        let linked: Vec<(usize, &crate::SiteConfig)> =
+            sites.iter().enumerate().filter(|(_, s)| s.sso.linked()).collect();
+        let hooked = |s: &crate::SiteConfig| s.provisioning.as_ref().is_some_and(|p| p.url.is_some());
+        let has_idp = |s: &crate::SiteConfig| s.oidc.is_some() || !s.idps.is_empty();
+        let signs_in = |s: &crate::SiteConfig| has_idp(s) || s.customer_login.is_some();
+        if let Some((first, _)) = linked.iter().find(|(_, s)| hooked(s)) {
+            for (i, site) in &linked {
+                if signs_in(site) && !hooked(site) {
+                    self.errors.push(
+                        format!("sites[{i}].sso.mode"),
+                        format!(
+                            "linked sites share customer ids: give this site a [sites.provisioning] hook \
+                             like sites[{first}], so its sign-ins map to the same customers"
+                        ),
+                    );
+                }
+            }
+            return;
+        }
+        let merchant = linked.iter().find(|(_, s)| s.customer_login.is_some() && !has_idp(s));
+        let idp = linked.iter().find(|(_, s)| has_idp(s));
+        if let (Some((m, _)), Some((d, _))) = (merchant, idp) {
+            self.errors.push(
+                format!("sites[{m}].sso.mode"),
+                format!(
+                    "customer-login ids of this site and IdP subjects of sites[{d}] would be taken for the same \
+                     customers: map both with [sites.provisioning] hooks"
+                ),
+            );
         }
     }
 }

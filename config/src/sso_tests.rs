@@ -80,3 +80,47 @@ fn bad_group_settings_are_refused_by_key() {
         assert!(err.contains(key), "{site_sso:?} {top:?}: {err}");
     }
 }
+
+/// Two linked sites, `a` and `b`, with these extra sections each.
+fn group(a: &str, b: &str) -> Result<crate::Config, String> {
+    let site = |name: &str, extra: &str| {
+        format!(
+            "[[sites]]\nname = \"{name}\"\nhosts = [\"{name}.example\"]\nupstreams = [\"127.0.0.1:1\"]\n\
+             public_url = \"http://{name}.example\"\n[sites.sso]\nmode = \"auto\"\n{extra}\n"
+        )
+    };
+    let text = format!(
+        "[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n{}{}[sso]\nauth_host = \"http://auth.example\"\n",
+        site("a", a),
+        site("b", b)
+    );
+    parse(&text, &|_| Some("merchant-secret-0123456789abcdef0123".into())).map_err(|e| e.to_string())
+}
+
+const IDP: &str = "[sites.oidc]\nissuer = \"http://127.0.0.1:9\"\nclient_id = \"c\"\nclient_secret = \"s\"\n";
+const HOOK: &str = "[sites.provisioning]\nurl = \"http://127.0.0.1:3/hook\"\n";
+const MERCHANT: &str = "[sites.customer_login]\nclient_id = \"m\"\nclient_secret = \"${S}\"\nstore_hash = \"x\"\n";
+
+#[test]
+fn linked_sites_must_mean_the_same_customers_by_an_id() {
+    assert!(group(IDP, IDP).is_ok(), "IdP subjects everywhere");
+    assert!(
+        group(&format!("{IDP}{HOOK}"), &format!("{IDP}{HOOK}")).is_ok(),
+        "hooks everywhere"
+    );
+    assert!(
+        group(&format!("{IDP}{HOOK}"), "").is_ok(),
+        "a site without a sign-in of its own"
+    );
+    let err = group(&format!("{IDP}{HOOK}"), IDP).err().unwrap_or_default();
+    assert!(
+        err.contains("sites[1].sso.mode") && err.contains("provisioning"),
+        "{err}"
+    );
+    let err = group(MERCHANT, IDP).err().unwrap_or_default();
+    assert!(
+        err.contains("sites[0].sso.mode") && err.contains("customer-login"),
+        "{err}"
+    );
+    assert!(group(&format!("{MERCHANT}{HOOK}"), &format!("{IDP}{HOOK}")).is_ok());
+}

@@ -78,9 +78,12 @@ const provision = (req, res, body) => {
   } catch {
     return json(res, 400, { error: 'not json' });
   }
-  const key = `${who.issuer} ${who.subject}`;
+  // A customer the merchant's website signed in on a sister shop (cross-site sign-on
+  // names that issuer `site:<name>`) already is one of ours: same id.
+  const merchantId = typeof who.issuer === 'string' && who.issuer.startsWith('site:') && /^\d+$/.test(who.subject);
+  const key = merchantId ? `merchant ${who.subject}` : `${who.issuer} ${who.subject}`;
   const created = !customers.has(key);
-  if (created) customers.set(key, String(1000 + customers.size + 1));
+  if (created) customers.set(key, merchantId ? who.subject : String(1000 + customers.size + 1));
   const answer = () => json(res, 200, { customer_id: customers.get(key), groups: who.groups || [], created });
   if (hook.mode === 'slow') return setTimeout(answer, 10000);
   answer();

@@ -16,6 +16,18 @@ pub fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
     method == Method::GET && is_page_request(headers)
 }
 
+/// True when the browser says the request is speculative (`<link rel=prefetch>`,
+/// speculation rules): not a person, who never asked for it. Every line of each
+/// header counts; a line that is not text counts as saying so.
+pub fn is_prefetch(headers: &HeaderMap) -> bool {
+    ["sec-purpose", "purpose", "x-moz"].iter().any(|name| {
+        headers
+            .get_all(*name)
+            .iter()
+            .any(|v| v.to_str().map_or(true, |v| v.to_ascii_lowercase().contains("prefetch")))
+    })
+}
+
 /// True when, whatever the method, the caller wants a document for a person: no
 /// XHR marker, no prefetch, fetch metadata (when sent) saying `navigate` +
 /// `document`, and an `Accept` under which HTML is among the most preferred types.
@@ -37,9 +49,7 @@ pub fn is_page_request(headers: &HeaderMap) -> bool {
     if any("sec-fetch-dest", &|v| !v.eq_ignore_ascii_case("document")) {
         return false;
     }
-    // Speculative loads (`<link rel=prefetch>`, speculation rules) are not a person.
-    let prefetch = |v: &str| v.to_ascii_lowercase().contains("prefetch");
-    if any("sec-purpose", &prefetch) || any("purpose", &prefetch) || any("x-moz", &prefetch) {
+    if is_prefetch(headers) {
         return false;
     }
     let mut accept = headers.get_all(http::header::ACCEPT).iter().peekable();

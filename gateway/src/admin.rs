@@ -121,8 +121,11 @@ impl AdminApp {
         if !self.authorized(req) {
             return unauthorized("/sessions");
         }
-        let known = |site: &str| self.current.load().sites.iter().any(|s| s.name == site);
-        let (status, body) = crate::admin_sessions::answer(&self.stores, &req.method, req.uri.query(), known).await;
+        let snapshot = self.current.load_full();
+        let known = |site: &str| snapshot.sites.iter().any(|s| s.name == site);
+        let group = snapshot.auth_host.as_ref().map(|a| &a.group);
+        let (status, body) =
+            crate::admin_sessions::answer(&self.stores, group, &req.method, req.uri.query(), known).await;
         json(status, body)
     }
 }

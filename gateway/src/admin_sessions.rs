@@ -15,6 +15,7 @@ const MAX_PARAM: usize = 512;
 /// name is one of the running configuration's.
 pub async fn answer(
     stores: &Stores,
+    group: Option<&sso_filters::cross_site::SsoGroup>,
     method: &Method,
     query: Option<&str>,
     known: impl Fn(&str) -> bool,
@@ -35,11 +36,7 @@ pub async fn answer(
             .customer_sessions(&site, &customer)
             .await
             .map(|sessions| listing(&site, &customer, &sessions)),
-        Method::DELETE => store.end_customer_sessions(&site, &customer).await.map(|ended| {
-            // Debug formatting: a customer id cannot forge log lines.
-            tracing::warn!(site = ?site, customer = ?customer, ended, "sessions ended by an administrator");
-            serde_json::json!({ "site": site, "customer": customer, "ended": ended })
-        }),
+        Method::DELETE => end_all(store.as_ref(), group, &site, &customer).await,
         _ => {
             return (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -54,6 +51,24 @@ pub async fn answer(
             error("store_unavailable", &e.to_string()),
         ),
     }
+}
+
+/// Ends a customer's sessions on `site`, and the cross-site SSO sessions a session of
+/// theirs there was linked to (with every session linked to those, on every site).
+async fn end_all(
+    store: &dyn sso_filters::store::SessionStore,
+    group: Option<&sso_filters::cross_site::SsoGroup>,
+    site: &str,
+    customer: &str,
+) -> Result<serde_json::Value, sso_filters::store::StoreError> {
+    let sso = match group {
+        Some(group) => group.end_by_customer(site, customer).await?,
+        None => 0,
+    };
+    let ended = store.end_customer_sessions(site, customer).await?;
+    // Debug formatting: a customer id cannot forge log lines.
+    tracing::warn!(site = ?site, customer = ?customer, ended, sso_sessions = sso, "sessions ended by an administrator");
+    Ok(serde_json::json!({ "site": site, "customer": customer, "ended": ended, "sso_sessions_ended": sso }))
 }
 
 fn params(query: Option<&str>) -> Result<(String, String), &'static str> {

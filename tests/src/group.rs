@@ -35,6 +35,8 @@ pub struct GroupOptions<'a> {
     pub redis: bool,
     /// Extra `[sso]` keys.
     pub sso: &'a str,
+    /// Extra `[server]` keys (e.g. rate limits).
+    pub server: &'a str,
 }
 
 impl Group {
@@ -57,7 +59,7 @@ impl Group {
         let redis = options.redis.then(TestRedis::shared);
         let prefix = unique_prefix();
         let build = |config: GatewayConfig| -> GatewayConfig {
-            let mut config = config.top(&format!(
+            let mut config = config.server(options.server).top(&format!(
                 "[sso]\nauth_host = \"http://auth.localhost:{port}\"\n{}",
                 options.sso
             ));

@@ -144,6 +144,12 @@ async fn mint(group: &Group, shopper: &Shopper, site: &str) -> Result<(String, S
     Ok((token, state))
 }
 
+/// The name of the state cookie of the link round with `state`.
+fn state_cookie(state: &str) -> String {
+    let hash = sso_filters::store::hashed_key(&["link-state", state]);
+    format!("sso_session_link_state_{}", &hash[..16])
+}
+
 /// Redeems `token` at `url`'s site as a browser holding `state`; the new session
 /// cookie, if it signed in.
 async fn redeem(url: &str, token: &str, state: &str) -> Result<Option<String>> {
@@ -155,7 +161,7 @@ async fn redeem(url: &str, token: &str, state: &str) -> Result<Option<String>> {
     let r = client
         .get(format!("{url}/_sso/ott?token={token}&state={state}&return_to=%2F"))
         .header("accept", "text/html")
-        .header("cookie", format!("sso_session_link_state={state}.check"))
+        .header("cookie", format!("{}={state}.check", state_cookie(state)))
         .send()
         .await?;
     assert_eq!(r.status(), 303, "always back to the page");
@@ -362,7 +368,8 @@ async fn hostile_links_tokens_and_redirect_targets_get_clear_answers() -> Result
         let back = shopper
             .page(&group.url("shop-b", &format!("/_sso/ott?state={state}&return_to={evil}")))
             .await?;
-        assert_eq!(back.headers()["location"], "/", "{evil}");
+        // (No state cookie here: the page comes back marked, so it cannot loop.)
+        assert_eq!(back.headers()["location"], "/?sso_checked=1", "{evil}");
     }
     // A huge or malformed token is a refusal, not an error; nobody is signed in.
     let huge = "A".repeat(8000);
@@ -496,5 +503,235 @@ async fn a_back_channel_logout_under_global_scope_ends_the_linked_sessions() -> 
         true,
         "another customer is untouched"
     );
+    Ok(())
+}
+
+/// `/_sso/ott` at `url` with `token` and the URL's `state`, from a browser whose state
+/// cookie holds `held` (another state: another browser's token).
+async fn redeem_with_cookie_of(url: &str, token: &str, state: &str, held: &str) -> Result<bool> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("shop-b.localhost", ([127, 0, 0, 1], 0).into())
+        .build()?;
+    let r = client
+        .get(format!("{url}/_sso/ott?token={token}&state={state}&return_to=%2F"))
+        .header("cookie", format!("{}={held}.check", state_cookie(held)))
+        .send()
+        .await?;
+    Ok(r.headers().get_all("set-cookie").iter().any(|c| {
+        c.to_str().unwrap_or("").starts_with("sso_session=") && !c.to_str().unwrap_or("").starts_with("sso_session=;")
+    }))
+}
+
+#[tokio::test]
+async fn a_token_that_reached_another_browser_is_spent_and_tabs_do_not_undo_each_other() -> Result<()> {
+    let group = Group::start(GroupOptions::default())?;
+    let shopper = Shopper::new(&HOSTS)?;
+    sign_in_on_a(&group, &shopper, "ivan").await?;
+    let b = group.a.site_url("shop-b", "");
+    // The victim's browser lands on a URL whose state is not in its cookies...
+    let (token, state) = mint(&group, &shopper, "shop-b").await?;
+    let victim_state = sso_filters::secret::random_token();
+    assert!(!redeem_with_cookie_of(&b, &token, &state, &victim_state).await?);
+    // ...and whoever else saw that URL cannot use it afterwards.
+    assert!(redeem(&b, &token, &state).await?.is_none(), "spent by the refusal");
+
+    // Two tabs opened at once on an auto site: both rounds succeed.
+    let fresh = Shopper::new(&HOSTS)?;
+    sign_in_on_a(&group, &fresh, "judy").await?;
+    let first = fresh.page(&group.url("shop-b", "/one")).await?;
+    let second = fresh.page(&group.url("shop-b", "/two")).await?;
+    let mut landed = Vec::new();
+    for r in [first, second] {
+        let at_auth = fresh.page(r.headers()["location"].to_str()?).await?;
+        let ott = fresh.page(at_auth.headers()["location"].to_str()?).await?;
+        assert_eq!(ott.status(), 303);
+        landed.push(ott.headers()["location"].to_str()?.to_string());
+        let signed_in = ott.headers().get_all("set-cookie").iter().any(|c| {
+            c.to_str().unwrap_or("").starts_with("sso_session=")
+                && !c.to_str().unwrap_or("").starts_with("sso_session=;")
+        });
+        assert!(signed_in, "each tab signs in");
+    }
+    assert_eq!(landed, ["/one", "/two"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_browser_without_cookies_gets_its_page_and_crowds_are_not_rate_limited() -> Result<()> {
+    let group = Group::start(GroupOptions {
+        server: "[server.rate_limits]\ncallback = 2",
+        ..GroupOptions::default()
+    })?;
+    group.ready().await?;
+    // No cookie jar at all: the page comes after one round, not a redirect loop.
+    let cookieless = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("shop-b.localhost", ([127, 0, 0, 1], 0).into())
+        .resolve("auth.localhost", ([127, 0, 0, 1], 0).into())
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64) no-cookies")
+        .build()?;
+    let mut url = url::Url::parse(&group.url("shop-b", "/catalog"))?;
+    let mut hops = 0;
+    let landed = loop {
+        let r = cookieless
+            .get(url.as_str())
+            .header("accept", "text/html")
+            .send()
+            .await?;
+        if !r.status().is_redirection() {
+            break r;
+        }
+        hops += 1;
+        assert!(hops < 6, "redirect loop at {url}");
+        url = url.join(r.headers()["location"].to_str()?)?;
+    };
+    assert_eq!(landed.status(), 200);
+    assert_eq!(url.path(), "/catalog");
+    // Five visitors behind one address, each once through the auth host: no 429.
+    for i in 0..5 {
+        let visitor = Shopper::new(&HOSTS)?;
+        let landing = open(&visitor, &group.url("shop-b", "/")).await?;
+        assert_eq!(landing.status, 200, "visitor {i}: {:?}", landing.visited);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn logouts_from_elsewhere_prefetches_and_a_site_logout_keep_the_group_signed_in() -> Result<()> {
+    let group = Group::start(GroupOptions::default())?;
+    let shopper = Shopper::new(&HOSTS)?;
+    sign_in_on_a(&group, &shopper, "ken").await?;
+    open(&shopper, &group.url("shop-b", "/")).await?;
+    // A speculative load of the logout link ends nothing.
+    let prefetch = shopper
+        .http
+        .get(group.url("shop-b", "/_sso/logout"))
+        .header("sec-purpose", "prefetch")
+        .send()
+        .await?;
+    assert_eq!(prefetch.status(), 400);
+    // Another site's link to shop-b's logout ends shop-b's session only.
+    let csrf = shopper
+        .http
+        .get(group.url("shop-b", "/_sso/logout"))
+        .header("accept", "text/html")
+        .header("sec-fetch-site", "cross-site")
+        .header("sec-fetch-mode", "navigate")
+        .header("sec-fetch-dest", "document")
+        .send()
+        .await?;
+    assert_eq!(csrf.status(), 303);
+    assert_eq!(
+        session(&shopper, &group.url("shop-b", "/_sso/session")).await?["authenticated"],
+        false
+    );
+    assert_eq!(
+        session(&shopper, &group.url("shop-a", "/_sso/session")).await?["authenticated"],
+        true
+    );
+    // After a site logout on shop-c, its sign-in is its own (the IdP), not the group's.
+    open(&shopper, &group.url("shop-c", "/_sso/login")).await?;
+    assert_eq!(
+        session(&shopper, &group.url("shop-c", "/_sso/session")).await?["authenticated"],
+        true
+    );
+    let out = shopper.page(&group.url("shop-c", "/_sso/logout")).await?;
+    assert_eq!(
+        out.headers()["location"],
+        "/",
+        "a site logout of a group session stays on the site"
+    );
+    let login = shopper.page(&group.url("shop-c", "/_sso/login")).await?;
+    let to = login.headers()["location"].to_str()?.to_string();
+    assert!(
+        to.contains(&group.idp_authority()),
+        "to the IdP, not the auth host: {to}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn ending_the_sign_in_from_outside_ends_the_sso_session_too() -> Result<()> {
+    use sso_tests::backchannel::{idp_key_file, Minter};
+    let group = Group::start(GroupOptions::default())?;
+    group.ready().await?;
+    // Signed in on shop-c (site logout scope), linked on shop-a; then shop-c's own
+    // session ends: the SSO session is all that is left of the sign-in there.
+    let shopper = Shopper::new(&HOSTS)?;
+    let landing = shopper
+        .walk(shopper.page(&group.url("shop-c", "/account")).await?, "lena")
+        .await?;
+    assert_eq!(echo_of(&landing.body)?["headers"]["x-customer-id"], "lena");
+    open(&shopper, &group.url("shop-a", "/")).await?;
+    shopper.page(&group.url("shop-c", "/_sso/logout")).await?;
+    assert_eq!(
+        session(&shopper, &group.url("shop-a", "/_sso/session")).await?["authenticated"],
+        true
+    );
+    // The IdP's back-channel logout (to shop-c, where no session is left) ends it all.
+    let idp = Minter::new(&group.idp.issuer(), sso_tests::CLIENT_ID, &idp_key_file()).await?;
+    let r = shopper
+        .http
+        .post(group.url("shop-c", "/_sso/backchannel-logout"))
+        .form(&[("logout_token", idp.sign(&idp.claims("lena")).as_str())])
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        session(&shopper, &group.url("shop-a", "/_sso/session")).await?["authenticated"],
+        false
+    );
+    let back = open(&shopper, &group.url("shop-b", "/")).await?;
+    assert_eq!(
+        echo_of(&back.body)?["headers"]["x-customer-id"],
+        serde_json::Value::Null,
+        "nothing signs her in again"
+    );
+
+    // Support's DELETE /sessions of a customer on a site ends the SSO session as well.
+    let other = Shopper::new(&HOSTS)?;
+    sign_in_on_a(&group, &other, "mike").await?;
+    open(&other, &group.url("shop-b", "/")).await?;
+    let r = reqwest::Client::new()
+        .delete(group.a.admin_url("/sessions?site=shop-b&customer=mike"))
+        .send()
+        .await?;
+    let body: serde_json::Value = r.json().await?;
+    assert_eq!(body["sso_sessions_ended"], 1, "{body}");
+    assert_eq!(
+        session(&other, &group.url("shop-a", "/_sso/session")).await?["authenticated"],
+        false
+    );
+    let back = open(&other, &group.url("shop-b", "/")).await?;
+    assert_eq!(
+        echo_of(&back.body)?["headers"]["x-customer-id"],
+        serde_json::Value::Null
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_new_sign_in_replaces_the_browsers_sso_session_and_nothing_escapes_a_logout() -> Result<()> {
+    let group = Group::start(GroupOptions::default())?;
+    group.ready().await?;
+    let shopper = Shopper::new(&HOSTS)?;
+    // shop-b checked a moment ago (no SSO session then), so its sign-in goes to the IdP.
+    open(&shopper, &group.url("shop-b", "/")).await?;
+    sign_in_on_a(&group, &shopper, "nina").await?;
+    let landing = shopper
+        .walk(shopper.page(&group.url("shop-b", "/_sso/login")).await?, "nina")
+        .await?;
+    assert!(
+        landing.visited.iter().any(|u| u.path() == "/_sso/adopt"),
+        "{:?}",
+        landing.visited
+    );
+    // The global logout on shop-b ends what the browser's first SSO session linked.
+    shopper.page(&group.url("shop-b", "/_sso/logout")).await?;
+    for site in ["shop-a", "shop-b"] {
+        let s = session(&shopper, &group.url(site, "/_sso/session")).await?;
+        assert_eq!(s["authenticated"], false, "{site}: {s}");
+    }
     Ok(())
 }

@@ -161,6 +161,16 @@ impl SiteAuth {
                 .end_indexed(SUB_INDEX, &key, claims, claims.session.is_some())
                 .await?;
         }
+        // The group's SSO sessions that came from this IdP session end too, with every
+        // session linked to them, even when no session of this site is left.
+        if let Some(group) = &self.cross_site {
+            let sso = group
+                .end_by_idp(issuer, claims.session.as_deref(), claims.subject.as_deref())
+                .await?;
+            if sso > 0 {
+                tracing::info!(site = %self.site.name, sso_sessions = sso, "back-channel logout: SSO sessions ended");
+            }
+        }
         if !self
             .stores
             .spent

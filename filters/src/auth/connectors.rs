@@ -180,7 +180,7 @@ impl SiteAuth {
             tracing::info!(site = %self.site.name, customer = %login.customer_id, "signed out by a customer-login token");
             self.events
                 .login(&self.site.name, LoginMethod::CustomerLogin.as_str(), "logout");
-            return self.logout(identity, false).await;
+            return self.logout(identity, false, false).await;
         }
         let landing = login
             .redirect_to

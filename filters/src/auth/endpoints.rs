@@ -93,7 +93,14 @@ impl SiteAuth {
             "/logout" | "/session" | "/token" if store_down => store_unavailable(json || rest != "/logout"),
             "/logout" if get || req.method == Method::POST => match limited(Endpoint::Logout, json) {
                 Some(limited) => limited,
-                None => self.logout(identity, json).await,
+                // A prefetch (speculation rules, `<link rel=prefetch>`) never signs out.
+                None if crate::navigation::is_prefetch(&req.headers) => {
+                    Reply::error(400, "not_a_page_load", "Open this link in the browser.", json)
+                }
+                None => {
+                    let from_elsewhere = crate::navigation::from_another_site(&req.headers);
+                    self.logout(identity, json, from_elsewhere).await
+                }
             },
             // Personal answers: no other origin may load them (CORP), and a page of
             // another site that makes the browser ask gets no token.
@@ -220,7 +227,11 @@ impl SiteAuth {
         }
         // A linked site asks the group's auth host first (one click with an SSO
         // session); it comes back to this same login when there is none.
-        if let Some(ask) = self.login_via_auth_host(&req.headers, &return_to, Some(query)) {
+        // (`via=idp` asks for the IdP itself.)
+        let ask = (!via_idp)
+            .then(|| self.login_via_auth_host(&req.headers, &return_to, Some(query)))
+            .flatten();
+        if let Some(ask) = ask {
             return ask;
         }
         if let Some(limited) = self.over_limit(Endpoint::Login, client, false) {
@@ -343,7 +354,9 @@ impl SiteAuth {
         Reply::error(status, code, message, wants_json(headers)).header("x-sso-retry", retry)
     }
 
-    pub(super) async fn logout(&self, identity: Option<&Identity>, json: bool) -> Reply {
+    /// `from_elsewhere`: the browser says another site sent it here (a logout there
+    /// ends only this site's session, not the group's).
+    pub(super) async fn logout(&self, identity: Option<&Identity>, json: bool, from_elsewhere: bool) -> Reply {
         // Only the browser's own cookie ends the session (and every API token minted
         // from it); an API token cannot sign its browser out.
         let ending = identity.filter(|i| i.from_cookie());
@@ -356,7 +369,7 @@ impl SiteAuth {
                 return store_unavailable(json);
             }
             // And, on a linked site, the SSO session with it (or only the link).
-            match self.end_linked(i).await {
+            match self.end_linked(i, from_elsewhere).await {
                 Ok(cookies) => linked_cookies = cookies,
                 Err(e) => {
                     tracing::warn!(site = %self.site.name, error = %e, "logout failed: the linked sessions could not be ended");
@@ -371,10 +384,14 @@ impl SiteAuth {
         // IdP may ask to confirm).
         let ends_at = |idp: &super::idps::Idp| match ending.map(|i| &i.session.login) {
             Some(l) if l.method == crate::sessions::LoginMethod::CustomerLogin => false,
-            Some(l) if l.method == crate::sessions::LoginMethod::Ott => l
-                .issuer
-                .as_deref()
-                .is_some_and(|iss| iss == idp.flow.provider.config.issuer.as_str()),
+            // A site-only logout of such a session must not end the group's IdP session.
+            Some(l) if l.method == crate::sessions::LoginMethod::Ott => {
+                self.site.sso.logout_scope == sso_config::sso::LogoutScope::Global
+                    && !from_elsewhere
+                    && l.issuer
+                        .as_deref()
+                        .is_some_and(|iss| iss == idp.flow.provider.config.issuer.as_str())
+            }
             _ => true,
         };
         let target = match self.idps.for_logout(ending.map(|i| &*i.session)) {

@@ -188,6 +188,17 @@ impl AuthHost {
         let Some(id) = SsoSessionId::parse(&grant.secret) else {
             return self.refuse("adopt_unknown", "This sign-in link is not valid.", req);
         };
+        // The browser's previous SSO session, if another, is replaced: it ends with the
+        // sessions linked to it (`auto` sites link to the new one at the next visit), so
+        // no session is left linked to an SSO session no browser can reach any more —
+        // which a global logout would then miss.
+        let previous = find_cookie(&req.headers, &self.cookies.session_name).and_then(SsoSessionId::parse);
+        if let Some(previous) = previous.filter(|p| *p != id) {
+            if let Err(e) = self.group.end(&previous.key()).await {
+                tracing::warn!(error = %e, "the replaced SSO session could not be ended");
+                return crate::auth::store_unavailable(wants_json(&req.headers));
+            }
+        }
         tracing::info!(site = %grant.site, "SSO session adopted by the auth host");
         Reply::redirect(303, back)
             .header(

@@ -105,6 +105,11 @@ pub fn parse_state_value(value: &str) -> Option<(&str, Intent, Option<String>)> 
     let query = match parts.next() {
         Some(q) => {
             let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(q).ok()?;
+            // A query as a request line carries it: printable ASCII, no spaces (it
+            // goes into a `Location` header).
+            if !bytes.iter().all(u8::is_ascii_graphic) {
+                return None;
+            }
             Some(String::from_utf8(bytes).ok()?)
         }
         None => None,
@@ -118,6 +123,7 @@ mod tests {
 
     #[test]
     fn state_values_read_back() {
+        use base64::Engine;
         let state = crate::secret::random_token();
         let v = state_value(&state, Intent::Login, Some("return_to=%2Fa&org=acme"));
         let (s, i, q) = parse_state_value(&v).expect("parses");
@@ -127,6 +133,14 @@ mod tests {
         );
         let v = state_value(&state, Intent::Check, None);
         assert_eq!(parse_state_value(&v).map(|p| p.1), Some(Intent::Check));
+        let newline = format!(
+            "{state}.login.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("a\nb")
+        );
+        assert!(
+            parse_state_value(&newline).is_none(),
+            "a query that could split a header"
+        );
         for bad in [
             "",
             "x.check",

@@ -29,8 +29,11 @@ impl SiteAuth {
             created_at: 0,
             expires_at: 0,
         };
-        match group.create(record).await {
-            Ok(created) => Some(created),
+        match group.create(record.clone()).await {
+            Ok((id, handle)) => {
+                group.index(&handle, &record, &self.site.name, &c.id).await;
+                Some((id, handle))
+            }
             Err(e) => {
                 tracing::warn!(site = %self.site.name, error = %e, "SSO session not started: store unavailable");
                 None

@@ -47,6 +47,23 @@ pub fn is_crawler(headers: &http::HeaderMap) -> bool {
     CRAWLERS.iter().any(|c| agent.contains(c))
 }
 
+/// The query parameter that stops the automatic trip for one page load (a browser
+/// that keeps no cookies here would otherwise go round forever).
+const SKIP_PARAM: &str = "sso_checked";
+
+/// `return_to` with the [`SKIP_PARAM`] added.
+fn with_skip(return_to: &str) -> String {
+    let sep = if return_to.contains('?') { '&' } else { '?' };
+    format!("{return_to}{sep}{SKIP_PARAM}=1")
+}
+
+/// The name (after the site's link-cookie prefix) of the state cookie of the round
+/// with `state`: 16 hex digits of its hash.
+fn state_cookie(state: &str) -> String {
+    let hash = crate::store::hashed_key(&["link-state", state]);
+    format!("state_{}", &hash[..16])
+}
+
 fn param(query: &str, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == name)
@@ -80,6 +97,9 @@ impl SiteAuth {
         if self.to_public_host(req).is_some() {
             return None;
         }
+        if req.uri.query().is_some_and(|q| param(q, SKIP_PARAM).is_some()) {
+            return None;
+        }
         let headers = &req.headers;
         if find_cookie(headers, &self.cookies.link_name("checked")).is_some()
             || find_cookie(headers, &self.cookies.link_name("off")).is_some()
@@ -101,7 +121,11 @@ impl SiteAuth {
         login_query: Option<&str>,
     ) -> Option<Reply> {
         self.cross_site.as_ref()?;
-        if find_cookie(headers, &self.cookies.link_name("checked")).is_some() {
+        // Asked a moment ago, or signed out of this site only: the site's own sign-in
+        // (after a site logout the shopper may want to sign in as someone else).
+        if find_cookie(headers, &self.cookies.link_name("checked")).is_some()
+            || find_cookie(headers, &self.cookies.link_name("off")).is_some()
+        {
             return None;
         }
         Some(self.to_auth_host(Intent::Login, return_to, login_query))
@@ -124,7 +148,8 @@ impl SiteAuth {
         Reply::redirect(303, group.auth_url(&format!("/_sso/link?{query}")))
             .header(
                 "set-cookie",
-                self.cookies.set_link("state", &cookie, STATE_TTL.as_secs() as i64),
+                self.cookies
+                    .set_link(&state_cookie(&state), &cookie, STATE_TTL.as_secs() as i64),
             )
             .header("cache-control", "no-store")
             .header("referrer-policy", "no-referrer")
@@ -141,19 +166,28 @@ impl SiteAuth {
         identity: Option<&Identity>,
         client: Option<IpAddr>,
     ) -> Reply {
-        if let Some(limited) = self.over_limit(crate::rate_limit::Endpoint::Callback, client, false) {
-            return limited;
-        }
         let query = req.uri.query().unwrap_or("");
+        let token = param(query, "token");
+        // Only a redemption costs the rate limit (a store write): a crowd behind one
+        // address coming back without a token is never refused its page.
+        if token.is_some() {
+            if let Some(limited) = self.over_limit(crate::rate_limit::Endpoint::Callback, client, false) {
+                return limited;
+            }
+        }
         let return_to = param(query, "return_to")
             .and_then(|r| safe_return_to(&r).map(str::to_string))
             .unwrap_or_else(|| "/".to_string());
-        let held = find_cookie(&req.headers, &self.cookies.link_name("state")).and_then(parse_state_value);
-        let asked = param(query, "state").unwrap_or_default();
+        let asked = param(query, "state")
+            .filter(|s| super::tokens::is_state(s))
+            .unwrap_or_default();
+        // Each round has its own state cookie, so two tabs do not undo each other.
+        let cookie_name = self.cookies.link_name(&state_cookie(&asked));
+        let held = find_cookie(&req.headers, &cookie_name).and_then(parse_state_value);
         let reply = match held {
             Some((state, intent, login_query)) if same(state, &asked) => match intent {
                 Intent::Bind => self.bind(query, identity, &return_to).await,
-                Intent::Check | Intent::Login => match param(query, "token") {
+                Intent::Check | Intent::Login => match token {
                     Some(token) => {
                         self.redeem(&token, state, identity, client, &return_to, intent, login_query)
                             .await
@@ -163,7 +197,12 @@ impl SiteAuth {
             },
             _ => {
                 self.events.rejected(&self.site.name, "sso_state");
-                if param(query, "token").is_some() {
+                if let (Some(token), Some(group)) = (&token, &self.cross_site) {
+                    // Spent all the same: a token that reached the wrong browser must
+                    // not stay usable for whoever else saw its URL.
+                    if let Err(e) = group.spend(token).await {
+                        tracing::warn!(site = %self.site.name, error = %e, "refused one-time token not spent: store unavailable");
+                    }
                     self.events.login(
                         &self.site.name,
                         LoginMethod::Ott.as_str(),
@@ -171,11 +210,17 @@ impl SiteAuth {
                     );
                 }
                 tracing::info!(site = %self.site.name, "cross-site sign-on answer without this browser's state; ignored");
-                self.no_sso_session(Intent::Check, &return_to, None)
+                // A browser that keeps no cookies for this site would be sent to the
+                // auth host again and again: the page itself says "checked" too.
+                let back = match held {
+                    None => with_skip(&return_to),
+                    Some(_) => return_to.clone(),
+                };
+                self.no_sso_session(Intent::Check, &back, None)
             }
         };
         reply
-            .header("set-cookie", self.cookies.set_link("state", "", 0))
+            .header("set-cookie", self.cookies.set_link(&state_cookie(&asked), "", 0))
             .header("cache-control", "no-store")
             .header("referrer-policy", "no-referrer")
     }
@@ -266,8 +311,10 @@ impl SiteAuth {
                 };
             }
         }
-        // An IdP's back-channel logout of the first sign-in reaches this session too.
+        // An IdP's back-channel logout of the first sign-in reaches this session too,
+        // and support's `DELETE /sessions` of this customer here, the SSO session.
         self.index_for_backchannel(&sid, &login, expires_at).await;
+        group.index(&grant.handle, &sso, &self.site.name, &customer_id).await;
         self.events.login(&self.site.name, method, "success");
         tracing::info!(site = %self.site.name, origin = %sso.origin_site, first_method = sso.first_method(), "signed in by one-time token");
         let target = self
@@ -354,11 +401,21 @@ impl SiteAuth {
     /// `logout_scope = "global"` the SSO session and every linked session end, on
     /// every site and replica; under `site`, only the link goes, and the `off` marker
     /// keeps `auto` from signing the shopper straight back in. The cookies to set.
-    pub(crate) async fn end_linked(&self, identity: &Identity) -> Result<Vec<String>, StoreError> {
+    /// A logout the browser marks as coming from another site (a link or form of
+    /// another site: logout CSRF) counts as `site`, whatever the configuration.
+    pub(crate) async fn end_linked(
+        &self,
+        identity: &Identity,
+        from_elsewhere: bool,
+    ) -> Result<Vec<String>, StoreError> {
         let (Some(group), Some(handle)) = (&self.cross_site, self.sso_handle(Some(identity))) else {
             return Ok(Vec::new());
         };
-        match self.site.sso.logout_scope {
+        let scope = match from_elsewhere {
+            true => LogoutScope::Site,
+            false => self.site.sso.logout_scope,
+        };
+        match scope {
             LogoutScope::Global => {
                 let ended = group.end(handle).await?;
                 tracing::info!(site = %self.site.name, ended, "global logout: the SSO session and its linked sessions ended");
