@@ -554,6 +554,28 @@ async fn a_token_that_reached_another_browser_is_spent_and_tabs_do_not_undo_each
         assert!(signed_in, "each tab signs in");
     }
     assert_eq!(landed, ["/one", "/two"]);
+    // Rounds that never came back: past a few, their cookies are cleared.
+    let stale: Vec<String> = (0..5)
+        .map(|_| format!("{}=x.check", state_cookie(&sso_filters::secret::random_token())))
+        .collect();
+    let stranger = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("shop-b.localhost", ([127, 0, 0, 1], 0).into())
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64)")
+        .build()?;
+    let r = stranger
+        .get(group.url("shop-b", "/"))
+        .header("accept", "text/html")
+        .header("cookie", stale.join("; "))
+        .send()
+        .await?;
+    let cleared = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter(|c| c.to_str().unwrap_or("").contains("Max-Age=0"))
+        .count();
+    assert_eq!(cleared, 5, "{:?}", r.headers());
     Ok(())
 }
 
@@ -727,6 +749,10 @@ async fn a_new_sign_in_replaces_the_browsers_sso_session_and_nothing_escapes_a_l
         "{:?}",
         landing.visited
     );
+    // The same shopper's sign-in elsewhere (even one another site's page set off)
+    // signs nobody out: her first SSO session is chained to the new one.
+    let s = session(&shopper, &group.url("shop-a", "/_sso/session")).await?;
+    assert_eq!(s["authenticated"], true, "{s}");
     // The global logout on shop-b ends what the browser's first SSO session linked.
     shopper.page(&group.url("shop-b", "/_sso/logout")).await?;
     for site in ["shop-a", "shop-b"] {

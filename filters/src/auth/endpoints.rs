@@ -382,7 +382,10 @@ impl SiteAuth {
         // a session of cross-site sign-on ends at this site's IdP only when that is the
         // IdP the shopper signed in with on the first shop (without `id_token_hint`: the
         // IdP may ask to confirm).
+        // A logout another site's page set off on a linked site stays on the site: the
+        // IdP's end-session would end the group's sign-in (back-channel logout).
         let ends_at = |idp: &super::idps::Idp| match ending.map(|i| &i.session.login) {
+            _ if from_elsewhere && self.cross_site.is_some() => false,
             Some(l) if l.method == crate::sessions::LoginMethod::CustomerLogin => false,
             // A site-only logout of such a session must not end the group's IdP session.
             Some(l) if l.method == crate::sessions::LoginMethod::Ott => {

@@ -188,14 +188,15 @@ impl AuthHost {
         let Some(id) = SsoSessionId::parse(&grant.secret) else {
             return self.refuse("adopt_unknown", "This sign-in link is not valid.", req);
         };
-        // The browser's previous SSO session, if another, is replaced: it ends with the
-        // sessions linked to it (`auto` sites link to the new one at the next visit), so
-        // no session is left linked to an SSO session no browser can reach any more —
-        // which a global logout would then miss.
+        // The browser's previous SSO session, if another, is replaced; no session may
+        // stay linked to an SSO session no browser can reach any more (a global logout
+        // would miss it). The same shopper's is chained to the new one (a logout ends
+        // both; a sign-in elsewhere, even one another site set off, signs nobody out);
+        // another shopper's ends with its sessions (`auto` sites link anew).
         let previous = find_cookie(&req.headers, &self.cookies.session_name).and_then(SsoSessionId::parse);
         if let Some(previous) = previous.filter(|p| *p != id) {
-            if let Err(e) = self.group.end(&previous.key()).await {
-                tracing::warn!(error = %e, "the replaced SSO session could not be ended");
+            if let Err(e) = self.replace(&previous.key(), &id.key()).await {
+                tracing::warn!(error = %e, "the replaced SSO session could not be chained or ended");
                 return crate::auth::store_unavailable(wants_json(&req.headers));
             }
         }
@@ -211,6 +212,20 @@ impl AuthHost {
                 self.cookies
                     .set(&self.cookies.binding_name, "", std::time::Duration::ZERO),
             )
+    }
+}
+
+impl AuthHost {
+    /// The browser's SSO session `earlier` gives way to `current`: chained to it when
+    /// both are the same shopper's, else ended with its linked sessions.
+    async fn replace(&self, earlier: &str, current: &str) -> Result<(), crate::store::StoreError> {
+        let (Some(old), Some(new)) = (self.group.get(earlier).await?, self.group.get(current).await?) else {
+            return self.group.end(earlier).await.map(|_| ());
+        };
+        if old.same_shopper(&new) && self.group.chain(current, earlier).await? {
+            return Ok(());
+        }
+        self.group.end(earlier).await.map(|_| ())
     }
 }
 

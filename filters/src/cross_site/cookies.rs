@@ -83,10 +83,14 @@ impl Intent {
     }
 }
 
+/// Longest `/login` query kept for after the round (a longer one is dropped: the
+/// shopper comes back to the plain sign-in).
+pub const MAX_LOGIN_QUERY: usize = 256;
+
 /// The state cookie's value: `<state>.<intent>[.<login query, base64url>]`.
 pub fn state_value(state: &str, intent: Intent, login_query: Option<&str>) -> String {
     use base64::Engine;
-    match login_query.filter(|q| !q.is_empty() && q.len() <= 1024) {
+    match login_query.filter(|q| !q.is_empty() && q.len() <= MAX_LOGIN_QUERY) {
         Some(q) => format!(
             "{state}.{}.{}",
             intent.as_str(),

@@ -25,6 +25,9 @@ const BY_IDP_SID: &str = "sso-by-idp-sid";
 const BY_IDP_SUB: &str = "sso-by-idp-sub";
 /// SSO sessions by a site and the customer id a session there has.
 const BY_CUSTOMER: &str = "sso-by-customer";
+/// The link member kind that chains another SSO session (`"=sso <handle>"`): site
+/// names are letters, digits, `-` and `_`, so it never reads as a site.
+const CHAINED: &str = "=sso";
 /// Most SSO sessions one index line holds (a customer's browsers).
 const MAX_INDEXED: usize = 64;
 
@@ -296,26 +299,64 @@ impl SsoGroup {
     /// Ends SSO session `handle` and every session linked to it, on every replica:
     /// the record first (no new one-time token, no new link after this), then each
     /// linked session, then the links and the data. How many sessions ended.
+    ///
+    /// SSO sessions chained to it ([`Self::chain`]: the same shopper's earlier SSO
+    /// session in the same browser) end with it, and theirs with them.
     pub async fn end(&self, handle: &str) -> Result<usize, StoreError> {
-        self.stores
-            .records
-            .put(SESSION, handle, Vec::new(), Duration::from_secs(1))
-            .await?;
         let mut ended = 0;
-        for member in self.stores.sets.members(LINKS, handle).await? {
-            let Some(sid) = member.split_once(' ').and_then(|(_, sid)| Sid::parse(sid)) else {
+        let mut queue = vec![handle.to_string()];
+        let mut done = std::collections::HashSet::new();
+        while let Some(handle) = queue.pop() {
+            if !done.insert(handle.clone()) || done.len() > MAX_LINKS {
                 continue;
-            };
-            if self.stores.sessions.remove(&sid).await? {
-                ended += 1;
+            }
+            self.stores
+                .records
+                .put(SESSION, &handle, Vec::new(), Duration::from_secs(1))
+                .await?;
+            for member in self.stores.sets.members(LINKS, &handle).await? {
+                match member.split_once(' ') {
+                    Some((CHAINED, other)) => queue.push(other.to_string()),
+                    Some((_, sid)) => {
+                        if let Some(sid) = Sid::parse(sid) {
+                            if self.stores.sessions.remove(&sid).await? {
+                                ended += 1;
+                            }
+                        }
+                    }
+                    None => {}
+                }
+            }
+            self.stores.sets.delete(LINKS, &handle).await?;
+            self.stores
+                .records
+                .put(DATA, &handle, Vec::new(), Duration::from_secs(1))
+                .await?;
+        }
+        Ok(ended)
+    }
+
+    /// Chains two SSO sessions of the same shopper in one browser (`current` is the
+    /// browser's, `earlier` the one it replaces): ending either ends both, with all
+    /// their linked sessions; `current` takes over `earlier`'s data when it has none.
+    pub async fn chain(&self, current: &str, earlier: &str) -> Result<bool, StoreError> {
+        let ttl = self.config.session_ttl;
+        let sets = &self.stores.sets;
+        let both = sets
+            .add(LINKS, current, &format!("{CHAINED} {earlier}"), ttl, MAX_LINKS)
+            .await?
+            && sets
+                .add(LINKS, earlier, &format!("{CHAINED} {current}"), ttl, MAX_LINKS)
+                .await?;
+        if both && self.data(current).await?.as_object().is_some_and(|o| o.is_empty()) {
+            let earlier_data = self.data(earlier).await?;
+            if earlier_data.as_object().is_some_and(|o| !o.is_empty()) {
+                if let Some(session) = self.get(current).await? {
+                    self.put_data(&session, current, &earlier_data).await?;
+                }
             }
         }
-        self.stores.sets.delete(LINKS, handle).await?;
-        self.stores
-            .records
-            .put(DATA, handle, Vec::new(), Duration::from_secs(1))
-            .await?;
-        Ok(ended)
+        Ok(both)
     }
 
     /// The SSO data document of `handle` (`{}` when none was stored).

@@ -60,6 +60,14 @@ impl SsoSession {
         }
     }
 
+    /// True when both came from the same shopper's sign-in: the same IdP and subject
+    /// (or, for a customer-login JWT, the same site and customer id).
+    pub fn same_shopper(&self, other: &SsoSession) -> bool {
+        self.issuer == other.issuer
+            && self.subject == other.subject
+            && (self.issuer.is_some() || self.origin_site == other.origin_site)
+    }
+
     /// The method the shopper first signed in with.
     pub fn first_method(&self) -> &'static str {
         LoginMethod::from_u8(self.method).map_or("unknown", LoginMethod::as_str)
@@ -109,6 +117,39 @@ pub fn open<T: DeserializeOwned>(seal: &Seal, context: &str, sealed: &[u8]) -> R
 mod tests {
     use super::*;
     use sso_config::Secret;
+
+    #[test]
+    fn the_same_shopper_is_the_same_idp_and_subject() {
+        let s = |issuer: Option<&str>, subject: &str, site: &str| SsoSession {
+            customer_id: subject.into(),
+            email: None,
+            name: None,
+            groups: vec![],
+            method: 0,
+            issuer: issuer.map(str::to_string),
+            subject: subject.into(),
+            idp_session: None,
+            origin_site: site.into(),
+            created_at: 0,
+            expires_at: 0,
+        };
+        let idp = Some("https://idp.example");
+        assert!(
+            s(idp, "ann", "a").same_shopper(&s(idp, "ann", "b")),
+            "one IdP account, any site"
+        );
+        assert!(!s(idp, "ann", "a").same_shopper(&s(idp, "bob", "a")));
+        assert!(!s(idp, "ann", "a").same_shopper(&s(Some("https://other.example"), "ann", "a")));
+        assert!(
+            s(None, "42", "a").same_shopper(&s(None, "42", "a")),
+            "one merchant customer"
+        );
+        assert!(
+            !s(None, "42", "a").same_shopper(&s(None, "42", "b")),
+            "another merchant's 42"
+        );
+        assert!(!s(None, "ann", "a").same_shopper(&s(idp, "ann", "a")));
+    }
 
     #[test]
     fn records_open_only_under_their_own_key_and_seal() {

@@ -74,7 +74,7 @@ impl SiteAuth {
     /// Where the browser goes after a sign-in here that started an SSO session: the
     /// auth host's binding round, then on to `target`.
     pub(crate) fn through_auth_host(&self, target: &str) -> Reply {
-        self.to_auth_host(Intent::Bind, target, None)
+        self.to_auth_host(None, Intent::Bind, target, None)
             .header("set-cookie", self.cookies.set_link("off", "", 0))
             .header("set-cookie", self.cookies.set_link("checked", "", 0))
     }

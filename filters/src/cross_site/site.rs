@@ -47,14 +47,19 @@ pub fn is_crawler(headers: &http::HeaderMap) -> bool {
     CRAWLERS.iter().any(|c| agent.contains(c))
 }
 
+/// Link rounds a browser may have open at once before the cookies of those that
+/// never came back are cleared.
+const MAX_ROUNDS: usize = 4;
+
 /// The query parameter that stops the automatic trip for one page load (a browser
 /// that keeps no cookies here would otherwise go round forever).
 const SKIP_PARAM: &str = "sso_checked";
 
 /// `return_to` with the [`SKIP_PARAM`] added.
 fn with_skip(return_to: &str) -> String {
-    let sep = if return_to.contains('?') { '&' } else { '?' };
-    format!("{return_to}{sep}{SKIP_PARAM}=1")
+    let (path, fragment) = return_to.split_at(return_to.find('#').unwrap_or(return_to.len()));
+    let sep = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{sep}{SKIP_PARAM}=1{fragment}")
 }
 
 /// The name (after the site's link-cookie prefix) of the state cookie of the round
@@ -108,7 +113,7 @@ impl SiteAuth {
         }
         let here = req.uri.path_and_query().map_or("/", |p| p.as_str());
         let return_to = crate::return_to::return_to_or_root(Some(here));
-        Some(self.to_auth_host(Intent::Check, &return_to, None))
+        Some(self.to_auth_host(Some(headers), Intent::Check, &return_to, None))
     }
 
     /// A sign-in on a linked site asks the auth host first (one click when there is
@@ -128,12 +133,20 @@ impl SiteAuth {
         {
             return None;
         }
-        Some(self.to_auth_host(Intent::Login, return_to, login_query))
+        Some(self.to_auth_host(Some(headers), Intent::Login, return_to, login_query))
     }
 
     /// The redirect to the auth host's `/_sso/link` for `intent`, with a fresh state
     /// in this site's state cookie.
-    pub(super) fn to_auth_host(&self, intent: Intent, return_to: &str, login_query: Option<&str>) -> Reply {
+    /// `headers`: the request's, when at hand (to clear the cookies of rounds that
+    /// never came back).
+    pub(super) fn to_auth_host(
+        &self,
+        headers: Option<&http::HeaderMap>,
+        intent: Intent,
+        return_to: &str,
+        login_query: Option<&str>,
+    ) -> Reply {
         let Some(group) = &self.cross_site else {
             return Reply::redirect(303, return_to.to_string());
         };
@@ -145,7 +158,20 @@ impl SiteAuth {
             .append_pair("return_to", return_to)
             .finish();
         let cookie = state_value(&state, intent, login_query);
-        Reply::redirect(303, group.auth_url(&format!("/_sso/link?{query}")))
+        // Rounds cut off before they came back leave their cookie behind for a while:
+        // past a few, they all go (a tab still in a round then simply comes back
+        // anonymous), so the browser's cookie jar for the site stays small.
+        let mut stale = headers
+            .map(|h| self.cookies.link_cookies(h, "state_"))
+            .unwrap_or_default();
+        if stale.len() < MAX_ROUNDS {
+            stale.clear();
+        }
+        let reply = stale.iter().fold(
+            Reply::redirect(303, group.auth_url(&format!("/_sso/link?{query}"))),
+            |reply, what| reply.header("set-cookie", self.cookies.set_link(what, "", 0)),
+        );
+        reply
             .header(
                 "set-cookie",
                 self.cookies

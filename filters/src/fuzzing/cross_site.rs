@@ -40,7 +40,7 @@ pub fn one_time_token(data: &[u8]) {
                 let again = state_value(state, intent, query.as_deref());
                 let (s2, i2, q2) = parse_state_value(&again).unwrap_or_else(|| panic!("{again:?} does not read back"));
                 assert_eq!((s2, i2), (state, intent));
-                let kept = query.filter(|q| !q.is_empty() && q.len() <= 1024);
+                let kept = query.filter(|q| !q.is_empty() && q.len() <= crate::cross_site::cookies::MAX_LOGIN_QUERY);
                 assert_eq!(q2, kept);
             }
         }

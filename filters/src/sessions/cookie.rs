@@ -114,6 +114,18 @@ impl CookieCodec {
         format!("{}{what}", self.link_prefix)
     }
 
+    /// The `what` of every cross-site sign-on cookie the request carries whose `what`
+    /// starts with `what_prefix` (e.g. the state cookies of link rounds).
+    pub fn link_cookies(&self, headers: &http::HeaderMap, what_prefix: &str) -> Vec<String> {
+        let prefix = self.link_name(what_prefix);
+        cookie_pairs(headers)
+            .filter_map(|(name, _)| {
+                name.strip_prefix(prefix.as_str())
+                    .map(|rest| format!("{what_prefix}{rest}"))
+            })
+            .collect()
+    }
+
     /// `Set-Cookie` for cross-site sign-on cookie `what` (`max_age` 0 deletes it).
     pub fn set_link(&self, what: &str, value: &str, max_age_secs: i64) -> String {
         self.build(self.link_name(what), value.to_string(), Some(max_age_secs))
