@@ -128,13 +128,21 @@ const merchant = (req, res, body) => {
   const returnTo = url.searchParams.get('return_to') || '/account';
   if (req.method === 'POST' && url.pathname === '/merchant/sign-in') {
     const form = new URLSearchParams(body);
+    // The merchant's own customers are numbers 1-999; the provisioning hook numbers
+    // the customers it creates for IdP sign-ins from 1001 up, so one number is never
+    // two people in the shop group.
+    const customerId = Number(form.get('customer_id'));
+    if (!Number.isInteger(customerId) || customerId < 1 || customerId > 999) {
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+      return res.end('The merchant\'s customer numbers are 1 to 999.');
+    }
     const claims = {
       iss: process.env.MERCHANT_CLIENT_ID || 'merchant-site',
       iat: Math.floor(Date.now() / 1000),
       jti: crypto.randomUUID(),
       operation: 'customer_login',
       store_hash: process.env.STORE_HASH || 'demo',
-      customer_id: Number(form.get('customer_id')) || 1,
+      customer_id: customerId,
       redirect_to: form.get('return_to') || '/account',
     };
     res.writeHead(303, { location: `/login/token/${signJwt(claims, process.env.MERCHANT_LOGIN_SECRET)}` });
@@ -147,7 +155,7 @@ const merchant = (req, res, body) => {
 <p>This page stands for the merchant's own website: it knows its customers and signs them in to the shop with a customer-login JWT.</p>
 <form method="post" action="/merchant/sign-in">
 <input type="hidden" name="return_to" value="${escape(returnTo)}">
-<label>Customer number <input name="customer_id" id="customer_id" value="42" inputmode="numeric"></label>
+<label>Customer number (1–999) <input name="customer_id" id="customer_id" value="42" inputmode="numeric"></label>
 <button type="submit" id="sign-in">Sign in to the shop</button>
 </form>
 <p>Or <a href="/_sso/login?via=idp&amp;return_to=${encodeURIComponent(returnTo)}">sign in with the identity provider</a>.</p>
