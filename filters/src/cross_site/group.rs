@@ -20,16 +20,9 @@ const DATA: &str = "sso-data";
 const OTT: &str = "sso-ott";
 const ADOPT: &str = "sso-adopt";
 const PENDING: &str = "sso-pending";
-/// SSO sessions by the IdP session (`sid`) and by the IdP subject they came from.
-const BY_IDP_SID: &str = "sso-by-idp-sid";
-const BY_IDP_SUB: &str = "sso-by-idp-sub";
-/// SSO sessions by a site and the customer id a session there has.
-const BY_CUSTOMER: &str = "sso-by-customer";
 /// The link member kind that chains another SSO session (`"=sso <handle>"`): site
 /// names are letters, digits, `-` and `_`, so it never reads as a site.
 const CHAINED: &str = "=sso";
-/// Most SSO sessions one index line holds (a customer's browsers).
-const MAX_INDEXED: usize = 64;
 
 /// Most local sessions one SSO session links (a shopper's browsers × sites). Past it
 /// a site's sign-on is refused (the shopper signs in there as usual); nothing that
@@ -60,7 +53,7 @@ impl LinkedSite {
 pub struct SsoGroup {
     pub config: SsoConfig,
     pub sites: HashMap<String, LinkedSite>,
-    stores: Stores,
+    pub(super) stores: Stores,
     seal: Seal,
 }
 
@@ -166,92 +159,6 @@ impl SsoGroup {
                 Ok(None)
             }
         }
-    }
-
-    /// Records where SSO session `handle` can be found when its sign-in must end from
-    /// outside the browser: by the IdP session and subject it came from (back-channel
-    /// logout) and by `site` and the customer id a session there has (the admin API).
-    /// A line that is full or cannot be written is logged: the SSO session then ends
-    /// only by a global logout or after `session_ttl`.
-    pub async fn index(&self, handle: &str, session: &SsoSession, site: &str, customer_id: &str) {
-        let ttl = self.config.session_ttl;
-        let mut lines = vec![(BY_CUSTOMER, crate::store::hashed_key(&[site, customer_id]))];
-        if let Some(issuer) = session.issuer.as_deref().map(|i| i.trim_end_matches('/')) {
-            lines.push((BY_IDP_SUB, crate::store::hashed_key(&[issuer, &session.subject])));
-            if let Some(idp_session) = &session.idp_session {
-                lines.push((BY_IDP_SID, crate::store::hashed_key(&[issuer, idp_session])));
-            }
-        }
-        for (kind, key) in lines {
-            match self.stores.sets.add(kind, &key, handle, ttl, MAX_INDEXED).await {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(
-                    site,
-                    index = kind,
-                    "SSO session index full; this SSO session is not indexed"
-                ),
-                Err(e) => tracing::warn!(site, index = kind, error = %e, "SSO session index not written"),
-            }
-        }
-    }
-
-    /// Ends the SSO sessions (and every session linked to them) that an IdP's
-    /// back-channel logout names: those of IdP session `idp_session`, and those of
-    /// `subject` that recorded no IdP session (or all of the subject's, for a token
-    /// without `sid`). How many SSO sessions ended.
-    pub async fn end_by_idp(
-        &self,
-        issuer: &str,
-        idp_session: Option<&str>,
-        subject: Option<&str>,
-    ) -> Result<usize, StoreError> {
-        let issuer = issuer.trim_end_matches('/');
-        let mut ended = 0;
-        if let Some(sid) = idp_session {
-            let key = crate::store::hashed_key(&[issuer, sid]);
-            ended += self
-                .end_indexed(BY_IDP_SID, &key, |s| s.idp_session.as_deref() == Some(sid))
-                .await?;
-        }
-        if let Some(sub) = subject {
-            let key = crate::store::hashed_key(&[issuer, sub]);
-            ended += self
-                .end_indexed(BY_IDP_SUB, &key, |s| {
-                    s.subject == sub && (idp_session.is_none() || s.idp_session.is_none())
-                })
-                .await?;
-        }
-        Ok(ended)
-    }
-
-    /// Ends the SSO sessions of `customer_id` on `site` (the admin API's `DELETE
-    /// /sessions`), with every session linked to them. How many SSO sessions ended.
-    pub async fn end_by_customer(&self, site: &str, customer_id: &str) -> Result<usize, StoreError> {
-        let key = crate::store::hashed_key(&[site, customer_id]);
-        self.end_indexed(BY_CUSTOMER, &key, |_| true).await
-    }
-
-    /// Ends the live SSO sessions of one index line that `named` accepts; takes the
-    /// ended and the gone off the line.
-    async fn end_indexed(
-        &self,
-        kind: &str,
-        key: &str,
-        named: impl Fn(&SsoSession) -> bool,
-    ) -> Result<usize, StoreError> {
-        let mut ended = 0;
-        for handle in self.stores.sets.members(kind, key).await? {
-            match self.get(&handle).await? {
-                Some(session) if !named(&session) => continue,
-                Some(_) => {
-                    self.end(&handle).await?;
-                    ended += 1;
-                }
-                None => {}
-            }
-            self.stores.sets.remove(kind, key, &handle).await?;
-        }
-        Ok(ended)
     }
 
     /// Records that `sid` on `site` is linked to SSO session `handle`, then checks the

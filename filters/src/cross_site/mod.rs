@@ -12,8 +12,10 @@
 //! - [`tokens`]: the secrets (SSO cookie, one-time token, browser binding).
 //! - [`records`]: what is stored, sealed.
 //! - [`group`]: the store operations on SSO sessions.
+//! - [`indexes`]: finding them when a sign-in ends from outside the browser.
 //! - [`auth_host`]: the auth host's endpoints.
 //! - [`site`]: a linked site's side (auto link, `/_sso/ott`, logout).
+//! - [`redeem`]: a one-time token redeemed at a site.
 //! - [`sign_in`]: a sign-in on a linked site starts the SSO session.
 //! - [`data`]: the shared document of `/_sso/sso-data`.
 //! - [`cookies`]: the cookies of both sides.
@@ -22,7 +24,9 @@ pub mod auth_host;
 pub mod cookies;
 pub mod data;
 pub mod group;
+pub mod indexes;
 pub mod records;
+pub mod redeem;
 pub mod sign_in;
 pub mod site;
 pub mod tokens;

@@ -6,14 +6,12 @@
 
 use super::cookies::{parse_state_value, state_value, Intent, CHECKED_TTL, STATE_TTL};
 use super::group::OttError;
-use super::records::SsoSession;
 use super::tokens::same;
 use crate::auth::{Identity, SiteAuth};
-use crate::connectors::provisioning::HookRequest;
 use crate::navigation::is_navigation;
 use crate::reply::Reply;
 use crate::return_to::safe_return_to;
-use crate::secret::{random_token, Sid};
+use crate::secret::random_token;
 use crate::sessions::cookie::find_cookie;
 use crate::sessions::LoginMethod;
 use crate::store::StoreError;
@@ -253,7 +251,7 @@ impl SiteAuth {
 
     /// No SSO session (or a token that did not work): the `checked` marker, then the
     /// page (`check`) or this site's own sign-in (`login`).
-    fn no_sso_session(&self, intent: Intent, return_to: &str, login_query: Option<&str>) -> Reply {
+    pub(super) fn no_sso_session(&self, intent: Intent, return_to: &str, login_query: Option<&str>) -> Reply {
         let target = match intent {
             Intent::Login => match login_query {
                 Some(q) => format!("{}/login?{q}", self.site.sso_prefix),
@@ -271,127 +269,6 @@ impl SiteAuth {
             "set-cookie",
             self.cookies.set_link("checked", "1", CHECKED_TTL.as_secs() as i64),
         )
-    }
-
-    /// Redeems a one-time token: a new session here, linked to the SSO session.
-    #[allow(clippy::too_many_arguments)]
-    async fn redeem(
-        &self,
-        token: &str,
-        state: &str,
-        identity: Option<&Identity>,
-        client: Option<IpAddr>,
-        return_to: &str,
-        intent: Intent,
-        login_query: Option<String>,
-    ) -> Reply {
-        let Some(group) = &self.cross_site else {
-            return Reply::redirect(303, return_to.to_string());
-        };
-        let method = LoginMethod::Ott.as_str();
-        let failed = |code: &str| {
-            self.events.login(&self.site.name, method, code);
-            self.events.rejected(&self.site.name, "bad_ott");
-            tracing::info!(site = %self.site.name, reason = code, "one-time token refused");
-            self.no_sso_session(intent, return_to, login_query.as_deref())
-        };
-        let (grant, sso) = match group.redeem(token, &self.site.name, state).await {
-            Ok(Ok(found)) => found,
-            Ok(Err(e)) => return failed(e.code()),
-            Err(e) => {
-                tracing::warn!(site = %self.site.name, error = %e, "one-time token not redeemed: store unavailable");
-                self.events.login(&self.site.name, method, "store_unavailable");
-                return crate::auth::store_unavailable(false);
-            }
-        };
-        let customer = match self.customer_of(&sso).await {
-            Ok(c) => c,
-            Err(code) => return failed(code),
-        };
-        self.end_previous(identity).await;
-        let customer_id = customer.id.clone();
-        let data = self
-            .new_session_data(customer, sso.login_source())
-            .linked_to(Some(grant.handle.clone()));
-        let (login, expires_at) = (data.login.clone(), data.expires_at);
-        let id = match self.stores.sessions.create(data).await {
-            Ok(id) => id,
-            Err(e) => {
-                tracing::warn!(site = %self.site.name, error = %e, "one-time token sign-in failed: store unavailable");
-                self.events.login(&self.site.name, method, "store_unavailable");
-                return crate::auth::store_unavailable(false);
-            }
-        };
-        let sid = Sid::of(&id);
-        match group.link(&grant.handle, &self.site.name, &sid).await {
-            Ok(true) => {}
-            other => {
-                // Ended meanwhile (a global logout), full, or not recorded: this
-                // session must not outlive the SSO session it came from.
-                if let Err(e) = self.stores.sessions.remove(&sid).await {
-                    tracing::warn!(site = %self.site.name, error = %e, "unlinked session not removed");
-                }
-                return match other {
-                    Err(_) => crate::auth::store_unavailable(false),
-                    _ => failed(OttError::SessionEnded.code()),
-                };
-            }
-        }
-        // An IdP's back-channel logout of the first sign-in reaches this session too,
-        // and support's `DELETE /sessions` of this customer here, the SSO session.
-        self.index_for_backchannel(&sid, &login, expires_at).await;
-        group.index(&grant.handle, &sso, &self.site.name, &customer_id).await;
-        self.events.login(&self.site.name, method, "success");
-        tracing::info!(site = %self.site.name, origin = %sso.origin_site, first_method = sso.first_method(), "signed in by one-time token");
-        let target = self
-            .platform_handoff(&customer_id, return_to, client)
-            .unwrap_or_else(|| return_to.to_string());
-        Reply::redirect(303, target)
-            .header("set-cookie", self.cookies.set_session(&id))
-            .header("set-cookie", self.cookies.set_link("off", "", 0))
-    }
-
-    /// The customer this site knows an SSO session's shopper as: its provisioning
-    /// hook's answer (method `ott`) when it has one, else the customer as the first
-    /// site signed them in. `Err` is a metric code.
-    async fn customer_of(&self, sso: &SsoSession) -> Result<crate::identity::Customer, &'static str> {
-        let mut customer = sso.customer();
-        if let Some(provisioner) = &self.connectors.provisioner {
-            let issuer = sso
-                .issuer
-                .clone()
-                .unwrap_or_else(|| format!("site:{}", sso.origin_site));
-            let who = HookRequest {
-                site: &self.site.name,
-                method: LoginMethod::Ott.as_str(),
-                issuer: &issuer,
-                subject: &sso.subject,
-                email: sso.email.as_deref(),
-                email_verified: None,
-                name: sso.name.as_deref(),
-                groups: &sso.groups,
-                idp: None,
-            };
-            match provisioner.provision(&who).await {
-                Ok(found) => {
-                    customer.id = found.customer_id;
-                    customer.groups = found.groups;
-                }
-                Err(e) => {
-                    tracing::warn!(site = %self.site.name, error = %e, "one-time token sign-in: provisioning failed");
-                    return Err(e.code());
-                }
-            }
-            if customer.groups.is_empty() {
-                customer.groups = self
-                    .site
-                    .provisioning
-                    .iter()
-                    .filter_map(|p| p.default_group.clone())
-                    .collect();
-            }
-        }
-        Ok(customer)
     }
 
     /// Back from the binding round after a sign-in here: the new SSO session goes to
