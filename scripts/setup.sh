@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine needs to build, demo and test sso-gateway:
 # cmake (Pingora's zlib-ng), Node.js + npm (the local OpenID provider and demo origin),
-# the pinned npm packages, Debian's chromium + chromium-driver (browser journey) and
-# redis-server (the Redis store tests start their own when none answers on :6379).
+# the pinned npm packages, Debian's chromium + chromium-driver (browser journey),
+# redis-server (the Redis store tests start their own when none answers on :6379) and
+# Debian's prometheus package for promtool (the metrics are checked with it).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v curl >/dev/null || need+=(curl)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v promtool >/dev/null || need+=(prometheus)
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -1,0 +1,52 @@
+//! The admin listener's `/metrics`, scraped after a real sign-in (IdP code flow on one
+//! shop, a one-time-token sign-in on another), passes `promtool check metrics`
+//! (Debian's `prometheus` package; `scripts/setup.sh` installs it).
+
+use anyhow::{Context, Result};
+use sso_tests::group::{Group, GroupOptions, HOSTS};
+use sso_tests::Shopper;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+#[tokio::test]
+async fn a_scrape_after_a_full_login_passes_promtool() -> Result<()> {
+    let group = Group::start(GroupOptions::default())?;
+    group.ready().await?;
+    let shopper = Shopper::new(&HOSTS)?;
+    let signed_in = shopper
+        .walk(shopper.page(&group.url("shop-a", "/account")).await?, "olga")
+        .await?;
+    assert_eq!(signed_in.status, 200);
+    let other = shopper
+        .walk(shopper.page(&group.url("shop-b", "/")).await?, "nobody")
+        .await?;
+    assert_eq!(other.status, 200);
+    let scrape = group.a.metrics().await;
+    for series in [
+        "sso_gateway_logins_total{method=\"oidc\",outcome=\"success\",site=\"shop-a\"}",
+        "sso_gateway_logins_total{method=\"ott\",outcome=\"success\",site=\"shop-b\"}",
+        "sso_gateway_requests_total{site=\"auth-host\"",
+    ] {
+        assert!(scrape.contains(series), "{series} missing from\n{scrape}");
+    }
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("promtool (Debian package prometheus; scripts/setup.sh installs it)")?;
+    promtool
+        .stdin
+        .take()
+        .context("promtool stdin")?
+        .write_all(scrape.as_bytes())?;
+    let out = promtool.wait_with_output()?;
+    assert!(
+        out.status.success(),
+        "promtool check metrics:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
