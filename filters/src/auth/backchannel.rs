@@ -53,13 +53,7 @@ impl SiteAuth {
             return Reply::error(405, "method_not_allowed", "This method is not allowed here.", true)
                 .header("allow", "POST");
         }
-        let is_form = req
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
-        if !is_form {
+        if !crate::request_parts::has_media_type(&req.headers, "application/x-www-form-urlencoded") {
             return self.bad_request("logout_request_content_type", "expected a form body with logout_token");
         }
         let mut tokens = url::form_urlencoded::parse(body.unwrap_or_default())

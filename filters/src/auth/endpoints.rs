@@ -183,11 +183,7 @@ impl SiteAuth {
         identity: Option<&Identity>,
         client: Option<IpAddr>,
     ) -> Reply {
-        let param = |name: &str| {
-            url::form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v)
-        };
+        let param = |name: &str| crate::request_parts::query_param(query, name);
         if let Some(code) = param("sso_error") {
             return self.sso_error_page(&code, wants_json(&req.headers));
         }

@@ -18,6 +18,7 @@ use super::group::{LinkedSite, SsoGroup};
 use super::tokens::{is_state, same, BrowserBinding, SsoSessionId};
 use crate::auth::AuthEvents;
 use crate::reply::{wants_json, Reply};
+use crate::request_parts::query_param;
 use crate::return_to::safe_return_to;
 use crate::sessions::cookie::find_cookie;
 use crate::store::Stores;
@@ -85,11 +86,7 @@ impl AuthHost {
 
     async fn link(&self, req: &http::request::Parts) -> Reply {
         let query = req.uri.query().unwrap_or("");
-        let param = |name: &str| {
-            url::form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
+        let param = |name: &str| query_param(query, name);
         let Some((name, site)) = param("site").and_then(|n| self.group.sites.get_key_value(&n)) else {
             return self.refuse("unknown_site", "This shop is not part of the group.", req);
         };
@@ -154,10 +151,7 @@ impl AuthHost {
     }
 
     async fn adopt(&self, req: &http::request::Parts) -> Reply {
-        let token = url::form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
-            .find(|(k, _)| k == "token")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default();
+        let token = query_param(req.uri.query().unwrap_or(""), "token").unwrap_or_default();
         let grant = match self.group.take_adopt(&token).await {
             Ok(Some(grant)) => grant,
             Ok(None) => {

@@ -33,13 +33,7 @@ impl SiteAuth {
             Ok(found) => found,
             Err(reply) => return reply,
         };
-        let json_type = req
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-        if !json_type {
+        if !crate::request_parts::has_media_type(&req.headers, "application/json") {
             return Reply::error(
                 415,
                 "unsupported_media_type",

@@ -124,6 +124,46 @@ impl SsoGroup {
         format!("{kind}:{key}")
     }
 
+    /// Stores `value` sealed as a single-use entry (`kind`, `key`) for `ttl`.
+    async fn put_once<T: serde::Serialize>(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let sealed = records::seal(&self.seal, &Self::context(kind, key), value)?;
+        self.stores.single_use.put(kind, key, sealed, ttl).await
+    }
+
+    /// Takes the single-use entry (`kind`, `key`), atomically: `None` when there is
+    /// none, or when it does not open (forged, moved, another version).
+    async fn take_once<T: serde::de::DeserializeOwned>(&self, kind: &str, key: &str) -> Result<Option<T>, StoreError> {
+        let Some(sealed) = self.stores.single_use.take(kind, key).await? else {
+            return Ok(None);
+        };
+        Ok(records::open(&self.seal, &Self::context(kind, key), &sealed).ok())
+    }
+
+    /// A fresh token granting `grant`, single-use, for `ott_ttl`.
+    async fn mint<T: serde::Serialize>(&self, kind: &str, grant: &T) -> Result<OneTimeToken, StoreError> {
+        let token = OneTimeToken::random();
+        self.put_once(kind, &token.key(), grant, self.config.ott_ttl).await?;
+        Ok(token)
+    }
+
+    /// What `token` grants, taken once; `None` for no token, or one unknown, used or expired.
+    async fn take_token<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        token: &str,
+    ) -> Result<Option<T>, StoreError> {
+        match OneTimeToken::parse(token) {
+            Some(token) => self.take_once(kind, &token.key()).await,
+            None => Ok(None),
+        }
+    }
+
     /// Starts an SSO session; its cookie value (for the auth host) and handle.
     pub async fn create(&self, mut session: SsoSession) -> Result<(SsoSessionId, String), StoreError> {
         let id = SsoSessionId::random();
@@ -295,19 +335,12 @@ impl SsoGroup {
 
     /// A one-time token for `site`, linking to `handle`, for the browser holding `state`.
     pub async fn mint_ott(&self, site: &str, handle: &str, state: &str) -> Result<OneTimeToken, StoreError> {
-        let token = OneTimeToken::random();
-        let key = token.key();
         let grant = OttGrant {
             site: site.to_string(),
             handle: handle.to_string(),
             state: state.to_string(),
         };
-        let sealed = records::seal(&self.seal, &Self::context(OTT, &key), &grant)?;
-        self.stores
-            .single_use
-            .put(OTT, &key, sealed, self.config.ott_ttl)
-            .await?;
-        Ok(token)
+        self.mint(OTT, &grant).await
     }
 
     /// Redeems a one-time token at `site` for the browser holding `state`: taken
@@ -319,14 +352,7 @@ impl SsoGroup {
         site: &str,
         state: &str,
     ) -> Result<Result<(OttGrant, SsoSession), OttError>, StoreError> {
-        let Some(token) = OneTimeToken::parse(token) else {
-            return Ok(Err(OttError::Unknown));
-        };
-        let key = token.key();
-        let Some(sealed) = self.stores.single_use.take(OTT, &key).await? else {
-            return Ok(Err(OttError::Unknown));
-        };
-        let Ok(grant) = records::open::<OttGrant>(&self.seal, &Self::context(OTT, &key), &sealed) else {
+        let Some(grant) = self.take_token::<OttGrant>(OTT, token).await? else {
             return Ok(Err(OttError::Unknown));
         };
         if grant.site != site {
@@ -343,28 +369,19 @@ impl SsoGroup {
 
     /// Spends a one-time token without honouring it (it reached the wrong browser).
     pub async fn spend(&self, token: &str) -> Result<(), StoreError> {
-        if let Some(token) = OneTimeToken::parse(token) {
-            self.stores.single_use.take(OTT, &token.key()).await?;
-        }
-        Ok(())
+        self.take_token::<OttGrant>(OTT, token).await.map(|_| ())
     }
 
     /// Keeps the SSO cookie of session `sid` (just signed in) until its browser comes
     /// back from the binding round.
     pub async fn stash_pending(&self, sid: &Sid, id: &SsoSessionId) -> Result<(), StoreError> {
-        let key = sid.encode();
-        let sealed = records::seal(&self.seal, &Self::context(PENDING, &key), &id.encode())?;
-        self.stores.single_use.put(PENDING, &key, sealed, PENDING_TTL).await
+        self.put_once(PENDING, &sid.encode(), &id.encode(), PENDING_TTL).await
     }
 
     /// The SSO cookie waiting for session `sid`, taken once.
     pub async fn take_pending(&self, sid: &Sid) -> Result<Option<SsoSessionId>, StoreError> {
-        let key = sid.encode();
-        let Some(sealed) = self.stores.single_use.take(PENDING, &key).await? else {
-            return Ok(None);
-        };
-        let text: String = records::open(&self.seal, &Self::context(PENDING, &key), &sealed)?;
-        Ok(SsoSessionId::parse(&text))
+        let text: Option<String> = self.take_once(PENDING, &sid.encode()).await?;
+        Ok(text.as_deref().and_then(SsoSessionId::parse))
     }
 
     /// An adopt token: the auth host will set `id` as its cookie, for the browser
@@ -376,31 +393,17 @@ impl SsoGroup {
         site: &str,
         return_to: &str,
     ) -> Result<OneTimeToken, StoreError> {
-        let token = OneTimeToken::random();
-        let key = token.key();
         let grant = AdoptGrant {
             secret: id.encode(),
             binding: binding.to_string(),
             site: site.to_string(),
             return_to: return_to.to_string(),
         };
-        let sealed = records::seal(&self.seal, &Self::context(ADOPT, &key), &grant)?;
-        self.stores
-            .single_use
-            .put(ADOPT, &key, sealed, self.config.ott_ttl)
-            .await?;
-        Ok(token)
+        self.mint(ADOPT, &grant).await
     }
 
     /// An adopt token taken once; `None` when unknown, used or expired.
     pub async fn take_adopt(&self, token: &str) -> Result<Option<AdoptGrant>, StoreError> {
-        let Some(token) = OneTimeToken::parse(token) else {
-            return Ok(None);
-        };
-        let key = token.key();
-        let Some(sealed) = self.stores.single_use.take(ADOPT, &key).await? else {
-            return Ok(None);
-        };
-        Ok(records::open(&self.seal, &Self::context(ADOPT, &key), &sealed).ok())
+        self.take_token(ADOPT, token).await
     }
 }

@@ -10,6 +10,7 @@ use super::tokens::same;
 use crate::auth::{Identity, SiteAuth};
 use crate::navigation::is_navigation;
 use crate::reply::Reply;
+use crate::request_parts::query_param as param;
 use crate::return_to::safe_return_to;
 use crate::secret::random_token;
 use crate::sessions::cookie::find_cookie;
@@ -65,12 +66,6 @@ fn with_skip(return_to: &str) -> String {
 fn state_cookie(state: &str) -> String {
     let hash = crate::store::hashed_key(&["link-state", state]);
     format!("state_{}", &hash[..16])
-}
-
-fn param(query: &str, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 impl SiteAuth {
