@@ -95,5 +95,5 @@ impl AuthEvents for NoEvents {
     fn login(&self, _: &str, _: &str, _: &str) {}
     fn rejected(&self, _: &str, _: &str) {}
     fn session_lookup(&self, _: &'static str) {}
-    fn idp_call(&self, _: &str, _: &str, _: f64) {}
+    fn idp_call(&self, _: &str, _: &str, _: f64, _: bool) {}
 }

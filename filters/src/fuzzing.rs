@@ -25,6 +25,40 @@ pub use backchannel::logout_token;
 pub use connectors::{customer_login, ecwid_profile, hook_answer, idp_choice};
 pub use cross_site::one_time_token;
 
+/// Incoming `X-Request-Id` values ([`crate::request_id::RequestId::decide`]). The
+/// first byte says whether the peer is trusted (odd: yes); the rest is header values,
+/// one per line. Whatever comes in, the id is 1–128 bytes of the plain alphabet; it
+/// is the incoming value only from a trusted peer that sent exactly one plain value,
+/// else a new 32-hex-digit id.
+pub fn request_id(data: &[u8]) {
+    use crate::request_id::{RequestId, MAX_LEN, REQUEST_ID_HEADER};
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let trusted = flags % 2 == 1;
+    let mut headers = http::HeaderMap::new();
+    for line in rest.split(|b| *b == b'\n') {
+        if let Ok(value) = http::HeaderValue::from_bytes(line) {
+            headers.append(REQUEST_ID_HEADER, value);
+        }
+    }
+    let id = RequestId::decide(&headers, trusted);
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(&b);
+    let s = id.as_str();
+    assert!(!s.is_empty() && s.len() <= MAX_LEN && s.bytes().all(plain), "{s:?}");
+    let values: Vec<&[u8]> = headers
+        .get_all(REQUEST_ID_HEADER)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    let kept = trusted && values.len() == 1 && RequestId::parse(values[0]).is_some();
+    if kept {
+        assert_eq!(s.as_bytes(), values[0]);
+    } else {
+        assert!(s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()), "{s:?}");
+    }
+}
+
 /// Request-targets through [`TargetForm::classify`] and [`RequestPath::canonical`],
 /// then route matching. The first byte picks the site policy (bit 0: case-insensitive,
 /// bit 1: encoded slashes allowed, bit 2: `OPTIONS`); the rest is the raw target.

@@ -17,6 +17,7 @@ pub mod oidc;
 pub mod origin_credentials;
 pub mod rate_limit;
 pub mod reply;
+pub mod request_id;
 pub mod request_parts;
 pub mod request_path;
 pub mod return_to;

@@ -24,6 +24,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("idp_choice", fuzzing::idp_choice),
     ("one_time_token", fuzzing::one_time_token),
     ("logout_token", fuzzing::logout_token),
+    ("request_id", fuzzing::request_id),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -113,6 +114,11 @@ fn token_corpus() {
 #[test]
 fn request_path_corpus() {
     replay("request_path");
+}
+
+#[test]
+fn request_id_corpus() {
+    replay("request_id");
 }
 
 #[test]

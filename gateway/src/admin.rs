@@ -182,6 +182,8 @@ impl ServeHttp for AdminApp {
             "/metrics" => {
                 // Exact at scrape time: the store applies pending expiries and evictions first.
                 self.metrics.sessions_active.set(self.stores.sessions.len() as i64);
+                let certs = self.current.load().certs.as_ref().map(|c| c.expiries());
+                self.metrics.set_certificates(certs.unwrap_or_default());
                 reply(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render())
             }
             "/reload" => self.reload(req).await,

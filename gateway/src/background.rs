@@ -89,6 +89,14 @@ async fn keep_fresh(provider: Arc<OidcProvider>, metrics: Arc<Metrics>) {
             .idp_request_duration
             .with_label_values(&[&provider.site, "discovery"])
             .observe(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            metrics
+                .idp_errors
+                .with_label_values(&[&provider.site, "discovery"])
+                .inc();
+        }
+        // Discovery fetches the signing keys too; a failure before them counts as theirs.
+        metrics.jwks_refreshed(&provider.site, result.is_ok());
         wait = match result {
             Ok(()) => {
                 if !had_metadata {

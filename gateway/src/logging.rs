@@ -13,7 +13,7 @@ pub fn init(format: LogFormat, level: &str) {
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let result = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_span_list(false).try_init(),
         LogFormat::Human => builder.try_init(),
     };
     if let Err(e) = result {

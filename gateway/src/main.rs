@@ -13,6 +13,7 @@ mod readiness;
 mod reload;
 mod reload_command;
 mod request_body;
+mod request_ctx;
 mod respond;
 mod restart_keys;
 mod server;

@@ -3,9 +3,9 @@
 //! current configuration snapshot once (`new_ctx`) and uses that one to the end,
 //! whatever a reload swaps in meanwhile.
 
-use crate::metrics::{Metrics, SiteMetrics};
+use crate::metrics::{AccessLabel, Metrics, SiteMetrics};
+use crate::request_ctx::RequestCtx;
 use crate::respond::write_reply;
-use crate::site::Site;
 use crate::snapshot::{CurrentSnapshot, Snapshot};
 use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -13,16 +13,17 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{ErrorSource, ErrorType};
-use sso_filters::auth::Identity;
 use sso_filters::cache_control::private_cache_control;
 use sso_filters::forwarded::{unbelieved_headers, Forwarded};
 use sso_filters::reply::wants_json;
+use sso_filters::request_id::{RequestId, REQUEST_ID_HEADER};
 use sso_filters::request_path::{RequestPath, TargetError, TargetForm};
 use sso_filters::site_router::checked_authority;
 use sso_filters::{Flow, Reply};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 pub struct GatewayProxy {
     current: CurrentSnapshot,
@@ -30,29 +31,6 @@ pub struct GatewayProxy {
     /// The group's auth host (cross-site sign-on) counts as `site="auth-host"`.
     auth_host_metrics: SiteMetrics,
     metrics: Arc<Metrics>,
-}
-
-/// Per-request state shared by the phases.
-pub struct RequestCtx {
-    started: Instant,
-    /// The configuration this request started with.
-    snapshot: Arc<Snapshot>,
-    /// Index of the request's site in `snapshot.sites`.
-    site: Option<usize>,
-    upstream: Option<SocketAddr>,
-    connect_failures: usize,
-    client_ip: Option<IpAddr>,
-    /// The forwarded headers decided for this request.
-    forwarded: Option<Forwarded>,
-    /// The verified identity of the request, if any.
-    identity: Option<Identity>,
-    /// True once identity headers were set on the upstream request.
-    identity_sent: bool,
-    /// `Authorization: Bearer <IdP access token>` for the origin, on a route with
-    /// `forward_idp_access_token` (a sensitive header value).
-    idp_access_token: Option<http::HeaderValue>,
-    /// The request is for the group's auth host (answered by the gateway).
-    auth_host: bool,
 }
 
 impl GatewayProxy {
@@ -65,28 +43,16 @@ impl GatewayProxy {
         }
     }
 
-    fn site_label(ctx: &RequestCtx) -> &str {
-        match site(ctx) {
-            Some(s) => s.name.as_str(),
-            None if ctx.auth_host => sso_filters::cross_site::auth_host::AUTH_HOST_LABEL,
-            None => "-",
-        }
-    }
-
     /// 400 for a request-target the gateway will not read as a path; counted.
     async fn refuse_target(&self, session: &mut Session, ctx: &RequestCtx, e: TargetError) -> Result<bool> {
         let json = wants_json(&session.req_header().headers);
         self.metrics
             .rejected
-            .with_label_values(&[Self::site_label(ctx), e.code()])
+            .with_label_values(&[ctx.site_label(), e.code()])
             .inc();
-        tracing::info!(
-            site = Self::site_label(ctx),
-            reason = e.code(),
-            "refused a request-target"
-        );
+        tracing::info!(site = ctx.site_label(), reason = e.code(), "refused a request-target");
         let reply = Reply::error(400, e.code(), "The address of this request is not valid.", json);
-        write_reply(session, reply).await?;
+        write_reply(session, ctx.stamp(reply)).await?;
         Ok(true)
     }
 
@@ -109,72 +75,13 @@ impl GatewayProxy {
         }
     }
 
-    /// The forwarded headers and client address, from the peer and (when trusted)
-    /// every line of its `X-Forwarded-*` headers.
-    fn forwarded(snapshot: &Snapshot, session: &Session) -> Forwarded {
-        let req = session.req_header();
-        let scheme = if is_tls(session) { "https" } else { "http" };
-        let host = sso_filters::site_router::request_authority(req);
-        snapshot
-            .trusted
-            .decide_for(&req.headers, peer_ip(session), host, scheme)
-    }
-}
-
-/// The request's site, in the snapshot it started with.
-fn site(ctx: &RequestCtx) -> Option<&Site> {
-    ctx.site.and_then(|i| ctx.snapshot.sites.get(i))
-}
-
-/// The request path as logged: no customer-login or platform-login token (they sign
-/// a customer in), on a known site or not.
-fn loggable_path<'a>(ctx: &RequestCtx, path: &'a str) -> std::borrow::Cow<'a, str> {
-    match site(ctx) {
-        Some(site) => site.auth.loggable_path(path),
-        None => sso_filters::auth::connectors::loggable_path(path),
-    }
-}
-
-/// True when the shopper's connection to the gateway is TLS.
-fn is_tls(session: &Session) -> bool {
-    session.digest().is_some_and(|d| d.ssl_digest.is_some())
-}
-
-fn peer_ip(session: &Session) -> Option<IpAddr> {
-    session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())
-}
-
-#[async_trait]
-impl ProxyHttp for GatewayProxy {
-    type CTX = RequestCtx;
-
-    /// No downstream modules: the gateway never compresses, so Pingora's (disabled)
-    /// compression module is not even set up per request.
-    fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
-
-    fn new_ctx(&self) -> RequestCtx {
-        RequestCtx {
-            started: Instant::now(),
-            snapshot: self.current.load_full(),
-            site: None,
-            upstream: None,
-            connect_failures: 0,
-            client_ip: None,
-            forwarded: None,
-            identity: None,
-            identity_sent: false,
-            idp_access_token: None,
-            auth_host: false,
-        }
-    }
-
     /// The request filters, in order: the request-target and its authority (400 for a
     /// target that is not a path, 421 for a host no site serves), the canonical path
     /// (400 when ambiguous; the origin is sent this path), identity headers stripped,
     /// the body of a gateway-owned request that needs it (bounded), identity (session
     /// cookie or gateway bearer token), gateway-owned endpoints, then the route's
     /// access rule on the route key. The first that answers ends the request.
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+    async fn filter_request(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let req = session.req_header();
         let form = TargetForm::classify(req.raw_path(), req.method == http::Method::OPTIONS);
         let authority = form.as_ref().map_err(|e| *e).and_then(|f| checked_authority(req, f));
@@ -192,7 +99,7 @@ impl ProxyHttp for GatewayProxy {
                     Ok(path) => auth.handle(session.req_header(), &path.path).await,
                     Err(e) => return self.refuse_target(session, ctx, e).await,
                 };
-                write_reply(session, reply).await?;
+                write_reply(session, ctx.stamp(reply)).await?;
                 return Ok(true);
             }
         }
@@ -204,7 +111,7 @@ impl ProxyHttp for GatewayProxy {
                 "This address is not served here. Check the link you followed.",
                 wants_json(&req.headers),
             );
-            write_reply(session, reply).await?;
+            write_reply(session, ctx.stamp(reply)).await?;
             return Ok(true);
         };
         let path = match RequestPath::canonical(&form, site.paths) {
@@ -237,7 +144,7 @@ impl ProxyHttp for GatewayProxy {
             Some(limit) => match crate::request_body::read_limited(session, limit).await {
                 Ok(body) => Some(body),
                 Err(reply) => {
-                    write_reply(session, reply).await?;
+                    write_reply(session, ctx.stamp(reply)).await?;
                     return Ok(true);
                 }
             },
@@ -258,6 +165,11 @@ impl ProxyHttp for GatewayProxy {
             .auth
             .endpoints(req, identity.as_ref(), ctx.client_ip, store_down, body.as_deref())
             .await;
+        let access = site.routes.access(route_key);
+        ctx.access = match flow {
+            Flow::Continue => AccessLabel::from(access),
+            Flow::Respond(_) => AccessLabel::Gateway,
+        };
         if let Flow::Continue = flow {
             // An `auto` site sends an anonymous page load to the group's auth host first.
             if let Some(link) = site.auth.auto_link(req, identity.as_ref(), store_down) {
@@ -265,7 +177,6 @@ impl ProxyHttp for GatewayProxy {
             }
         }
         if let Flow::Continue = flow {
-            let access = site.routes.access(route_key);
             flow = if store_down && access != sso_config::Access::Public {
                 // The credential could not be checked: neither let it through nor
                 // send a shopper who may be signed in to log in again.
@@ -323,19 +234,74 @@ impl ProxyHttp for GatewayProxy {
                     Some(hsts) => reply.header("strict-transport-security", hsts.clone()),
                     None => reply,
                 };
-                write_reply(session, reply).await?;
+                write_reply(session, ctx.stamp(reply)).await?;
                 Ok(true)
             }
         }
     }
 
+    /// The forwarded headers and client address, from the peer and (when trusted)
+    /// every line of its `X-Forwarded-*` headers.
+    fn forwarded(snapshot: &Snapshot, session: &Session) -> Forwarded {
+        let req = session.req_header();
+        let scheme = if is_tls(session) { "https" } else { "http" };
+        let host = sso_filters::site_router::request_authority(req);
+        snapshot
+            .trusted
+            .decide_for(&req.headers, peer_ip(session), host, scheme)
+    }
+}
+
+/// The request path as logged: no customer-login or platform-login token (they sign
+/// a customer in), on a known site or not.
+fn loggable_path<'a>(ctx: &RequestCtx, path: &'a str) -> std::borrow::Cow<'a, str> {
+    match ctx.site() {
+        Some(site) => site.auth.loggable_path(path),
+        None => sso_filters::auth::connectors::loggable_path(path),
+    }
+}
+
+/// True when the shopper's connection to the gateway is TLS.
+fn is_tls(session: &Session) -> bool {
+    session.digest().is_some_and(|d| d.ssl_digest.is_some())
+}
+
+fn peer_ip(session: &Session) -> Option<IpAddr> {
+    session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())
+}
+
+#[async_trait]
+impl ProxyHttp for GatewayProxy {
+    type CTX = RequestCtx;
+
+    /// No downstream modules: the gateway never compresses, so Pingora's (disabled)
+    /// compression module is not even set up per request.
+    fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new(self.current.load_full())
+    }
+
+    /// Decides the request id first (a trusted proxy's `X-Request-Id`, else a new
+    /// one); every log line of the request filters carries it, in the `request` span.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let trusted = peer_ip(session).is_some_and(|ip| ctx.snapshot.trusted.trusts(ip));
+        let id = RequestId::decide(&session.req_header().headers, trusted);
+        let span = tracing::info_span!("request", request_id = %id);
+        ctx.request_id = Some(id);
+        self.filter_request(session, ctx).instrument(span).await
+    }
+
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
-        let site = site(ctx).ok_or_else(|| Error::explain(ErrorType::InternalError, "no site chosen"))?;
+        let site = ctx
+            .site()
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "no site chosen"))?;
         let (addr, peer) = site
             .upstreams
             .select()
             .ok_or_else(|| Error::explain(ErrorType::ConnectNoRoute, "no upstream available"))?;
         ctx.upstream = Some(addr);
+        ctx.upstream_started = Some(Instant::now());
         Ok(peer)
     }
 
@@ -347,7 +313,7 @@ impl ProxyHttp for GatewayProxy {
         mut e: Box<Error>,
     ) -> Box<Error> {
         ctx.connect_failures += 1;
-        if let (Some(site), Some(addr)) = (site(ctx), ctx.upstream) {
+        if let (Some(site), Some(addr)) = (ctx.site(), ctx.upstream) {
             site.upstreams.mark_failed(&addr);
             // Try each other origin once before giving up.
             e.set_retry(ctx.connect_failures < site.upstreams.len());
@@ -363,7 +329,8 @@ impl ProxyHttp for GatewayProxy {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let Some(site) = site(ctx) else { return Ok(()) };
+        let Some(site) = ctx.site() else { return Ok(()) };
+        upstream.insert_header(REQUEST_ID_HEADER, ctx.request_id())?;
         if let Some(forwarded) = &ctx.forwarded {
             upstream.insert_header("x-forwarded-for", forwarded.for_chain.as_str())?;
             upstream.insert_header("x-forwarded-proto", forwarded.proto.as_str())?;
@@ -382,17 +349,21 @@ impl ProxyHttp for GatewayProxy {
         Ok(())
     }
 
-    /// HSTS on https sites; responses to requests that carried an identity are
-    /// personal: `Cache-Control: private`.
+    /// The origin's latency; HSTS on https sites; the request id; responses to
+    /// requests that carried an identity are personal: `Cache-Control: private`.
     async fn response_filter(
         &self,
         _session: &mut Session,
         upstream: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        if let Some(hsts) = site(ctx).and_then(|s| s.hsts.as_ref()) {
+        if let (Some(site), Some(started)) = (ctx.site(), ctx.upstream_started) {
+            site.metrics.observe_upstream(started.elapsed().as_secs_f64());
+        }
+        if let Some(hsts) = ctx.site().and_then(|s| s.hsts.as_ref()) {
             upstream.insert_header("strict-transport-security", hsts.as_str())?;
         }
+        upstream.insert_header(REQUEST_ID_HEADER, ctx.request_id())?;
         if ctx.identity_sent {
             let existing = upstream
                 .headers
@@ -420,9 +391,9 @@ impl ProxyHttp for GatewayProxy {
         if code == 502 {
             self.metrics
                 .upstream_errors
-                .with_label_values(&[Self::site_label(ctx)])
+                .with_label_values(&[ctx.site_label()])
                 .inc();
-            tracing::warn!(site = Self::site_label(ctx), upstream = ?ctx.upstream, error = %e, "upstream failed");
+            tracing::warn!(site = ctx.site_label(), upstream = ?ctx.upstream, error = %e, "upstream failed");
         }
         if code > 0 && session.response_written().is_none() {
             // Pingora drops the connection after a failed proxy attempt: say so, so
@@ -444,7 +415,7 @@ impl ProxyHttp for GatewayProxy {
                     json,
                 ),
             };
-            if let Err(err) = write_reply(session, reply).await {
+            if let Err(err) = write_reply(session, ctx.stamp(reply)).await {
                 tracing::debug!(error = %err, "could not write the error page");
             }
         }
@@ -459,10 +430,11 @@ impl ProxyHttp for GatewayProxy {
     fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
         let req = session.req_header();
         format!(
-            "{} {} site={}",
+            "{} {} site={} request_id={}",
             req.method,
             loggable_path(ctx, req.uri.path()),
-            Self::site_label(ctx)
+            ctx.site_label(),
+            ctx.request_id()
         )
     }
 
@@ -470,16 +442,17 @@ impl ProxyHttp for GatewayProxy {
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let elapsed = ctx.started.elapsed();
-        let per_site = match site(ctx) {
+        let per_site = match ctx.site() {
             Some(s) => &s.metrics,
             None if ctx.auth_host => &self.auth_host_metrics,
             None => &self.unknown_host_metrics,
         };
-        let site = Self::site_label(ctx);
-        per_site.observe(status, elapsed.as_secs_f64());
+        let site = ctx.site_label();
+        per_site.observe(ctx.access, status, elapsed.as_secs_f64());
         let req = session.req_header();
         tracing::info!(
             target: "access",
+            request_id = %ctx.request_id(),
             site,
             method = %req.method,
             path = %loggable_path(ctx, req.uri.path()),

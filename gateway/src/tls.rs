@@ -19,6 +19,8 @@ use std::time::SystemTime;
 struct CertSource {
     /// The config key it came from (`sites[0].tls`, `server.tls[1]`), for errors.
     label: String,
+    /// What the expiry metric calls it: the site's name, or `server.tls[i]`.
+    name: String,
     cert: PathBuf,
     key: PathBuf,
     current: ArcSwap<CertifiedKey>,
@@ -63,32 +65,45 @@ impl CertStore {
         let mut sources = Vec::new();
         let mut by_site = Vec::with_capacity(config.sites.len());
         let mut defaults = Vec::new();
-        let mut add = |label: String, cert: &Path, key: &Path, errors: &mut Vec<String>| match load(cert, key) {
-            Ok(k) => {
-                sources.push(CertSource {
-                    label,
-                    cert: cert.to_path_buf(),
-                    key: key.to_path_buf(),
-                    current: ArcSwap::from_pointee(k),
-                    modified: Mutex::new((modified(cert), modified(key))),
-                });
-                Some(sources.len() - 1)
-            }
-            Err(e) => {
-                errors.push(format!("{label}: {e}"));
-                None
-            }
-        };
+        let mut add =
+            |label: String, name: String, cert: &Path, key: &Path, errors: &mut Vec<String>| match load(cert, key) {
+                Ok(k) => {
+                    sources.push(CertSource {
+                        label,
+                        name,
+                        cert: cert.to_path_buf(),
+                        key: key.to_path_buf(),
+                        current: ArcSwap::from_pointee(k),
+                        modified: Mutex::new((modified(cert), modified(key))),
+                    });
+                    Some(sources.len() - 1)
+                }
+                Err(e) => {
+                    errors.push(format!("{label}: {e}"));
+                    None
+                }
+            };
         for (i, l) in config.server.tls.iter().enumerate() {
-            if let Some(idx) = add(format!("server.tls[{i}]"), &l.cert, &l.key, &mut errors) {
+            if let Some(idx) = add(
+                format!("server.tls[{i}]"),
+                format!("server.tls[{i}]"),
+                &l.cert,
+                &l.key,
+                &mut errors,
+            ) {
                 defaults.push(idx);
             }
         }
         for (i, site) in config.sites.iter().enumerate() {
-            let own = site
-                .tls
-                .as_ref()
-                .and_then(|tls| add(format!("sites[{i}].tls"), &tls.cert, &tls.key, &mut errors));
+            let own = site.tls.as_ref().and_then(|tls| {
+                add(
+                    format!("sites[{i}].tls"),
+                    site.name.clone(),
+                    &tls.cert,
+                    &tls.key,
+                    &mut errors,
+                )
+            });
             by_site.push(own);
         }
         if errors.is_empty() {
@@ -124,6 +139,20 @@ impl CertStore {
             }
         }
         (replaced, errors)
+    }
+
+    /// When each certificate in use expires: its name and the `notAfter` of its leaf,
+    /// in Unix seconds (a leaf that does not parse is left out).
+    pub fn expiries(&self) -> Vec<(String, i64)> {
+        self.sources
+            .iter()
+            .filter_map(|s| {
+                let key = s.current.load();
+                let leaf = key.cert.first()?;
+                let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+                Some((s.name.clone(), cert.validity().not_after.timestamp()))
+            })
+            .collect()
     }
 
     /// The certificate of site `site` (the router's index), else the default of

@@ -21,14 +21,37 @@ async fn a_scrape_after_a_full_login_passes_promtool() -> Result<()> {
         .walk(shopper.page(&group.url("shop-b", "/")).await?, "nobody")
         .await?;
     assert_eq!(other.status, 200);
+    // An API call with a token that is not one, from a client without a session.
+    let stranger = Shopper::new(&HOSTS)?;
+    let api = stranger
+        .http
+        .get(group.url("shop-a", "/api/orders"))
+        .header("accept", "application/json")
+        .bearer_auth("not-a-token")
+        .send()
+        .await?;
+    assert_eq!(api.status(), 401);
     let scrape = group.a.metrics().await;
+    // Every feature the sign-ins went through is there, with bounded labels.
     for series in [
         "sso_gateway_logins_total{method=\"oidc\",outcome=\"success\",site=\"shop-a\"}",
         "sso_gateway_logins_total{method=\"ott\",outcome=\"success\",site=\"shop-b\"}",
-        "sso_gateway_requests_total{site=\"auth-host\"",
+        "sso_gateway_logins_total{method=\"bearer\",outcome=\"bad_token\",site=\"shop-a\"}",
+        "sso_gateway_requests_total{access=\"-\",site=\"auth-host\"",
+        "sso_gateway_requests_total{access=\"gateway\",site=\"shop-a\",status=\"303\"}",
+        "sso_gateway_requests_total{access=\"api\",site=\"shop-a\",status=\"401\"}",
+        "sso_gateway_one_time_tokens_total{event=\"minted\",site=\"shop-b\"}",
+        "sso_gateway_one_time_tokens_total{event=\"redeemed\",site=\"shop-b\"}",
+        "sso_gateway_upstream_duration_seconds_count{site=\"shop-a\"}",
+        "sso_gateway_idp_request_duration_seconds_count{endpoint=\"token\",site=\"shop-a\"}",
+        "sso_gateway_jwks_refreshes_total{result=\"ok\",site=\"shop-a\"}",
+        "sso_gateway_session_lookups_total{result=\"hit\"}",
+        "sso_gateway_config_reloads_total{result=\"ok\"}",
+        "sso_gateway_build_info{version=",
     ] {
         assert!(scrape.contains(series), "{series} missing from\n{scrape}");
     }
+    assert!(!scrape.contains("olga"), "a customer in a label:\n{scrape}");
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

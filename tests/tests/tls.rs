@@ -62,6 +62,16 @@ async fn each_site_gets_its_certificate_http2_and_hsts() {
         assert_eq!(echo["headers"]["x-forwarded-proto"], "https");
         assert_eq!(echo["url"], "/p?q=1");
     }
+    // Each served certificate's expiry is in the metrics, by site or listener.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    for name in ["shop-a", "shop-b", "server.tls[0]"] {
+        let series = format!("sso_gateway_certificate_expiry_timestamp_seconds{{certificate=\"{name}\"}}");
+        let not_after = gw.metric(&series).await;
+        assert!(not_after > now + 86_400.0 * 365.0, "{series} = {not_after}");
+    }
     // A name no site has gets the listener's default certificate, and no proxying.
     let resp = shopper.api(&format!("https://other.localhost:{tls_port}/")).await;
     assert!(

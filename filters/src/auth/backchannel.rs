@@ -116,8 +116,12 @@ impl SiteAuth {
         if let Err(LogoutTokenError::NoMatchingKey) = token.verify_signature(state.metadata.jwks()) {
             let started = Instant::now();
             let refetched = provider.refetch_jwks(state.jwks_generation).await;
-            self.events
-                .idp_call(&self.site.name, "jwks", started.elapsed().as_secs_f64());
+            self.events.idp_call(
+                &self.site.name,
+                "jwks",
+                started.elapsed().as_secs_f64(),
+                refetched.is_ok(),
+            );
             if !matches!(refetched, Ok(true)) {
                 return Err(LogoutTokenError::NoMatchingKey);
             }

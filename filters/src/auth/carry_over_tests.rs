@@ -8,7 +8,7 @@ impl AuthEvents for NoEvents {
     fn login(&self, _: &str, _: &str, _: &str) {}
     fn rejected(&self, _: &str, _: &str) {}
     fn session_lookup(&self, _: &'static str) {}
-    fn idp_call(&self, _: &str, _: &str, _: f64) {}
+    fn idp_call(&self, _: &str, _: &str, _: f64, _: bool) {}
 }
 
 fn auth(config: &Config, stores: &Stores, provider: Option<Arc<OidcProvider>>) -> SiteAuth {

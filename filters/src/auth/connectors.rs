@@ -3,9 +3,9 @@
 //! login page as the sign-in entry, the provisioning step of an IdP sign-in, and the
 //! hand-off to a platform origin's customer-login endpoint after it.
 
-use super::{Identity, SiteAuth};
+use super::{AuthEvents, Identity, SiteAuth};
 use crate::connectors::customer_login::{mint, CustomerLoginError, CustomerLoginVerifier, FUTURE_SKEW};
-use crate::connectors::provisioning::{HookRequest, ProvisionError, Provisioner};
+use crate::connectors::provisioning::{HookRequest, HookTimer, ProvisionError, Provisioner};
 use crate::identity::Customer;
 use crate::oidc::flow::LoginDone;
 use crate::reply::Reply;
@@ -14,6 +14,8 @@ use crate::store::hashed_key;
 use sso_config::connectors::{MAX_CUSTOMER_LOGIN_AGE, RETURN_TO_PLACEHOLDER};
 use sso_config::{Config, SiteConfig};
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The [`Records`](crate::store::Records) kind of spent customer-login `jti`s.
 const SPENT_JTI: &str = "customer-login-jti";
@@ -26,10 +28,19 @@ pub struct Connectors {
 }
 
 impl Connectors {
-    pub fn from_config(config: &Config, site: &SiteConfig, stores: &crate::store::Stores) -> Result<Self, String> {
+    /// `events` hear of every call of the provisioning hook.
+    pub fn from_config(
+        config: &Config,
+        site: &SiteConfig,
+        stores: &crate::store::Stores,
+        events: Arc<dyn AuthEvents>,
+    ) -> Result<Self, String> {
         let seal = crate::store::record::Seal::from_secret(&config.sessions.cookie_secret);
+        let name = site.name.clone();
+        let timer: HookTimer =
+            Arc::new(move |took: Duration, outcome| events.provisioning_hook(&name, took.as_secs_f64(), outcome));
         let provisioner = match &site.provisioning {
-            Some(p) => Provisioner::new(p, stores.records.clone(), seal)?,
+            Some(p) => Provisioner::new(p, stores.records.clone(), seal, timer)?,
             None => None,
         };
         Ok(Connectors {

@@ -103,7 +103,7 @@ mod tests {
         fn session_lookup(&self, result: &'static str) {
             self.push(format!("lookup:{result}"));
         }
-        fn idp_call(&self, _: &str, _: &str, _: f64) {}
+        fn idp_call(&self, _: &str, _: &str, _: f64, _: bool) {}
     }
 
     impl Events {
@@ -189,11 +189,11 @@ mod tests {
         assert!(identify(&f, &bearer(customer_token.to_str().expect("text")))
             .await
             .is_none());
-        assert_eq!(f.events.take(), vec!["rejected:bad_token"]);
+        assert_eq!(f.events.take(), vec!["login:bad_token", "rejected:bad_token"]);
 
         let (api, _) = f.auth.api_token(&by_cookie).expect("api token");
         let by_bearer = identify(&f, &bearer(&api)).await.expect("bearer identity");
-        assert_eq!(f.events.take(), vec!["lookup:hit"]);
+        assert_eq!(f.events.take(), vec!["lookup:hit", "login:success"]);
         assert_eq!(by_bearer.via, Via::Bearer);
         assert_eq!(by_bearer.sid, by_cookie.sid);
         assert!(Arc::ptr_eq(&by_bearer.session, &by_cookie.session), "the same session");
@@ -222,7 +222,7 @@ mod tests {
         assert!(f.store.delete(&identity.sid), "logout");
         f.events.take();
         assert!(identify(&f, &bearer(&api)).await.is_none());
-        assert_eq!(f.events.take(), vec!["lookup:miss"]);
+        assert_eq!(f.events.take(), vec!["lookup:miss", "login:session_ended"]);
     }
 
     #[tokio::test]

@@ -49,10 +49,16 @@ pub trait AuthEvents: Send + Sync {
     /// A session lookup, by cookie or API token: `hit`, `miss` (no such live
     /// session on this site), `invalid` (a cookie that does not verify).
     fn session_lookup(&self, result: &'static str);
-    /// A call to the IdP took `seconds`.
-    fn idp_call(&self, site: &str, endpoint: &str, seconds: f64);
+    /// A call to the IdP took `seconds`; `answered` is false when the IdP could not
+    /// be reached or did not answer in its protocol (see [`IdpTimer`]).
+    fn idp_call(&self, site: &str, endpoint: &str, seconds: f64, answered: bool);
     /// A client went over its rate limit on `endpoint` (`login`, `callback`, `token`, `logout`).
     fn rate_limited(&self, _site: &str, _endpoint: &str) {}
+    /// The provisioning hook was called (a cached answer is not a call): `outcome` is
+    /// `ok` or a [`ProvisionError::code`](crate::connectors::provisioning::ProvisionError::code).
+    fn provisioning_hook(&self, _site: &str, _seconds: f64, _outcome: &'static str) {}
+    /// A cross-site one-time token for `site` was `minted`, `redeemed` or `refused`.
+    fn one_time_token(&self, _site: &str, _event: &'static str) {}
 }
 
 /// The identity a request carries, once verified: always a live session, found by
@@ -168,7 +174,8 @@ impl SiteAuth {
             .map(|provider| {
                 let ev = events.clone();
                 let name = site.name.clone();
-                let timer: IdpTimer = Arc::new(move |endpoint, d| ev.idp_call(&name, endpoint, d.as_secs_f64()));
+                let timer: IdpTimer =
+                    Arc::new(move |endpoint, d, answered| ev.idp_call(&name, endpoint, d.as_secs_f64(), answered));
                 let display_name = match provider.idp.as_deref() {
                     Some(n) => site
                         .idps
@@ -203,6 +210,8 @@ impl SiteAuth {
             parse(&names.token)?,
         ];
         let tokens = SiteTokens::new(signer.clone(), &issuer, &site.name, site.token.ttl);
+        let connectors = connectors::Connectors::from_config(config, site, stores, events.clone())
+            .map_err(AuthSetupError::Connectors)?;
         Ok(SiteAuth {
             site: site.clone(),
             stores: stores.clone(),
@@ -221,8 +230,7 @@ impl SiteAuth {
                 .as_ref()
                 .is_some_and(|o| o.logout_id_token_hint && o.logout_url.is_none()),
             rate_limits: crate::rate_limit::RateLimiter::from_config(&config.server.rate_limits),
-            connectors: connectors::Connectors::from_config(config, site, stores)
-                .map_err(AuthSetupError::Connectors)?,
+            connectors,
             cross_site: site
                 .sso
                 .linked()
@@ -264,22 +272,28 @@ impl SiteAuth {
         let Some(bearer) = bearer.map(str::trim) else {
             return Ok(None);
         };
+        // Each API call that shows a token counts as a `bearer` sign-in, by outcome.
+        let site = &self.site.name;
         let token = match self.tokens.verify_api(bearer) {
             Ok(token) => token,
             Err(e) => {
-                self.events.rejected(&self.site.name, "bad_token");
-                tracing::debug!(site = %self.site.name, error = %e, "bearer token refused");
+                self.events.login(site, "bearer", "bad_token");
+                self.events.rejected(site, "bad_token");
+                tracing::debug!(site = %site, error = %e, "bearer token refused");
                 return Ok(None);
             }
         };
         let Some(found) = self.session(token.sid, Via::Bearer).await? else {
+            self.events.login(site, "bearer", "session_ended");
             return Ok(None);
         };
         if found.customer().id != token.sub {
             // Signed by this site for this session, yet naming someone else: refuse.
-            self.events.rejected(&self.site.name, "bad_token");
+            self.events.login(site, "bearer", "bad_token");
+            self.events.rejected(site, "bad_token");
             return Ok(None);
         }
+        self.events.login(site, "bearer", "success");
         Ok(Some(found))
     }
 

@@ -75,8 +75,13 @@ impl ProvisionError {
     }
 }
 
+/// Records a call of the hook: how long it took and its outcome (`ok` or a
+/// [`ProvisionError::code`]).
+pub type HookTimer = Arc<dyn Fn(Duration, &'static str) + Send + Sync>;
+
 /// Calls one site's hook, with its cache.
 pub struct Provisioner {
+    timer: HookTimer,
     url: reqwest::Url,
     secret: Option<sso_config::Secret>,
     cache_ttl: Duration,
@@ -88,7 +93,12 @@ pub struct Provisioner {
 impl Provisioner {
     /// `None` when the site has no hook (only a default group). `cache`: where answers
     /// are reused from (memory or Redis).
-    pub fn new(config: &ProvisioningConfig, cache: Arc<dyn Records>, seal: Seal) -> Result<Option<Self>, String> {
+    pub fn new(
+        config: &ProvisioningConfig,
+        cache: Arc<dyn Records>,
+        seal: Seal,
+        timer: HookTimer,
+    ) -> Result<Option<Self>, String> {
         let Some(url) = &config.url else { return Ok(None) };
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
@@ -99,6 +109,7 @@ impl Provisioner {
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Some(Provisioner {
+            timer,
             url: url.clone(),
             secret: config.secret.clone(),
             cache_ttl: config.cache_ttl,
@@ -115,7 +126,11 @@ impl Provisioner {
         if let Some(hit) = self.cached(&key).await {
             return Ok(hit);
         }
-        let answer = self.ask(who).await?;
+        let started = std::time::Instant::now();
+        let asked = self.ask(who).await;
+        let outcome = asked.as_ref().map_or_else(ProvisionError::code, |_| "ok");
+        (self.timer)(started.elapsed(), outcome);
+        let answer = asked?;
         if !self.cache_ttl.is_zero() {
             let cached = Provisioned {
                 created: false,

@@ -136,7 +136,10 @@ impl AuthHost {
         let found = self.group.get(&handle).await;
         match found {
             Ok(Some(_)) => match self.group.mint_ott(site, &handle, state).await {
-                Ok(token) => Some(token.encode()),
+                Ok(token) => {
+                    self.events.one_time_token(site, "minted");
+                    Some(token.encode())
+                }
                 Err(e) => {
                     tracing::warn!(site, error = %e, "one-time token not minted: store unavailable");
                     None

@@ -30,6 +30,7 @@ impl SiteAuth {
         let method = LoginMethod::Ott.as_str();
         let failed = |code: &str| {
             self.events.login(&self.site.name, method, code);
+            self.events.one_time_token(&self.site.name, "refused");
             self.events.rejected(&self.site.name, "bad_ott");
             tracing::info!(site = %self.site.name, reason = code, "one-time token refused");
             self.no_sso_session(intent, return_to, login_query.as_deref())
@@ -81,6 +82,7 @@ impl SiteAuth {
         self.index_for_backchannel(&sid, &login, expires_at).await;
         group.index(&grant.handle, &sso, &self.site.name, &customer_id).await;
         self.events.login(&self.site.name, method, "success");
+        self.events.one_time_token(&self.site.name, "redeemed");
         tracing::info!(site = %self.site.name, origin = %sso.origin_site, first_method = sso.first_method(), "signed in by one-time token");
         let target = self
             .platform_handoff(&customer_id, return_to, client)

@@ -182,8 +182,10 @@ pub enum RefreshError {
     Unavailable(String),
 }
 
-/// Records how long an IdP call took (`endpoint`, duration).
-pub type IdpTimer = Arc<dyn Fn(&'static str, Duration) + Send + Sync>;
+/// Records an IdP call: `endpoint`, how long it took, and whether the IdP answered
+/// it (`false`: unreachable, timed out, or an answer that is not the protocol's; an
+/// OAuth error response such as `invalid_grant` is an answer).
+pub type IdpTimer = Arc<dyn Fn(&'static str, Duration, bool) + Send + Sync>;
 
 pub struct LoginFlow {
     pub provider: Arc<OidcProvider>,
@@ -288,7 +290,8 @@ impl LoginFlow {
             .set_pkce_verifier(pending.pkce_verifier)
             .request_async(&self.provider.http)
             .await;
-        (self.timer)("token", started.elapsed());
+        let answered = !matches!(&exchange, Err(e) if !matches!(e, RequestTokenError::ServerResponse(_)));
+        (self.timer)("token", started.elapsed(), answered);
         let tokens = exchange.map_err(token_response_error)?;
         let id_token = tokens.id_token().ok_or(CallbackError::NoIdToken)?.clone();
 
@@ -365,7 +368,7 @@ impl LoginFlow {
             Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
                 let started = Instant::now();
                 let refetched = self.provider.refetch_jwks(state.jwks_generation).await;
-                (self.timer)("jwks", started.elapsed());
+                (self.timer)("jwks", started.elapsed(), refetched.is_ok());
                 match refetched {
                     Ok(true) => {}
                     Ok(false) => return Err(CallbackError::IdTokenInvalid("no key matches the token's kid".into())),
@@ -395,7 +398,7 @@ impl LoginFlow {
             .map_err(|e| CallbackError::UserInfo(e.to_string()))?;
         let started = Instant::now();
         let info: Result<CoreUserInfoClaims, _> = request.request_async(&self.provider.http).await;
-        (self.timer)("userinfo", started.elapsed());
+        (self.timer)("userinfo", started.elapsed(), info.is_ok());
         let info = info.map_err(|e| CallbackError::UserInfo(error_chain(&e)))?;
         let require_verified = self.provider.config.require_verified_email;
         if let Some(email) = info.email() {
@@ -427,7 +430,8 @@ impl LoginFlow {
             .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
         let started = Instant::now();
         let result = request.request_async(&self.provider.http).await;
-        (self.timer)("refresh", started.elapsed());
+        let answered = !matches!(&result, Err(e) if !matches!(e, RequestTokenError::ServerResponse(_)));
+        (self.timer)("refresh", started.elapsed(), answered);
         match result {
             Ok(t) => Ok(Refreshed {
                 refresh_token: t.refresh_token().map(|r| Secret::new(r.secret().clone())),

@@ -1,0 +1,87 @@
+//! The per-request state the proxy's phases share.
+
+use crate::metrics::AccessLabel;
+use crate::site::Site;
+use crate::snapshot::Snapshot;
+use sso_filters::auth::Identity;
+use sso_filters::forwarded::Forwarded;
+use sso_filters::request_id::{RequestId, REQUEST_ID_HEADER};
+use sso_filters::Reply;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct RequestCtx {
+    pub started: Instant,
+    /// The configuration this request started with.
+    pub snapshot: Arc<Snapshot>,
+    /// The request's id (see [`RequestId`]), decided first thing in `request_filter`.
+    pub request_id: Option<RequestId>,
+    /// Index of the request's site in `snapshot.sites`.
+    pub site: Option<usize>,
+    /// Which access rule answered, for the request metrics.
+    pub access: AccessLabel,
+    pub upstream: Option<SocketAddr>,
+    /// When the current origin was chosen (reset on a retry).
+    pub upstream_started: Option<Instant>,
+    pub connect_failures: usize,
+    pub client_ip: Option<IpAddr>,
+    /// The forwarded headers decided for this request.
+    pub forwarded: Option<Forwarded>,
+    /// The verified identity of the request, if any.
+    pub identity: Option<Identity>,
+    /// True once identity headers were set on the upstream request.
+    pub identity_sent: bool,
+    /// `Authorization: Bearer <IdP access token>` for the origin, on a route with
+    /// `forward_idp_access_token` (a sensitive header value).
+    pub idp_access_token: Option<http::HeaderValue>,
+    /// The request is for the group's auth host (answered by the gateway).
+    pub auth_host: bool,
+}
+
+impl RequestCtx {
+    pub fn new(snapshot: Arc<Snapshot>) -> Self {
+        RequestCtx {
+            started: Instant::now(),
+            snapshot,
+            request_id: None,
+            site: None,
+            access: AccessLabel::None,
+            upstream: None,
+            upstream_started: None,
+            connect_failures: 0,
+            client_ip: None,
+            forwarded: None,
+            identity: None,
+            identity_sent: false,
+            idp_access_token: None,
+            auth_host: false,
+        }
+    }
+
+    /// The request's site, in the snapshot it started with.
+    pub fn site(&self) -> Option<&Site> {
+        self.site.and_then(|i| self.snapshot.sites.get(i))
+    }
+
+    /// The site's metric and log label: its name, `auth-host`, or `-`.
+    pub fn site_label(&self) -> &str {
+        match self.site() {
+            Some(s) => s.name.as_str(),
+            None if self.auth_host => sso_filters::cross_site::auth_host::AUTH_HOST_LABEL,
+            None => "-",
+        }
+    }
+
+    /// `reply` with the request id, so a shopper can quote it to support.
+    pub fn stamp(&self, reply: Reply) -> Reply {
+        match &self.request_id {
+            Some(id) => reply.header(REQUEST_ID_HEADER, id.as_str()),
+            None => reply,
+        }
+    }
+
+    pub fn request_id(&self) -> &str {
+        self.request_id.as_ref().map_or("-", RequestId::as_str)
+    }
+}
