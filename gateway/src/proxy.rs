@@ -261,6 +261,18 @@ fn loggable_path<'a>(ctx: &RequestCtx, path: &'a str) -> std::borrow::Cow<'a, st
     }
 }
 
+/// A value for the access line, or `-` when there is none.
+struct OrDash<T>(Option<T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for OrDash<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
 /// True when the shopper's connection to the gateway is TLS.
 fn is_tls(session: &Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
@@ -458,8 +470,8 @@ impl ProxyHttp for GatewayProxy {
             path = %loggable_path(ctx, req.uri.path()),
             status,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
-            upstream = ?ctx.upstream,
-            client = ?ctx.client_ip.or_else(|| peer_ip(session)),
+            upstream = %OrDash(ctx.upstream),
+            client = %OrDash(ctx.client_ip.or_else(|| peer_ip(session))),
             customer = ctx.identity.as_ref().map(|i| i.customer().id.as_str()),
         );
     }
