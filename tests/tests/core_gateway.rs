@@ -32,33 +32,66 @@ fn check_names_a_missing_environment_variable() {
     assert!(ok, "{out}");
 }
 
+/// The patterns `deploy/examples/` must keep showing (docs/configuration.md lists them).
+const EXAMPLE_PATTERNS: [&str; 5] = [
+    "shop-with-oidc.toml",
+    "merchant-website.toml",
+    "enterprise-idps.toml",
+    "shop-group.toml",
+    "redis-replicas.toml",
+];
+
 #[test]
-fn every_shipped_example_config_passes_check() {
+fn every_shipped_example_config_passes_check_without_a_warning() {
     let dir = sso_tests::repo_root().join("deploy/examples");
-    let mut checked = 0;
+    // The replicas' shared token signing key comes from the environment, as in production.
+    let key = rcgen::KeyPair::generate().expect("P-256 key");
+    let key_file = std::env::temp_dir().join(format!("sso-gw-example-key-{}.pem", free_port()));
+    std::fs::write(&key_file, key.serialize_pem()).expect("write key");
+    let key_path = key_file.display().to_string();
+    let env = [
+        ("SSO_COOKIE_SECRET", COOKIE_SECRET),
+        ("OIDC_CLIENT_SECRET", "x"),
+        ("CUSTOMER_LOGIN_SECRET", "customer-login-secret-0123456789abcdef"),
+        ("PLATFORM_LOGIN_SECRET", "platform-login-secret-0123456789abcdef"),
+        ("PLATFORM_CLIENT_ID", "gateway"),
+        ("PROVISIONING_SECRET", "provisioning-secret-0123"),
+        ("ECWID_CLIENT_SECRET", "example-ecwid-client-secret-0123456789"),
+        ("ACME_CLIENT_SECRET", "x"),
+        ("GLOBEX_CLIENT_SECRET", "x"),
+        ("FASHION_CLIENT_SECRET", "x"),
+        ("OUTDOOR_CLIENT_SECRET", "x"),
+        ("REDIS_PASSWORD", "redis-password"),
+        ("SSO_ADMIN_TOKEN", "example-admin-token-0123"),
+        ("SSO_TOKEN_KEY_FILE", key_path.as_str()),
+    ];
+    let mut checked = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("deploy/examples") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "toml") {
             let text = std::fs::read_to_string(&path).expect("read");
-            let env = [
-                ("SSO_COOKIE_SECRET", COOKIE_SECRET),
-                ("OIDC_CLIENT_SECRET", "x"),
-                ("CUSTOMER_LOGIN_SECRET", "customer-login-secret-0123456789abcdef"),
-                ("PLATFORM_LOGIN_SECRET", "platform-login-secret-0123456789abcdef"),
-                ("PLATFORM_CLIENT_ID", "gateway"),
-                ("PROVISIONING_SECRET", "provisioning-secret-0123"),
-                ("ECWID_CLIENT_SECRET", "example-ecwid-client-secret-0123456789"),
-                ("ACME_CLIENT_SECRET", "x"),
-                ("GLOBEX_CLIENT_SECRET", "x"),
-                ("FASHION_CLIENT_SECRET", "x"),
-                ("OUTDOOR_CLIENT_SECRET", "x"),
-            ];
             let (ok, out) = check(&text, &env).expect("check runs");
             assert!(ok, "{} fails check:\n{out}", path.display());
-            checked += 1;
+            assert!(
+                !out.to_ascii_lowercase().contains("warning"),
+                "{} passes check with a warning:\n{out}",
+                path.display()
+            );
+            assert!(
+                text.starts_with('#'),
+                "{} does not start with a comment saying which pattern it shows and what to change",
+                path.display()
+            );
+            checked.extend(path.file_name().map(|n| n.to_string_lossy().into_owned()));
         }
     }
-    assert!(checked >= 2, "expected example configs in {}", dir.display());
+    let _ = std::fs::remove_file(&key_file);
+    for pattern in EXAMPLE_PATTERNS {
+        assert!(
+            checked.iter().any(|c| c == pattern),
+            "deploy/examples/{pattern} is missing (checked: {checked:?})"
+        );
+    }
 }
 
 #[tokio::test]
