@@ -158,7 +158,7 @@ async fn unknown_hosts_are_not_proxied_and_admin_paths_stay_on_the_admin_listene
     assert_eq!(ready.status(), 200);
     let metrics = gw.metrics().await;
     assert!(
-        metrics.contains("sso_gateway_requests_total{site=\"-\",status=\"421\"} 2"),
+        metrics.contains("sso_gateway_requests_total{access=\"-\",site=\"-\",status=\"421\"} 2"),
         "{metrics}"
     );
     assert!(metrics.contains("sso_gateway_build_info"), "{metrics}");

@@ -314,3 +314,45 @@ async fn request_ids_tie_the_answer_the_origin_and_the_log_together() {
     }
     assert!(!log.contains("chosen-by-client"), "{log}");
 }
+
+#[tokio::test]
+async fn a_callback_cannot_write_a_line_of_its_own_into_the_log() {
+    let shop = Shop::start().expect("shop");
+    shop.ready().await.expect("ready");
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    // A login started for real, so the callback gets as far as the IdP's `error`.
+    let start = shopper.page(&shop.url("/_sso/login")).await.expect("login");
+    let to_idp = start.headers()["location"].to_str().expect("location").to_string();
+    let to_idp = reqwest::Url::parse(&to_idp).expect("idp url");
+    let state = to_idp
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
+    let forged = "x%0A2020-01-01T00:00:00.000000Z%20ERROR%20forged_line%20customer%3Dadmin%0D%1B[31m";
+    let resp = shopper
+        .page(&shop.url(&format!("/login/sso/callback?state={state}&error={forged}")))
+        .await
+        .expect("callback");
+    assert!(resp.status().is_client_error() || resp.status().is_server_error());
+    let id = resp.headers()["x-request-id"].to_str().expect("ascii").to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut log = shop.gateway.log();
+    while !log.contains(&format!("request_id={id}")) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        log = shop.gateway.log();
+    }
+    let failed = log
+        .lines()
+        .find(|l| l.contains("login failed"))
+        .unwrap_or_else(|| panic!("no login failed line:\n{log}"));
+    assert!(
+        failed.contains("code=\"idp_refused\""),
+        "the line names the code: {failed}"
+    );
+    assert!(
+        !log.lines().any(|l| l.starts_with("2020-01-01")),
+        "a forged line:\n{log}"
+    );
+    assert!(!log.contains("\u{1b}[31m"), "an escape sequence reached the log");
+}

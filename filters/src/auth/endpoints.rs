@@ -330,7 +330,7 @@ impl SiteAuth {
         e: crate::connectors::provisioning::ProvisionError,
     ) -> Reply {
         self.events.login(&self.site.name, "oidc", e.code());
-        tracing::warn!(site = %self.site.name, error = %e, "login failed: provisioning");
+        tracing::warn!(site = %self.site.name, code = e.code(), error = %e, "login failed: provisioning");
         let retry = format!("{}/login", self.site.sso_prefix);
         Reply::error(
             502,
@@ -345,7 +345,7 @@ impl SiteAuth {
     fn callback_failed(&self, headers: &http::HeaderMap, e: crate::oidc::flow::CallbackError) -> Reply {
         let (status, code, message) = e.response();
         self.events.login(&self.site.name, "oidc", code);
-        tracing::warn!(site = %self.site.name, error = %e, "login failed");
+        tracing::warn!(site = %self.site.name, code, error = %e, "login failed");
         let retry = format!("{}/login", self.site.sso_prefix);
         Reply::error(status, code, message, wants_json(headers)).header("x-sso-retry", retry)
     }

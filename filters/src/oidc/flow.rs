@@ -277,7 +277,10 @@ impl LoginFlow {
             check_response_issuer(params.iss.as_deref(), expected, required)?;
         }
         if let Some(error) = params.error {
-            return Err(CallbackError::IdpError(error));
+            // Anyone can send a callback: only a short run of printable ASCII (the
+            // alphabet of RFC 6749 error codes) reaches the log, never a line break.
+            let code: String = error.chars().filter(char::is_ascii_graphic).take(64).collect();
+            return Err(CallbackError::IdpError(code));
         }
         let code = params.code.ok_or(CallbackError::CodeMissing)?;
         let state = self.provider.current().ok_or(CallbackError::IdpUnavailable)?;
