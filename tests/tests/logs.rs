@@ -80,6 +80,28 @@ async fn echo(shopper: &Shopper, url: &str) -> Value {
     echo_of(&resp.text().await.expect("body")).expect("echo")
 }
 
+/// Parameter `name` of the URL a redirect points to.
+fn redirect_param(resp: &reqwest::Response, name: &str) -> String {
+    let location = resp.headers()["location"].to_str().expect("location");
+    let url = reqwest::Url::parse(location).expect("an absolute redirect");
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
+}
+
+/// The gateway's log once `ready` says it holds what the test waits for (access
+/// lines are written after the answer is sent), or after 5 s.
+async fn log_once(gateway: &sso_tests::Gateway, ready: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut log = gateway.log();
+    while !ready(&log) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        log = gateway.log();
+    }
+    log
+}
+
 fn bearer_of(echo: &Value) -> String {
     let auth = echo["headers"]["authorization"].as_str().expect("authorization");
     auth.strip_prefix("Bearer ").expect("bearer").to_string()
@@ -168,18 +190,7 @@ async fn nothing_that_signs_anyone_in_is_ever_logged() {
 
     // 4. Logout sends the ID token to the IdP as id_token_hint.
     let resp = shopper.page(&shop.url("/_sso/logout")).await.expect("logout");
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let location = reqwest::Url::parse(&location).expect("logout goes to the IdP");
-    let id_token = location
-        .query_pairs()
-        .find(|(k, _)| k == "id_token_hint")
-        .map(|(_, v)| v.into_owned())
-        .expect("id_token_hint");
+    let id_token = redirect_param(&resp, "id_token_hint");
     used.push(("ID token".into(), id_token));
 
     // 5. Hostile input of the same kinds: a forged session cookie and a forged bearer.
@@ -197,12 +208,7 @@ async fn nothing_that_signs_anyone_in_is_ever_logged() {
 
     // Wait for the last request's access line, so every line is in.
     let last_id = forged.headers()["x-request-id"].to_str().expect("ascii").to_string();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let mut log = shop.gateway.log();
-    while !log.contains(&last_id) && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        log = shop.gateway.log();
-    }
+    let log = log_once(&shop.gateway, |log| log.contains(&last_id)).await;
     assert!(log.contains(&last_id), "the last request's access line:\n{log}");
     let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(lines.len() > 20, "the log has the requests' lines:\n{log}");
@@ -303,12 +309,10 @@ async fn request_ids_tie_the_answer_the_origin_and_the_log_together() {
     let refused = resp.headers()["x-request-id"].to_str().expect("ascii").to_string();
     // The access line is written once the answer is sent: wait for it.
     let has_access_line = |log: &str, id: &str| log.lines().any(|l| l.contains("access") && l.contains(id));
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let mut log = untrusting.log();
-    while !(has_access_line(&log, &id) && has_access_line(&log, &refused)) && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        log = untrusting.log();
-    }
+    let log = log_once(&untrusting, |log| {
+        has_access_line(log, &id) && has_access_line(log, &refused)
+    })
+    .await;
     for wanted in [&id, &refused] {
         assert!(has_access_line(&log, wanted), "no access line with {wanted}:\n{log}");
     }
@@ -322,13 +326,7 @@ async fn a_callback_cannot_write_a_line_of_its_own_into_the_log() {
     let shopper = Shopper::new(&["shop"]).expect("client");
     // A login started for real, so the callback gets as far as the IdP's `error`.
     let start = shopper.page(&shop.url("/_sso/login")).await.expect("login");
-    let to_idp = start.headers()["location"].to_str().expect("location").to_string();
-    let to_idp = reqwest::Url::parse(&to_idp).expect("idp url");
-    let state = to_idp
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .expect("state");
+    let state = redirect_param(&start, "state");
     let forged = "x%0A2020-01-01T00:00:00.000000Z%20ERROR%20forged_line%20customer%3Dadmin%0D%1B[31m";
     let resp = shopper
         .page(&shop.url(&format!("/login/sso/callback?state={state}&error={forged}")))
@@ -336,12 +334,7 @@ async fn a_callback_cannot_write_a_line_of_its_own_into_the_log() {
         .expect("callback");
     assert!(resp.status().is_client_error() || resp.status().is_server_error());
     let id = resp.headers()["x-request-id"].to_str().expect("ascii").to_string();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let mut log = shop.gateway.log();
-    while !log.contains(&format!("request_id={id}")) && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        log = shop.gateway.log();
-    }
+    let log = log_once(&shop.gateway, |log| log.contains(&format!("request_id={id}"))).await;
     let failed = log
         .lines()
         .find(|l| l.contains("login failed"))
