@@ -914,6 +914,10 @@ fn the_kubernetes_objects_refer_to_each_other() {
     );
     let pdb = &objects["PodDisruptionBudget/sso-gateway"];
     assert!(selects(&pdb["spec"]["selector"]["matchLabels"], pod_labels));
+    assert!(
+        pdb["spec"].get("minAvailable").is_some() != pdb["spec"].get("maxUnavailable").is_some(),
+        "a PodDisruptionBudget takes one of minAvailable and maxUnavailable"
+    );
 
     // Probes on the admin listener.
     let admin = Value::from("admin");
@@ -967,11 +971,39 @@ fn the_kubernetes_objects_refer_to_each_other() {
         );
     }
 
-    // Hardened containers, each with requests and limits.
+    // Hardened containers, each with requests and limits; what they mount and read
+    // exists (the API server refuses what the schema lets through).
     for name in ["Deployment/sso-gateway", "Deployment/sso-gateway-redis"] {
         let pod = &objects[name]["spec"]["template"]["spec"];
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{name}");
+        let volumes = pod["volumes"].as_array().expect("volumes");
+        for volume in volumes {
+            if let Some(map) = volume["configMap"]["name"].as_str() {
+                assert!(
+                    objects.contains_key(&format!("ConfigMap/{map}")),
+                    "{name}: no ConfigMap {map}"
+                );
+            }
+        }
         for c in pod["containers"].as_array().expect("containers") {
+            for mount in c["volumeMounts"].as_array().into_iter().flatten() {
+                assert!(
+                    volumes.iter().any(|v| v["name"] == mount["name"]),
+                    "{name}: mount {} has no volume",
+                    mount["name"]
+                );
+            }
+            for entry in c["env"].as_array().into_iter().flatten() {
+                if let Some(key) = entry["valueFrom"].get("secretKeyRef") {
+                    let secret = format!("Secret/{}", key["name"].as_str().expect("secret name"));
+                    let data = &objects.get(&secret).unwrap_or_else(|| panic!("{name}: no {secret}"))["stringData"];
+                    assert!(
+                        data.get(key["key"].as_str().expect("key")).is_some(),
+                        "{name}: {secret} has no {}",
+                        key["key"]
+                    );
+                }
+            }
             let sc = &c["securityContext"];
             assert_eq!(sc["readOnlyRootFilesystem"], true, "{name}");
             assert_eq!(sc["allowPrivilegeEscalation"], false, "{name}");
