@@ -53,7 +53,7 @@ if ((${#pip_need[@]})); then
   echo "setup: installing ${pip_need[*]} with pip"
   # A pyenv or virtualenv Python takes them as they are; Debian's own Python refuses
   # (PEP 668) unless they go to the user's site with --break-system-packages.
-  pip_install() { python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "$@"; }
+  pip_install() { python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-warn-script-location "$@"; }
   pip_install "${pip_need[@]}" 2>/dev/null \
     || pip_install --user "${pip_need[@]}" 2>/dev/null \
     || pip_install --user --break-system-packages "${pip_need[@]}"
