@@ -20,6 +20,8 @@ command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v curl >/dev/null || need+=(curl)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v promtool >/dev/null || need+=(prometheus)
+# pip, for the deploy kit's linters below
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 command -v python3 >/dev/null || need+=(python3)
 { command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; } || need+=(python3-pip)
 if ((${#need[@]})); then

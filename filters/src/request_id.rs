@@ -2,31 +2,36 @@
 //! taken from an incoming `X-Request-Id` only when the peer is a trusted proxy
 //! (`server.trusted_proxies`) and the value is a plain token; otherwise the gateway
 //! makes one. The origin gets it in `X-Request-Id` (whatever the client sent is
-//! replaced), the shopper in the response, and every log line of the request carries it.
+//! replaced), the shopper in the gateway's own answers, and every log line of the
+//! request carries it.
 
+use http::{HeaderName, HeaderValue};
 use rand::Rng;
 use std::fmt;
 
 /// The header that carries the id, both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// [`REQUEST_ID_HEADER`] as a header name, parsed once.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 
 /// The longest incoming id kept (longer ones are replaced, not cut).
 pub const MAX_LEN: usize = 128;
 
 /// A request id: 1–128 bytes of `A–Z a–z 0–9 - _ . : / + = @`, so it can go into a
-/// header, a log line or a JSON string as it is.
+/// header, a log line or a JSON string as it is. Kept as a header value: it is sent
+/// on twice per proxied request without copying.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RequestId(String);
+pub struct RequestId(HeaderValue);
 
 impl RequestId {
     /// The id of a request: the trusted proxy's, when `peer_trusted` and it is a plain
     /// token, else a new one. A repeated header is not believed.
     pub fn decide(headers: &http::HeaderMap, peer_trusted: bool) -> RequestId {
         if peer_trusted {
-            let mut values = headers.get_all(REQUEST_ID_HEADER).iter();
+            let mut values = headers.get_all(REQUEST_ID).iter();
             if let (Some(value), None) = (values.next(), values.next()) {
-                if let Some(id) = RequestId::parse(value.as_bytes()) {
-                    return id;
+                if is_plain(value.as_bytes()) {
+                    return RequestId(value.clone());
                 }
             }
         }
@@ -35,33 +40,49 @@ impl RequestId {
 
     /// A new id: 128 random bits as 32 hex digits.
     pub fn generate() -> RequestId {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let bits: u128 = rand::thread_rng().gen();
-        RequestId(format!("{bits:032x}"))
+        let mut digits = [0u8; 32];
+        for (i, d) in digits.iter_mut().enumerate() {
+            *d = HEX[((bits >> (124 - 4 * i)) & 0xf) as usize];
+        }
+        RequestId(HeaderValue::from_bytes(&digits).unwrap_or(HeaderValue::from_static("-")))
     }
 
     /// `value` as an id, when it is one.
     pub fn parse(value: &[u8]) -> Option<RequestId> {
-        let plain = |b: &u8| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(b);
-        if value.is_empty() || value.len() > MAX_LEN || !value.iter().all(plain) {
+        if !is_plain(value) {
             return None;
         }
-        std::str::from_utf8(value).ok().map(|s| RequestId(s.to_string()))
+        HeaderValue::from_bytes(value).ok().map(RequestId)
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only plain ASCII is ever kept, which `to_str` always accepts.
+        self.0.to_str().unwrap_or("-")
     }
+
+    /// The id as a header value (a cheap clone).
+    pub fn header_value(&self) -> HeaderValue {
+        self.0.clone()
+    }
+}
+
+/// 1–128 bytes of the plain alphabet.
+fn is_plain(value: &[u8]) -> bool {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(b);
+    !value.is_empty() && value.len() <= MAX_LEN && value.iter().all(plain)
 }
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RequestId({})", self.0)
+        write!(f, "RequestId({})", self.as_str())
     }
 }
 

@@ -16,7 +16,7 @@ use pingora::{ErrorSource, ErrorType};
 use sso_filters::cache_control::private_cache_control;
 use sso_filters::forwarded::{unbelieved_headers, Forwarded};
 use sso_filters::reply::wants_json;
-use sso_filters::request_id::{RequestId, REQUEST_ID_HEADER};
+use sso_filters::request_id::{RequestId, REQUEST_ID};
 use sso_filters::request_path::{RequestPath, TargetError, TargetForm};
 use sso_filters::site_router::checked_authority;
 use sso_filters::{Flow, Reply};
@@ -301,6 +301,11 @@ impl ProxyHttp for GatewayProxy {
         let id = RequestId::decide(&session.req_header().headers, trusted);
         let span = tracing::info_span!("request", request_id = %id);
         ctx.request_id = Some(id);
+        if span.is_disabled() {
+            // Logging below `info`: no span to carry, and no wrapper to move the
+            // (large) future into.
+            return self.filter_request(session, ctx).await;
+        }
         self.filter_request(session, ctx).instrument(span).await
     }
 
@@ -342,7 +347,7 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let Some(site) = ctx.site() else { return Ok(()) };
-        upstream.insert_header(REQUEST_ID_HEADER, ctx.request_id())?;
+        upstream.insert_header(REQUEST_ID, ctx.request_id_value())?;
         if let Some(forwarded) = &ctx.forwarded {
             upstream.insert_header("x-forwarded-for", forwarded.for_chain.as_str())?;
             upstream.insert_header("x-forwarded-proto", forwarded.proto.as_str())?;
@@ -361,8 +366,10 @@ impl ProxyHttp for GatewayProxy {
         Ok(())
     }
 
-    /// The origin's latency; HSTS on https sites; the request id; responses to
-    /// requests that carried an identity are personal: `Cache-Control: private`.
+    /// The origin's latency; HSTS on https sites; responses to requests that carried
+    /// an identity are personal: `Cache-Control: private`. (The origin's answer does
+    /// not get the request id: the origin has it, and adding a header costs every
+    /// response a header-map grow; the gateway's own answers carry it.)
     async fn response_filter(
         &self,
         _session: &mut Session,
@@ -375,7 +382,6 @@ impl ProxyHttp for GatewayProxy {
         if let Some(hsts) = ctx.site().and_then(|s| s.hsts.as_ref()) {
             upstream.insert_header("strict-transport-security", hsts.as_str())?;
         }
-        upstream.insert_header(REQUEST_ID_HEADER, ctx.request_id())?;
         if ctx.identity_sent {
             let existing = upstream
                 .headers

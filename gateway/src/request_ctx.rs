@@ -84,4 +84,11 @@ impl RequestCtx {
     pub fn request_id(&self) -> &str {
         self.request_id.as_ref().map_or("-", RequestId::as_str)
     }
+
+    /// The id for a header (`-` before one was decided, which never reaches a header).
+    pub fn request_id_value(&self) -> http::HeaderValue {
+        self.request_id
+            .as_ref()
+            .map_or_else(|| http::HeaderValue::from_static("-"), RequestId::header_value)
+    }
 }
