@@ -76,6 +76,52 @@ fn alert_rules_pass_promtool_and_their_unit_tests() -> Result<()> {
     promtool(&["test", "rules", ALERT_TESTS])
 }
 
+/// GitHub's anchor for a Markdown heading: lower case, spaces to `-`, punctuation
+/// other than `-` and `_` dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_troubleshooting_link_lands_on_a_section() -> Result<()> {
+    let guide = read("docs/troubleshooting.md")?;
+    let sections: BTreeSet<String> = guide
+        .lines()
+        .filter_map(|l| l.strip_prefix("## ").or_else(|| l.strip_prefix("### ")))
+        .map(anchor)
+        .collect();
+    let mut links = 0;
+    for file in [ALERTS, ALERT_TESTS, "docs/monitoring.md", "docs/operations.md"] {
+        let text = read(file)?;
+        for (at, _) in text.match_indices("troubleshooting.md#") {
+            let target: String = text[at + "troubleshooting.md#".len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            assert!(
+                sections.contains(&target),
+                "{file}: no section #{target} in docs/troubleshooting.md"
+            );
+            links += 1;
+        }
+    }
+    assert!(links >= 8, "the alerts point at the guide ({links} links)");
+    assert_eq!(
+        anchor("IdP `invalid_client` and other code-exchange errors"),
+        "idp-invalid_client-and-other-code-exchange-errors"
+    );
+    Ok(())
+}
+
 #[test]
 fn the_dashboard_is_a_model_grafana_imports() -> Result<()> {
     let dashboard: Value = serde_json::from_str(&read(DASHBOARD)?)?;
