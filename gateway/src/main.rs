@@ -6,6 +6,7 @@ mod admin_sessions;
 mod background;
 mod https_redirect;
 mod lasting;
+mod log_fields;
 mod logging;
 mod metrics;
 mod proxy;

@@ -3,6 +3,7 @@
 //! current configuration snapshot once (`new_ctx`) and uses that one to the end,
 //! whatever a reload swaps in meanwhile.
 
+use crate::log_fields::{OrDash, PrintablePath};
 use crate::metrics::{AccessLabel, Metrics, SiteMetrics};
 use crate::request_ctx::RequestCtx;
 use crate::respond::write_reply;
@@ -261,18 +262,6 @@ fn loggable_path<'a>(ctx: &RequestCtx, path: &'a str) -> std::borrow::Cow<'a, st
     }
 }
 
-/// A value for the access line, or `-` when there is none.
-struct OrDash<T>(Option<T>);
-
-impl<T: std::fmt::Display> std::fmt::Display for OrDash<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            Some(v) => v.fmt(f),
-            None => f.write_str("-"),
-        }
-    }
-}
-
 /// True when the shopper's connection to the gateway is TLS.
 fn is_tls(session: &Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
@@ -299,11 +288,13 @@ impl ProxyHttp for GatewayProxy {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let trusted = peer_ip(session).is_some_and(|ip| ctx.snapshot.trusted.trusts(ip));
         let id = RequestId::decide(&session.req_header().headers, trusted);
-        let span = tracing::info_span!("request", request_id = %id);
+        // At `warn`: the warnings of a request (a failed login) carry its id at the
+        // usual `warn,access=info` too.
+        let span = tracing::warn_span!("request", request_id = %id);
         ctx.request_id = Some(id);
         if span.is_disabled() {
-            // Logging below `info`: no span to carry, and no wrapper to move the
-            // (large) future into.
+            // Logging only errors (or nothing): no span to carry, and no wrapper to
+            // move the (large) future into.
             return self.filter_request(session, ctx).await;
         }
         self.filter_request(session, ctx).instrument(span).await
@@ -411,7 +402,7 @@ impl ProxyHttp for GatewayProxy {
                 .upstream_errors
                 .with_label_values(&[ctx.site_label()])
                 .inc();
-            tracing::warn!(site = ctx.site_label(), upstream = ?ctx.upstream, error = %e, "upstream failed");
+            tracing::warn!(request_id = %ctx.request_id(), site = ctx.site_label(), upstream = %OrDash(ctx.upstream), error = %e, "upstream failed");
         }
         if code > 0 && session.response_written().is_none() {
             // Pingora drops the connection after a failed proxy attempt: say so, so
@@ -450,7 +441,7 @@ impl ProxyHttp for GatewayProxy {
         format!(
             "{} {} site={} request_id={}",
             req.method,
-            loggable_path(ctx, req.uri.path()),
+            PrintablePath(&loggable_path(ctx, req.uri.path())),
             ctx.site_label(),
             ctx.request_id()
         )
@@ -473,7 +464,7 @@ impl ProxyHttp for GatewayProxy {
             request_id = %ctx.request_id(),
             site,
             method = %req.method,
-            path = %loggable_path(ctx, req.uri.path()),
+            path = %PrintablePath(&loggable_path(ctx, req.uri.path())),
             status,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             upstream = %OrDash(ctx.upstream),

@@ -315,8 +315,9 @@ async fn request_ids_tie_the_answer_the_origin_and_the_log_together() {
 }
 
 #[tokio::test]
-async fn a_callback_cannot_write_a_line_of_its_own_into_the_log() {
-    let shop = Shop::start().expect("shop");
+async fn anonymous_input_cannot_write_a_line_of_its_own_into_a_text_log() {
+    let config = GatewayConfig::default().server("log_level = \"debug,pingora=info\"");
+    let shop = Shop::start_with(config, "").expect("shop");
     shop.ready().await.expect("ready");
     let shopper = Shopper::new(&["shop"]).expect("client");
     // A login started for real, so the callback gets as far as the IdP's `error`.
@@ -329,7 +330,36 @@ async fn a_callback_cannot_write_a_line_of_its_own_into_the_log() {
         .expect("callback");
     assert!(resp.status().is_client_error() || resp.status().is_server_error());
     let id = resp.headers()["x-request-id"].to_str().expect("ascii").to_string();
-    let log = log_once(&shop.gateway, |log| log.contains(&format!("request_id={id}"))).await;
+    log_once(&shop.gateway, |log| log.contains(&format!("request_id={id}"))).await;
+    // A bearer token whose header names a forged line as its `alg`, and a path with
+    // characters some log viewers break lines at.
+    let header = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        "{\"alg\":\"HS256\\n2020-01-01T00:00:00Z INFO forged_line\\u001b[2J\",\"typ\":\"JWT\"}",
+    );
+    let resp = shopper
+        .http
+        .get(shop.url("/api/orders"))
+        .header("accept", "application/json")
+        .bearer_auth(format!("{header}.e30.c2ln"))
+        .send()
+        .await
+        .expect("bearer");
+    assert_eq!(resp.status(), 401);
+    // Sent as raw bytes: a client library would percent-encode them.
+    let head = "GET /x\u{85}FAKE\u{2028}LINE\u{202e}evil HTTP/1.1\r\nHost: shop.localhost\r\nConnection: close\r\n\r\n";
+    let raw = sso_tests::raw_http::send_bytes(shop.gateway.port, head.as_bytes()).expect("raw request");
+    assert!(raw.status > 0, "answered");
+    let log = log_once(&shop.gateway, |log| log.contains("/x%C2%85FAKE")).await;
+    assert!(
+        log.contains("/x%C2%85FAKE%E2%80%A8LINE%E2%80%AEevil"),
+        "the path, escaped:\n{log}"
+    );
+    assert!(
+        !log.contains('\u{85}') && !log.contains('\u{2028}'),
+        "a line separator reached the log:\n{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "an escape sequence reached the log:\n{log}");
     let failed = log
         .lines()
         .find(|l| l.contains("login failed"))

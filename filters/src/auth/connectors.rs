@@ -257,7 +257,8 @@ impl SiteAuth {
         self.events
             .login(&self.site.name, LoginMethod::CustomerLogin.as_str(), e.code());
         // The token itself is never logged: it signs a customer in.
-        tracing::info!(site = %self.site.name, reason = e.code(), error = %e, "customer login refused");
+        // `?`: the error may quote parts of the token, which anyone can write.
+        tracing::info!(site = %self.site.name, reason = e.code(), error = ?e, "customer login refused");
         Reply::redirect(303, format!("{}/login?sso_error={}", self.site.sso_prefix, e.code()))
     }
 

@@ -262,7 +262,7 @@ impl SiteAuth {
             Err(e) => {
                 self.events.session_lookup("invalid");
                 self.events.rejected(&self.site.name, "bad_cookie");
-                tracing::debug!(site = %self.site.name, error = %e, "session cookie refused");
+                tracing::debug!(site = %self.site.name, error = ?e, "session cookie refused");
             }
         }
         let bearer = headers
@@ -279,7 +279,8 @@ impl SiteAuth {
             Err(e) => {
                 self.events.login(site, "bearer", "bad_token");
                 self.events.rejected(site, "bad_token");
-                tracing::debug!(site = %site, error = %e, "bearer token refused");
+                // `?`: the error may quote the token's own header (`alg`), which anyone writes.
+                tracing::debug!(site = %site, error = ?e, "bearer token refused");
                 return Ok(None);
             }
         };

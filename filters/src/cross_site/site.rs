@@ -227,6 +227,7 @@ impl SiteAuth {
                         LoginMethod::Ott.as_str(),
                         OttError::OtherBrowser.code(),
                     );
+                    self.events.one_time_token(&self.site.name, "refused");
                 }
                 tracing::info!(site = %self.site.name, "cross-site sign-on answer without this browser's state; ignored");
                 // A browser that keeps no cookies for this site would be sent to the
