@@ -61,7 +61,9 @@ for _ in $(seq 100); do curl -fs http://127.0.0.1:18091/readyz >/dev/null && bre
 GATEWAY_COOKIE="$(target/release/login_cookie http://shop.localhost:18081/account bench)"
 APACHE_COOKIE="$(target/release/login_cookie http://127.0.0.1:18084/protected/ bench)"
 
-OUT="benches/results/$(date -u +%Y-%m-%d)"
+# RESULTS_DIR names the output directory (default: today's date), so a second run the
+# same day does not overwrite the first.
+OUT="${RESULTS_DIR:-benches/results/$(date -u +%Y-%m-%d)}"
 /usr/bin/python3 benches/load/compare.py --out "$OUT" --oha "$OHA" \
   --gateway-cookie "$GATEWAY_COOKIE" --apache-cookie "$APACHE_COOKIE" "$@"
 # Logins through the whole code flow, 4 at a time, against the real oidc-provider
