@@ -40,6 +40,31 @@ pub struct GroupOptions<'a> {
 }
 
 impl Group {
+    /// The sign-ins a scrape of the metrics should show: `olga` through the IdP on
+    /// shop-a, then by one-time token on shop-b (same browser), and an API call on
+    /// shop-a with a bearer that is no token, from a browser without a session (401).
+    pub async fn sign_in_traffic(&self) -> Result<()> {
+        let shopper = crate::Shopper::new(&HOSTS)?;
+        let signed_in = shopper
+            .walk(shopper.page(&self.url("shop-a", "/account")).await?, "olga")
+            .await?;
+        anyhow::ensure!(signed_in.status == 200, "IdP sign-in on shop-a: {}", signed_in.status);
+        let other = shopper
+            .walk(shopper.page(&self.url("shop-b", "/")).await?, "nobody")
+            .await?;
+        anyhow::ensure!(other.status == 200, "shop-b: {}", other.status);
+        let stranger = crate::Shopper::new(&HOSTS)?;
+        let api = stranger
+            .http
+            .get(self.url("shop-a", "/api/orders"))
+            .header("accept", "application/json")
+            .bearer_auth("not-a-token")
+            .send()
+            .await?;
+        anyhow::ensure!(api.status() == 401, "a bad bearer: {}", api.status());
+        Ok(())
+    }
+
     pub fn start(options: GroupOptions<'_>) -> Result<Group> {
         let origin = Storefront::start()?;
         let a_config = GatewayConfig::default();

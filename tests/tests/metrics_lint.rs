@@ -3,8 +3,7 @@
 //! (Debian's `prometheus` package; `scripts/setup.sh` installs it).
 
 use anyhow::{Context, Result};
-use sso_tests::group::{Group, GroupOptions, HOSTS};
-use sso_tests::Shopper;
+use sso_tests::group::{Group, GroupOptions};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -12,25 +11,7 @@ use std::process::{Command, Stdio};
 async fn a_scrape_after_a_full_login_passes_promtool() -> Result<()> {
     let group = Group::start(GroupOptions::default())?;
     group.ready().await?;
-    let shopper = Shopper::new(&HOSTS)?;
-    let signed_in = shopper
-        .walk(shopper.page(&group.url("shop-a", "/account")).await?, "olga")
-        .await?;
-    assert_eq!(signed_in.status, 200);
-    let other = shopper
-        .walk(shopper.page(&group.url("shop-b", "/")).await?, "nobody")
-        .await?;
-    assert_eq!(other.status, 200);
-    // An API call with a token that is not one, from a client without a session.
-    let stranger = Shopper::new(&HOSTS)?;
-    let api = stranger
-        .http
-        .get(group.url("shop-a", "/api/orders"))
-        .header("accept", "application/json")
-        .bearer_auth("not-a-token")
-        .send()
-        .await?;
-    assert_eq!(api.status(), 401);
+    group.sign_in_traffic().await?;
     let scrape = group.a.metrics().await;
     // Every feature the sign-ins went through is there, with bounded labels.
     for series in [
