@@ -85,16 +85,8 @@ async fn keep_fresh(provider: Arc<OidcProvider>, metrics: Arc<Metrics>) {
         let had_metadata = provider.current().is_some();
         let started = std::time::Instant::now();
         let result = provider.discover().await;
-        metrics
-            .idp_request_duration
-            .with_label_values(&[&provider.site, "discovery"])
-            .observe(started.elapsed().as_secs_f64());
-        if result.is_err() {
-            metrics
-                .idp_errors
-                .with_label_values(&[&provider.site, "discovery"])
-                .inc();
-        }
+        let seconds = started.elapsed().as_secs_f64();
+        sso_filters::auth::AuthEvents::idp_call(&*metrics, &provider.site, "discovery", seconds, result.is_ok());
         // Discovery fetches the signing keys too; a failure before them counts as theirs.
         metrics.jwks_refreshed(&provider.site, result.is_ok());
         wait = match result {

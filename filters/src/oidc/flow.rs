@@ -293,8 +293,7 @@ impl LoginFlow {
             .set_pkce_verifier(pending.pkce_verifier)
             .request_async(&self.provider.http)
             .await;
-        let answered = !matches!(&exchange, Err(e) if !matches!(e, RequestTokenError::ServerResponse(_)));
-        (self.timer)("token", started.elapsed(), answered);
+        (self.timer)("token", started.elapsed(), idp_answered(&exchange));
         let tokens = exchange.map_err(token_response_error)?;
         let id_token = tokens.id_token().ok_or(CallbackError::NoIdToken)?.clone();
 
@@ -433,8 +432,7 @@ impl LoginFlow {
             .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
         let started = Instant::now();
         let result = request.request_async(&self.provider.http).await;
-        let answered = !matches!(&result, Err(e) if !matches!(e, RequestTokenError::ServerResponse(_)));
-        (self.timer)("refresh", started.elapsed(), answered);
+        (self.timer)("refresh", started.elapsed(), idp_answered(&result));
         match result {
             Ok(t) => Ok(Refreshed {
                 refresh_token: t.refresh_token().map(|r| Secret::new(r.secret().clone())),
@@ -506,6 +504,16 @@ pub fn check_authorized_party(claims: &CoreIdTokenClaims, client_id: &str) -> Re
 /// the token response, so a token without `sub` or `iat` fails here: a well-formed
 /// JSON response that carries an `id_token` but cannot be read is an invalid ID
 /// token (forged or broken), not an IdP outage.
+/// True when a token-endpoint call got the IdP's answer, a success or an OAuth error
+/// (`invalid_grant`, ...); false when it could not be reached or answered garbage.
+fn idp_answered<R, RE, T>(result: &Result<R, RequestTokenError<RE, T>>) -> bool
+where
+    RE: std::error::Error + 'static,
+    T: openidconnect::ErrorResponse + 'static,
+{
+    matches!(result, Ok(_) | Err(RequestTokenError::ServerResponse(_)))
+}
+
 fn token_response_error<RE, T>(e: RequestTokenError<RE, T>) -> CallbackError
 where
     RE: std::error::Error + 'static,
