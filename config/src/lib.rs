@@ -8,6 +8,7 @@ pub mod errors;
 pub mod idp_token_forwarding;
 pub mod idps;
 pub mod model;
+pub mod namespaces;
 pub mod raw;
 pub mod request_safety;
 pub mod sso;

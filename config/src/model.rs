@@ -70,6 +70,9 @@ pub struct RateLimits {
     pub token: Option<u32>,
     /// `/_sso/logout`.
     pub logout: Option<u32>,
+    /// The auth host's `/_sso/link` answers that mint a one-time token, counted per
+    /// client address and, separately, per SSO session.
+    pub link: Option<u32>,
 }
 
 impl Default for RateLimits {
@@ -79,6 +82,7 @@ impl Default for RateLimits {
             callback: Some(60),
             token: Some(120),
             logout: Some(60),
+            link: Some(60),
         }
     }
 }

@@ -68,6 +68,7 @@ pub struct RawRateLimits {
     pub callback: Option<i64>,
     pub token: Option<i64>,
     pub logout: Option<i64>,
+    pub link: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -58,6 +58,7 @@ impl Validator<'_> {
             callback: one("callback", raw.callback, d.callback),
             token: one("token", raw.token, d.token),
             logout: one("logout", raw.logout, d.logout),
+            link: one("link", raw.link, d.link),
         }
     }
 

@@ -246,41 +246,64 @@ impl Validator<'_> {
 }
 
 impl Validator<'_> {
-    /// The linked sites of a group hand each other customer ids: they must mean the
-    /// same customers. When one site maps its sign-ins with a provisioning hook,
-    /// every linked site that signs customers in itself must map them too (else an
-    /// IdP subject "1001" on one shop is hook customer 1001 of another); without
-    /// hooks, IdP subjects and a merchant's customer-login ids may not meet.
+    /// The linked sites of a group hand each other customer ids: an id must reach a
+    /// site only in a namespace that site means by its ids ([`crate::namespaces`]).
+    /// For every linked site `r` without a provisioning hook, every other linked site
+    /// must yield only ids of `r`'s own namespaces; a linked site that signs nobody in
+    /// itself takes every other site's ids, so those must all be of one set. A site
+    /// with a hook maps each sign-in it receives and needs no rule.
     fn one_customer_namespace(&mut self, sites: &[crate::SiteConfig]) {
-        let linked: Vec<(usize, &crate::SiteConfig)> =
-            sites.iter().enumerate().filter(|(_, s)| s.sso.linked()).collect();
-        let hooked = |s: &crate::SiteConfig| s.provisioning.as_ref().is_some_and(|p| p.url.is_some());
-        let has_idp = |s: &crate::SiteConfig| s.oidc.is_some() || !s.idps.is_empty();
-        let signs_in = |s: &crate::SiteConfig| has_idp(s) || s.customer_login.is_some();
-        if let Some((first, _)) = linked.iter().find(|(_, s)| hooked(s)) {
-            for (i, site) in &linked {
-                if signs_in(site) && !hooked(site) {
-                    self.errors.push(
-                        format!("sites[{i}].sso.mode"),
-                        format!(
-                            "linked sites share customer ids: give this site a [sites.provisioning] hook \
-                             like sites[{first}], so its sign-ins map to the same customers"
-                        ),
-                    );
-                }
+        let linked: Vec<(usize, &crate::SiteConfig, Vec<String>)> = sites
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.sso.linked())
+            .map(|(i, s)| (i, s, s.own_namespaces()))
+            .collect();
+        let fix = "give the receiving site a [sites.provisioning] hook that maps every sign-in to its own \
+                   customers, or set sso.mode = \"disabled\" on one of the two";
+        for (r, receiver, accepted) in &linked {
+            if receiver.hook_namespace().is_some() || accepted.is_empty() {
+                continue;
             }
-            return;
+            for (s, sender, yields) in &linked {
+                let foreign: Vec<&String> = yields.iter().filter(|n| !accepted.contains(n)).collect();
+                let Some(first) = foreign.first().filter(|_| s != r) else {
+                    continue;
+                };
+                self.errors.push(
+                    format!("sites[{r}].sso.mode"),
+                    format!(
+                        "sites[{s}] ({}) signs customers in as {}, which sites[{r}] ({}) does not know \
+                         (it knows {}): a customer id of one would reach the other as another customer; {fix}",
+                        sender.name,
+                        crate::namespaces::describe(first),
+                        receiver.name,
+                        accepted
+                            .iter()
+                            .map(|n| crate::namespaces::describe(n))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
+                );
+            }
         }
-        let merchant = linked.iter().find(|(_, s)| s.customer_login.is_some() && !has_idp(s));
-        let idp = linked.iter().find(|(_, s)| has_idp(s));
-        if let (Some((m, _)), Some((d, _))) = (merchant, idp) {
-            self.errors.push(
-                format!("sites[{m}].sso.mode"),
-                format!(
-                    "customer-login ids of this site and IdP subjects of sites[{d}] would be taken for the same \
-                     customers: map both with [sites.provisioning] hooks"
-                ),
-            );
+        // A site without sign-ins of its own takes ids from every other linked site.
+        let receives_all = linked
+            .iter()
+            .find(|(_, s, own)| own.is_empty() && s.hook_namespace().is_none());
+        if let Some((r, receiver, _)) = receives_all {
+            let senders: Vec<&(usize, &crate::SiteConfig, Vec<String>)> =
+                linked.iter().filter(|(_, _, own)| !own.is_empty()).collect();
+            if let (Some(a), Some(b)) = (senders.first(), senders.iter().find(|x| x.2 != senders[0].2)) {
+                self.errors.push(
+                    format!("sites[{r}].sso.mode"),
+                    format!(
+                        "sites[{r}] ({}) signs nobody in itself and takes customer ids from sites[{}] ({}) and \
+                         sites[{}] ({}), which mean different customers by an id; {fix}",
+                        receiver.name, a.0, a.1.name, b.0, b.1.name
+                    ),
+                );
+            }
         }
     }
 }

@@ -124,3 +124,51 @@ fn linked_sites_must_mean_the_same_customers_by_an_id() {
     );
     assert!(group(&format!("{MERCHANT}{HOOK}"), &format!("{IDP}{HOOK}")).is_ok());
 }
+
+#[test]
+fn ids_of_two_merchants_or_two_idps_never_meet_under_one_id() {
+    const MERCHANT_B: &str =
+        "[sites.customer_login]\nclient_id = \"other-app\"\nclient_secret = \"${S}\"\nstore_hash = \"y\"\n";
+    const IDP_B: &str = "[sites.oidc]\nissuer = \"http://127.0.0.1:8\"\nclient_id = \"c\"\nclient_secret = \"s\"\n";
+    // Two stores, each signing its customers in with its own merchant app.
+    let err = group(MERCHANT, MERCHANT_B).err().unwrap_or_default();
+    for named in ["sites[0] (a)", "sites[1] (b)", "m/x", "other-app/y", "provisioning"] {
+        assert!(err.contains(named), "{named}: {err}");
+    }
+    assert!(
+        group(MERCHANT, MERCHANT).is_ok(),
+        "one merchant app, one store: one namespace"
+    );
+    // Two sites on two IdPs, no hook: IdP-1's alice is not the outlet's alice.
+    let err = group(IDP, IDP_B).err().unwrap_or_default();
+    for named in [
+        "sites[0].sso.mode",
+        "sites[1].sso.mode",
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:8",
+    ] {
+        assert!(err.contains(named), "{named}: {err}");
+    }
+    // A hook on each site maps each sign-in into that shop's customers.
+    assert!(group(&format!("{IDP}{HOOK}"), &format!("{IDP_B}{HOOK}")).is_ok());
+    // A site that signs nobody in itself cannot take ids of two namespaces.
+    let text = |extra_c: &str| {
+        format!(
+            "[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n\
+             [[sites]]\nname = \"a\"\nhosts = [\"a.example\"]\nupstreams = [\"127.0.0.1:1\"]\npublic_url = \"http://a.example\"\n\
+             [sites.sso]\nmode = \"auto\"\n{IDP}{HOOK}\
+             [[sites]]\nname = \"b\"\nhosts = [\"b.example\"]\nupstreams = [\"127.0.0.1:1\"]\npublic_url = \"http://b.example\"\n\
+             [sites.sso]\nmode = \"auto\"\n{IDP_B}[sites.provisioning]\nurl = \"http://127.0.0.1:4/other-hook\"\n\
+             [[sites]]\nname = \"c\"\nhosts = [\"c.example\"]\nupstreams = [\"127.0.0.1:1\"]\npublic_url = \"http://c.example\"\n\
+             [sites.sso]\nmode = \"auto\"\n{extra_c}\n[sso]\nauth_host = \"http://auth.example\"\n"
+        )
+    };
+    let err = parse(&text(""), &|_| None)
+        .map_err(|e| e.to_string())
+        .err()
+        .unwrap_or_default();
+    assert!(
+        err.contains("sites[2].sso.mode") && err.contains("sites[0] (a)") && err.contains("sites[1] (b)"),
+        "{err}"
+    );
+}

@@ -362,7 +362,7 @@ fn the_probe_sees_the_shapes_of_the_model() {
     assert!(find("[server]").keys.contains(&"trusted_proxies".to_string()));
     assert_eq!(
         find("[server.rate_limits]").keys,
-        ["login", "callback", "token", "logout"]
+        ["login", "callback", "token", "logout", "link"]
     );
     assert_eq!(find("[[server.tls]]").keys, ["listen", "cert", "key"]);
     assert_eq!(find("[sites.tls]").keys, ["cert", "key"]);

@@ -43,6 +43,9 @@ pub enum Endpoint {
     Token,
     /// `<sso_prefix>/logout`.
     Logout,
+    /// The auth host's `/_sso/link` minting a one-time token (per client, and per
+    /// SSO session through [`RateLimiter::check_session`]).
+    Link,
 }
 
 impl Endpoint {
@@ -52,6 +55,7 @@ impl Endpoint {
             Endpoint::Callback => "callback",
             Endpoint::Token => "token",
             Endpoint::Logout => "logout",
+            Endpoint::Link => "link",
         }
     }
 
@@ -82,7 +86,7 @@ impl Limited {
 /// The counters of one site, built once from `server.rate_limits`.
 pub struct RateLimiter {
     /// Requests per client per minute, by [`Endpoint::index`]; `None` = unlimited.
-    limits: [Option<u32>; 4],
+    limits: [Option<u32>; 5],
     /// `None` when every limit is off (nothing is allocated then).
     counts: Option<Windows>,
     started: Instant,
@@ -97,7 +101,7 @@ struct Windows {
 
 impl RateLimiter {
     pub fn from_config(limits: &RateLimits) -> Self {
-        let limits = [limits.login, limits.callback, limits.token, limits.logout];
+        let limits = [limits.login, limits.callback, limits.token, limits.logout, limits.link];
         let counts = limits.iter().any(Option::is_some).then(|| Windows {
             sketches: [Estimator::new(HASHES, SLOTS), Estimator::new(HASHES, SLOTS)],
             current: AtomicU64::new(0),
@@ -114,12 +118,22 @@ impl RateLimiter {
         self.check_at(endpoint, client, self.started.elapsed())
     }
 
+    /// Counts one request made with the session `session` (any stable handle of it:
+    /// a signed-in shopper rotating addresses is still one shopper) on `endpoint`.
+    pub fn check_session(&self, endpoint: Endpoint, session: &str) -> Result<(), Limited> {
+        self.check_counted(endpoint, Some((7, session_key(session))), self.started.elapsed())
+    }
+
     /// [`Self::check`] at `now` (time since the limiter was built).
     pub fn check_at(&self, endpoint: Endpoint, client: Option<IpAddr>, now: Duration) -> Result<(), Limited> {
-        let (Some(limit), Some(counts), Some(client)) = (self.limits[endpoint.index()], &self.counts, client) else {
+        self.check_counted(endpoint, client.map(client_key), now)
+    }
+
+    fn check_counted(&self, endpoint: Endpoint, counted: Option<(u8, u64)>, now: Duration) -> Result<(), Limited> {
+        let (Some(limit), Some(counts), Some(counted)) = (self.limits[endpoint.index()], &self.counts, counted) else {
             return Ok(());
         };
-        let key = (endpoint.index() as u8, client_key(client));
+        let key = (endpoint.index() as u8, counted);
         let now_ms = now.as_millis() as u64;
         let window_ms = WINDOW.as_millis() as u64;
         let number = counts.rotate(now_ms / window_ms);
@@ -189,6 +203,15 @@ fn retry_after_ms(prev: u64, curr: u64, limit: u64, window_ms: u64, elapsed_ms: 
     window_ms - elapsed_ms + t
 }
 
+/// What a session is counted as: 64 bits of SHA-256 over its handle.
+fn session_key(session: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(session.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
 /// What a client is counted as: its IPv4 address, or its IPv6 `/64`.
 fn client_key(ip: IpAddr) -> (u8, u64) {
     let v4 = |a: std::net::Ipv4Addr| (4, u64::from(u32::from(a)));
@@ -211,6 +234,7 @@ mod tests {
             callback: Some(2),
             token: None,
             logout: Some(1),
+            link: Some(3),
         })
     }
 
@@ -317,12 +341,31 @@ mod tests {
     }
 
     #[test]
+    fn a_session_is_counted_apart_from_its_addresses() {
+        let l = limiter(None);
+        for _ in 0..3 {
+            assert_eq!(l.check_session(Endpoint::Link, "handle-1"), Ok(()));
+        }
+        assert!(
+            l.check_session(Endpoint::Link, "handle-1").is_err(),
+            "one session, many addresses"
+        );
+        assert_eq!(l.check_session(Endpoint::Link, "handle-2"), Ok(()), "another session");
+        assert_eq!(
+            l.check(Endpoint::Link, ip("192.0.2.1")),
+            Ok(()),
+            "addresses count apart"
+        );
+    }
+
+    #[test]
     fn all_limits_off_allocates_nothing() {
         let l = RateLimiter::from_config(&RateLimits {
             login: None,
             callback: None,
             token: None,
             logout: None,
+            link: None,
         });
         assert!(l.counts.is_none());
         for _ in 0..10_000 {

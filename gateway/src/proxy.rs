@@ -96,8 +96,9 @@ impl GatewayProxy {
             if let Some(auth) = auth_host.filter(|a| authority.is_some_and(|h| a.serves(h))) {
                 // The group's auth host: the gateway answers, nothing is proxied.
                 ctx.auth_host = true;
+                let client = Self::forwarded(&ctx.snapshot, session).client_ip;
                 let reply = match RequestPath::canonical(&form, sso_config::PathPolicy::default()) {
-                    Ok(path) => auth.handle(session.req_header(), &path.path).await,
+                    Ok(path) => auth.handle(session.req_header(), &path.path, client).await,
                     Err(e) => return self.refuse_target(session, ctx, e).await,
                 };
                 write_reply(session, ctx.stamp(reply)).await?;

@@ -209,6 +209,7 @@ impl SiteAuth {
             subject: login.customer_id,
             issuer: None,
             idp_session: None,
+            namespace: sso_config::namespaces::customer_login(&config.client_id, &config.store_hash),
         };
         self.end_previous(identity).await;
         match self.create_session_for(customer, source).await {
@@ -354,6 +355,33 @@ impl SiteAuth {
         }
     }
 
+    /// `GET <sso_prefix>/handoff?return_to=/p` on a platform-login site: the browser
+    /// that holds a session here goes on to the platform's customer-login endpoint
+    /// with a fresh token for its customer (where a sign-in here lands after the
+    /// auth host's binding round). Anything else goes to `return_to` as it is: no
+    /// session, an API token, or not a page load (a prefetch must not spend a token).
+    pub(crate) fn handoff_endpoint(
+        &self,
+        req: &http::request::Parts,
+        query: &str,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+    ) -> Reply {
+        let return_to = crate::request_parts::query_param(query, "return_to")
+            .and_then(|r| crate::return_to::safe_return_to(&r).map(str::to_string))
+            .unwrap_or_else(|| "/".to_string());
+        let from_cookie = identity.filter(|i| i.from_cookie());
+        let target = match from_cookie {
+            Some(i) if crate::navigation::is_navigation(&req.method, &req.headers) => self
+                .platform_handoff(&i.customer().id, &return_to, client)
+                .unwrap_or(return_to),
+            _ => return_to,
+        };
+        Reply::redirect(303, target)
+            .header("cache-control", "no-store")
+            .header("referrer-policy", "no-referrer")
+    }
+
     /// Ends the browser's current session before a new one starts (never reuse a
     /// pre-login session).
     pub(crate) async fn end_previous(&self, identity: Option<&Identity>) {
@@ -363,6 +391,18 @@ impl SiteAuth {
             }
         }
     }
+}
+
+/// The gateway path (after `sso_prefix`) that hands a signed-in shopper on to the
+/// platform: see [`SiteAuth::handoff_endpoint`].
+pub const HANDOFF_PATH: &str = "/handoff";
+
+/// `<sso_prefix>/handoff?return_to=…` for `return_to` (already checked).
+pub fn handoff_path(sso_prefix: &str, return_to: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", return_to)
+        .finish();
+    format!("{sso_prefix}{HANDOFF_PATH}?{query}")
 }
 
 #[cfg(test)]

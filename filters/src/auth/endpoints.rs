@@ -129,6 +129,12 @@ impl SiteAuth {
                     .header("cross-origin-resource-policy", "same-origin")
             }
             "/jwks.json" if get => Reply::json(200, &self.signer.jwks).header("cache-control", "public, max-age=300"),
+            super::connectors::HANDOFF_PATH if get && self.site.platform_login.is_some() => {
+                match limited(Endpoint::Token, json) {
+                    Some(limited) => limited,
+                    None => self.handoff_endpoint(req, query, identity, client),
+                }
+            }
             super::backchannel::PATH if !self.idps.is_empty() => self.backchannel_logout(req, body).await,
             crate::connectors::ecwid::PROFILE_PATH if get => match self.ecwid_script(&req.headers, identity) {
                 Some(script) => script,
@@ -303,6 +309,11 @@ impl SiteAuth {
             issuer: done.idp.is_some().then(|| done.issuer.clone()),
             // A back-channel logout naming this IdP session ends this session.
             idp_session: done.idp_session.clone(),
+            // A hook's customer id, or the IdP's subject.
+            namespace: self
+                .site
+                .hook_namespace()
+                .unwrap_or_else(|| sso_config::namespaces::oidc(&done.issuer)),
             ..crate::sessions::LoginSource::oidc(subject.clone())
         };
         let idp = login.idp.clone().unwrap_or_default();
@@ -310,12 +321,19 @@ impl SiteAuth {
             Ok(new) => {
                 tracing::info!(site = %self.site.name, %idp, %subject, customer = %customer_id, "login succeeded");
                 self.events.login(&self.site.name, "oidc", "success");
-                // The platform's hand-off token does not travel through the auth host:
-                // such a sign-in starts no browser SSO session (docs/cross-site-sso.md).
-                let next = match self.platform_handoff(&customer_id, &return_to, client) {
-                    Some(handoff) => Reply::redirect(303, handoff),
-                    None if new.sso_pending => self.through_auth_host(&return_to),
-                    None => Reply::redirect(303, return_to),
+                // A new SSO session goes to the auth host first, whatever the site: on a
+                // platform-login site the hand-off follows the binding round (at
+                // `<sso_prefix>/handoff`), so the platform's token never travels
+                // through the auth host and a global logout finds this sign-in.
+                let next = match new.sso_pending {
+                    true if self.site.platform_login.is_some() => {
+                        self.through_auth_host(&super::connectors::handoff_path(&self.site.sso_prefix, &return_to))
+                    }
+                    true => self.through_auth_host(&return_to),
+                    false => match self.platform_handoff(&customer_id, &return_to, client) {
+                        Some(handoff) => Reply::redirect(303, handoff),
+                        None => Reply::redirect(303, return_to),
+                    },
                 };
                 next.header("set-cookie", new.cookie)
             }

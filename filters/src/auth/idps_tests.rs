@@ -60,6 +60,7 @@ fn session(method: LoginMethod, idp: Option<&str>) -> SessionData {
         subject: "alice".into(),
         issuer: None,
         idp_session: None,
+        namespace: String::new(),
     })
 }
 

@@ -12,6 +12,7 @@ pub mod endpoints;
 pub mod gate;
 pub mod idps;
 pub mod inject;
+mod lifecycle;
 
 pub use endpoints::store_unavailable;
 
@@ -19,24 +20,15 @@ use crate::identity::Customer;
 use crate::oidc::flow::IdpTimer;
 use crate::oidc::pending::PendingLogins;
 use crate::oidc::{LoginFlow, OidcProvider};
-use crate::secret::{random_token, SessionId, Sid};
+use crate::secret::{SessionId, Sid};
 use crate::sessions::cookie::CookieCodec;
-use crate::sessions::{now_secs, LoginSource, SessionData};
+use crate::sessions::{LoginSource, SessionData};
 use crate::store::{StoreError, Stores};
 use crate::tokens::{SiteTokens, TokenSigner};
 use idps::{Idp, Idps};
 use sso_config::{Config, SiteConfig};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// How long one replica may hold a session's refresh lock: longer than any IdP call
-/// (`oidc.request_timeout`); a holder that died frees it after this.
-const REFRESH_LOCK_TTL: Duration = Duration::from_secs(60);
-/// The [`crate::store::Records`] kind of refresh locks.
-const REFRESH_LOCK: &str = "refresh-lock";
-/// How long past its due time a session may go unrevalidated because the store
-/// cannot be locked (Redis refusing writes) before it stops counting.
-const REFRESH_GRACE: Duration = Duration::from_secs(300);
 
 /// What the auth filters report, for metrics. The gateway implements it.
 pub trait AuthEvents: Send + Sync {
@@ -319,123 +311,6 @@ impl SiteAuth {
         }
     }
 
-    /// Refreshes the IdP tokens of a session when they are due. Exactly one request
-    /// on one replica does it: a local flag first, then a short lock in the shared
-    /// store; the others go on with the session as it is. The lock holder re-reads
-    /// the session from the store (another replica may have rotated the refresh token
-    /// meanwhile) and writes the rotated token back before it lets go of the lock.
-    ///
-    /// A refresh the IdP refuses (`invalid_grant`: the account was revoked or the IdP
-    /// session ended) ends the session, and the request goes on anonymous; an IdP that
-    /// cannot be reached keeps the session and is tried again in 30 s. The same for a
-    /// cookie and an API token: both name the one session.
-    pub async fn refresh_if_due(&self, identity: Identity) -> Option<Identity> {
-        // Only the IdP that signed the session in is asked: its refresh token means
-        // nothing to another one.
-        let Some(flow) = self.idps.of_session(&identity.session).map(|i| &i.flow) else {
-            return Some(identity);
-        };
-        let refresh = &identity.session.refresh;
-        if !refresh.is_due(now_secs()) || !refresh.claim() {
-            return Some(identity);
-        }
-        let lock_key = identity.sid.encode();
-        let holder = random_token().into_bytes();
-        let locked = self
-            .stores
-            .records
-            .put_new(REFRESH_LOCK, &lock_key, holder.clone(), REFRESH_LOCK_TTL)
-            .await;
-        match locked {
-            Ok(true) => {}
-            Ok(false) => {
-                // Another replica is refreshing: look again in a moment.
-                refresh.retry_in(2);
-                return Some(identity);
-            }
-            Err(e) => {
-                let overdue = now_secs().saturating_sub(refresh.due_at());
-                refresh.retry_in(5);
-                if overdue > REFRESH_GRACE.as_secs() {
-                    // The IdP cannot be asked whether this account is still good: after
-                    // a grace period, the session no longer counts.
-                    tracing::warn!(site = %self.site.name, error = %e, overdue, "session not revalidated in time (store unavailable); refused");
-                    return None;
-                }
-                tracing::warn!(site = %self.site.name, error = %e, "cannot take the refresh lock; keeping the session for now");
-                return Some(identity);
-            }
-        }
-        let (result, release) = self.refresh_locked(flow, identity).await;
-        if release {
-            if let Err(e) = self.stores.records.delete_if(REFRESH_LOCK, &lock_key, &holder).await {
-                tracing::warn!(site = %self.site.name, error = %e, "refresh lock not released; it expires by itself");
-            }
-        }
-        result
-    }
-
-    /// The refresh itself, under the session's lock; and whether to release the lock
-    /// (not when a rotated token could not be stored: another replica must not take
-    /// the lock and spend the old token before the lock expires).
-    async fn refresh_locked(&self, flow: &LoginFlow, identity: Identity) -> (Option<Identity>, bool) {
-        let session = match self.stores.sessions.fresh(&identity.sid).await {
-            Ok(Some(fresh)) => fresh,
-            Ok(None) => {
-                identity.session.refresh.retry_in(0);
-                return (None, true);
-            }
-            Err(e) => {
-                identity.session.refresh.retry_in(5);
-                tracing::warn!(site = %self.site.name, error = %e, "cannot re-read the session to refresh it");
-                return (Some(identity), true);
-            }
-        };
-        if !Arc::ptr_eq(&session, &identity.session) {
-            // The copy this request read is done with; the fresh one is refreshed.
-            identity.session.refresh.release();
-            if !session.refresh.claim() {
-                return (Some(Identity { session, ..identity }), true);
-            }
-        }
-        let identity = Identity { session, ..identity };
-        let refresh = &identity.session.refresh;
-        let token = match refresh.token() {
-            Some(token) if refresh.is_due(now_secs()) => token,
-            // Refreshed meanwhile by another replica (or nothing to refresh with).
-            _ => {
-                refresh.release();
-                return (Some(identity), true);
-            }
-        };
-        match flow.refresh(&token).await {
-            Ok(r) => {
-                refresh.set_access(self.kept_access_token(r.access_token, r.lifetime, refresh.revalidate_secs()));
-                refresh.finish(r.refresh_token, r.lifetime);
-                let saved = self.stores.sessions.save(&identity.sid, &identity.session).await;
-                if let Err(e) = &saved {
-                    tracing::error!(site = %self.site.name, error = %e, "refreshed tokens could not be stored; the refresh lock is kept until it expires");
-                }
-                self.events.login(&self.site.name, "oidc", "refreshed");
-                (Some(identity), saved.is_ok())
-            }
-            Err(crate::oidc::flow::RefreshError::Refused(reason)) => {
-                refresh.release();
-                if let Err(e) = self.stores.sessions.remove(&identity.sid).await {
-                    tracing::warn!(site = %self.site.name, error = %e, "refused session not removed from the store");
-                }
-                self.events.login(&self.site.name, "oidc", "refresh_refused");
-                tracing::info!(site = %self.site.name, subject = %identity.customer().id, %reason, "refresh refused by the IdP; session ended");
-                (None, true)
-            }
-            Err(crate::oidc::flow::RefreshError::Unavailable(e)) => {
-                refresh.retry_in(30);
-                tracing::warn!(site = %self.site.name, error = %e, "token refresh failed; keeping the session, retrying in 30 s");
-                (Some(identity), true)
-            }
-        }
-    }
-
     /// Creates a session for a completed login; returns its id and `Set-Cookie`. The
     /// customer's oldest session on this site ends when they hold
     /// `sessions.max_per_customer` already.
@@ -476,8 +351,23 @@ impl SiteAuth {
 
     /// A new session of this site without IdP tokens.
     pub(crate) fn new_session_data(&self, customer: crate::identity::Customer, login: LoginSource) -> SessionData {
-        let refresh = crate::sessions::RefreshState::new(None, None, self.revalidate);
+        let refresh = match login.method {
+            // Derived from an SSO session: checked against it every interval.
+            crate::sessions::LoginMethod::Ott => {
+                crate::sessions::RefreshState::checking_every(self.sso_check_interval())
+            }
+            _ => crate::sessions::RefreshState::new(None, None, self.revalidate),
+        };
         SessionData::new(self.site_name.clone(), customer, None, refresh, self.absolute_ttl).with_login(login)
+    }
+
+    /// How often a session made from a one-time token checks its SSO session: the
+    /// site's `oidc.revalidate_interval`, or a minute on a site without an IdP.
+    fn sso_check_interval(&self) -> Duration {
+        match self.revalidate {
+            Duration::ZERO => Duration::from_secs(60),
+            every => every,
+        }
     }
 
     /// Stores the session of a sign-in on this site; on a linked site it starts the

@@ -17,6 +17,7 @@ use super::cookies::{AuthHostCookies, Intent, BINDING_TTL};
 use super::group::{LinkedSite, SsoGroup};
 use super::tokens::{is_state, same, BrowserBinding, SsoSessionId};
 use crate::auth::AuthEvents;
+use crate::rate_limit::{Endpoint, RateLimiter};
 use crate::reply::{wants_json, Reply};
 use crate::request_parts::query_param;
 use crate::return_to::safe_return_to;
@@ -24,6 +25,7 @@ use crate::sessions::cookie::find_cookie;
 use crate::store::Stores;
 use http::Method;
 use sso_config::Config;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The label the auth host's events carry in place of a site name.
@@ -35,6 +37,8 @@ pub struct AuthHost {
     /// The auth host's name, lower case, without port.
     host: String,
     events: Arc<dyn AuthEvents>,
+    /// `server.rate_limits.link`: one-time tokens minted per client and per SSO session.
+    rate_limits: RateLimiter,
 }
 
 impl AuthHost {
@@ -52,6 +56,7 @@ impl AuthHost {
             group,
             host,
             events,
+            rate_limits: RateLimiter::from_config(&config.server.rate_limits),
         })
     }
 
@@ -62,14 +67,15 @@ impl AuthHost {
             .is_some_and(|h| h.eq_ignore_ascii_case(&self.host))
     }
 
-    /// Answers a request on the auth host (`path` is the canonical request path).
-    pub async fn handle(&self, req: &http::request::Parts, path: &str) -> Reply {
+    /// Answers a request on the auth host (`path` is the canonical request path;
+    /// `client` the shopper's address as the gateway believes it, for rate limits).
+    pub async fn handle(&self, req: &http::request::Parts, path: &str, client: Option<IpAddr>) -> Reply {
         let json = wants_json(&req.headers);
         let reply = match path {
             "/_sso/link" | "/_sso/adopt" if req.method != Method::GET => {
                 Reply::error(405, "method_not_allowed", "This method is not allowed here.", json)
             }
-            "/_sso/link" => self.link(req).await,
+            "/_sso/link" => self.link(req, client).await,
             "/_sso/adopt" => self.adopt(req).await,
             _ => Reply::error(404, "not_found", "There is nothing here.", json),
         };
@@ -84,7 +90,7 @@ impl AuthHost {
         Reply::error(400, code, message, wants_json(&req.headers))
     }
 
-    async fn link(&self, req: &http::request::Parts) -> Reply {
+    async fn link(&self, req: &http::request::Parts, client: Option<IpAddr>) -> Reply {
         let query = req.uri.query().unwrap_or("");
         let param = |name: &str| query_param(query, name);
         let Some((name, site)) = param("site").and_then(|n| self.group.sites.get_key_value(&n)) else {
@@ -109,7 +115,7 @@ impl AuthHost {
             ott_url(site, &q.finish())
         };
         if intent != Intent::Bind {
-            let token = self.token_for(req, name, &state).await;
+            let token = self.token_for(req, name, &state, client).await;
             return match token {
                 Some(token) => Reply::redirect(303, back(&[("token", &token)])),
                 None => Reply::redirect(303, back(&[])),
@@ -129,10 +135,28 @@ impl AuthHost {
         }
     }
 
-    /// A one-time token for `site` when the browser has a live SSO session.
-    async fn token_for(&self, req: &http::request::Parts, site: &str, state: &str) -> Option<String> {
+    /// A one-time token for `site` when the browser has a live SSO session, within
+    /// the client's and the SSO session's `server.rate_limits.link`: past either, the
+    /// browser goes back without one (the site shows its page anonymous and does not
+    /// ask again for a while), and nothing is stored.
+    async fn token_for(
+        &self,
+        req: &http::request::Parts,
+        site: &str,
+        state: &str,
+        client: Option<IpAddr>,
+    ) -> Option<String> {
         let id = find_cookie(&req.headers, &self.cookies.session_name).and_then(SsoSessionId::parse)?;
         let handle = id.key();
+        let limited = self
+            .rate_limits
+            .check(Endpoint::Link, client)
+            .and_then(|()| self.rate_limits.check_session(Endpoint::Link, &handle));
+        if limited.is_err() {
+            self.events.rate_limited(AUTH_HOST_LABEL, Endpoint::Link.as_str());
+            tracing::debug!(site, "one-time token not minted: rate limited");
+            return None;
+        }
         let found = self.group.get(&handle).await;
         match found {
             Ok(Some(_)) => match self.group.mint_ott(site, &handle, state).await {

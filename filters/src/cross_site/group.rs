@@ -20,6 +20,8 @@ const DATA: &str = "sso-data";
 const OTT: &str = "sso-ott";
 const ADOPT: &str = "sso-adopt";
 const PENDING: &str = "sso-pending";
+/// The one outstanding one-time token of an (SSO session, site): the key of its grant.
+const OTT_CURRENT: &str = "sso-ott-current";
 /// The link member kind that chains another SSO session (`"=sso <handle>"`): site
 /// names are letters, digits, `-` and `_`, so it never reads as a site.
 const CHAINED: &str = "=sso";
@@ -40,6 +42,10 @@ pub struct LinkedSite {
     pub public_url: Url,
     pub sso_prefix: String,
     pub sso: SiteSsoConfig,
+    /// The namespace its provisioning hook maps IdP sign-ins into, if it has one.
+    pub hook: Option<String>,
+    /// The namespace of its customer-login JWTs' ids, if it takes them.
+    pub customer_login: Option<String>,
 }
 
 impl LinkedSite {
@@ -53,6 +59,8 @@ impl LinkedSite {
 pub struct SsoGroup {
     pub config: SsoConfig,
     pub sites: HashMap<String, LinkedSite>,
+    /// Every customer namespace the linked sites' own sign-ins yield.
+    pub namespaces: Vec<String>,
     pub(super) stores: Stores,
     seal: Seal,
 }
@@ -67,6 +75,10 @@ pub enum OttError {
     /// Minted for another site of the group.
     #[error("one-time token of another site")]
     OtherSite,
+    /// The SSO session's customer id means another customer on this site (another
+    /// customer namespace, see `sso_config::namespaces`).
+    #[error("the SSO session's customer id is of another customer namespace")]
+    OtherNamespace,
     /// This browser did not start the link round the token answers.
     #[error("one-time token for another browser (state mismatch)")]
     OtherBrowser,
@@ -80,6 +92,7 @@ impl OttError {
         match self {
             OttError::Unknown => "ott_unknown",
             OttError::OtherSite => "ott_other_site",
+            OttError::OtherNamespace => "ott_other_namespace",
             OttError::OtherBrowser => "ott_state_mismatch",
             OttError::SessionEnded => "sso_session_ended",
         }
@@ -99,16 +112,44 @@ impl SsoGroup {
                     public_url: s.public_url.clone(),
                     sso_prefix: s.sso_prefix.clone(),
                     sso: s.sso,
+                    hook: s.hook_namespace(),
+                    customer_login: s
+                        .customer_login
+                        .as_ref()
+                        .map(|c| sso_config::namespaces::customer_login(&c.client_id, &c.store_hash)),
                 };
                 (s.name.clone(), site)
             })
             .collect();
+        let mut namespaces: Vec<String> = config
+            .sites
+            .iter()
+            .filter(|s| s.sso.linked())
+            .flat_map(|s| s.own_namespaces())
+            .collect();
+        namespaces.sort();
+        namespaces.dedup();
         Some(SsoGroup {
             config: sso,
             sites,
+            namespaces,
             stores: stores.clone(),
             seal: Seal::from_secret(&config.sessions.cookie_secret),
         })
+    }
+
+    /// The namespace of an SSO session's customer id: that of the sign-in on its
+    /// origin site. `None` when the origin site is no longer linked.
+    pub fn id_namespace(&self, sso: &SsoSession) -> Option<String> {
+        let origin = self.sites.get(&sso.origin_site)?;
+        match crate::sessions::LoginMethod::from_u8(sso.method)? {
+            crate::sessions::LoginMethod::CustomerLogin => origin.customer_login.clone(),
+            crate::sessions::LoginMethod::Oidc => match &origin.hook {
+                Some(hook) => Some(hook.clone()),
+                None => sso.issuer.as_deref().map(sso_config::namespaces::oidc),
+            },
+            crate::sessions::LoginMethod::Ott => None,
+        }
     }
 
     /// An absolute URL on the auth host.
@@ -334,13 +375,25 @@ impl SsoGroup {
     }
 
     /// A one-time token for `site`, linking to `handle`, for the browser holding `state`.
+    /// An (SSO session, site) has at most one outstanding token: minting one spends the
+    /// one before it, so however often a signed-in client asks, the store holds one
+    /// grant per site of its SSO session. (Two tabs whose rounds overlap exactly: the
+    /// first comes back without a token and shows its page anonymous; the cookie the
+    /// second sets signs it in on its next load.)
     pub async fn mint_ott(&self, site: &str, handle: &str, state: &str) -> Result<OneTimeToken, StoreError> {
         let grant = OttGrant {
             site: site.to_string(),
             handle: handle.to_string(),
             state: state.to_string(),
         };
-        self.mint(OTT, &grant).await
+        let current = crate::store::hashed_key(&[OTT_CURRENT, handle, site]);
+        if let Some(previous) = self.take_once::<String>(OTT_CURRENT, &current).await? {
+            self.stores.single_use.take(OTT, &previous).await?;
+        }
+        let token = self.mint(OTT, &grant).await?;
+        self.put_once(OTT_CURRENT, &current, &token.key(), self.config.ott_ttl)
+            .await?;
+        Ok(token)
     }
 
     /// Redeems a one-time token at `site` for the browser holding `state`: taken

@@ -57,6 +57,7 @@ impl SsoSession {
             subject: self.subject.clone(),
             issuer: self.issuer.clone(),
             idp_session: self.idp_session.clone(),
+            namespace: String::new(),
         }
     }
 

@@ -44,14 +44,14 @@ impl SiteAuth {
                 return crate::auth::store_unavailable(false);
             }
         };
-        let customer = match self.customer_of(&sso).await {
-            Ok(c) => c,
+        let (customer, namespace) = match self.customer_of(group, &sso).await {
+            Ok(found) => found,
             Err(code) => return failed(code),
         };
         self.end_previous(identity).await;
         let customer_id = customer.id.clone();
         let data = self
-            .new_session_data(customer, sso.login_source())
+            .new_session_data(customer, sso.login_source().in_namespace(namespace))
             .linked_to(Some(grant.handle.clone()));
         let (login, expires_at) = (data.login.clone(), data.expires_at);
         let id = match self.stores.sessions.create(data).await {
@@ -92,11 +92,26 @@ impl SiteAuth {
             .header("set-cookie", self.cookies.set_link("off", "", 0))
     }
 
-    /// The customer this site knows an SSO session's shopper as: its provisioning
-    /// hook's answer (method `ott`) when it has one, else the customer as the first
-    /// site signed them in. `Err` is a metric code.
-    async fn customer_of(&self, sso: &SsoSession) -> Result<crate::identity::Customer, &'static str> {
+    /// The customer this site knows an SSO session's shopper as, and the namespace of
+    /// its id: its provisioning hook's answer (method `ott`) when it has one, else the
+    /// customer as the first site signed them in, but only when that id means the
+    /// same customer here (the namespaces of `sso_config::namespaces`; `check`
+    /// refuses a group where it would not, and this is the second line). `Err` is a
+    /// metric code.
+    async fn customer_of(
+        &self,
+        group: &super::SsoGroup,
+        sso: &SsoSession,
+    ) -> Result<(crate::identity::Customer, String), &'static str> {
         let mut customer = sso.customer();
+        let Some(hook) = self.site.hook_namespace() else {
+            let namespace = group.id_namespace(sso).unwrap_or_default();
+            if namespace.is_empty() || !self.site.accepts(&namespace, &group.namespaces) {
+                tracing::warn!(site = %self.site.name, origin = %sso.origin_site, "one-time token refused: the SSO session's customer id is of another customer namespace");
+                return Err(OttError::OtherNamespace.code());
+            }
+            return Ok((customer, namespace));
+        };
         if let Some(provisioner) = &self.connectors.provisioner {
             let issuer = sso
                 .issuer
@@ -132,6 +147,6 @@ impl SiteAuth {
                     .collect();
             }
         }
-        Ok(customer)
+        Ok((customer, hook))
     }
 }

@@ -62,6 +62,17 @@ impl RefreshState {
         state
     }
 
+    /// No grant to refresh, but a check due every `interval` (a session derived from
+    /// an SSO session checks that it is still alive).
+    pub fn checking_every(interval: Duration) -> Self {
+        let secs = interval.as_secs().max(1);
+        RefreshState {
+            revalidate_secs: secs,
+            due_at: AtomicU64::new(now_secs().saturating_add(secs)),
+            ..RefreshState::default()
+        }
+    }
+
     /// Refresh state as stored: `token`, the Unix second the next refresh is due (0 =
     /// never) and the revalidation interval in seconds.
     pub fn from_stored(token: Option<Secret>, due_at: u64, revalidate_secs: u64) -> Self {
@@ -199,6 +210,10 @@ pub struct LoginSource {
     /// The IdP's session (`sid` of the ID token), when it said: a back-channel
     /// logout naming it ends this session.
     pub idp_session: Option<String>,
+    /// The customer namespace of the session's customer id (`sso_config::namespaces`):
+    /// the IdP's, the merchant app's, or the provisioning hook's. Empty for a record
+    /// written before it was kept.
+    pub namespace: String,
 }
 
 /// The ways a shopper can be signed in.
@@ -250,7 +265,14 @@ impl LoginSource {
             subject: subject.into(),
             issuer: None,
             idp_session: None,
+            namespace: String::new(),
         }
+    }
+
+    /// The same sign-in, its customer id of `namespace`.
+    pub fn in_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
     }
 }
 

@@ -1,9 +1,13 @@
 //! Single-use entries and TTL records in this process's memory: one bounded `moka`
-//! cache with a TTL per entry and LRU eviction (a flood evicts the oldest entries; the
-//! newest is always admitted, so a real shopper's login is never refused for room).
+//! cache **per kind of record** (pending logins, one-time tokens, SSO sessions, adopt
+//! grants, locks, ...), each with a TTL per entry and LRU eviction. A flood of one kind
+//! evicts only the oldest entries of that kind, never another kind's (a flood of minted
+//! one-time tokens cannot push out a shopper's pending login); the newest entry is
+//! always admitted, so a real shopper's login is never refused for room.
 
 use super::{Records, Sets, SingleUse, StoreError};
 use async_trait::async_trait;
+use dashmap::DashMap;
 use moka::policy::{EvictionPolicy, Expiry};
 use moka::sync::Cache;
 use std::sync::Arc;
@@ -31,25 +35,55 @@ impl Expiry<String, Entry> for PerEntryTtl {
 const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 pub struct MemoryKv {
-    cache: Cache<String, Entry>,
+    /// One cache per kind, made at the kind's first use. Kinds are the code's own
+    /// constants (a handful), never request input.
+    kinds: DashMap<Box<str>, Cache<String, Entry>>,
+    max_per_kind: u64,
 }
 
 impl MemoryKv {
-    /// At most `max_entries` entries of all kinds together.
-    pub fn new(max_entries: usize) -> Self {
+    /// At most `max_per_kind` entries of each kind.
+    pub fn new(max_per_kind: usize) -> Self {
         MemoryKv {
-            cache: Cache::builder()
-                .max_capacity(max_entries.max(1) as u64)
-                .eviction_policy(EvictionPolicy::lru())
-                .expire_after(PerEntryTtl)
-                .build(),
+            kinds: DashMap::new(),
+            max_per_kind: max_per_kind.max(1) as u64,
         }
     }
 
-    /// Applies pending evictions and expiries now; how many entries are left.
+    /// The cache of `kind` (a cheap handle onto the shared cache).
+    fn cache(&self, kind: &str) -> Cache<String, Entry> {
+        if let Some(cache) = self.kinds.get(kind) {
+            return cache.clone();
+        }
+        self.kinds
+            .entry(kind.into())
+            .or_insert_with(|| {
+                Cache::builder()
+                    .max_capacity(self.max_per_kind)
+                    .eviction_policy(EvictionPolicy::lru())
+                    .expire_after(PerEntryTtl)
+                    .build()
+            })
+            .clone()
+    }
+
+    /// Applies pending evictions and expiries now; how many entries are left, of all
+    /// kinds together.
     pub fn count(&self) -> usize {
-        self.cache.run_pending_tasks();
-        usize::try_from(self.cache.entry_count()).unwrap_or(usize::MAX)
+        self.kinds
+            .iter()
+            .map(|c| {
+                c.run_pending_tasks();
+                usize::try_from(c.entry_count()).unwrap_or(usize::MAX)
+            })
+            .fold(0, usize::saturating_add)
+    }
+
+    /// How many entries of `kind` are left (after pending evictions).
+    pub fn count_of(&self, kind: &str) -> usize {
+        let cache = self.cache(kind);
+        cache.run_pending_tasks();
+        usize::try_from(cache.entry_count()).unwrap_or(usize::MAX)
     }
 
     fn entry(value: Vec<u8>, ttl: Duration) -> Entry {
@@ -62,14 +96,6 @@ impl MemoryKv {
     }
 }
 
-fn full_key(kind: &str, key: &str) -> String {
-    let mut k = String::with_capacity(kind.len() + 1 + key.len());
-    k.push_str(kind);
-    k.push(':');
-    k.push_str(key);
-    k
-}
-
 fn live(entry: Entry) -> Option<Vec<u8>> {
     (Instant::now() < entry.deadline).then(|| Arc::unwrap_or_clone(entry.value))
 }
@@ -77,43 +103,45 @@ fn live(entry: Entry) -> Option<Vec<u8>> {
 #[async_trait]
 impl SingleUse for MemoryKv {
     async fn put(&self, kind: &str, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
-        self.cache.insert(full_key(kind, key), Self::entry(value, ttl));
+        self.cache(kind).insert(key.to_string(), Self::entry(value, ttl));
         Ok(())
     }
 
     async fn take(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.cache.remove(&full_key(kind, key)).and_then(live))
+        Ok(self.cache(kind).remove(key).and_then(live))
     }
 
     fn sweep(&self) {
-        self.cache.run_pending_tasks();
+        for cache in self.kinds.iter() {
+            cache.run_pending_tasks();
+        }
     }
 }
 
 #[async_trait]
 impl Records for MemoryKv {
     async fn put(&self, kind: &str, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
-        self.cache.insert(full_key(kind, key), Self::entry(value, ttl));
+        self.cache(kind).insert(key.to_string(), Self::entry(value, ttl));
         Ok(())
     }
 
     async fn put_new(&self, kind: &str, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
         let entry = self
-            .cache
-            .entry(full_key(kind, key))
+            .cache(kind)
+            .entry(key.to_string())
             .or_insert_with(|| Self::entry(value, ttl));
         Ok(entry.is_fresh())
     }
 
     async fn get(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.cache.get(&full_key(kind, key)).and_then(live))
+        Ok(self.cache(kind).get(key).and_then(live))
     }
 
     async fn delete_if(&self, kind: &str, key: &str, value: &[u8]) -> Result<bool, StoreError> {
         use moka::ops::compute::{CompResult, Op};
         let result = self
-            .cache
-            .entry(full_key(kind, key))
+            .cache(kind)
+            .entry(key.to_string())
             .and_compute_with(|held| match held {
                 Some(e) if e.value().value.as_slice() == value => Op::Remove,
                 _ => Op::Nop,
@@ -139,7 +167,7 @@ impl Sets for MemoryKv {
             return Err(StoreError::Corrupt("a set member may not hold a newline".into()));
         }
         let mut added = false;
-        self.cache.entry(full_key(kind, key)).and_compute_with(|held| {
+        self.cache(kind).entry(key.to_string()).and_compute_with(|held| {
             let now = Instant::now();
             let held = held.map(|e| e.into_value()).filter(|e| now < e.deadline);
             let mut members = held.as_ref().map(|e| split_members(&e.value)).unwrap_or_default();
@@ -164,8 +192,8 @@ impl Sets for MemoryKv {
 
     async fn remove(&self, kind: &str, key: &str, member: &str) -> Result<(), StoreError> {
         use moka::ops::compute::Op;
-        self.cache
-            .entry(full_key(kind, key))
+        self.cache(kind)
+            .entry(key.to_string())
             .and_compute_with(|held| match held.map(|e| e.into_value()) {
                 Some(e) => {
                     let members = split_members(&e.value);
@@ -191,15 +219,47 @@ impl Sets for MemoryKv {
 
     async fn members(&self, kind: &str, key: &str) -> Result<Vec<String>, StoreError> {
         Ok(self
-            .cache
-            .get(&full_key(kind, key))
+            .cache(kind)
+            .get(key)
             .and_then(live)
             .map(|v| split_members(&v))
             .unwrap_or_default())
     }
 
     async fn delete(&self, kind: &str, key: &str) -> Result<(), StoreError> {
-        self.cache.invalidate(&full_key(kind, key));
+        self.cache(kind).invalidate(key);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_flood_of_one_kind_never_evicts_another_kind() -> Result<(), StoreError> {
+        let kv = MemoryKv::new(50);
+        SingleUse::put(
+            &kv,
+            "pending-login",
+            "shopper",
+            b"login".to_vec(),
+            Duration::from_secs(600),
+        )
+        .await?;
+        Records::put(&kv, "sso-session", "handle", b"sso".to_vec(), Duration::from_secs(600)).await?;
+        for i in 0..5_000 {
+            SingleUse::put(&kv, "sso-ott", &format!("flood-{i}"), vec![1], Duration::from_secs(60)).await?;
+        }
+        assert!(kv.count_of("sso-ott") <= 50, "the flooded kind stays bounded");
+        assert_eq!(
+            SingleUse::take(&kv, "pending-login", "shopper").await?.as_deref(),
+            Some(&b"login"[..])
+        );
+        assert_eq!(
+            Records::get(&kv, "sso-session", "handle").await?.as_deref(),
+            Some(&b"sso"[..])
+        );
         Ok(())
     }
 }

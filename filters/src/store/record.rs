@@ -23,9 +23,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 /// Version of the record layout; bump it when the layout changes. Versions 1 (before
-/// the login source and access token were kept) and 2 (before the IdP session and the
-/// cross-site link) are still read.
-const VERSION: u8 = 3;
+/// the login source and access token were kept), 2 (before the IdP session and the
+/// cross-site link) and 3 (before the customer namespace) are still read.
+const VERSION: u8 = 4;
 /// Longest record accepted back (a session is a few hundred bytes).
 pub const MAX_RECORD: usize = 16 * 1024;
 
@@ -141,6 +141,13 @@ struct SessionRecordV3 {
     sso: Option<String>,
 }
 
+/// Version 4: version 3 and the customer namespace of the customer id.
+#[derive(Serialize, Deserialize)]
+struct SessionRecordV4 {
+    v3: SessionRecordV3,
+    namespace: String,
+}
+
 /// The stored form of a session.
 pub fn encode(data: &SessionData) -> Result<Vec<u8>, StoreError> {
     let c = &data.customer;
@@ -167,10 +174,14 @@ pub fn encode(data: &SessionData) -> Result<Vec<u8>, StoreError> {
         access_expires: access.as_ref().map_or(0, |a| a.1),
         access_token: access.map(|a| a.0.expose().to_string()),
     };
-    let record = SessionRecordV3 {
+    let v3 = SessionRecordV3 {
         v2,
         idp_session: data.login.idp_session.clone(),
         sso: data.sso.clone(),
+    };
+    let record = SessionRecordV4 {
+        v3,
+        namespace: data.login.namespace.clone(),
     };
     postcard::to_extend(&record, vec![VERSION]).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -185,7 +196,7 @@ pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, Stor
         return Err(StoreError::Corrupt("record too long".into()));
     }
     let corrupt = |e: postcard::Error| StoreError::Corrupt(e.to_string());
-    let v2 = |r: SessionRecordV2, idp_session: Option<String>| {
+    let v2 = |r: SessionRecordV2, idp_session: Option<String>, namespace: String| {
         let method =
             LoginMethod::from_u8(r.method).ok_or_else(|| StoreError::Corrupt(format!("login method {}", r.method)))?;
         let login = LoginSource {
@@ -194,6 +205,7 @@ pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, Stor
             subject: r.subject,
             issuer: r.issuer,
             idp_session,
+            namespace,
         };
         let access = r.access_token.map(|t| (Secret::new(t), r.access_expires));
         Ok::<_, StoreError>((r.v1, login, access))
@@ -205,13 +217,18 @@ pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, Stor
             (r, login, None, None)
         }
         2 => {
-            let (r, login, access) = v2(postcard::from_bytes(body).map_err(corrupt)?, None)?;
+            let (r, login, access) = v2(postcard::from_bytes(body).map_err(corrupt)?, None, String::new())?;
             (r, login, access, None)
         }
         3 => {
             let r: SessionRecordV3 = postcard::from_bytes(body).map_err(corrupt)?;
-            let (v1, login, access) = v2(r.v2, r.idp_session)?;
+            let (v1, login, access) = v2(r.v2, r.idp_session, String::new())?;
             (v1, login, access, r.sso)
+        }
+        4 => {
+            let r: SessionRecordV4 = postcard::from_bytes(body).map_err(corrupt)?;
+            let (v1, login, access) = v2(r.v3.v2, r.v3.idp_session, r.namespace)?;
+            (v1, login, access, r.v3.sso)
         }
         other => return Err(StoreError::Corrupt(format!("record version {other}"))),
     };
@@ -289,6 +306,7 @@ mod tests {
                 subject: "sub-9".into(),
                 issuer: Some("https://login.acme.example".into()),
                 idp_session: Some("idp-sid-1".into()),
+                namespace: "oidc:https://login.acme.example".into(),
             })
             .linked_to(Some("sso-handle".into()));
         data.refresh.set_access(Some((Secret::new("at-1"), 1234)));
@@ -323,10 +341,24 @@ mod tests {
     }
 
     #[test]
+    fn a_version_3_record_still_reads_with_no_namespace() {
+        let data = session().with_login(LoginSource::oidc("c-1").in_namespace("oidc:https://idp.example"));
+        let mut bytes = encode(&data).expect("encodes");
+        let namespace_len = "oidc:https://idp.example".len();
+        bytes.truncate(bytes.len() - namespace_len - 1);
+        bytes[0] = 3;
+        let back = decode(&bytes, None).expect("decodes");
+        assert_eq!(back.login.namespace, "");
+        assert_eq!(back.login.subject, "c-1");
+    }
+
+    #[test]
     fn a_version_2_record_still_reads() {
         let data = session();
         let mut bytes = encode(&data).expect("encodes");
-        // A version 3 record without the two optional fields is a version 2 body.
+        // A version 4 record without its namespace (empty: one length byte) and the two
+        // optional fields of version 3 is a version 2 body.
+        assert_eq!(bytes.pop(), Some(0), "namespace: empty");
         assert_eq!(bytes.pop(), Some(0), "sso: None");
         assert_eq!(bytes.pop(), Some(0), "idp_session: None");
         bytes[0] = 2;
@@ -359,7 +391,7 @@ mod tests {
         let bytes = encode(&session()).expect("encodes");
         assert!(decode(&[], None).is_err());
         let mut other = bytes.clone();
-        other[0] = 4;
+        other[0] = 5;
         assert!(matches!(decode(&other, None), Err(StoreError::Corrupt(_))));
         for cut in 1..bytes.len() {
             assert!(decode(&bytes[..cut], None).is_err(), "truncated at {cut}");
