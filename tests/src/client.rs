@@ -30,11 +30,18 @@ pub struct Landing {
 impl Shopper {
     /// A client that sends `<name>.localhost` for each name in `hosts` to 127.0.0.1.
     pub fn new(hosts: &[&str]) -> Result<Shopper> {
+        Self::from_address(hosts, None)
+    }
+
+    /// [`Shopper::new`] connecting from the loopback address `local` (e.g.
+    /// 127.0.0.2): the gateway counts it as another client for its rate limits.
+    pub fn from_address(hosts: &[&str], local: Option<std::net::IpAddr>) -> Result<Shopper> {
         let jar = Arc::new(Jar::default());
         // A browser's kind of User-Agent: cross-site sign-on never redirects crawlers.
         let mut builder = Client::builder()
             .redirect(Policy::none())
             .cookie_provider(jar.clone())
+            .local_address(local)
             .user_agent("Mozilla/5.0 (X11; Linux x86_64) sso-gateway-tests");
         for host in hosts {
             builder = builder.resolve(&format!("{host}.localhost"), SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -62,6 +69,16 @@ impl Shopper {
             http: builder.build()?,
             jar,
         })
+    }
+
+    /// Forgets the cross-site markers (`checked`, `off`) this client holds for `url`'s
+    /// site, as a browser does once they expire.
+    pub fn jar_clear_link_markers(&self, url: &str) {
+        if let Ok(u) = Url::parse(url) {
+            for name in ["sso_session_link_checked", "sso_session_link_off"] {
+                self.jar.add_cookie_str(&format!("{name}=; Max-Age=0; Path=/"), &u);
+            }
+        }
     }
 
     /// A GET as a browser page load (Accept: text/html).

@@ -26,6 +26,9 @@ pub struct Group {
     /// Replica B on the same Redis, when the group runs on Redis.
     pub b: Option<crate::Gateway>,
     pub redis: Option<TestRedis>,
+    /// How the IdP was started (callbacks, post-logout URLs, environment), to start
+    /// it again on the same port.
+    idp_args: (Vec<String>, Vec<String>, Vec<(String, String)>),
 }
 
 /// What differs between group tests.
@@ -37,6 +40,15 @@ pub struct GroupOptions<'a> {
     pub sso: &'a str,
     /// Extra `[server]` keys (e.g. rate limits).
     pub server: &'a str,
+    /// Extra `[sessions]` keys (e.g. `max_pending_logins`; memory only).
+    pub sessions: &'a str,
+    /// Extra environment for the IdP (e.g. `ACCESS_TOKEN_TTL`).
+    pub idp_env: &'a [(&'a str, &'a str)],
+    /// Extra TOML appended to one site's table: (site name, TOML); `{origin}` becomes
+    /// the origin's address.
+    pub site_extra: &'a [(&'a str, &'a str)],
+    /// Extra environment for the origin (e.g. `PLATFORM_LOGIN_SECRET`).
+    pub origin_env: &'a [(&'a str, &'a str)],
 }
 
 impl Group {
@@ -66,7 +78,7 @@ impl Group {
     }
 
     pub fn start(options: GroupOptions<'_>) -> Result<Group> {
-        let origin = Storefront::start()?;
+        let origin = Storefront::start_with(options.origin_env)?;
         let a_config = GatewayConfig::default();
         let port = a_config.port;
         let callbacks: Vec<String> = SITES
@@ -80,7 +92,10 @@ impl Group {
         // The IdP signs with the tests' key, so a test can mint its logout tokens.
         let key = crate::backchannel::idp_key_file();
         let key = key.to_string_lossy();
-        let idp = Idp::start_with(free_port(), &callbacks, &post_logout, &[("IDP_SIGNING_KEY_FILE", &key)])?;
+        let mut env: Vec<(String, String)> = vec![("IDP_SIGNING_KEY_FILE".into(), key.to_string())];
+        env.extend(options.idp_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let idp = Idp::start_with(free_port(), &callbacks, &post_logout, &env_refs)?;
         let redis = options.redis.then(TestRedis::shared);
         let prefix = unique_prefix();
         let build = |config: GatewayConfig| -> GatewayConfig {
@@ -93,9 +108,16 @@ impl Group {
                     "store = \"redis\"\nredis_url = \"{}\"\nredis_key_prefix = \"{prefix}\"",
                     r.url
                 ));
+            } else if !options.sessions.is_empty() {
+                config = config.sessions(options.sessions);
             }
             for (name, mode, scope) in SITES {
-                config = config.site(&site_toml(name, mode, scope, port, &origin.addr(), &idp.issuer()));
+                let mut site = site_toml(name, mode, scope, port, &origin.addr(), &idp.issuer());
+                for (_, extra) in options.site_extra.iter().filter(|(s, _)| *s == name) {
+                    site.push_str(&extra.replace("{origin}", &origin.addr()));
+                    site.push('\n');
+                }
+                config = config.site(&site);
             }
             config
         };
@@ -110,7 +132,21 @@ impl Group {
             a,
             b,
             redis,
+            idp_args: (callbacks, post_logout, env),
         })
+    }
+
+    /// Stops the IdP and starts it again on the same port: it forgets every grant, so
+    /// the next refresh of any session is refused (`invalid_grant`).
+    pub fn restart_idp(&mut self) -> Result<()> {
+        let port = self.idp.port;
+        let (callbacks, post_logout, env) = &self.idp_args;
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        // The old process must be gone before the new one takes the port.
+        let _ = self.idp.proc.child.kill();
+        let _ = self.idp.proc.child.wait();
+        self.idp = Idp::start_with(port, callbacks, post_logout, &env)?;
+        Ok(())
     }
 
     /// Waits until every gateway is ready.

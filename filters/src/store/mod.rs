@@ -237,13 +237,15 @@ impl Stores {
         Ok((stores, RedisTasks { conn, sessions }))
     }
 
-    /// Everything in this process's memory.
+    /// Everything in this process's memory. Single-use entries (pending logins,
+    /// one-time tokens, adopt grants) are bounded at `max_entries` **per kind**; records
+    /// (SSO sessions, their data, locks), which only verified sign-ins make, and sets
+    /// have bounds of their own like sessions: a flood of one kind never evicts another.
     pub fn memory(sessions: crate::sessions::memory::MemorySessionStore, max_entries: usize) -> Self {
-        let kv = Arc::new(kv_memory::MemoryKv::new(max_entries));
         Stores {
             sessions: Arc::new(sessions),
-            single_use: kv.clone(),
-            records: kv,
+            single_use: Arc::new(kv_memory::MemoryKv::new(max_entries)),
+            records: Arc::new(kv_memory::MemoryKv::new(MAX_SETS)),
             spent: Arc::new(kv_memory::MemoryKv::new(MAX_SPENT_MARKS)),
             sets: Arc::new(kv_memory::MemoryKv::new(MAX_SETS)),
             kind: "memory",
