@@ -152,6 +152,16 @@ impl SsoGroup {
         }
     }
 
+    /// The namespace under which `site`, which has no provisioning hook, may take
+    /// `sso`'s customer id as its own customer id; [`OttError::OtherNamespace`] when the
+    /// id would mean another customer there (or its namespace is not known).
+    pub fn namespace_for(&self, site: &sso_config::SiteConfig, sso: &SsoSession) -> Result<String, OttError> {
+        match self.id_namespace(sso) {
+            Some(namespace) if site.accepts(&namespace, &self.namespaces) => Ok(namespace),
+            _ => Err(OttError::OtherNamespace),
+        }
+    }
+
     /// An absolute URL on the auth host.
     pub fn auth_url(&self, path_and_query: &str) -> String {
         format!(

@@ -31,4 +31,7 @@ pub mod sign_in;
 pub mod site;
 pub mod tokens;
 
+#[cfg(test)]
+mod namespace_tests;
+
 pub use group::SsoGroup;

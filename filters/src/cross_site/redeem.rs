@@ -105,12 +105,13 @@ impl SiteAuth {
     ) -> Result<(crate::identity::Customer, String), &'static str> {
         let mut customer = sso.customer();
         let Some(hook) = self.site.hook_namespace() else {
-            let namespace = group.id_namespace(sso).unwrap_or_default();
-            if namespace.is_empty() || !self.site.accepts(&namespace, &group.namespaces) {
-                tracing::warn!(site = %self.site.name, origin = %sso.origin_site, "one-time token refused: the SSO session's customer id is of another customer namespace");
-                return Err(OttError::OtherNamespace.code());
-            }
-            return Ok((customer, namespace));
+            return match group.namespace_for(&self.site, sso) {
+                Ok(namespace) => Ok((customer, namespace)),
+                Err(e) => {
+                    tracing::warn!(site = %self.site.name, origin = %sso.origin_site, "one-time token refused: the SSO session's customer id is of another customer namespace");
+                    Err(e.code())
+                }
+            };
         };
         if let Some(provisioner) = &self.connectors.provisioner {
             let issuer = sso
