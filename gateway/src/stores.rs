@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use sso_config::{Config, SessionStoreKind};
-use sso_filters::sessions::memory::MemorySessionStore;
+use sso_filters::store::memory_sessions::MemorySessionStore;
 use sso_filters::store::redis::sessions::RedisSessionsConfig;
 use sso_filters::store::{RedisTasks, Stores};
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! [`SiteAuth::carry_over`]: what a site's auth keeps across a configuration reload.
 
 use super::*;
-use crate::sessions::memory::MemorySessionStore;
+use crate::store::memory_sessions::MemorySessionStore;
 
 struct NoEvents;
 impl AuthEvents for NoEvents {

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::identity::Customer;
-use crate::sessions::memory::MemorySessionStore;
 use crate::sessions::{LoginMethod, LoginSource, RefreshState};
+use crate::store::memory_sessions::MemorySessionStore;
 
 struct NoEvents;
 impl AuthEvents for NoEvents {

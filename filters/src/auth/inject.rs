@@ -82,8 +82,8 @@ mod tests {
     use super::*;
     use crate::auth::{AuthEvents, Via};
     use crate::identity::Customer;
-    use crate::sessions::memory::MemorySessionStore;
     use crate::sessions::SessionData;
+    use crate::store::memory_sessions::MemorySessionStore;
     use crate::store::Stores;
     use crate::tokens::TokenClaims;
     use std::sync::{Arc, Mutex};

@@ -4,8 +4,8 @@
 
 use super::group::{OttError, SsoGroup};
 use super::records::SsoSession;
-use crate::sessions::memory::MemorySessionStore;
 use crate::sessions::LoginMethod;
+use crate::store::memory_sessions::MemorySessionStore;
 use crate::store::Stores;
 use std::time::Duration;
 

@@ -1,10 +1,9 @@
-//! Sessions: what a signed-in shopper is ([`SessionData`]), the cookie that names one
-//! ([`cookie`]), and the in-memory store ([`memory`]). The store traits and the Redis
-//! store are in [`crate::store`]. The cookie only carries an opaque, signed id; stores
+//! Sessions: what a signed-in shopper is ([`SessionData`]) and the cookie that names
+//! one ([`cookie`]). The store traits and both stores (memory and Redis, side by
+//! side) are in [`crate::store`], which imports this module and never the reverse. The cookie only carries an opaque, signed id; stores
 //! key sessions by its public handle ([`crate::secret::Sid`]).
 
 pub mod cookie;
-pub mod memory;
 
 use crate::identity::Customer;
 use sso_config::Secret;

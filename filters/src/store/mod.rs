@@ -14,6 +14,7 @@
 //! in-flight flag) stays in [`SessionData`] and is never stored.
 
 pub mod kv_memory;
+pub mod memory_sessions;
 pub mod record;
 pub mod redis;
 #[cfg(test)]
@@ -241,7 +242,7 @@ impl Stores {
     /// one-time tokens, adopt grants) are bounded at `max_entries` **per kind**; records
     /// (SSO sessions, their data, locks), which only verified sign-ins make, and sets
     /// have bounds of their own like sessions: a flood of one kind never evicts another.
-    pub fn memory(sessions: crate::sessions::memory::MemorySessionStore, max_entries: usize) -> Self {
+    pub fn memory(sessions: crate::store::memory_sessions::MemorySessionStore, max_entries: usize) -> Self {
         Stores {
             sessions: Arc::new(sessions),
             single_use: Arc::new(kv_memory::MemoryKv::new(max_entries)),

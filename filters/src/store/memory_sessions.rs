@@ -22,8 +22,8 @@
 //! cache operation. So no code here calls into the cache while it holds an index
 //! guard (that could deadlock on the shard), and the listener never calls the cache.
 
-use super::{now_secs, SessionData};
 use crate::secret::{SessionId, Sid};
+use crate::sessions::{now_secs, SessionData};
 use crate::store::{SessionMeta, SessionStore, StoreError};
 use async_trait::async_trait;
 use dashmap::DashMap;
