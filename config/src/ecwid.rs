@@ -2,7 +2,7 @@
 //! (`ecwid_sso_profile`), served by the gateway at `{sso_prefix}/ecwid/sso-profile.js`.
 
 use crate::raw::RawEcwid;
-use crate::validate::Validator;
+use crate::validator::Validator;
 use crate::values::Secret;
 
 /// Shortest accepted `ecwid.client_secret`, in bytes. Ecwid issues 32-character

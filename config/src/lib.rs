@@ -14,6 +14,7 @@ pub mod request_safety;
 pub mod sso;
 pub mod tls;
 pub mod validate;
+mod validator;
 pub mod values;
 
 pub use errors::{ConfigError, ConfigErrors};

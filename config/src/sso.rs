@@ -2,7 +2,7 @@
 //! auth host (`sso.auth_host`, served by this gateway and listed in no site) holds
 //! the SSO session; sites link to it with one-time tokens (see docs/cross-site-sso.md).
 
-use crate::validate::Validator;
+use crate::validator::Validator;
 use crate::values::parse_duration;
 use serde::Deserialize;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 
 use crate::model::{Config, SiteTls, TlsListener};
 use crate::raw::{RawServer, RawSite};
-use crate::validate::Validator;
+use crate::validator::Validator;
 use crate::values::{check_listen, parse_duration, parse_upstream, Upstream};
 use std::path::PathBuf;
 use std::time::Duration;

@@ -15,35 +15,9 @@ pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 /// Longest accepted `sites[].token.ttl`.
 pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(300);
 
-/// Validation context: environment lookup plus the error list.
-pub struct Validator<'a> {
-    pub(crate) errors: Errors,
-    env: &'a dyn Fn(&str) -> Option<String>,
-}
+pub use crate::validator::Validator;
 
-impl<'a> Validator<'a> {
-    pub fn new(env: &'a dyn Fn(&str) -> Option<String>) -> Self {
-        Validator {
-            errors: Errors::default(),
-            env,
-        }
-    }
-
-    /// A string value with `${VAR}` expanded; records the error and returns `None` on failure.
-    pub(crate) fn text(&mut self, path: &str, raw: &str) -> Option<String> {
-        match crate::env::expand(raw, self.env) {
-            Ok(v) => Some(v),
-            Err(msg) => {
-                self.errors.push(path, msg);
-                None
-            }
-        }
-    }
-
-    pub(crate) fn opt_text(&mut self, path: &str, raw: Option<&String>) -> Option<String> {
-        raw.and_then(|r| self.text(path, r))
-    }
-
+impl Validator<'_> {
     pub fn config(mut self, raw: RawConfig) -> Result<Config, ConfigErrors> {
         let server = self.server(&raw.server);
         let sessions = self.sessions(&raw.sessions);
