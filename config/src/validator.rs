@@ -4,6 +4,7 @@
 //! cycle, and [`crate::validate`] (the entry) walks them in order.
 
 use crate::errors::Errors;
+use url::Url;
 
 /// Validation context: environment lookup plus the error list.
 pub struct Validator<'a> {
@@ -32,5 +33,14 @@ impl<'a> Validator<'a> {
 
     pub(crate) fn opt_text(&mut self, path: &str, raw: Option<&String>) -> Option<String> {
         raw.and_then(|r| self.text(path, r))
+    }
+}
+
+/// A syntactically valid URL used as a placeholder after an error was recorded; the
+/// config is rejected anyway, so it is never used to reach anything.
+pub(crate) fn unreachable_url() -> Url {
+    match Url::parse("http://invalid.invalid/") {
+        Ok(u) => u,
+        Err(_) => unreachable!("constant URL parses"),
     }
 }
