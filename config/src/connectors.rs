@@ -6,7 +6,7 @@
 
 use crate::model::{CustomerLoginConfig, MerchantLoginConfig, PlatformLoginConfig, ProvisioningConfig};
 use crate::raw::{RawCustomerLogin, RawMerchantLogin, RawPlatformLogin, RawProvisioning};
-use crate::validate::Validator;
+use crate::validator::Validator;
 use crate::values::{check_path, parse_duration, Secret};
 use std::time::Duration;
 use url::Url;

@@ -1,37 +1,19 @@
 //! `[sites.ecwid]`: the signed SSO profile the Ecwid storefront widget reads
 //! (`ecwid_sso_profile`), served by the gateway at `{sso_prefix}/ecwid/sso-profile.js`.
+//!
+//! This file checks the section; [`EcwidConfig`] belongs to the model layer
+//! ([`crate::model`], which `SiteConfig` names) and is re-exported here.
 
 use crate::raw::RawEcwid;
-use crate::validate::Validator;
+use crate::validator::Validator;
 use crate::values::Secret;
+
+pub use crate::model::{EcwidConfig, EcwidSignature};
 
 /// Shortest accepted `ecwid.client_secret`, in bytes. Ecwid issues 32-character
 /// application secrets; anything shorter is a paste error or a made-up key, and an
 /// HMAC key shorter than the hash output weakens the signature.
 pub const MIN_ECWID_SECRET_LEN: usize = 32;
-
-/// The hash of the profile's HMAC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum EcwidSignature {
-    /// HMAC-SHA1, as Ecwid's SSO payload documentation shows it (the default).
-    #[default]
-    Sha1,
-    /// HMAC-SHA512, which Ecwid's changelog of March 2025 announces in place of SHA-1.
-    Sha512,
-}
-
-/// `[sites.ecwid]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EcwidConfig {
-    /// The Ecwid store whose widget the site embeds (`script.js?{store_id}`).
-    pub store_id: u64,
-    /// The Ecwid application's client id: the profile's `appClientId`.
-    pub client_id: String,
-    /// The application's client secret: the HMAC key.
-    pub client_secret: Secret,
-    /// The HMAC hash (`signature = "sha1"` (default) or `"sha512"`).
-    pub signature: EcwidSignature,
-}
 
 impl Validator<'_> {
     pub(crate) fn ecwid(&mut self, p: &str, raw: &RawEcwid) -> EcwidConfig {

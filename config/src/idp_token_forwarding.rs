@@ -7,7 +7,7 @@
 
 use crate::model::Access;
 use crate::raw::RawRoute;
-use crate::validate::Validator;
+use crate::validator::Validator;
 
 impl Validator<'_> {
     /// The route's `forward_idp_access_token` (default false), checked against the

@@ -10,7 +10,7 @@
 
 use crate::model::IdpConfig;
 use crate::raw::RawSite;
-use crate::validate::Validator;
+use crate::validator::Validator;
 
 /// The base of the per-IdP default callback paths (`{DEFAULT_CALLBACK_BASE}/{name}`).
 pub const DEFAULT_CALLBACK_BASE: &str = "/login/sso/callback";

@@ -9,11 +9,16 @@ pub mod idp_token_forwarding;
 pub mod idps;
 pub mod model;
 pub mod namespaces;
+mod oidc;
 pub mod raw;
 pub mod request_safety;
+mod server;
+mod sessions;
+mod site;
 pub mod sso;
 pub mod tls;
 pub mod validate;
+mod validator;
 pub mod values;
 
 pub use errors::{ConfigError, ConfigErrors};

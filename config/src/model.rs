@@ -13,7 +13,7 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub sites: Vec<SiteConfig>,
     /// `[sso]`: the group's auth host, when sites link their sign-ins.
-    pub sso: Option<crate::sso::SsoConfig>,
+    pub sso: Option<SsoConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -177,9 +177,9 @@ pub struct SiteConfig {
     /// Just-in-time customers and a default group (`[sites.provisioning]`).
     pub provisioning: Option<ProvisioningConfig>,
     /// The signed SSO profile for the Ecwid widget (`[sites.ecwid]`).
-    pub ecwid: Option<crate::ecwid::EcwidConfig>,
+    pub ecwid: Option<EcwidConfig>,
     /// `[sites.sso]`: cross-site sign-on (disabled by default).
-    pub sso: crate::sso::SiteSsoConfig,
+    pub sso: SiteSsoConfig,
 }
 
 /// `[sites.customer_login]`: `GET {path}{jwt}` signs a customer in with an HS256 JWT
@@ -242,6 +242,96 @@ pub struct ProvisioningConfig {
     pub default_group: Option<String>,
     /// Sent to the hook as `Authorization: Bearer`.
     pub secret: Option<Secret>,
+}
+
+/// The hash of the profile's HMAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EcwidSignature {
+    /// HMAC-SHA1, as Ecwid's SSO payload documentation shows it (the default).
+    #[default]
+    Sha1,
+    /// HMAC-SHA512, which Ecwid's changelog of March 2025 announces in place of SHA-1.
+    Sha512,
+}
+
+/// `[sites.ecwid]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcwidConfig {
+    /// The Ecwid store whose widget the site embeds (`script.js?{store_id}`).
+    pub store_id: u64,
+    /// The Ecwid application's client id: the profile's `appClientId`.
+    pub client_id: String,
+    /// The application's client secret: the HMAC key.
+    pub client_secret: Secret,
+    /// The HMAC hash (`signature = "sha1"` (default) or `"sha512"`).
+    pub signature: EcwidSignature,
+}
+
+/// `[sso]`: the group's auth host and its SSO session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoConfig {
+    /// Where browsers reach the auth host: scheme, host and port, no path
+    /// (`auth_host = "auth.shops.example"` means `https://auth.shops.example`).
+    pub auth_url: Url,
+    /// The auth host's cookie name; `__Host-` is put in front on https.
+    pub cookie_name: String,
+    /// How long an SSO session lives after the sign-in that started it.
+    pub session_ttl: Duration,
+    /// How long a one-time token may wait to be redeemed (default 60 s, at most 5 min).
+    pub ott_ttl: Duration,
+}
+
+impl SsoConfig {
+    /// The `Host` value (lower case, with a port when the URL names one) the auth
+    /// host is reached by.
+    pub fn authority(&self) -> String {
+        let host = self.auth_url.host_str().unwrap_or_default().to_ascii_lowercase();
+        match self.auth_url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        }
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.auth_url.scheme() == "https"
+    }
+}
+
+/// How a site takes part in the group's sign-on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SsoMode {
+    /// An anonymous page load first asks the auth host, and comes back signed in
+    /// when the shopper has an SSO session.
+    Auto,
+    /// No automatic redirect; the site's sign-in asks the auth host first.
+    OptIn,
+    /// The site never links (the default).
+    #[default]
+    Disabled,
+}
+
+/// What a logout on the site ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogoutScope {
+    /// The SSO session and every session linked to it, on every site (the default).
+    #[default]
+    Global,
+    /// Only this site's session.
+    Site,
+}
+
+/// `[sites.sso]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SiteSsoConfig {
+    pub mode: SsoMode,
+    pub logout_scope: LogoutScope,
+}
+
+impl SiteSsoConfig {
+    /// True when the site links to the group's SSO session.
+    pub fn linked(&self) -> bool {
+        self.mode != SsoMode::Disabled
+    }
 }
 
 impl SiteConfig {

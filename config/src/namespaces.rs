@@ -12,7 +12,7 @@
 //! namespace it knows ([`SiteConfig::accepts`]). Cross-site sign-on checks this at
 //! `check` (the group) and again at every redemption.
 
-use crate::SiteConfig;
+use crate::model::SiteConfig;
 
 /// The namespace of the ids an IdP with `issuer` names.
 pub fn oidc(issuer: &str) -> String {

@@ -18,7 +18,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub sites: Vec<RawSite>,
     /// `[sso]`: cross-site sign-on for a group of shops.
-    pub sso: Option<crate::sso::RawSso>,
+    pub sso: Option<RawSso>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,7 +147,25 @@ pub struct RawSite {
     /// `[sites.ecwid]`: a signed SSO profile for the Ecwid storefront widget.
     pub ecwid: Option<RawEcwid>,
     /// `[sites.sso]`: how the site takes part in the group's sign-on.
-    pub sso: Option<crate::sso::RawSiteSso>,
+    pub sso: Option<RawSiteSso>,
+}
+
+/// `[sso]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSso {
+    pub auth_host: Option<String>,
+    pub cookie_name: Option<String>,
+    pub session_ttl: Option<String>,
+    pub ott_ttl: Option<String>,
+}
+
+/// `[sites.sso]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSiteSso {
+    pub mode: Option<String>,
+    pub logout_scope: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,7 +5,7 @@
 use crate::errors::Errors;
 use crate::model::{RateLimits, SiteConfig};
 use crate::raw::RawRateLimits;
-use crate::validate::Validator;
+use crate::validator::Validator;
 
 /// Header names that frame the request, are hop-by-hop, or carry credentials and
 /// forwarding facts: an identity header by one of these names would be dropped,

@@ -1,12 +1,19 @@
 //! `[sso]` and `[sites.sso]`: cross-site sign-on for a group of shops. The group's
 //! auth host (`sso.auth_host`, served by this gateway and listed in no site) holds
 //! the SSO session; sites link to it with one-time tokens (see docs/cross-site-sso.md).
+//!
+//! This file checks the two sections. Their types belong to the model layer
+//! ([`crate::model`], [`crate::raw`], which `Config` and `RawConfig` name) and are
+//! re-exported here under their old paths (`sso_config::sso::SsoConfig`).
 
-use crate::validate::Validator;
+use crate::model::SiteConfig;
+use crate::validator::Validator;
 use crate::values::parse_duration;
-use serde::Deserialize;
 use std::time::Duration;
 use url::Url;
+
+pub use crate::model::{LogoutScope, SiteSsoConfig, SsoConfig, SsoMode};
+pub use crate::raw::{RawSiteSso, RawSso};
 
 /// Longest `sso.ott_ttl`: a one-time token only has to survive one redirect.
 pub const MAX_OTT_TTL: Duration = Duration::from_secs(300);
@@ -14,91 +21,6 @@ pub const MAX_OTT_TTL: Duration = Duration::from_secs(300);
 pub const DEFAULT_OTT_TTL: Duration = Duration::from_secs(60);
 /// Default `sso.session_ttl`.
 pub const DEFAULT_SSO_SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
-
-/// `[sso]` as written.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSso {
-    pub auth_host: Option<String>,
-    pub cookie_name: Option<String>,
-    pub session_ttl: Option<String>,
-    pub ott_ttl: Option<String>,
-}
-
-/// `[sites.sso]` as written.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSiteSso {
-    pub mode: Option<String>,
-    pub logout_scope: Option<String>,
-}
-
-/// `[sso]`: the group's auth host and its SSO session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SsoConfig {
-    /// Where browsers reach the auth host: scheme, host and port, no path
-    /// (`auth_host = "auth.shops.example"` means `https://auth.shops.example`).
-    pub auth_url: Url,
-    /// The auth host's cookie name; `__Host-` is put in front on https.
-    pub cookie_name: String,
-    /// How long an SSO session lives after the sign-in that started it.
-    pub session_ttl: Duration,
-    /// How long a one-time token may wait to be redeemed (default 60 s, at most 5 min).
-    pub ott_ttl: Duration,
-}
-
-impl SsoConfig {
-    /// The `Host` value (lower case, with a port when the URL names one) the auth
-    /// host is reached by.
-    pub fn authority(&self) -> String {
-        let host = self.auth_url.host_str().unwrap_or_default().to_ascii_lowercase();
-        match self.auth_url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host,
-        }
-    }
-
-    pub fn is_https(&self) -> bool {
-        self.auth_url.scheme() == "https"
-    }
-}
-
-/// How a site takes part in the group's sign-on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SsoMode {
-    /// An anonymous page load first asks the auth host, and comes back signed in
-    /// when the shopper has an SSO session.
-    Auto,
-    /// No automatic redirect; the site's sign-in asks the auth host first.
-    OptIn,
-    /// The site never links (the default).
-    #[default]
-    Disabled,
-}
-
-/// What a logout on the site ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogoutScope {
-    /// The SSO session and every session linked to it, on every site (the default).
-    #[default]
-    Global,
-    /// Only this site's session.
-    Site,
-}
-
-/// `[sites.sso]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SiteSsoConfig {
-    pub mode: SsoMode,
-    pub logout_scope: LogoutScope,
-}
-
-impl SiteSsoConfig {
-    /// True when the site links to the group's SSO session.
-    pub fn linked(&self) -> bool {
-        self.mode != SsoMode::Disabled
-    }
-}
 
 impl Validator<'_> {
     pub(crate) fn sso(&mut self, raw: &RawSso) -> SsoConfig {
@@ -215,7 +137,7 @@ impl Validator<'_> {
     }
 
     /// `[sso]` against the sites: linked sites need it, and the auth host is no site's.
-    pub(crate) fn sso_checks(&mut self, sso: Option<&SsoConfig>, sites: &[crate::SiteConfig]) {
+    pub(crate) fn sso_checks(&mut self, sso: Option<&SsoConfig>, sites: &[SiteConfig]) {
         for (i, site) in sites.iter().enumerate() {
             if site.sso.linked() && sso.is_none() {
                 self.errors.push(
@@ -252,8 +174,8 @@ impl Validator<'_> {
     /// must yield only ids of `r`'s own namespaces; a linked site that signs nobody in
     /// itself takes every other site's ids, so those must all be of one set. A site
     /// with a hook maps each sign-in it receives and needs no rule.
-    fn one_customer_namespace(&mut self, sites: &[crate::SiteConfig]) {
-        let linked: Vec<(usize, &crate::SiteConfig, Vec<String>)> = sites
+    fn one_customer_namespace(&mut self, sites: &[SiteConfig]) {
+        let linked: Vec<(usize, &SiteConfig, Vec<String>)> = sites
             .iter()
             .enumerate()
             .filter(|(_, s)| s.sso.linked())
@@ -292,7 +214,7 @@ impl Validator<'_> {
             .iter()
             .find(|(_, s, own)| own.is_empty() && s.hook_namespace().is_none());
         if let Some((r, receiver, _)) = receives_all {
-            let senders: Vec<&(usize, &crate::SiteConfig, Vec<String>)> =
+            let senders: Vec<&(usize, &SiteConfig, Vec<String>)> =
                 linked.iter().filter(|(_, _, own)| !own.is_empty()).collect();
             if let (Some(a), Some(b)) = (senders.first(), senders.iter().find(|x| x.2 != senders[0].2)) {
                 self.errors.push(

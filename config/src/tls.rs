@@ -5,7 +5,7 @@
 
 use crate::model::{Config, SiteTls, TlsListener};
 use crate::raw::{RawServer, RawSite};
-use crate::validate::Validator;
+use crate::validator::Validator;
 use crate::values::{check_listen, parse_duration, parse_upstream, Upstream};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,7 +14,8 @@ use std::time::Duration;
 pub const DEFAULT_HSTS: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl Validator<'_> {
-    fn path(&mut self, key: &str, raw: Option<&String>) -> Option<PathBuf> {
+    /// A certificate or key file: required, `${VAR}` expands.
+    fn pem_path(&mut self, key: &str, raw: Option<&String>) -> Option<PathBuf> {
         match raw {
             None => {
                 self.errors.push(key, "is required (a PEM file path)");
@@ -41,8 +42,8 @@ impl Validator<'_> {
                     None
                 }
             };
-            let cert = self.path(&format!("{p}.cert"), l.cert.as_ref());
-            let key = self.path(&format!("{p}.key"), l.key.as_ref());
+            let cert = self.pem_path(&format!("{p}.cert"), l.cert.as_ref());
+            let key = self.pem_path(&format!("{p}.key"), l.key.as_ref());
             if let (Some(listen), Some(cert), Some(key)) = (listen, cert, key) {
                 out.push(TlsListener { listen, cert, key });
             }
@@ -73,8 +74,8 @@ impl Validator<'_> {
 
     pub(crate) fn site_tls(&mut self, p: &str, raw: &RawSite) -> Option<SiteTls> {
         let t = raw.tls.as_ref()?;
-        let cert = self.path(&format!("{p}.tls.cert"), t.cert.as_ref());
-        let key = self.path(&format!("{p}.tls.key"), t.key.as_ref());
+        let cert = self.pem_path(&format!("{p}.tls.cert"), t.cert.as_ref());
+        let key = self.pem_path(&format!("{p}.tls.key"), t.key.as_ref());
         Some(SiteTls { cert: cert?, key: key? })
     }
 
