@@ -3,7 +3,7 @@
 //!
 //! The token is kept with the session only on a site where some route forwards it
 //! (otherwise it never leaves the IdP response), and replaced by every refresh. The
-//! refresh runs before any route is served ([`SiteAuth::refresh_if_due`], at three
+//! refresh runs before any route is served ([`SitePipeline::refresh_if_due`](crate::features::SitePipeline::refresh_if_due), at three
 //! quarters of the token's lifetime), so a forwarding route normally finds a live
 //! token. When it does not, the request is answered here and nothing is forwarded:
 //! - the token has expired and the session can still be refreshed (the IdP could not
@@ -15,10 +15,7 @@
 //! On a forwarding route the client's own `Authorization` never reaches the origin:
 //! the gateway's header replaces it, whatever `forward_gateway_credentials` says.
 
-use crate::auth::{Identity, SiteAuth};
 use crate::reply::Reply;
-use crate::sessions::now_secs;
-use http::HeaderValue;
 use sso_config::Secret;
 
 /// Why a session has no access token to forward.
@@ -48,56 +45,8 @@ pub fn usable(access: Option<(Secret, u64)>, refreshable: bool, now: u64) -> Res
     }
 }
 
-impl SiteAuth {
-    /// True when a route of this site forwards the IdP access token, so sessions
-    /// keep it.
-    pub fn keeps_idp_access_token(&self) -> bool {
-        !self.idps.is_empty() && self.site.routes.iter().any(|r| r.forward_idp_access_token)
-    }
-
-    /// What a session keeps of an access token the IdP just issued: the token and its
-    /// expiry, or nothing on a site that never forwards it. A token whose lifetime the
-    /// IdP did not state counts as good for `oidc.revalidate_interval` (when the
-    /// session refreshes next), never for the whole session.
-    /// `revalidate_secs` is the session's own interval (its IdP's).
-    pub(crate) fn kept_access_token(
-        &self,
-        token: Secret,
-        lifetime: Option<u64>,
-        revalidate_secs: u64,
-    ) -> Option<(Secret, u64)> {
-        let lifetime = lifetime.unwrap_or(revalidate_secs.max(1));
-        let expires = now_secs().saturating_add(lifetime).max(1);
-        self.keeps_idp_access_token().then_some((token, expires))
-    }
-
-    /// The `Authorization` value for the origin on a forwarding route, or the answer
-    /// to give instead (nothing is forwarded then). The value is marked sensitive.
-    pub fn idp_access_token_header(&self, identity: &Identity, json: bool) -> Result<HeaderValue, Reply> {
-        let refresh = &identity.session.refresh;
-        let found = usable(refresh.access(), refresh.token().is_some(), now_secs());
-        let token = match found {
-            Ok(token) => token,
-            Err(e) => {
-                self.events.rejected(&self.site.name, "idp_token_unavailable");
-                tracing::info!(site = %self.site.name, reason = %e, "IdP access token not forwarded");
-                return Err(unusable_reply(e, json));
-            }
-        };
-        match HeaderValue::try_from(format!("Bearer {}", token.expose())) {
-            Ok(mut value) => {
-                value.set_sensitive(true);
-                Ok(value)
-            }
-            Err(_) => {
-                tracing::error!(site = %self.site.name, "the IdP access token is not a header value; not forwarded");
-                Err(unusable_reply(AccessTokenUnusable::Missing, json))
-            }
-        }
-    }
-}
-
-fn unusable_reply(e: AccessTokenUnusable, json: bool) -> Reply {
+/// The answer when a forwarding route has no usable IdP access token.
+pub fn unusable_reply(e: AccessTokenUnusable, json: bool) -> Reply {
     match e {
         AccessTokenUnusable::AwaitingRefresh => Reply::error(
             503,

@@ -8,7 +8,6 @@
 //! bearer token that reached the origin could be replayed by anyone who can read the
 //! origin's logs.
 
-use crate::auth::SiteAuth;
 use http::{HeaderMap, HeaderValue};
 
 /// What to remove from a request before it is proxied.
@@ -18,43 +17,6 @@ pub struct CredentialStrip {
     pub authorization: bool,
     /// Replace every `Cookie` line with these (possibly none).
     pub cookies: Option<Vec<HeaderValue>>,
-}
-
-impl SiteAuth {
-    /// What of the gateway's own credentials a request about to be proxied carries:
-    /// its cookies, and `Authorization` when the gateway API token in it identified
-    /// the request. Nothing when the site forwards them.
-    pub fn gateway_credentials(&self, headers: &HeaderMap, bearer_used: bool) -> CredentialStrip {
-        if self.site.forward_gateway_credentials {
-            return CredentialStrip::default();
-        }
-        CredentialStrip {
-            authorization: bearer_used || self.carries_gateway_api_token(headers),
-            cookies: cookies_without(headers, |name| self.cookies.is_gateway_cookie(name)),
-        }
-    }
-
-    /// True when `Authorization` holds what looks like this site's API token (JOSE
-    /// header `typ: at+jwt` naming this site's key), whether or not it was the
-    /// credential that identified the request — a single-page app sends the session
-    /// cookie and its API token together. No signature check: the header is only
-    /// removed, never believed.
-    fn carries_gateway_api_token(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-            return false;
-        };
-        let Some(token) = value
-            .get(..7)
-            .filter(|s| s.eq_ignore_ascii_case("bearer "))
-            .map(|_| value[7..].trim())
-        else {
-            return false;
-        };
-        jsonwebtoken::decode_header(token).is_ok_and(|h| {
-            crate::tokens::TokenPurpose::Api.is_typ(h.typ.as_deref())
-                && h.kid.as_deref() == Some(self.tokens.signer.kid.as_str())
-        })
-    }
 }
 
 /// The `Cookie` header values with every cookie `is_ours` names removed, or `None`

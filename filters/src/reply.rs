@@ -109,6 +109,17 @@ pub fn html_escape(s: &str) -> String {
     out
 }
 
+/// 503 while the session store cannot be reached.
+pub fn store_unavailable(json: bool) -> Reply {
+    Reply::error(
+        503,
+        "store_unavailable",
+        "Signing in and out is temporarily unavailable. Please try again in a few minutes.",
+        json,
+    )
+    .header("retry-after", "5")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -150,7 +150,7 @@ fn unauthorized(what: &str) -> Response<Vec<u8>> {
 fn idp_checks(snapshot: &crate::snapshot::Snapshot) -> Vec<(String, bool, bool)> {
     let mut checks = Vec::new();
     for site in &snapshot.sites {
-        let providers: Vec<_> = site.auth.providers().collect();
+        let providers: Vec<_> = site.pipeline.core.providers().collect();
         if providers.len() > 1 {
             let any = providers.iter().any(|p| p.current().is_some());
             checks.push((format!("oidc:{}", site.name), any, true));

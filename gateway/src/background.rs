@@ -86,7 +86,7 @@ async fn keep_fresh(provider: Arc<OidcProvider>, metrics: Arc<Metrics>) {
         let started = std::time::Instant::now();
         let result = provider.discover().await;
         let seconds = started.elapsed().as_secs_f64();
-        sso_filters::auth::AuthEvents::idp_call(&*metrics, &provider.site, "discovery", seconds, result.is_ok());
+        sso_filters::events::AuthEvents::idp_call(&*metrics, &provider.site, "discovery", seconds, result.is_ok());
         // Discovery fetches the signing keys too; a failure before them counts as theirs.
         metrics.jwks_refreshed(&provider.site, result.is_ok());
         wait = match result {

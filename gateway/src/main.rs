@@ -19,6 +19,7 @@ mod respond;
 mod restart_keys;
 mod server;
 mod site;
+mod site_phase;
 mod snapshot;
 mod stores;
 mod tls;

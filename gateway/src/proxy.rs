@@ -4,7 +4,7 @@
 //! whatever a reload swaps in meanwhile.
 
 use crate::log_fields::{OrDash, PrintablePath};
-use crate::metrics::{AccessLabel, Metrics, SiteMetrics};
+use crate::metrics::{Metrics, SiteMetrics};
 use crate::request_ctx::RequestCtx;
 use crate::respond::write_reply;
 use crate::snapshot::{CurrentSnapshot, Snapshot};
@@ -15,12 +15,12 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{ErrorSource, ErrorType};
 use sso_filters::cache_control::private_cache_control;
-use sso_filters::forwarded::{unbelieved_headers, Forwarded};
+use sso_filters::forwarded::Forwarded;
 use sso_filters::reply::wants_json;
 use sso_filters::request_id::{RequestId, REQUEST_ID};
 use sso_filters::request_path::{RequestPath, TargetError, TargetForm};
 use sso_filters::site_router::checked_authority;
-use sso_filters::{Flow, Reply};
+use sso_filters::Reply;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,7 +45,7 @@ impl GatewayProxy {
     }
 
     /// 400 for a request-target the gateway will not read as a path; counted.
-    async fn refuse_target(&self, session: &mut Session, ctx: &RequestCtx, e: TargetError) -> Result<bool> {
+    pub(crate) async fn refuse_target(&self, session: &mut Session, ctx: &RequestCtx, e: TargetError) -> Result<bool> {
         let json = wants_json(&session.req_header().headers);
         self.metrics
             .rejected
@@ -61,7 +61,7 @@ impl GatewayProxy {
     /// case, `_` or `-`. (Pingora drops `Connection`-nominated headers before
     /// `upstream_request_filter`, so a `Connection: X-Customer-Id` cannot remove the
     /// identity the gateway sets there.)
-    fn strip_identity_headers(&self, snapshot: &Snapshot, req: &mut RequestHeader, site: &str) {
+    pub(crate) fn strip_identity_headers(&self, snapshot: &Snapshot, req: &mut RequestHeader, site: &str) {
         let spoofed = snapshot.strip.spoofed(&req.headers);
         if spoofed.is_empty() {
             return;
@@ -77,11 +77,9 @@ impl GatewayProxy {
     }
 
     /// The request filters, in order: the request-target and its authority (400 for a
-    /// target that is not a path, 421 for a host no site serves), the canonical path
-    /// (400 when ambiguous; the origin is sent this path), identity headers stripped,
-    /// the body of a gateway-owned request that needs it (bounded), identity (session
-    /// cookie or gateway bearer token), gateway-owned endpoints, then the route's
-    /// access rule on the route key. The first that answers ends the request.
+    /// target that is not a path, 421 for a host no site serves), then the group's
+    /// auth host, or the site's own phase ([`Self::site_request`]). The first that
+    /// answers ends the request.
     async fn filter_request(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let req = session.req_header();
         let form = TargetForm::classify(req.raw_path(), req.method == http::Method::OPTIONS);
@@ -91,160 +89,42 @@ impl GatewayProxy {
             (Err(e), _) | (_, Err(e)) => return self.refuse_target(session, ctx, e).await,
         };
         ctx.site = authority.and_then(|h| ctx.snapshot.route(h));
-        if ctx.site.is_none() {
-            let auth_host = ctx.snapshot.auth_host.as_ref();
-            if let Some(auth) = auth_host.filter(|a| authority.is_some_and(|h| a.serves(h))) {
-                // The group's auth host: the gateway answers, nothing is proxied.
-                ctx.auth_host = true;
-                let client = Self::forwarded(&ctx.snapshot, session).client_ip;
-                let reply = match RequestPath::canonical(&form, sso_config::PathPolicy::default()) {
-                    Ok(path) => auth.handle(session.req_header(), &path.path, client).await,
-                    Err(e) => return self.refuse_target(session, ctx, e).await,
-                };
-                write_reply(session, ctx.stamp(reply)).await?;
-                return Ok(true);
-            }
+        if let Some(paths) = ctx.site.and_then(|i| ctx.snapshot.sites.get(i)).map(|s| s.paths) {
+            let target = match RequestPath::canonical(&form, paths) {
+                Ok(path) => crate::site_phase::Target::of(&path),
+                Err(e) => return self.refuse_target(session, ctx, e).await,
+            };
+            return self.site_request(session, ctx, target).await;
         }
-        let snapshot = &ctx.snapshot;
-        let Some(site) = ctx.site.and_then(|i| snapshot.sites.get(i)) else {
-            let reply = Reply::error(
-                421,
-                "unknown_host",
-                "This address is not served here. Check the link you followed.",
-                wants_json(&req.headers),
-            );
+        let snapshot = ctx.snapshot.clone();
+        if let Some(auth) = snapshot
+            .auth_host
+            .as_ref()
+            .filter(|a| authority.is_some_and(|h| a.serves(h)))
+        {
+            // The group's auth host: the gateway answers, nothing is proxied.
+            ctx.auth_host = true;
+            let client = Self::forwarded(&ctx.snapshot, session).client_ip;
+            let reply = match RequestPath::canonical(&form, sso_config::PathPolicy::default()) {
+                Ok(path) => auth.handle(session.req_header(), &path.path, client).await,
+                Err(e) => return self.refuse_target(session, ctx, e).await,
+            };
             write_reply(session, ctx.stamp(reply)).await?;
             return Ok(true);
-        };
-        let path = match RequestPath::canonical(&form, site.paths) {
-            Ok(path) => path,
-            Err(e) => return self.refuse_target(session, ctx, e).await,
-        };
-        let rewrite = path.rewritten.then(|| path.target());
-        let route_key = (path.route_key() != path.path).then(|| path.route_key().to_string());
-        let forwarded = Self::forwarded(snapshot, session);
-        ctx.client_ip = forwarded.client_ip;
-        let peer_trusted = forwarded.peer_trusted;
-        ctx.forwarded = Some(forwarded);
-
-        let req = session.req_header_mut();
-        if let Some(target) = rewrite {
-            let mut parts = req.uri.clone().into_parts();
-            parts.path_and_query = http::uri::PathAndQuery::try_from(target).ok();
-            match http::Uri::from_parts(parts) {
-                Ok(uri) => req.set_uri(uri),
-                Err(_) => return self.refuse_target(session, ctx, TargetError::BadCharacter).await,
-            }
         }
-        self.strip_identity_headers(snapshot, req, &site.name);
-        for name in unbelieved_headers(&req.headers, peer_trusted) {
-            req.remove_header(&name);
-        }
-        // A gateway-owned request that needs its body (a back-channel logout token)
-        // has it read here, bounded in size and time; no other body is touched.
-        let body = match site.auth.body_limit(session.req_header()) {
-            Some(limit) => match crate::request_body::read_limited(session, limit).await {
-                Ok(body) => Some(body),
-                Err(reply) => {
-                    write_reply(session, ctx.stamp(reply)).await?;
-                    return Ok(true);
-                }
-            },
-            None => None,
-        };
-
-        let req: &http::request::Parts = session.req_header();
-        let route_key = route_key.as_deref().unwrap_or(req.uri.path());
-        let (identity, store_down) = match site.auth.identify(&req.headers).await {
-            Ok(Some(found)) => (site.auth.refresh_if_due(found).await, false),
-            Ok(None) => (None, false),
-            Err(e) => {
-                tracing::warn!(site = %site.name, error = %e, "cannot check the session: store unavailable");
-                (None, true)
-            }
-        };
-        let mut flow = site
-            .auth
-            .endpoints(req, identity.as_ref(), ctx.client_ip, store_down, body.as_deref())
-            .await;
-        let access = site.routes.access(route_key);
-        ctx.access = match flow {
-            Flow::Continue => AccessLabel::from(access),
-            Flow::Respond(_) => AccessLabel::Gateway,
-        };
-        if let Flow::Continue = flow {
-            // An `auto` site sends an anonymous page load to the group's auth host first.
-            if let Some(link) = site.auth.auto_link(req, identity.as_ref(), store_down) {
-                flow = Flow::Respond(link);
-            }
-        }
-        if let Flow::Continue = flow {
-            flow = if store_down && access != sso_config::Access::Public {
-                // The credential could not be checked: neither let it through nor
-                // send a shopper who may be signed in to log in again.
-                Flow::Respond(sso_filters::auth::store_unavailable(wants_json(&req.headers)))
-            } else {
-                site.auth.gate(access, req, identity.as_ref(), ctx.client_ip).await
-            };
-        }
-        // A route that forwards the IdP access token sends it, or answers instead.
-        let forwards_idp_token = site.routes.forwards_idp_access_token(route_key);
-        if let (Flow::Continue, true, Some(identity)) = (&flow, forwards_idp_token, identity.as_ref()) {
-            if route_key != req.uri.path() {
-                // The rule matched a reading of the path (case folded, `;` parameters
-                // dropped) the origin may not share: it could route the request to a
-                // handler that is not the forwarding route. The token is not risked.
-                self.metrics
-                    .rejected
-                    .with_label_values(&[site.name.as_str(), "ambiguous_path"])
-                    .inc();
-                let reply = Reply::error(
-                    400,
-                    "ambiguous_path",
-                    "This address is not valid here. Check the link you followed.",
-                    wants_json(&req.headers),
-                );
-                flow = Flow::Respond(reply);
-            } else {
-                match site.auth.idp_access_token_header(identity, wants_json(&req.headers)) {
-                    Ok(value) => ctx.idp_access_token = Some(value),
-                    Err(reply) => flow = Flow::Respond(reply),
-                }
-            }
-        }
-        ctx.identity = identity;
-        match flow {
-            Flow::Continue => {
-                let bearer_used = ctx.identity.as_ref().is_some_and(|i| i.via.is_bearer());
-                let strip = site.auth.gateway_credentials(&req.headers, bearer_used);
-                let req = session.req_header_mut();
-                // On a forwarding route, whatever `Authorization` the client sent never
-                // reaches the origin: only the gateway sets it there.
-                if strip.authorization || forwards_idp_token {
-                    req.remove_header(&http::header::AUTHORIZATION);
-                }
-                if let Some(kept) = strip.cookies {
-                    req.remove_header(&http::header::COOKIE);
-                    for value in kept {
-                        req.append_header(http::header::COOKIE, value)?;
-                    }
-                }
-                Ok(false)
-            }
-            Flow::Respond(reply) => {
-                let reply = match &site.hsts {
-                    Some(hsts) => reply.header("strict-transport-security", hsts.clone()),
-                    None => reply,
-                };
-                write_reply(session, ctx.stamp(reply)).await?;
-                Ok(true)
-            }
-        }
+        let reply = Reply::error(
+            421,
+            "unknown_host",
+            "This address is not served here. Check the link you followed.",
+            wants_json(&session.req_header().headers),
+        );
+        write_reply(session, ctx.stamp(reply)).await?;
+        Ok(true)
     }
 
     /// The forwarded headers and client address, from the peer and (when trusted)
     /// every line of its `X-Forwarded-*` headers.
-    fn forwarded(snapshot: &Snapshot, session: &Session) -> Forwarded {
+    pub(crate) fn forwarded(snapshot: &Snapshot, session: &Session) -> Forwarded {
         let req = session.req_header();
         let scheme = if is_tls(session) { "https" } else { "http" };
         let host = sso_filters::site_router::request_authority(req);
@@ -258,8 +138,8 @@ impl GatewayProxy {
 /// a customer in), on a known site or not.
 fn loggable_path<'a>(ctx: &RequestCtx, path: &'a str) -> std::borrow::Cow<'a, str> {
     match ctx.site() {
-        Some(site) => site.auth.loggable_path(path),
-        None => sso_filters::auth::connectors::loggable_path(path),
+        Some(site) => site.pipeline.loggable_path(path),
+        None => sso_filters::path_folding::loggable_path(path),
     }
 }
 
@@ -346,14 +226,15 @@ impl ProxyHttp for GatewayProxy {
             upstream.insert_header("x-forwarded-host", forwarded.host.as_str())?;
         }
         if let Some(identity) = &ctx.identity {
-            for (name, value) in site.auth.identity_headers(identity) {
+            for (name, value) in site.pipeline.core.identity_headers(identity) {
                 upstream.insert_header(name, value)?;
             }
             ctx.identity_sent = true;
         }
-        // Cloned, not taken: a retry on another origin runs this filter again.
-        if let Some(token) = &ctx.idp_access_token {
-            upstream.insert_header(http::header::AUTHORIZATION, token.clone())?;
+        // What the features set (the IdP access token on a forwarding route). Cloned,
+        // not taken: a retry on another origin runs this filter again.
+        for (name, value) in &ctx.upstream_set {
+            upstream.insert_header(name.clone(), value.clone())?;
         }
         Ok(())
     }

@@ -32,9 +32,9 @@ pub struct RequestCtx {
     pub identity: Option<Identity>,
     /// True once identity headers were set on the upstream request.
     pub identity_sent: bool,
-    /// `Authorization: Bearer <IdP access token>` for the origin, on a route with
-    /// `forward_idp_access_token` (a sensitive header value).
-    pub idp_access_token: Option<http::HeaderValue>,
+    /// Headers the site's features set on the upstream request (the IdP access token
+    /// on a route with `forward_idp_access_token`: a sensitive header value).
+    pub upstream_set: Vec<(http::HeaderName, http::HeaderValue)>,
     /// The request is for the group's auth host (answered by the gateway).
     pub auth_host: bool,
 }
@@ -54,7 +54,7 @@ impl RequestCtx {
             forwarded: None,
             identity: None,
             identity_sent: false,
-            idp_access_token: None,
+            upstream_set: Vec::new(),
             auth_host: false,
         }
     }

@@ -4,7 +4,8 @@ use crate::lasting::Lasting;
 use crate::metrics::SiteMetrics;
 use crate::upstreams::UpstreamPool;
 use sso_config::{Config, SiteConfig};
-use sso_filters::auth::{AuthEvents, SiteAuth};
+use sso_filters::events::AuthEvents;
+use sso_filters::features::SitePipeline;
 use sso_filters::oidc::StagedProviders;
 use sso_filters::route_access::RouteTable;
 use std::sync::Arc;
@@ -17,7 +18,8 @@ pub struct Site {
     pub paths: sso_config::PathPolicy,
     pub routes: RouteTable,
     pub upstreams: Arc<UpstreamPool>,
-    pub auth: SiteAuth,
+    /// The site's core and features.
+    pub pipeline: SitePipeline,
     /// Request metric handles, resolved once per build.
     pub metrics: SiteMetrics,
 }
@@ -53,20 +55,20 @@ impl Site {
             .collect::<Result<Vec<_>, ()>>()
             .ok();
         let events: Arc<dyn AuthEvents> = lasting.metrics.clone();
-        let auth = match provider {
-            Some(provider) => SiteAuth::from_config(config, site, &lasting.stores, provider, events)
+        let pipeline = match provider {
+            Some(provider) => SitePipeline::from_config(config, site, &lasting.stores, provider, events)
                 .map_err(|e| errors.push(format!("sites[{index}].{e}")))
                 .ok(),
             None => None,
         };
-        match (upstreams, auth) {
-            (Some(upstreams), Some(auth)) if errors.is_empty() => Ok(Site {
+        match (upstreams, pipeline) {
+            (Some(upstreams), Some(pipeline)) if errors.is_empty() => Ok(Site {
                 name: site.name.clone(),
                 hsts: site.hsts_max_age.map(|d| format!("max-age={}", d.as_secs())),
                 paths: site.paths,
                 routes: RouteTable::from_config(&site.routes, site.paths),
                 upstreams,
-                auth,
+                pipeline,
                 metrics: SiteMetrics::new(&lasting.metrics, &site.name),
             }),
             _ => Err(errors),
@@ -76,7 +78,7 @@ impl Site {
     /// Warns about a generated token signing key, unless it was carried over from
     /// the running configuration (it was warned about when it was made).
     pub fn warn_generated_key(&self, carried_over: bool) {
-        if self.auth.signer.generated && !carried_over {
+        if self.pipeline.core.signer.generated && !carried_over {
             tracing::warn!(
                 site = %self.name,
                 "no token.signing_key_file: generated a signing key for X-Customer-Token; \

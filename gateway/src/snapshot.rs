@@ -86,7 +86,7 @@ impl Snapshot {
             let carried = previous.is_some_and(|p| {
                 p.sites
                     .iter()
-                    .any(|old| old.name == site.name && old.auth.signer.generated)
+                    .any(|old| old.name == site.name && old.pipeline.core.signer.generated)
             });
             site.warn_generated_key(carried);
         }
@@ -110,7 +110,7 @@ impl Snapshot {
             match Site::from_config(config, i, site_config, lasting, providers) {
                 Ok(mut site) => {
                     if let Some(running) = running {
-                        site.auth.carry_over(&running.auth);
+                        site.pipeline.carry_over(&running.pipeline);
                     }
                     sites.push(site);
                 }
@@ -163,6 +163,6 @@ impl Snapshot {
     pub fn providers(&self) -> impl Iterator<Item = (&str, &Arc<OidcProvider>)> {
         self.sites
             .iter()
-            .flat_map(|s| s.auth.providers().map(move |p| (s.name.as_str(), p)))
+            .flat_map(|s| s.pipeline.core.providers().map(move |p| (s.name.as_str(), p)))
     }
 }

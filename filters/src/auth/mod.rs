@@ -1,20 +1,16 @@
-//! Per-site authentication: the session store, cookies, the login flow and the
-//! gateway token, and the three request filters built on them —
-//! [`endpoints`] (gateway-owned paths), [`gate`] (route access) and [`inject`]
-//! (identity for the origin). Back-channel logout ([`backchannel`]) ends sessions
-//! on the IdP's word.
+//! The small core a site's features share ([`SiteAuth`]): the site's configuration,
+//! the stores, the cookie codec, the token signer, the IdPs, the rate limits and the
+//! events; who a request is ([`SiteAuth::identify`]); and the primitives features
+//! build on ([`core_ops`]: sessions, sign-in redirects, identity for the origin).
+//! What the site *does* with them is its features (`crate::features`); nothing here
+//! knows of any feature.
 
-pub mod backchannel;
 pub mod chooser;
-pub mod connectors;
-mod ended;
-pub mod endpoints;
-pub mod gate;
+pub mod core_ops;
 pub mod idps;
-pub mod inject;
-mod lifecycle;
 
-pub use endpoints::store_unavailable;
+pub use crate::events::AuthEvents;
+pub use crate::reply::store_unavailable;
 
 use crate::identity::Customer;
 use crate::oidc::flow::IdpTimer;
@@ -29,29 +25,6 @@ use idps::{Idp, Idps};
 use sso_config::{Config, SiteConfig};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// What the auth filters report, for metrics. The gateway implements it.
-pub trait AuthEvents: Send + Sync {
-    /// A login ended: `method` is how (`oidc`, `customer_login`, see
-    /// [`LoginMethod::as_str`](crate::sessions::LoginMethod::as_str)), `outcome` is
-    /// `success` or an error code (`state_unknown`, ...); both from a bounded set.
-    fn login(&self, site: &str, method: &'static str, outcome: &str);
-    /// Bad input was rejected (`bad_cookie`, `open_redirect`, `bad_token`, ...).
-    fn rejected(&self, site: &str, reason: &str);
-    /// A session lookup, by cookie or API token: `hit`, `miss` (no such live
-    /// session on this site), `invalid` (a cookie that does not verify).
-    fn session_lookup(&self, result: &'static str);
-    /// A call to the IdP took `seconds`; `answered` is false when the IdP could not
-    /// be reached or did not answer in its protocol (see [`IdpTimer`]).
-    fn idp_call(&self, site: &str, endpoint: &str, seconds: f64, answered: bool);
-    /// A client went over its rate limit on `endpoint` (`login`, `callback`, `token`, `logout`).
-    fn rate_limited(&self, _site: &str, _endpoint: &str) {}
-    /// The provisioning hook was called (a cached answer is not a call): `outcome` is
-    /// `ok` or a [`ProvisionError::code`](crate::connectors::provisioning::ProvisionError::code).
-    fn provisioning_hook(&self, _site: &str, _seconds: f64, _outcome: &'static str) {}
-    /// A cross-site one-time token for `site` was `minted`, `redeemed` or `refused`.
-    fn one_time_token(&self, _site: &str, _event: &'static str) {}
-}
 
 /// The identity a request carries, once verified: always a live session, found by
 /// its handle whichever credential the request showed.
@@ -113,10 +86,6 @@ pub struct SiteAuth {
     keep_id_token: bool,
     /// Per-client limits on login, callback, token and logout (`server.rate_limits`).
     pub rate_limits: crate::rate_limit::RateLimiter,
-    /// Customer-login JWTs, the merchant's login page, provisioning, platform hand-off.
-    pub connectors: connectors::Connectors,
-    /// The group's cross-site sign-on, on a site with `[sites.sso]` mode `auto` or `opt_in`.
-    pub cross_site: Option<crate::cross_site::SsoGroup>,
 }
 
 /// A session just stored for a sign-in: its id, its `Set-Cookie`, and whether the
@@ -125,6 +94,13 @@ pub struct NewSession {
     pub id: SessionId,
     pub cookie: String,
     pub sso_pending: bool,
+}
+
+impl NewSession {
+    /// The stored session's public handle.
+    pub fn sid(&self) -> Sid {
+        Sid::of(&self.id)
+    }
 }
 
 /// Why a site's auth could not be set up.
@@ -140,7 +116,7 @@ pub enum AuthSetupError {
     /// The OpenID settings cannot be used.
     #[error("oidc: {0}")]
     Oidc(#[from] crate::oidc::ProviderError),
-    /// A connector (the provisioning hook's HTTP client) cannot be set up.
+    /// A feature (the provisioning hook's HTTP client) cannot be set up.
     #[error("provisioning: {0}")]
     Connectors(String),
 }
@@ -202,8 +178,6 @@ impl SiteAuth {
             parse(&names.token)?,
         ];
         let tokens = SiteTokens::new(signer.clone(), &issuer, &site.name, site.token.ttl);
-        let connectors = connectors::Connectors::from_config(config, site, stores, events.clone())
-            .map_err(AuthSetupError::Connectors)?;
         Ok(SiteAuth {
             site: site.clone(),
             stores: stores.clone(),
@@ -222,12 +196,6 @@ impl SiteAuth {
                 .as_ref()
                 .is_some_and(|o| o.logout_id_token_hint && o.logout_url.is_none()),
             rate_limits: crate::rate_limit::RateLimiter::from_config(&config.server.rate_limits),
-            connectors,
-            cross_site: site
-                .sso
-                .linked()
-                .then(|| crate::cross_site::SsoGroup::from_config(config, stores))
-                .flatten(),
         })
     }
 
@@ -311,14 +279,9 @@ impl SiteAuth {
         }
     }
 
-    /// Creates a session for a completed login; returns its id and `Set-Cookie`. The
-    /// customer's oldest session on this site ends when they hold
-    /// `sessions.max_per_customer` already.
-    pub async fn create_session(
-        &self,
-        done: crate::oidc::flow::LoginDone,
-        login: LoginSource,
-    ) -> Result<NewSession, StoreError> {
+    /// The session of a completed IdP sign-in (not stored yet): the IdP's tokens as
+    /// its settings say to keep them, `login` as its provenance.
+    pub fn oidc_session_data(&self, done: crate::oidc::flow::LoginDone, login: LoginSource) -> SessionData {
         // Per IdP when the site has several: each has its own logout and refresh settings.
         let (keep_id_token, revalidate) = match done.idp.as_deref().and_then(|n| self.idps.by_name(n)) {
             Some(idp) => {
@@ -329,28 +292,18 @@ impl SiteAuth {
         };
         let refresh = crate::sessions::RefreshState::new(done.refresh_token, done.access_lifetime, revalidate);
         refresh.set_access(self.kept_access_token(done.access_token, done.access_lifetime, refresh.revalidate_secs()));
-        let data = SessionData::new(
+        SessionData::new(
             self.site_name.clone(),
             done.customer,
             keep_id_token.then_some(done.id_token),
             refresh,
             self.absolute_ttl,
         )
-        .with_login(login);
-        self.store_new_session(data).await
-    }
-
-    /// Creates a session for a sign-in without IdP tokens (a customer-login JWT).
-    pub async fn create_session_for(
-        &self,
-        customer: crate::identity::Customer,
-        login: LoginSource,
-    ) -> Result<NewSession, StoreError> {
-        self.store_new_session(self.new_session_data(customer, login)).await
+        .with_login(login)
     }
 
     /// A new session of this site without IdP tokens.
-    pub(crate) fn new_session_data(&self, customer: crate::identity::Customer, login: LoginSource) -> SessionData {
+    pub fn new_session_data(&self, customer: crate::identity::Customer, login: LoginSource) -> SessionData {
         let refresh = match login.method {
             // Derived from an SSO session: checked against it every interval.
             crate::sessions::LoginMethod::Ott => {
@@ -368,25 +321,6 @@ impl SiteAuth {
             Duration::ZERO => Duration::from_secs(60),
             every => every,
         }
-    }
-
-    /// Stores the session of a sign-in on this site; on a linked site it starts the
-    /// SSO session too (see [`crate::cross_site`]).
-    async fn store_new_session(&self, data: SessionData) -> Result<NewSession, StoreError> {
-        let started = self.start_sso(&data).await;
-        let data = data.linked_to(started.as_ref().map(|(_, handle)| handle.clone()));
-        let (login, expires_at) = (data.login.clone(), data.expires_at);
-        let id = self.stores.sessions.create(data).await?;
-        self.index_for_backchannel(&Sid::of(&id), &login, expires_at).await;
-        let sso_pending = match started {
-            Some(started) => self.link_started(&Sid::of(&id), started).await,
-            None => false,
-        };
-        Ok(NewSession {
-            cookie: self.cookies.set_session(&id),
-            id,
-            sso_pending,
-        })
     }
 
     /// After a configuration reload, takes over from the same site's auth in the

@@ -139,32 +139,3 @@ pub fn reply(body: String) -> Reply {
 #[cfg(test)]
 #[path = "ecwid_tests.rs"]
 mod tests;
-
-impl crate::auth::SiteAuth {
-    /// `{sso_prefix}/ecwid/sso-profile.js` on a site with `[sites.ecwid]`: the signed
-    /// profile of the session the browser's cookie names; empty for anyone else (an
-    /// anonymous visitor, an API token, a cross-site request).
-    pub fn ecwid_script(&self, headers: &http::HeaderMap, identity: Option<&crate::auth::Identity>) -> Option<Reply> {
-        let config = self.site.ecwid.as_ref()?;
-        let customer = identity.filter(|i| i.from_cookie()).map(|i| i.customer());
-        let profile = match customer {
-            Some(_) if crate::navigation::from_another_site(headers) => {
-                self.events.rejected(&self.site.name, "ecwid_cross_site");
-                tracing::info!(site = %self.site.name, "Ecwid profile refused to a cross-site request");
-                String::new()
-            }
-            Some(c) => sso_profile(config, c, crate::sessions::now_secs()),
-            None => String::new(),
-        };
-        let base = format!(
-            "{}{}",
-            self.site.public_url.as_str().trim_end_matches('/'),
-            self.site.sso_prefix
-        );
-        Some(reply(script(
-            &profile,
-            &format!("{base}/login"),
-            &format!("{base}/logout"),
-        )))
-    }
-}

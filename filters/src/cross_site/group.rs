@@ -435,15 +435,15 @@ impl SsoGroup {
         self.take_token::<OttGrant>(OTT, token).await.map(|_| ())
     }
 
-    /// Keeps the SSO cookie of session `sid` (just signed in) until its browser comes
-    /// back from the binding round.
-    pub async fn stash_pending(&self, sid: &Sid, id: &SsoSessionId) -> Result<(), StoreError> {
-        self.put_once(PENDING, &sid.encode(), &id.encode(), PENDING_TTL).await
+    /// Keeps the SSO cookie of the SSO session `handle` (a sign-in just started it)
+    /// until its browser comes back from the binding round.
+    pub async fn stash_pending(&self, handle: &str, id: &SsoSessionId) -> Result<(), StoreError> {
+        self.put_once(PENDING, handle, &id.encode(), PENDING_TTL).await
     }
 
-    /// The SSO cookie waiting for session `sid`, taken once.
-    pub async fn take_pending(&self, sid: &Sid) -> Result<Option<SsoSessionId>, StoreError> {
-        let text: Option<String> = self.take_once(PENDING, &sid.encode()).await?;
+    /// The SSO cookie waiting for the binding round of SSO session `handle`, taken once.
+    pub async fn take_pending(&self, handle: &str) -> Result<Option<SsoSessionId>, StoreError> {
+        let text: Option<String> = self.take_once(PENDING, handle).await?;
         Ok(text.as_deref().and_then(SsoSessionId::parse))
     }
 

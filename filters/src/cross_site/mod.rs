@@ -14,10 +14,11 @@
 //! - [`group`]: the store operations on SSO sessions.
 //! - [`indexes`]: finding them when a sign-in ends from outside the browser.
 //! - [`auth_host`]: the auth host's endpoints.
-//! - [`site`]: a linked site's side (auto link, `/_sso/ott`, logout).
-//! - [`redeem`]: a one-time token redeemed at a site.
-//! - [`sign_in`]: a sign-in on a linked site starts the SSO session.
 //! - [`data`]: the shared document of `/_sso/sso-data`.
+//!
+//! A linked site's side (the link rounds, `/_sso/ott`, redemption, the SSO session a
+//! sign-in starts, logout and revocation) is the `cross_site` feature,
+//! `crate::features::cross_site`; this module knows nothing of sites' features.
 //! - [`cookies`]: the cookies of both sides.
 
 pub mod auth_host;
@@ -26,9 +27,6 @@ pub mod data;
 pub mod group;
 pub mod indexes;
 pub mod records;
-pub mod redeem;
-pub mod sign_in;
-pub mod site;
 pub mod tokens;
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //!   which SSO session, and the state the site's browser holds;
 //! - an **adopt grant** (`sso-adopt:<hash>`, single use): the SSO cookie the auth
 //!   host sets after a sign-in on a site, for the browser holding one binding;
-//! - a **pending adoption** (`sso-pending:<sid>`, single use): the SSO cookie of a
-//!   session just signed in, until the browser comes back from the binding round.
+//! - a **pending adoption** (`sso-pending:<handle>`, single use): the SSO cookie of an
+//!   SSO session a sign-in just started, until the browser comes back from the binding round.
 
 use crate::identity::Customer;
 use crate::sessions::{LoginMethod, LoginSource};

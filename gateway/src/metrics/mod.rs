@@ -214,7 +214,7 @@ impl Metrics {
     }
 }
 
-impl sso_filters::auth::AuthEvents for Metrics {
+impl sso_filters::events::AuthEvents for Metrics {
     fn login(&self, site: &str, method: &'static str, outcome: &str) {
         self.logins.with_label_values(&[site, method, outcome]).inc();
     }

@@ -1,18 +1,119 @@
-//! The identity for the origin: header values and the gateway-signed
-//! `X-Customer-Token`. The gateway strips incoming identity headers first, then sets
-//! these. Customer fields were cleaned of control characters when the session was
-//! created.
+//! The primitives a site's features build on, beside [`SiteAuth`]'s constructor and
+//! lookups in `mod.rs`: rate limits and the answers of an anonymous request, the
+//! redirects that start a sign-in, what a session keeps of the IdP's access token,
+//! and the identity for the origin (header values and the gateway-signed
+//! `X-Customer-Token`).
 //!
-//! Whether the request showed the session cookie or an API token, the origin gets the
-//! same thing: the session's identity and an `X-Customer-Token` minted for the
-//! session — never the credential the request showed.
+//! The gateway strips incoming identity headers first, then sets these. Customer
+//! fields were cleaned of control characters when the session was created. Whether
+//! the request showed the session cookie or an API token, the origin gets the same
+//! thing: the session's identity and an `X-Customer-Token` minted for the session —
+//! never the credential the request showed.
 
 use super::{Identity, SiteAuth};
+use crate::rate_limit::Endpoint;
+use crate::reply::Reply;
+use crate::return_to::return_to_or_root;
 use crate::sessions::now_secs;
 use crate::tokens::TokenPurpose;
 use http::{HeaderName, HeaderValue};
+use sso_config::Secret;
+use std::net::IpAddr;
 
 impl SiteAuth {
+    /// The 401 for an anonymous request that may not start a login (JSON, or a
+    /// short page for a non-`GET` page request such as a form post).
+    pub fn login_required(&self, json: bool) -> Reply {
+        Reply::error(401, "login_required", "Sign in to use this.", json)
+            .header("www-authenticate", format!("Bearer realm=\"{}\"", self.site.name))
+    }
+
+    /// Counts a request from `client` on `endpoint`; the 429 reply (and a
+    /// `rate_limited` event) when it is over the limit.
+    pub fn over_limit(&self, endpoint: Endpoint, client: Option<IpAddr>, json: bool) -> Option<Reply> {
+        let limited = self.rate_limits.check(endpoint, client).err()?;
+        self.events.rate_limited(&self.site.name, endpoint.as_str());
+        // Counted, not logged at info: a flood must not become a log flood.
+        tracing::debug!(site = %self.site.name, endpoint = endpoint.as_str(), client = ?client, "rate limited");
+        Some(limited.reply(json))
+    }
+
+    /// A login must run on the `public_url` host (the callback and the flow cookie
+    /// live there): a request on another of the site's hosts is first sent to the
+    /// same path on the public host.
+    pub fn to_public_host(&self, req: &http::request::Parts) -> Option<Reply> {
+        let host = crate::site_router::host_without_port(crate::site_router::request_authority(req)?)?;
+        let public = self.site.public_url.host_str()?;
+        if host.eq_ignore_ascii_case(public) {
+            return None;
+        }
+        let here = req.uri.path_and_query().map_or("/", |p| p.as_str());
+        let target = self.site.public_url.join(&return_to_or_root(Some(here))).ok()?;
+        Some(Reply::redirect(302, target.to_string()))
+    }
+
+    /// A redirect that starts a login returning to `return_to` (already checked): to
+    /// the site's IdP, or, when it has several, to the chooser page
+    /// (`<sso_prefix>/login?return_to=…`), where the shopper names their organisation.
+    pub async fn start_login(&self, headers: &http::HeaderMap, return_to: &str) -> Reply {
+        if let Some(idp) = self.idps.only() {
+            return self.start_login_with(idp, headers, return_to).await;
+        }
+        if self.idps.is_empty() {
+            return Reply::error(
+                404,
+                "login_not_configured",
+                "Sign-in is not available on this site.",
+                false,
+            );
+        }
+        let mut chooser = format!("{}/login", self.site.sso_prefix);
+        if return_to != "/" {
+            chooser.push_str("?return_to=");
+            chooser.extend(url::form_urlencoded::byte_serialize(return_to.as_bytes()));
+        }
+        Reply::redirect(302, chooser)
+    }
+
+    /// A redirect that starts a login at `idp` returning to `return_to` (already
+    /// checked). The flow cookie is set; when the request already carries
+    /// [`MAX_FLOW_COOKIES`](crate::sessions::cookie::MAX_FLOW_COOKIES) or more, the
+    /// oldest are deleted so that no more than that remain.
+    pub async fn start_login_with(&self, idp: &super::idps::Idp, headers: &http::HeaderMap, return_to: &str) -> Reply {
+        match idp.flow.start(return_to.to_string()).await {
+            Ok(start) => self.cookies.evict_old_flows(headers).into_iter().fold(
+                Reply::redirect(302, start.authorize_url.to_string()).header("set-cookie", start.flow_cookie),
+                |reply, gone| reply.header("set-cookie", gone),
+            ),
+            Err(e) => {
+                let (status, code, message) = e.response();
+                Reply::error(status, code, message, false)
+            }
+        }
+    }
+
+    /// True when a route of this site forwards the IdP access token, so sessions
+    /// keep it.
+    pub fn keeps_idp_access_token(&self) -> bool {
+        !self.idps.is_empty() && self.site.routes.iter().any(|r| r.forward_idp_access_token)
+    }
+
+    /// What a session keeps of an access token the IdP just issued: the token and its
+    /// expiry, or nothing on a site that never forwards it. A token whose lifetime the
+    /// IdP did not state counts as good for `oidc.revalidate_interval` (when the
+    /// session refreshes next), never for the whole session.
+    /// `revalidate_secs` is the session's own interval (its IdP's).
+    pub fn kept_access_token(
+        &self,
+        token: Secret,
+        lifetime: Option<u64>,
+        revalidate_secs: u64,
+    ) -> Option<(Secret, u64)> {
+        let lifetime = lifetime.unwrap_or(revalidate_secs.max(1));
+        let expires = now_secs().saturating_add(lifetime).max(1);
+        self.keeps_idp_access_token().then_some((token, expires))
+    }
+
     /// `(header name, value)` pairs to set on the upstream request.
     pub fn identity_headers(&self, identity: &Identity) -> Vec<(HeaderName, HeaderValue)> {
         let [id, email, name, groups, token] = &self.header_names;
@@ -72,6 +173,16 @@ impl SiteAuth {
             Err(e) => {
                 tracing::error!(site = %self.site.name, error = %e, "cannot sign the API token");
                 None
+            }
+        }
+    }
+
+    /// Ends the browser's current session before a new one starts (never reuse a
+    /// pre-login session).
+    pub async fn end_previous(&self, identity: Option<&Identity>) {
+        if let Some(old) = identity.filter(|i| i.from_cookie()) {
+            if let Err(e) = self.stores.sessions.remove(&old.sid).await {
+                tracing::warn!(site = %self.site.name, error = %e, "pre-login session not removed");
             }
         }
     }

@@ -6,7 +6,9 @@
 //! IdP's keys only; then the sessions it names end on every replica: those the IdP
 //! session (`sid`) signed in, or all of the subject's (`sub` alone). They are found
 //! through two indexes in [`Sets`](crate::store::Sets), written when a session is
-//! created ([`SiteAuth::index_for_backchannel`]).
+//! created (the feature's [`Feature::signed_in`]). Everything derived from an ended
+//! session (on a linked site, the SSO session and the sessions other sites made from
+//! it) ends with it ([`SitePipeline::revoked`]).
 //!
 //! Server to server: no cookie, no fetch metadata, no rate limit (every request comes
 //! from the IdP's few addresses, and a limit would drop real logouts). Answers: 200
@@ -15,8 +17,9 @@
 //! `sso_gateway_rejected_total{reason="logout_token_…"}`); 503 when the store or the
 //! IdP's keys cannot be reached, with nothing spent, so the IdP may send it again.
 
-use super::idps::Idp;
-use super::SiteAuth;
+use super::{Feature, GatewayPath, SignIn, SignInNote, SitePipeline, SiteRequest};
+use crate::auth::idps::Idp;
+use crate::auth::SiteAuth;
 use crate::oidc::backchannel::{LogoutClaims, LogoutToken, LogoutTokenError, JTI_MARK_TTL};
 use crate::reply::Reply;
 use crate::secret::Sid;
@@ -44,11 +47,59 @@ fn issuer_key(issuer: &str) -> &str {
     issuer.trim_end_matches('/')
 }
 
-impl SiteAuth {
-    /// Handles a request to [`PATH`] on a site with an IdP: only `POST` with a form
-    /// body holding exactly one `logout_token`. `body` is what the gateway read (at
-    /// most [`MAX_BODY`] bytes, see [`SiteAuth::body_limit`]).
-    pub(super) async fn backchannel_logout(&self, req: &http::request::Parts, body: Option<&[u8]>) -> Reply {
+/// Ends sessions on the IdP's word (registered on a site with an IdP).
+pub struct BackchannelLogout;
+
+impl BackchannelLogout {
+    pub fn from_config(site: &sso_config::SiteConfig) -> Option<Self> {
+        site.has_idp().then_some(BackchannelLogout)
+    }
+}
+
+#[async_trait::async_trait]
+impl Feature for BackchannelLogout {
+    fn name(&self) -> &'static str {
+        "backchannel_logout"
+    }
+
+    fn paths(&self) -> Vec<GatewayPath> {
+        vec![GatewayPath::UnderPrefix(PATH)]
+    }
+
+    fn body_limit(&self, req: &http::request::Parts, _under_prefix: &str) -> Option<usize> {
+        (req.method == http::Method::POST).then_some(MAX_BODY)
+    }
+
+    async fn answer(&self, site: &SitePipeline, r: &SiteRequest<'_>) -> Reply {
+        Run {
+            core: &site.core,
+            pipeline: site,
+        }
+        .logout(r.req, r.body)
+        .await
+    }
+
+    async fn signed_in(&self, site: &SitePipeline, s: &SignIn, _note: &mut SignInNote) {
+        Run {
+            core: &site.core,
+            pipeline: site,
+        }
+        .index(&s.sid, &s.login, s.expires_at)
+        .await;
+    }
+}
+
+/// One back-channel request or sign-in, with the site it happens on.
+struct Run<'a> {
+    core: &'a SiteAuth,
+    pipeline: &'a SitePipeline,
+}
+
+impl Run<'_> {
+    /// Handles a request to [`PATH`]: only `POST` with a form body holding exactly
+    /// one `logout_token`. `body` is what the gateway read (at most [`MAX_BODY`]
+    /// bytes, see [`Feature::body_limit`]).
+    async fn logout(&self, req: &http::request::Parts, body: Option<&[u8]>) -> Reply {
         if req.method != http::Method::POST {
             return Reply::error(405, "method_not_allowed", "This method is not allowed here.", true)
                 .header("allow", "POST");
@@ -66,15 +117,17 @@ impl SiteAuth {
         let (idp, claims) = match self.verify_logout_token(&token).await {
             Ok(found) => found,
             Err(LogoutTokenError::KeysUnavailable) => {
-                tracing::warn!(site = %self.site.name, "back-channel logout refused for now: the IdP's keys are not loaded");
+                tracing::warn!(site = %self.core.site.name, "back-channel logout refused for now: the IdP's keys are not loaded");
                 return unavailable();
             }
             Err(e) => return self.refused(e),
         };
         match self.end_for_logout_token(&claims).await {
             Ok(ended) => {
-                tracing::info!(site = %self.site.name, idp = idp.name().unwrap_or(""), ended, by_sid = claims.session.is_some(), "back-channel logout");
-                self.events.login(&self.site.name, "oidc", "backchannel_logout");
+                tracing::info!(site = %self.core.site.name, idp = idp.name().unwrap_or(""), ended, by_sid = claims.session.is_some(), "back-channel logout");
+                self.core
+                    .events
+                    .login(&self.core.site.name, "oidc", "backchannel_logout");
                 Reply {
                     status: 200,
                     headers: vec![("cache-control", "no-store".into())],
@@ -83,7 +136,7 @@ impl SiteAuth {
             }
             Err(EndError::Replayed) => self.refused(LogoutTokenError::Replayed),
             Err(EndError::Store(e)) => {
-                tracing::warn!(site = %self.site.name, error = %e, "back-channel logout failed: session store unavailable");
+                tracing::warn!(site = %self.core.site.name, error = %e, "back-channel logout failed: session store unavailable");
                 unavailable()
             }
         }
@@ -98,6 +151,7 @@ impl SiteAuth {
         let issuer = token.issuer().ok_or(LogoutTokenError::UnknownIssuer)?;
         let audiences = token.audiences();
         let of_issuer: Vec<&Idp> = self
+            .core
             .idps
             .iter()
             .filter(|i| issuer_key(i.flow.provider.config.issuer.as_str()) == issuer_key(issuer))
@@ -116,8 +170,8 @@ impl SiteAuth {
         if let Err(LogoutTokenError::NoMatchingKey) = token.verify_signature(state.metadata.jwks()) {
             let started = Instant::now();
             let refetched = provider.refetch_jwks(state.jwks_generation).await;
-            self.events.idp_call(
-                &self.site.name,
+            self.core.events.idp_call(
+                &self.core.site.name,
                 "jwks",
                 started.elapsed().as_secs_f64(),
                 refetched.is_ok(),
@@ -145,31 +199,32 @@ impl SiteAuth {
     async fn end_for_logout_token(&self, claims: &LogoutClaims) -> Result<usize, EndError> {
         let issuer = issuer_key(&claims.issuer);
         let mark = hashed_key(&[issuer, &claims.jti]);
-        if self.stores.spent.get(JTI_KIND, &mark).await?.is_some() {
+        if self.core.stores.spent.get(JTI_KIND, &mark).await?.is_some() {
             return Err(EndError::Replayed);
         }
         let mut ended = 0;
         if let Some(sid) = &claims.session {
-            let key = hashed_key(&[&self.site.name, issuer, sid]);
+            let key = hashed_key(&[&self.core.site.name, issuer, sid]);
             ended += self.end_indexed(SID_INDEX, &key, claims, false).await?;
         }
         if let Some(sub) = &claims.subject {
-            let key = hashed_key(&[&self.site.name, issuer, sub]);
+            let key = hashed_key(&[&self.core.site.name, issuer, sub]);
             ended += self
                 .end_indexed(SUB_INDEX, &key, claims, claims.session.is_some())
                 .await?;
         }
         // The group's SSO sessions that came from this IdP session end too, with every
         // session linked to them, even when no session of this site is left.
-        if let Some(group) = &self.cross_site {
+        if let Some(group) = self.pipeline.features.cross_site.as_ref().map(|c| &c.group) {
             let sso = group
                 .end_by_idp(issuer, claims.session.as_deref(), claims.subject.as_deref())
                 .await?;
             if sso > 0 {
-                tracing::info!(site = %self.site.name, sso_sessions = sso, "back-channel logout: SSO sessions ended");
+                tracing::info!(site = %self.core.site.name, sso_sessions = sso, "back-channel logout: SSO sessions ended");
             }
         }
         if !self
+            .core
             .stores
             .spent
             .put_new(JTI_KIND, &mark, vec![1], JTI_MARK_TTL)
@@ -192,22 +247,22 @@ impl SiteAuth {
         only_without_sid: bool,
     ) -> Result<usize, StoreError> {
         let mut ended = 0;
-        for member in self.stores.sets.members(kind, key).await? {
+        for member in self.core.stores.sets.members(kind, key).await? {
             if let Some(sid) = Sid::parse(&member) {
-                match self.stores.sessions.fresh(&sid).await? {
+                match self.core.stores.sessions.fresh(&sid).await? {
                     // Another IdP session of the subject, or (never expected) a
                     // session indexed here that is not the token's: left alone.
                     Some(session) if !self.named_by(&session, claims, only_without_sid) => continue,
                     Some(session) => {
                         // Gone from the shared store and from every replica's memory.
-                        self.stores.sessions.remove(&sid).await?;
-                        self.ended_by_backchannel(&session).await?;
+                        self.core.stores.sessions.remove(&sid).await?;
+                        self.pipeline.revoked(&session).await?;
                         ended += 1;
                     }
                     None => {}
                 }
             }
-            self.stores.sets.remove(kind, key, &member).await?;
+            self.core.stores.sets.remove(kind, key, &member).await?;
         }
         Ok(ended)
     }
@@ -222,7 +277,7 @@ impl SiteAuth {
             (Some(s), false) => login.idp_session.as_ref() == Some(s),
             (None, false) => true,
         };
-        *session.site == *self.site.name
+        *session.site == *self.core.site.name
             && self.backchannel_issuer(login) == Some(issuer_key(&claims.issuer))
             && claims.subject.as_ref().is_none_or(|s| *s == login.subject)
             && idp_session
@@ -234,7 +289,7 @@ impl SiteAuth {
     fn backchannel_issuer<'a>(&'a self, login: &'a LoginSource) -> Option<&'a str> {
         match (&login.issuer, login.method, &login.idp) {
             (Some(issuer), _, _) => Some(issuer_key(issuer)),
-            (None, LoginMethod::Oidc, None) => self.site.oidc.as_ref().map(|o| issuer_key(o.issuer.as_str())),
+            (None, LoginMethod::Oidc, None) => self.core.site.oidc.as_ref().map(|o| issuer_key(o.issuer.as_str())),
             _ => None,
         }
     }
@@ -247,7 +302,7 @@ impl SiteAuth {
     /// subject and IdP session). Never fails the sign-in: a full index is pruned of
     /// ended sessions first, and what cannot be written is logged (that session then
     /// ends only by logout, expiry or the admin API).
-    pub(crate) async fn index_for_backchannel(&self, sid: &Sid, login: &LoginSource, expires_at: u64) {
+    async fn index(&self, sid: &Sid, login: &LoginSource, expires_at: u64) {
         let Some(issuer) = self.backchannel_issuer(login) else {
             return;
         };
@@ -257,17 +312,17 @@ impl SiteAuth {
         }
         let member = sid.encode();
         if let Some(idp_session) = &login.idp_session {
-            let key = hashed_key(&[&self.site.name, issuer, idp_session]);
+            let key = hashed_key(&[&self.core.site.name, issuer, idp_session]);
             self.add_to_index(SID_INDEX, &key, &member, ttl).await;
         }
-        let key = hashed_key(&[&self.site.name, issuer, &login.subject]);
+        let key = hashed_key(&[&self.core.site.name, issuer, &login.subject]);
         self.add_to_index(SUB_INDEX, &key, &member, ttl).await;
     }
 
     /// Adds `member` to an index line; when the line is full, first drops the members
     /// whose session has ended (logout, expiry, the per-customer cap) and tries again.
     async fn add_to_index(&self, kind: &str, key: &str, member: &str, ttl: Duration) {
-        let sets = &self.stores.sets;
+        let sets = &self.core.stores.sets;
         let added = match sets.add(kind, key, member, ttl, MAX_INDEXED).await {
             Ok(false) => match self.prune_index(kind, key).await {
                 Ok(()) => sets.add(kind, key, member, ttl, MAX_INDEXED).await,
@@ -278,23 +333,23 @@ impl SiteAuth {
         match added {
             Ok(true) => {}
             Ok(false) => {
-                tracing::warn!(site = %self.site.name, index = kind, "back-channel logout index full; this session is not indexed");
+                tracing::warn!(site = %self.core.site.name, index = kind, "back-channel logout index full; this session is not indexed");
             }
             Err(e) => {
-                tracing::warn!(site = %self.site.name, index = kind, error = %e, "back-channel logout index not written");
+                tracing::warn!(site = %self.core.site.name, index = kind, error = %e, "back-channel logout index not written");
             }
         }
     }
 
     /// Removes the members of an index line whose session no longer exists.
     async fn prune_index(&self, kind: &str, key: &str) -> Result<(), StoreError> {
-        for member in self.stores.sets.members(kind, key).await? {
+        for member in self.core.stores.sets.members(kind, key).await? {
             let live = match Sid::parse(&member) {
-                Some(sid) => self.stores.sessions.fresh(&sid).await?.is_some(),
+                Some(sid) => self.core.stores.sessions.fresh(&sid).await?.is_some(),
                 None => false,
             };
             if !live {
-                self.stores.sets.remove(kind, key, &member).await?;
+                self.core.stores.sets.remove(kind, key, &member).await?;
             }
         }
         Ok(())
@@ -302,13 +357,13 @@ impl SiteAuth {
 
     /// 400 for a refused token, counted by its code.
     fn refused(&self, e: LogoutTokenError) -> Reply {
-        tracing::info!(site = %self.site.name, reason = e.code(), "back-channel logout token refused");
+        tracing::info!(site = %self.core.site.name, reason = e.code(), "back-channel logout token refused");
         self.bad_request(e.code(), &e.to_string())
     }
 
     /// 400 `invalid_request` (Back-Channel Logout 1.0 §2.8), counted as `code`.
     fn bad_request(&self, code: &str, description: &str) -> Reply {
-        self.events.rejected(&self.site.name, code);
+        self.core.events.rejected(&self.core.site.name, code);
         let body = serde_json::json!({ "error": "invalid_request", "error_description": description });
         Reply::json(400, &body).header("cache-control", "no-store")
     }

@@ -6,18 +6,19 @@
 //! - every session a one-time token makes derives from that SSO session;
 //! - so when the IdP refuses the grant (`invalid_grant`), the session, the SSO
 //!   session it started or fed, and every session derived from it end together, on
-//!   every site and replica ([`SiteAuth::end_derived`]); back-channel logout, admin
-//!   `DELETE /sessions` and a global logout end the same set through the SSO
-//!   session's indexes and links.
+//!   every site and replica: every feature hears [`Feature::revoked`](super::Feature::revoked)
+//!   ([`SitePipeline::revoked`]); back-channel logout, admin `DELETE /sessions` and a
+//!   global logout end the same set through the SSO session's indexes and links.
 //! - A session made from a one-time token holds no grant of its own: every
-//!   revalidation interval it checks that its SSO session is still alive, and ends
-//!   when it is not ([`SiteAuth::check_sso_alive`]), so no derived session outlives
-//!   its source even when a link was lost.
+//!   revalidation interval the feature it came from checks it against its source
+//!   ([`Feature::revalidate`](super::Feature::revalidate)), so no derived session
+//!   outlives its source even when a link was lost.
 
-use super::{Identity, SiteAuth};
+use super::SitePipeline;
+use crate::auth::Identity;
 use crate::oidc::LoginFlow;
 use crate::secret::random_token;
-use crate::sessions::{now_secs, LoginMethod};
+use crate::sessions::now_secs;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ const REFRESH_LOCK: &str = "refresh-lock";
 /// cannot be locked (Redis refusing writes) before it stops counting.
 const REFRESH_GRACE: Duration = Duration::from_secs(300);
 
-impl SiteAuth {
+impl SitePipeline {
     /// Refreshes the IdP tokens of a session when they are due. Exactly one request
     /// on one replica does it: a local flag first, then a short lock in the shared
     /// store; the others go on with the session as it is. The lock holder re-reads
@@ -44,10 +45,14 @@ impl SiteAuth {
     pub async fn refresh_if_due(&self, identity: Identity) -> Option<Identity> {
         // Only the IdP that signed the session in is asked: its refresh token means
         // nothing to another one.
-        if identity.session.login.method == LoginMethod::Ott {
-            return self.check_sso_alive(identity).await;
+        if !identity.session.refresh.is_due(now_secs()) {
+            return Some(identity);
         }
-        let Some(flow) = self.idps.of_session(&identity.session).map(|i| &i.flow) else {
+        // A session derived from another source is checked by the feature it came from.
+        if let Some(feature) = self.features.iter().find(|f| f.revalidate_due(&identity.session)) {
+            return feature.revalidate(self, identity).await;
+        }
+        let Some(flow) = self.core.idps.of_session(&identity.session).map(|i| &i.flow) else {
             return Some(identity);
         };
         let refresh = &identity.session.refresh;
@@ -57,6 +62,7 @@ impl SiteAuth {
         let lock_key = identity.sid.encode();
         let holder = random_token().into_bytes();
         let locked = self
+            .core
             .stores
             .records
             .put_new(REFRESH_LOCK, &lock_key, holder.clone(), REFRESH_LOCK_TTL)
@@ -74,17 +80,23 @@ impl SiteAuth {
                 if overdue > REFRESH_GRACE.as_secs() {
                     // The IdP cannot be asked whether this account is still good: after
                     // a grace period, the session no longer counts.
-                    tracing::warn!(site = %self.site.name, error = %e, overdue, "session not revalidated in time (store unavailable); refused");
+                    tracing::warn!(site = %self.core.site.name, error = %e, overdue, "session not revalidated in time (store unavailable); refused");
                     return None;
                 }
-                tracing::warn!(site = %self.site.name, error = %e, "cannot take the refresh lock; keeping the session for now");
+                tracing::warn!(site = %self.core.site.name, error = %e, "cannot take the refresh lock; keeping the session for now");
                 return Some(identity);
             }
         }
         let (result, release) = self.refresh_locked(flow, identity).await;
         if release {
-            if let Err(e) = self.stores.records.delete_if(REFRESH_LOCK, &lock_key, &holder).await {
-                tracing::warn!(site = %self.site.name, error = %e, "refresh lock not released; it expires by itself");
+            if let Err(e) = self
+                .core
+                .stores
+                .records
+                .delete_if(REFRESH_LOCK, &lock_key, &holder)
+                .await
+            {
+                tracing::warn!(site = %self.core.site.name, error = %e, "refresh lock not released; it expires by itself");
             }
         }
         result
@@ -94,7 +106,7 @@ impl SiteAuth {
     /// (not when a rotated token could not be stored: another replica must not take
     /// the lock and spend the old token before the lock expires).
     async fn refresh_locked(&self, flow: &LoginFlow, identity: Identity) -> (Option<Identity>, bool) {
-        let session = match self.stores.sessions.fresh(&identity.sid).await {
+        let session = match self.core.stores.sessions.fresh(&identity.sid).await {
             Ok(Some(fresh)) => fresh,
             Ok(None) => {
                 identity.session.refresh.retry_in(0);
@@ -102,7 +114,7 @@ impl SiteAuth {
             }
             Err(e) => {
                 identity.session.refresh.retry_in(5);
-                tracing::warn!(site = %self.site.name, error = %e, "cannot re-read the session to refresh it");
+                tracing::warn!(site = %self.core.site.name, error = %e, "cannot re-read the session to refresh it");
                 return (Some(identity), true);
             }
         };
@@ -125,80 +137,40 @@ impl SiteAuth {
         };
         match flow.refresh(&token).await {
             Ok(r) => {
-                refresh.set_access(self.kept_access_token(r.access_token, r.lifetime, refresh.revalidate_secs()));
+                refresh.set_access(
+                    self.core
+                        .kept_access_token(r.access_token, r.lifetime, refresh.revalidate_secs()),
+                );
                 refresh.finish(r.refresh_token, r.lifetime);
-                let saved = self.stores.sessions.save(&identity.sid, &identity.session).await;
+                let saved = self.core.stores.sessions.save(&identity.sid, &identity.session).await;
                 if let Err(e) = &saved {
-                    tracing::error!(site = %self.site.name, error = %e, "refreshed tokens could not be stored; the refresh lock is kept until it expires");
+                    tracing::error!(site = %self.core.site.name, error = %e, "refreshed tokens could not be stored; the refresh lock is kept until it expires");
                 }
-                self.events.login(&self.site.name, "oidc", "refreshed");
+                self.core.events.login(&self.core.site.name, "oidc", "refreshed");
                 (Some(identity), saved.is_ok())
             }
             Err(crate::oidc::flow::RefreshError::Refused(reason)) => {
                 refresh.release();
-                if let Err(e) = self.stores.sessions.remove(&identity.sid).await {
-                    tracing::warn!(site = %self.site.name, error = %e, "refused session not removed from the store");
+                if let Err(e) = self.core.stores.sessions.remove(&identity.sid).await {
+                    tracing::warn!(site = %self.core.site.name, error = %e, "refused session not removed from the store");
                 }
                 // Everything this sign-in fed ends with it: the SSO session and the
                 // sessions other sites made from it.
-                let derived = self.end_derived(&identity).await;
-                self.events.login(&self.site.name, "oidc", "refresh_refused");
-                tracing::info!(site = %self.site.name, subject = %identity.customer().id, %reason, derived, "refresh refused by the IdP; session ended");
+                let derived = match self.revoked(&identity.session).await {
+                    Ok(ended) => ended,
+                    Err(e) => {
+                        tracing::warn!(site = %self.core.site.name, error = %e, "what a revoked sign-in fed could not be ended");
+                        0
+                    }
+                };
+                self.core.events.login(&self.core.site.name, "oidc", "refresh_refused");
+                tracing::info!(site = %self.core.site.name, subject = %identity.customer().id, %reason, derived, "refresh refused by the IdP; session ended");
                 (None, true)
             }
             Err(crate::oidc::flow::RefreshError::Unavailable(e)) => {
                 refresh.retry_in(30);
-                tracing::warn!(site = %self.site.name, error = %e, "token refresh failed; keeping the session, retrying in 30 s");
+                tracing::warn!(site = %self.core.site.name, error = %e, "token refresh failed; keeping the session, retrying in 30 s");
                 (Some(identity), true)
-            }
-        }
-    }
-
-    /// Ends what derives from `identity`'s session besides itself: on a linked site,
-    /// the SSO session it started or came from, with every session linked or chained
-    /// to it, on every site and replica. How many sessions ended.
-    pub(crate) async fn end_derived(&self, identity: &Identity) -> usize {
-        let (Some(group), Some(handle)) = (&self.cross_site, identity.session.sso.as_deref()) else {
-            return 0;
-        };
-        match group.end(handle).await {
-            Ok(ended) => ended,
-            Err(e) => {
-                tracing::warn!(site = %self.site.name, error = %e, "the SSO session of a revoked sign-in could not be ended");
-                0
-            }
-        }
-    }
-
-    /// A session made from a one-time token, once per revalidation interval: still
-    /// linked to a live SSO session, or ended now.
-    async fn check_sso_alive(&self, identity: Identity) -> Option<Identity> {
-        let refresh = &identity.session.refresh;
-        let (Some(group), Some(handle)) = (&self.cross_site, identity.session.sso.as_deref()) else {
-            return Some(identity);
-        };
-        if !refresh.is_due(now_secs()) || !refresh.claim() {
-            return Some(identity);
-        }
-        match group.get(handle).await {
-            Ok(Some(_)) => {
-                refresh.retry_in(refresh.revalidate_secs());
-                Some(identity)
-            }
-            Ok(None) => {
-                refresh.release();
-                if let Err(e) = self.stores.sessions.remove(&identity.sid).await {
-                    tracing::warn!(site = %self.site.name, error = %e, "session of an ended SSO session not removed");
-                }
-                self.events
-                    .login(&self.site.name, LoginMethod::Ott.as_str(), "sso_session_ended");
-                tracing::info!(site = %self.site.name, "the SSO session this session came from has ended; session ended");
-                None
-            }
-            Err(e) => {
-                refresh.retry_in(5);
-                tracing::warn!(site = %self.site.name, error = %e, "cannot check the SSO session; keeping the session for now");
-                Some(identity)
             }
         }
     }

@@ -1,22 +1,22 @@
-//! A linked site's side of cross-site sign-on (`[sites.sso]` mode `auto` or
-//! `opt_in`): the automatic link of an anonymous page load, the sign-in that asks the
-//! auth host first, `<sso_prefix>/ott` (redeem a one-time token, or come back
-//! without one), the SSO session a sign-in here starts, logout, and
-//! `<sso_prefix>/sso-data`.
+//! The link rounds of a linked site (`[sites.sso]` mode `auto` or `opt_in`): the
+//! automatic trip of an anonymous page load to the group's auth host, the sign-in
+//! that asks the auth host first, `<sso_prefix>/ott` (redeem a one-time token, bind a
+//! new SSO session, or come back without either), and the binding round after a
+//! sign-in here.
 
-use super::cookies::{parse_state_value, state_value, Intent, CHECKED_TTL, STATE_TTL};
-use super::group::OttError;
-use super::tokens::same;
+use super::CrossSite;
 use crate::auth::{Identity, SiteAuth};
-use crate::navigation::is_navigation;
+use crate::cross_site::cookies::{parse_state_value, state_value, Intent, CHECKED_TTL, STATE_TTL};
+use crate::cross_site::group::OttError;
+use crate::cross_site::tokens::same;
+use crate::features::SitePipeline;
 use crate::reply::Reply;
 use crate::request_parts::query_param as param;
 use crate::return_to::safe_return_to;
 use crate::secret::random_token;
 use crate::sessions::cookie::find_cookie;
 use crate::sessions::LoginMethod;
-use crate::store::StoreError;
-use sso_config::sso::{LogoutScope, SsoMode};
+use sso_config::sso::SsoMode;
 use std::net::IpAddr;
 
 /// User agents that are never sent to the auth host: crawlers and link previewers
@@ -68,65 +68,53 @@ fn state_cookie(state: &str) -> String {
     format!("state_{}", &hash[..16])
 }
 
-impl SiteAuth {
-    /// The SSO session handle of `identity`, on a linked site.
-    fn sso_handle<'a>(&self, identity: Option<&'a Identity>) -> Option<&'a str> {
-        self.cross_site.as_ref()?;
-        identity.and_then(|i| i.session.sso.as_deref())
-    }
-
+impl CrossSite {
     /// `auto` sites: an anonymous top-level `GET` page load (not a crawler, no fresh
     /// `checked` marker, no `off` marker) goes to the auth host first, and comes back
     /// signed in when the browser has an SSO session. `None`: go on as usual.
-    pub fn auto_link(
-        &self,
-        req: &http::request::Parts,
-        identity: Option<&Identity>,
-        store_down: bool,
-    ) -> Option<Reply> {
-        if self.site.sso.mode != SsoMode::Auto || self.cross_site.is_none() || identity.is_some() || store_down {
-            return None;
-        }
-        if !is_navigation(&req.method, &req.headers) || is_crawler(&req.headers) {
+    /// (The feature's `wants_gate` checked the mode, the identity, the store and the
+    /// navigation.)
+    pub fn auto_link(&self, core: &SiteAuth, req: &http::request::Parts) -> Option<Reply> {
+        if self.config.mode != SsoMode::Auto || is_crawler(&req.headers) {
             return None;
         }
         // Only on the public host: the one-time token comes back there, and so must the
         // state cookie (another of the site's hosts moves to it at its first login).
-        if self.to_public_host(req).is_some() {
+        if core.to_public_host(req).is_some() {
             return None;
         }
         if req.uri.query().is_some_and(|q| param(q, SKIP_PARAM).is_some()) {
             return None;
         }
         let headers = &req.headers;
-        if find_cookie(headers, &self.cookies.link_name("checked")).is_some()
-            || find_cookie(headers, &self.cookies.link_name("off")).is_some()
+        if find_cookie(headers, &core.cookies.link_name("checked")).is_some()
+            || find_cookie(headers, &core.cookies.link_name("off")).is_some()
         {
             return None;
         }
         let here = req.uri.path_and_query().map_or("/", |p| p.as_str());
         let return_to = crate::return_to::return_to_or_root(Some(here));
-        Some(self.to_auth_host(Some(headers), Intent::Check, &return_to, None))
+        Some(self.to_auth_host(core, Some(headers), Intent::Check, &return_to, None))
     }
 
     /// A sign-in on a linked site asks the auth host first (one click when there is
     /// an SSO session), unless it did a moment ago (`checked` marker). `login_query`
     /// is the `/login` query to go on with when there is none.
-    pub(crate) fn login_via_auth_host(
+    pub fn login_via_auth_host(
         &self,
+        core: &SiteAuth,
         headers: &http::HeaderMap,
         return_to: &str,
         login_query: Option<&str>,
     ) -> Option<Reply> {
-        self.cross_site.as_ref()?;
         // Asked a moment ago, or signed out of this site only: the site's own sign-in
         // (after a site logout the shopper may want to sign in as someone else).
-        if find_cookie(headers, &self.cookies.link_name("checked")).is_some()
-            || find_cookie(headers, &self.cookies.link_name("off")).is_some()
+        if find_cookie(headers, &core.cookies.link_name("checked")).is_some()
+            || find_cookie(headers, &core.cookies.link_name("off")).is_some()
         {
             return None;
         }
-        Some(self.to_auth_host(Some(headers), Intent::Login, return_to, login_query))
+        Some(self.to_auth_host(core, Some(headers), Intent::Login, return_to, login_query))
     }
 
     /// The redirect to the auth host's `/_sso/link` for `intent`, with a fresh state
@@ -135,17 +123,16 @@ impl SiteAuth {
     /// never came back).
     pub(super) fn to_auth_host(
         &self,
+        core: &SiteAuth,
         headers: Option<&http::HeaderMap>,
         intent: Intent,
         return_to: &str,
         login_query: Option<&str>,
     ) -> Reply {
-        let Some(group) = &self.cross_site else {
-            return Reply::redirect(303, return_to.to_string());
-        };
+        let group = &self.group;
         let state = random_token();
         let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("site", &self.site.name)
+            .append_pair("site", &core.site.name)
             .append_pair("state", &state)
             .append_pair("intent", intent.as_str())
             .append_pair("return_to", return_to)
@@ -155,19 +142,19 @@ impl SiteAuth {
         // past a few, they all go (a tab still in a round then simply comes back
         // anonymous), so the browser's cookie jar for the site stays small.
         let mut stale = headers
-            .map(|h| self.cookies.link_cookies(h, "state_"))
+            .map(|h| core.cookies.link_cookies(h, "state_"))
             .unwrap_or_default();
         if stale.len() < MAX_ROUNDS {
             stale.clear();
         }
         let reply = stale.iter().fold(
             Reply::redirect(303, group.auth_url(&format!("/_sso/link?{query}"))),
-            |reply, what| reply.header("set-cookie", self.cookies.set_link(what, "", 0)),
+            |reply, what| reply.header("set-cookie", core.cookies.set_link(what, "", 0)),
         );
         reply
             .header(
                 "set-cookie",
-                self.cookies
+                core.cookies
                     .set_link(&state_cookie(&state), &cookie, STATE_TTL.as_secs() as i64),
             )
             .header("cache-control", "no-store")
@@ -181,16 +168,18 @@ impl SiteAuth {
     /// else's browser: login CSRF).
     pub(crate) async fn ott_endpoint(
         &self,
+        site: &SitePipeline,
         req: &http::request::Parts,
         identity: Option<&Identity>,
         client: Option<IpAddr>,
     ) -> Reply {
+        let core = &site.core;
         let query = req.uri.query().unwrap_or("");
         let token = param(query, "token");
         // Only a redemption costs the rate limit (a store write): a crowd behind one
         // address coming back without a token is never refused its page.
         if token.is_some() {
-            if let Some(limited) = self.over_limit(crate::rate_limit::Endpoint::Callback, client, false) {
+            if let Some(limited) = core.over_limit(crate::rate_limit::Endpoint::Callback, client, false) {
                 return limited;
             }
         }
@@ -198,62 +187,75 @@ impl SiteAuth {
             .and_then(|r| safe_return_to(&r).map(str::to_string))
             .unwrap_or_else(|| "/".to_string());
         let asked = param(query, "state")
-            .filter(|s| super::tokens::is_state(s))
+            .filter(|s| crate::cross_site::tokens::is_state(s))
             .unwrap_or_default();
         // Each round has its own state cookie, so two tabs do not undo each other.
-        let cookie_name = self.cookies.link_name(&state_cookie(&asked));
+        let cookie_name = core.cookies.link_name(&state_cookie(&asked));
         let held = find_cookie(&req.headers, &cookie_name).and_then(parse_state_value);
         let reply = match held {
             Some((state, intent, login_query)) if same(state, &asked) => match intent {
-                Intent::Bind => self.bind(query, identity, &return_to).await,
+                Intent::Bind => self.bind(core, query, identity, &return_to).await,
                 Intent::Check | Intent::Login => match token {
                     Some(token) => {
-                        self.redeem(&token, state, identity, client, &return_to, intent, login_query)
-                            .await
+                        let round = super::redeem::Round {
+                            token: &token,
+                            state,
+                            client,
+                            return_to: &return_to,
+                            intent,
+                            login_query,
+                        };
+                        super::redeem::redeem(self, site, identity, round).await
                     }
-                    None => self.no_sso_session(intent, &return_to, login_query.as_deref()),
+                    None => self.no_sso_session(core, intent, &return_to, login_query.as_deref()),
                 },
             },
             _ => {
-                self.events.rejected(&self.site.name, "sso_state");
-                if let (Some(token), Some(group)) = (&token, &self.cross_site) {
+                core.events.rejected(&core.site.name, "sso_state");
+                if let (Some(token), group) = (&token, &self.group) {
                     // Spent all the same: a token that reached the wrong browser must
                     // not stay usable for whoever else saw its URL.
                     if let Err(e) = group.spend(token).await {
-                        tracing::warn!(site = %self.site.name, error = %e, "refused one-time token not spent: store unavailable");
+                        tracing::warn!(site = %core.site.name, error = %e, "refused one-time token not spent: store unavailable");
                     }
-                    self.events.login(
-                        &self.site.name,
+                    core.events.login(
+                        &core.site.name,
                         LoginMethod::Ott.as_str(),
                         OttError::OtherBrowser.code(),
                     );
-                    self.events.one_time_token(&self.site.name, "refused");
+                    core.events.one_time_token(&core.site.name, "refused");
                 }
-                tracing::info!(site = %self.site.name, "cross-site sign-on answer without this browser's state; ignored");
+                tracing::info!(site = %core.site.name, "cross-site sign-on answer without this browser's state; ignored");
                 // A browser that keeps no cookies for this site would be sent to the
                 // auth host again and again: the page itself says "checked" too.
                 let back = match held {
                     None => with_skip(&return_to),
                     Some(_) => return_to.clone(),
                 };
-                self.no_sso_session(Intent::Check, &back, None)
+                self.no_sso_session(core, Intent::Check, &back, None)
             }
         };
         reply
-            .header("set-cookie", self.cookies.set_link(&state_cookie(&asked), "", 0))
+            .header("set-cookie", core.cookies.set_link(&state_cookie(&asked), "", 0))
             .header("cache-control", "no-store")
             .header("referrer-policy", "no-referrer")
     }
 
     /// No SSO session (or a token that did not work): the `checked` marker, then the
     /// page (`check`) or this site's own sign-in (`login`).
-    pub(super) fn no_sso_session(&self, intent: Intent, return_to: &str, login_query: Option<&str>) -> Reply {
+    pub(super) fn no_sso_session(
+        &self,
+        core: &SiteAuth,
+        intent: Intent,
+        return_to: &str,
+        login_query: Option<&str>,
+    ) -> Reply {
         let target = match intent {
             Intent::Login => match login_query {
-                Some(q) => format!("{}/login?{q}", self.site.sso_prefix),
+                Some(q) => format!("{}/login?{q}", core.site.sso_prefix),
                 None => format!(
                     "{}/login?{}",
-                    self.site.sso_prefix,
+                    core.site.sso_prefix,
                     url::form_urlencoded::Serializer::new(String::new())
                         .append_pair("return_to", return_to)
                         .finish()
@@ -263,22 +265,24 @@ impl SiteAuth {
         };
         Reply::redirect(303, target).header(
             "set-cookie",
-            self.cookies.set_link("checked", "1", CHECKED_TTL.as_secs() as i64),
+            core.cookies.set_link("checked", "1", CHECKED_TTL.as_secs() as i64),
         )
     }
 
     /// Back from the binding round after a sign-in here: the new SSO session goes to
     /// the auth host with an adopt token for this browser's binding.
-    async fn bind(&self, query: &str, identity: Option<&Identity>, return_to: &str) -> Reply {
-        let (Some(group), Some(binding), Some(identity)) = (
-            &self.cross_site,
+    async fn bind(&self, core: &SiteAuth, query: &str, identity: Option<&Identity>, return_to: &str) -> Reply {
+        let group = &self.group;
+        let (Some(binding), Some(handle)) = (
             param(query, "bind").filter(|b| b.len() == 64),
-            identity.filter(|i| i.from_cookie()),
+            identity
+                .filter(|i| i.from_cookie())
+                .and_then(|i| i.session.sso.as_deref()),
         ) else {
             return Reply::redirect(303, return_to.to_string());
         };
-        let adopt = match group.take_pending(&identity.sid).await {
-            Ok(Some(id)) => group.mint_adopt(&id, &binding, &self.site.name, return_to).await,
+        let adopt = match group.take_pending(handle).await {
+            Ok(Some(id)) => group.mint_adopt(&id, &binding, &core.site.name, return_to).await,
             Ok(None) => return Reply::redirect(303, return_to.to_string()),
             Err(e) => Err(e),
         };
@@ -290,53 +294,17 @@ impl SiteAuth {
                 Reply::redirect(303, group.auth_url(&format!("/_sso/adopt?{query}")))
             }
             Err(e) => {
-                tracing::warn!(site = %self.site.name, error = %e, "SSO session not handed to the auth host: store unavailable");
+                tracing::warn!(site = %core.site.name, error = %e, "SSO session not handed to the auth host: store unavailable");
                 Reply::redirect(303, return_to.to_string())
             }
         }
     }
 
-    /// A logout of `identity`'s session (already removed) on a linked site: under
-    /// `logout_scope = "global"` the SSO session and every linked session end, on
-    /// every site and replica; under `site`, only the link goes, and the `off` marker
-    /// keeps `auto` from signing the shopper straight back in. The cookies to set.
-    /// A logout the browser marks as coming from another site (a link or form of
-    /// another site: logout CSRF) counts as `site`, whatever the configuration.
-    pub(crate) async fn end_linked(
-        &self,
-        identity: &Identity,
-        from_elsewhere: bool,
-    ) -> Result<Vec<String>, StoreError> {
-        let (Some(group), Some(handle)) = (&self.cross_site, self.sso_handle(Some(identity))) else {
-            return Ok(Vec::new());
-        };
-        let scope = match from_elsewhere {
-            true => LogoutScope::Site,
-            false => self.site.sso.logout_scope,
-        };
-        match scope {
-            LogoutScope::Global => {
-                let ended = group.end(handle).await?;
-                tracing::info!(site = %self.site.name, ended, "global logout: the SSO session and its linked sessions ended");
-                Ok(vec![self.cookies.set_link(
-                    "checked",
-                    "1",
-                    CHECKED_TTL.as_secs() as i64,
-                )])
-            }
-            LogoutScope::Site => {
-                group.unlink(handle, &self.site.name, &identity.sid).await?;
-                let off = group.config.session_ttl.as_secs() as i64;
-                Ok(vec![self.cookies.set_link("off", "1", off)])
-            }
-        }
-    }
-
-    /// `sso: { linked_sites: [...] }` for `/_sso/session`, on a linked session.
-    pub(crate) async fn sso_summary(&self, identity: Option<&Identity>) -> Option<serde_json::Value> {
-        let group = self.cross_site.as_ref()?;
-        let handle = self.sso_handle(identity)?;
-        let sites = group.linked_sites(handle).await.ok()?;
-        Some(serde_json::json!({ "linked_sites": sites }))
+    /// Where the browser goes after a sign-in here that started an SSO session: the
+    /// auth host's binding round, then on to `target`.
+    pub fn through_auth_host(&self, core: &SiteAuth, target: &str) -> Reply {
+        self.to_auth_host(core, None, Intent::Bind, target, None)
+            .header("set-cookie", core.cookies.set_link("off", "", 0))
+            .header("set-cookie", core.cookies.set_link("checked", "", 0))
     }
 }

@@ -1,0 +1,25 @@
+//! What the request filters report, for metrics: the gateway implements
+//! [`AuthEvents`] with its Prometheus counters; tests and benches with their own.
+
+/// What the auth filters report, for metrics. The gateway implements it.
+pub trait AuthEvents: Send + Sync {
+    /// A login ended: `method` is how (`oidc`, `customer_login`, see
+    /// [`LoginMethod::as_str`](crate::sessions::LoginMethod::as_str)), `outcome` is
+    /// `success` or an error code (`state_unknown`, ...); both from a bounded set.
+    fn login(&self, site: &str, method: &'static str, outcome: &str);
+    /// Bad input was rejected (`bad_cookie`, `open_redirect`, `bad_token`, ...).
+    fn rejected(&self, site: &str, reason: &str);
+    /// A session lookup, by cookie or API token: `hit`, `miss` (no such live
+    /// session on this site), `invalid` (a cookie that does not verify).
+    fn session_lookup(&self, result: &'static str);
+    /// A call to the IdP took `seconds`; `answered` is false when the IdP could not
+    /// be reached or did not answer in its protocol (see [`IdpTimer`](crate::oidc::flow::IdpTimer)).
+    fn idp_call(&self, site: &str, endpoint: &str, seconds: f64, answered: bool);
+    /// A client went over its rate limit on `endpoint` (`login`, `callback`, `token`, `logout`).
+    fn rate_limited(&self, _site: &str, _endpoint: &str) {}
+    /// The provisioning hook was called (a cached answer is not a call): `outcome` is
+    /// `ok` or a [`ProvisionError::code`](crate::connectors::provisioning::ProvisionError::code).
+    fn provisioning_hook(&self, _site: &str, _seconds: f64, _outcome: &'static str) {}
+    /// A cross-site one-time token for `site` was `minted`, `redeemed` or `refused`.
+    fn one_time_token(&self, _site: &str, _event: &'static str) {}
+}

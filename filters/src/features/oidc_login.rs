@@ -1,0 +1,283 @@
+//! Signing in with the site's IdPs: `<sso_prefix>/login` (start a login, the IdP
+//! chooser of a site with several, the page of a refused customer-login JWT) and the
+//! IdP callbacks (`oidc.callback_path`, one per IdP). A callback path written another
+//! way (case, `;parameters`, a trailing `/`) is neither a callback nor passed on: the
+//! origin would get the code (404).
+//!
+//! A completed sign-in is provisioned (`super::provisioning`), stored through the
+//! pipeline (every feature hears of it), and lands on its return path: through the
+//! group's auth host first when it started an SSO session, and on a platform-login
+//! site through the platform's customer-login endpoint (`super::platform_handoff`).
+
+use super::platform_handoff::PlatformHandoff;
+use super::{Feature, GatewayPath, SitePipeline, SiteRequest};
+use crate::auth::chooser::{chooser_page, LoginQuery};
+use crate::auth::idps::Idp;
+use crate::auth::{Identity, SiteAuth};
+use crate::navigation::{is_navigation, is_page_request};
+use crate::rate_limit::Endpoint;
+use crate::reply::{wants_json, Reply};
+use crate::return_to::safe_return_to;
+use std::net::IpAddr;
+
+/// The IdP sign-in: `<sso_prefix>/login` and the callbacks.
+pub struct OidcLogin {
+    /// The callback path of each of the site's IdPs.
+    callbacks: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl Feature for OidcLogin {
+    fn name(&self) -> &'static str {
+        "oidc_login"
+    }
+
+    fn paths(&self) -> Vec<GatewayPath> {
+        let callbacks = self.callbacks.iter().map(|c| GatewayPath::Folded(c.clone()));
+        std::iter::once(GatewayPath::UnderPrefix("/login"))
+            .chain(callbacks)
+            .collect()
+    }
+
+    async fn answer(&self, site: &SitePipeline, r: &SiteRequest<'_>) -> Reply {
+        let core = &site.core;
+        if let Some(idp) = core.idps.by_callback(r.path) {
+            if let Some(limited) = core.over_limit(Endpoint::Callback, r.client, r.json) {
+                return limited;
+            }
+            return Self::callback(site, r.req, r.identity, r.client, idp).await;
+        }
+        if r.under_prefix != Some("/login") {
+            // A callback path written another way.
+            return Reply::error(404, "not_found", "There is nothing here.", r.json);
+        }
+        if !r.is_get() {
+            return Reply::error(405, "method_not_allowed", "This method is not allowed here.", r.json);
+        }
+        match core.to_public_host(r.req) {
+            Some(moved) => moved,
+            None => Self::login(site, r.req, r.query(), r.identity, r.client).await,
+        }
+    }
+}
+
+impl OidcLogin {
+    /// The sign-in of `core`'s IdPs.
+    pub fn from_core(core: &SiteAuth) -> Self {
+        let callbacks = core
+            .idps
+            .iter()
+            .map(|i| i.flow.provider.config.callback_path.clone())
+            .collect();
+        OidcLogin { callbacks }
+    }
+
+    /// `<sso_prefix>/login?return_to=…`: a signed-in browser goes straight back; an
+    /// anonymous page load starts a login (within the client's rate limit) — at the
+    /// merchant's login page when the site has one, unless `via=idp` or `org=…` — and
+    /// anything that is not a top-level `GET` navigation gets a 401 and starts nothing.
+    /// With `sso_error=<code>` (a refused customer-login JWT) it shows what went wrong.
+    ///
+    /// On a site with `[[sites.idps]]`, `org=NAME` starts the login at that IdP (an
+    /// unknown name gets the chooser page with a notice, 404); without `org` a site
+    /// with several IdPs shows the chooser page. The chooser page keeps no state and
+    /// costs no rate-limit budget (staff of one company often share an address); an
+    /// unknown `org` does, so names cannot be probed faster than logins started.
+    async fn login(
+        site: &SitePipeline,
+        req: &http::request::Parts,
+        query: &str,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+    ) -> Reply {
+        let core = &site.core;
+        let param = |name: &str| crate::request_parts::query_param(query, name);
+        if let Some(code) = param("sso_error") {
+            return super::customer_login::sso_error_page(&core.site.sso_prefix, &code, wants_json(&req.headers));
+        }
+        let via_idp = param("via").is_some_and(|v| v == "idp");
+        let asked = LoginQuery::parse(query);
+        let return_to = match asked.return_to.as_deref() {
+            None => "/".to_string(),
+            Some(r) => match safe_return_to(r) {
+                Some(ok) => ok.to_string(),
+                None => {
+                    core.events.rejected(&core.site.name, "open_redirect");
+                    tracing::info!(site = %core.site.name, "refused a return_to outside this site");
+                    "/".to_string()
+                }
+            },
+        };
+        if identity.is_some_and(Identity::from_cookie) {
+            return Reply::redirect(303, return_to);
+        }
+        if !is_navigation(&req.method, &req.headers) {
+            return core.login_required(!is_page_request(&req.headers));
+        }
+        // `org` chooses among named IdPs (a site with one `[sites.oidc]` ignores it).
+        let named = core.idps.iter().any(|i| i.name().is_some());
+        // A page of another site may not pick the IdP: an organisation that runs its
+        // own IdP could sign a visitor in as one of its own people without a click
+        // (login CSRF). Such a request gets the chooser, and the visitor chooses.
+        let from_elsewhere = crate::navigation::from_another_site(&req.headers);
+        let chosen = match asked.org {
+            Some(org) if named && !from_elsewhere => Some(core.idps.by_name(&org)),
+            _ => None,
+        };
+        let merchant_first = chosen.is_none() && !via_idp && core.site.merchant_login.is_some();
+        let several = core.idps.only().is_none() && !core.idps.is_empty();
+        if chosen.is_none() && several && !merchant_first {
+            return chooser_page(&core.site.sso_prefix, &core.idps.choices(), &return_to, false);
+        }
+        // A linked site asks the group's auth host first (one click with an SSO
+        // session); it comes back to this same login when there is none.
+        // (`via=idp` asks for the IdP itself.)
+        let ask = match (&site.features.cross_site, via_idp) {
+            (Some(cross_site), false) => cross_site.login_via_auth_host(core, &req.headers, &return_to, Some(query)),
+            _ => None,
+        };
+        if let Some(ask) = ask {
+            return ask;
+        }
+        if let Some(limited) = core.over_limit(Endpoint::Login, client, false) {
+            return limited;
+        }
+        match chosen {
+            Some(Some(idp)) => core.start_login_with(idp, &req.headers, &return_to).await,
+            Some(None) => {
+                core.events.rejected(&core.site.name, "unknown_org");
+                tracing::info!(site = %core.site.name, "login for an unknown organisation");
+                chooser_page(&core.site.sso_prefix, &core.idps.choices(), &return_to, true)
+            }
+            None => {
+                if !via_idp {
+                    if let Some(merchant) = super::customer_login::merchant_login(&core.site, &return_to) {
+                        return merchant;
+                    }
+                }
+                core.start_login(&req.headers, &return_to).await
+            }
+        }
+    }
+
+    /// The callback of `idp` (the one whose redirect URI this path is): the code flow
+    /// finished, the customer provisioned, a new session, then the return path
+    /// (through the platform's customer-login endpoint first, when the site has one).
+    async fn callback(
+        site: &SitePipeline,
+        req: &http::request::Parts,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+        idp: &Idp,
+    ) -> Reply {
+        let core = &site.core;
+        let flow = &idp.flow;
+        let query = req.uri.query().unwrap_or("");
+        let clear_flow = flow.clear_flow_cookie(query);
+        let reply = match flow.finish(query, &req.headers).await {
+            Ok(mut done) => {
+                let subject = done.customer.id.clone();
+                match super::provisioning::provision(site, &mut done).await {
+                    Ok(()) => Self::signed_in(site, done, subject, identity, client).await,
+                    Err(e) => Self::provisioning_failed(core, req, e),
+                }
+            }
+            Err(e) => {
+                tracing::debug!(site = %core.site.name, idp = idp.name().unwrap_or(""), "callback refused");
+                Self::callback_failed(core, &req.headers, e)
+            }
+        };
+        match clear_flow {
+            Some(c) => reply.header("set-cookie", c),
+            None => reply,
+        }
+    }
+
+    /// A completed and provisioned IdP sign-in: a new session (never the pre-login
+    /// one), then the return path, through the platform's customer-login endpoint
+    /// first when the site has one.
+    async fn signed_in(
+        site: &SitePipeline,
+        done: crate::oidc::flow::LoginDone,
+        subject: String,
+        identity: Option<&Identity>,
+        client: Option<IpAddr>,
+    ) -> Reply {
+        let core = &site.core;
+        core.end_previous(identity).await;
+        // Checked again: the pending login came back from a store.
+        let return_to = safe_return_to(&done.return_to).unwrap_or("/").to_string();
+        let customer_id = done.customer.id.clone();
+        // The session remembers its IdP: refresh and logout go to it and no other.
+        let login = crate::sessions::LoginSource {
+            idp: done.idp.clone(),
+            issuer: done.idp.is_some().then(|| done.issuer.clone()),
+            // A back-channel logout naming this IdP session ends this session.
+            idp_session: done.idp_session.clone(),
+            // A hook's customer id, or the IdP's subject.
+            namespace: core
+                .site
+                .hook_namespace()
+                .unwrap_or_else(|| sso_config::namespaces::oidc(&done.issuer)),
+            ..crate::sessions::LoginSource::oidc(subject.clone())
+        };
+        let idp = login.idp.clone().unwrap_or_default();
+        match site.sign_in(core.oidc_session_data(done, login)).await {
+            Ok(new) => {
+                tracing::info!(site = %core.site.name, %idp, %subject, customer = %customer_id, "login succeeded");
+                core.events.login(&core.site.name, "oidc", "success");
+                // A new SSO session goes to the auth host first, whatever the site: on a
+                // platform-login site the hand-off follows the binding round (at
+                // `<sso_prefix>/handoff`), so the platform's token never travels
+                // through the auth host and a global logout finds this sign-in.
+                let handoff = site.features.platform_handoff.as_ref();
+                let next = match (new.sso_pending, &site.features.cross_site) {
+                    (true, Some(cross_site)) => match handoff {
+                        Some(_) => cross_site.through_auth_host(
+                            core,
+                            &PlatformHandoff::after_binding(&core.site.sso_prefix, &return_to),
+                        ),
+                        None => cross_site.through_auth_host(core, &return_to),
+                    },
+                    _ => match handoff.and_then(|h| h.target(core, &customer_id, &return_to, client)) {
+                        Some(target) => Reply::redirect(303, target),
+                        None => Reply::redirect(303, return_to),
+                    },
+                };
+                next.header("set-cookie", new.cookie)
+            }
+            Err(e) => Self::callback_failed(
+                core,
+                &http::HeaderMap::new(),
+                crate::oidc::flow::CallbackError::Store(e),
+            ),
+        }
+    }
+
+    /// The 502 page of a sign-in the provisioning hook did not complete: no session.
+    fn provisioning_failed(
+        core: &SiteAuth,
+        req: &http::request::Parts,
+        e: crate::connectors::provisioning::ProvisionError,
+    ) -> Reply {
+        core.events.login(&core.site.name, "oidc", e.code());
+        tracing::warn!(site = %core.site.name, code = e.code(), error = %e, "login failed: provisioning");
+        let retry = format!("{}/login", core.site.sso_prefix);
+        Reply::error(
+            502,
+            e.code(),
+            "Your customer account could not be set up right now. Please try signing in again in a moment.",
+            wants_json(&req.headers),
+        )
+        .header("x-sso-retry", retry)
+    }
+
+    /// The error page of a failed callback, with a link to start again.
+    fn callback_failed(core: &SiteAuth, headers: &http::HeaderMap, e: crate::oidc::flow::CallbackError) -> Reply {
+        let (status, code, message) = e.response();
+        core.events.login(&core.site.name, "oidc", code);
+        tracing::warn!(site = %core.site.name, code, error = %e, "login failed");
+        let retry = format!("{}/login", core.site.sso_prefix);
+        Reply::error(status, code, message, wants_json(headers)).header("x-sso-retry", retry)
+    }
+}

@@ -1,0 +1,181 @@
+//! A site's pipeline: its core and its features, and the loops over them. The
+//! gateway's `ProxyHttp` calls these in order — [`SitePipeline::endpoints`],
+//! [`SitePipeline::gate`], [`SitePipeline::upstream`] — and names no feature; so do
+//! sign-in ([`SitePipeline::sign_in`]), logout ([`SitePipeline::signing_out`]) and
+//! revocation ([`SitePipeline::revoked`]). Refresh is in [`super::lifecycle`].
+
+use super::{Features, SignIn, SignInNote, SiteRequest, UpstreamEdits};
+use crate::auth::{AuthEvents, AuthSetupError, Identity, NewSession, SiteAuth};
+use crate::oidc::OidcProvider;
+use crate::reply::Reply;
+use crate::secret::Sid;
+use crate::sessions::SessionData;
+use crate::store::{StoreError, Stores};
+use crate::Flow;
+use sso_config::{Config, SiteConfig};
+use std::sync::Arc;
+
+/// A site: the shared core and the features its configuration asks for.
+pub struct SitePipeline {
+    pub core: SiteAuth,
+    pub features: Features,
+}
+
+impl SitePipeline {
+    /// Builds the site's core, then its features (the registry). The long-lived
+    /// pieces come from outside: the `stores`, and the IdP `providers` (see
+    /// [`SiteAuth::from_config`]).
+    pub fn from_config(
+        config: &Config,
+        site: &SiteConfig,
+        stores: &Stores,
+        providers: impl IntoIterator<Item = Arc<OidcProvider>>,
+        events: Arc<dyn AuthEvents>,
+    ) -> Result<Self, AuthSetupError> {
+        let core = SiteAuth::from_config(config, site, stores, providers, events)?;
+        let features = Features::from_config(config, &core)?;
+        Ok(SitePipeline { core, features })
+    }
+
+    /// `path` after the site's `sso_prefix`, when it is under it (`""` or `/…`).
+    pub fn under_prefix<'a>(&self, path: &'a str) -> Option<&'a str> {
+        let rest = path.strip_prefix(self.core.site.sso_prefix.as_str())?;
+        (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+    }
+
+    /// Whether `req` is a gateway-owned request that needs its body, and how many
+    /// bytes of it at most: the gateway then reads it before [`Self::endpoints`]
+    /// (413 past the limit) and hands it over. Only for requests a feature answers (a
+    /// body read here never reaches the origin).
+    pub fn body_limit(&self, req: &http::request::Parts) -> Option<usize> {
+        let path = req.uri.path();
+        let under = self.under_prefix(path);
+        self.features
+            .for_path(path, under)?
+            .body_limit(req, under.unwrap_or_default())
+    }
+
+    /// The gateway-owned paths: the feature that declared the path answers; any other
+    /// path under `sso_prefix` is a 404; everything else continues.
+    pub async fn endpoints(&self, r: &SiteRequest<'_>) -> Flow<Reply> {
+        match self.features.for_path(r.path, r.under_prefix) {
+            Some(feature) => Flow::Respond(feature.answer(self, r).await),
+            None if r.under_prefix.is_some() => {
+                Flow::Respond(Reply::error(404, "not_found", "There is nothing here.", r.json))
+            }
+            None => Flow::Continue,
+        }
+    }
+
+    /// The features' gates, in order, for a request no endpoint answered: the first
+    /// that answers ends the request.
+    pub async fn gate(&self, r: &SiteRequest<'_>) -> Flow<Reply> {
+        for feature in self.features.iter() {
+            if feature.wants_gate(self, r) {
+                if let Flow::Respond(reply) = feature.gate(self, r).await {
+                    return Flow::Respond(reply);
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    /// What the features change on the request the origin gets; `Err` answers
+    /// instead of proxying.
+    pub fn upstream(&self, r: &SiteRequest<'_>) -> Result<UpstreamEdits, Reply> {
+        let mut edits = UpstreamEdits::default();
+        for feature in self.features.iter() {
+            feature.upstream(self, r, &mut edits)?;
+        }
+        Ok(edits)
+    }
+
+    /// The verified identity of a request (see [`SiteAuth::identify`]), refreshed or
+    /// revalidated when due.
+    pub async fn identify(&self, headers: &http::HeaderMap) -> Result<Option<Identity>, StoreError> {
+        match self.core.identify(headers).await? {
+            Some(found) => Ok(self.refresh_if_due(found).await),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a sign-in on this site: every feature may add to it first (cross-site
+    /// sign-on starts the SSO session), then hears of it once stored. Returns its id,
+    /// its `Set-Cookie`, and whether the browser should now go through the auth host.
+    pub async fn sign_in(&self, mut data: SessionData) -> Result<NewSession, StoreError> {
+        for feature in self.features.iter() {
+            feature.signing_in(self, &mut data).await;
+        }
+        let (login, customer_id, expires_at, sso) = (
+            data.login.clone(),
+            data.customer.id.clone(),
+            data.expires_at,
+            data.sso.clone(),
+        );
+        let id = self.core.stores.sessions.create(data).await?;
+        let signed_in = SignIn {
+            sid: Sid::of(&id),
+            login,
+            customer_id,
+            expires_at,
+            sso,
+        };
+        let note = self.announce_sign_in(&signed_in).await;
+        Ok(NewSession {
+            cookie: self.core.cookies.set_session(&id),
+            id,
+            sso_pending: note.through_auth_host,
+        })
+    }
+
+    /// Tells every feature of a stored sign-in.
+    pub async fn announce_sign_in(&self, signed_in: &SignIn) -> SignInNote {
+        let mut note = SignInNote::default();
+        for feature in self.features.iter() {
+            feature.signed_in(self, signed_in, &mut note).await;
+        }
+        note
+    }
+
+    /// The shopper signs out of `identity`'s session (already removed): what every
+    /// feature ends with it, and the cookies to set.
+    pub async fn signing_out(&self, identity: &Identity, from_elsewhere: bool) -> Result<Vec<String>, StoreError> {
+        let mut cookies = Vec::new();
+        for feature in self.features.iter() {
+            cookies.extend(feature.signing_out(self, identity, from_elsewhere).await?);
+        }
+        Ok(cookies)
+    }
+
+    /// The source of `session` was revoked: every feature ends what it derived from
+    /// it. How many sessions ended.
+    pub async fn revoked(&self, session: &SessionData) -> Result<usize, StoreError> {
+        let mut ended = 0;
+        for feature in self.features.iter() {
+            ended += feature.revoked(self, session).await?;
+        }
+        Ok(ended)
+    }
+
+    /// `path` as logged on this site: whatever follows the customer-login or
+    /// platform-login path (in any case, with any `;parameters`) is replaced, and so
+    /// is every JWT-shaped segment ([`crate::path_folding::loggable_path`]).
+    pub fn loggable_path<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
+        let site = &self.core.site;
+        let prefixes = [
+            site.customer_login.as_ref().map(|c| c.path.as_str()),
+            site.platform_login.as_ref().map(|c| c.path.as_str()),
+        ];
+        for prefix in prefixes.into_iter().flatten() {
+            if crate::path_folding::starts_with_folded(path, prefix) {
+                return format!("{prefix}[redacted]").into();
+            }
+        }
+        crate::path_folding::loggable_path(path)
+    }
+
+    /// After a configuration reload: see [`SiteAuth::carry_over`].
+    pub fn carry_over(&mut self, previous: &SitePipeline) {
+        self.core.carry_over(&previous.core);
+    }
+}

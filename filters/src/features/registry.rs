@@ -1,0 +1,98 @@
+//! The registry: the one place that builds a site's features from its configuration.
+//! Adding a feature is a new file in this folder, its `pub mod` line in `mod.rs`, and
+//! one line here (docs/architecture.md, "How to add a feature").
+
+use super::{Feature, GatewayPath};
+use crate::auth::{AuthSetupError, SiteAuth};
+use sso_config::Config;
+use std::sync::Arc;
+
+/// A site's features, in the order they are asked, and the handles of those another
+/// feature's flow consults.
+pub struct Features {
+    list: Vec<Arc<dyn Feature>>,
+    /// `(path, index in list)` for paths under `sso_prefix`, and for others.
+    under_prefix: Vec<(&'static str, usize)>,
+    elsewhere: Vec<(GatewayPath, usize)>,
+    pub provisioning: Option<Arc<super::provisioning::Provisioning>>,
+    pub cross_site: Option<Arc<super::cross_site::CrossSite>>,
+    pub platform_handoff: Option<Arc<super::platform_handoff::PlatformHandoff>>,
+    pub customer_login: Option<Arc<super::customer_login::CustomerLogin>>,
+}
+
+impl Features {
+    /// Builds the features `site` configures.
+    pub fn from_config(config: &Config, core: &SiteAuth) -> Result<Self, AuthSetupError> {
+        let (site, stores, events) = (&core.site, &core.stores, &core.events);
+        let provisioning = super::provisioning::Provisioning::from_config(config, site, stores, events)?.map(Arc::new);
+        let cross_site = super::cross_site::CrossSite::from_config(config, site, stores).map(Arc::new);
+        let platform_handoff = super::platform_handoff::PlatformHandoff::from_config(site).map(Arc::new);
+        let customer_login = super::customer_login::CustomerLogin::from_config(site).map(Arc::new);
+        let mut list: Vec<Arc<dyn Feature>> = Vec::new();
+        // The order is the order of dispatch, gates and upstream edits.
+        list.push(Arc::new(super::oidc_login::OidcLogin::from_core(core)));
+        list.push(Arc::new(super::logout::Logout));
+        list.push(Arc::new(super::session_info::SessionInfo));
+        list.extend(customer_login.clone().map(|f| f as Arc<dyn Feature>));
+        list.extend(platform_handoff.clone().map(|f| f as Arc<dyn Feature>));
+        list.extend(cross_site.clone().map(|f| f as Arc<dyn Feature>));
+        list.extend(super::sso_data::SsoData::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>));
+        list.extend(super::ecwid_profile::EcwidProfile::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>));
+        list.extend(
+            super::backchannel_logout::BackchannelLogout::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>),
+        );
+        list.push(Arc::new(super::route_access::RouteAccess));
+        list.extend(
+            super::idp_token_forwarding::IdpTokenForwarding::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>),
+        );
+        list.extend(
+            super::origin_credentials::OriginCredentials::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>),
+        );
+        let (mut under_prefix, mut elsewhere) = (Vec::new(), Vec::new());
+        for (i, feature) in list.iter().enumerate() {
+            for path in feature.paths() {
+                match path {
+                    GatewayPath::UnderPrefix(p) => under_prefix.push((p, i)),
+                    other => elsewhere.push((other, i)),
+                }
+            }
+        }
+        Ok(Features {
+            list,
+            under_prefix,
+            elsewhere,
+            provisioning,
+            cross_site,
+            platform_handoff,
+            customer_login,
+        })
+    }
+
+    /// Every feature, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &dyn Feature> {
+        self.list.iter().map(|f| &**f)
+    }
+
+    /// The names of the features, in order (for logs and tests).
+    pub fn names(&self) -> Vec<&'static str> {
+        self.iter().map(Feature::name).collect()
+    }
+
+    /// The feature that answers `path`: `under_prefix` is the path after
+    /// `sso_prefix` when it is under it.
+    pub fn for_path(&self, path: &str, under_prefix: Option<&str>) -> Option<&dyn Feature> {
+        if let Some(rest) = under_prefix {
+            if let Some((_, i)) = self.under_prefix.iter().find(|(p, _)| *p == rest) {
+                return self.list.get(*i).map(|f| &**f);
+            }
+        }
+        let (_, i) = self.elsewhere.iter().find(|(p, _)| match p {
+            GatewayPath::Folded(want) => crate::path_folding::same_path_folded(path, want),
+            GatewayPath::FoldedPrefix(want) => {
+                path.starts_with(want.as_str()) || crate::path_folding::starts_with_folded(path, want)
+            }
+            GatewayPath::UnderPrefix(_) => false,
+        })?;
+        self.list.get(*i).map(|f| &**f)
+    }
+}
