@@ -10,6 +10,10 @@ pub mod events;
 pub mod features;
 pub mod flow;
 pub mod forwarded;
+/// The fuzz targets' entry points and their invariants: built only with the
+/// `fuzzing` feature (the `cargo fuzz` crate and the corpus replay in `cargo test`
+/// turn it on), never into the gateway binary.
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod identity;
 pub mod identity_headers;

@@ -3,6 +3,8 @@
 //! the `cargo fuzz` targets call, so every seed and every fixed crash stays a test
 //! without nightly or libFuzzer.
 
+#![cfg(feature = "fuzzing")]
+
 use sso_filters::fuzzing;
 use std::path::{Path, PathBuf};
 

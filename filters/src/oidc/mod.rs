@@ -5,6 +5,7 @@
 
 pub mod backchannel;
 pub mod flow;
+pub mod outcomes;
 pub mod pending;
 pub mod provider;
 pub mod registry;

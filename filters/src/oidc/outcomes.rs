@@ -1,0 +1,164 @@
+//! What a login flow yields and why it fails: the start of a login, a finished
+//! sign-in, a refresh, and the typed errors each maps to a response and a metric
+//! label (`CallbackError::response`).
+
+use crate::identity::Customer;
+use sso_config::Secret;
+use url::Url;
+
+/// Why a callback was refused. Each variant maps to a status, a page and a metric label.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The IdP's metadata is not loaded (IdP unreachable since start-up).
+    #[error("the identity provider is not reachable")]
+    IdpUnavailable,
+    /// No `state` parameter.
+    #[error("the callback has no state")]
+    StateMissing,
+    /// A parameter appeared more than once (parameter pollution).
+    #[error("the callback repeats the {0} parameter")]
+    DuplicateParameter(&'static str),
+    /// The state is unknown, expired or already used.
+    #[error("the sign-in link is unknown, expired or already used")]
+    StateUnknown,
+    /// The browser finishing the flow is not the one that started it.
+    #[error("the sign-in was started in another browser")]
+    BrowserMismatch,
+    /// The state was started for another of the site's IdPs (a mix-up attempt: a
+    /// response of one IdP brought to another's callback).
+    #[error("the sign-in was started with another identity provider")]
+    IdpMismatch,
+    /// The `iss` response parameter (RFC 9207) names another issuer, or is missing
+    /// although the IdP says it always sends it.
+    #[error("the response names issuer {0:?}, not this identity provider")]
+    IssuerMismatch(String),
+    /// The IdP answered with an `error` parameter.
+    #[error("the identity provider refused the sign-in: {0}")]
+    IdpError(String),
+    /// No `code` parameter.
+    #[error("the callback has no code")]
+    CodeMissing,
+    /// The code could not be exchanged at the token endpoint.
+    #[error("the code exchange failed: {0}")]
+    TokenExchange(String),
+    /// The token response carried no ID token.
+    #[error("the identity provider sent no ID token")]
+    NoIdToken,
+    /// The ID token failed validation (signature, iss, aud, azp, exp, iat, nonce).
+    #[error("the ID token is invalid: {0}")]
+    IdTokenInvalid(String),
+    /// `at_hash` does not match the access token.
+    #[error("the access token does not belong to the ID token")]
+    AccessTokenMismatch,
+    /// Userinfo failed or named another subject.
+    #[error("userinfo failed: {0}")]
+    UserInfo(String),
+    /// The session store could not be reached (Redis down).
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl CallbackError {
+    /// HTTP status, machine code (metric label), and the sentence shown to the shopper.
+    pub fn response(&self) -> (u16, &'static str, &'static str) {
+        use CallbackError::*;
+        match self {
+            IdpUnavailable => (
+                503,
+                "idp_unavailable",
+                "Sign-in is temporarily unavailable. Please try again in a few minutes.",
+            ),
+            StateMissing | DuplicateParameter(_) | CodeMissing => (
+                400,
+                "bad_callback",
+                "This sign-in response is not valid. Please start again.",
+            ),
+            StateUnknown => (
+                400,
+                "state_unknown",
+                "This sign-in link has expired or was already used. Please start again.",
+            ),
+            BrowserMismatch => (
+                400,
+                "browser_mismatch",
+                "This sign-in was started in another browser or tab that is gone. Please start again.",
+            ),
+            IdpMismatch | IssuerMismatch(_) => (
+                400,
+                "idp_mismatch",
+                "This sign-in response does not come from the identity provider it was started with. Please start again.",
+            ),
+            IdpError(_) => (
+                403,
+                "idp_refused",
+                "The sign-in was cancelled or refused by the identity provider.",
+            ),
+            TokenExchange(_) | NoIdToken | UserInfo(_) => (
+                502,
+                "idp_error",
+                "The identity provider did not complete the sign-in. Please try again.",
+            ),
+            IdTokenInvalid(_) | AccessTokenMismatch => (
+                502,
+                "id_token_invalid",
+                "The identity provider's answer could not be verified. Please try again.",
+            ),
+            Store(_) => (
+                503,
+                "store_unavailable",
+                "Sign-in is temporarily unavailable. Please try again in a few minutes.",
+            ),
+        }
+    }
+}
+
+/// A login that was started: send the browser to `authorize_url` with `flow_cookie` set.
+pub struct LoginStart {
+    pub authorize_url: Url,
+    pub flow_cookie: String,
+}
+
+/// A completed login.
+#[derive(Debug)]
+pub struct LoginDone {
+    /// As the IdP said it; `customer.id` is the subject until provisioning maps it.
+    pub customer: Customer,
+    /// The IdP's issuer, for the provisioning hook.
+    pub issuer: String,
+    /// The IdP's `email_verified`, when it said.
+    pub email_verified: Option<bool>,
+    pub id_token: String,
+    pub refresh_token: Option<Secret>,
+    /// Seconds the IdP's access token is valid (`expires_in`).
+    pub access_lifetime: Option<u64>,
+    /// The IdP's access token, kept only for routes that forward it.
+    pub access_token: Secret,
+    pub return_to: String,
+    /// The `[[sites.idps]]` name of the IdP that signed the shopper in (`None`: the
+    /// site's single `[sites.oidc]`).
+    pub idp: Option<String>,
+    /// The IdP's session (`sid` of the ID token), when it said: a back-channel logout
+    /// token naming it ends the session.
+    pub idp_session: Option<String>,
+}
+
+/// A successful refresh: the rotated refresh token, if the IdP rotates, and the new
+/// access token and its lifetime.
+pub struct Refreshed {
+    pub refresh_token: Option<Secret>,
+    pub lifetime: Option<u64>,
+    pub access_token: Secret,
+}
+
+/// Why a refresh did not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshError {
+    /// The IdP refused the refresh token (`invalid_grant`): the session must end.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The IdP could not be asked or answered something else; try again later.
+    #[error("{0}")]
+    Unavailable(String),
+}
