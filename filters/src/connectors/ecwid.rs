@@ -77,7 +77,7 @@ fn sign(config: &EcwidConfig, data: &[u8]) -> String {
         }
     };
     // HMAC takes a key of any length: the error arm is unreachable.
-    crate::store::hex(&tag.unwrap_or_default())
+    hex::encode(tag.unwrap_or_default())
 }
 
 /// `text` as the inside of a single-quoted JavaScript string that is also safe in an

@@ -37,7 +37,7 @@ fn the_profile_is_message_signature_timestamp_as_ecwid_documents() {
     );
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(b"A1Lu7ANIhKD6A1Lu7ANIhKD6ADsaSdsa").expect("key");
     mac.update(format!("{} 1421317550", parts[0]).as_bytes());
-    assert_eq!(parts[1], crate::store::hex(&mac.finalize().into_bytes()));
+    assert_eq!(parts[1], hex::encode(mac.finalize().into_bytes()));
     assert_eq!(parts[1].len(), 40, "hex SHA-1");
 
     let sha512 = sso_profile(&config(EcwidSignature::Sha512), &customer("Tester"), 1_421_317_550);

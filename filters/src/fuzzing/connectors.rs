@@ -103,7 +103,7 @@ pub fn ecwid_profile(data: &[u8]) {
     let mut mac =
         hmac::Hmac::<sha1::Sha1>::new_from_slice(b"fuzz-secret-0123456789abcdef0123").unwrap_or_else(|e| panic!("{e}"));
     mac.update(format!("{message} 1700000000").as_bytes());
-    assert_eq!(signature, crate::store::hex(&mac.finalize().into_bytes()));
+    assert_eq!(signature, hex::encode(mac.finalize().into_bytes()));
     let json = base64::engine::general_purpose::STANDARD
         .decode(message)
         .unwrap_or_else(|e| panic!("{e}"));

@@ -164,7 +164,7 @@ impl PendingLogins {
             .chain_update(self.site.as_bytes())
             .chain_update(state.as_bytes())
             .finalize();
-        crate::store::hex(&digest)
+        hex::encode(digest)
     }
 }
 

@@ -66,16 +66,7 @@ pub fn hashed_key(parts: &[&str]) -> String {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
     }
-    hex(&h.finalize())
-}
-
-/// Lower-case hex, for key parts in a shared store.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    hex::encode(h.finalize())
 }
 
 /// What support staff see of a session: never a credential.

@@ -126,7 +126,7 @@ impl RedisSessionStore {
 
     fn index_key(&self, site: &str, customer: &str) -> String {
         let key = crate::store::customer_key(site, customer);
-        self.conn.key("customer", &crate::store::hex(&key))
+        self.conn.key("customer", &hex::encode(key))
     }
 
     /// Milliseconds the session key may live from now: the idle timeout, never past
