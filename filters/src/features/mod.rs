@@ -212,6 +212,26 @@ pub trait Feature: Send + Sync {
         Some(identity)
     }
 
+    /// True when a sign-in on this site goes on to another platform after it (see
+    /// [`Feature::hand_off`]).
+    fn hands_off(&self) -> bool {
+        false
+    }
+
+    /// Where a signed-in shopper goes instead of `return_to` (already checked): a
+    /// platform's own sign-in URL carrying a token minted now for `customer_id`.
+    /// `None`: not this feature's, or nothing could be minted (the shopper lands on
+    /// `return_to`). Asked after every sign-in and at `<sso_prefix>/handoff`.
+    fn hand_off(
+        &self,
+        _site: &SitePipeline,
+        _customer_id: &str,
+        _return_to: &str,
+        _client: Option<IpAddr>,
+    ) -> Option<String> {
+        None
+    }
+
     /// What it adds to the `/_sso/session` answer: a key and its value.
     async fn session_info(
         &self,

@@ -230,19 +230,11 @@ impl OidcLogin {
                 // platform-login site the hand-off follows the binding round (at
                 // `<sso_prefix>/handoff`), so the platform's token never travels
                 // through the auth host and a global logout finds this sign-in.
-                let handoff = site.features.platform_handoff.as_ref();
                 let next = match (new.sso_pending, &site.features.cross_site) {
-                    (true, Some(cross_site)) => match handoff {
-                        Some(_) => cross_site.through_auth_host(
-                            core,
-                            &PlatformHandoff::after_binding(&core.site.sso_prefix, &return_to),
-                        ),
-                        None => cross_site.through_auth_host(core, &return_to),
-                    },
-                    _ => match handoff.and_then(|h| h.target(core, &customer_id, &return_to, client)) {
-                        Some(target) => Reply::redirect(303, target),
-                        None => Reply::redirect(303, return_to),
-                    },
+                    (true, Some(cross_site)) if site.hands_off() => cross_site
+                        .through_auth_host(core, &PlatformHandoff::after_binding(&core.site.sso_prefix, &return_to)),
+                    (true, Some(cross_site)) => cross_site.through_auth_host(core, &return_to),
+                    _ => Reply::redirect(303, site.landing(&customer_id, &return_to, client)),
                 };
                 next.header("set-cookie", new.cookie)
             }

@@ -157,6 +157,20 @@ impl SitePipeline {
         Ok(ended)
     }
 
+    /// True when some feature hands signed-in shoppers on to another platform.
+    pub fn hands_off(&self) -> bool {
+        self.features.iter().any(|f| f.hands_off())
+    }
+
+    /// Where a signed-in shopper lands: the first feature's hand-off target, else
+    /// `return_to` as it is.
+    pub fn landing(&self, customer_id: &str, return_to: &str, client: Option<std::net::IpAddr>) -> String {
+        self.features
+            .iter()
+            .find_map(|f| f.hand_off(self, customer_id, return_to, client))
+            .unwrap_or_else(|| return_to.to_string())
+    }
+
     /// `path` as logged on this site: whatever follows the customer-login or
     /// platform-login path (in any case, with any `;parameters`) is replaced, and so
     /// is every JWT-shaped segment ([`crate::path_folding::loggable_path`]).

@@ -36,13 +36,7 @@ impl PlatformHandoff {
     /// The platform's customer-login URL for `customer_id`, landing on `return_to`
     /// (already checked); `None` when no token could be minted (the shopper then
     /// lands without it).
-    pub fn target(
-        &self,
-        core: &SiteAuth,
-        customer_id: &str,
-        return_to: &str,
-        client: Option<IpAddr>,
-    ) -> Option<String> {
+    fn target(&self, core: &SiteAuth, customer_id: &str, return_to: &str, client: Option<IpAddr>) -> Option<String> {
         match mint(&self.config, customer_id, return_to, client, now_secs()) {
             Ok(jwt) => Some(format!("{}{jwt}", self.config.path)),
             Err(e) => {
@@ -72,6 +66,20 @@ impl Feature for PlatformHandoff {
         vec![GatewayPath::UnderPrefix(HANDOFF_PATH)]
     }
 
+    fn hands_off(&self) -> bool {
+        true
+    }
+
+    fn hand_off(
+        &self,
+        site: &SitePipeline,
+        customer_id: &str,
+        return_to: &str,
+        client: Option<IpAddr>,
+    ) -> Option<String> {
+        self.target(&site.core, customer_id, return_to, client)
+    }
+
     async fn answer(&self, site: &SitePipeline, r: &SiteRequest<'_>) -> Reply {
         let core = &site.core;
         if !r.is_get() {
@@ -84,9 +92,9 @@ impl Feature for PlatformHandoff {
             .and_then(|t| crate::return_to::safe_return_to(&t).map(str::to_string))
             .unwrap_or_else(|| "/".to_string());
         let target = match r.browser() {
-            Some(i) if crate::navigation::is_navigation(&r.req.method, &r.req.headers) => self
-                .target(core, &i.customer().id, &return_to, r.client)
-                .unwrap_or(return_to),
+            Some(i) if crate::navigation::is_navigation(&r.req.method, &r.req.headers) => {
+                site.landing(&i.customer().id, &return_to, r.client)
+            }
             _ => return_to,
         };
         Reply::redirect(303, target)

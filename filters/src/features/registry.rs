@@ -16,7 +16,6 @@ pub struct Features {
     elsewhere: Vec<(GatewayPath, usize)>,
     pub provisioning: Option<Arc<super::provisioning::Provisioning>>,
     pub cross_site: Option<Arc<super::cross_site::CrossSite>>,
-    pub platform_handoff: Option<Arc<super::platform_handoff::PlatformHandoff>>,
     pub customer_login: Option<Arc<super::customer_login::CustomerLogin>>,
 }
 
@@ -26,7 +25,6 @@ impl Features {
         let (site, stores, events) = (&core.site, &core.stores, &core.events);
         let provisioning = super::provisioning::Provisioning::from_config(config, site, stores, events)?.map(Arc::new);
         let cross_site = super::cross_site::CrossSite::from_config(config, site, stores).map(Arc::new);
-        let platform_handoff = super::platform_handoff::PlatformHandoff::from_config(site).map(Arc::new);
         let customer_login = super::customer_login::CustomerLogin::from_config(site).map(Arc::new);
         let mut list: Vec<Arc<dyn Feature>> = Vec::new();
         // The order is the order of dispatch, gates and upstream edits.
@@ -34,7 +32,9 @@ impl Features {
         list.push(Arc::new(super::logout::Logout));
         list.push(Arc::new(super::session_info::SessionInfo));
         list.extend(customer_login.clone().map(|f| f as Arc<dyn Feature>));
-        list.extend(platform_handoff.clone().map(|f| f as Arc<dyn Feature>));
+        list.extend(
+            super::platform_handoff::PlatformHandoff::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>),
+        );
         list.extend(cross_site.clone().map(|f| f as Arc<dyn Feature>));
         list.extend(super::sso_data::SsoData::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>));
         list.extend(super::ecwid_profile::EcwidProfile::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>));
@@ -63,7 +63,6 @@ impl Features {
             elsewhere,
             provisioning,
             cross_site,
-            platform_handoff,
             customer_login,
         })
     }

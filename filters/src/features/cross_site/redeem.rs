@@ -108,12 +108,7 @@ pub async fn redeem(
         core.events.login(&core.site.name, method, "success");
         core.events.one_time_token(&core.site.name, "redeemed");
         tracing::info!(site = %core.site.name, origin = %sso.origin_site, first_method = sso.first_method(), "signed in by one-time token");
-        let target = site
-            .features
-            .platform_handoff
-            .as_ref()
-            .and_then(|p| p.target(core, &customer_id, return_to, client))
-            .unwrap_or_else(|| return_to.to_string());
+        let target = site.landing(&customer_id, return_to, client);
         Reply::redirect(303, target)
             .header("set-cookie", core.cookies.set_session(&id))
             .header("set-cookie", core.cookies.set_link("off", "", 0))
