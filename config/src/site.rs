@@ -8,6 +8,7 @@ use crate::raw::{RawIdentityHeaders, RawSite, RawToken};
 use crate::request_safety::check_canonical_path;
 use crate::validator::{unreachable_url, Validator};
 use crate::values::{check_header_name, check_path, parse_duration, parse_upstream};
+use crate::{connectors, ecwid, idp_token_forwarding, idps, oidc};
 use std::collections::HashMap;
 use std::time::Duration;
 use url::Url;
@@ -74,25 +75,25 @@ impl Validator<'_> {
         let sso_prefix = sso_prefix.trim_end_matches('/').to_string();
         check_canonical_path(&mut self.errors, &format!("{p}.sso_prefix"), &sso_prefix);
         let identity_headers = self.identity_headers(p, &raw.identity_headers);
-        let oidc = raw.oidc.as_ref().map(|o| self.oidc(&format!("{p}.oidc"), o));
-        let idps = self.idps(p, raw);
+        let oidc = raw.oidc.as_ref().map(|o| oidc::oidc(self, &format!("{p}.oidc"), o));
+        let idps = idps::idps(self, p, raw);
         let token = self.token(p, &raw.token);
         let customer_login = raw
             .customer_login
             .as_ref()
-            .map(|c| self.customer_login(&format!("{p}.customer_login"), c));
+            .map(|c| connectors::customer_login(self, &format!("{p}.customer_login"), c));
         let platform_login = raw
             .platform_login
             .as_ref()
-            .map(|c| self.platform_login(&format!("{p}.platform_login"), c));
+            .map(|c| connectors::platform_login(self, &format!("{p}.platform_login"), c));
         let merchant_login = raw
             .login
             .as_ref()
-            .map(|c| self.merchant_login(&format!("{p}.login"), c));
+            .map(|c| connectors::merchant_login(self, &format!("{p}.login"), c));
         let provisioning = raw
             .provisioning
             .as_ref()
-            .map(|c| self.provisioning(&format!("{p}.provisioning"), c));
+            .map(|c| connectors::provisioning(self, &format!("{p}.provisioning"), c));
         let has_idp = oidc.is_some() || !idps.is_empty();
         let routes = self.routes(p, raw, has_idp || customer_login.is_some(), has_idp);
         let tls = self.site_tls(p, raw);
@@ -122,11 +123,11 @@ impl Validator<'_> {
             platform_login,
             merchant_login,
             provisioning,
-            ecwid: raw.ecwid.as_ref().map(|e| self.ecwid(&format!("{p}.ecwid"), e)),
+            ecwid: raw.ecwid.as_ref().map(|e| ecwid::ecwid(self, &format!("{p}.ecwid"), e)),
             sso: self.site_sso(p, raw.sso.as_ref()),
         };
         let mut site = site;
-        self.connector_checks(p, raw, &mut site);
+        connectors::connector_checks(self, p, raw, &mut site);
         self.site_safety(p, &site);
         site
     }
@@ -238,7 +239,8 @@ impl Validator<'_> {
                         "needs a login method: add [sites.oidc], [[sites.idps]] or [sites.customer_login]",
                     );
                 }
-                let forward_idp_access_token = self.idp_token_forwarding(&rp, r, access, has_idp);
+                let forward_idp_access_token =
+                    idp_token_forwarding::idp_token_forwarding(self, &rp, r, access, has_idp);
                 Some(RouteConfig {
                     prefix,
                     access,
