@@ -8,6 +8,7 @@ use crate::model::{LogFormat, ServerConfig};
 use crate::raw::RawServer;
 use crate::validator::Validator;
 use crate::values::{check_listen, parse_duration, Secret};
+use crate::{request_safety, tls};
 use std::time::Duration;
 
 /// Shortest accepted `server.admin_token`, in bytes.
@@ -88,10 +89,10 @@ impl Validator<'_> {
                 1024
             }
         };
-        let tls = self.tls_listeners(raw);
-        let (redirect_listen, acme_upstream) = self.redirect_listeners(raw);
-        let upstream_ca_file = self.upstream_ca_file(raw);
-        let rate_limits = self.rate_limits(&raw.rate_limits);
+        let tls = tls::tls_listeners(self, raw);
+        let (redirect_listen, acme_upstream) = tls::redirect_listeners(self, raw);
+        let upstream_ca_file = tls::upstream_ca_file(self, raw);
+        let rate_limits = request_safety::rate_limits(self, &raw.rate_limits);
         let e = &mut self.errors;
         ServerConfig {
             rate_limits,

@@ -8,7 +8,7 @@ use crate::raw::{RawIdentityHeaders, RawSite, RawToken};
 use crate::request_safety::check_canonical_path;
 use crate::validator::{unreachable_url, Validator};
 use crate::values::{check_header_name, check_path, parse_duration, parse_upstream};
-use crate::{connectors, ecwid, idp_token_forwarding, idps, oidc};
+use crate::{connectors, ecwid, idp_token_forwarding, idps, oidc, request_safety, tls};
 use std::collections::HashMap;
 use std::time::Duration;
 use url::Url;
@@ -96,8 +96,8 @@ impl Validator<'_> {
             .map(|c| connectors::provisioning(self, &format!("{p}.provisioning"), c));
         let has_idp = oidc.is_some() || !idps.is_empty();
         let routes = self.routes(p, raw, has_idp || customer_login.is_some(), has_idp);
-        let tls = self.site_tls(p, raw);
-        let hsts_max_age = self.hsts(p, raw, public_url.scheme() == "https");
+        let tls = tls::site_tls(self, p, raw);
+        let hsts_max_age = tls::hsts(self, p, raw, public_url.scheme() == "https");
         let upstream_insecure_skip_verify = raw.upstream_insecure_skip_verify.unwrap_or(false);
         let paths = PathPolicy {
             case_insensitive: raw.case_insensitive_paths.unwrap_or(true),
@@ -128,7 +128,7 @@ impl Validator<'_> {
         };
         let mut site = site;
         connectors::connector_checks(self, p, raw, &mut site);
-        self.site_safety(p, &site);
+        request_safety::site_safety(self, p, &site);
         site
     }
 

@@ -6,6 +6,7 @@
 use crate::errors::ConfigErrors;
 use crate::model::{Config, SiteConfig};
 use crate::raw::RawConfig;
+use crate::tls;
 
 pub use crate::server::MIN_ADMIN_TOKEN_LEN;
 pub use crate::sessions::MIN_COOKIE_SECRET_LEN;
@@ -35,7 +36,7 @@ impl Validator<'_> {
             sites,
             sso,
         };
-        self.tls_cross_checks(&config);
+        tls::tls_cross_checks(&mut self, &config);
         self.errors.into_result(config)
     }
 }
