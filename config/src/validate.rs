@@ -6,7 +6,7 @@
 use crate::errors::ConfigErrors;
 use crate::model::{Config, SiteConfig};
 use crate::raw::RawConfig;
-use crate::tls;
+use crate::{server, sessions, tls};
 
 pub use crate::server::MIN_ADMIN_TOKEN_LEN;
 pub use crate::sessions::MIN_COOKIE_SECRET_LEN;
@@ -16,8 +16,8 @@ pub use crate::validator::Validator;
 impl Validator<'_> {
     /// Validates the whole configuration: `Ok` only when no section found an error.
     pub fn config(mut self, raw: RawConfig) -> Result<Config, ConfigErrors> {
-        let server = self.server(&raw.server);
-        let sessions = self.sessions(&raw.sessions);
+        let server = server::server(&mut self, &raw.server);
+        let sessions = sessions::sessions(&mut self, &raw.sessions);
         if raw.sites.is_empty() {
             self.errors.push("sites", "at least one [[sites]] entry is required");
         }
