@@ -6,7 +6,7 @@
 use crate::errors::ConfigErrors;
 use crate::model::{Config, SiteConfig};
 use crate::raw::RawConfig;
-use crate::{server, sessions, tls};
+use crate::{server, sessions, site, sso, tls};
 
 pub use crate::server::MIN_ADMIN_TOKEN_LEN;
 pub use crate::sessions::MIN_COOKIE_SECRET_LEN;
@@ -25,11 +25,11 @@ impl Validator<'_> {
             .sites
             .iter()
             .enumerate()
-            .map(|(i, s)| self.site(&format!("sites[{i}]"), s))
+            .map(|(i, s)| site::site(&mut self, &format!("sites[{i}]"), s))
             .collect();
-        self.cross_site_checks(&sites);
-        let sso = raw.sso.as_ref().map(|s| self.sso(s));
-        self.sso_checks(sso.as_ref(), &sites);
+        site::cross_site_checks(&mut self, &sites);
+        let sso = raw.sso.as_ref().map(|s| sso::sso(&mut self, s));
+        sso::sso_checks(&mut self, sso.as_ref(), &sites);
         let config = Config {
             server,
             sessions,
