@@ -15,65 +15,61 @@ pub use crate::model::{EcwidConfig, EcwidSignature};
 /// HMAC key shorter than the hash output weakens the signature.
 pub const MIN_ECWID_SECRET_LEN: usize = 32;
 
-impl Validator<'_> {
-    pub(crate) fn ecwid(&mut self, p: &str, raw: &RawEcwid) -> EcwidConfig {
-        let store_id = match raw.store_id {
-            Some(id) if id > 0 => id.unsigned_abs(),
-            Some(id) => {
-                self.errors.push(
-                    format!("{p}.store_id"),
-                    format!("{id} must be a store number, 1 or more"),
-                );
-                0
-            }
-            None => {
-                self.errors.push(format!("{p}.store_id"), "is required");
-                0
-            }
-        };
-        let client_id_key = format!("{p}.client_id");
-        let client_id = self
-            .opt_text(&client_id_key, raw.client_id.as_ref())
-            .unwrap_or_default();
-        if client_id.is_empty() {
-            self.errors.push(&client_id_key, "is required");
-        } else if !client_id.bytes().all(|b| b.is_ascii_graphic()) {
-            self.errors.push(
-                &client_id_key,
-                "must be printable ASCII without spaces (an Ecwid app client id)",
+pub(crate) fn ecwid(v: &mut Validator<'_>, p: &str, raw: &RawEcwid) -> EcwidConfig {
+    let store_id = match raw.store_id {
+        Some(id) if id > 0 => id.unsigned_abs(),
+        Some(id) => {
+            v.errors.push(
+                format!("{p}.store_id"),
+                format!("{id} must be a store number, 1 or more"),
             );
+            0
         }
-        let secret_key = format!("{p}.client_secret");
-        let client_secret = match self.opt_text(&secret_key, raw.client_secret.as_ref()) {
-            Some(s) if s.len() >= MIN_ECWID_SECRET_LEN => Secret::new(s),
-            other => {
-                if other.is_some() || raw.client_secret.is_none() {
-                    self.errors.push(
-                        &secret_key,
-                        format!(
-                            "is required, at least {MIN_ECWID_SECRET_LEN} bytes (write it as \"${{ECWID_CLIENT_SECRET}}\")"
-                        ),
-                    );
-                }
-                Secret::new(String::new())
-            }
-        };
-        let signature = match raw.signature.as_deref() {
-            None | Some("sha1") => EcwidSignature::Sha1,
-            Some("sha512") => EcwidSignature::Sha512,
-            Some(other) => {
-                self.errors.push(
-                    format!("{p}.signature"),
-                    format!("{other:?} is not \"sha1\" or \"sha512\""),
+        None => {
+            v.errors.push(format!("{p}.store_id"), "is required");
+            0
+        }
+    };
+    let client_id_key = format!("{p}.client_id");
+    let client_id = v.opt_text(&client_id_key, raw.client_id.as_ref()).unwrap_or_default();
+    if client_id.is_empty() {
+        v.errors.push(&client_id_key, "is required");
+    } else if !client_id.bytes().all(|b| b.is_ascii_graphic()) {
+        v.errors.push(
+            &client_id_key,
+            "must be printable ASCII without spaces (an Ecwid app client id)",
+        );
+    }
+    let secret_key = format!("{p}.client_secret");
+    let client_secret = match v.opt_text(&secret_key, raw.client_secret.as_ref()) {
+        Some(s) if s.len() >= MIN_ECWID_SECRET_LEN => Secret::new(s),
+        other => {
+            if other.is_some() || raw.client_secret.is_none() {
+                v.errors.push(
+                    &secret_key,
+                    format!(
+                        "is required, at least {MIN_ECWID_SECRET_LEN} bytes (write it as \"${{ECWID_CLIENT_SECRET}}\")"
+                    ),
                 );
-                EcwidSignature::Sha1
             }
-        };
-        EcwidConfig {
-            store_id,
-            client_id,
-            client_secret,
-            signature,
+            Secret::new(String::new())
         }
+    };
+    let signature = match raw.signature.as_deref() {
+        None | Some("sha1") => EcwidSignature::Sha1,
+        Some("sha512") => EcwidSignature::Sha512,
+        Some(other) => {
+            v.errors.push(
+                format!("{p}.signature"),
+                format!("{other:?} is not \"sha1\" or \"sha512\""),
+            );
+            EcwidSignature::Sha1
+        }
+    };
+    EcwidConfig {
+        store_id,
+        client_id,
+        client_secret,
+        signature,
     }
 }

@@ -9,24 +9,28 @@ use crate::model::Access;
 use crate::raw::RawRoute;
 use crate::validator::Validator;
 
-impl Validator<'_> {
-    /// The route's `forward_idp_access_token` (default false), checked against the
-    /// route's access and the site's IdP.
-    pub(crate) fn idp_token_forwarding(&mut self, rp: &str, raw: &RawRoute, access: Access, has_idp: bool) -> bool {
-        if raw.forward_idp_access_token != Some(true) {
-            return false;
-        }
-        let key = format!("{rp}.forward_idp_access_token");
-        if !has_idp {
-            self.errors
-                .push(&key, "needs an IdP whose access token to forward: add [sites.oidc]");
-        }
-        if access == Access::Public {
-            self.errors.push(
-                &key,
-                "only on a \"login\" or \"api\" route: a public route lets anonymous requests through",
-            );
-        }
-        true
+/// The route's `forward_idp_access_token` (default false), checked against the
+/// route's access and the site's IdP.
+pub(crate) fn idp_token_forwarding(
+    v: &mut Validator<'_>,
+    rp: &str,
+    raw: &RawRoute,
+    access: Access,
+    has_idp: bool,
+) -> bool {
+    if raw.forward_idp_access_token != Some(true) {
+        return false;
     }
+    let key = format!("{rp}.forward_idp_access_token");
+    if !has_idp {
+        v.errors
+            .push(&key, "needs an IdP whose access token to forward: add [sites.oidc]");
+    }
+    if access == Access::Public {
+        v.errors.push(
+            &key,
+            "only on a \"login\" or \"api\" route: a public route lets anonymous requests through",
+        );
+    }
+    true
 }

@@ -9,6 +9,7 @@
 //! other IdP's of the site.
 
 use crate::model::IdpConfig;
+use crate::oidc;
 use crate::raw::RawSite;
 use crate::validator::Validator;
 
@@ -35,108 +36,104 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-impl Validator<'_> {
-    /// The site's `[[sites.idps]]`, each validated like `[sites.oidc]` plus its name,
-    /// display name and distinct callback path.
-    pub(crate) fn idps(&mut self, p: &str, raw: &RawSite) -> Vec<IdpConfig> {
-        if raw.idps.is_empty() {
-            return Vec::new();
+/// The site's `[[sites.idps]]`, each validated like `[sites.oidc]` plus its name,
+/// display name and distinct callback path.
+pub(crate) fn idps(v: &mut Validator<'_>, p: &str, raw: &RawSite) -> Vec<IdpConfig> {
+    if raw.idps.is_empty() {
+        return Vec::new();
+    }
+    if raw.oidc.is_some() {
+        v.errors.push(
+            format!("{p}.idps"),
+            "a site has either one [sites.oidc] or a list of [[sites.idps]], not both",
+        );
+    }
+    let mut idps: Vec<IdpConfig> = Vec::new();
+    for (i, entry) in raw.idps.iter().enumerate() {
+        let ip = format!("{p}.idps[{i}]");
+        let name = match entry.name.as_deref() {
+            None => {
+                v.errors.push(format!("{ip}.name"), "is required (e.g. \"acme\")");
+                String::new()
+            }
+            Some(name) => {
+                if let Err(m) = check_name(name) {
+                    v.errors.push(format!("{ip}.name"), m);
+                } else if let Some(first) = idps.iter().position(|o| o.name == name) {
+                    v.errors.push(
+                        format!("{ip}.name"),
+                        format!("{name:?} is already the name of {p}.idps[{first}]"),
+                    );
+                }
+                name.to_string()
+            }
+        };
+        let display_name = match entry.display_name.as_deref() {
+            None => name.clone(),
+            Some(d) => {
+                let d = d.trim();
+                if d.is_empty() || d.chars().count() > MAX_DISPLAY_NAME_LEN || d.chars().any(char::is_control) {
+                    v.errors.push(
+                        format!("{ip}.display_name"),
+                        format!("must be 1 to {MAX_DISPLAY_NAME_LEN} characters without control characters"),
+                    );
+                }
+                d.to_string()
+            }
+        };
+        let mut oidc = oidc::oidc(v, &ip, &entry.oidc());
+        if entry.callback_path.is_none() {
+            oidc.callback_path = format!("{DEFAULT_CALLBACK_BASE}/{name}");
         }
-        if raw.oidc.is_some() {
-            self.errors.push(
-                format!("{p}.idps"),
-                "a site has either one [sites.oidc] or a list of [[sites.idps]], not both",
+        let taken = idps
+            .iter()
+            .position(|o| o.oidc.callback_path.eq_ignore_ascii_case(&oidc.callback_path));
+        if let Some(first) = taken {
+            v.errors.push(
+                format!("{ip}.callback_path"),
+                format!(
+                    "{:?} is already the callback of {p}.idps[{first}]: each IdP needs its own redirect URI",
+                    oidc.callback_path
+                ),
             );
         }
-        let mut idps: Vec<IdpConfig> = Vec::new();
-        for (i, entry) in raw.idps.iter().enumerate() {
-            let ip = format!("{p}.idps[{i}]");
-            let name = match entry.name.as_deref() {
-                None => {
-                    self.errors.push(format!("{ip}.name"), "is required (e.g. \"acme\")");
-                    String::new()
-                }
-                Some(name) => {
-                    if let Err(m) = check_name(name) {
-                        self.errors.push(format!("{ip}.name"), m);
-                    } else if let Some(first) = idps.iter().position(|o| o.name == name) {
-                        self.errors.push(
-                            format!("{ip}.name"),
-                            format!("{name:?} is already the name of {p}.idps[{first}]"),
-                        );
-                    }
-                    name.to_string()
-                }
-            };
-            let display_name = match entry.display_name.as_deref() {
-                None => name.clone(),
-                Some(d) => {
-                    let d = d.trim();
-                    if d.is_empty() || d.chars().count() > MAX_DISPLAY_NAME_LEN || d.chars().any(char::is_control) {
-                        self.errors.push(
-                            format!("{ip}.display_name"),
-                            format!("must be 1 to {MAX_DISPLAY_NAME_LEN} characters without control characters"),
-                        );
-                    }
-                    d.to_string()
-                }
-            };
-            let mut oidc = self.oidc(&ip, &entry.oidc());
-            if entry.callback_path.is_none() {
-                oidc.callback_path = format!("{DEFAULT_CALLBACK_BASE}/{name}");
-            }
-            let taken = idps
-                .iter()
-                .position(|o| o.oidc.callback_path.eq_ignore_ascii_case(&oidc.callback_path));
-            if let Some(first) = taken {
-                self.errors.push(
-                    format!("{ip}.callback_path"),
-                    format!(
-                        "{:?} is already the callback of {p}.idps[{first}]: each IdP needs its own redirect URI",
-                        oidc.callback_path
-                    ),
-                );
-            }
-            let email_domains = self.email_domains(&ip, entry.email_domains.as_deref());
-            idps.push(IdpConfig {
-                name,
-                display_name,
-                oidc,
-                email_domains,
-            });
-        }
-        idps
+        let email_domains = email_domains(v, &ip, entry.email_domains.as_deref());
+        idps.push(IdpConfig {
+            name,
+            display_name,
+            oidc,
+            email_domains,
+        });
     }
+    idps
 }
 
-impl Validator<'_> {
-    /// `email_domains`: lower-case domain names, or `["*"]` for any; none when unset.
-    fn email_domains(&mut self, ip: &str, raw: Option<&[String]>) -> Option<Vec<String>> {
-        let Some(raw) = raw else { return Some(Vec::new()) };
-        if raw.len() == 1 && raw[0] == "*" {
-            return None;
-        }
-        let mut domains = Vec::new();
-        for (i, d) in raw.iter().enumerate() {
-            let domain = d.trim().to_ascii_lowercase();
-            let plain = !domain.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with(['.', '-'])
-                && !domain.ends_with(['.', '-'])
-                && domain
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-            if plain {
-                domains.push(domain);
-            } else {
-                self.errors.push(
-                    format!("{ip}.email_domains[{i}]"),
-                    format!("{d:?} is not a domain name like \"acme.example\" (write [\"*\"] alone for any)"),
-                );
-            }
-        }
-        Some(domains)
+/// `email_domains`: lower-case domain names, or `["*"]` for any; none when unset.
+fn email_domains(v: &mut Validator<'_>, ip: &str, raw: Option<&[String]>) -> Option<Vec<String>> {
+    let Some(raw) = raw else { return Some(Vec::new()) };
+    if raw.len() == 1 && raw[0] == "*" {
+        return None;
     }
+    let mut domains = Vec::new();
+    for (i, d) in raw.iter().enumerate() {
+        let domain = d.trim().to_ascii_lowercase();
+        let plain = !domain.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with(['.', '-'])
+            && !domain.ends_with(['.', '-'])
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if plain {
+            domains.push(domain);
+        } else {
+            v.errors.push(
+                format!("{ip}.email_domains[{i}]"),
+                format!("{d:?} is not a domain name like \"acme.example\" (write [\"*\"] alone for any)"),
+            );
+        }
+    }
+    Some(domains)
 }
 
 #[cfg(test)]

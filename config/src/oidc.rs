@@ -9,110 +9,108 @@ use crate::values::{check_path, parse_duration, Secret};
 use std::time::Duration;
 use url::Url;
 
-impl Validator<'_> {
-    pub(crate) fn oidc(&mut self, p: &str, raw: &RawOidc) -> OidcConfig {
-        let issuer = match self.opt_text(&format!("{p}.issuer"), raw.issuer.as_ref()) {
-            Some(text) => match Url::parse(&text) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
-                _ => {
-                    self.errors
-                        .push(format!("{p}.issuer"), format!("{text:?} is not an http(s) URL"));
-                    unreachable_url()
-                }
-            },
-            None => {
-                if raw.issuer.is_none() {
-                    self.errors.push(format!("{p}.issuer"), "is required");
-                }
+pub(crate) fn oidc(v: &mut Validator<'_>, p: &str, raw: &RawOidc) -> OidcConfig {
+    let issuer = match v.opt_text(&format!("{p}.issuer"), raw.issuer.as_ref()) {
+        Some(text) => match Url::parse(&text) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
+            _ => {
+                v.errors
+                    .push(format!("{p}.issuer"), format!("{text:?} is not an http(s) URL"));
                 unreachable_url()
             }
-        };
-        let client_id = self
-            .opt_text(&format!("{p}.client_id"), raw.client_id.as_ref())
-            .unwrap_or_default();
-        if client_id.is_empty() {
-            self.errors.push(format!("{p}.client_id"), "is required");
-        }
-        let client_secret = match self.opt_text(&format!("{p}.client_secret"), raw.client_secret.as_ref()) {
-            Some(s) if !s.is_empty() => Secret::new(s),
-            other => {
-                if other.is_some() || raw.client_secret.is_none() {
-                    self.errors.push(
-                        format!("{p}.client_secret"),
-                        "is required (write it as \"${OIDC_CLIENT_SECRET}\")",
-                    );
-                }
-                Secret::new(String::new())
+        },
+        None => {
+            if raw.issuer.is_none() {
+                v.errors.push(format!("{p}.issuer"), "is required");
             }
-        };
-        let scopes = raw
-            .scopes
-            .clone()
-            .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
-        if !scopes.iter().any(|s| s == "openid") {
-            self.errors.push(format!("{p}.scopes"), "must include \"openid\"");
+            unreachable_url()
         }
-        let callback_path = raw
-            .callback_path
-            .clone()
-            .unwrap_or_else(|| "/login/sso/callback".into());
-        if let Err(m) = check_path(&callback_path) {
-            self.errors.push(format!("{p}.callback_path"), m);
-        } else {
-            check_canonical_path(&mut self.errors, &format!("{p}.callback_path"), &callback_path);
+    };
+    let client_id = v
+        .opt_text(&format!("{p}.client_id"), raw.client_id.as_ref())
+        .unwrap_or_default();
+    if client_id.is_empty() {
+        v.errors.push(format!("{p}.client_id"), "is required");
+    }
+    let client_secret = match v.opt_text(&format!("{p}.client_secret"), raw.client_secret.as_ref()) {
+        Some(s) if !s.is_empty() => Secret::new(s),
+        other => {
+            if other.is_some() || raw.client_secret.is_none() {
+                v.errors.push(
+                    format!("{p}.client_secret"),
+                    "is required (write it as \"${OIDC_CLIENT_SECRET}\")",
+                );
+            }
+            Secret::new(String::new())
         }
-        let logout_url = self
-            .opt_text(&format!("{p}.logout_url"), raw.logout_url.as_ref())
-            .and_then(|t| {
-                Url::parse(&t)
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https"))
-                    .or_else(|| {
-                        self.errors
-                            .push(format!("{p}.logout_url"), format!("{t:?} is not an http(s) URL"));
-                        None
-                    })
-            });
-        let logout_params = raw
-            .logout_params
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), self.text(&format!("{p}.logout_params.{k}"), v)?)))
-            .collect();
-        let post_logout_path = raw.post_logout_path.clone().unwrap_or_else(|| "/".into());
-        if let Err(m) = check_path(&post_logout_path) {
-            self.errors.push(format!("{p}.post_logout_path"), m);
-        }
-        let e = &mut self.errors;
-        OidcConfig {
-            issuer,
-            client_id,
-            client_secret,
-            scopes,
-            callback_path,
-            logout_url,
-            logout_params,
-            post_logout_path,
-            use_userinfo: raw.use_userinfo.unwrap_or(true),
-            require_verified_email: raw.require_verified_email.unwrap_or(true),
-            logout_id_token_hint: raw.logout_id_token_hint.unwrap_or(false),
-            revalidate_interval: parse_duration(
-                e,
-                &format!("{p}.revalidate_interval"),
-                raw.revalidate_interval.as_deref(),
-                Duration::from_secs(300),
-            ),
-            request_timeout: parse_duration(
-                e,
-                &format!("{p}.request_timeout"),
-                raw.request_timeout.as_deref(),
-                Duration::from_secs(5),
-            ),
-            discovery_refresh: parse_duration(
-                e,
-                &format!("{p}.discovery_refresh"),
-                raw.discovery_refresh.as_deref(),
-                Duration::from_secs(3600),
-            ),
-        }
+    };
+    let scopes = raw
+        .scopes
+        .clone()
+        .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
+    if !scopes.iter().any(|s| s == "openid") {
+        v.errors.push(format!("{p}.scopes"), "must include \"openid\"");
+    }
+    let callback_path = raw
+        .callback_path
+        .clone()
+        .unwrap_or_else(|| "/login/sso/callback".into());
+    if let Err(m) = check_path(&callback_path) {
+        v.errors.push(format!("{p}.callback_path"), m);
+    } else {
+        check_canonical_path(&mut v.errors, &format!("{p}.callback_path"), &callback_path);
+    }
+    let logout_url = v
+        .opt_text(&format!("{p}.logout_url"), raw.logout_url.as_ref())
+        .and_then(|t| {
+            Url::parse(&t)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .or_else(|| {
+                    v.errors
+                        .push(format!("{p}.logout_url"), format!("{t:?} is not an http(s) URL"));
+                    None
+                })
+        });
+    let logout_params = raw
+        .logout_params
+        .iter()
+        .filter_map(|(k, value)| Some((k.clone(), v.text(&format!("{p}.logout_params.{k}"), value)?)))
+        .collect();
+    let post_logout_path = raw.post_logout_path.clone().unwrap_or_else(|| "/".into());
+    if let Err(m) = check_path(&post_logout_path) {
+        v.errors.push(format!("{p}.post_logout_path"), m);
+    }
+    let e = &mut v.errors;
+    OidcConfig {
+        issuer,
+        client_id,
+        client_secret,
+        scopes,
+        callback_path,
+        logout_url,
+        logout_params,
+        post_logout_path,
+        use_userinfo: raw.use_userinfo.unwrap_or(true),
+        require_verified_email: raw.require_verified_email.unwrap_or(true),
+        logout_id_token_hint: raw.logout_id_token_hint.unwrap_or(false),
+        revalidate_interval: parse_duration(
+            e,
+            &format!("{p}.revalidate_interval"),
+            raw.revalidate_interval.as_deref(),
+            Duration::from_secs(300),
+        ),
+        request_timeout: parse_duration(
+            e,
+            &format!("{p}.request_timeout"),
+            raw.request_timeout.as_deref(),
+            Duration::from_secs(5),
+        ),
+        discovery_refresh: parse_duration(
+            e,
+            &format!("{p}.discovery_refresh"),
+            raw.discovery_refresh.as_deref(),
+            Duration::from_secs(3600),
+        ),
     }
 }

@@ -38,69 +38,65 @@ pub const RESERVED_HEADER_NAMES: [&str; 22] = [
 /// Most requests per minute a limit may be set to.
 const MAX_PER_MINUTE: i64 = 1_000_000;
 
-impl Validator<'_> {
-    pub(crate) fn rate_limits(&mut self, raw: &RawRateLimits) -> RateLimits {
-        let d = RateLimits::default();
-        let mut one = |key: &str, v: Option<i64>, default: Option<u32>| match v {
-            None => default,
-            Some(0) => None,
-            Some(n) if (1..=MAX_PER_MINUTE).contains(&n) => Some(n as u32),
-            Some(n) => {
-                self.errors.push(
-                    format!("server.rate_limits.{key}"),
-                    format!("{n} is not between 0 (off) and {MAX_PER_MINUTE} requests per minute"),
-                );
-                default
-            }
-        };
-        RateLimits {
-            login: one("login", raw.login, d.login),
-            callback: one("callback", raw.callback, d.callback),
-            token: one("token", raw.token, d.token),
-            logout: one("logout", raw.logout, d.logout),
-            link: one("link", raw.link, d.link),
+pub(crate) fn rate_limits(v: &mut Validator<'_>, raw: &RawRateLimits) -> RateLimits {
+    let d = RateLimits::default();
+    let mut one = |key: &str, value: Option<i64>, default: Option<u32>| match value {
+        None => default,
+        Some(0) => None,
+        Some(n) if (1..=MAX_PER_MINUTE).contains(&n) => Some(n as u32),
+        Some(n) => {
+            v.errors.push(
+                format!("server.rate_limits.{key}"),
+                format!("{n} is not between 0 (off) and {MAX_PER_MINUTE} requests per minute"),
+            );
+            default
         }
+    };
+    RateLimits {
+        login: one("login", raw.login, d.login),
+        callback: one("callback", raw.callback, d.callback),
+        token: one("token", raw.token, d.token),
+        logout: one("logout", raw.logout, d.logout),
+        link: one("link", raw.link, d.link),
     }
+}
 
-    /// Checks that need the whole site: the public host is one of the site's hosts,
-    /// identity header names are usable, gateway paths are canonical.
-    pub(crate) fn site_safety(&mut self, p: &str, site: &SiteConfig) {
-        if let Some(host) = site.public_url.host_str() {
-            let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-            if host != "invalid.invalid" && !site.hosts.contains(&host) {
-                self.errors.push(
-                    format!("{p}.public_url"),
-                    format!(
-                        "the host {host:?} is not in {p}.hosts: logins run on this host, so the site must serve it"
-                    ),
-                );
-            }
-        }
-        if site.sso_prefix.is_empty() {
-            self.errors.push(
-                format!("{p}.sso_prefix"),
-                "must not be \"/\": the gateway's endpoints would shadow the whole shop (use e.g. \"/_sso\")",
+/// Checks that need the whole site: the public host is one of the site's hosts,
+/// identity header names are usable, gateway paths are canonical.
+pub(crate) fn site_safety(v: &mut Validator<'_>, p: &str, site: &SiteConfig) {
+    if let Some(host) = site.public_url.host_str() {
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        if host != "invalid.invalid" && !site.hosts.contains(&host) {
+            v.errors.push(
+                format!("{p}.public_url"),
+                format!("the host {host:?} is not in {p}.hosts: logins run on this host, so the site must serve it"),
             );
         }
-        let names = site.identity_headers.all();
-        let keys = ["id", "email", "name", "groups", "token"];
-        for (i, (name, key)) in names.iter().zip(keys).enumerate() {
-            let lower = name.to_ascii_lowercase().replace('_', "-");
-            if RESERVED_HEADER_NAMES.contains(&lower.as_str()) {
-                self.errors.push(
-                    format!("{p}.identity_headers.{key}"),
-                    format!("{name:?} is a framing, hop-by-hop or credential header; pick a name of your own (e.g. \"X-Customer-Id\")"),
-                );
-            }
-            if names[..i]
-                .iter()
-                .any(|other| other.to_ascii_lowercase().replace('_', "-") == lower)
-            {
-                self.errors.push(
-                    format!("{p}.identity_headers.{key}"),
-                    format!("{name:?} is already used for another identity header"),
-                );
-            }
+    }
+    if site.sso_prefix.is_empty() {
+        v.errors.push(
+            format!("{p}.sso_prefix"),
+            "must not be \"/\": the gateway's endpoints would shadow the whole shop (use e.g. \"/_sso\")",
+        );
+    }
+    let names = site.identity_headers.all();
+    let keys = ["id", "email", "name", "groups", "token"];
+    for (i, (name, key)) in names.iter().zip(keys).enumerate() {
+        let lower = name.to_ascii_lowercase().replace('_', "-");
+        if RESERVED_HEADER_NAMES.contains(&lower.as_str()) {
+            v.errors.push(
+                format!("{p}.identity_headers.{key}"),
+                format!("{name:?} is a framing, hop-by-hop or credential header; pick a name of your own (e.g. \"X-Customer-Id\")"),
+            );
+        }
+        if names[..i]
+            .iter()
+            .any(|other| other.to_ascii_lowercase().replace('_', "-") == lower)
+        {
+            v.errors.push(
+                format!("{p}.identity_headers.{key}"),
+                format!("{name:?} is already used for another identity header"),
+            );
         }
     }
 }

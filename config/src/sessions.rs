@@ -10,143 +10,144 @@ use std::time::Duration;
 /// Shortest accepted `sessions.cookie_secret`, in bytes.
 pub const MIN_COOKIE_SECRET_LEN: usize = 32;
 
-impl Validator<'_> {
-    pub(crate) fn sessions(&mut self, raw: &RawSessions) -> SessionsConfig {
-        let store = match raw.store.as_deref() {
-            None | Some("memory") => SessionStoreKind::Memory,
-            Some("redis") => SessionStoreKind::Redis,
-            Some(other) => {
-                self.errors
-                    .push("sessions.store", format!("{other:?} is not \"memory\" or \"redis\""));
-                SessionStoreKind::Memory
-            }
-        };
-        let redis_url = self.opt_text("sessions.redis_url", raw.redis_url.as_ref());
-        match (&redis_url, store) {
-            (None, SessionStoreKind::Redis) => self.errors.push(
-                "sessions.redis_url",
-                "is required with store = \"redis\" (redis://host:6379/0 or rediss:// for TLS)",
-            ),
-            (Some(url), _) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => self.errors.push(
-                "sessions.redis_url",
-                "must start with redis:// or rediss:// (Sentinel and Cluster URLs are not supported)",
-            ),
-            _ => {}
+pub(crate) fn sessions(v: &mut Validator<'_>, raw: &RawSessions) -> SessionsConfig {
+    let store = match raw.store.as_deref() {
+        None | Some("memory") => SessionStoreKind::Memory,
+        Some("redis") => SessionStoreKind::Redis,
+        Some(other) => {
+            v.errors
+                .push("sessions.store", format!("{other:?} is not \"memory\" or \"redis\""));
+            SessionStoreKind::Memory
         }
-        let redis_key_prefix = raw.redis_key_prefix.clone().unwrap_or_else(|| "sso".into());
-        if redis_key_prefix.is_empty()
-            || redis_key_prefix.len() > 64
-            || !redis_key_prefix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-        {
-            self.errors.push(
-                "sessions.redis_key_prefix",
-                format!("{redis_key_prefix:?} is not 1-64 letters, digits, '.', '-' or '_'"),
+    };
+    let redis_url = v.opt_text("sessions.redis_url", raw.redis_url.as_ref());
+    match (&redis_url, store) {
+        (None, SessionStoreKind::Redis) => v.errors.push(
+            "sessions.redis_url",
+            "is required with store = \"redis\" (redis://host:6379/0 or rediss:// for TLS)",
+        ),
+        (Some(url), _) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => v.errors.push(
+            "sessions.redis_url",
+            "must start with redis:// or rediss:// (Sentinel and Cluster URLs are not supported)",
+        ),
+        _ => {}
+    }
+    let redis_key_prefix = raw.redis_key_prefix.clone().unwrap_or_else(|| "sso".into());
+    if redis_key_prefix.is_empty()
+        || redis_key_prefix.len() > 64
+        || !redis_key_prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+    {
+        v.errors.push(
+            "sessions.redis_key_prefix",
+            format!("{redis_key_prefix:?} is not 1-64 letters, digits, '.', '-' or '_'"),
+        );
+    }
+    let cookie_secret = match v.opt_text("sessions.cookie_secret", raw.cookie_secret.as_ref()) {
+        Some(s) if s.len() >= MIN_COOKIE_SECRET_LEN => Secret::new(s),
+        Some(s) => {
+            v.errors.push(
+                "sessions.cookie_secret",
+                format!(
+                    "is {} bytes; at least {MIN_COOKIE_SECRET_LEN} random bytes are required (openssl rand -hex 32)",
+                    s.len()
+                ),
             );
+            Secret::new(String::new())
         }
-        let cookie_secret = match self.opt_text("sessions.cookie_secret", raw.cookie_secret.as_ref()) {
-            Some(s) if s.len() >= MIN_COOKIE_SECRET_LEN => Secret::new(s),
-            Some(s) => {
-                self.errors.push(
+        None => {
+            if raw.cookie_secret.is_none() {
+                v.errors.push(
                     "sessions.cookie_secret",
-                    format!("is {} bytes; at least {MIN_COOKIE_SECRET_LEN} random bytes are required (openssl rand -hex 32)", s.len()),
+                    "is required (write it as \"${SSO_COOKIE_SECRET}\")",
                 );
-                Secret::new(String::new())
             }
-            None => {
-                if raw.cookie_secret.is_none() {
-                    self.errors.push(
-                        "sessions.cookie_secret",
-                        "is required (write it as \"${SSO_COOKIE_SECRET}\")",
-                    );
-                }
-                Secret::new(String::new())
-            }
-        };
-        let cookie_name = raw.cookie_name.clone().unwrap_or_else(|| "sso_session".into());
-        if cookie_name.is_empty()
-            || !cookie_name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            self.errors.push(
-                "sessions.cookie_name",
-                format!("{cookie_name:?} is not a cookie name (letters, digits, - and _)"),
-            );
+            Secret::new(String::new())
         }
-        let e = &mut self.errors;
-        let idle_timeout = parse_duration(
-            e,
+    };
+    let cookie_name = raw.cookie_name.clone().unwrap_or_else(|| "sso_session".into());
+    if cookie_name.is_empty()
+        || !cookie_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        v.errors.push(
+            "sessions.cookie_name",
+            format!("{cookie_name:?} is not a cookie name (letters, digits, - and _)"),
+        );
+    }
+    let e = &mut v.errors;
+    let idle_timeout = parse_duration(
+        e,
+        "sessions.idle_timeout",
+        raw.idle_timeout.as_deref(),
+        Duration::from_secs(30 * 60),
+    );
+    let absolute_timeout = parse_duration(
+        e,
+        "sessions.absolute_timeout",
+        raw.absolute_timeout.as_deref(),
+        Duration::from_secs(12 * 3600),
+    );
+    if idle_timeout > absolute_timeout {
+        e.push(
             "sessions.idle_timeout",
-            raw.idle_timeout.as_deref(),
-            Duration::from_secs(30 * 60),
+            "must not be longer than sessions.absolute_timeout",
         );
-        let absolute_timeout = parse_duration(
-            e,
-            "sessions.absolute_timeout",
-            raw.absolute_timeout.as_deref(),
-            Duration::from_secs(12 * 3600),
+    }
+    let max_entries = match raw.max_entries {
+        None => 1_000_000,
+        Some(n) if n >= 1 => n as usize,
+        Some(n) => {
+            e.push("sessions.max_entries", format!("{n} must be at least 1"));
+            1
+        }
+    };
+    let max_per_customer = match raw.max_per_customer {
+        None => 10,
+        Some(n) if (1..=10_000).contains(&n) => n as usize,
+        Some(n) => {
+            e.push("sessions.max_per_customer", format!("{n} is not between 1 and 10000"));
+            10
+        }
+    };
+    let max_pending_logins = match raw.max_pending_logins {
+        None => 100_000,
+        Some(n) if (1..=100_000_000).contains(&n) => n as usize,
+        Some(n) => {
+            e.push(
+                "sessions.max_pending_logins",
+                format!("{n} is not between 1 and 100000000"),
+            );
+            100_000
+        }
+    };
+    let l1_ttl = parse_duration(e, "sessions.l1_ttl", raw.l1_ttl.as_deref(), Duration::from_secs(5));
+    if l1_ttl > Duration::from_secs(60) {
+        e.push(
+            "sessions.l1_ttl",
+            "is longer than 60s: a revoked session could be served that long while Redis is down",
         );
-        if idle_timeout > absolute_timeout {
-            e.push(
-                "sessions.idle_timeout",
-                "must not be longer than sessions.absolute_timeout",
-            );
-        }
-        let max_entries = match raw.max_entries {
-            None => 1_000_000,
-            Some(n) if n >= 1 => n as usize,
-            Some(n) => {
-                e.push("sessions.max_entries", format!("{n} must be at least 1"));
-                1
-            }
-        };
-        let max_per_customer = match raw.max_per_customer {
-            None => 10,
-            Some(n) if (1..=10_000).contains(&n) => n as usize,
-            Some(n) => {
-                e.push("sessions.max_per_customer", format!("{n} is not between 1 and 10000"));
-                10
-            }
-        };
-        let max_pending_logins = match raw.max_pending_logins {
-            None => 100_000,
-            Some(n) if (1..=100_000_000).contains(&n) => n as usize,
-            Some(n) => {
-                e.push(
-                    "sessions.max_pending_logins",
-                    format!("{n} is not between 1 and 100000000"),
-                );
-                100_000
-            }
-        };
-        let l1_ttl = parse_duration(e, "sessions.l1_ttl", raw.l1_ttl.as_deref(), Duration::from_secs(5));
-        if l1_ttl > Duration::from_secs(60) {
-            e.push(
-                "sessions.l1_ttl",
-                "is longer than 60s: a revoked session could be served that long while Redis is down",
-            );
-        }
-        if store == SessionStoreKind::Redis && l1_ttl * 2 > idle_timeout {
-            e.push(
-                "sessions.l1_ttl",
-                "must be at most half of sessions.idle_timeout: the idle timer in Redis is renewed once per l1_ttl",
-            );
-        }
-        SessionsConfig {
-            max_per_customer,
-            max_pending_logins,
-            store,
-            redis_url,
-            redis_key_prefix,
-            l1_ttl,
-            fail_closed: raw.fail_closed.unwrap_or(false),
-            cookie_secret,
-            cookie_name,
-            idle_timeout,
-            absolute_timeout,
-            max_entries,
-        }
+    }
+    if store == SessionStoreKind::Redis && l1_ttl * 2 > idle_timeout {
+        e.push(
+            "sessions.l1_ttl",
+            "must be at most half of sessions.idle_timeout: the idle timer in Redis is renewed once per l1_ttl",
+        );
+    }
+    SessionsConfig {
+        max_per_customer,
+        max_pending_logins,
+        store,
+        redis_url,
+        redis_key_prefix,
+        l1_ttl,
+        fail_closed: raw.fail_closed.unwrap_or(false),
+        cookie_secret,
+        cookie_name,
+        idle_timeout,
+        absolute_timeout,
+        max_entries,
     }
 }

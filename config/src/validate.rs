@@ -6,6 +6,7 @@
 use crate::errors::ConfigErrors;
 use crate::model::{Config, SiteConfig};
 use crate::raw::RawConfig;
+use crate::{server, sessions, site, sso, tls};
 
 pub use crate::server::MIN_ADMIN_TOKEN_LEN;
 pub use crate::sessions::MIN_COOKIE_SECRET_LEN;
@@ -15,8 +16,8 @@ pub use crate::validator::Validator;
 impl Validator<'_> {
     /// Validates the whole configuration: `Ok` only when no section found an error.
     pub fn config(mut self, raw: RawConfig) -> Result<Config, ConfigErrors> {
-        let server = self.server(&raw.server);
-        let sessions = self.sessions(&raw.sessions);
+        let server = server::server(&mut self, &raw.server);
+        let sessions = sessions::sessions(&mut self, &raw.sessions);
         if raw.sites.is_empty() {
             self.errors.push("sites", "at least one [[sites]] entry is required");
         }
@@ -24,18 +25,18 @@ impl Validator<'_> {
             .sites
             .iter()
             .enumerate()
-            .map(|(i, s)| self.site(&format!("sites[{i}]"), s))
+            .map(|(i, s)| site::site(&mut self, &format!("sites[{i}]"), s))
             .collect();
-        self.cross_site_checks(&sites);
-        let sso = raw.sso.as_ref().map(|s| self.sso(s));
-        self.sso_checks(sso.as_ref(), &sites);
+        site::cross_site_checks(&mut self, &sites);
+        let sso = raw.sso.as_ref().map(|s| sso::sso(&mut self, s));
+        sso::sso_checks(&mut self, sso.as_ref(), &sites);
         let config = Config {
             server,
             sessions,
             sites,
             sso,
         };
-        self.tls_cross_checks(&config);
+        tls::tls_cross_checks(&mut self, &config);
         self.errors.into_result(config)
     }
 }

@@ -1,7 +1,8 @@
 //! The validation context every section's checks share: the `${VAR}` lookup and the
-//! list of errors found so far. Each section file adds its own `impl Validator<'_>`
-//! block; this file imports none of them, so the sections build on it without a
-//! cycle, and [`crate::validate`] (the entry) walks them in order.
+//! list of errors found so far. Each section's checks are functions of its own file
+//! taking the validator (`oidc::oidc(v, p, raw)`); this file imports none of them,
+//! so the sections build on it without a cycle, and [`crate::validate`] (the entry,
+//! the only other file with an `impl Validator`) walks them in order.
 
 use crate::errors::Errors;
 use url::Url;

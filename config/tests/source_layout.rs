@@ -4,20 +4,25 @@
 //! - the files import each other without cycles (the module graph is a DAG);
 //! - the model layer (`errors`, `env`, `values`, `raw`, `model`, `validator`) imports
 //!   nothing but itself: the sections' checks build on it, never the other way round;
-//! - no production file is over [`MAX_LINES`] lines (`*_tests.rs` and `tests.rs` may).
+//! - no production file is over [`MAX_LINES`] lines (`*_tests.rs` and `tests.rs` may);
+//! - no type's own `impl` blocks (`impl X {`, not `impl Trait for X`) are spread over
+//!   more than [`MAX_IMPL_FILES`] files, tests included: a type that every section
+//!   extends with another block has seams without a contract.
 //!
 //! A file depends on another when it names it (`use crate::x`, `crate::x::y`,
 //! `super::x`, or a bare `x::` in `lib.rs`; `crate::Name` that is no module goes
 //! through the root, `lib`), and when it calls a method another file adds to a type
-//! defined elsewhere: `impl Validator<'_> { fn oidc }` in `oidc.rs` makes every
+//! defined elsewhere: `impl Validator<'_> { fn oidc }` in `oidc.rs` would make every
 //! `.oidc(` an edge to `oidc.rs`. Such calls need no `use`, so counting imports alone
-//! would miss them. Comments, string and char literals and `#[cfg(test)]` items are
-//! left out first.
+//! would miss them (a free function called as `oidc::oidc(v, …)` is a plain use).
+//! Comments, string and char literals and `#[cfg(test)]` items are left out first.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Longest production source file, in lines.
 const MAX_LINES: usize = 500;
+/// Most files one type's own (inherent) `impl` blocks may be spread over.
+const MAX_IMPL_FILES: usize = 2;
 /// The model layer: what the sections' checks build on.
 const MODEL_LAYER: [&str; 6] = ["errors", "env", "values", "raw", "model", "validator"];
 
@@ -35,6 +40,14 @@ fn is_ident(c: char) -> bool {
 /// Every production file of `src/` (the crate is flat): `(module, text)`, `lib` for
 /// the root.
 fn production_files() -> Vec<(String, String)> {
+    source_files()
+        .into_iter()
+        .filter(|(module, _)| !is_test_file(&format!("{module}.rs")))
+        .collect()
+}
+
+/// Every file of `src/`, tests included: `(module, text)`.
+fn source_files() -> Vec<(String, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
@@ -43,7 +56,7 @@ fn production_files() -> Vec<(String, String)> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if let (Some(module), false) = (name.strip_suffix(".rs"), is_test_file(&name)) {
+        if let Some(module) = name.strip_suffix(".rs") {
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             out.push((module.to_string(), text));
         }
@@ -55,6 +68,12 @@ fn production_files() -> Vec<(String, String)> {
 /// The code with comments removed, string and char literals emptied and
 /// `#[cfg(test)]` items (an inline test module, a test-only import) dropped.
 fn code_of(text: &str) -> String {
+    read_code(text, true)
+}
+
+/// The code with comments removed and string and char literals emptied; with
+/// `drop_tests`, `#[cfg(test)]` items dropped too.
+fn read_code(text: &str, drop_tests: bool) -> String {
     let c: Vec<char> = text.chars().collect();
     let at = |i: usize| c.get(i).copied().unwrap_or('\0');
     let mut out = String::with_capacity(text.len());
@@ -87,7 +106,7 @@ fn code_of(text: &str) -> String {
             // A char literal ('x', '\'', '\u{7f}'); a lifetime ('a) has no closing quote.
             i = text_index(&c, if at(i + 1) == '\\' { i + 3 } else { i + 2 }, "'") + 1;
             out.push_str("' '");
-        } else if starts_at(&c, i, "#[cfg(test)]") {
+        } else if drop_tests && starts_at(&c, i, "#[cfg(test)]") {
             // The item ends at its first `;`, or with the block its first `{` opens.
             let mut j = i;
             while j < c.len() && c[j] != ';' && c[j] != '{' {
@@ -166,6 +185,74 @@ fn first_segments(rest: &str) -> Vec<&str> {
     names
 }
 
+/// Every `impl` item of `code`: `(type, trait impl?, index of its `{`)`. The type is
+/// the last segment of its path (`SiteConfig` for `impl crate::model::SiteConfig {`,
+/// `Secret` for `impl fmt::Debug for Secret {`).
+fn impl_blocks(code: &str) -> Vec<(String, bool, usize)> {
+    let mut out = Vec::new();
+    for at in after_token(code, "impl") {
+        // Only an item: `impl` opens its line (`x: impl Fn()` is no block).
+        let line = &code[code[..at].rfind('\n').map_or(0, |n| n + 1)..at];
+        let Some(open) = code[at..].find('{').map(|o| at + o) else {
+            continue;
+        };
+        if line.trim() != "impl" {
+            continue;
+        }
+        let header = code[at..open].trim_start();
+        let header = match header.strip_prefix('<') {
+            Some(generics) => &generics[angle_end(generics)..],
+            None => header,
+        };
+        // `impl Trait for Type`: the type follows `for`.
+        let words: Vec<&str> = header.split_whitespace().collect();
+        let for_at = words.iter().position(|w| *w == "for");
+        let is_trait_impl = for_at.is_some();
+        let path = for_at
+            .map_or(words.first(), |k| words.get(k + 1))
+            .copied()
+            .unwrap_or("");
+        let path = &path[..path.find('<').unwrap_or(path.len())];
+        let ty = ident(path.rsplit("::").next().unwrap_or(path)).to_string();
+        out.push((ty, is_trait_impl, open));
+    }
+    out
+}
+
+/// The index just after the `>` closing generics that opened just before `s`
+/// (`'a, T: Into<String>> X<T>` gives the index of ` X<T>`); `->` is no bracket.
+fn angle_end(s: &str) -> usize {
+    let mut depth = 1;
+    let mut prev = ' ';
+    for (i, ch) in s.char_indices() {
+        match ch {
+            '<' => depth += 1,
+            '>' if prev != '-' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        prev = ch;
+    }
+    s.len()
+}
+
+/// For every type, the files holding its own (inherent) `impl` blocks.
+fn inherent_impl_files(files: &[(String, String)]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, code) in files {
+        for (ty, is_trait_impl, _) in impl_blocks(code) {
+            if !is_trait_impl {
+                out.entry(ty).or_default().insert(module.clone());
+            }
+        }
+    }
+    out
+}
+
 /// `(type, method, file)` for every method a file adds to a type another file
 /// defines (trait impls are called through their trait and add none).
 fn extension_methods(files: &[(String, String)]) -> Vec<(String, String, String)> {
@@ -179,20 +266,8 @@ fn extension_methods(files: &[(String, String)]) -> Vec<(String, String, String)
     }
     let mut out = Vec::new();
     for (module, code) in files {
-        for at in after_token(code, "impl") {
-            // Only an item: `impl` opens its line (`x: impl Fn()` is no block).
-            let line = &code[code[..at].rfind('\n').map_or(0, |n| n + 1)..at];
-            let Some(open) = code[at..].find('{').map(|o| at + o) else {
-                continue;
-            };
-            let header = code[at..open].trim_start();
-            let header = match header.strip_prefix('<') {
-                Some(generic) => &generic[generic.find('>').map_or(0, |g| g + 1)..],
-                None => header,
-            };
-            let ty = ident(header.trim_start()).to_string();
-            let is_trait_impl = header.split_whitespace().any(|w| w == "for");
-            if line.trim() != "impl" || is_trait_impl || home.get(&ty) == Some(module) {
+        for (ty, is_trait_impl, open) in impl_blocks(code) {
+            if is_trait_impl || home.get(&ty) == Some(module) {
                 continue;
             }
             let chars: Vec<char> = code[open..].chars().collect();
@@ -331,6 +406,59 @@ fn no_production_file_is_over_the_line_limit() {
         .map(|(module, lines)| format!("{module}.rs: {lines} lines"))
         .collect();
     assert!(long.is_empty(), "over {MAX_LINES} lines: {}", long.join(", "));
+}
+
+#[test]
+fn no_type_has_its_own_impls_in_more_than_two_files() {
+    let files: Vec<(String, String)> = source_files()
+        .into_iter()
+        .map(|(m, text)| (m, read_code(&text, false)))
+        .collect();
+    let spread: Vec<String> = inherent_impl_files(&files)
+        .into_iter()
+        .filter(|(_, in_files)| in_files.len() > MAX_IMPL_FILES)
+        .map(|(ty, in_files)| {
+            let names: Vec<String> = in_files.iter().map(|m| format!("{m}.rs")).collect();
+            format!("  {ty}: {}", names.join(", "))
+        })
+        .collect();
+    assert!(
+        spread.is_empty(),
+        "own impl blocks in more than {MAX_IMPL_FILES} files (turn a section's methods into functions \
+         of its module that take the value):\n{}",
+        spread.join("\n")
+    );
+}
+
+#[test]
+fn the_reader_finds_inherent_impls_but_not_trait_impls_or_impl_types() {
+    let code = "impl<'a> Validator<'a> {\n}\nimpl<T: Into<Vec<u8>>, F: Fn() -> T> Holder<T, F> {}\n\
+                impl crate::model::SiteConfig {}\nimpl fmt::Display for Secret {}\n\
+                fn f(x: impl Fn()) {}\nimpl<'a> Validator<'a>\nwhere\n    'a: 'static,\n{}\n";
+    let found: Vec<(String, bool)> = impl_blocks(code).into_iter().map(|(ty, t, _)| (ty, t)).collect();
+    let want = [
+        ("Validator", false),
+        ("Holder", false),
+        ("SiteConfig", false),
+        ("Secret", true),
+        ("Validator", false),
+    ];
+    assert_eq!(found, want.map(|(ty, t)| (ty.to_string(), t)));
+    let files: Vec<(String, String)> = [
+        ("validator", "pub struct Validator<'a> {}\nimpl<'a> Validator<'a> {}"),
+        ("validate", "impl Validator<'_> {}\nimpl Default for Secret {}"),
+        ("oidc", "impl Validator<'_> {\n    fn oidc(&mut self) {}\n}"),
+        ("values", "impl Secret {}\nimpl fmt::Debug for Secret {}"),
+    ]
+    .map(|(m, c)| (m.to_string(), c.to_string()))
+    .into();
+    let spread = inherent_impl_files(&files);
+    assert_eq!(spread["Validator"].len(), 3, "{spread:?}");
+    assert_eq!(
+        spread["Secret"].len(),
+        1,
+        "trait impls are not the type's own: {spread:?}"
+    );
 }
 
 #[test]
