@@ -16,7 +16,7 @@
 use super::cookies::{AuthHostCookies, Intent, BINDING_TTL};
 use super::group::{LinkedSite, SsoGroup};
 use super::tokens::{is_state, same, BrowserBinding, SsoSessionId};
-use crate::auth::AuthEvents;
+use crate::events::AuthEvents;
 use crate::rate_limit::{Endpoint, RateLimiter};
 use crate::reply::{wants_json, Reply};
 use crate::request_parts::query_param;
@@ -190,7 +190,7 @@ impl AuthHost {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "adopt token not read: store unavailable");
-                return crate::auth::store_unavailable(wants_json(&req.headers));
+                return crate::reply::store_unavailable(wants_json(&req.headers));
             }
         };
         let Some(site) = self.group.sites.get(&grant.site) else {
@@ -218,7 +218,7 @@ impl AuthHost {
         if let Some(previous) = previous.filter(|p| *p != id) {
             if let Err(e) = self.replace(&previous.key(), &id.key()).await {
                 tracing::warn!(error = %e, "the replaced SSO session could not be chained or ended");
-                return crate::auth::store_unavailable(wants_json(&req.headers));
+                return crate::reply::store_unavailable(wants_json(&req.headers));
             }
         }
         tracing::info!(site = %grant.site, "SSO session adopted by the auth host");
