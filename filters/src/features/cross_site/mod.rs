@@ -238,3 +238,6 @@ impl Feature for CrossSite {
         Some(("sso", serde_json::json!({ "linked_sites": sites })))
     }
 }
+
+#[cfg(test)]
+mod revalidate_tests;
