@@ -2,6 +2,8 @@
 //! or handed on as, an id of the same namespace.
 //!
 //! - `oidc:<issuer>`: the subject an IdP names (a site without a provisioning hook);
+//! - `oidc:<issuer>#<name>`: `<name>:<subject>`, the ids a named IdP of
+//!   `[[sites.idps]]` gives on a site without a hook;
 //! - `customer_login:<client_id>/<store_hash>`: the customer id a merchant's
 //!   customer-login JWT names;
 //! - `hook:<url>`: the shop customer a provisioning hook maps a sign-in to.
@@ -19,6 +21,13 @@ pub fn oidc(issuer: &str) -> String {
     format!("oidc:{issuer}")
 }
 
+/// The namespace of the ids a named IdP of `[[sites.idps]]` gives on a site without a
+/// hook: `<name>:<subject>` (the name says which organisation's IdP), so they are
+/// not the subjects of the same IdP configured as a site's single `[sites.oidc]`.
+pub fn named_idp(name: &str, issuer: &str) -> String {
+    format!("oidc:{issuer}#{name}")
+}
+
 /// The namespace of the ids a customer-login JWT of `client_id` / `store_hash` names.
 pub fn customer_login(client_id: &str, store_hash: &str) -> String {
     format!("customer_login:{client_id}/{store_hash}")
@@ -28,7 +37,12 @@ pub fn customer_login(client_id: &str, store_hash: &str) -> String {
 /// secret in its query: only its host and path are shown).
 pub fn describe(namespace: &str) -> String {
     if let Some(issuer) = namespace.strip_prefix("oidc:") {
-        return format!("subjects of the IdP {issuer}");
+        return match issuer.split_once('#') {
+            Some((issuer, name)) => {
+                format!("ids \"{name}:<subject>\" of the IdP {issuer} ([[sites.idps]] name {name})")
+            }
+            None => format!("subjects of the IdP {issuer}"),
+        };
     }
     if let Some(rest) = namespace.strip_prefix("customer_login:") {
         return format!("customer-login ids of {rest} (client_id/store_hash)");
@@ -61,7 +75,10 @@ impl SiteConfig {
             None => self
                 .identity_providers()
                 .iter()
-                .map(|(_, o)| oidc(o.issuer.as_str()))
+                .map(|(name, o)| match name {
+                    Some(name) => named_idp(name, o.issuer.as_str()),
+                    None => oidc(o.issuer.as_str()),
+                })
                 .collect(),
         };
         let mut all: Vec<String> = idps

@@ -172,3 +172,19 @@ fn ids_of_two_merchants_or_two_idps_never_meet_under_one_id() {
         "{err}"
     );
 }
+
+#[test]
+fn a_named_idps_ids_are_not_the_same_idps_subjects() {
+    // `[[sites.idps]]` without a hook gives ids `acme:<subject>`; the same IdP as a
+    // site's single `[sites.oidc]` gives `<subject>`: an attacker whose subject is
+    // `acme:alice` would be the victim `acme:alice` on the other shop.
+    let named =
+        "[[sites.idps]]\nname = \"acme\"\nissuer = \"http://127.0.0.1:9\"\nclient_id = \"c\"\nclient_secret = \"s\"\n";
+    let err = group(named, IDP).err().unwrap_or_default();
+    assert!(
+        err.contains("sites[0].sso.mode") && err.contains("sites[1].sso.mode"),
+        "{err}"
+    );
+    assert!(err.contains("acme"), "{err}");
+    assert!(group(named, named).is_ok(), "one named IdP on both");
+}

@@ -42,6 +42,8 @@ pub struct GroupOptions<'a> {
     pub server: &'a str,
     /// Extra `[sessions]` keys (e.g. `max_pending_logins`; memory only).
     pub sessions: &'a str,
+    /// Extra keys of every site's `[sites.oidc]` (e.g. `revalidate_interval`).
+    pub oidc: &'a str,
     /// Extra environment for the IdP (e.g. `ACCESS_TOKEN_TTL`).
     pub idp_env: &'a [(&'a str, &'a str)],
     /// Extra TOML appended to one site's table: (site name, TOML); `{origin}` becomes
@@ -112,7 +114,7 @@ impl Group {
                 config = config.sessions(options.sessions);
             }
             for (name, mode, scope) in SITES {
-                let mut site = site_toml(name, mode, scope, port, &origin.addr(), &idp.issuer());
+                let mut site = site_toml(name, mode, scope, port, &origin.addr(), &idp.issuer(), options.oidc);
                 for (_, extra) in options.site_extra.iter().filter(|(s, _)| *s == name) {
                     site.push_str(&extra.replace("{origin}", &origin.addr()));
                     site.push('\n');
@@ -180,11 +182,11 @@ impl Group {
 }
 
 /// One site of the group: `/account` needs login, `/api` is an API route.
-fn site_toml(name: &str, mode: &str, scope: &str, port: u16, origin: &str, issuer: &str) -> String {
+fn site_toml(name: &str, mode: &str, scope: &str, port: u16, origin: &str, issuer: &str, oidc: &str) -> String {
     format!(
         "name = \"{name}\"\nhosts = [\"{name}.localhost\"]\nupstreams = [\"{origin}\"]\n\
          public_url = \"http://{name}.localhost:{port}\"\n\
-         [sites.oidc]\nissuer = \"{issuer}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n\
+         [sites.oidc]\nissuer = \"{issuer}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n{oidc}\n\
          [sites.sso]\nmode = \"{mode}\"\nlogout_scope = \"{scope}\"\n\
          [[sites.routes]]\nprefix = \"/account\"\naccess = \"login\"\n\
          [[sites.routes]]\nprefix = \"/api\"\naccess = \"api\"\n"

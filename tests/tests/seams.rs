@@ -167,6 +167,54 @@ async fn a_refused_refresh_signs_the_shopper_out_everywhere_on_two_replicas() ->
     a_refused_refresh_ends_the_group(true).await
 }
 
+/// The shopper never comes back to shop-a, whose session holds the IdP grant: the
+/// session shop-b made from it follows the grant all the same (shop-b refreshes it,
+/// being a client of the same IdP), so a revoked account ends there too, and no other
+/// shop signs it in by one-time token.
+async fn a_revoked_grant_reaches_sites_the_holder_never_visits(redis: bool) -> Result<()> {
+    let mut group = Group::start(GroupOptions {
+        redis,
+        idp_env: &[("ACCESS_TOKEN_TTL", "4")],
+        oidc: "revalidate_interval = \"2s\"",
+        ..GroupOptions::default()
+    })?;
+    let shopper = Shopper::new(&HOSTS)?;
+    signed_in_on_a_and_b(&group, &shopper, "tess").await?;
+    group.restart_idp()?;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // Only shop-b is used from now on.
+    let b = shopper.page(&group.url_b("shop-b", "/account")).await?;
+    assert_eq!(b.status(), 303, "shop-b's session ended with the revoked grant");
+    assert!(
+        anonymous_within(&shopper, &group.url("shop-a", "/_sso/session"), Duration::from_secs(2)).await?,
+        "and shop-a's, which held it"
+    );
+    let c = shopper
+        .walk_until(
+            shopper.page(&group.url("shop-c", "/_sso/login")).await?,
+            "nobody",
+            |u| u.port() == Some(group.idp.port),
+        )
+        .await?;
+    assert_eq!(
+        c.url.port(),
+        Some(group.idp.port),
+        "no one-click sign-in: {:?}",
+        c.visited
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_revoked_grant_reaches_sites_the_holder_never_visits_in_memory() -> Result<()> {
+    a_revoked_grant_reaches_sites_the_holder_never_visits(false).await
+}
+
+#[tokio::test]
+async fn a_revoked_grant_reaches_sites_the_holder_never_visits_on_two_replicas() -> Result<()> {
+    a_revoked_grant_reaches_sites_the_holder_never_visits(true).await
+}
+
 // ---------------------------------------------------------------- 3. minting floods
 
 async fn minting_floods_evict_nobody(redis: bool) -> Result<()> {

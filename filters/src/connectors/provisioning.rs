@@ -122,7 +122,7 @@ impl Provisioner {
     /// The shop's customer for `who`: from the cache when a fresh answer is there,
     /// else from the hook (and then cached).
     pub async fn provision(&self, who: &HookRequest<'_>) -> Result<Provisioned, ProvisionError> {
-        let key = cache_key(who.site, who.issuer, who.subject);
+        let key = cache_key(self.url.as_str(), who.site, who.issuer, who.subject);
         if let Some(hit) = self.cached(&key).await {
             return Ok(hit);
         }
@@ -211,8 +211,11 @@ fn without_url(e: &reqwest::Error) -> String {
 }
 
 /// Where a subject's answer is cached: SHA-256 of site, issuer and subject.
-fn cache_key(site: &str, issuer: &str, subject: &str) -> String {
-    crate::store::hashed_key(&[site, issuer, subject])
+/// Where an answer is cached: per hook (a reload that points the site at another
+/// back office, with its own numbering, must not reuse the old one's answers), site,
+/// issuer and subject.
+fn cache_key(hook: &str, site: &str, issuer: &str, subject: &str) -> String {
+    crate::store::hashed_key(&[hook, site, issuer, subject])
 }
 
 /// The fields of an answer this gateway reads. A field given twice is refused (serde
@@ -322,11 +325,16 @@ mod tests {
 
     #[test]
     fn cache_keys_keep_site_issuer_and_subject_apart() {
-        assert_ne!(cache_key("a", "b", "c"), cache_key("ab", "", "c"));
+        assert_ne!(cache_key("h", "a", "b", "c"), cache_key("h", "ab", "", "c"));
         assert_ne!(
-            cache_key("s", "https://idp-1", "u"),
-            cache_key("s", "https://idp-2", "u")
+            cache_key("h", "s", "https://idp-1", "u"),
+            cache_key("h", "s", "https://idp-2", "u")
         );
-        assert_eq!(cache_key("s", "i", "u"), cache_key("s", "i", "u"));
+        assert_ne!(
+            cache_key("http://old/hook", "s", "i", "u"),
+            cache_key("http://new/hook", "s", "i", "u"),
+            "another hook, another numbering"
+        );
+        assert_eq!(cache_key("h", "s", "i", "u"), cache_key("h", "s", "i", "u"));
     }
 }

@@ -148,16 +148,20 @@ impl AuthHost {
     ) -> Option<String> {
         let id = find_cookie(&req.headers, &self.cookies.session_name).and_then(SsoSessionId::parse)?;
         let handle = id.key();
-        let limited = self
-            .rate_limits
-            .check(Endpoint::Link, client)
-            .and_then(|()| self.rate_limits.check_session(Endpoint::Link, &handle));
-        if limited.is_err() {
-            self.events.rate_limited(AUTH_HOST_LABEL, Endpoint::Link.as_str());
-            tracing::debug!(site, "one-time token not minted: rate limited");
-            return None;
-        }
         let found = self.group.get(&handle).await;
+        if matches!(found, Ok(Some(_))) {
+            // Counted only for a live SSO session: made-up cookies cost the store a
+            // read, never a shared address its budget.
+            let limited = self
+                .rate_limits
+                .check(Endpoint::Link, client)
+                .and_then(|()| self.rate_limits.check_session(Endpoint::Link, &handle));
+            if limited.is_err() {
+                self.events.rate_limited(AUTH_HOST_LABEL, Endpoint::Link.as_str());
+                tracing::debug!(site, "one-time token not minted: rate limited");
+                return None;
+            }
+        }
         match found {
             Ok(Some(_)) => match self.group.mint_ott(site, &handle, state).await {
                 Ok(token) => {

@@ -30,16 +30,35 @@ impl SsoGroup {
             }
         }
         for (kind, key) in lines {
-            match self.stores.sets.add(kind, &key, handle, ttl, MAX_INDEXED).await {
+            let sets = &self.stores.sets;
+            let added = match sets.add(kind, &key, handle, ttl, MAX_INDEXED).await {
+                // Full: the SSO sessions that ended since are taken off, then again.
+                Ok(false) => match self.prune(kind, &key).await {
+                    Ok(()) => sets.add(kind, &key, handle, ttl, MAX_INDEXED).await,
+                    Err(e) => Err(e),
+                },
+                other => other,
+            };
+            match added {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!(
                     site,
                     index = kind,
-                    "SSO session index full; this SSO session is not indexed"
+                    "SSO session index full of live SSO sessions; this SSO session is not indexed"
                 ),
                 Err(e) => tracing::warn!(site, index = kind, error = %e, "SSO session index not written"),
             }
         }
+    }
+
+    /// Takes the SSO sessions that have ended (or expired) off one index line.
+    async fn prune(&self, kind: &str, key: &str) -> Result<(), StoreError> {
+        for handle in self.stores.sets.members(kind, key).await? {
+            if self.get(&handle).await?.is_none() {
+                self.stores.sets.remove(kind, key, &handle).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Ends the SSO sessions (and every session linked to them) that an IdP's

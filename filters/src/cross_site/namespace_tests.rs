@@ -66,13 +66,13 @@ fn an_idp_subject_reaches_only_a_site_of_the_same_idp() {
     let g = group(&here);
     let sso = signed_in_on_a(LoginMethod::Oidc, Some("http://127.0.0.1:9001/"));
     assert_eq!(
-        g.namespace_for(site(&here, "shop-b"), &sso),
+        g.namespace_for(site(&here, "shop-b"), g.id_namespace(&sso)),
         Ok("oidc:http://127.0.0.1:9001/".to_string())
     );
     // Another replica already moved shop-b to IdP 2: IdP 1's "1001" is not its "1001".
     let moved = config(IDP_2, IDP_2);
     assert_eq!(
-        g.namespace_for(site(&moved, "shop-b"), &sso),
+        g.namespace_for(site(&moved, "shop-b"), g.id_namespace(&sso)),
         Err(OttError::OtherNamespace)
     );
 }
@@ -83,17 +83,17 @@ fn a_merchant_apps_customer_id_reaches_only_the_same_store() {
     let g = group(&here);
     let sso = signed_in_on_a(LoginMethod::CustomerLogin, None);
     assert_eq!(
-        g.namespace_for(site(&here, "shop-b"), &sso),
+        g.namespace_for(site(&here, "shop-b"), g.id_namespace(&sso)),
         Ok("customer_login:app-a/aaa".to_string())
     );
     let other_store = config(APP_B, APP_B);
     assert_eq!(
-        g.namespace_for(site(&other_store, "shop-b"), &sso),
+        g.namespace_for(site(&other_store, "shop-b"), g.id_namespace(&sso)),
         Err(OttError::OtherNamespace)
     );
     // Nor an IdP site, nor an SSO session whose origin this replica does not know.
     assert_eq!(
-        g.namespace_for(site(&config(IDP_1, IDP_1), "shop-b"), &sso),
+        g.namespace_for(site(&config(IDP_1, IDP_1), "shop-b"), g.id_namespace(&sso)),
         Err(OttError::OtherNamespace)
     );
     let unknown = SsoSession {
@@ -101,7 +101,7 @@ fn a_merchant_apps_customer_id_reaches_only_the_same_store() {
         ..sso
     };
     assert_eq!(
-        g.namespace_for(site(&here, "shop-b"), &unknown),
+        g.namespace_for(site(&here, "shop-b"), g.id_namespace(&unknown)),
         Err(OttError::OtherNamespace)
     );
 }
@@ -116,7 +116,7 @@ fn a_hooked_origins_shop_id_is_of_the_hooks_namespace() {
     // A site without a hook that knows only IdP 1's subjects must not take a shop id.
     let plain = config(IDP_1, IDP_1);
     assert_eq!(
-        g.namespace_for(site(&plain, "shop-b"), &sso),
+        g.namespace_for(site(&plain, "shop-b"), g.id_namespace(&sso)),
         Err(OttError::OtherNamespace)
     );
 }

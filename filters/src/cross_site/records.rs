@@ -75,6 +75,17 @@ impl SsoSession {
     }
 }
 
+/// Where an SSO session's sign-in came from, kept beside its record
+/// (`sso-source:<handle>`): the customer namespace of its id as it was at the sign-in
+/// (a reload or another replica's configuration cannot change what the id means),
+/// and the site session that holds the IdP grant (refresh token) it follows, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoSource {
+    pub namespace: String,
+    /// The site and the handle (`Sid`, encoded) of the session holding the grant.
+    pub holder: Option<(String, String)>,
+}
+
 /// What a one-time token grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OttGrant {

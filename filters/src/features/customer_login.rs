@@ -48,6 +48,7 @@ impl CustomerLogin {
     async fn sign_in(
         &self,
         site: &SitePipeline,
+        r: &SiteRequest<'_>,
         token: &str,
         identity: Option<&Identity>,
         client: Option<IpAddr>,
@@ -83,7 +84,10 @@ impl CustomerLogin {
             tracing::info!(site = %core.site.name, customer = %login.customer_id, "signed out by a customer-login token");
             core.events
                 .login(&core.site.name, LoginMethod::CustomerLogin.as_str(), "logout");
-            return super::logout::sign_out(site, identity, false, false).await;
+            // A link another site's page set off ends only this site's session, as a
+            // `/logout` would (logout CSRF must not end the whole group).
+            let from_elsewhere = crate::navigation::from_another_site(&r.req.headers);
+            return super::logout::sign_out(site, identity, false, from_elsewhere).await;
         }
         let landing = login
             .redirect_to
@@ -160,7 +164,7 @@ impl Feature for CustomerLogin {
         if let Some(limited) = site.core.over_limit(Endpoint::Callback, r.client, r.json) {
             return limited;
         }
-        self.sign_in(site, token, r.identity, r.client).await
+        self.sign_in(site, r, token, r.identity, r.client).await
     }
 }
 

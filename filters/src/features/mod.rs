@@ -126,6 +126,8 @@ pub struct SignIn {
     pub expires_at: u64,
     /// The SSO session it is linked to, if any.
     pub sso: Option<String>,
+    /// The session holds an IdP grant (a refresh token) that the IdP may revoke.
+    pub holds_grant: bool,
 }
 
 /// What a feature adds to a sign-in that was just stored.

@@ -211,14 +211,16 @@ impl OidcLogin {
         // The session remembers its IdP: refresh and logout go to it and no other.
         let login = crate::sessions::LoginSource {
             idp: done.idp.clone(),
-            issuer: done.idp.is_some().then(|| done.issuer.clone()),
+            // Always: a reload that puts another IdP behind the site must not be
+            // sent this session's refresh token.
+            issuer: Some(done.issuer.clone()),
             // A back-channel logout naming this IdP session ends this session.
             idp_session: done.idp_session.clone(),
             // A hook's customer id, or the IdP's subject.
-            namespace: core
-                .site
-                .hook_namespace()
-                .unwrap_or_else(|| sso_config::namespaces::oidc(&done.issuer)),
+            namespace: core.site.hook_namespace().unwrap_or_else(|| match &done.idp {
+                Some(name) => sso_config::namespaces::named_idp(name, &done.issuer),
+                None => sso_config::namespaces::oidc(&done.issuer),
+            }),
             ..crate::sessions::LoginSource::oidc(subject.clone())
         };
         let idp = login.idp.clone().unwrap_or_default();

@@ -112,6 +112,7 @@ impl SitePipeline {
             data.expires_at,
             data.sso.clone(),
         );
+        let holds_grant = data.refresh.token().is_some();
         let id = self.core.stores.sessions.create(data).await?;
         let signed_in = SignIn {
             sid: Sid::of(&id),
@@ -119,6 +120,7 @@ impl SitePipeline {
             customer_id,
             expires_at,
             sso,
+            holds_grant,
         };
         let note = self.announce_sign_in(&signed_in).await;
         Ok(NewSession {

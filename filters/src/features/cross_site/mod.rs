@@ -13,9 +13,16 @@ pub mod link;
 pub mod redeem;
 
 use super::{Feature, GatewayPath, SignIn, SignInNote, SitePipeline, SiteRequest};
-use crate::auth::{Identity, SiteAuth};
+use crate::auth::{Identity, SiteAuth, Via};
+use crate::secret::Sid;
+use std::time::Duration;
+
+/// How long past its refresh an IdP grant held on another site, which this site
+/// cannot refresh itself, still counts as good (its holder refreshes on its site's
+/// next request).
+pub const GRANT_GRACE: Duration = Duration::from_secs(60);
 use crate::cross_site::cookies::CHECKED_TTL;
-use crate::cross_site::records::SsoSession;
+use crate::cross_site::records::{SsoSession, SsoSource};
 use crate::cross_site::SsoGroup;
 use crate::navigation::is_navigation;
 use crate::reply::Reply;
@@ -42,6 +49,53 @@ impl CrossSite {
             group,
             config: site.sso,
         })
+    }
+
+    /// Whether the IdP grant SSO session `handle` follows is still good: the site
+    /// session that holds it lives and is not overdue for its refresh. A holder due
+    /// for its refresh is refreshed here when this site is a client of the same IdP
+    /// (the holder's own refresh, under its lock: a refusal revokes everything derived
+    /// from it); otherwise it may be overdue by [`GRANT_GRACE`] at most. An SSO session
+    /// without a grant (a customer-login sign-in, an IdP without refresh tokens, one
+    /// started before this was recorded) follows nothing.
+    pub async fn grant_live(&self, site: &SitePipeline, handle: &str) -> Result<bool, StoreError> {
+        let Some((origin, holder)) = self.group.source(handle).await?.and_then(|s| s.holder) else {
+            return Ok(true);
+        };
+        let Some(sid) = Sid::parse(&holder) else {
+            return Ok(false);
+        };
+        // Gone: signed out on its site, idled out, evicted, or revoked.
+        let Some(session) = site.core.stores.sessions.fresh(&sid).await? else {
+            return Ok(false);
+        };
+        let now = now_secs();
+        if !session.refresh.is_due(now) {
+            return Ok(true);
+        }
+        let overdue_by = now.saturating_sub(session.refresh.due_at());
+        if self.same_client(site, &origin, &session) {
+            let holder = Identity {
+                session,
+                sid,
+                via: Via::Cookie,
+            };
+            return Ok(site.refresh_if_due(holder).await.is_some());
+        }
+        Ok(overdue_by <= GRANT_GRACE.as_secs())
+    }
+
+    /// True when this site is a client of the IdP that signed `session` in on
+    /// `origin`, with the same `client_id`: its refresh token is good here.
+    fn same_client(&self, site: &SitePipeline, origin: &str, session: &SessionData) -> bool {
+        let (Some(ours), Some(theirs)) = (site.core.idps.of_session(session), self.group.sites.get(origin)) else {
+            return false;
+        };
+        let c = &ours.flow.provider.config;
+        theirs
+            .idp_clients
+            .iter()
+            .any(|(issuer, client)| *issuer == c.issuer.as_str() && *client == c.client_id)
     }
 
     /// The SSO session handle of `identity`.
@@ -132,6 +186,13 @@ impl Feature for CrossSite {
         let (Some(handle), false) = (s.sso.as_deref(), s.login.method == LoginMethod::Ott) else {
             return;
         };
+        let source = SsoSource {
+            namespace: s.login.namespace.clone(),
+            holder: s.holds_grant.then(|| (site.core.site.name.clone(), s.sid.encode())),
+        };
+        if let Err(e) = self.group.set_source(handle, &source).await {
+            tracing::warn!(site = %site.core.site.name, error = %e, "where the SSO session came from was not recorded");
+        }
         match self.group.link(handle, &site.core.site.name, &s.sid).await {
             Ok(true) => note.through_auth_host = true,
             Ok(false) => {}
@@ -204,19 +265,24 @@ impl Feature for CrossSite {
         if !refresh.claim() {
             return Some(identity);
         }
-        match self.group.get(handle).await {
-            Ok(Some(_)) => {
+        let alive = match self.group.get(handle).await {
+            Ok(Some(_)) => self.grant_live(site, handle).await,
+            Ok(None) => Ok(false),
+            Err(e) => Err(e),
+        };
+        match alive {
+            Ok(true) => {
                 refresh.retry_in(refresh.revalidate_secs());
                 Some(identity)
             }
-            Ok(None) => {
+            Ok(false) => {
                 refresh.release();
                 if let Err(e) = core.stores.sessions.remove(&identity.sid).await {
                     tracing::warn!(site = %core.site.name, error = %e, "session of an ended SSO session not removed");
                 }
                 core.events
                     .login(&core.site.name, LoginMethod::Ott.as_str(), "sso_session_ended");
-                tracing::info!(site = %core.site.name, "the SSO session this session came from has ended; session ended");
+                tracing::info!(site = %core.site.name, "the SSO session this session came from, or the IdP grant it follows, has ended; session ended");
                 None
             }
             Err(e) => {

@@ -61,7 +61,14 @@ pub async fn redeem(
                 return store_unavailable(false);
             }
         };
-        let (customer, namespace) = match customer_of(site, group, &sso).await {
+        // The IdP grant the SSO session follows must still be good (revoked, gone or
+        // long overdue: no sign-in without the IdP).
+        match cross_site.grant_live(site, &grant.handle).await {
+            Ok(true) => {}
+            Ok(false) => return failed("sso_grant_ended"),
+            Err(_) => return store_unavailable(false),
+        }
+        let (customer, namespace) = match customer_of(site, group, &grant.handle, &sso).await {
             Ok(found) => found,
             Err(code) => return failed(code),
         };
@@ -102,6 +109,7 @@ pub async fn redeem(
             customer_id: customer_id.clone(),
             expires_at,
             sso: Some(grant.handle.clone()),
+            holds_grant: false,
         };
         site.announce_sign_in(&signed_in).await;
         group.index(&grant.handle, &sso, &core.site.name, &customer_id).await;
@@ -124,12 +132,17 @@ pub async fn redeem(
 async fn customer_of(
     site: &SitePipeline,
     group: &SsoGroup,
+    handle: &str,
     sso: &SsoSession,
 ) -> Result<(crate::identity::Customer, String), &'static str> {
     let core = &site.core;
     let mut customer = sso.customer();
     let Some(hook) = core.site.hook_namespace() else {
-        return match group.namespace_for(&core.site, sso) {
+        let recorded = match group.namespace_of(handle, sso).await {
+            Ok(recorded) => recorded,
+            Err(_) => return Err("store_unavailable"),
+        };
+        return match group.namespace_for(&core.site, recorded) {
             Ok(namespace) => Ok((customer, namespace)),
             Err(e) => {
                 tracing::warn!(site = %core.site.name, origin = %sso.origin_site, "one-time token refused: the SSO session's customer id is of another customer namespace");
