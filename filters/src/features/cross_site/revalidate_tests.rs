@@ -84,7 +84,7 @@ async fn a_session_made_from_a_one_time_token_ends_with_its_sso_session() {
     let sid = Sid::of(&id);
     let identity = |session| Identity {
         session,
-        sid: sid.clone(),
+        sid,
         via: Via::Cookie,
     };
     let live = stores.sessions.get(&sid).await.expect("read").expect("live");
