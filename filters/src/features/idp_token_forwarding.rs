@@ -54,6 +54,13 @@ impl Feature for IdpTokenForwarding {
         "idp_token_forwarding"
     }
 
+    fn roles(&self) -> super::Roles {
+        super::Roles {
+            upstream: true,
+            ..super::Roles::default()
+        }
+    }
+
     fn upstream(&self, site: &SitePipeline, r: &SiteRequest<'_>, edits: &mut UpstreamEdits) -> Result<(), Reply> {
         if !r.route.forwards_idp_token {
             return Ok(());

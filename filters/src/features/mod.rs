@@ -130,6 +130,15 @@ pub struct SignIn {
     pub holds_grant: bool,
 }
 
+/// The per-request roles of a feature (see [`Feature::roles`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Roles {
+    /// It implements [`Feature::wants_gate`] / [`Feature::gate`].
+    pub gate: bool,
+    /// It implements [`Feature::upstream`].
+    pub upstream: bool,
+}
+
 /// What a feature adds to a sign-in that was just stored.
 #[derive(Debug, Default)]
 pub struct SignInNote {
@@ -160,6 +169,12 @@ pub trait Feature: Send + Sync {
     /// Answers a request on one of its paths.
     async fn answer(&self, _site: &SitePipeline, _r: &SiteRequest<'_>) -> Reply {
         Reply::error(404, "not_found", "There is nothing here.", false)
+    }
+
+    /// What the feature takes part in on every request: the registry asks once, so
+    /// the request path only visits the features that gate or edit upstream requests.
+    fn roles(&self) -> Roles {
+        Roles::default()
     }
 
     /// True when [`Feature::gate`] has something to decide for `r` (cheap, no I/O).

@@ -24,6 +24,13 @@ impl Feature for OriginCredentials {
         "origin_credentials"
     }
 
+    fn roles(&self) -> super::Roles {
+        super::Roles {
+            upstream: true,
+            ..super::Roles::default()
+        }
+    }
+
     fn upstream(&self, site: &SitePipeline, r: &SiteRequest<'_>, edits: &mut UpstreamEdits) -> Result<(), Reply> {
         let bearer_used = r.identity.is_some_and(|i| i.via.is_bearer());
         let strip = Self::gateway_credentials(&site.core, &r.req.headers, bearer_used);

@@ -50,14 +50,22 @@ impl SitePipeline {
     pub fn body_limit(&self, req: &http::request::Parts) -> Option<usize> {
         let path = req.uri.path();
         let under = self.under_prefix(path);
-        self.features
-            .for_path(path, under)?
-            .body_limit(req, under.unwrap_or_default())
+        let owner = under.is_some() || self.features.has_paths_elsewhere();
+        match owner {
+            true => self
+                .features
+                .for_path(path, under)?
+                .body_limit(req, under.unwrap_or_default()),
+            false => None,
+        }
     }
 
     /// The gateway-owned paths: the feature that declared the path answers; any other
     /// path under `sso_prefix` is a 404; everything else continues.
     pub async fn endpoints(&self, r: &SiteRequest<'_>) -> Flow<Reply> {
+        if r.under_prefix.is_none() && !self.features.has_paths_elsewhere() {
+            return Flow::Continue;
+        }
         match self.features.for_path(r.path, r.under_prefix) {
             Some(feature) => Flow::Respond(feature.answer(self, r).await),
             None if r.under_prefix.is_some() => {
@@ -70,7 +78,7 @@ impl SitePipeline {
     /// The features' gates, in order, for a request no endpoint answered: the first
     /// that answers ends the request.
     pub async fn gate(&self, r: &SiteRequest<'_>) -> Flow<Reply> {
-        for feature in self.features.iter() {
+        for feature in self.features.gating() {
             if feature.wants_gate(self, r) {
                 if let Flow::Respond(reply) = feature.gate(self, r).await {
                     return Flow::Respond(reply);
@@ -84,7 +92,7 @@ impl SitePipeline {
     /// instead of proxying.
     pub fn upstream(&self, r: &SiteRequest<'_>) -> Result<UpstreamEdits, Reply> {
         let mut edits = UpstreamEdits::default();
-        for feature in self.features.iter() {
+        for feature in self.features.editing() {
             feature.upstream(self, r, &mut edits)?;
         }
         Ok(edits)

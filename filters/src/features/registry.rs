@@ -14,6 +14,9 @@ pub struct Features {
     /// `(path, index in list)` for paths under `sso_prefix`, and for others.
     under_prefix: Vec<(&'static str, usize)>,
     elsewhere: Vec<(GatewayPath, usize)>,
+    /// The features that gate requests, and those that edit upstream requests, in order.
+    gating: Vec<Arc<dyn Feature>>,
+    editing: Vec<Arc<dyn Feature>>,
     pub provisioning: Option<Arc<super::provisioning::Provisioning>>,
     pub cross_site: Option<Arc<super::cross_site::CrossSite>>,
     pub customer_login: Option<Arc<super::customer_login::CustomerLogin>>,
@@ -57,10 +60,14 @@ impl Features {
                 }
             }
         }
+        let gating = list.iter().filter(|f| f.roles().gate).cloned().collect();
+        let editing = list.iter().filter(|f| f.roles().upstream).cloned().collect();
         Ok(Features {
             list,
             under_prefix,
             elsewhere,
+            gating,
+            editing,
             provisioning,
             cross_site,
             customer_login,
@@ -70,6 +77,22 @@ impl Features {
     /// Every feature, in order.
     pub fn iter(&self) -> impl Iterator<Item = &dyn Feature> {
         self.list.iter().map(|f| &**f)
+    }
+
+    /// True when some feature answers paths outside `sso_prefix` (callbacks, the
+    /// customer-login path).
+    pub fn has_paths_elsewhere(&self) -> bool {
+        !self.elsewhere.is_empty()
+    }
+
+    /// The features that gate requests, in order.
+    pub fn gating(&self) -> impl Iterator<Item = &dyn Feature> {
+        self.gating.iter().map(|f| &**f)
+    }
+
+    /// The features that edit upstream requests, in order.
+    pub fn editing(&self) -> impl Iterator<Item = &dyn Feature> {
+        self.editing.iter().map(|f| &**f)
     }
 
     /// The names of the features, in order (for logs and tests).

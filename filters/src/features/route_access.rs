@@ -31,6 +31,13 @@ impl Feature for RouteAccess {
         "route_access"
     }
 
+    fn roles(&self) -> super::Roles {
+        super::Roles {
+            gate: true,
+            ..super::Roles::default()
+        }
+    }
+
     fn wants_gate(&self, _site: &SitePipeline, r: &SiteRequest<'_>) -> bool {
         r.route.access != Access::Public && r.identity.is_none()
     }

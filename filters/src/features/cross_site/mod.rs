@@ -117,6 +117,13 @@ impl Feature for CrossSite {
         "cross_site"
     }
 
+    fn roles(&self) -> super::Roles {
+        super::Roles {
+            gate: true,
+            ..super::Roles::default()
+        }
+    }
+
     fn paths(&self) -> Vec<GatewayPath> {
         vec![GatewayPath::UnderPrefix("/ott")]
     }
