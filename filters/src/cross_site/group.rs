@@ -2,7 +2,7 @@
 //! site's session, end everything linked, small shared data, and the single-use
 //! grants (one-time tokens, adopt tokens, pending adoptions).
 
-use super::records::{self, AdoptGrant, OttGrant, SsoSession, SsoSource};
+use super::records::{self, AdoptGrant, OttGrant, SsoSession};
 use super::tokens::{OneTimeToken, SsoSessionId};
 use crate::secret::Sid;
 use crate::sessions::now_secs;
@@ -23,7 +23,7 @@ const PENDING: &str = "sso-pending";
 /// The one outstanding one-time token of an (SSO session, site): the key of its grant.
 const OTT_CURRENT: &str = "sso-ott-current";
 /// Where an SSO session's sign-in came from ([`records::SsoSource`]).
-const SOURCE: &str = "sso-source";
+pub(super) const SOURCE: &str = "sso-source";
 /// The link member kind that chains another SSO session (`"=sso <handle>"`): site
 /// names are letters, digits, `-` and `_`, so it never reads as a site.
 const CHAINED: &str = "=sso";
@@ -66,7 +66,7 @@ pub struct SsoGroup {
     /// Every customer namespace the linked sites' own sign-ins yield.
     pub namespaces: Vec<String>,
     pub(super) stores: Stores,
-    seal: Seal,
+    pub(super) seal: Seal,
 }
 
 /// Why a one-time token was not honoured (a metric label each).
@@ -147,58 +147,6 @@ impl SsoGroup {
         })
     }
 
-    /// Records where SSO session `handle`'s sign-in came from.
-    pub async fn set_source(&self, handle: &str, source: &SsoSource) -> Result<(), StoreError> {
-        let sealed = records::seal(&self.seal, &Self::context(SOURCE, handle), source)?;
-        self.stores
-            .records
-            .put(SOURCE, handle, sealed, self.config.session_ttl)
-            .await
-    }
-
-    /// Where SSO session `handle`'s sign-in came from; `None` for one started before
-    /// it was kept (or whose record could not be written).
-    pub async fn source(&self, handle: &str) -> Result<Option<SsoSource>, StoreError> {
-        let Some(sealed) = self.stores.records.get(SOURCE, handle).await? else {
-            return Ok(None);
-        };
-        Ok(records::open(&self.seal, &Self::context(SOURCE, handle), &sealed).ok())
-    }
-
-    /// The namespace of an SSO session's customer id, as recorded at its sign-in; for
-    /// one started before that was recorded, as its origin site's configuration says
-    /// (`None` when the origin site is no longer linked).
-    pub async fn namespace_of(&self, handle: &str, sso: &SsoSession) -> Result<Option<String>, StoreError> {
-        match self.source(handle).await? {
-            Some(source) if !source.namespace.is_empty() => Ok(Some(source.namespace)),
-            _ => Ok(self.id_namespace(sso)),
-        }
-    }
-
-    /// The namespace of an SSO session's customer id by its origin site's current
-    /// configuration. `None` when the origin site is no longer linked.
-    pub fn id_namespace(&self, sso: &SsoSession) -> Option<String> {
-        let origin = self.sites.get(&sso.origin_site)?;
-        match crate::sessions::LoginMethod::from_u8(sso.method)? {
-            crate::sessions::LoginMethod::CustomerLogin => origin.customer_login.clone(),
-            crate::sessions::LoginMethod::Oidc => match &origin.hook {
-                Some(hook) => Some(hook.clone()),
-                None => sso.issuer.as_deref().map(sso_config::namespaces::oidc),
-            },
-            crate::sessions::LoginMethod::Ott => None,
-        }
-    }
-
-    /// The namespace under which `site`, which has no provisioning hook, may take an
-    /// SSO session's customer id of `namespace` ([`Self::namespace_of`]) as its own; [`OttError::OtherNamespace`] when the
-    /// id would mean another customer there (or its namespace is not known).
-    pub fn namespace_for(&self, site: &sso_config::SiteConfig, namespace: Option<String>) -> Result<String, OttError> {
-        match namespace {
-            Some(namespace) if site.accepts(&namespace, &self.namespaces) => Ok(namespace),
-            _ => Err(OttError::OtherNamespace),
-        }
-    }
-
     /// An absolute URL on the auth host.
     pub fn auth_url(&self, path_and_query: &str) -> String {
         format!(
@@ -208,7 +156,7 @@ impl SsoGroup {
         )
     }
 
-    fn context(kind: &str, key: &str) -> String {
+    pub(super) fn context(kind: &str, key: &str) -> String {
         format!("{kind}:{key}")
     }
 

@@ -12,7 +12,8 @@
 //! - [`tokens`]: the secrets (SSO cookie, one-time token, browser binding).
 //! - [`records`]: what is stored, sealed.
 //! - [`group`]: the store operations on SSO sessions.
-//! - [`indexes`]: finding them when a sign-in ends from outside the browser.
+//! - [`provenance`]: where an SSO session's sign-in came from, and finding it when a
+//!   sign-in ends from outside the browser.
 //! - [`auth_host`]: the auth host's endpoints.
 //! - [`data`]: the shared document of `/_sso/sso-data`.
 //!
@@ -25,7 +26,7 @@ pub mod auth_host;
 pub mod cookies;
 pub mod data;
 pub mod group;
-pub mod indexes;
+pub mod provenance;
 pub mod records;
 pub mod tokens;
 

@@ -70,15 +70,7 @@ impl CustomerLogin {
         {
             Ok(true) => {}
             Ok(false) => return failed(core, CustomerLoginError::Replayed),
-            Err(e) => {
-                tracing::warn!(site = %core.site.name, error = %e, "customer login refused: store unavailable");
-                core.events.login(
-                    &core.site.name,
-                    LoginMethod::CustomerLogin.as_str(),
-                    "store_unavailable",
-                );
-                return store_unavailable(false);
-            }
+            Err(e) => return store_down(core, &e),
         }
         if login.redirect_to.as_deref() == Some(config.logout_redirect.as_str()) {
             tracing::info!(site = %core.site.name, customer = %login.customer_id, "signed out by a customer-login token");
@@ -119,15 +111,7 @@ impl CustomerLogin {
                 };
                 next.header("set-cookie", new.cookie)
             }
-            Err(e) => {
-                tracing::warn!(site = %core.site.name, error = %e, "customer login refused: store unavailable");
-                core.events.login(
-                    &core.site.name,
-                    LoginMethod::CustomerLogin.as_str(),
-                    "store_unavailable",
-                );
-                store_unavailable(false)
-            }
+            Err(e) => store_down(core, &e),
         }
     }
 
@@ -177,6 +161,17 @@ fn failed(core: &SiteAuth, e: CustomerLoginError) -> Reply {
     // `?`: the error may quote parts of the token, which anyone can write.
     tracing::info!(site = %core.site.name, reason = e.code(), error = ?e, "customer login refused");
     Reply::redirect(303, format!("{}/login?sso_error={}", core.site.sso_prefix, e.code()))
+}
+
+/// The 503 of a sign-in the store could not record: counted and logged.
+fn store_down(core: &SiteAuth, e: &crate::store::StoreError) -> Reply {
+    tracing::warn!(site = %core.site.name, error = %e, "customer login refused: store unavailable");
+    core.events.login(
+        &core.site.name,
+        LoginMethod::CustomerLogin.as_str(),
+        "store_unavailable",
+    );
+    store_unavailable(false)
 }
 
 /// The page of `<sso_prefix>/login?sso_error=<code>`: what went wrong and a link to

@@ -1,9 +1,12 @@
-//! Where the group's SSO sessions are found when a sign-in must end from outside
-//! the browser: by the IdP session and subject they came from (back-channel logout)
-//! and by a site and the customer id a session there has (the admin API).
+//! Where an SSO session's sign-in came from, and where it is found: the source
+//! record beside it (the customer namespace of its id as it was at the sign-in, and
+//! the session holding the IdP grant it follows), and the indexes that find it when a
+//! sign-in must end from outside the browser: by the IdP session and subject it came
+//! from (back-channel logout) and by a site and the customer id a session there has
+//! (the admin API).
 
-use super::group::SsoGroup;
-use super::records::SsoSession;
+use super::group::{OttError, SsoGroup, SOURCE};
+use super::records::{self, SsoSession, SsoSource};
 use crate::store::StoreError;
 
 /// SSO sessions by the IdP session (`sid`) and by the IdP subject they came from.
@@ -15,6 +18,58 @@ const BY_CUSTOMER: &str = "sso-by-customer";
 const MAX_INDEXED: usize = 64;
 
 impl SsoGroup {
+    /// Records where SSO session `handle`'s sign-in came from.
+    pub async fn set_source(&self, handle: &str, source: &SsoSource) -> Result<(), StoreError> {
+        let sealed = records::seal(&self.seal, &Self::context(SOURCE, handle), source)?;
+        self.stores
+            .records
+            .put(SOURCE, handle, sealed, self.config.session_ttl)
+            .await
+    }
+
+    /// Where SSO session `handle`'s sign-in came from; `None` for one started before
+    /// it was kept (or whose record could not be written).
+    pub async fn source(&self, handle: &str) -> Result<Option<SsoSource>, StoreError> {
+        let Some(sealed) = self.stores.records.get(SOURCE, handle).await? else {
+            return Ok(None);
+        };
+        Ok(records::open(&self.seal, &Self::context(SOURCE, handle), &sealed).ok())
+    }
+
+    /// The namespace of an SSO session's customer id, as recorded at its sign-in; for
+    /// one started before that was recorded, as its origin site's configuration says
+    /// (`None` when the origin site is no longer linked).
+    pub async fn namespace_of(&self, handle: &str, sso: &SsoSession) -> Result<Option<String>, StoreError> {
+        match self.source(handle).await? {
+            Some(source) if !source.namespace.is_empty() => Ok(Some(source.namespace)),
+            _ => Ok(self.id_namespace(sso)),
+        }
+    }
+
+    /// The namespace of an SSO session's customer id by its origin site's current
+    /// configuration. `None` when the origin site is no longer linked.
+    pub fn id_namespace(&self, sso: &SsoSession) -> Option<String> {
+        let origin = self.sites.get(&sso.origin_site)?;
+        match crate::sessions::LoginMethod::from_u8(sso.method)? {
+            crate::sessions::LoginMethod::CustomerLogin => origin.customer_login.clone(),
+            crate::sessions::LoginMethod::Oidc => match &origin.hook {
+                Some(hook) => Some(hook.clone()),
+                None => sso.issuer.as_deref().map(sso_config::namespaces::oidc),
+            },
+            crate::sessions::LoginMethod::Ott => None,
+        }
+    }
+
+    /// The namespace under which `site`, which has no provisioning hook, may take an
+    /// SSO session's customer id of `namespace` ([`Self::namespace_of`]) as its own; [`OttError::OtherNamespace`] when the
+    /// id would mean another customer there (or its namespace is not known).
+    pub fn namespace_for(&self, site: &sso_config::SiteConfig, namespace: Option<String>) -> Result<String, OttError> {
+        match namespace {
+            Some(namespace) if site.accepts(&namespace, &self.namespaces) => Ok(namespace),
+            _ => Err(OttError::OtherNamespace),
+        }
+    }
+
     /// Records where SSO session `handle` can be found when its sign-in must end from
     /// outside the browser: by the IdP session and subject it came from (back-channel
     /// logout) and by `site` and the customer id a session there has (the admin API).
