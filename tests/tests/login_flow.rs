@@ -76,6 +76,13 @@ async fn a_shopper_signs_in_and_the_origin_gets_a_verified_identity() {
     assert_eq!(session["customer"]["id"], "alice");
     assert_eq!(session["customer"]["email"], "alice@example.com");
     assert!(session["expires_at"].as_str().is_some_and(|s| s.ends_with('Z')));
+    // How and when the shopper authenticated: the IdP's `auth_time`, kept with the session.
+    assert_eq!(session["method"], "oidc");
+    let auth_time = session["auth_time"].as_str().unwrap_or_default().to_string();
+    assert!(
+        auth_time.ends_with('Z') && auth_time <= session["expires_at"].as_str().unwrap_or_default().to_string(),
+        "{session}"
+    );
     assert!(!session.to_string().contains("id_token"));
 
     // A logged-in request with a spoofed identity reaches the origin with the real one.

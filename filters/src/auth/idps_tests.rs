@@ -57,10 +57,7 @@ fn session(method: LoginMethod, idp: Option<&str>) -> SessionData {
     .with_login(LoginSource {
         method,
         idp: idp.map(str::to_string),
-        subject: "alice".into(),
-        issuer: None,
-        idp_session: None,
-        namespace: String::new(),
+        ..LoginSource::oidc("alice")
     })
 }
 

@@ -58,6 +58,10 @@ impl SsoSession {
             issuer: self.issuer.clone(),
             idp_session: self.idp_session.clone(),
             namespace: String::new(),
+            // The shopper authenticated when the SSO session started.
+            auth_time: self.created_at,
+            acr: None,
+            amr: Vec::new(),
         }
     }
 
@@ -84,6 +88,9 @@ pub struct SsoSource {
     pub namespace: String,
     /// The site and the handle (`Sid`, encoded) of the session holding the grant.
     pub holder: Option<(String, String)>,
+    /// The `acr` and `amr` the IdP stated at the sign-in.
+    pub acr: Option<String>,
+    pub amr: Vec<String>,
 }
 
 /// What a one-time token grants.

@@ -98,6 +98,10 @@ impl CustomerLogin {
             issuer: None,
             idp_session: None,
             namespace: sso_config::namespaces::customer_login(&config.client_id, &config.store_hash),
+            // The merchant's website signed the customer in just now (`iat`).
+            auth_time: now_secs(),
+            acr: None,
+            amr: Vec::new(),
         };
         core.end_previous(identity).await;
         match site.sign_in(core.new_session_data(customer, source)).await {

@@ -221,6 +221,9 @@ impl OidcLogin {
                 Some(name) => sso_config::namespaces::named_idp(name, &done.issuer),
                 None => sso_config::namespaces::oidc(&done.issuer),
             }),
+            auth_time: done.auth_time.unwrap_or_else(crate::sessions::now_secs),
+            acr: done.acr.clone(),
+            amr: done.amr.clone(),
             ..crate::sessions::LoginSource::oidc(subject.clone())
         };
         let idp = login.idp.clone().unwrap_or_default();

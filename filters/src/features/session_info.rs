@@ -54,11 +54,20 @@ impl Feature for SessionInfo {
 /// `{"authenticated", "customer", "expires_at"}` and what the features add.
 async fn session_json(site: &SitePipeline, identity: Option<&Identity>) -> Reply {
     let mut value = match identity {
-        Some(i) => serde_json::json!({
-            "authenticated": true,
-            "customer": i.customer(),
-            "expires_at": crate::sessions::rfc3339(i.session.expires_at),
-        }),
+        Some(i) => {
+            let login = &i.session.login;
+            let auth_time = match login.auth_time {
+                0 => i.session.created_at,
+                t => t,
+            };
+            serde_json::json!({
+                "authenticated": true,
+                "customer": i.customer(),
+                "expires_at": crate::sessions::rfc3339(i.session.expires_at),
+                "auth_time": crate::sessions::rfc3339(auth_time),
+                "method": login.method.as_str(),
+            })
+        }
         None => serde_json::json!({ "authenticated": false, "customer": null, "expires_at": null }),
     };
     for feature in site.features.iter() {

@@ -193,6 +193,12 @@ impl LoginFlow {
             idp_session: payload_claim(&id_token.to_string(), "sid")
                 .as_ref()
                 .and_then(super::backchannel::usable_session_id),
+            auth_time: claims.auth_time().map(|t| u64::try_from(t.timestamp()).unwrap_or(0)),
+            acr: claims.auth_context_ref().and_then(|a| stated(a.as_str())),
+            amr: claims
+                .auth_method_refs()
+                .map(|all| all.iter().filter_map(|m| stated(m.as_str())).take(16).collect())
+                .unwrap_or_default(),
         })
     }
 
@@ -413,6 +419,12 @@ impl CallbackParams {
 
 /// The email to keep from an ID token or userinfo: only one the IdP says is verified
 /// (`email_verified: true`), unless the site does not require that.
+/// A short IdP-stated value (`acr`, an `amr` entry) as kept: at most 128 characters,
+/// none of them a control character; anything else is not kept.
+fn stated(value: &str) -> Option<String> {
+    (value.len() <= 128 && !value.chars().any(char::is_control)).then(|| value.to_string())
+}
+
 fn verified_email(
     email: Option<&openidconnect::EndUserEmail>,
     verified: Option<bool>,

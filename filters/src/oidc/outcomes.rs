@@ -141,6 +141,11 @@ pub struct LoginDone {
     /// The IdP's session (`sid` of the ID token), when it said: a back-channel logout
     /// token naming it ends the session.
     pub idp_session: Option<String>,
+    /// When the shopper authenticated at the IdP (`auth_time`), when it said.
+    pub auth_time: Option<u64>,
+    /// The authentication context class (`acr`) and methods (`amr`) the IdP stated.
+    pub acr: Option<String>,
+    pub amr: Vec<String>,
 }
 
 /// A successful refresh: the rotated refresh token, if the IdP rotates, and the new

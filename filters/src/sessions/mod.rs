@@ -213,6 +213,13 @@ pub struct LoginSource {
     /// the IdP's, the merchant app's, or the provisioning hook's. Empty for a record
     /// written before it was kept.
     pub namespace: String,
+    /// When the shopper authenticated (Unix seconds): the IdP's `auth_time`, the
+    /// moment of a customer-login JWT, the first sign-in of an SSO session; 0 when
+    /// not known (the session's creation stands in for it).
+    pub auth_time: u64,
+    /// The authentication context class (`acr`) and methods (`amr`) the IdP stated.
+    pub acr: Option<String>,
+    pub amr: Vec<String>,
 }
 
 /// The ways a shopper can be signed in.
@@ -265,6 +272,9 @@ impl LoginSource {
             issuer: None,
             idp_session: None,
             namespace: String::new(),
+            auth_time: 0,
+            acr: None,
+            amr: Vec::new(),
         }
     }
 

@@ -146,6 +146,9 @@ struct SessionRecordV3 {
 struct SessionRecordV4 {
     v3: SessionRecordV3,
     namespace: String,
+    auth_time: u64,
+    acr: Option<String>,
+    amr: Vec<String>,
 }
 
 /// The stored form of a session.
@@ -182,6 +185,9 @@ pub fn encode(data: &SessionData) -> Result<Vec<u8>, StoreError> {
     let record = SessionRecordV4 {
         v3,
         namespace: data.login.namespace.clone(),
+        auth_time: data.login.auth_time,
+        acr: data.login.acr.clone(),
+        amr: data.login.amr.clone(),
     };
     postcard::to_extend(&record, vec![VERSION]).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -206,6 +212,9 @@ pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, Stor
             issuer: r.issuer,
             idp_session,
             namespace,
+            auth_time: 0,
+            acr: None,
+            amr: Vec::new(),
         };
         let access = r.access_token.map(|t| (Secret::new(t), r.access_expires));
         Ok::<_, StoreError>((r.v1, login, access))
@@ -228,6 +237,12 @@ pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, Stor
         4 => {
             let r: SessionRecordV4 = postcard::from_bytes(body).map_err(corrupt)?;
             let (v1, login, access) = v2(r.v3.v2, r.v3.idp_session, r.namespace)?;
+            let login = LoginSource {
+                auth_time: r.auth_time,
+                acr: r.acr,
+                amr: r.amr,
+                ..login
+            };
             (v1, login, access, r.v3.sso)
         }
         other => return Err(StoreError::Corrupt(format!("record version {other}"))),
@@ -307,6 +322,9 @@ mod tests {
                 issuer: Some("https://login.acme.example".into()),
                 idp_session: Some("idp-sid-1".into()),
                 namespace: "oidc:https://login.acme.example".into(),
+                auth_time: 1_700_000_000,
+                acr: Some("mfa".into()),
+                amr: vec!["pwd".into(), "otp".into()],
             })
             .linked_to(Some("sso-handle".into()));
         data.refresh.set_access(Some((Secret::new("at-1"), 1234)));
@@ -344,8 +362,10 @@ mod tests {
     fn a_version_3_record_still_reads_with_no_namespace() {
         let data = session().with_login(LoginSource::oidc("c-1").in_namespace("oidc:https://idp.example"));
         let mut bytes = encode(&data).expect("encodes");
+        // Version 4 adds the namespace (a length byte and the text), then `auth_time`
+        // (0), `acr` (None) and `amr` (empty): one byte each.
         let namespace_len = "oidc:https://idp.example".len();
-        bytes.truncate(bytes.len() - namespace_len - 1);
+        bytes.truncate(bytes.len() - namespace_len - 1 - 3);
         bytes[0] = 3;
         let back = decode(&bytes, None).expect("decodes");
         assert_eq!(back.login.namespace, "");
@@ -356,9 +376,12 @@ mod tests {
     fn a_version_2_record_still_reads() {
         let data = session();
         let mut bytes = encode(&data).expect("encodes");
-        // A version 4 record without its namespace (empty: one length byte) and the two
-        // optional fields of version 3 is a version 2 body.
-        assert_eq!(bytes.pop(), Some(0), "namespace: empty");
+        // A version 4 record without its namespace (empty: one length byte), its
+        // `auth_time`, `acr` and `amr`, and the two optional fields of version 3 is a
+        // version 2 body.
+        for field in ["amr: empty", "acr: None", "auth_time: 0", "namespace: empty"] {
+            assert_eq!(bytes.pop(), Some(0), "{field}");
+        }
         assert_eq!(bytes.pop(), Some(0), "sso: None");
         assert_eq!(bytes.pop(), Some(0), "idp_session: None");
         bytes[0] = 2;

@@ -196,6 +196,8 @@ impl Feature for CrossSite {
         let source = SsoSource {
             namespace: s.login.namespace.clone(),
             holder: s.holds_grant.then(|| (site.core.site.name.clone(), s.sid.encode())),
+            acr: s.login.acr.clone(),
+            amr: s.login.amr.clone(),
         };
         if let Err(e) = self.group.set_source(handle, &source).await {
             tracing::warn!(site = %site.core.site.name, error = %e, "where the SSO session came from was not recorded");

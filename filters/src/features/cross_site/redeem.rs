@@ -74,8 +74,15 @@ pub async fn redeem(
         };
         core.end_previous(identity).await;
         let customer_id = customer.id.clone();
+        // How the shopper authenticated, as the first sign-in recorded it.
+        let stated = group.source(&grant.handle).await.ok().flatten();
+        let login = crate::sessions::LoginSource {
+            acr: stated.as_ref().and_then(|s| s.acr.clone()),
+            amr: stated.map(|s| s.amr).unwrap_or_default(),
+            ..sso.login_source().in_namespace(namespace)
+        };
         let data = core
-            .new_session_data(customer, sso.login_source().in_namespace(namespace))
+            .new_session_data(customer, login)
             .linked_to(Some(grant.handle.clone()));
         let (login, expires_at) = (data.login.clone(), data.expires_at);
         let id = match core.stores.sessions.create(data).await {
