@@ -73,9 +73,11 @@ impl GatewayProxy {
             }
         };
         let route_key = target.route_key.as_deref().unwrap_or(req.uri.path());
+        let rule = site.routes.rule(route_key);
         let route = RouteFacts {
-            access: site.routes.access(route_key),
-            forwards_idp_token: site.routes.forwards_idp_access_token(route_key),
+            rule,
+            access: rule.map_or(sso_config::Access::Public, |r| r.access),
+            forwards_idp_token: rule.is_some_and(|r| r.forward_idp_access_token),
             route_key_differs: route_key != req.uri.path(),
         };
         let r = SiteRequest {

@@ -62,7 +62,10 @@ pub enum GatewayPath {
 
 /// What the route of a request says, as the pipeline read it from the route table.
 #[derive(Debug, Clone, Copy)]
-pub struct RouteFacts {
+pub struct RouteFacts<'a> {
+    /// The `[[sites.routes]]` rule the request is on, if any: a per-route feature
+    /// reads its own keys from it.
+    pub rule: Option<&'a sso_config::RouteConfig>,
     pub access: sso_config::Access,
     /// The route forwards the IdP access token (`forward_idp_access_token`).
     pub forwards_idp_token: bool,
@@ -87,7 +90,7 @@ pub struct SiteRequest<'a> {
     pub body: Option<&'a [u8]>,
     /// The caller wants JSON rather than a page.
     pub json: bool,
-    pub route: RouteFacts,
+    pub route: RouteFacts<'a>,
 }
 
 impl SiteRequest<'_> {
