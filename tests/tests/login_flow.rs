@@ -80,7 +80,7 @@ async fn a_shopper_signs_in_and_the_origin_gets_a_verified_identity() {
     assert_eq!(session["method"], "oidc");
     let auth_time = session["auth_time"].as_str().unwrap_or_default().to_string();
     assert!(
-        auth_time.ends_with('Z') && auth_time <= session["expires_at"].as_str().unwrap_or_default().to_string(),
+        auth_time.ends_with('Z') && auth_time.as_str() <= session["expires_at"].as_str().unwrap_or_default(),
         "{session}"
     );
     assert!(!session.to_string().contains("id_token"));
