@@ -119,6 +119,9 @@ pub enum AuthSetupError {
     /// A feature (the provisioning hook's HTTP client) cannot be set up.
     #[error("provisioning: {0}")]
     Connectors(String),
+    /// Two features would answer one gateway path.
+    #[error("sso_prefix: {0}")]
+    PathTaken(String),
 }
 
 impl SiteAuth {

@@ -7,6 +7,11 @@ use crate::auth::{AuthSetupError, SiteAuth};
 use sso_config::Config;
 use std::sync::Arc;
 
+/// A feature the site's configuration may ask for, as the list holds it.
+fn boxed<F: Feature + 'static>(feature: Option<F>) -> Option<Arc<dyn Feature>> {
+    feature.map(|f| Arc::new(f) as Arc<dyn Feature>)
+}
+
 /// A site's features, in the order they are asked, and the handles of those another
 /// feature's flow consults.
 pub struct Features {
@@ -19,7 +24,6 @@ pub struct Features {
     editing: Vec<Arc<dyn Feature>>,
     pub provisioning: Option<Arc<super::provisioning::Provisioning>>,
     pub cross_site: Option<Arc<super::cross_site::CrossSite>>,
-    pub customer_login: Option<Arc<super::customer_login::CustomerLogin>>,
 }
 
 impl Features {
@@ -28,32 +32,35 @@ impl Features {
         let (site, stores, events) = (&core.site, &core.stores, &core.events);
         let provisioning = super::provisioning::Provisioning::from_config(config, site, stores, events)?.map(Arc::new);
         let cross_site = super::cross_site::CrossSite::from_config(config, site, stores).map(Arc::new);
-        let customer_login = super::customer_login::CustomerLogin::from_config(site).map(Arc::new);
-        let mut list: Vec<Arc<dyn Feature>> = Vec::new();
-        // The order is the order of dispatch, gates and upstream edits.
-        list.push(Arc::new(super::oidc_login::OidcLogin::from_core(core)));
-        list.push(Arc::new(super::logout::Logout));
-        list.push(Arc::new(super::session_info::SessionInfo));
-        list.extend(customer_login.clone().map(|f| f as Arc<dyn Feature>));
-        list.extend(
-            super::platform_handoff::PlatformHandoff::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>),
-        );
-        list.extend(cross_site.clone().map(|f| f as Arc<dyn Feature>));
-        list.extend(super::sso_data::SsoData::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>));
-        list.extend(super::ecwid_profile::EcwidProfile::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>));
-        list.extend(
-            super::backchannel_logout::BackchannelLogout::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>),
-        );
-        list.push(Arc::new(super::route_access::RouteAccess));
-        list.extend(
-            super::idp_token_forwarding::IdpTokenForwarding::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>),
-        );
-        list.extend(
-            super::origin_credentials::OriginCredentials::from_config(site).map(|f| Arc::new(f) as Arc<dyn Feature>),
-        );
+        // The order is the order of dispatch, gates and upstream edits: one line each.
+        let list: Vec<Arc<dyn Feature>> = [
+            Some(Arc::new(super::oidc_login::OidcLogin::from_core(core)) as Arc<dyn Feature>),
+            Some(Arc::new(super::logout::Logout)),
+            Some(Arc::new(super::session_info::SessionInfo)),
+            boxed(super::customer_login::CustomerLogin::from_config(site)),
+            boxed(super::platform_handoff::PlatformHandoff::from_config(site)),
+            cross_site.clone().map(|f| f as Arc<dyn Feature>),
+            boxed(super::sso_data::SsoData::from_config(site)),
+            boxed(super::ecwid_profile::EcwidProfile::from_config(site)),
+            boxed(super::backchannel_logout::BackchannelLogout::from_config(site)),
+            Some(Arc::new(super::route_access::RouteAccess)),
+            boxed(super::idp_token_forwarding::IdpTokenForwarding::from_config(site)),
+            boxed(super::origin_credentials::OriginCredentials::from_config(site)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let (mut under_prefix, mut elsewhere) = (Vec::new(), Vec::new());
         for (i, feature) in list.iter().enumerate() {
             for path in feature.paths() {
+                let taken = under_prefix.iter().any(|&(p, _)| GatewayPath::UnderPrefix(p) == path)
+                    || elsewhere.iter().any(|(p, _)| *p == path);
+                if taken {
+                    return Err(AuthSetupError::PathTaken(format!(
+                        "{path:?} is answered by {} and by another feature",
+                        feature.name()
+                    )));
+                }
                 match path {
                     GatewayPath::UnderPrefix(p) => under_prefix.push((p, i)),
                     other => elsewhere.push((other, i)),
@@ -70,7 +77,6 @@ impl Features {
             editing,
             provisioning,
             cross_site,
-            customer_login,
         })
     }
 
