@@ -30,20 +30,15 @@ impl RouteTable {
         RouteTable { routes }
     }
 
-    /// The access rule for a request's route key.
     /// The rule of the route `path` is on (the longest matching prefix), if any: what
     /// every per-route feature reads its settings from.
     pub fn rule(&self, path: &str) -> Option<&RouteConfig> {
         self.routes.iter().find(|r| prefix_matches(&r.prefix, path))
     }
 
+    /// The access rule for a request's route key.
     pub fn access(&self, path: &str) -> Access {
         self.rule(path).map_or(Access::Public, |r| r.access)
-    }
-
-    /// True when the route of a request's route key forwards the IdP access token.
-    pub fn forwards_idp_access_token(&self, path: &str) -> bool {
-        self.rule(path).is_some_and(|r| r.forward_idp_access_token)
     }
 }
 

@@ -356,3 +356,27 @@ async fn a_global_logout_on_a_normal_site_ends_the_platform_login_sites_session(
 async fn a_global_logout_on_the_platform_login_site_ends_the_normal_one() -> Result<()> {
     global_logout_with_a_platform_site("shop-b", "shop-a").await
 }
+
+// ---------------------------------------------------------------- the gateway's own paths
+
+#[tokio::test]
+async fn the_gateway_prefix_written_another_way_never_reaches_the_origin() -> Result<()> {
+    let group = Group::start(GroupOptions::default())?;
+    group.ready().await?;
+    let shopper = Shopper::new(&HOSTS)?;
+    for path in [
+        "/_SSO/ott?token=secret&state=x",
+        "/_Sso/handoff?return_to=%2F",
+        "/_sso;x=1/ott?token=secret",
+    ] {
+        let r = shopper.page(&group.url("shop-a", path)).await?;
+        assert_eq!(r.status(), 404, "{path}");
+        let body = r.text().await?;
+        assert!(echo_of(&body).is_err(), "{path} reached the origin: {body}");
+    }
+    // The origin's own paths that merely start alike still reach it.
+    let r = shopper.api(&group.url("shop-a", "/_ssofoo/page")).await?;
+    assert_eq!(r.status(), 200);
+    assert!(echo_of(&r.text().await?).is_ok());
+    Ok(())
+}

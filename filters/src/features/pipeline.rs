@@ -19,6 +19,8 @@ use std::sync::Arc;
 pub struct SitePipeline {
     pub core: SiteAuth,
     pub features: Features,
+    /// `sso_prefix` followed by `/`.
+    prefix_dir: String,
 }
 
 impl SitePipeline {
@@ -34,7 +36,12 @@ impl SitePipeline {
     ) -> Result<Self, AuthSetupError> {
         let core = SiteAuth::from_config(config, site, stores, providers, events)?;
         let features = Features::from_config(config, &core)?;
-        Ok(SitePipeline { core, features })
+        let prefix_dir = format!("{}/", core.site.sso_prefix);
+        Ok(SitePipeline {
+            core,
+            features,
+            prefix_dir,
+        })
     }
 
     /// `path` after the site's `sso_prefix`, when it is under it (`""` or `/…`).
@@ -61,8 +68,13 @@ impl SitePipeline {
     }
 
     /// The gateway-owned paths: the feature that declared the path answers; any other
-    /// path under `sso_prefix` is a 404; everything else continues.
+    /// path under `sso_prefix`, or under `sso_prefix` written another way (letter case,
+    /// `;parameters`: an origin that folds them must never get a gateway URL's query,
+    /// such as a one-time token), is a 404; everything else continues.
     pub async fn endpoints(&self, r: &SiteRequest<'_>) -> Flow<Reply> {
+        if r.under_prefix.is_none() && self.is_prefix_variant(r.path) {
+            return Flow::Respond(Reply::error(404, "not_found", "There is nothing here.", r.json));
+        }
         if r.under_prefix.is_none() && !self.features.has_paths_elsewhere() {
             return Flow::Continue;
         }
@@ -73,6 +85,14 @@ impl SitePipeline {
             }
             None => Flow::Continue,
         }
+    }
+
+    /// True when `path` starts with `sso_prefix` written another way. A byte compare
+    /// first: nearly every path fails it at once.
+    fn is_prefix_variant(&self, path: &str) -> bool {
+        let prefix = self.core.site.sso_prefix.as_str();
+        path.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+            && crate::path_folding::starts_with_folded(path, &self.prefix_dir)
     }
 
     /// The features' gates, in order, for a request no endpoint answered: the first

@@ -101,11 +101,6 @@ impl Features {
         self.editing.iter().map(|f| &**f)
     }
 
-    /// The names of the features, in order (for logs and tests).
-    pub fn names(&self) -> Vec<&'static str> {
-        self.iter().map(Feature::name).collect()
-    }
-
     /// The feature that answers `path`: `under_prefix` is the path after
     /// `sso_prefix` when it is under it.
     pub fn for_path(&self, path: &str, under_prefix: Option<&str>) -> Option<&dyn Feature> {
