@@ -12,9 +12,10 @@ async fn a_scrape_after_a_full_login_passes_promtool() -> Result<()> {
     let group = Group::start(GroupOptions::default())?;
     group.ready().await?;
     group.sign_in_traffic().await?;
-    let scrape = group.a.metrics().await;
-    // Every feature the sign-ins went through is there, with bounded labels.
-    for series in [
+    // Every feature the sign-ins went through is there, with bounded labels. A request
+    // is counted in Pingora's logging phase, after its answer went out: the scrape is
+    // polled until the last request of the traffic shows (or a deadline).
+    let expected = [
         "sso_gateway_logins_total{method=\"oidc\",outcome=\"success\",site=\"shop-a\"}",
         "sso_gateway_logins_total{method=\"ott\",outcome=\"success\",site=\"shop-b\"}",
         "sso_gateway_logins_total{method=\"bearer\",outcome=\"bad_token\",site=\"shop-a\"}",
@@ -29,7 +30,16 @@ async fn a_scrape_after_a_full_login_passes_promtool() -> Result<()> {
         "sso_gateway_session_lookups_total{result=\"hit\"}",
         "sso_gateway_config_reloads_total{result=\"ok\"}",
         "sso_gateway_build_info{version=",
-    ] {
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let scrape = loop {
+        let scrape = group.a.metrics().await;
+        if expected.iter().all(|s| scrape.contains(s)) || std::time::Instant::now() > deadline {
+            break scrape;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    for series in expected {
         assert!(scrape.contains(series), "{series} missing from\n{scrape}");
     }
     assert!(!scrape.contains("olga"), "a customer in a label:\n{scrape}");

@@ -58,20 +58,27 @@ impl CrossSite {
     /// from it); otherwise it may be overdue by [`GRANT_GRACE`] at most. An SSO session
     /// without a grant (a customer-login sign-in, an IdP without refresh tokens, one
     /// started before this was recorded) follows nothing.
-    pub async fn grant_live(&self, site: &SitePipeline, handle: &str) -> Result<bool, StoreError> {
+    ///
+    /// `Some(secs)`: good, and worth checking again within `secs` (when the holder is
+    /// due next), so a derived session follows its source's cadence; `None`: ended.
+    pub async fn grant_live(&self, site: &SitePipeline, handle: &str) -> Result<Option<u64>, StoreError> {
         let Some((origin, holder)) = self.group.source(handle).await?.and_then(|s| s.holder) else {
-            return Ok(true);
+            return Ok(Some(u64::MAX));
         };
         let Some(sid) = Sid::parse(&holder) else {
-            return Ok(false);
+            return Ok(None);
         };
         // Gone: signed out on its site, idled out, evicted, or revoked.
         let Some(session) = site.core.stores.sessions.fresh(&sid).await? else {
-            return Ok(false);
+            return Ok(None);
         };
         let now = now_secs();
+        let until_due = |s: &SessionData| match s.refresh.due_at() {
+            0 => u64::MAX,
+            due => due.saturating_sub(now).max(1),
+        };
         if !session.refresh.is_due(now) {
-            return Ok(true);
+            return Ok(Some(until_due(&session)));
         }
         let overdue_by = now.saturating_sub(session.refresh.due_at());
         if self.same_client(site, &origin, &session) {
@@ -80,9 +87,10 @@ impl CrossSite {
                 sid,
                 via: Via::Cookie,
             };
-            return Ok(site.refresh_if_due(holder).await.is_some());
+            return Ok(site.refresh_if_due(holder).await.map(|h| until_due(&h.session)));
         }
-        Ok(overdue_by <= GRANT_GRACE.as_secs())
+        let left = GRANT_GRACE.as_secs().checked_sub(overdue_by);
+        Ok(left.map(|l| l.max(1)))
     }
 
     /// True when this site is a client of the IdP that signed `session` in on
@@ -276,15 +284,15 @@ impl Feature for CrossSite {
         }
         let alive = match self.group.get(handle).await {
             Ok(Some(_)) => self.grant_live(site, handle).await,
-            Ok(None) => Ok(false),
+            Ok(None) => Ok(None),
             Err(e) => Err(e),
         };
         match alive {
-            Ok(true) => {
-                refresh.retry_in(refresh.revalidate_secs());
+            Ok(Some(next)) => {
+                refresh.retry_in(next.min(refresh.revalidate_secs()));
                 Some(identity)
             }
-            Ok(false) => {
+            Ok(None) => {
                 refresh.release();
                 if let Err(e) = core.stores.sessions.remove(&identity.sid).await {
                     tracing::warn!(site = %core.site.name, error = %e, "session of an ended SSO session not removed");

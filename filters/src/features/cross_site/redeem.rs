@@ -63,11 +63,11 @@ pub async fn redeem(
         };
         // The IdP grant the SSO session follows must still be good (revoked, gone or
         // long overdue: no sign-in without the IdP).
-        match cross_site.grant_live(site, &grant.handle).await {
-            Ok(true) => {}
-            Ok(false) => return failed("sso_grant_ended"),
+        let next_check = match cross_site.grant_live(site, &grant.handle).await {
+            Ok(Some(next)) => next,
+            Ok(None) => return failed("sso_grant_ended"),
             Err(_) => return store_unavailable(false),
-        }
+        };
         let (customer, namespace) = match customer_of(site, group, &grant.handle, &sso).await {
             Ok(found) => found,
             Err(code) => return failed(code),
@@ -84,6 +84,8 @@ pub async fn redeem(
         let data = core
             .new_session_data(customer, login)
             .linked_to(Some(grant.handle.clone()));
+        // Checked again when the grant's holder is due next, if that comes first.
+        data.refresh.retry_in(next_check.min(data.refresh.revalidate_secs()));
         let (login, expires_at) = (data.login.clone(), data.expires_at);
         let id = match core.stores.sessions.create(data).await {
             Ok(id) => id,
