@@ -39,10 +39,10 @@ impl SsoGroup {
     /// The namespace of an SSO session's customer id, as recorded at its sign-in; for
     /// one started before that was recorded, as its origin site's configuration says
     /// (`None` when the origin site is no longer linked).
-    pub async fn namespace_of(&self, handle: &str, sso: &SsoSession) -> Result<Option<String>, StoreError> {
-        match self.source(handle).await? {
-            Some(source) if !source.namespace.is_empty() => Ok(Some(source.namespace)),
-            _ => Ok(self.id_namespace(sso)),
+    pub fn namespace_of(&self, source: Option<&SsoSource>, sso: &SsoSession) -> Option<String> {
+        match source {
+            Some(source) if !source.namespace.is_empty() => Some(source.namespace.clone()),
+            _ => self.id_namespace(sso),
         }
     }
 

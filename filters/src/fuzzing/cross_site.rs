@@ -12,6 +12,10 @@ use crate::cross_site::tokens::{is_state, BrowserBinding, OneTimeToken, SsoSessi
 ///   secret types, each with a 64-hex-digit store key that does not contain it.
 /// - `s`: a link state cookie value. Accepted only with a well-formed state, and a
 ///   value written from what was read reads back the same.
+/// - `r`: a record the store gives back (the SSO session, its source, a one-time
+///   token grant), sealed properly around any body: it opens only as a well-formed
+///   record of its type (never a panic, whatever the body), and what opens seals and
+///   opens again to the same value; the raw bytes, unsealed, never open.
 /// - `d`: an SSO data body. Accepted only as a JSON object of at most 4 KiB nested
 ///   at most 16 deep, whose serialisation parses back to the same document (numbers
 ///   to within a rounding of the last digit: serde_json's float parsing is not exact).
@@ -44,6 +48,7 @@ pub fn one_time_token(data: &[u8]) {
                 assert_eq!(q2, kept);
             }
         }
+        b'r' => stored_records(rest),
         b'd' => {
             if let Ok(doc) = parse_sso_data(rest) {
                 assert!(rest.len() <= crate::cross_site::group::MAX_DATA);
@@ -55,6 +60,29 @@ pub fn one_time_token(data: &[u8]) {
         }
         _ => {}
     }
+}
+
+/// The `r` mode of [`one_time_token`]: every kind of SSO record from the same bytes.
+fn stored_records(body: &[u8]) {
+    use crate::cross_site::records::{open, seal, OttGrant, SsoSession, SsoSource};
+    use crate::store::record::Seal;
+    fn check<T>(s: &Seal, body: &[u8])
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let context = "sso-fuzz:k";
+        assert!(open::<T>(s, context, body).is_err(), "unsealed bytes opened");
+        let sealed = s.seal_for(context.as_bytes(), body.to_vec());
+        if let Ok(value) = open::<T>(s, context, &sealed) {
+            let again = seal(s, context, &value).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(open::<T>(s, context, &again).ok().as_ref(), Some(&value));
+            assert!(open::<T>(s, "sso-fuzz:other", &again).is_err(), "moved to another key");
+        }
+    }
+    let s = Seal::from_secret(&sso_config::Secret::new("fuzz-cookie-secret-0123456789abcdef"));
+    check::<SsoSession>(&s, body);
+    check::<SsoSource>(&s, body);
+    check::<OttGrant>(&s, body);
 }
 
 /// Equal documents, floating-point numbers compared to a relative 1e-12.

@@ -62,7 +62,17 @@ impl CrossSite {
     /// `Some(secs)`: good, and worth checking again within `secs` (when the holder is
     /// due next), so a derived session follows its source's cadence; `None`: ended.
     pub async fn grant_live(&self, site: &SitePipeline, handle: &str) -> Result<Option<u64>, StoreError> {
-        let Some((origin, holder)) = self.group.source(handle).await?.and_then(|s| s.holder) else {
+        let source = self.group.source(handle).await?;
+        self.grant_live_of(site, source.as_ref()).await
+    }
+
+    /// [`Self::grant_live`] of an SSO session whose source record was read already.
+    pub async fn grant_live_of(
+        &self,
+        site: &SitePipeline,
+        source: Option<&SsoSource>,
+    ) -> Result<Option<u64>, StoreError> {
+        let Some((origin, holder)) = source.and_then(|s| s.holder.clone()) else {
             return Ok(Some(u64::MAX));
         };
         let Some(sid) = Sid::parse(&holder) else {

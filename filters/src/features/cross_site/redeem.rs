@@ -6,7 +6,7 @@ use crate::auth::Identity;
 use crate::connectors::provisioning::HookRequest;
 use crate::cross_site::cookies::Intent;
 use crate::cross_site::group::OttError;
-use crate::cross_site::records::SsoSession;
+use crate::cross_site::records::{SsoSession, SsoSource};
 use crate::cross_site::SsoGroup;
 use crate::features::{SignIn, SitePipeline};
 use crate::reply::{store_unavailable, Reply};
@@ -63,22 +63,24 @@ pub async fn redeem(
         };
         // The IdP grant the SSO session follows must still be good (revoked, gone or
         // long overdue: no sign-in without the IdP).
-        let next_check = match cross_site.grant_live(site, &grant.handle).await {
+        let Ok(source) = group.source(&grant.handle).await else {
+            return store_unavailable(false);
+        };
+        let next_check = match cross_site.grant_live_of(site, source.as_ref()).await {
             Ok(Some(next)) => next,
             Ok(None) => return failed("sso_grant_ended"),
             Err(_) => return store_unavailable(false),
         };
-        let (customer, namespace) = match customer_of(site, group, &grant.handle, &sso).await {
+        let (customer, namespace) = match customer_of(site, group, source.as_ref(), &sso).await {
             Ok(found) => found,
             Err(code) => return failed(code),
         };
         core.end_previous(identity).await;
         let customer_id = customer.id.clone();
         // How the shopper authenticated, as the first sign-in recorded it.
-        let stated = group.source(&grant.handle).await.ok().flatten();
         let login = crate::sessions::LoginSource {
-            acr: stated.as_ref().and_then(|s| s.acr.clone()),
-            amr: stated.map(|s| s.amr).unwrap_or_default(),
+            acr: source.as_ref().and_then(|s| s.acr.clone()),
+            amr: source.map(|s| s.amr).unwrap_or_default(),
             ..sso.login_source().in_namespace(namespace)
         };
         let data = core
@@ -141,17 +143,13 @@ pub async fn redeem(
 async fn customer_of(
     site: &SitePipeline,
     group: &SsoGroup,
-    handle: &str,
+    source: Option<&SsoSource>,
     sso: &SsoSession,
 ) -> Result<(crate::identity::Customer, String), &'static str> {
     let core = &site.core;
     let mut customer = sso.customer();
     let Some(hook) = core.site.hook_namespace() else {
-        let recorded = match group.namespace_of(handle, sso).await {
-            Ok(recorded) => recorded,
-            Err(_) => return Err("store_unavailable"),
-        };
-        return match group.namespace_for(&core.site, recorded) {
+        return match group.namespace_for(&core.site, group.namespace_of(source, sso)) {
             Ok(namespace) => Ok((customer, namespace)),
             Err(e) => {
                 tracing::warn!(site = %core.site.name, origin = %sso.origin_site, "one-time token refused: the SSO session's customer id is of another customer namespace");
