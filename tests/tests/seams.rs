@@ -381,3 +381,62 @@ async fn the_gateway_prefix_written_another_way_never_reaches_the_origin() -> Re
     assert!(echo_of(&r.text().await?).is_ok());
     Ok(())
 }
+
+// ---------------------------------------------------------------- logout links from elsewhere
+
+const MERCHANT_SECRET: &str = "merchant-website-secret-0123456789abcdef";
+/// A merchant app on a site that has an IdP too (its sign-ins mapped by the hook).
+const MERCHANT: &str = "[sites.provisioning]\nurl = \"http://{origin}/hooks/provision\"\n\
+     [sites.customer_login]\nclient_id = \"merchant-site\"\n\
+     client_secret = \"merchant-website-secret-0123456789abcdef\"\nstore_hash = \"abc123\"\n";
+
+#[tokio::test]
+async fn a_customer_login_logout_link_from_another_site_ends_only_this_sites_session() -> Result<()> {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    let group = Group::start(GroupOptions {
+        site_extra: &[("shop-a", MERCHANT), ("shop-b", MERCHANT), ("shop-c", MERCHANT)],
+        ..GroupOptions::default()
+    })?;
+    let shopper = Shopper::new(&HOSTS)?;
+    group.ready().await?;
+    shopper
+        .walk(shopper.page(&group.url("shop-a", "/account")).await?, "vic")
+        .await?;
+    let b = open(&shopper, &group.url("shop-b", "/catalog")).await?;
+    assert!(customer(&b)?.is_string(), "signed in on shop-b: {:?}", b.visited);
+    // A merchant token for the attacker's own account that "logs out", opened by the
+    // victim's browser from the attacker's page (logout CSRF through a sign-in link).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let claims = serde_json::json!({
+        "iss": "merchant-site", "iat": now, "jti": format!("csrf-{now}"),
+        "operation": "customer_login", "store_hash": "abc123", "customer_id": 666,
+        "redirect_to": "/login.php?action=logout",
+    });
+    let jwt = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(MERCHANT_SECRET.as_bytes()),
+    )?;
+    let r = shopper
+        .http
+        .get(group.url("shop-a", &format!("/login/token/{jwt}")))
+        .header("accept", "text/html")
+        .header("sec-fetch-site", "cross-site")
+        .header("sec-fetch-mode", "navigate")
+        .header("sec-fetch-dest", "document")
+        .send()
+        .await?;
+    assert_eq!(r.status(), 303);
+    assert!(
+        anonymous_within(&shopper, &group.url("shop-a", "/_sso/session"), Duration::ZERO).await?,
+        "shop-a's own session ends"
+    );
+    let s: serde_json::Value = shopper.api(&group.url("shop-b", "/_sso/session")).await?.json().await?;
+    assert_eq!(
+        s["authenticated"], true,
+        "the group's sign-in is not another site's to end: {s}"
+    );
+    Ok(())
+}
