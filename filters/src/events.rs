@@ -22,4 +22,8 @@ pub trait AuthEvents: Send + Sync {
     fn provisioning_hook(&self, _site: &str, _seconds: f64, _outcome: &'static str) {}
     /// A cross-site one-time token for `site` was `minted`, `redeemed` or `refused`.
     fn one_time_token(&self, _site: &str, _event: &'static str) {}
+    /// A request was refused with 403 by a route's policy: `reason` is the
+    /// requirement that failed (`group`, `email_domain`, `idp`, `method`, `claim`,
+    /// `cors_preflight`, ...), from a bounded set.
+    fn access_denied(&self, _site: &str, _reason: &'static str) {}
 }

@@ -37,6 +37,7 @@ pub struct Metrics {
     pub provisioning_errors: IntCounterVec,
     pub one_time_tokens: IntCounterVec,
     pub rate_limited: IntCounterVec,
+    pub access_denied: IntCounterVec,
     pub store_errors: IntCounterVec,
     /// Configuration reloads by `result`: `ok` or `refused`.
     pub config_reloads: IntCounterVec,
@@ -174,6 +175,11 @@ impl Metrics {
                 "Requests refused with 429 because a client went over its limit, by endpoint",
                 &["site", "endpoint"],
             )?,
+            access_denied: m.counter(
+                "sso_gateway_access_denied_total",
+                "Requests of signed-in customers refused with 403 by a route's policy, by the requirement that failed",
+                &["site", "reason"],
+            )?,
             store_errors: m.counter(
                 "sso_gateway_store_errors_total",
                 "Session store operations that failed (Redis unreachable or refusing), by store and operation",
@@ -246,5 +252,8 @@ impl sso_filters::events::AuthEvents for Metrics {
     }
     fn one_time_token(&self, site: &str, event: &'static str) {
         self.one_time_tokens.with_label_values(&[site, event]).inc();
+    }
+    fn access_denied(&self, site: &str, reason: &'static str) {
+        self.access_denied.with_label_values(&[site, reason]).inc();
     }
 }
