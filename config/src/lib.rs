@@ -12,6 +12,7 @@ pub mod namespaces;
 mod oidc;
 pub mod raw;
 pub mod request_safety;
+pub mod route_policy;
 mod server;
 mod sessions;
 mod site;

@@ -478,6 +478,8 @@ pub struct RouteConfig {
     /// Send the session's IdP access token upstream as `Authorization: Bearer`
     /// (only on a non-public route of a site with `[sites.oidc]`).
     pub forward_idp_access_token: bool,
+    /// Who may use the route once signed in, and how fresh their sign-in must be.
+    pub policy: crate::route_policy::RoutePolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -310,4 +310,13 @@ pub struct RawRoute {
     pub access: Option<String>,
     /// Send the IdP's access token to the origin as `Authorization: Bearer`.
     pub forward_idp_access_token: Option<bool>,
+    /// The route policy (`config::route_policy`): any of these groups, ...
+    pub require_groups: Option<Vec<String>>,
+    pub require_email_domains: Option<Vec<String>>,
+    pub require_idps: Option<Vec<String>>,
+    pub require_methods: Option<Vec<String>>,
+    pub require_claims: Option<BTreeMap<String, Vec<String>>>,
+    /// Step-up: the sign-in at most this old, at one of these `acr` levels.
+    pub max_auth_age: Option<String>,
+    pub acr_values: Option<Vec<String>>,
 }

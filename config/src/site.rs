@@ -8,7 +8,7 @@ use crate::raw::{RawIdentityHeaders, RawSite, RawToken};
 use crate::request_safety::check_canonical_path;
 use crate::validator::{unreachable_url, Validator};
 use crate::values::{check_header_name, check_path, parse_duration, parse_upstream};
-use crate::{connectors, ecwid, idp_token_forwarding, idps, oidc, request_safety, sso, tls};
+use crate::{connectors, ecwid, idp_token_forwarding, idps, oidc, request_safety, route_policy, sso, tls};
 use std::collections::HashMap;
 use std::time::Duration;
 use url::Url;
@@ -203,6 +203,10 @@ fn token(v: &mut Validator<'_>, p: &str, raw: &RawToken) -> TokenConfig {
 }
 
 fn routes(v: &mut Validator<'_>, p: &str, raw: &RawSite, has_oidc: bool, has_idp: bool) -> Vec<RouteConfig> {
+    let facts = route_policy::SiteFacts {
+        idp_names: raw.idps.iter().filter_map(|i| i.name.as_deref()).collect(),
+        has_idp,
+    };
     let mut routes: Vec<RouteConfig> = raw
         .routes
         .iter()
@@ -239,10 +243,12 @@ fn routes(v: &mut Validator<'_>, p: &str, raw: &RawSite, has_oidc: bool, has_idp
                 );
             }
             let forward_idp_access_token = idp_token_forwarding::idp_token_forwarding(v, &rp, r, access, has_idp);
+            let policy = route_policy::route_policy(v, &rp, r, access, &facts);
             Some(RouteConfig {
                 prefix,
                 access,
                 forward_idp_access_token,
+                policy,
             })
         })
         .collect();

@@ -29,6 +29,7 @@ fn main() {
             prefix: "/account".into(),
             access: sso_config::Access::Login,
             forward_idp_access_token: false,
+            policy: Default::default(),
         }],
         sso_config::PathPolicy::default(),
     );

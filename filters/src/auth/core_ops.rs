@@ -80,7 +80,19 @@ impl SiteAuth {
     /// [`MAX_FLOW_COOKIES`](crate::sessions::cookie::MAX_FLOW_COOKIES) or more, the
     /// oldest are deleted so that no more than that remain.
     pub async fn start_login_with(&self, idp: &super::idps::Idp, headers: &http::HeaderMap, return_to: &str) -> Reply {
-        match idp.flow.start(return_to.to_string()).await {
+        self.start_flow(idp, headers, return_to, None).await
+    }
+
+    /// A redirect that starts a login at `idp` returning to `return_to`, asking for
+    /// a step-up when `step_up` says so (see [`Self::start_login_with`]).
+    pub async fn start_flow(
+        &self,
+        idp: &super::idps::Idp,
+        headers: &http::HeaderMap,
+        return_to: &str,
+        step_up: Option<crate::oidc::step_up::StepUpAsk>,
+    ) -> Reply {
+        match idp.flow.start(return_to.to_string(), step_up).await {
             Ok(start) => self.cookies.evict_old_flows(headers).into_iter().fold(
                 Reply::redirect(302, start.authorize_url.to_string()).header("set-cookie", start.flow_cookie),
                 |reply, gone| reply.header("set-cookie", gone),

@@ -130,6 +130,7 @@ fn fuzz_routes(policy: PathPolicy) -> RouteTable {
         prefix: prefix.into(),
         access,
         forward_idp_access_token: false,
+        policy: Default::default(),
     };
     RouteTable::from_config(
         &[

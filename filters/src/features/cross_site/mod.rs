@@ -216,6 +216,9 @@ impl Feature for CrossSite {
             holder: s.holds_grant.then(|| (site.core.site.name.clone(), s.sid.encode())),
             acr: s.login.acr.clone(),
             amr: s.login.amr.clone(),
+            auth_time: s.login.auth_time,
+            email_verified: s.login.email_verified,
+            claims: s.login.claims.clone(),
         };
         if let Err(e) = self.group.set_source(handle, &source).await {
             tracing::warn!(site = %site.core.site.name, error = %e, "where the SSO session came from was not recorded");
