@@ -225,6 +225,9 @@ pub struct RawIdentityHeaders {
     pub name: Option<String>,
     pub groups: Option<String>,
     pub token: Option<String>,
+    pub auth_time: Option<String>,
+    pub acr: Option<String>,
+    pub login_method: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -105,6 +105,14 @@ pub(crate) fn route_policy(
         let values = list(&format!("require_claims.{claim}"), &Some(values.clone()), false);
         require_claims.push((claim.clone(), values));
     }
+    for acr in &acr_values {
+        if acr.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\') {
+            v.errors.push(
+                format!("{rp}.acr_values"),
+                format!("{acr:?} cannot hold spaces, quotes or backslashes (acr_values is a space-separated list)"),
+            );
+        }
+    }
     for domain in &require_email_domains {
         let valid = domain
             .bytes()

@@ -186,6 +186,9 @@ fn identity_headers(v: &mut Validator<'_>, p: &str, raw: &RawIdentityHeaders) ->
         name: pick("name", &raw.name, d.name),
         groups: pick("groups", &raw.groups, d.groups),
         token: pick("token", &raw.token, d.token),
+        auth_time: pick("auth_time", &raw.auth_time, d.auth_time),
+        acr: pick("acr", &raw.acr, d.acr),
+        login_method: pick("login_method", &raw.login_method, d.login_method),
     }
 }
 

@@ -128,10 +128,18 @@ impl SiteAuth {
 
     /// `(header name, value)` pairs to set on the upstream request.
     pub fn identity_headers(&self, identity: &Identity) -> Vec<(HeaderName, HeaderValue)> {
-        let [id, email, name, groups, token] = &self.header_names;
+        let [id, email, name, groups, token, auth_time, acr, method] = &self.header_names;
         let c = identity.customer();
+        let login = &identity.session.login;
         let value = |s: &str| HeaderValue::from_bytes(s.as_bytes()).ok();
-        let mut out = Vec::with_capacity(5);
+        let mut out = Vec::with_capacity(8);
+        out.push((auth_time.clone(), HeaderValue::from(identity.session.signed_in_at())));
+        out.extend(login.acr.as_deref().and_then(value).map(|v| (acr.clone(), v)));
+        let how = match identity.via.is_bearer() {
+            true => "api_token",
+            false => login.method.as_str(),
+        };
+        out.push((method.clone(), HeaderValue::from_static(how)));
         out.extend(value(&c.id).map(|v| (id.clone(), v)));
         out.extend(c.email.as_deref().and_then(value).map(|v| (email.clone(), v)));
         out.extend(c.name.as_deref().and_then(value).map(|v| (name.clone(), v)));

@@ -32,8 +32,10 @@ pub mod platform_handoff;
 pub mod provisioning;
 pub mod registry;
 pub mod route_access;
+pub mod route_requirements;
 pub mod session_info;
 pub mod sso_data;
+pub mod step_up;
 
 pub use pipeline::SitePipeline;
 pub use registry::Features;

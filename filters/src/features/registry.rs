@@ -44,6 +44,8 @@ impl Features {
             boxed(super::ecwid_profile::EcwidProfile::from_config(site)),
             boxed(super::backchannel_logout::BackchannelLogout::from_config(site)),
             Some(Arc::new(super::route_access::RouteAccess)),
+            boxed(super::route_requirements::RouteRequirements::from_config(site)),
+            boxed(super::step_up::StepUp::from_config(site)),
             boxed(super::idp_token_forwarding::IdpTokenForwarding::from_config(site)),
             boxed(super::origin_credentials::OriginCredentials::from_config(site)),
         ]

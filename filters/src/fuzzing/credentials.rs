@@ -178,6 +178,9 @@ pub fn token(data: &[u8]) {
         email: None,
         name: None,
         groups: vec![String::from_utf8_lossy(edits).into_owned()],
+        auth_time: None,
+        acr: None,
+        amr: Vec::new(),
     };
     let good = match f.tokens.signer.sign(TokenPurpose::Api, &claims) {
         Ok(token) => token,

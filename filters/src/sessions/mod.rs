@@ -330,6 +330,15 @@ impl SessionData {
         self
     }
 
+    /// When the shopper signed in (Unix seconds): the stated `auth_time`, or the
+    /// session's creation when none was recorded.
+    pub fn signed_in_at(&self) -> u64 {
+        match self.login.auth_time {
+            0 => self.created_at,
+            at => at,
+        }
+    }
+
     /// Notes a use at `now` (a store only when the second changed).
     pub fn seen(&self, now: u64) {
         if self.last_seen.load(Ordering::Relaxed) != now {

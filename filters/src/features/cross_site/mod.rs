@@ -172,7 +172,9 @@ impl Feature for CrossSite {
     /// its record (who, how, where), and the session is linked to its handle. When the
     /// store refuses, the shopper is signed in here only.
     async fn signing_in(&self, site: &SitePipeline, data: &mut SessionData) {
-        if data.login.method == LoginMethod::Ott {
+        // A one-time token's session joins its SSO session at redemption; a step-up
+        // stays in the SSO session it was part of (`data.sso` already set).
+        if data.login.method == LoginMethod::Ott || data.sso.is_some() {
             return;
         }
         let core = &site.core;
