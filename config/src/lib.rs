@@ -2,6 +2,7 @@
 //! typed model ([`model`]). Knows nothing of Pingora.
 
 pub mod connectors;
+pub mod cors;
 pub mod ecwid;
 pub mod env;
 pub mod errors;
@@ -23,7 +24,7 @@ pub mod values;
 
 pub use errors::{ConfigError, ConfigErrors};
 pub use model::*;
-pub use values::{Secret, Upstream};
+pub use values::{CorsPreflight, Secret, Upstream};
 
 use std::path::Path;
 

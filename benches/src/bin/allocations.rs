@@ -29,6 +29,7 @@ fn main() {
             prefix: "/account".into(),
             access: sso_config::Access::Login,
             forward_idp_access_token: false,
+            cors_preflight: sso_config::CorsPreflight::Origin,
         }],
         sso_config::PathPolicy::default(),
     );

@@ -130,6 +130,7 @@ fn fuzz_routes(policy: PathPolicy) -> RouteTable {
         prefix: prefix.into(),
         access,
         forward_idp_access_token: false,
+        cors_preflight: sso_config::CorsPreflight::Origin,
     };
     RouteTable::from_config(
         &[
