@@ -2,9 +2,11 @@
 //! typed model ([`model`]). Knows nothing of Pingora.
 
 pub mod connectors;
+pub mod cors;
 pub mod ecwid;
 pub mod env;
 pub mod errors;
+pub mod identity_header_names;
 pub mod idp_token_forwarding;
 pub mod idps;
 pub mod model;
@@ -24,7 +26,7 @@ pub mod values;
 
 pub use errors::{ConfigError, ConfigErrors};
 pub use model::*;
-pub use values::{Secret, Upstream};
+pub use values::{CorsPreflight, Secret, Upstream};
 
 use std::path::Path;
 

@@ -125,6 +125,9 @@ pub struct RawSite {
     pub allow_encoded_slashes: Option<bool>,
     /// Forward the gateway's own cookies and a consumed bearer token to the origin.
     pub forward_gateway_credentials: Option<bool>,
+    /// Origins whose scripts may read the gateway's own answers (CORS).
+    #[serde(default)]
+    pub cors_allow_origins: Vec<String>,
     #[serde(default)]
     pub identity_headers: RawIdentityHeaders,
     pub oidc: Option<RawOidc>,
@@ -322,4 +325,6 @@ pub struct RawRoute {
     /// Step-up: the sign-in at most this old, at one of these `acr` levels.
     pub max_auth_age: Option<String>,
     pub acr_values: Option<Vec<String>>,
+    /// What a CORS preflight on the route gets: `"origin"` or `"deny"`.
+    pub cors_preflight: Option<String>,
 }

@@ -80,8 +80,10 @@ pub(crate) fn route_policy(
         let Some(values) = raw else { return Vec::new() };
         let path = format!("{rp}.{key}");
         if values.is_empty() {
-            v.errors
-                .push(&path, "is empty, which would refuse everyone: remove the key or list values");
+            v.errors.push(
+                &path,
+                "is empty, which would refuse everyone: remove the key or list values",
+            );
         }
         let mut out = Vec::with_capacity(values.len());
         for value in values {
@@ -91,7 +93,11 @@ pub(crate) fn route_policy(
                     .push(&path, format!("{value:?} must be 1 to 256 printable characters"));
                 continue;
             }
-            out.push(if lower { value.to_ascii_lowercase() } else { value.to_string() });
+            out.push(if lower {
+                value.to_ascii_lowercase()
+            } else {
+                value.to_string()
+            });
         }
         out
     };

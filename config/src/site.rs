@@ -8,7 +8,8 @@ use crate::raw::{RawIdentityHeaders, RawSite, RawToken};
 use crate::request_safety::check_canonical_path;
 use crate::validator::{unreachable_url, Validator};
 use crate::values::{check_header_name, check_path, parse_duration, parse_upstream};
-use crate::{connectors, ecwid, idp_token_forwarding, idps, oidc, request_safety, route_policy, sso, tls};
+
+use crate::{connectors, cors, ecwid, idp_token_forwarding, idps, oidc, request_safety, route_policy, sso, tls};
 use std::collections::HashMap;
 use std::time::Duration;
 use url::Url;
@@ -105,6 +106,7 @@ pub(crate) fn site(v: &mut Validator<'_>, p: &str, raw: &RawSite) -> SiteConfig 
     let site = SiteConfig {
         paths,
         forward_gateway_credentials: raw.forward_gateway_credentials.unwrap_or(false),
+        cors_allow_origins: cors::allow_origins(v, p, raw, &public_url),
         tls,
         hsts_max_age,
         upstream_insecure_skip_verify,
@@ -252,6 +254,7 @@ fn routes(v: &mut Validator<'_>, p: &str, raw: &RawSite, has_oidc: bool, has_idp
                 access,
                 forward_idp_access_token,
                 policy,
+                cors_preflight: cors::cors_preflight(v, &rp, r, access),
             })
         })
         .collect();

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 const SCOPES: &str = "scopes = [\"openid\", \"email\", \"profile\", \"groups\"]\nrevalidate_interval = \"1s\"";
 
-const SHOP_B_POLICIES: &str = "[[sites.routes]]\nprefix = \"/wholesale\"\naccess = \"login\"\nrequire_groups = [\"wholesale\"]\n\
+const SHOP_B_POLICIES: &str =
+    "[[sites.routes]]\nprefix = \"/wholesale\"\naccess = \"login\"\nrequire_groups = [\"wholesale\"]\n\
     [[sites.routes]]\nprefix = \"/sales\"\naccess = \"login\"\nrequire_claims = { department = [\"sales\"] }\n\
     [[sites.routes]]\nprefix = \"/ops\"\naccess = \"login\"\nrequire_claims = { department = [\"ops\"] }\n";
 
@@ -45,8 +46,15 @@ async fn groups_claims_and_sign_in_time_follow_the_shopper_to_a_linked_site() ->
     let on_b = headers(&b)?;
     assert_eq!(on_b["x-customer-login-method"], "ott");
     assert_eq!(on_b["x-customer-groups"], "wholesale");
-    assert_eq!(on_b["x-customer-auth-time"], on_a["x-customer-auth-time"], "the sign-in it came from");
-    assert_eq!(open(&shopper, &group.url("shop-b", "/sales")).await?.status, 200, "claims carried");
+    assert_eq!(
+        on_b["x-customer-auth-time"], on_a["x-customer-auth-time"],
+        "the sign-in it came from"
+    );
+    assert_eq!(
+        open(&shopper, &group.url("shop-b", "/sales")).await?.status,
+        200,
+        "claims carried"
+    );
     let ops = shopper.page(&group.url("shop-b", "/ops")).await?;
     assert_eq!(ops.status(), 403, "and only the claims stated");
     Ok(())
@@ -79,7 +87,10 @@ async fn a_step_up_on_one_site_keeps_the_group_signed_in_and_one_logout_ends_all
     // find it alive, with a live grant, after the step-up replaced shop-a's session.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let still: serde_json::Value = shopper.api(&group.url("shop-b", "/_sso/session")).await?.json().await?;
-    assert_eq!(still["authenticated"], true, "the step-up on shop-a signed shop-b out: {still}");
+    assert_eq!(
+        still["authenticated"], true,
+        "the step-up on shop-a signed shop-b out: {still}"
+    );
 
     // One global logout from shop-a (the stepped-up session) still ends shop-b.
     let out = shopper.page(&group.url("shop-a", "/_sso/logout")).await?;

@@ -55,7 +55,11 @@ async fn a_route_admits_only_the_customers_its_requirements_name() {
         .and_then(|t| t.parse().ok())
         .expect("X-Customer-Auth-Time in Unix seconds");
     assert!(auth_time > 1_700_000_000);
-    assert_eq!(ann.page(&shop.url("/sales")).await.expect("page").status(), 200, "claim from userinfo");
+    assert_eq!(
+        ann.page(&shop.url("/sales")).await.expect("page").status(),
+        200,
+        "claim from userinfo"
+    );
 
     // bob is retail: a page load gets the 403 page, never a login redirect.
     let resp = bob.page(&shop.url("/wholesale/catalogue")).await.expect("page");
@@ -69,8 +73,14 @@ async fn a_route_admits_only_the_customers_its_requirements_name() {
     let resp = bob.api(&shop.url("/api/wholesale/prices")).await.expect("api");
     assert_eq!(resp.status(), 403);
     let json: serde_json::Value = resp.json().await.expect("json");
-    assert_eq!((json["error"].as_str(), json["reason"].as_str()), (Some("access_denied"), Some("group")));
-    assert_eq!(ann.api(&shop.url("/api/wholesale/prices")).await.expect("api").status(), 200);
+    assert_eq!(
+        (json["error"].as_str(), json["reason"].as_str()),
+        (Some("access_denied"), Some("group"))
+    );
+    assert_eq!(
+        ann.api(&shop.url("/api/wholesale/prices")).await.expect("api").status(),
+        200
+    );
 
     // The email domain must be the verified address's: ann is at example.com.
     assert_eq!(ann.page(&shop.url("/acme")).await.expect("page").status(), 403);
@@ -89,7 +99,10 @@ async fn a_route_admits_only_the_customers_its_requirements_name() {
     assert_eq!(resp.status(), 403);
     let json: serde_json::Value = resp.json().await.expect("json");
     assert_eq!(json["reason"], "method");
-    assert_eq!(ann.api(&shop.url("/api/browser-only/x")).await.expect("api").status(), 200);
+    assert_eq!(
+        ann.api(&shop.url("/api/browser-only/x")).await.expect("api").status(),
+        200
+    );
 
     // Anonymous visitors are handled as before: login for pages, 401 for the API.
     let anonymous = Shopper::new(&["shop"]).expect("client");
@@ -129,8 +142,12 @@ async fn a_customer_login_session_is_refused_where_only_idp_sign_ins_may_go() {
         "iss": "merchant-site", "iat": now, "jti": format!("jti-policy-{now}"),
         "operation": "customer_login", "store_hash": "abc123", "customer_id": 42, "redirect_to": "/account",
     });
-    let token = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(SECRET.as_bytes()))
-        .expect("sign");
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("sign");
     let shopper = Shopper::new(&["shop"]).expect("client");
     let resp = shopper
         .page(&shop.url(&format!("/login/token/{token}")))

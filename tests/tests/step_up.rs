@@ -113,7 +113,11 @@ async fn an_idp_that_does_not_comply_is_refused_and_the_session_is_kept() {
             assert!(landing.body.contains(code), "{mode}: {}", landing.body);
             let resp = shopper.page(&url("/account")).await.expect("page");
             assert_eq!(resp.status(), 200);
-            assert_eq!(customer_id(&resp.text().await.expect("body")), "ann", "{mode}: session kept");
+            assert_eq!(
+                customer_id(&resp.text().await.expect("body")),
+                "ann",
+                "{mode}: session kept"
+            );
         }
     };
     // A forged, old auth_time; another customer (the old session is kept: refused

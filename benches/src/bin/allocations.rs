@@ -30,6 +30,7 @@ fn main() {
             access: sso_config::Access::Login,
             forward_idp_access_token: false,
             policy: Default::default(),
+            cors_preflight: sso_config::CorsPreflight::Origin,
         }],
         sso_config::PathPolicy::default(),
     );

@@ -75,7 +75,8 @@ impl Feature for RouteRequirements {
 
 /// The 403 of a failed requirement.
 pub fn denied(reason: &'static str, json: bool) -> Reply {
-    let message = "Your account cannot open this page. If you have another account with access, sign out and sign in with it.";
+    let message =
+        "Your account cannot open this page. If you have another account with access, sign out and sign in with it.";
     if json {
         let body = serde_json::json!({ "error": "access_denied", "reason": reason, "message": message });
         return Reply::json(403, &body).header("cache-control", "no-store");
@@ -103,7 +104,9 @@ pub fn unmet(policy: &RoutePolicy, identity: &Identity) -> Option<&'static str> 
         return Some("group");
     }
     let verified = customer.email.as_deref().filter(|_| login.email_verified);
-    if !any_or_unset(&policy.require_email_domains, |d| verified.is_some_and(|e| at_domain(e, d))) {
+    if !any_or_unset(&policy.require_email_domains, |d| {
+        verified.is_some_and(|e| at_domain(e, d))
+    }) {
         return Some("email_domain");
     }
     let claims_met = policy.require_claims.iter().all(|(name, accepted)| {
@@ -157,8 +160,14 @@ mod tests {
             claims: vec![("department".into(), vec!["sales".into()])],
             ..LoginSource::oidc("c-1")
         };
-        let data = SessionData::new("shop".into(), customer, None, RefreshState::new(None, None, Duration::ZERO), 60)
-            .with_login(login);
+        let data = SessionData::new(
+            "shop".into(),
+            customer,
+            None,
+            RefreshState::new(None, None, Duration::ZERO),
+            60,
+        )
+        .with_login(login);
         Identity {
             session: Arc::new(data),
             sid: Sid::of(&crate::secret::SessionId::random()),
@@ -178,7 +187,13 @@ mod tests {
 
     #[test]
     fn each_requirement_refuses_with_its_reason() {
-        let ann = identity(&["wholesale"], Some("ann@shop.acme.example"), true, LoginMethod::Oidc, Via::Cookie);
+        let ann = identity(
+            &["wholesale"],
+            Some("ann@shop.acme.example"),
+            true,
+            LoginMethod::Oidc,
+            Via::Cookie,
+        );
         let groups = policy(|p| p.require_groups = strings(&["retail", "wholesale"]));
         assert_eq!(unmet(&groups, &ann), None);
         let staff = policy(|p| p.require_groups = strings(&["staff"]));
@@ -216,6 +231,9 @@ mod tests {
         let reply = denied("group", true);
         assert_eq!(reply.status, 403);
         let body: serde_json::Value = serde_json::from_slice(reply.body.as_bytes()).expect("json");
-        assert_eq!((body["error"].as_str(), body["reason"].as_str()), (Some("access_denied"), Some("group")));
+        assert_eq!(
+            (body["error"].as_str(), body["reason"].as_str()),
+            (Some("access_denied"), Some("group"))
+        );
     }
 }

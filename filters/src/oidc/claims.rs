@@ -128,7 +128,10 @@ mod tests {
 
     #[test]
     fn groups_come_from_the_payload() {
-        let jwt = format!("h.{}.s", URL_SAFE_NO_PAD.encode(br#"{"sub":"a","groups":["vip","b2b",3,{"x":1}]}"#));
+        let jwt = format!(
+            "h.{}.s",
+            URL_SAFE_NO_PAD.encode(br#"{"sub":"a","groups":["vip","b2b",3,{"x":1}]}"#)
+        );
         assert_eq!(values(payload(&jwt).get("groups")), vec!["vip", "b2b", "3"]);
         assert!(payload("garbage").is_empty());
         assert!(payload("a.bm90IGpzb24.c").is_empty());
@@ -136,7 +139,10 @@ mod tests {
 
     #[test]
     fn userinfo_adds_to_what_the_id_token_said() {
-        let mut stated = payload(&format!("h.{}.s", URL_SAFE_NO_PAD.encode(br#"{"groups":["a"],"dept":"x"}"#)));
+        let mut stated = payload(&format!(
+            "h.{}.s",
+            URL_SAFE_NO_PAD.encode(br#"{"groups":["a"],"dept":"x"}"#)
+        ));
         let Value::Object(info) = json!({"groups": ["b", "a"], "dept": ["y"], "level": 3}) else {
             unreachable!()
         };
@@ -144,7 +150,10 @@ mod tests {
         assert_eq!(values(stated.get("groups")), vec!["a", "b"]);
         assert_eq!(values(stated.get("dept")), vec!["x", "y"]);
         let wanted = ["level".to_string(), "missing".to_string()];
-        assert_eq!(kept(&stated, &wanted), vec![("level".to_string(), vec!["3".to_string()])]);
+        assert_eq!(
+            kept(&stated, &wanted),
+            vec![("level".to_string(), vec!["3".to_string()])]
+        );
     }
 
     #[test]

@@ -2,16 +2,16 @@
 //! binding), finish it at the callback (single-use state, code exchange, ID-token
 //! validation per OIDC Core 3.1.3.7), and build the logout redirect.
 
+use super::claims::{self, stated as stated_value, verified_email, ExtraClaims};
 use super::pending::{bounded_return_to, hash_binding, PendingLogin, PendingLogins};
 use super::provider::{error_chain, OidcProvider, ProviderState, ALLOWED_ALGS};
 use super::response_issuer::check_response_issuer;
+use super::step_up::StepUpAsk;
 use crate::identity::Customer;
 use crate::secret::random_token;
 use crate::sessions::cookie::{find_cookie, flow_value, CookieCodec};
 use crate::sessions::now_secs;
 use openidconnect::core::CoreErrorResponseType;
-use super::claims::{self, stated as stated_value, verified_email, ExtraClaims};
-use super::step_up::StepUpAsk;
 use openidconnect::core::{
     CoreAuthPrompt, CoreAuthenticationFlow, CoreGenderClaim, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier,
 };

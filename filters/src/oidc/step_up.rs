@@ -103,6 +103,9 @@ mod tests {
         assert_eq!(mfa.check(None, None, now), Err(StepUpRefusal::Acr));
         let zero = ask(Some(0), &[]);
         assert_eq!(zero.check(Some(now - AUTH_AGE_LEEWAY), None, now), Ok(()));
-        assert_eq!(zero.check(Some(now - AUTH_AGE_LEEWAY - 1), None, now), Err(StepUpRefusal::Stale));
+        assert_eq!(
+            zero.check(Some(now - AUTH_AGE_LEEWAY - 1), None, now),
+            Err(StepUpRefusal::Stale)
+        );
     }
 }

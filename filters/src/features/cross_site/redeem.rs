@@ -84,7 +84,11 @@ pub async fn redeem(
                 acr: s.acr,
                 amr: s.amr,
                 // The sign-in it came from, when that was recorded.
-                auth_time: if s.auth_time == 0 { from_sso.auth_time } else { s.auth_time },
+                auth_time: if s.auth_time == 0 {
+                    from_sso.auth_time
+                } else {
+                    s.auth_time
+                },
                 email_verified: s.email_verified,
                 claims: s.claims,
                 ..from_sso
