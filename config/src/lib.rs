@@ -15,6 +15,7 @@ pub mod request_safety;
 mod server;
 mod sessions;
 mod site;
+mod site_session;
 pub mod sso;
 pub mod tls;
 pub mod validate;
