@@ -370,7 +370,10 @@ async fn a_reload_that_lengthens_the_idle_timeout_reaches_sessions_already_signe
 async fn idle_timeouts_in_a_cross_site_group() {
     let group = Group::start(GroupOptions {
         site_extra: &[
-            ("shop-b", "[sites.session]\nidle_timeout = \"3s\""),
+            (
+                "shop-b",
+                "[sites.session]\nidle_timeout = \"3s\"\nabsolute_timeout = \"2h\"",
+            ),
             ("shop-a", "[sites.session]\nidle_timeout = \"6s\""),
         ],
         ..GroupOptions::default()
@@ -400,6 +403,10 @@ async fn idle_timeouts_in_a_cross_site_group() {
     assert!(!went_through_idp(&b), "{:?}", b.visited);
     assert_eq!(echo_of(&b.body).expect("echo")["headers"]["x-customer-id"], "rita");
     let first_b = shopper.cookies_for(&group.url("shop-b", "/"));
+    // Made by a one-time token, it has shop-b's absolute timeout.
+    let (before, s, after) = timed_session(&first_b, &group.url("shop-b", "/_sso/session")).await;
+    assert_eq!(s["method"], "ott", "{s}");
+    assert_ends_after(&s, before, after, 2 * 3600);
 
     // shop-b's session idles out (shop-a's is used meanwhile and lives on).
     let started = Instant::now();
@@ -450,4 +457,70 @@ async fn idle_timeouts_in_a_cross_site_group() {
         .expect("a again");
     assert!(went_through_idp(&back), "{:?}", back.visited);
     assert_eq!(echo_of(&back.body).expect("echo")["headers"]["x-customer-id"], "rita");
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `/_sso/session` for this cookie, with the Unix seconds just before and after.
+async fn timed_session(cookie: &str, url: &str) -> (u64, serde_json::Value, u64) {
+    let before = unix_now();
+    let s = session_with_cookie(cookie, url).await;
+    (before, s, unix_now())
+}
+
+/// `expires_at` is `absolute` seconds after the session was made, which was at most
+/// a minute before `before`.
+fn assert_ends_after(s: &serde_json::Value, before: u64, after: u64, absolute: u64) {
+    let ends = unix_of(s["expires_at"].as_str().unwrap_or_else(|| panic!("expires_at in {s}")));
+    assert!(ends <= after + absolute && ends + 60 >= before + absolute, "{s}");
+}
+
+/// The site's `absolute_timeout` is sealed in every session made on it, whatever
+/// signed the shopper in: the IdP, a customer-login JWT (a one-time token: above).
+#[tokio::test]
+async fn the_sites_absolute_timeout_applies_to_every_sign_in_method() {
+    const SECRET: &str = "merchant-website-secret-0123456789abcdef";
+    let extra = format!(
+        "\n[sites.customer_login]\nclient_id = \"merchant-site\"\nclient_secret = \"{SECRET}\"\nstore_hash = \"abc123\"\n\
+         [sites.provisioning]\nurl = \"http://{{origin}}/hooks/provision\"\n\
+         [sites.session]\nabsolute_timeout = \"90m\"\n"
+    );
+    let shop = Shop::start_with(GatewayConfig::default(), &extra).expect("shop");
+    shop.ready().await.expect("ready");
+
+    let by_idp = Shopper::new(&["shop"]).expect("client");
+    let landing = shop.sign_in(&by_idp, "/account", "uma").await.expect("sign in");
+    assert_eq!(landing.status, 200, "{landing:?}");
+    let (before, s, after) = timed_session(&by_idp.cookies_for(&shop.url("/")), &shop.url("/_sso/session")).await;
+    assert_eq!(s["method"], "oidc", "{s}");
+    assert_ends_after(&s, before, after, 90 * 60);
+
+    let claims = serde_json::json!({
+        "iss": "merchant-site",
+        "iat": unix_now(),
+        "jti": format!("jti-idle-{}", unix_now()),
+        "operation": "customer_login",
+        "store_hash": "abc123",
+        "customer_id": 77,
+        "redirect_to": "/account",
+    });
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("sign");
+    let by_jwt = Shopper::new(&["shop"]).expect("client");
+    let resp = by_jwt
+        .page(&shop.url(&format!("/login/token/{token}")))
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), 303);
+    let (before, s, after) = timed_session(&by_jwt.cookies_for(&shop.url("/")), &shop.url("/_sso/session")).await;
+    assert_eq!(s["method"], "customer_login", "{s}");
+    assert_ends_after(&s, before, after, 90 * 60);
 }
