@@ -290,7 +290,7 @@ impl SessionStore for RedisSessionStore {
             )));
         }
         let cmd = redis::cmd("PTTL").arg(self.session_key(sid)).to_owned();
-        let left: i64 = self.conn.query("ttl", &cmd).await?;
+        let left: i64 = self.conn.query("get", &cmd).await?;
         Ok(u64::try_from(left)
             .ok()
             .map(|l| idle::unix_after(Duration::from_millis(l))))
