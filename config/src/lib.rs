@@ -12,6 +12,7 @@ pub mod idps;
 pub mod model;
 pub mod namespaces;
 mod oidc;
+pub mod policy;
 pub mod raw;
 pub mod request_safety;
 pub mod route_policy;

@@ -465,7 +465,7 @@ pub struct RouteConfig {
     /// (only on a non-public route of a site with `[sites.oidc]`).
     pub forward_idp_access_token: bool,
     /// Who may use the route once signed in, and how fresh their sign-in must be.
-    pub policy: crate::route_policy::RoutePolicy,
+    pub policy: crate::policy::RoutePolicy,
     /// What a CORS preflight on the route gets (`cors_preflight`).
     pub cors_preflight: CorsPreflight,
 }

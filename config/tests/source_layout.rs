@@ -24,7 +24,16 @@ const MAX_LINES: usize = 500;
 /// Most files one type's own (inherent) `impl` blocks may be spread over.
 const MAX_IMPL_FILES: usize = 2;
 /// The model layer: what the sections' checks build on.
-const MODEL_LAYER: [&str; 6] = ["errors", "env", "values", "raw", "model", "validator"];
+const MODEL_LAYER: [&str; 8] = [
+    "errors",
+    "env",
+    "values",
+    "raw",
+    "model",
+    "validator",
+    "identity_header_names",
+    "policy",
+];
 
 /// `from → to → why` (the first reason seen).
 type Graph = BTreeMap<String, BTreeMap<String, String>>;

@@ -28,6 +28,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("logout_token", fuzzing::logout_token),
     ("request_id", fuzzing::request_id),
     ("cors", fuzzing::cors),
+    ("idp_claims", fuzzing::idp_claims),
 ];
 
 fn fuzz_dir() -> PathBuf {

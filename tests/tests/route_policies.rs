@@ -69,6 +69,22 @@ async fn a_route_admits_only_the_customers_its_requirements_name() {
     assert!(body.contains("<html") && body.contains("access_denied"), "{body}");
     assert_eq!(bob.page(&shop.url("/sales")).await.expect("page").status(), 403);
 
+    // A preflight-shaped OPTIONS that carries the session cookie is no preflight (a
+    // browser never sends credentials on one): it meets the requirements too.
+    let resp = bob
+        .http
+        .request(reqwest::Method::OPTIONS, shop.url("/wholesale/catalogue"))
+        .header("origin", "https://elsewhere.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .expect("options");
+    assert_eq!(
+        resp.status(),
+        403,
+        "a cookie-carrying OPTIONS passed the group requirement"
+    );
+
     // An API call gets JSON with the reason.
     let resp = bob.api(&shop.url("/api/wholesale/prices")).await.expect("api");
     assert_eq!(resp.status(), 403);
@@ -119,7 +135,7 @@ async fn a_route_admits_only_the_customers_its_requirements_name() {
             .find_map(|l| l.strip_prefix(&series).and_then(|v| v.trim().parse::<f64>().ok()))
             .unwrap_or(0.0)
     };
-    assert_eq!(denied("group"), 2.0, "{metrics}");
+    assert_eq!(denied("group"), 3.0, "{metrics}");
     assert_eq!(denied("claim"), 1.0);
     assert_eq!(denied("email_domain"), 1.0);
     assert_eq!(denied("method"), 1.0);

@@ -98,8 +98,9 @@ impl CustomerLogin {
             issuer: None,
             idp_session: None,
             namespace: sso_config::namespaces::customer_login(&config.client_id, &config.store_hash),
-            // The merchant's website signed the customer in just now (`iat`).
-            auth_time: now_secs(),
+            // When the merchant's website signed the customer in (`iat`, at most
+            // `max_age` old and never ahead of this clock).
+            auth_time: login.iat.min(now_secs()),
             acr: None,
             amr: Vec::new(),
             email_verified: false,

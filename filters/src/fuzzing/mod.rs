@@ -19,11 +19,13 @@ mod connectors;
 mod cors;
 mod credentials;
 mod cross_site;
+mod idp_claims;
 pub use backchannel::logout_token;
 pub use connectors::{customer_login, ecwid_profile, hook_answer, idp_choice};
 pub use cors::cors;
 pub use credentials::{config, cookie, stored, stored_seeds, token};
 pub use cross_site::one_time_token;
+pub use idp_claims::idp_claims;
 
 /// Incoming `X-Request-Id` values ([`crate::request_id::RequestId::decide`]). The
 /// first byte says whether the peer is trusted (odd: yes); the rest is header values,
