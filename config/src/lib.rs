@@ -5,6 +5,7 @@ pub mod connectors;
 pub mod ecwid;
 pub mod env;
 pub mod errors;
+pub mod forward_auth;
 pub mod idp_token_forwarding;
 pub mod idps;
 pub mod model;

@@ -148,6 +148,16 @@ pub struct RawSite {
     pub ecwid: Option<RawEcwid>,
     /// `[sites.sso]`: how the site takes part in the group's sign-on.
     pub sso: Option<RawSiteSso>,
+    /// `[sites.forward_auth]`: `<sso_prefix>/auth` for an existing proxy.
+    pub forward_auth: Option<RawForwardAuth>,
+}
+
+/// `[sites.forward_auth]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForwardAuth {
+    pub enabled: Option<bool>,
+    pub mode: Option<String>,
 }
 
 /// `[sso]` as written.
