@@ -43,6 +43,7 @@ impl Features {
             boxed(super::sso_data::SsoData::from_config(site)),
             boxed(super::ecwid_profile::EcwidProfile::from_config(site)),
             boxed(super::backchannel_logout::BackchannelLogout::from_config(site)),
+            boxed(super::forward_auth::ForwardAuth::from_config(site)),
             Some(Arc::new(super::route_access::RouteAccess)),
             boxed(super::idp_token_forwarding::IdpTokenForwarding::from_config(site)),
             boxed(super::origin_credentials::OriginCredentials::from_config(site)),
