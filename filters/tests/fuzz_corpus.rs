@@ -27,6 +27,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("one_time_token", fuzzing::one_time_token),
     ("logout_token", fuzzing::logout_token),
     ("request_id", fuzzing::request_id),
+    ("forwarded_url", fuzzing::forwarded_url),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -156,4 +157,9 @@ fn one_time_token_corpus() {
 #[test]
 fn logout_token_corpus() {
     replay("logout_token");
+}
+
+#[test]
+fn forwarded_url_corpus() {
+    replay("forwarded_url");
 }

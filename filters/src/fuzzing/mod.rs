@@ -18,10 +18,12 @@ mod backchannel;
 mod connectors;
 mod credentials;
 mod cross_site;
+mod forward_auth;
 pub use backchannel::logout_token;
 pub use connectors::{customer_login, ecwid_profile, hook_answer, idp_choice};
 pub use credentials::{config, cookie, stored, stored_seeds, token};
 pub use cross_site::one_time_token;
+pub use forward_auth::forwarded_url_target as forwarded_url;
 
 /// Incoming `X-Request-Id` values ([`crate::request_id::RequestId::decide`]). The
 /// first byte says whether the peer is trusted (odd: yes); the rest is header values,
