@@ -5,15 +5,15 @@
 //! This file checks the section, and (with the whole configuration at hand) that a
 //! site answering it names the proxy in `server.trusted_proxies`: the forwarded URL
 //! is believed from no one else, so without it every answer would be a refusal.
-//! Its types belong to the model layer ([`crate::model`]) and are re-exported here.
+//! Its value, [`ForwardAuthMode`], belongs to the model layer ([`crate::values`]).
 
 use crate::model::Config;
 use crate::raw::RawForwardAuth;
 use crate::validator::Validator;
 
-pub use crate::model::{ForwardAuthConfig, ForwardAuthMode};
+pub use crate::values::ForwardAuthMode;
 
-pub(crate) fn forward_auth(v: &mut Validator<'_>, p: &str, raw: Option<&RawForwardAuth>) -> Option<ForwardAuthConfig> {
+pub(crate) fn forward_auth(v: &mut Validator<'_>, p: &str, raw: Option<&RawForwardAuth>) -> Option<ForwardAuthMode> {
     let raw = raw?;
     let mode = match raw.mode.as_deref() {
         None | Some("status") => ForwardAuthMode::Status,
@@ -27,7 +27,7 @@ pub(crate) fn forward_auth(v: &mut Validator<'_>, p: &str, raw: Option<&RawForwa
         }
     };
     match raw.enabled {
-        Some(true) => Some(ForwardAuthConfig { mode }),
+        Some(true) => Some(mode),
         Some(false) => None,
         None => {
             // A section without `enabled` is a half-written one: say so rather than
@@ -90,12 +90,9 @@ public_url = "http://shop.localhost:8080"
         let cfg = parse(TRUSTED, "[sites.forward_auth]\nenabled = false\nmode = \"redirect\"").expect("valid");
         assert!(cfg.sites[0].forward_auth.is_none());
         let cfg = parse(TRUSTED, "[sites.forward_auth]\nenabled = true").expect("valid");
-        assert_eq!(cfg.sites[0].forward_auth.map(|f| f.mode), Some(ForwardAuthMode::Status));
+        assert_eq!(cfg.sites[0].forward_auth, Some(ForwardAuthMode::Status));
         let cfg = parse(TRUSTED, "[sites.forward_auth]\nenabled = true\nmode = \"redirect\"").expect("valid");
-        assert_eq!(
-            cfg.sites[0].forward_auth.map(|f| f.mode),
-            Some(ForwardAuthMode::Redirect)
-        );
+        assert_eq!(cfg.sites[0].forward_auth, Some(ForwardAuthMode::Redirect));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub mod values;
 
 pub use errors::{ConfigError, ConfigErrors};
 pub use model::*;
-pub use values::{Secret, Upstream};
+pub use values::{ForwardAuthMode, Secret, Upstream};
 
 use std::path::Path;
 

@@ -180,26 +180,8 @@ pub struct SiteConfig {
     pub ecwid: Option<EcwidConfig>,
     /// `[sites.sso]`: cross-site sign-on (disabled by default).
     pub sso: SiteSsoConfig,
-    /// `[sites.forward_auth]`: `<sso_prefix>/auth` for an existing proxy; `None`
-    /// unless `enabled = true`.
-    pub forward_auth: Option<ForwardAuthConfig>,
-}
-
-/// `[sites.forward_auth]` when enabled: the gateway answers an existing proxy's
-/// auth subrequests (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ForwardAuthConfig {
-    pub mode: ForwardAuthMode,
-}
-
-/// What `<sso_prefix>/auth` answers where the gateway itself would redirect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ForwardAuthMode {
-    /// 401 with the sign-in address in `X-Sso-Redirect` (nginx: `error_page 401`).
-    #[default]
-    Status,
-    /// The redirect itself (Traefik and Caddy pass it to the browser).
-    Redirect,
+    /// `[sites.forward_auth]`: its `mode` when `enabled = true` (docs/forward-auth.md).
+    pub forward_auth: Option<crate::values::ForwardAuthMode>,
 }
 
 /// `[sites.customer_login]`: `GET {path}{jwt}` signs a customer in with an HS256 JWT

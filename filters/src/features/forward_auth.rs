@@ -48,17 +48,14 @@ pub struct ForwardAuth {
 
 impl ForwardAuth {
     pub fn from_config(site: &SiteConfig) -> Option<Self> {
-        let config = site.forward_auth?;
+        let mode = site.forward_auth?;
         let names = site
             .identity_headers
             .all()
             .into_iter()
             .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
             .collect();
-        Some(ForwardAuth {
-            mode: config.mode,
-            names,
-        })
+        Some(ForwardAuth { mode, names })
     }
 }
 
@@ -105,7 +102,7 @@ impl ForwardAuth {
             ));
         }
         let asked = forwarded_url(&r.req.headers).map_err(|e| refuse(400, e.code(), &e.to_string()))?;
-        if !core.site.hosts.iter().any(|h| *h == asked.host) {
+        if !core.site.hosts.contains(&asked.host) {
             return Err(refuse(
                 403,
                 "forward_auth_foreign_host",
