@@ -88,6 +88,24 @@ impl Stack {
     }
 }
 
+/// The guide shows the proxy configs the tests run: every line of each file (but
+/// its header comments) is in docs/forward-auth.md, in a file's order.
+#[test]
+fn the_guide_shows_the_configs_the_tests_run() {
+    let guide = std::fs::read_to_string(repo_root().join("docs/forward-auth.md")).expect("guide");
+    for file in ["nginx.conf", "Caddyfile", "traefik.yml"] {
+        let text = std::fs::read_to_string(repo_root().join("deploy/examples/forward-auth").join(file)).expect("file");
+        let body = text.lines().skip_while(|l| l.starts_with('#') || l.is_empty());
+        let mut from = 0;
+        for line in body.filter(|l| !l.trim().is_empty()) {
+            let at = guide[from..]
+                .find(line)
+                .unwrap_or_else(|| panic!("docs/forward-auth.md lacks (or misorders) this line of {file}: {line:?}"));
+            from += at + line.len();
+        }
+    }
+}
+
 /// Runs the browser journey through `proxy` and returns what it saw.
 async fn journey(proxy: &EdgeProxy, stack: &Stack, name: &str) -> Value {
     let screenshot = std::env::temp_dir().join(format!("sso-forward-auth-{name}-{}.png", proxy.port));
@@ -586,66 +604,82 @@ async fn a_signed_in_shopper_gets_the_identity_of_this_site_only() {
 }
 
 /// Cross-site sign-on through nginx: signed in on a site the gateway serves itself,
-/// the shopper opens the proxied site and is signed in there by a one-time token
-/// (no IdP page), which the origin behind nginx sees as the same customer.
+/// the shopper opens the proxied site and is signed in there by a one-time token (no
+/// IdP page), which the origin behind nginx sees as the same customer. On an `opt_in`
+/// site through a login route (401 → `/_sso/login` → the auth host); on an `auto`
+/// site through a public page, whose automatic trip to the auth host `/auth` answers
+/// as 401 + `X-Sso-Redirect` with the trip's state cookie (nginx takes no 3xx).
 #[tokio::test]
 async fn a_one_time_token_signs_in_through_the_proxy() {
-    let origin = Storefront::start().expect("origin");
-    let config = GatewayConfig::default();
-    let gw = config.port;
-    let proxy_port = free_port();
-    let callbacks = [
-        format!("http://shop.localhost:{proxy_port}/login/sso/callback"),
-        format!("http://other.localhost:{gw}/login/sso/callback"),
-    ];
-    let idp = Idp::start(&callbacks, &[]).expect("idp");
-    let linked = "[sites.sso]\nmode = \"opt_in\"\n";
-    let gateway = config
-        .server("trusted_proxies = [\"127.0.0.1/32\"]")
-        .site(&shop_site(
-            "shop",
-            proxy_port,
-            &origin.addr(),
-            &idp.issuer(),
-            &format!("{}{linked}", forward_auth("status")),
-        ))
-        .site(&shop_site("other", gw, &origin.addr(), &idp.issuer(), linked))
-        .top("[sso]\nauth_host = \"http://auth.localhost:{port}\"")
-        .start()
-        .expect("gateway");
-    let nginx = EdgeProxy::nginx(&ProxyPorts {
-        port: proxy_port,
-        gateway: gw,
-        origin: origin.addr(),
-    })
-    .expect("nginx");
-    gateway.ready().await.expect("ready");
-    let shopper = Shopper::new(&["shop", "other", "auth"]).expect("shopper");
-    let start = shopper
-        .page(&gateway.site_url("other", "/account"))
-        .await
-        .expect("page");
-    let first = shopper.walk(start, "olga").await.expect("walk");
-    assert_eq!(first.status, 200, "{:?}", first.visited);
-    let id = echo_of(&first.body).expect("echo")["headers"]["x-customer-id"].clone();
-    // The proxied site: no IdP page on the way, a one-time token through nginx.
-    let start = shopper.page(&nginx.url("shop", "/account")).await.expect("page");
-    let second = shopper.walk(start, "nobody").await.expect("walk");
-    assert_eq!(second.status, 200, "{:?}\n{}", second.visited, gateway.log());
-    assert_eq!(second.url.as_str(), nginx.url("shop", "/account"));
-    let idp_host = format!("127.0.0.1:{}", idp.port);
-    assert!(
-        second.visited.iter().all(|u| !u.as_str().contains(&idp_host)),
-        "{:?}",
-        second.visited
-    );
-    assert!(
-        second
-            .visited
-            .iter()
-            .any(|u| u.as_str().starts_with(&nginx.url("shop", "/_sso/ott?"))),
-        "{:?}",
-        second.visited
-    );
-    assert_eq!(echo_of(&second.body).expect("echo")["headers"]["x-customer-id"], id);
+    for (mode, page) in [("opt_in", "/account"), ("auto", "/")] {
+        let origin = Storefront::start().expect("origin");
+        let config = GatewayConfig::default();
+        let gw = config.port;
+        let proxy_port = free_port();
+        let callbacks = [
+            format!("http://shop.localhost:{proxy_port}/login/sso/callback"),
+            format!("http://other.localhost:{gw}/login/sso/callback"),
+        ];
+        let idp = Idp::start(&callbacks, &[]).expect("idp");
+        let linked = format!("[sites.sso]\nmode = \"{mode}\"\n");
+        let gateway = config
+            .server("trusted_proxies = [\"127.0.0.1/32\"]")
+            .site(&shop_site(
+                "shop",
+                proxy_port,
+                &origin.addr(),
+                &idp.issuer(),
+                &format!("{}{linked}", forward_auth("status")),
+            ))
+            .site(&shop_site(
+                "other",
+                gw,
+                &origin.addr(),
+                &idp.issuer(),
+                "[sites.sso]\nmode = \"opt_in\"\n",
+            ))
+            .top("[sso]\nauth_host = \"http://auth.localhost:{port}\"")
+            .start()
+            .expect("gateway");
+        let nginx = EdgeProxy::nginx(&ProxyPorts {
+            port: proxy_port,
+            gateway: gw,
+            origin: origin.addr(),
+        })
+        .expect("nginx");
+        gateway.ready().await.expect("ready");
+        let shopper = Shopper::new(&["shop", "other", "auth"]).expect("shopper");
+        let start = shopper
+            .page(&gateway.site_url("other", "/account"))
+            .await
+            .expect("page");
+        let first = shopper.walk(start, "olga").await.expect("walk");
+        assert_eq!(first.status, 200, "{mode}: {:?}", first.visited);
+        let id = echo_of(&first.body).expect("echo")["headers"]["x-customer-id"].clone();
+        assert!(id.as_str().is_some_and(|i| !i.is_empty()), "{mode}: {id}");
+        // The proxied site: no IdP page on the way, a one-time token through nginx.
+        let start = shopper.page(&nginx.url("shop", page)).await.expect("page");
+        let second = shopper.walk(start, "nobody").await.expect("walk");
+        assert_eq!(second.status, 200, "{mode}: {:?}\n{}", second.visited, gateway.log());
+        assert_eq!(second.url.path(), page, "{mode}");
+        let idp_host = format!("127.0.0.1:{}", idp.port);
+        assert!(
+            second.visited.iter().all(|u| !u.as_str().contains(&idp_host)),
+            "{mode}: {:?}",
+            second.visited
+        );
+        assert!(
+            second
+                .visited
+                .iter()
+                .any(|u| u.as_str().starts_with(&nginx.url("shop", "/_sso/ott?"))),
+            "{mode}: {:?}",
+            second.visited
+        );
+        assert_eq!(
+            echo_of(&second.body).expect("echo")["headers"]["x-customer-id"],
+            id,
+            "{mode}"
+        );
+    }
 }
