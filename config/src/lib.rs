@@ -2,10 +2,12 @@
 //! typed model ([`model`]). Knows nothing of Pingora.
 
 pub mod connectors;
+pub mod cors;
 pub mod ecwid;
 pub mod env;
 pub mod errors;
 pub mod forward_auth;
+pub mod identity_header_names;
 pub mod idp_token_forwarding;
 pub mod idps;
 pub mod model;
@@ -13,6 +15,7 @@ pub mod namespaces;
 mod oidc;
 pub mod raw;
 pub mod request_safety;
+pub mod route_policy;
 mod server;
 mod sessions;
 mod site;
@@ -24,7 +27,7 @@ pub mod values;
 
 pub use errors::{ConfigError, ConfigErrors};
 pub use model::*;
-pub use values::{ForwardAuthMode, Secret, Upstream};
+pub use values::{CorsPreflight, ForwardAuthMode, Secret, Upstream};
 
 use std::path::Path;
 

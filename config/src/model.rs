@@ -1,7 +1,7 @@
 //! The validated, typed configuration. Everything here has been checked; the
 //! gateway builds its filters from it at start-up and never re-parses per request.
 
-use crate::values::{Secret, Upstream};
+use crate::values::{CorsPreflight, Secret, Upstream};
 use ipnet::IpNet;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -160,6 +160,9 @@ pub struct SiteConfig {
     /// Forward the gateway's session and flow cookies, and a bearer token the gateway
     /// consumed, to the origin (off by default).
     pub forward_gateway_credentials: bool,
+    /// Origins whose scripts may read the gateway's own answers (`cors_allow_origins`),
+    /// each `scheme://host[:port]` as browsers send it (lower case, no default port).
+    pub cors_allow_origins: Vec<String>,
     pub identity_headers: IdentityHeaderNames,
     pub oidc: Option<OidcConfig>,
     /// Several IdPs chosen by organisation (`[[sites.idps]]`); empty when the site has
@@ -409,33 +412,7 @@ impl Default for PathPolicy {
     }
 }
 
-/// Header names used to hand the identity to the origin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdentityHeaderNames {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub groups: String,
-    pub token: String,
-}
-
-impl IdentityHeaderNames {
-    pub fn all(&self) -> [&str; 5] {
-        [&self.id, &self.email, &self.name, &self.groups, &self.token]
-    }
-}
-
-impl Default for IdentityHeaderNames {
-    fn default() -> Self {
-        IdentityHeaderNames {
-            id: "X-Customer-Id".into(),
-            email: "X-Customer-Email".into(),
-            name: "X-Customer-Name".into(),
-            groups: "X-Customer-Groups".into(),
-            token: "X-Customer-Token".into(),
-        }
-    }
-}
+pub use crate::identity_header_names::IdentityHeaderNames;
 
 /// Equality tells the gateway whether a reload changed a site's IdP settings (an
 /// unchanged provider keeps its metadata and keys).
@@ -480,6 +457,10 @@ pub struct RouteConfig {
     /// Send the session's IdP access token upstream as `Authorization: Bearer`
     /// (only on a non-public route of a site with `[sites.oidc]`).
     pub forward_idp_access_token: bool,
+    /// Who may use the route once signed in, and how fresh their sign-in must be.
+    pub policy: crate::route_policy::RoutePolicy,
+    /// What a CORS preflight on the route gets (`cors_preflight`).
+    pub cors_preflight: CorsPreflight,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -125,6 +125,9 @@ pub struct RawSite {
     pub allow_encoded_slashes: Option<bool>,
     /// Forward the gateway's own cookies and a consumed bearer token to the origin.
     pub forward_gateway_credentials: Option<bool>,
+    /// Origins whose scripts may read the gateway's own answers (CORS).
+    #[serde(default)]
+    pub cors_allow_origins: Vec<String>,
     #[serde(default)]
     pub identity_headers: RawIdentityHeaders,
     pub oidc: Option<RawOidc>,
@@ -235,6 +238,9 @@ pub struct RawIdentityHeaders {
     pub name: Option<String>,
     pub groups: Option<String>,
     pub token: Option<String>,
+    pub auth_time: Option<String>,
+    pub acr: Option<String>,
+    pub login_method: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -320,4 +326,15 @@ pub struct RawRoute {
     pub access: Option<String>,
     /// Send the IdP's access token to the origin as `Authorization: Bearer`.
     pub forward_idp_access_token: Option<bool>,
+    /// The route policy (`config::route_policy`): any of these groups, ...
+    pub require_groups: Option<Vec<String>>,
+    pub require_email_domains: Option<Vec<String>>,
+    pub require_idps: Option<Vec<String>>,
+    pub require_methods: Option<Vec<String>>,
+    pub require_claims: Option<BTreeMap<String, Vec<String>>>,
+    /// Step-up: the sign-in at most this old, at one of these `acr` levels.
+    pub max_auth_age: Option<String>,
+    pub acr_values: Option<Vec<String>>,
+    /// What a CORS preflight on the route gets: `"origin"` or `"deny"`.
+    pub cors_preflight: Option<String>,
 }

@@ -8,7 +8,10 @@ use crate::raw::{RawIdentityHeaders, RawSite, RawToken};
 use crate::request_safety::check_canonical_path;
 use crate::validator::{unreachable_url, Validator};
 use crate::values::{check_header_name, check_path, parse_duration, parse_upstream};
-use crate::{connectors, ecwid, forward_auth, idp_token_forwarding, idps, oidc, request_safety, sso, tls};
+
+use crate::{
+    connectors, cors, ecwid, forward_auth, idp_token_forwarding, idps, oidc, request_safety, route_policy, sso, tls,
+};
 use std::collections::HashMap;
 use std::time::Duration;
 use url::Url;
@@ -105,6 +108,7 @@ pub(crate) fn site(v: &mut Validator<'_>, p: &str, raw: &RawSite) -> SiteConfig 
     let site = SiteConfig {
         paths,
         forward_gateway_credentials: raw.forward_gateway_credentials.unwrap_or(false),
+        cors_allow_origins: cors::allow_origins(v, p, raw, &public_url),
         tls,
         hsts_max_age,
         upstream_insecure_skip_verify,
@@ -187,6 +191,9 @@ fn identity_headers(v: &mut Validator<'_>, p: &str, raw: &RawIdentityHeaders) ->
         name: pick("name", &raw.name, d.name),
         groups: pick("groups", &raw.groups, d.groups),
         token: pick("token", &raw.token, d.token),
+        auth_time: pick("auth_time", &raw.auth_time, d.auth_time),
+        acr: pick("acr", &raw.acr, d.acr),
+        login_method: pick("login_method", &raw.login_method, d.login_method),
     }
 }
 
@@ -204,6 +211,10 @@ fn token(v: &mut Validator<'_>, p: &str, raw: &RawToken) -> TokenConfig {
 }
 
 fn routes(v: &mut Validator<'_>, p: &str, raw: &RawSite, has_oidc: bool, has_idp: bool) -> Vec<RouteConfig> {
+    let facts = route_policy::SiteFacts {
+        idp_names: raw.idps.iter().filter_map(|i| i.name.as_deref()).collect(),
+        has_idp,
+    };
     let mut routes: Vec<RouteConfig> = raw
         .routes
         .iter()
@@ -240,10 +251,13 @@ fn routes(v: &mut Validator<'_>, p: &str, raw: &RawSite, has_oidc: bool, has_idp
                 );
             }
             let forward_idp_access_token = idp_token_forwarding::idp_token_forwarding(v, &rp, r, access, has_idp);
+            let policy = route_policy::route_policy(v, &rp, r, access, &facts);
             Some(RouteConfig {
                 prefix,
                 access,
                 forward_idp_access_token,
+                policy,
+                cors_preflight: cors::cors_preflight(v, &rp, r, access),
             })
         })
         .collect();

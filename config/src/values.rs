@@ -1,4 +1,5 @@
-//! Small validated value types: secrets, durations, upstream addresses, URL paths.
+//! Small validated value types: secrets, durations, upstream addresses, URL paths,
+//! the CORS preflight choice.
 
 use crate::errors::Errors;
 use std::fmt;
@@ -43,6 +44,16 @@ pub fn parse_duration(errors: &mut Errors, path: &str, raw: Option<&str>, defaul
             default
         }
     }
+}
+
+/// `cors_preflight` on a `login` or `api` route: what a CORS preflight gets there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CorsPreflight {
+    /// It goes to the origin, which owns its CORS policy.
+    #[default]
+    Origin,
+    /// 403.
+    Deny,
 }
 
 /// An upstream origin: where to connect and whether to speak TLS to it.

@@ -16,6 +16,11 @@
 //                              tokens carry the IdP session's `sid`
 //   IDP_SIGNING_KEY_FILE       PEM private key (RSA) the provider signs with, instead of
 //                              its development keys (tests mint tokens with the same key)
+//
+// Groups and claims, for route policies: a login name `ann~wholesale~staff~department=sales`
+// signs in `ann~wholesale~staff~department=sales` with groups ["wholesale", "staff"] and
+// the claim department="sales", sent (as stock oidc-provider does) only through userinfo
+// and only for the `groups` scope.
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
@@ -54,7 +59,12 @@ const provider = new Provider(issuer, {
         },
       }
     : {}),
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name'],
+    groups: ['groups', 'department', 'level'],
+  },
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
@@ -72,12 +82,15 @@ const provider = new Provider(issuer, {
   },
   async findAccount(ctx, id) {
     const login = String(id);
-    const email = login.includes('@') ? login : `${login}@example.com`;
-    const name = login.split('@')[0].replace(/^\w/, (c) => c.toUpperCase());
+    const [person, ...tags] = login.split('~');
+    const email = person.includes('@') ? person : `${person}@example.com`;
+    const name = person.split('@')[0].replace(/^\w/, (c) => c.toUpperCase());
+    const groups = tags.filter((t) => !t.includes('='));
+    const extra = Object.fromEntries(tags.filter((t) => t.includes('=')).map((t) => t.split('=', 2)));
     return {
       accountId: login,
       async claims() {
-        return { sub: login, email, email_verified: true, name };
+        return { sub: login, email, email_verified: true, name, groups, ...extra };
       },
     };
   },

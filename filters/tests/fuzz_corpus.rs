@@ -27,6 +27,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("one_time_token", fuzzing::one_time_token),
     ("logout_token", fuzzing::logout_token),
     ("request_id", fuzzing::request_id),
+    ("cors", fuzzing::cors),
     ("forwarded_url", fuzzing::forwarded_url),
 ];
 
@@ -127,6 +128,11 @@ fn request_id_corpus() {
 #[test]
 fn navigation_corpus() {
     replay("navigation");
+}
+
+#[test]
+fn cors_corpus() {
+    replay("cors");
 }
 
 #[test]

@@ -28,11 +28,11 @@ const MODES = new Set([
   'multi_aud_wrong_azp', 'bad_sig_rs256', 'bad_sig_es256', 'alg_none', 'hs256_public_pem',
   'hs256_public_jwk', 'unknown_kid', 'retired_key', 'wrong_nonce', 'missing_nonce', 'expired',
   'missing_sub', 'missing_iat', 'userinfo_sub_mismatch', 'token_invalid_grant', 'token_500',
-  'token_garbage', 'token_hang',
+  'token_garbage', 'token_hang', 'stale_auth_time', 'acr_mfa', 'acr_pwd',
 ]);
 let mode = 'good_rs256';
 let subject = 'rp-tester';
-const stats = { discovery: 0, jwks: 0, authorize: 0, token: 0, userinfo: 0 };
+const stats = { discovery: 0, jwks: 0, authorize: 0, token: 0, userinfo: 0, last_authorize: {} };
 
 // ---- keys -------------------------------------------------------------------------
 
@@ -98,6 +98,10 @@ function idToken(m, grant, accessToken) {
     iss: issuer, sub: grant.sub, aud: clientId, exp: now + 300, iat: now,
     nonce: grant.nonce, at_hash: atHash(accessToken),
     email: `${grant.sub}@example.com`, email_verified: true, name: 'RP Tester',
+    // The sign-in happens at /authorize (no prompt here): now, unless the mode forges it.
+    auth_time: m === 'stale_auth_time' ? now - 3600 : now,
+    ...(m === 'acr_mfa' ? { acr: 'mfa' } : {}),
+    ...(m === 'acr_pwd' ? { acr: 'pwd' } : {}),
   };
   const rsa = firstOf('rsa');
   const ec = firstOf('ec');
@@ -105,6 +109,9 @@ function idToken(m, grant, accessToken) {
     jwt(header, c, (input) => signWith('RS256', rsa, input));
   switch (m) {
     case 'good_rs256':
+    case 'stale_auth_time':
+    case 'acr_mfa':
+    case 'acr_pwd':
     case 'userinfo_sub_mismatch':
       return rs256(claims);
     case 'good_es256':
@@ -222,6 +229,9 @@ function authorize(url, res) {
   if (p.get('response_type') !== 'code') return refuse('unsupported_response_type');
   if (!(p.get('scope') || '').split(' ').includes('openid')) return refuse('invalid_scope');
   if (p.get('code_challenge_method') !== 'S256' || !p.get('code_challenge')) return refuse('invalid_request');
+  stats.last_authorize = {
+    max_age: p.get('max_age'), prompt: p.get('prompt'), acr_values: p.get('acr_values'),
+  };
   const code = crypto.randomBytes(24).toString('base64url');
   codes.set(code, {
     redirectUri, nonce: p.get('nonce'), challenge: p.get('code_challenge'), sub: subject,

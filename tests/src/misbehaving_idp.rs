@@ -75,6 +75,19 @@ impl MisbehavingIdp {
         Ok(resp["kid"].as_str().context("no kid")?.to_string())
     }
 
+    /// What the last `/authorize` request asked: `max_age`, `prompt`, `acr_values`
+    /// (JSON null when absent).
+    pub async fn last_authorize(&self) -> Result<serde_json::Value> {
+        let stats: serde_json::Value = self
+            .http
+            .get(format!("{}/_stats", self.issuer()))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(stats["last_authorize"].clone())
+    }
+
     /// How often the JWKS was fetched so far.
     pub async fn jwks_fetches(&self) -> Result<u64> {
         let stats: serde_json::Value = self

@@ -29,6 +29,8 @@ fn main() {
             prefix: "/account".into(),
             access: sso_config::Access::Login,
             forward_idp_access_token: false,
+            policy: Default::default(),
+            cors_preflight: sso_config::CorsPreflight::Origin,
         }],
         sso_config::PathPolicy::default(),
     );

@@ -57,6 +57,7 @@ async fn a_reload_keeps_a_generated_key_and_the_pending_logins() {
         binding_hash: [1; 32],
         created_at: crate::sessions::now_secs(),
         idp: None,
+        step_up: None,
     };
     pending(&old).insert("state-1", started).await.expect("stored");
 

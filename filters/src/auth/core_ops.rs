@@ -80,7 +80,19 @@ impl SiteAuth {
     /// [`MAX_FLOW_COOKIES`](crate::sessions::cookie::MAX_FLOW_COOKIES) or more, the
     /// oldest are deleted so that no more than that remain.
     pub async fn start_login_with(&self, idp: &super::idps::Idp, headers: &http::HeaderMap, return_to: &str) -> Reply {
-        match idp.flow.start(return_to.to_string()).await {
+        self.start_flow(idp, headers, return_to, None).await
+    }
+
+    /// A redirect that starts a login at `idp` returning to `return_to`, asking for
+    /// a step-up when `step_up` says so (see [`Self::start_login_with`]).
+    pub async fn start_flow(
+        &self,
+        idp: &super::idps::Idp,
+        headers: &http::HeaderMap,
+        return_to: &str,
+        step_up: Option<crate::oidc::step_up::StepUpAsk>,
+    ) -> Reply {
+        match idp.flow.start(return_to.to_string(), step_up).await {
             Ok(start) => self.cookies.evict_old_flows(headers).into_iter().fold(
                 Reply::redirect(302, start.authorize_url.to_string()).header("set-cookie", start.flow_cookie),
                 |reply, gone| reply.header("set-cookie", gone),
@@ -116,10 +128,18 @@ impl SiteAuth {
 
     /// `(header name, value)` pairs to set on the upstream request.
     pub fn identity_headers(&self, identity: &Identity) -> Vec<(HeaderName, HeaderValue)> {
-        let [id, email, name, groups, token] = &self.header_names;
+        let [id, email, name, groups, token, auth_time, acr, method] = &self.header_names;
         let c = identity.customer();
+        let login = &identity.session.login;
         let value = |s: &str| HeaderValue::from_bytes(s.as_bytes()).ok();
-        let mut out = Vec::with_capacity(5);
+        let mut out = Vec::with_capacity(8);
+        out.push((auth_time.clone(), HeaderValue::from(identity.session.signed_in_at())));
+        out.extend(login.acr.as_deref().and_then(value).map(|v| (acr.clone(), v)));
+        let how = match identity.via.is_bearer() {
+            true => "api_token",
+            false => login.method.as_str(),
+        };
+        out.push((method.clone(), HeaderValue::from_static(how)));
         out.extend(value(&c.id).map(|v| (id.clone(), v)));
         out.extend(c.email.as_deref().and_then(value).map(|v| (email.clone(), v)));
         out.extend(c.name.as_deref().and_then(value).map(|v| (name.clone(), v)));

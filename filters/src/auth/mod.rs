@@ -77,8 +77,12 @@ pub struct SiteAuth {
     pub events: Arc<dyn AuthEvents>,
     /// The site name, shared by all its sessions.
     site_name: Arc<str>,
-    /// Identity header names (id, email, name, groups, token), parsed once.
-    header_names: [http::HeaderName; 5],
+    /// Identity header names (id, email, name, groups, token, auth time, acr, login
+    /// method), parsed once.
+    header_names: [http::HeaderName; 8],
+    /// The claims some route of the configuration requires (`require_claims`): a
+    /// sign-in keeps these, on every site, so a one-time-token session has them too.
+    pub claims_kept: Vec<String>,
     absolute_ttl: u64,
     /// How often a session whose access token has no stated lifetime is refreshed.
     revalidate: Duration,
@@ -179,7 +183,18 @@ impl SiteAuth {
             parse(&names.name)?,
             parse(&names.groups)?,
             parse(&names.token)?,
+            parse(&names.auth_time)?,
+            parse(&names.acr)?,
+            parse(&names.login_method)?,
         ];
+        let mut claims_kept: Vec<String> = config
+            .sites
+            .iter()
+            .flat_map(|s| &s.routes)
+            .flat_map(|r| r.policy.require_claims.iter().map(|(name, _)| name.clone()))
+            .collect();
+        claims_kept.sort();
+        claims_kept.dedup();
         let tokens = SiteTokens::new(signer.clone(), &issuer, &site.name, site.token.ttl);
         Ok(SiteAuth {
             site: site.clone(),
@@ -191,6 +206,7 @@ impl SiteAuth {
             events,
             site_name: site.name.as_str().into(),
             header_names,
+            claims_kept,
             absolute_ttl: config.sessions.absolute_timeout.as_secs(),
             // Without OpenID Connect there are no refresh tokens to revalidate.
             revalidate: site.oidc.as_ref().map_or(Duration::ZERO, |o| o.revalidate_interval),

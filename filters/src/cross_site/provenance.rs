@@ -33,7 +33,10 @@ impl SsoGroup {
         let Some(sealed) = self.stores.records.get(SOURCE, handle).await? else {
             return Ok(None);
         };
-        Ok(records::open(&self.seal, &Self::context(SOURCE, handle), &sealed).ok())
+        let context = Self::context(SOURCE, handle);
+        let source = records::open::<SsoSource>(&self.seal, &context, &sealed)
+            .or_else(|_| records::open::<records::SsoSourceV1>(&self.seal, &context, &sealed).map(SsoSource::from));
+        Ok(source.ok())
     }
 
     /// The namespace of an SSO session's customer id, as recorded at its sign-in; for

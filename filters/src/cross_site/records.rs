@@ -62,6 +62,8 @@ impl SsoSession {
             auth_time: self.created_at,
             acr: None,
             amr: Vec::new(),
+            email_verified: false,
+            claims: Vec::new(),
         }
     }
 
@@ -91,6 +93,36 @@ pub struct SsoSource {
     /// The `acr` and `amr` the IdP stated at the sign-in.
     pub acr: Option<String>,
     pub amr: Vec<String>,
+    /// When the shopper authenticated at that sign-in (Unix seconds; 0: unknown, the
+    /// SSO session's start stands in), whether its email was verified, and the claims
+    /// it kept for route policies: a session made from a one-time token has them too.
+    pub auth_time: u64,
+    pub email_verified: bool,
+    pub claims: Vec<(String, Vec<String>)>,
+}
+
+/// [`SsoSource`] as written before the sign-in's time, verified email and claims
+/// were kept (read back during an upgrade).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoSourceV1 {
+    pub namespace: String,
+    pub holder: Option<(String, String)>,
+    pub acr: Option<String>,
+    pub amr: Vec<String>,
+}
+
+impl From<SsoSourceV1> for SsoSource {
+    fn from(v1: SsoSourceV1) -> Self {
+        SsoSource {
+            namespace: v1.namespace,
+            holder: v1.holder,
+            acr: v1.acr,
+            amr: v1.amr,
+            auth_time: 0,
+            email_verified: false,
+            claims: Vec::new(),
+        }
+    }
 }
 
 /// What a one-time token grants.

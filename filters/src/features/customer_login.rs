@@ -102,6 +102,8 @@ impl CustomerLogin {
             auth_time: now_secs(),
             acr: None,
             amr: Vec::new(),
+            email_verified: false,
+            claims: Vec::new(),
         };
         core.end_previous(identity).await;
         match site.sign_in(core.new_session_data(customer, source)).await {

@@ -8,7 +8,9 @@
 //! - the gateway paths it answers ([`Feature::paths`], [`Feature::answer`]),
 //! - the decision it adds to the gate, for requests no endpoint answered
 //!   ([`Feature::wants_gate`], [`Feature::gate`]),
+//! - the requests that skip every gate ([`Feature::passes`]),
 //! - what it adds to, or removes from, the upstream request ([`Feature::upstream`]),
+//! - what it adds to the gateway's own answers ([`Feature::answering`]),
 //! - and what it does when a sign-in starts or ends ([`Feature::signed_in`],
 //!   [`Feature::signing_out`], [`Feature::revoked`], [`Feature::revalidate`]).
 //!
@@ -19,6 +21,7 @@
 //! seam is one method with a contract, not a field of a shared struct.
 
 pub mod backchannel_logout;
+pub mod cors;
 pub mod cross_site;
 pub mod customer_login;
 pub mod ecwid_profile;
@@ -33,8 +36,10 @@ pub mod platform_handoff;
 pub mod provisioning;
 pub mod registry;
 pub mod route_access;
+pub mod route_requirements;
 pub mod session_info;
 pub mod sso_data;
+pub mod step_up;
 
 pub use pipeline::SitePipeline;
 pub use registry::Features;
@@ -139,7 +144,7 @@ pub struct SignIn {
 /// The per-request roles of a feature (see [`Feature::roles`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Roles {
-    /// It implements [`Feature::wants_gate`] / [`Feature::gate`].
+    /// It implements [`Feature::wants_gate`] / [`Feature::gate`] or [`Feature::passes`].
     pub gate: bool,
     /// It implements [`Feature::upstream`].
     pub upstream: bool,
@@ -183,6 +188,15 @@ pub trait Feature: Send + Sync {
         Roles::default()
     }
 
+    /// True when `r` goes on to the origin without any gate (cheap, no I/O): asked of
+    /// every feature that gates ([`Roles::gate`]) before the first gate runs, and the
+    /// first yes skips them all (the upstream edits still apply). For requests no
+    /// gate may hold up: a CORS preflight, which carries no credential and belongs
+    /// to the origin's CORS policy.
+    fn passes(&self, _site: &SitePipeline, _r: &SiteRequest<'_>) -> bool {
+        false
+    }
+
     /// True when [`Feature::gate`] has something to decide for `r` (cheap, no I/O).
     fn wants_gate(&self, _site: &SitePipeline, _r: &SiteRequest<'_>) -> bool {
         false
@@ -196,6 +210,13 @@ pub trait Feature: Send + Sync {
     /// What it adds to, or removes from, the upstream request; `Err` answers instead.
     fn upstream(&self, _site: &SitePipeline, _r: &SiteRequest<'_>, _edits: &mut UpstreamEdits) -> Result<(), Reply> {
         Ok(())
+    }
+
+    /// Adds to an answer the gateway itself gives to `r` (an endpoint's, a gate's, an
+    /// upstream edit's refusal) before it is written: asked of every feature, in
+    /// order (CORS headers for a script of an allowed origin).
+    fn answering(&self, _site: &SitePipeline, _r: &SiteRequest<'_>, reply: Reply) -> Reply {
+        reply
     }
 
     /// A sign-in on this site is about to be stored: the feature may link it to

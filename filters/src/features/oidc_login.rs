@@ -204,10 +204,22 @@ impl OidcLogin {
         client: Option<IpAddr>,
     ) -> Reply {
         let core = &site.core;
-        core.end_previous(identity).await;
         // Checked again: the pending login came back from a store.
         let return_to = safe_return_to(&done.return_to).unwrap_or("/").to_string();
         let customer_id = done.customer.id.clone();
+        let namespace = core.site.hook_namespace().unwrap_or_else(|| match &done.idp {
+            Some(name) => sso_config::namespaces::named_idp(name, &done.issuer),
+            None => sso_config::namespaces::oidc(&done.issuer),
+        });
+        // A step-up keeps the customer: another one is refused, the session untouched.
+        let stepping_up = match &done.step_up {
+            Some(ask) => match super::step_up::same_customer(ask, &namespace, &customer_id, identity) {
+                Ok(kept_sso) => Some(kept_sso),
+                Err(e) => return Self::callback_failed(core, &http::HeaderMap::new(), e),
+            },
+            None => None,
+        };
+        core.end_previous(identity).await;
         // The session remembers its IdP: refresh and logout go to it and no other.
         let login = crate::sessions::LoginSource {
             idp: done.idp.clone(),
@@ -217,17 +229,23 @@ impl OidcLogin {
             // A back-channel logout naming this IdP session ends this session.
             idp_session: done.idp_session.clone(),
             // A hook's customer id, or the IdP's subject.
-            namespace: core.site.hook_namespace().unwrap_or_else(|| match &done.idp {
-                Some(name) => sso_config::namespaces::named_idp(name, &done.issuer),
-                None => sso_config::namespaces::oidc(&done.issuer),
-            }),
+            namespace,
             auth_time: done.auth_time.unwrap_or_else(crate::sessions::now_secs),
             acr: done.acr.clone(),
             amr: done.amr.clone(),
+            email_verified: done.email_verified == Some(true) && done.customer.email.is_some(),
+            claims: crate::oidc::claims::kept(&done.stated, &core.claims_kept),
             ..crate::sessions::LoginSource::oidc(subject.clone())
         };
         let idp = login.idp.clone().unwrap_or_default();
-        match site.sign_in(core.oidc_session_data(done, login)).await {
+        // A step-up stays in the SSO session it was part of: the group's other sites
+        // keep theirs, and learn of the fresher sign-in.
+        let data = core.oidc_session_data(done, login);
+        let data = match &stepping_up {
+            Some(kept_sso) => data.linked_to(kept_sso.clone()),
+            None => data,
+        };
+        match site.sign_in(data).await {
             Ok(new) => {
                 tracing::info!(site = %core.site.name, %idp, %subject, customer = %customer_id, "login succeeded");
                 core.events.login(&core.site.name, "oidc", "success");
@@ -235,7 +253,8 @@ impl OidcLogin {
                 // platform-login site the hand-off follows the binding round (at
                 // `<sso_prefix>/handoff`), so the platform's token never travels
                 // through the auth host and a global logout finds this sign-in.
-                let next = match (new.sso_pending, &site.features.cross_site) {
+                let through_auth_host = new.sso_pending && stepping_up.is_none();
+                let next = match (through_auth_host, &site.features.cross_site) {
                     (true, Some(cross_site)) if site.hands_off() => cross_site
                         .through_auth_host(core, &PlatformHandoff::after_binding(&core.site.sso_prefix, &return_to)),
                     (true, Some(cross_site)) => cross_site.through_auth_host(core, &return_to),

@@ -90,15 +90,15 @@ impl SitePipeline {
     /// such as a one-time token), is a 404; everything else continues.
     pub async fn endpoints(&self, r: &SiteRequest<'_>) -> Flow<Reply> {
         if r.under_prefix.is_none() && self.is_prefix_variant(r.path) {
-            return Flow::Respond(Reply::error(404, "not_found", "There is nothing here.", r.json));
+            return self.respond(r, Reply::error(404, "not_found", "There is nothing here.", r.json));
         }
         if r.under_prefix.is_none() && !self.features.has_paths_elsewhere() {
             return Flow::Continue;
         }
         match self.features.for_path(r.path, r.under_prefix) {
-            Some(feature) => Flow::Respond(feature.answer(self, r).await),
+            Some(feature) => self.respond(r, feature.answer(self, r).await),
             None if r.under_prefix.is_some() => {
-                Flow::Respond(Reply::error(404, "not_found", "There is nothing here.", r.json))
+                self.respond(r, Reply::error(404, "not_found", "There is nothing here.", r.json))
             }
             None => Flow::Continue,
         }
@@ -113,12 +113,16 @@ impl SitePipeline {
     }
 
     /// The features' gates, in order, for a request no endpoint answered: the first
-    /// that answers ends the request.
+    /// that answers ends the request. A request some gating feature lets pass
+    /// ([`super::Feature::passes`]) meets no gate at all.
     pub async fn gate(&self, r: &SiteRequest<'_>) -> Flow<Reply> {
+        if self.features.gating().any(|f| f.passes(self, r)) {
+            return Flow::Continue;
+        }
         for feature in self.features.gating() {
             if feature.wants_gate(self, r) {
                 if let Flow::Respond(reply) = feature.gate(self, r).await {
-                    return Flow::Respond(reply);
+                    return self.respond(r, reply);
                 }
             }
         }
@@ -130,9 +134,21 @@ impl SitePipeline {
     pub fn upstream(&self, r: &SiteRequest<'_>) -> Result<UpstreamEdits, Reply> {
         let mut edits = UpstreamEdits::default();
         for feature in self.features.editing() {
-            feature.upstream(self, r, &mut edits)?;
+            if let Err(reply) = feature.upstream(self, r, &mut edits) {
+                return Err(self.answering(r, reply));
+            }
         }
         Ok(edits)
+    }
+
+    /// An answer of the gateway itself to `r`, once every feature added to it
+    /// ([`super::Feature::answering`]).
+    pub fn answering(&self, r: &SiteRequest<'_>, reply: Reply) -> Reply {
+        self.features.iter().fold(reply, |reply, f| f.answering(self, r, reply))
+    }
+
+    fn respond(&self, r: &SiteRequest<'_>, reply: Reply) -> Flow<Reply> {
+        Flow::Respond(self.answering(r, reply))
     }
 
     /// The verified identity of a request (see [`SiteAuth::identify`]), refreshed or

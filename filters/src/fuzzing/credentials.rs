@@ -178,6 +178,9 @@ pub fn token(data: &[u8]) {
         email: None,
         name: None,
         groups: vec![String::from_utf8_lossy(edits).into_owned()],
+        auth_time: None,
+        acr: None,
+        amr: Vec::new(),
     };
     let good = match f.tokens.signer.sign(TokenPurpose::Api, &claims) {
         Ok(token) => token,
@@ -380,6 +383,7 @@ pub fn stored_seeds() -> Vec<Vec<u8>> {
         binding_hash: [3; 32],
         created_at: 1_700_000_000,
         idp: None,
+        step_up: None,
     };
     if let Ok(b) = login.encode() {
         seeds.push([b"p".as_slice(), &b].concat());
@@ -391,6 +395,24 @@ pub fn stored_seeds() -> Vec<Vec<u8>> {
         pkce_verifier: openidconnect::PkceCodeVerifier::new("v".repeat(43)),
         ..login
     };
+    // Version 3: a step-up login.
+    let stepping_up = crate::oidc::pending::PendingLogin {
+        step_up: Some(crate::oidc::step_up::StepUpAsk {
+            max_age: Some(600),
+            acr_values: vec!["mfa".into()],
+            namespace: "oidc:https://idp.example/".into(),
+            customer_id: "c-1".into(),
+        }),
+        idp: None,
+        nonce: openidconnect::Nonce::new("n".into()),
+        pkce_verifier: openidconnect::PkceCodeVerifier::new("v".repeat(43)),
+        return_to: "/checkout".into(),
+        binding_hash: named.binding_hash,
+        created_at: named.created_at,
+    };
+    if let Ok(b) = stepping_up.encode() {
+        seeds.push([b"p".as_slice(), &b].concat());
+    }
     if let Ok(b) = named.encode() {
         seeds.push([b"p".as_slice(), &b].concat());
     }

@@ -16,11 +16,13 @@ use sso_config::{Access, PathPolicy, RouteConfig};
 
 mod backchannel;
 mod connectors;
+mod cors;
 mod credentials;
 mod cross_site;
 mod forward_auth;
 pub use backchannel::logout_token;
 pub use connectors::{customer_login, ecwid_profile, hook_answer, idp_choice};
+pub use cors::cors;
 pub use credentials::{config, cookie, stored, stored_seeds, token};
 pub use cross_site::one_time_token;
 pub use forward_auth::forwarded_url_target as forwarded_url;
@@ -132,6 +134,8 @@ fn fuzz_routes(policy: PathPolicy) -> RouteTable {
         prefix: prefix.into(),
         access,
         forward_idp_access_token: false,
+        policy: Default::default(),
+        cors_preflight: sso_config::CorsPreflight::Origin,
     };
     RouteTable::from_config(
         &[

@@ -2,22 +2,22 @@
 //! binding), finish it at the callback (single-use state, code exchange, ID-token
 //! validation per OIDC Core 3.1.3.7), and build the logout redirect.
 
+use super::claims::{self, stated as stated_value, verified_email, ExtraClaims};
 use super::pending::{bounded_return_to, hash_binding, PendingLogin, PendingLogins};
 use super::provider::{error_chain, OidcProvider, ProviderState, ALLOWED_ALGS};
 use super::response_issuer::check_response_issuer;
+use super::step_up::StepUpAsk;
 use crate::identity::Customer;
 use crate::secret::random_token;
 use crate::sessions::cookie::{find_cookie, flow_value, CookieCodec};
 use crate::sessions::now_secs;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use openidconnect::core::CoreErrorResponseType;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier, CoreUserInfoClaims,
+    CoreAuthPrompt, CoreAuthenticationFlow, CoreGenderClaim, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier,
 };
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClaimsVerificationError, CsrfToken, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, Scope, SignatureVerificationError, TokenResponse,
+    AccessTokenHash, AuthenticationContextClass, AuthorizationCode, ClaimsVerificationError, CsrfToken, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, Scope, SignatureVerificationError, TokenResponse, UserInfoClaims,
 };
 use openidconnect::{RefreshToken, RequestTokenError};
 use sso_config::Secret;
@@ -52,7 +52,10 @@ impl LoginFlow {
     /// Starts a login that will land on `return_to` (already checked to be same-site;
     /// one longer than [`MAX_RETURN_TO`](super::pending::MAX_RETURN_TO) keeps only
     /// its path, or becomes `/`, so a pending login stays small whatever the URL).
-    pub async fn start(&self, return_to: String) -> Result<LoginStart, CallbackError> {
+    ///
+    /// A step-up login (`step_up`) also asks for `max_age` (and `prompt=login` when
+    /// it is 0) and `acr_values`, and its callback checks that the IdP complied.
+    pub async fn start(&self, return_to: String, step_up: Option<StepUpAsk>) -> Result<LoginStart, CallbackError> {
         let state = self.provider.current().ok_or(CallbackError::IdpUnavailable)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = state.client.authorize_url(
@@ -62,6 +65,17 @@ impl LoginFlow {
         );
         for scope in self.provider.config.scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
+        }
+        if let Some(ask) = &step_up {
+            if let Some(max_age) = ask.max_age {
+                request = request.set_max_age(Duration::from_secs(max_age));
+                if max_age == 0 {
+                    request = request.add_prompt(CoreAuthPrompt::Login);
+                }
+            }
+            for acr in &ask.acr_values {
+                request = request.add_auth_context_value(AuthenticationContextClass::new(acr.clone()));
+            }
         }
         let (authorize_url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
         let created_at = now_secs();
@@ -76,6 +90,7 @@ impl LoginFlow {
                     binding_hash: hash_binding(&binding),
                     created_at,
                     idp: self.provider.idp.clone(),
+                    step_up,
                 },
             )
             .await?;
@@ -167,18 +182,27 @@ impl LoginFlow {
         // An address the IdP has not verified is not an identity (unless the site
         // says otherwise): anyone could type the shop owner's.
         let require_verified = self.provider.config.require_verified_email;
+        let mut stated = claims::payload(&id_token.to_string());
         let mut customer = Customer {
             id: claims.subject().to_string(),
             email: verified_email(claims.email(), claims.email_verified(), require_verified),
             name: claims.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
-            groups: groups_claim(&id_token.to_string()),
+            groups: Vec::new(),
         };
         let mut email_verified = claims.email_verified();
         if self.provider.config.use_userinfo {
             let said = self
-                .merge_userinfo(&state, &tokens, claims.subject().clone(), &mut customer)
+                .merge_userinfo(&state, &tokens, claims.subject().clone(), &mut customer, &mut stated)
                 .await?;
             email_verified = said.or(email_verified);
+        }
+        // Groups from the ID token and from userinfo (many IdPs send them only there).
+        customer.groups = claims::values(stated.get("groups"));
+        let auth_time = claims.auth_time().map(|t| u64::try_from(t.timestamp()).unwrap_or(0));
+        let acr = claims.auth_context_ref().and_then(|a| stated_value(a.as_str()));
+        if let Some(ask) = &pending.step_up {
+            ask.check(auth_time, acr.as_deref(), now_secs())
+                .map_err(CallbackError::StepUpRefused)?;
         }
         Ok(LoginDone {
             customer,
@@ -190,15 +214,15 @@ impl LoginFlow {
             access_token: Secret::new(tokens.access_token().secret().clone()),
             return_to: pending.return_to,
             idp: pending.idp,
-            idp_session: payload_claim(&id_token.to_string(), "sid")
-                .as_ref()
-                .and_then(super::backchannel::usable_session_id),
-            auth_time: claims.auth_time().map(|t| u64::try_from(t.timestamp()).unwrap_or(0)),
-            acr: claims.auth_context_ref().and_then(|a| stated(a.as_str())),
+            idp_session: stated.get("sid").and_then(super::backchannel::usable_session_id),
+            auth_time,
+            acr,
             amr: claims
                 .auth_method_refs()
-                .map(|all| all.iter().filter_map(|m| stated(m.as_str())).take(16).collect())
+                .map(|all| all.iter().filter_map(|m| stated_value(m.as_str())).take(16).collect())
                 .unwrap_or_default(),
+            step_up: pending.step_up,
+            stated,
         })
     }
 
@@ -243,13 +267,15 @@ impl LoginFlow {
         tokens: &openidconnect::core::CoreTokenResponse,
         subject: openidconnect::SubjectIdentifier,
         customer: &mut Customer,
+        stated: &mut serde_json::Map<String, serde_json::Value>,
     ) -> Result<Option<bool>, CallbackError> {
         let request = state
             .client
             .user_info(tokens.access_token().clone(), Some(subject))
             .map_err(|e| CallbackError::UserInfo(e.to_string()))?;
         let started = Instant::now();
-        let info: Result<CoreUserInfoClaims, _> = request.request_async(&self.provider.http).await;
+        let info: Result<UserInfoClaims<ExtraClaims, CoreGenderClaim>, _> =
+            request.request_async(&self.provider.http).await;
         (self.timer)("userinfo", started.elapsed(), info.is_ok());
         let info = info.map_err(|e| CallbackError::UserInfo(error_chain(&e)))?;
         let require_verified = self.provider.config.require_verified_email;
@@ -266,6 +292,7 @@ impl LoginFlow {
         if let Some(name) = info.name().and_then(|n| n.get(None)) {
             customer.name = Some(name.to_string());
         }
+        claims::merge(stated, info.additional_claims().all.clone());
         Ok(info.email_verified())
     }
 
@@ -417,40 +444,6 @@ impl CallbackParams {
     }
 }
 
-/// The email to keep from an ID token or userinfo: only one the IdP says is verified
-/// (`email_verified: true`), unless the site does not require that.
-/// A short IdP-stated value (`acr`, an `amr` entry) as kept: at most 128 characters,
-/// none of them a control character; anything else is not kept.
-fn stated(value: &str) -> Option<String> {
-    (value.len() <= 128 && !value.chars().any(char::is_control)).then(|| value.to_string())
-}
-
-fn verified_email(
-    email: Option<&openidconnect::EndUserEmail>,
-    verified: Option<bool>,
-    require_verified: bool,
-) -> Option<String> {
-    let email = email?;
-    (!require_verified || verified == Some(true)).then(|| email.to_string())
-}
-
-/// `groups` from an already verified ID token's payload (a list of strings, or absent).
-fn groups_claim(jwt: &str) -> Vec<String> {
-    payload_claim(jwt, "groups")
-        .as_ref()
-        .and_then(|g| g.as_array())
-        .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
-}
-
-/// The claim `name` of an already verified JWT's payload (openidconnect's claims type
-/// has no `groups` and no `sid`).
-fn payload_claim(jwt: &str, name: &str) -> Option<serde_json::Value> {
-    let payload = URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1)?).ok()?;
-    let mut value: serde_json::Value = serde_json::from_slice(&payload).ok()?;
-    value.get_mut(name).map(serde_json::Value::take)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,24 +464,5 @@ mod tests {
         ));
         let p = CallbackParams::parse("state=a&code=b&error=access_denied%3Cscript%3E").expect("parses");
         assert_eq!(p.error.as_deref(), Some("access_deniedscript"));
-    }
-
-    #[test]
-    fn only_verified_email_addresses_are_kept() {
-        let email = openidconnect::EndUserEmail::new("a@example.com".into());
-        let keep = |verified, require| verified_email(Some(&email), verified, require);
-        assert_eq!(keep(Some(true), true).as_deref(), Some("a@example.com"));
-        assert_eq!(keep(Some(false), true), None);
-        assert_eq!(keep(None, true), None, "no claim is not a yes");
-        assert_eq!(keep(Some(false), false).as_deref(), Some("a@example.com"));
-        assert_eq!(keep(None, false).as_deref(), Some("a@example.com"));
-        assert_eq!(verified_email(None, Some(true), true), None);
-    }
-
-    #[test]
-    fn groups_come_from_the_payload() {
-        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"a","groups":["vip","b2b",3]}"#);
-        assert_eq!(groups_claim(&format!("h.{payload}.s")), vec!["vip", "b2b"]);
-        assert!(groups_claim("garbage").is_empty());
     }
 }

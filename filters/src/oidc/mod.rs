@@ -4,12 +4,14 @@
 //! Back-Channel Logout ([`backchannel`]).
 
 pub mod backchannel;
+pub mod claims;
 pub mod flow;
 pub mod outcomes;
 pub mod pending;
 pub mod provider;
 pub mod registry;
 pub mod response_issuer;
+pub mod step_up;
 
 #[cfg(test)]
 mod id_token_tests;

@@ -54,6 +54,13 @@ pub enum CallbackError {
     /// Userinfo failed or named another subject.
     #[error("userinfo failed: {0}")]
     UserInfo(String),
+    /// A step-up login's answer did not show the sign-in the route asked for: no or
+    /// an old `auth_time`, another `acr`.
+    #[error("the identity provider did not sign the customer in again as asked: {}", .0.code())]
+    StepUpRefused(super::step_up::StepUpRefusal),
+    /// A step-up login signed in another customer than the session's.
+    #[error("the step-up signed in another customer")]
+    StepUpOtherCustomer,
     /// The session store could not be reached (Redis down).
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
@@ -104,6 +111,16 @@ impl CallbackError {
                 "id_token_invalid",
                 "The identity provider's answer could not be verified. Please try again.",
             ),
+            StepUpRefused(refusal) => (
+                403,
+                refusal.code(),
+                "The identity provider did not confirm your sign-in as this page needs. Your session is unchanged; please try again.",
+            ),
+            StepUpOtherCustomer => (
+                403,
+                "step_up_other_customer",
+                "You confirmed your sign-in as another customer. Your session is unchanged; confirm it with the account you are signed in with.",
+            ),
             Store(_) => (
                 503,
                 "store_unavailable",
@@ -146,6 +163,12 @@ pub struct LoginDone {
     /// The authentication context class (`acr`) and methods (`amr`) the IdP stated.
     pub acr: Option<String>,
     pub amr: Vec<String>,
+    /// What a step-up login asked (already checked against `auth_time` and `acr`;
+    /// the caller checks it is the same customer).
+    pub step_up: Option<super::step_up::StepUpAsk>,
+    /// Every claim of the ID token, with userinfo's added (route policies keep the
+    /// ones they require).
+    pub stated: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A successful refresh: the rotated refresh token, if the IdP rotates, and the new

@@ -38,6 +38,8 @@ pub struct PendingLogin {
     /// The `[[sites.idps]]` name the login was started for (`None`: the site's single
     /// `[sites.oidc]`). Only that IdP's callback may finish it (mix-up defence).
     pub idp: Option<String>,
+    /// What a step-up login asked the IdP, and whom it must sign in again.
+    pub step_up: Option<super::step_up::StepUpAsk>,
 }
 
 /// A pending login as stored (version 1, `postcard`).
@@ -58,6 +60,15 @@ struct StoredV2 {
     idp: String,
 }
 
+/// Version 3: a step-up login (written only for one, so a replica on an earlier
+/// version finishes every other login during an upgrade).
+#[derive(Serialize, Deserialize)]
+struct StoredV3 {
+    v1: Stored,
+    idp: Option<String>,
+    step_up: super::step_up::StepUpAsk,
+}
+
 impl PendingLogin {
     pub fn binding_matches(&self, cookie_value: &str) -> bool {
         use subtle::ConstantTimeEq;
@@ -73,9 +84,17 @@ impl PendingLogin {
             binding_hash: self.binding_hash,
             created_at: self.created_at,
         };
-        let encoded = match &self.idp {
-            None => postcard::to_extend(&stored, vec![1u8]),
-            Some(idp) => postcard::to_extend(
+        let encoded = match (&self.idp, &self.step_up) {
+            (idp, Some(step_up)) => postcard::to_extend(
+                &StoredV3 {
+                    v1: stored,
+                    idp: idp.clone(),
+                    step_up: step_up.clone(),
+                },
+                vec![3u8],
+            ),
+            (None, None) => postcard::to_extend(&stored, vec![1u8]),
+            (Some(idp), None) => postcard::to_extend(
                 &StoredV2 {
                     v1: stored,
                     idp: idp.clone(),
@@ -88,13 +107,17 @@ impl PendingLogin {
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<PendingLogin, StoreError> {
         let corrupt = |e: postcard::Error| StoreError::Corrupt(e.to_string());
-        let (s, idp) = match bytes.split_first() {
+        let (s, idp, step_up) = match bytes.split_first() {
             Some((1, body)) if bytes.len() <= MAX_STORED => {
-                (postcard::from_bytes::<Stored>(body).map_err(corrupt)?, None)
+                (postcard::from_bytes::<Stored>(body).map_err(corrupt)?, None, None)
             }
             Some((2, body)) if bytes.len() <= MAX_STORED => {
                 let v2: StoredV2 = postcard::from_bytes(body).map_err(corrupt)?;
-                (v2.v1, Some(v2.idp))
+                (v2.v1, Some(v2.idp), None)
+            }
+            Some((3, body)) if bytes.len() <= MAX_STORED => {
+                let v3: StoredV3 = postcard::from_bytes(body).map_err(corrupt)?;
+                (v3.v1, v3.idp, Some(v3.step_up))
             }
             _ => return Err(StoreError::Corrupt("not a pending login".into())),
         };
@@ -105,6 +128,7 @@ impl PendingLogin {
             binding_hash: s.binding_hash,
             created_at: s.created_at,
             idp,
+            step_up,
         })
     }
 }
@@ -196,6 +220,7 @@ mod tests {
             binding_hash: hash_binding("b"),
             created_at: now_secs(),
             idp: None,
+            step_up: None,
         }
     }
 
@@ -291,7 +316,21 @@ mod tests {
         let back = PendingLogin::decode(&bytes).expect("decodes");
         assert_eq!(back.idp.as_deref(), Some("acme"));
         assert_eq!(back.nonce.secret(), named.nonce.secret());
-        for junk in [&b""[..], b"\x02", b"\x01\xff", b"\x03"] {
+        let ask = crate::oidc::step_up::StepUpAsk {
+            max_age: Some(0),
+            acr_values: vec!["mfa".into()],
+            namespace: "oidc:https://idp.example/".into(),
+            customer_id: "c-1".into(),
+        };
+        let stepping_up = PendingLogin {
+            step_up: Some(ask.clone()),
+            ..login()
+        };
+        let bytes = stepping_up.encode().expect("encodes");
+        assert_eq!(bytes[0], 3, "a step-up: version 3");
+        let back = PendingLogin::decode(&bytes).expect("decodes");
+        assert_eq!((back.idp, back.step_up), (None, Some(ask)));
+        for junk in [&b""[..], b"\x02", b"\x01\xff", b"\x03", b"\x04"] {
             assert!(PendingLogin::decode(junk).is_err());
         }
     }

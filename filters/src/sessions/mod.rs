@@ -220,6 +220,12 @@ pub struct LoginSource {
     /// The authentication context class (`acr`) and methods (`amr`) the IdP stated.
     pub acr: Option<String>,
     pub amr: Vec<String>,
+    /// The IdP said the customer's email address is verified (`email_verified`);
+    /// false for a customer-login JWT (the merchant's word, not a verification).
+    pub email_verified: bool,
+    /// The claims a route of the configuration requires (`require_claims`), as the
+    /// ID token and userinfo stated them: `(claim, values)`, only those.
+    pub claims: Vec<(String, Vec<String>)>,
 }
 
 /// The ways a shopper can be signed in.
@@ -275,6 +281,8 @@ impl LoginSource {
             auth_time: 0,
             acr: None,
             amr: Vec::new(),
+            email_verified: false,
+            claims: Vec::new(),
         }
     }
 
@@ -320,6 +328,15 @@ impl SessionData {
     pub fn linked_to(mut self, handle: Option<String>) -> Self {
         self.sso = handle;
         self
+    }
+
+    /// When the shopper signed in (Unix seconds): the stated `auth_time`, or the
+    /// session's creation when none was recorded.
+    pub fn signed_in_at(&self) -> u64 {
+        match self.login.auth_time {
+            0 => self.created_at,
+            at => at,
+        }
     }
 
     /// Notes a use at `now` (a store only when the second changed).

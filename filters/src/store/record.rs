@@ -24,8 +24,9 @@ use std::sync::{Arc, Mutex};
 
 /// Version of the record layout; bump it when the layout changes. Versions 1 (before
 /// the login source and access token were kept), 2 (before the IdP session and the
-/// cross-site link) and 3 (before the customer namespace) are still read.
-const VERSION: u8 = 4;
+/// cross-site link), 3 (before the customer namespace) and 4 (before the verified
+/// email flag and the required claims) are still read.
+const VERSION: u8 = 5;
 /// Longest record accepted back (a session is a few hundred bytes).
 pub const MAX_RECORD: usize = 16 * 1024;
 
@@ -151,6 +152,15 @@ struct SessionRecordV4 {
     amr: Vec<String>,
 }
 
+/// Version 5: version 4 and whether the email was verified, and the claims kept for
+/// route policies.
+#[derive(Serialize, Deserialize)]
+struct SessionRecordV5 {
+    v4: SessionRecordV4,
+    email_verified: bool,
+    claims: Vec<(String, Vec<String>)>,
+}
+
 /// The stored form of a session.
 pub fn encode(data: &SessionData) -> Result<Vec<u8>, StoreError> {
     let c = &data.customer;
@@ -182,12 +192,16 @@ pub fn encode(data: &SessionData) -> Result<Vec<u8>, StoreError> {
         idp_session: data.login.idp_session.clone(),
         sso: data.sso.clone(),
     };
-    let record = SessionRecordV4 {
-        v3,
-        namespace: data.login.namespace.clone(),
-        auth_time: data.login.auth_time,
-        acr: data.login.acr.clone(),
-        amr: data.login.amr.clone(),
+    let record = SessionRecordV5 {
+        v4: SessionRecordV4 {
+            v3,
+            namespace: data.login.namespace.clone(),
+            auth_time: data.login.auth_time,
+            acr: data.login.acr.clone(),
+            amr: data.login.amr.clone(),
+        },
+        email_verified: data.login.email_verified,
+        claims: data.login.claims.clone(),
     };
     postcard::to_extend(&record, vec![VERSION]).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -215,9 +229,21 @@ pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, Stor
             auth_time: 0,
             acr: None,
             amr: Vec::new(),
+            email_verified: false,
+            claims: Vec::new(),
         };
         let access = r.access_token.map(|t| (Secret::new(t), r.access_expires));
         Ok::<_, StoreError>((r.v1, login, access))
+    };
+    let v4 = |r: SessionRecordV4| {
+        let (v1, login, access) = v2(r.v3.v2, r.v3.idp_session, r.namespace)?;
+        let login = LoginSource {
+            auth_time: r.auth_time,
+            acr: r.acr,
+            amr: r.amr,
+            ..login
+        };
+        Ok::<_, StoreError>((v1, login, access, r.v3.sso))
     };
     let (r, login, access, sso) = match version {
         1 => {
@@ -236,14 +262,17 @@ pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, Stor
         }
         4 => {
             let r: SessionRecordV4 = postcard::from_bytes(body).map_err(corrupt)?;
-            let (v1, login, access) = v2(r.v3.v2, r.v3.idp_session, r.namespace)?;
+            v4(r)?
+        }
+        5 => {
+            let r: SessionRecordV5 = postcard::from_bytes(body).map_err(corrupt)?;
+            let (v1, login, access, sso) = v4(r.v4)?;
             let login = LoginSource {
-                auth_time: r.auth_time,
-                acr: r.acr,
-                amr: r.amr,
+                email_verified: r.email_verified,
+                claims: r.claims,
                 ..login
             };
-            (v1, login, access, r.v3.sso)
+            (v1, login, access, sso)
         }
         other => return Err(StoreError::Corrupt(format!("record version {other}"))),
     };
@@ -325,6 +354,8 @@ mod tests {
                 auth_time: 1_700_000_000,
                 acr: Some("mfa".into()),
                 amr: vec!["pwd".into(), "otp".into()],
+                email_verified: true,
+                claims: vec![("department".into(), vec!["sales".into(), "ops".into()])],
             })
             .linked_to(Some("sso-handle".into()));
         data.refresh.set_access(Some((Secret::new("at-1"), 1234)));
@@ -414,7 +445,7 @@ mod tests {
         let bytes = encode(&session()).expect("encodes");
         assert!(decode(&[], None).is_err());
         let mut other = bytes.clone();
-        other[0] = 5;
+        other[0] = 6;
         assert!(matches!(decode(&other, None), Err(StoreError::Corrupt(_))));
         for cut in 1..bytes.len() {
             assert!(decode(&bytes[..cut], None).is_err(), "truncated at {cut}");

@@ -52,6 +52,14 @@ pub struct TokenClaims {
     pub name: Option<String>,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// When the customer signed in, and how (`X-Customer-Token` only): the origin can
+    /// ask for a recent or strong sign-in itself.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub auth_time: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acr: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub amr: Vec<String>,
 }
 
 pub struct TokenSigner {
@@ -160,6 +168,9 @@ impl TokenSigner {
             email: customer.email.clone().filter(|_| profile),
             name: customer.name.clone().filter(|_| profile),
             groups: if profile { customer.groups.clone() } else { Vec::new() },
+            auth_time: None,
+            acr: None,
+            amr: Vec::new(),
         }
     }
 }

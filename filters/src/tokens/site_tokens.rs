@@ -75,7 +75,12 @@ impl SiteTokens {
         now: u64,
     ) -> Result<(String, u64), SignerError> {
         let ttl = self.ttl_secs.min(session.expires_at.saturating_sub(now)).max(1);
-        let claims = TokenSigner::claims_for(purpose, &session.customer, sid, &self.issuer, &self.site, now, ttl);
+        let mut claims = TokenSigner::claims_for(purpose, &session.customer, sid, &self.issuer, &self.site, now, ttl);
+        if purpose == TokenPurpose::Customer {
+            claims.auth_time = Some(session.signed_in_at());
+            claims.acr = session.login.acr.clone();
+            claims.amr = session.login.amr.clone();
+        }
         Ok((self.signer.sign(purpose, &claims)?, claims.exp))
     }
 

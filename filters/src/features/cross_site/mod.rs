@@ -172,7 +172,9 @@ impl Feature for CrossSite {
     /// its record (who, how, where), and the session is linked to its handle. When the
     /// store refuses, the shopper is signed in here only.
     async fn signing_in(&self, site: &SitePipeline, data: &mut SessionData) {
-        if data.login.method == LoginMethod::Ott {
+        // A one-time token's session joins its SSO session at redemption; a step-up
+        // stays in the SSO session it was part of (`data.sso` already set).
+        if data.login.method == LoginMethod::Ott || data.sso.is_some() {
             return;
         }
         let core = &site.core;
@@ -216,6 +218,9 @@ impl Feature for CrossSite {
             holder: s.holds_grant.then(|| (site.core.site.name.clone(), s.sid.encode())),
             acr: s.login.acr.clone(),
             amr: s.login.amr.clone(),
+            auth_time: s.login.auth_time,
+            email_verified: s.login.email_verified,
+            claims: s.login.claims.clone(),
         };
         if let Err(e) = self.group.set_source(handle, &source).await {
             tracing::warn!(site = %site.core.site.name, error = %e, "where the SSO session came from was not recorded");

@@ -78,10 +78,22 @@ pub async fn redeem(
         core.end_previous(identity).await;
         let customer_id = customer.id.clone();
         // How the shopper authenticated, as the first sign-in recorded it.
-        let login = crate::sessions::LoginSource {
-            acr: source.as_ref().and_then(|s| s.acr.clone()),
-            amr: source.map(|s| s.amr).unwrap_or_default(),
-            ..sso.login_source().in_namespace(namespace)
+        let from_sso = sso.login_source().in_namespace(namespace);
+        let login = match source {
+            Some(s) => crate::sessions::LoginSource {
+                acr: s.acr,
+                amr: s.amr,
+                // The sign-in it came from, when that was recorded.
+                auth_time: if s.auth_time == 0 {
+                    from_sso.auth_time
+                } else {
+                    s.auth_time
+                },
+                email_verified: s.email_verified,
+                claims: s.claims,
+                ..from_sso
+            },
+            None => from_sso,
         };
         let data = core
             .new_session_data(customer, login)
