@@ -541,6 +541,50 @@ async fn redirect_mode_answers_the_redirect_itself() {
     }
 }
 
+/// CORS through forward-auth (Traefik and Caddy hand non-2xx answers to the
+/// browser): a preflight of an API route passes (200, no sign-in), and an allowed
+/// origin's anonymous call gets its 401 with each CORS header once.
+#[tokio::test]
+async fn a_cross_origin_call_gets_the_cors_answer_once() {
+    let config = GatewayConfig::default();
+    let gw = config.port;
+    let app = "http://app.localhost:5173";
+    let stack = Stack::start(config, gw, "redirect", "");
+    let text = std::fs::read_to_string(&stack.gateway.config_path).expect("config");
+    let with_cors = text.replacen(
+        "name = \"shop\"\n",
+        &format!("name = \"shop\"\ncors_allow_origins = [\"{app}\"]\n"),
+        1,
+    );
+    stack.gateway.rewrite_config(&with_cors).expect("rewrite");
+    let (status, answer) = stack.gateway.reload(None).await.expect("reload");
+    assert_eq!(status, 200, "{answer}");
+    stack.gateway.ready().await.expect("ready");
+    let host = format!("shop.localhost:{gw}");
+    let proxy = Shopper::new(&["shop"]).expect("client");
+    let mut h = asking("OPTIONS", &host, "/api/orders");
+    h.extend([
+        ("origin", app.to_string()),
+        ("access-control-request-method", "POST".to_string()),
+    ]);
+    let preflight = ask(&proxy, &stack.gateway, &h).await;
+    assert_eq!(preflight.status(), 200, "{}", stack.gateway.log());
+    assert_eq!(header(preflight.headers(), "x-customer-id"), Some(""));
+    let mut h = asking("GET", &host, "/api/orders");
+    h.extend([
+        ("origin", app.to_string()),
+        ("accept", "application/json".to_string()),
+        ("sec-fetch-mode", "cors".to_string()),
+    ]);
+    let call = ask(&proxy, &stack.gateway, &h).await;
+    assert_eq!(call.status(), 401);
+    let all = |name: &str| call.headers().get_all(name).iter().count();
+    assert_eq!(all("access-control-allow-origin"), 1, "{:?}", call.headers());
+    assert_eq!(header(call.headers(), "access-control-allow-origin"), Some(app));
+    assert_eq!(all("access-control-allow-credentials"), 1, "{:?}", call.headers());
+    assert_eq!(all("vary"), 1, "{:?}", call.headers());
+}
+
 #[tokio::test]
 async fn a_signed_in_shopper_gets_the_identity_of_this_site_only() {
     let config = GatewayConfig::default();

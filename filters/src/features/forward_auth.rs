@@ -152,10 +152,12 @@ impl ForwardAuth {
                 _ => site.core.login_required(true),
             };
         }
-        if let Flow::Respond(reply) = site.gate(r).await {
+        // Undecorated: the endpoint dispatch adds what features add to an answer
+        // (CORS headers) to this one, once.
+        if let Flow::Respond(reply) = site.gate_decision(r).await {
             return self.passed_on(reply, site, r);
         }
-        match site.upstream(r) {
+        match site.upstream_edits(r) {
             Ok(edits) => self.granted(site, r, edits),
             Err(reply) => self.passed_on(reply, site, r),
         }

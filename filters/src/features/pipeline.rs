@@ -116,13 +116,23 @@ impl SitePipeline {
     /// that answers ends the request. A request some gating feature lets pass
     /// ([`super::Feature::passes`]) meets no gate at all.
     pub async fn gate(&self, r: &SiteRequest<'_>) -> Flow<Reply> {
+        match self.gate_decision(r).await {
+            Flow::Respond(reply) => self.respond(r, reply),
+            Flow::Continue => Flow::Continue,
+        }
+    }
+
+    /// [`Self::gate`] before the features add to its answer ([`Self::answering`]):
+    /// for a feature whose own answer carries it (forward-auth), which the endpoint
+    /// dispatch completes, once.
+    pub async fn gate_decision(&self, r: &SiteRequest<'_>) -> Flow<Reply> {
         if self.features.gating().any(|f| f.passes(self, r)) {
             return Flow::Continue;
         }
         for feature in self.features.gating() {
             if feature.wants_gate(self, r) {
                 if let Flow::Respond(reply) = feature.gate(self, r).await {
-                    return self.respond(r, reply);
+                    return Flow::Respond(reply);
                 }
             }
         }
@@ -132,11 +142,15 @@ impl SitePipeline {
     /// What the features change on the request the origin gets; `Err` answers
     /// instead of proxying.
     pub fn upstream(&self, r: &SiteRequest<'_>) -> Result<UpstreamEdits, Reply> {
+        self.upstream_edits(r).map_err(|reply| self.answering(r, reply))
+    }
+
+    /// [`Self::upstream`] before the features add to its answer (see
+    /// [`Self::gate_decision`]).
+    pub fn upstream_edits(&self, r: &SiteRequest<'_>) -> Result<UpstreamEdits, Reply> {
         let mut edits = UpstreamEdits::default();
         for feature in self.features.editing() {
-            if let Err(reply) = feature.upstream(self, r, &mut edits) {
-                return Err(self.answering(r, reply));
-            }
+            feature.upstream(self, r, &mut edits)?;
         }
         Ok(edits)
     }
