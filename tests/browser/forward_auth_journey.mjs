@@ -31,6 +31,9 @@ const FORGED = {
   'X-Customer-Email': 'forged@evil.example',
   'X-Customer-Groups': 'forged-admins',
   'X-Customer-Token': 'forged-token',
+  'X-Customer-Auth-Time': 'forged-time',
+  'X-Customer-Acr': 'forged-acr',
+  'X-Customer-Login-Method': 'forged-method',
   'X_Customer_Id': 'forged-underscore-id',
 };
 
