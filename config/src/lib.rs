@@ -19,6 +19,7 @@ pub mod route_policy;
 mod server;
 mod sessions;
 mod site;
+mod site_session;
 pub mod sso;
 pub mod tls;
 pub mod validate;

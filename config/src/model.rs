@@ -183,6 +183,8 @@ pub struct SiteConfig {
     pub ecwid: Option<EcwidConfig>,
     /// `[sites.sso]`: cross-site sign-on (disabled by default).
     pub sso: SiteSsoConfig,
+    /// `[sites.session]`: the site's own session timeouts (`None`: `[sessions]`'s).
+    pub session: SiteSessionConfig,
     /// `[sites.forward_auth]`: its `mode` when `enabled = true` (docs/forward-auth.md).
     pub forward_auth: Option<crate::values::ForwardAuthMode>,
 }
@@ -330,6 +332,13 @@ pub enum LogoutScope {
 pub struct SiteSsoConfig {
     pub mode: SsoMode,
     pub logout_scope: LogoutScope,
+}
+
+/// `[sites.session]`; resolved against `[sessions]` by its methods (`site_session.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SiteSessionConfig {
+    pub idle_timeout: Option<Duration>,
+    pub absolute_timeout: Option<Duration>,
 }
 
 impl SiteSsoConfig {

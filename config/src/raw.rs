@@ -151,6 +151,8 @@ pub struct RawSite {
     pub ecwid: Option<RawEcwid>,
     /// `[sites.sso]`: how the site takes part in the group's sign-on.
     pub sso: Option<RawSiteSso>,
+    /// `[sites.session]`: this site's idle and absolute timeouts.
+    pub session: Option<RawSiteSession>,
     /// `[sites.forward_auth]`: `<sso_prefix>/auth` for an existing proxy.
     pub forward_auth: Option<RawForwardAuth>,
 }
@@ -161,6 +163,14 @@ pub struct RawSite {
 pub struct RawForwardAuth {
     pub enabled: Option<bool>,
     pub mode: Option<String>,
+}
+
+/// `[sites.session]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSiteSession {
+    pub idle_timeout: Option<String>,
+    pub absolute_timeout: Option<String>,
 }
 
 /// `[sso]` as written.

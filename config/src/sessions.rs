@@ -130,12 +130,6 @@ pub(crate) fn sessions(v: &mut Validator<'_>, raw: &RawSessions) -> SessionsConf
             "is longer than 60s: a revoked session could be served that long while Redis is down",
         );
     }
-    if store == SessionStoreKind::Redis && l1_ttl * 2 > idle_timeout {
-        e.push(
-            "sessions.l1_ttl",
-            "must be at most half of sessions.idle_timeout: the idle timer in Redis is renewed once per l1_ttl",
-        );
-    }
     SessionsConfig {
         max_per_customer,
         max_pending_logins,

@@ -6,7 +6,7 @@
 use crate::errors::ConfigErrors;
 use crate::model::{Config, SiteConfig};
 use crate::raw::RawConfig;
-use crate::{forward_auth, server, sessions, site, sso, tls};
+use crate::{forward_auth, server, sessions, site, site_session, sso, tls};
 
 pub use crate::server::MIN_ADMIN_TOKEN_LEN;
 pub use crate::sessions::MIN_COOKIE_SECRET_LEN;
@@ -28,6 +28,7 @@ impl Validator<'_> {
             .map(|(i, s)| site::site(&mut self, &format!("sites[{i}]"), s))
             .collect();
         site::cross_site_checks(&mut self, &sites);
+        site_session::site_session_checks(&mut self, &sessions, &sites);
         let sso = raw.sso.as_ref().map(|s| sso::sso(&mut self, s));
         sso::sso_checks(&mut self, sso.as_ref(), &sites);
         let config = Config {

@@ -93,6 +93,8 @@ impl Reloader {
             Ok((config, snapshot, restart_required)) => {
                 let sites = snapshot.sites.len();
                 let previous = self.current.swap(snapshot.clone());
+                // Each site's session timeouts, for sessions the stores already hold too.
+                self.lasting.stores.sessions.timeouts().apply(&config);
                 snapshot.warn_generated_keys(Some(&previous));
                 *applied = config;
                 self.swaps.send_modify(|n| *n += 1);

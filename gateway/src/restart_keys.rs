@@ -34,7 +34,6 @@ pub fn changed(started: &Config, new: &Config) -> Vec<&'static str> {
         ("server.log_level", a.log_level != b.log_level),
         ("sessions.store", s.store != n.store),
         ("sessions.redis_url", s.redis_url != n.redis_url),
-        ("sessions.idle_timeout", s.idle_timeout != n.idle_timeout),
         ("sessions.max_entries", s.max_entries != n.max_entries),
         ("sessions.max_per_customer", s.max_per_customer != n.max_per_customer),
         (
@@ -74,7 +73,7 @@ mod tests {
         assert!(changed(&base, &base).is_empty());
         let reloadable = config(
             "listen = [\"127.0.0.1:8080\"]\nthreads = 2\ntrusted_proxies = [\"10.0.0.0/8\"]\nconnect_timeout = \"1s\"",
-            "absolute_timeout = \"1h\"",
+            "absolute_timeout = \"1h\"\nidle_timeout = \"10m\"",
         );
         assert!(changed(&base, &reloadable).is_empty(), "these apply on reload");
         let moved = config(

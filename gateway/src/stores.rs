@@ -1,5 +1,7 @@
 //! The process's stores, built once from `[sessions]` and kept for the life of the
-//! process (a reload keeps them): memory, or Redis with its background tasks.
+//! process (a reload keeps them): memory, or Redis with its background tasks. Each
+//! site's session timeouts are the one part a reload changes in them
+//! ([`SessionTimeouts::apply`], called once the new configuration is swapped in).
 
 use crate::metrics::Metrics;
 use crate::readiness::ReadyFlag;
@@ -7,6 +9,7 @@ use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use sso_config::{Config, SessionStoreKind};
+use sso_filters::store::idle::SessionTimeouts;
 use sso_filters::store::memory_sessions::MemorySessionStore;
 use sso_filters::store::redis::sessions::RedisSessionsConfig;
 use sso_filters::store::{RedisTasks, Stores};
@@ -16,9 +19,10 @@ use std::time::Duration;
 /// The stores, and the Redis work to run in the background when they are in Redis.
 pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<(Stores, Option<RedisTasks>), String> {
     let s = &config.sessions;
+    let timeouts = SessionTimeouts::from_config(config);
     match s.store {
         SessionStoreKind::Memory => {
-            let sessions = MemorySessionStore::from_config(s);
+            let sessions = MemorySessionStore::from_config(s, timeouts);
             Ok((Stores::memory(sessions, s.max_pending_logins), None))
         }
         SessionStoreKind::Redis => {
@@ -28,8 +32,7 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<(Stores, Option<
                 errors.with_label_values(&[store, op]).inc();
             });
             let redis = RedisSessionsConfig {
-                idle_timeout: s.idle_timeout,
-                absolute_timeout: s.absolute_timeout,
+                timeouts,
                 l1_ttl: s.l1_ttl,
                 l1_max_entries: s.max_entries,
                 max_per_customer: s.max_per_customer,

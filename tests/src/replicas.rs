@@ -27,6 +27,8 @@ pub struct ReplicaOptions<'a> {
     pub b_sessions: &'a str,
     /// Extra `[sites.oidc]` keys.
     pub oidc: &'a str,
+    /// Tables appended to the site (e.g. `[sites.session]`).
+    pub site: &'a str,
     /// Environment of the IdP (e.g. `ACCESS_TOKEN_TTL`).
     pub idp_env: &'a [(&'a str, &'a str)],
     /// A Redis of the test's own (to stop and restart it), not the machine's.
@@ -52,6 +54,7 @@ impl Replicas {
         let post_logout = format!("http://shop.localhost:{a_port}/");
         let idp = Idp::start_with(crate::free_port(), &[callback], &[post_logout], options.idp_env)?;
         let site = Shop::site_toml(&origin.addr(), &idp.issuer(), options.oidc).replace("{port}", &a_port);
+        let site = format!("{site}{}\n", options.site);
         let sessions = |url: &str| {
             format!(
                 "store = \"redis\"\nredis_url = \"{url}\"\nredis_key_prefix = \"{prefix}\"\n{}",

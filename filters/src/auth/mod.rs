@@ -207,7 +207,8 @@ impl SiteAuth {
             site_name: site.name.as_str().into(),
             header_names,
             claims_kept,
-            absolute_ttl: config.sessions.absolute_timeout.as_secs(),
+            // Sealed in each new session: a reload never lengthens a session made before it.
+            absolute_ttl: site.session.absolute_timeout(&config.sessions).as_secs(),
             // Without OpenID Connect there are no refresh tokens to revalidate.
             revalidate: site.oidc.as_ref().map_or(Duration::ZERO, |o| o.revalidate_interval),
             keep_id_token: site

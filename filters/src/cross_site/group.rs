@@ -266,11 +266,8 @@ impl SsoGroup {
                 continue;
             };
             let Some(sid) = Sid::parse(sid) else { continue };
-            let live = match self.stores.sessions.cached(&sid) {
-                Some(_) => true,
-                None => self.stores.sessions.fresh(&sid).await?.is_some(),
-            };
-            if live {
+            // A look, not a use: listing a site keeps its session no longer.
+            if self.stores.sessions.fresh(&sid).await?.is_some() {
                 sites.push(site.to_string());
             }
         }

@@ -51,8 +51,13 @@ impl Feature for SessionInfo {
     }
 }
 
-/// `{"authenticated", "customer", "expires_at"}` and what the features add.
+/// `{"authenticated", "customer", "expires_at", "idle_expires_at"}` and what the
+/// features add. `expires_at`: when the session ends however it is used (its
+/// absolute end); `idle_expires_at`: when it ends if it is not used again (its idle
+/// deadline as the store holds it, never after `expires_at`; asking here is a use
+/// like any other request, so it may have just moved). `null` when not known.
 async fn session_json(site: &SitePipeline, identity: Option<&Identity>) -> Reply {
+    use crate::sessions::rfc3339;
     let mut value = match identity {
         Some(i) => {
             let login = &i.session.login;
@@ -60,15 +65,24 @@ async fn session_json(site: &SitePipeline, identity: Option<&Identity>) -> Reply
                 0 => i.session.created_at,
                 t => t,
             };
+            let sessions = &site.core.stores.sessions;
+            let ends_at = sessions.timeouts().of(&i.session.site).ends_at(&i.session);
+            let idle_until = sessions.idle_until(&i.sid).await.ok().flatten();
             serde_json::json!({
                 "authenticated": true,
                 "customer": i.customer(),
-                "expires_at": crate::sessions::rfc3339(i.session.expires_at),
-                "auth_time": crate::sessions::rfc3339(auth_time),
+                "expires_at": rfc3339(ends_at),
+                "idle_expires_at": idle_until.map(|t| rfc3339(t.min(ends_at))),
+                "auth_time": rfc3339(auth_time),
                 "method": login.method.as_str(),
             })
         }
-        None => serde_json::json!({ "authenticated": false, "customer": null, "expires_at": null }),
+        None => serde_json::json!({
+            "authenticated": false,
+            "customer": null,
+            "expires_at": null,
+            "idle_expires_at": null,
+        }),
     };
     for feature in site.features.iter() {
         if let (Some((key, extra)), Some(obj)) = (feature.session_info(site, identity).await, value.as_object_mut()) {

@@ -7,16 +7,20 @@
 //!   moka's default TinyLFU: TinyLFU may refuse to admit a new entry while the cache
 //!   is full of "popular" ones, so a flood of sign-ins could stop a real shopper from
 //!   getting a session; LRU always admits the newest.
-//! - **Expiry.** Each entry expires `idle_timeout` after its last use (moka's
-//!   time-to-idle) and at its absolute expiry ([`SessionExpiry`], set once at
-//!   creation), whichever comes first. A lookup never returns an expired entry;
-//!   housekeeping ([`SessionStore::sweep`]) frees them.
+//! - **Expiry.** Each entry holds its idle deadline, the site's idle timeout after the
+//!   last write-back ([`crate::store::idle`]: a use writes it back at most once per
+//!   `idle_timeout / 10`), and expires then or at its absolute expiry, whichever
+//!   comes first ([`SessionExpiry`] keeps moka's timer on that instant). A lookup
+//!   never returns an expired entry; housekeeping ([`SessionStore::sweep`]) frees
+//!   them. Only a use ([`SessionStore::cached`], [`SessionStore::get`]) writes back;
+//!   [`SessionStore::fresh`] and the support listing only look.
 //! - **One process.** Everything is in this process: [`SessionStore::cached`] is the
 //!   whole lookup, and the async methods answer at once and never fail.
 //! - **Per customer.** When a customer signs in for the (`max_per_customer` + 1)-th
-//!   time on a site, their oldest session there ends. An index (site, customer) →
-//!   handles, oldest first, is kept in step by the cache's eviction listener, so it
-//!   only ever names sessions the cache holds (or is about to drop).
+//!   time on a site, their oldest live session there ends (sessions that expired and
+//!   wait for housekeeping take no place). An index (site, customer) → handles,
+//!   oldest first, is kept in step by the cache's eviction listener, so it only ever
+//!   names sessions the cache holds (or is about to drop).
 //!
 //! Locking: the eviction listener locks an index shard; moka may call it from any
 //! cache operation. So no code here calls into the cache while it holds an index
@@ -24,6 +28,7 @@
 
 use crate::secret::{SessionId, Sid};
 use crate::sessions::{now_secs, SessionData};
+use crate::store::idle::{self, SessionTimeouts};
 use crate::store::{SessionMeta, SessionStore, StoreError};
 use async_trait::async_trait;
 use dashmap::DashMap;
@@ -32,15 +37,44 @@ use moka::policy::{EvictionPolicy, Expiry};
 use moka::sync::Cache;
 use sso_config::SessionsConfig;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A stored session and the instant its absolute expiry falls on (`None`: beyond
-/// what an `Instant` can hold, i.e. never in practice).
-#[derive(Clone)]
-struct Entry {
+/// A stored session, the instant its absolute expiry falls on (`None`: beyond what an
+/// `Instant` can hold, i.e. never in practice), and its idle deadline in milliseconds
+/// after the store's epoch (moved by write-backs only).
+struct Held {
     data: Arc<SessionData>,
     deadline: Option<Instant>,
+    idle_until: AtomicU64,
+}
+
+type Entry = Arc<Held>;
+
+impl Held {
+    /// How long from `now` to the idle deadline (`ms`, as read from `idle_until`).
+    fn idle_left(epoch: Instant, ms: u64, now: Instant) -> Duration {
+        match ms {
+            u64::MAX => Duration::MAX,
+            ms => epoch
+                .checked_add(Duration::from_millis(ms))
+                .map_or(Duration::MAX, |u| u.saturating_duration_since(now)),
+        }
+    }
+
+    /// When the entry expires: its idle deadline or its absolute expiry (`None`: never;
+    /// an idle deadline of `u64::MAX` ms is never too).
+    fn until(&self, epoch: Instant) -> Option<Instant> {
+        let idle = match self.idle_until.load(Ordering::Acquire) {
+            u64::MAX => None,
+            ms => epoch.checked_add(Duration::from_millis(ms)),
+        };
+        match (idle, self.deadline) {
+            (Some(i), Some(d)) => Some(i.min(d)),
+            (one, other) => one.or(other),
+        }
+    }
 }
 
 /// Whose sessions an index line lists: 128 bits of SHA-256 over the site name and the
@@ -51,43 +85,76 @@ type CustomerKey = [u8; 16];
 /// Handles of one customer's sessions on one site, oldest first.
 type CustomerIndex = DashMap<CustomerKey, VecDeque<Sid>>;
 
-/// Expires an entry at its absolute deadline. Set once, at creation: reads leave it
-/// alone (the idle timeout is moka's time-to-idle), so a lookup never has to move
-/// the entry in moka's timer wheel.
-struct SessionExpiry;
+/// Expires an entry at its idle deadline or its absolute one. A read only tells moka
+/// when a write-back moved the deadline (a lookup otherwise leaves the entry where it
+/// is in moka's timer wheel).
+struct SessionExpiry {
+    epoch: Instant,
+}
 
-impl Expiry<Sid, Entry> for SessionExpiry {
-    fn expire_after_create(&self, _: &Sid, entry: &Entry, created_at: Instant) -> Option<Duration> {
-        entry.deadline.map(|d| d.saturating_duration_since(created_at))
+impl SessionExpiry {
+    fn left(&self, entry: &Entry, at: Instant) -> Option<Duration> {
+        entry.until(self.epoch).map(|u| u.saturating_duration_since(at))
     }
 }
 
-/// Longest idle timeout handed to moka (which refuses more than 1000 years).
-const MAX_IDLE: Duration = Duration::from_secs(100 * 365 * 86_400);
+impl Expiry<Sid, Entry> for SessionExpiry {
+    fn expire_after_create(&self, _: &Sid, entry: &Entry, created_at: Instant) -> Option<Duration> {
+        self.left(entry, created_at)
+    }
+
+    fn expire_after_read(
+        &self,
+        _: &Sid,
+        entry: &Entry,
+        read_at: Instant,
+        current: Option<Duration>,
+        _: Instant,
+    ) -> Option<Duration> {
+        let left = self.left(entry, read_at);
+        match (left, current) {
+            (Some(l), Some(c)) if l.abs_diff(c) < Duration::from_millis(1) => current,
+            _ => left,
+        }
+    }
+}
+
+/// Milliseconds from `epoch` to `at` (saturating).
+fn millis_after(epoch: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX)
+}
 
 pub struct MemorySessionStore {
     cache: Cache<Sid, Entry>,
     by_customer: Arc<CustomerIndex>,
     max_per_customer: usize,
+    timeouts: Arc<SessionTimeouts>,
+    epoch: Instant,
+    write_backs: AtomicU64,
 }
 
 impl MemorySessionStore {
-    /// The store the gateway runs: `idle_timeout`, `max_entries` and
-    /// `max_per_customer` from `[sessions]`.
-    pub fn from_config(sessions: &SessionsConfig) -> Self {
-        Self::new(sessions.idle_timeout, sessions.max_entries).with_max_per_customer(sessions.max_per_customer)
+    /// The store the gateway runs: `max_entries` and `max_per_customer` from
+    /// `[sessions]`, each site's timeouts from `timeouts`.
+    pub fn from_config(sessions: &SessionsConfig, timeouts: Arc<SessionTimeouts>) -> Self {
+        Self::with_timeouts(timeouts, sessions.max_entries).with_max_per_customer(sessions.max_per_customer)
     }
 
     /// A store of at most `max_entries` sessions that expire `idle_timeout` after their
     /// last use, with no cap per customer (see [`Self::with_max_per_customer`]).
     pub fn new(idle_timeout: Duration, max_entries: usize) -> Self {
+        Self::with_timeouts(SessionTimeouts::uniform(idle_timeout, Duration::MAX), max_entries)
+    }
+
+    /// A store of at most `max_entries` sessions with each site's `timeouts`.
+    pub fn with_timeouts(timeouts: Arc<SessionTimeouts>, max_entries: usize) -> Self {
         let by_customer: Arc<CustomerIndex> = Arc::new(DashMap::new());
         let index = by_customer.clone();
+        let epoch = Instant::now();
         let cache = Cache::builder()
             .max_capacity(max_entries.max(1) as u64)
             .eviction_policy(EvictionPolicy::lru())
-            .time_to_idle(idle_timeout.min(MAX_IDLE))
-            .expire_after(SessionExpiry)
+            .expire_after(SessionExpiry { epoch })
             .eviction_listener(move |sid: Arc<Sid>, entry: Entry, cause| {
                 // A replaced entry is still live under this handle (never happens:
                 // handles come from fresh random ids, but it would not end a session).
@@ -100,6 +167,9 @@ impl MemorySessionStore {
             cache,
             by_customer,
             max_per_customer: usize::MAX,
+            timeouts,
+            epoch,
+            write_backs: AtomicU64::new(0),
         }
     }
 
@@ -107,6 +177,12 @@ impl MemorySessionStore {
     pub fn with_max_per_customer(mut self, max: usize) -> Self {
         self.max_per_customer = max.max(1);
         self
+    }
+
+    /// How many times a use wrote a session's idle deadline back (for tests: at most
+    /// once per window and session).
+    pub fn write_backs(&self) -> u64 {
+        self.write_backs.load(Ordering::Relaxed)
     }
 
     /// Lines in the per-customer index (for tests: it must not outgrow the cache).
@@ -138,9 +214,50 @@ fn unlist(index: &CustomerIndex, data: &SessionData, sid: &Sid) {
 }
 
 impl MemorySessionStore {
-    /// The live session `sid`, refreshing its idle timer.
+    /// The live session `sid` and its entry, without writing anything back.
+    fn held(&self, sid: &Sid) -> Option<(Entry, Instant)> {
+        let entry = self.cache.get(sid)?;
+        let now = Instant::now();
+        let live = entry.until(self.epoch).is_none_or(|u| now < u)
+            && self.timeouts.of(&entry.data.site).is_live(&entry.data, now_secs());
+        live.then_some((entry, now))
+    }
+
+    /// The live session `sid`, without counting a use (see [`SessionStore::fresh`]).
     pub fn lookup(&self, sid: &Sid) -> Option<Arc<SessionData>> {
-        self.cache.get(sid).map(|entry| entry.data)
+        self.held(sid).map(|(entry, _)| entry.data.clone())
+    }
+
+    /// The live session `sid`, used now: its idle deadline is written back when the
+    /// rule of [`idle::write_back`] says so, by exactly one of concurrent users.
+    pub fn touch(&self, sid: &Sid) -> Option<Arc<SessionData>> {
+        let (entry, now) = self.held(sid)?;
+        let unix = now_secs();
+        let timeouts = self.timeouts.of(&entry.data.site);
+        let seen = entry.idle_until.load(Ordering::Acquire);
+        let left = Held::idle_left(self.epoch, seen, now);
+        let to_end = Duration::from_secs(timeouts.ends_at(&entry.data).saturating_sub(unix));
+        if let Some(next) = idle::write_back(left, timeouts, to_end) {
+            let until = now.checked_add(next).map_or(u64::MAX, |u| millis_after(self.epoch, u));
+            let won = entry
+                .idle_until
+                .compare_exchange(seen, until, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
+            if won {
+                self.write_backs.fetch_add(1, Ordering::Relaxed);
+                // A read is what tells moka the entry's new expiry.
+                let _ = self.cache.get(sid);
+            }
+        }
+        entry.data.seen(unix);
+        Some(entry.data.clone())
+    }
+
+    /// Unix second the session's idle deadline falls on, if it is live.
+    pub fn idle_deadline(&self, sid: &Sid) -> Option<u64> {
+        let (entry, now) = self.held(sid)?;
+        let left = Held::idle_left(self.epoch, entry.idle_until.load(Ordering::Acquire), now);
+        Some(idle::unix_after(left))
     }
 
     /// Stores a new session and returns its id (see [`SessionStore::create`]).
@@ -148,6 +265,7 @@ impl MemorySessionStore {
         let id = SessionId::random();
         let sid = Sid::of(&id);
         let key = customer_key(&data);
+        self.forget_expired(&key);
         // Listed before it is stored, so the eviction listener always finds it; the
         // guard is dropped before the cache is touched.
         let ended: Vec<Sid> = {
@@ -160,11 +278,17 @@ impl MemorySessionStore {
             let over = sids.len().saturating_sub(self.max_per_customer);
             sids.drain(..over).collect()
         };
-        let left = data.expires_at.saturating_sub(now_secs());
-        let entry = Entry {
-            deadline: Instant::now().checked_add(Duration::from_secs(left)),
+        let now = Instant::now();
+        let timeouts = self.timeouts.of(&data.site);
+        let left = Duration::from_secs(timeouts.ends_at(&data).saturating_sub(now_secs()));
+        let idle_until = now
+            .checked_add(timeouts.idle.min(left))
+            .map_or(u64::MAX, |u| millis_after(self.epoch, u));
+        let entry = Arc::new(Held {
+            deadline: now.checked_add(Duration::from_secs(data.expires_at.saturating_sub(now_secs()))),
             data: Arc::new(data),
-        };
+            idle_until: AtomicU64::new(idle_until),
+        });
         self.cache.insert(sid, entry);
         for old in &ended {
             self.cache.invalidate(old);
@@ -176,6 +300,23 @@ impl MemorySessionStore {
             self.cache.invalidate(&sid);
         }
         id
+    }
+
+    /// Drops from a customer's index line the sessions that expired and wait for
+    /// housekeeping, so they take no place under the cap. Looked up with no guard
+    /// held; a session the line gained meanwhile is kept.
+    fn forget_expired(&self, key: &CustomerKey) {
+        let listed: Vec<Sid> = match self.by_customer.get(key) {
+            Some(sids) if sids.len() >= self.max_per_customer => sids.iter().copied().collect(),
+            _ => return,
+        };
+        let gone: Vec<Sid> = listed.into_iter().filter(|s| !self.cache.contains_key(s)).collect();
+        if gone.is_empty() {
+            return;
+        }
+        if let Some(mut sids) = self.by_customer.get_mut(key) {
+            sids.retain(|s| !gone.contains(s));
+        }
     }
 
     /// Ends a session; true when it existed.
@@ -203,17 +344,23 @@ impl MemorySessionStore {
 #[async_trait]
 impl SessionStore for MemorySessionStore {
     fn cached(&self, sid: &Sid) -> Option<Arc<SessionData>> {
-        let data = self.lookup(sid)?;
-        data.seen(now_secs());
-        Some(data)
+        self.touch(sid)
     }
 
     async fn get(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError> {
-        Ok(self.cached(sid))
+        Ok(self.touch(sid))
     }
 
     async fn fresh(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError> {
         Ok(self.lookup(sid))
+    }
+
+    async fn idle_until(&self, sid: &Sid) -> Result<Option<u64>, StoreError> {
+        Ok(self.idle_deadline(sid))
+    }
+
+    fn timeouts(&self) -> &Arc<SessionTimeouts> {
+        &self.timeouts
     }
 
     async fn create(&self, data: SessionData) -> Result<SessionId, StoreError> {
@@ -230,17 +377,16 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn customer_sessions(&self, site: &str, customer: &str) -> Result<Vec<SessionMeta>, StoreError> {
-        let now = now_secs();
         Ok(self
             .listed(site, customer)
             .into_iter()
             .filter_map(|sid| {
-                let data = self.cache.get(&sid)?.data;
-                data.is_live(now).then(|| SessionMeta {
+                let data = self.lookup(&sid)?;
+                Some(SessionMeta {
                     sid: sid.encode(),
                     created_at: data.created_at,
-                    last_seen: data.last_seen.load(std::sync::atomic::Ordering::Relaxed),
-                    expires_at: data.expires_at,
+                    last_seen: data.last_seen.load(Ordering::Relaxed),
+                    expires_at: self.timeouts.of(&data.site).ends_at(&data),
                 })
             })
             .collect())
@@ -264,177 +410,5 @@ impl SessionStore for MemorySessionStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::identity::Customer;
-
-    fn session(site: &str, customer: &str, ttl: u64) -> SessionData {
-        SessionData::new(
-            site.into(),
-            Customer {
-                id: customer.into(),
-                ..Customer::default()
-            },
-            None,
-            Default::default(),
-            ttl,
-        )
-    }
-
-    fn data(ttl: u64) -> SessionData {
-        session("shop", "alice", ttl)
-    }
-
-    fn live(store: &MemorySessionStore, id: &SessionId) -> bool {
-        store.lookup(&Sid::of(id)).is_some()
-    }
-
-    #[test]
-    fn create_get_remove() {
-        let store = MemorySessionStore::new(Duration::from_secs(60), 10);
-        let id = store.insert(data(3600));
-        let sid = Sid::of(&id);
-        assert_eq!(store.lookup(&sid).map(|s| s.customer.id.clone()), Some("alice".into()));
-        assert!(store.lookup(&Sid::of(&SessionId::random())).is_none());
-        assert_eq!(store.count(), 1);
-        assert!(store.delete(&sid));
-        assert!(!store.delete(&sid), "already gone");
-        assert!(store.lookup(&sid).is_none());
-        assert_eq!(store.count(), 0);
-        assert_eq!(store.index_len(), 0, "the index forgets an ended session");
-    }
-
-    #[test]
-    fn absolute_and_idle_expiry() {
-        let store = MemorySessionStore::new(Duration::from_secs(60), 10);
-        let expired = store.insert(data(0));
-        assert!(
-            !live(&store, &expired),
-            "a session past its absolute expiry is not served"
-        );
-        let idle = MemorySessionStore::new(Duration::ZERO, 10);
-        let id = idle.insert(data(3600));
-        assert!(!live(&idle, &id), "a session idle for idle_timeout is not served");
-        // Housekeeping frees expired entries once moka's timer wheel passes them
-        // (about a second): then they leave the count and the per-customer index.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for s in [&store, &idle] {
-            while s.count() > 0 && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            assert_eq!(s.count(), 0);
-            assert_eq!(s.index_len(), 0, "an expired session leaves the index");
-        }
-    }
-
-    #[test]
-    fn the_absolute_deadline_is_set_at_creation_and_kept_by_reads() {
-        let now = Instant::now();
-        let sid = Sid::of(&SessionId::random());
-        let entry = |deadline| Entry {
-            data: Arc::new(data(3600)),
-            deadline,
-        };
-        let near = entry(Some(now + Duration::from_secs(60)));
-        assert_eq!(
-            SessionExpiry.expire_after_create(&sid, &near, now),
-            Some(Duration::from_secs(60))
-        );
-        let later = now + Duration::from_secs(30);
-        let left = Some(Duration::from_secs(30));
-        assert_eq!(
-            SessionExpiry.expire_after_read(&sid, &near, later, left, now),
-            left,
-            "a read does not move the absolute expiry"
-        );
-        assert_eq!(
-            SessionExpiry.expire_after_create(&sid, &near, now + Duration::from_secs(61)),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(SessionExpiry.expire_after_create(&sid, &entry(None), now), None);
-        // Timeouts too far off for an Instant (or for moka) are "never", not a panic.
-        let store = MemorySessionStore::new(Duration::MAX, 10);
-        let id = store.insert(data(u64::MAX));
-        assert!(live(&store, &id));
-    }
-
-    #[test]
-    fn the_bound_evicts_the_least_recently_used() {
-        let store = MemorySessionStore::new(Duration::from_secs(60), 3);
-        let ids: Vec<_> = (0..3)
-            .map(|i| store.insert(session("shop", &format!("c{i}"), 3600)))
-            .collect();
-        store.count();
-        assert!(live(&store, &ids[0]), "the oldest session was used just now");
-        store.count();
-        let newest = store.insert(session("shop", "c3", 3600));
-        assert_eq!(store.count(), 3);
-        assert!(live(&store, &newest), "a new session is always admitted");
-        assert!(live(&store, &ids[0]), "recently used: kept");
-        assert!(!live(&store, &ids[1]), "least recently used: evicted");
-        assert!(live(&store, &ids[2]));
-        assert_eq!(store.index_len(), 3, "the evicted customer left the index");
-
-        // A flood of sign-ins never locks out the next shopper.
-        for i in 0..50 {
-            store.insert(session("shop", &format!("flood{i}"), 3600));
-        }
-        let shopper = store.insert(session("shop", "real", 3600));
-        assert!(live(&store, &shopper));
-        assert!(store.count() <= 3);
-        assert!(store.index_len() <= 3);
-    }
-
-    #[test]
-    fn a_customer_holds_at_most_max_per_customer_sessions_per_site() {
-        let store = MemorySessionStore::new(Duration::from_secs(60), 100).with_max_per_customer(2);
-        let first = store.insert(session("shop", "alice", 3600));
-        let other_site = store.insert(session("outlet", "alice", 3600));
-        let bob = store.insert(session("shop", "bob", 3600));
-        let second = store.insert(session("shop", "alice", 3600));
-        assert!(live(&store, &first) && live(&store, &second));
-        let third = store.insert(session("shop", "alice", 3600));
-        assert!(!live(&store, &first), "the oldest session ends at once");
-        assert!(live(&store, &second) && live(&store, &third));
-        assert!(live(&store, &other_site), "another site's sessions do not count");
-        assert!(live(&store, &bob), "another customer's sessions do not count");
-        let fourth = store.insert(session("shop", "alice", 3600));
-        assert!(!live(&store, &second));
-        assert!(live(&store, &third) && live(&store, &fourth));
-        assert_eq!(store.count(), 4);
-
-        // Ending a session frees its place: no other session is ended for the next.
-        assert!(store.delete(&Sid::of(&third)));
-        let fifth = store.insert(session("shop", "alice", 3600));
-        assert!(live(&store, &fourth) && live(&store, &fifth));
-    }
-
-    #[test]
-    fn concurrent_sign_ins_and_evictions_neither_deadlock_nor_leak() {
-        let store = Arc::new(MemorySessionStore::new(Duration::from_secs(60), 16).with_max_per_customer(2));
-        let workers: Vec<_> = (0..4)
-            .map(|t| {
-                let store = store.clone();
-                std::thread::spawn(move || {
-                    for i in 0..2_000 {
-                        let id = store.insert(session("shop", &format!("c{}", (i + t) % 7), 3600));
-                        if i % 3 == 0 {
-                            store.delete(&Sid::of(&id));
-                        }
-                        store.lookup(&Sid::of(&id));
-                    }
-                })
-            })
-            .collect();
-        for w in workers {
-            assert!(w.join().is_ok(), "a worker panicked");
-        }
-        assert!(store.count() <= 16);
-        assert!(
-            store.index_len() <= store.count(),
-            "every index line names a live session"
-        );
-        let listed: usize = store.by_customer.iter().map(|l| l.len()).sum();
-        assert_eq!(listed, store.count(), "the index lists exactly the stored sessions");
-    }
-}
+#[path = "memory_sessions_tests.rs"]
+mod tests;

@@ -4,7 +4,8 @@
 //!
 //! - [`SessionStore`]: signed-in shoppers, keyed by their public handle [`Sid`]. A hot,
 //!   synchronous path ([`SessionStore::cached`]) serves what this process holds fresh;
-//!   the async path reaches the shared store.
+//!   the async path reaches the shared store. Each site's idle and absolute timeouts,
+//!   and how rarely a use is written back, are in [`idle`].
 //! - [`SingleUse`]: entries taken exactly once, atomically, whatever replica asks first
 //!   (pending logins; later customer-login `jti`s and one-time tokens).
 //! - [`Records`]: small per-key records with a TTL, and `put_new` for short locks.
@@ -13,12 +14,15 @@
 //! What is only a per-process cache (the minted `X-Customer-Token`, the refresh
 //! in-flight flag) stays in [`SessionData`] and is never stored.
 
+pub mod idle;
 pub mod kv_memory;
 pub mod memory_sessions;
 pub mod record;
 pub mod redis;
 #[cfg(test)]
 mod suite;
+#[cfg(test)]
+mod suite_idle;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_redis;
 
@@ -75,33 +79,51 @@ pub struct SessionMeta {
     /// The session's public handle (the `sid` of its tokens).
     pub sid: String,
     pub created_at: u64,
-    /// Last use, as far as the store knows (to within `sessions.l1_ttl` on Redis).
+    /// Last use, as far as the store knows (on Redis, its last write-back: to within
+    /// a tenth of the site's idle timeout).
     pub last_seen: u64,
+    /// When it ends whether used or not (the sooner of its sealed expiry and its
+    /// creation plus the site's absolute timeout).
     pub expires_at: u64,
 }
 
 /// Sessions, keyed by [`Sid`] (never by the cookie's secret [`SessionId`]).
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// The hot path: the live session `sid` if this process holds it fresh, without
-    /// waiting on anything. `None` means "ask [`Self::get`]", not "anonymous".
+    /// The hot path, for a request of the session's own site that shows it (a use):
+    /// the live session `sid` if this process holds it fresh, without waiting on
+    /// anything. `None` means "ask [`Self::get`]", not "anonymous" (also when the use
+    /// is due to be written back: [`idle::write_back`]).
     fn cached(&self, sid: &Sid) -> Option<Arc<SessionData>>;
 
-    /// The live session `sid` from the store itself (refreshing its idle timer and
-    /// this process's cache), for when [`Self::cached`] had nothing; `Ok(None)` if
-    /// unknown, expired or ended.
+    /// A use of the live session `sid`, from the store itself: refreshes this
+    /// process's cache and writes the idle deadline back when
+    /// [`idle::write_back`] says so (at most once per window and session, across
+    /// replicas). For when [`Self::cached`] had nothing; `Ok(None)` if unknown,
+    /// expired or ended.
     async fn get(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError>;
 
     /// The session as the shared store has it now, bypassing this process's cache
-    /// (a refresh reads it under its lock: another replica may have rotated the token).
+    /// (a refresh reads it under its lock: another replica may have rotated the
+    /// token). Only a look: it writes nothing back, so another site checking that a
+    /// session lives keeps it no longer.
     async fn fresh(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError>;
+
+    /// The Unix second the live session `sid` ends at if it is not used again: its
+    /// idle deadline as the store holds it (this process's copy may know an earlier
+    /// one than another replica wrote since: never a later one). `None` if not live.
+    async fn idle_until(&self, sid: &Sid) -> Result<Option<u64>, StoreError>;
+
+    /// Every site's timeouts, as this store applies them; a reload sets them.
+    fn timeouts(&self) -> &Arc<idle::SessionTimeouts>;
 
     /// Stores a new session under a fresh id and returns the id (for the cookie). A
     /// customer holding `max_per_customer` sessions on the site loses the oldest.
     async fn create(&self, data: SessionData) -> Result<SessionId, StoreError>;
 
     /// Writes a session's changed refresh state back (after a refresh), keeping its
-    /// expiry; other replicas drop their cached copy.
+    /// expiry and its idle deadline (a refresh is no use: the request that caused it
+    /// was); other replicas drop their cached copy.
     async fn save(&self, sid: &Sid, data: &SessionData) -> Result<(), StoreError>;
 
     /// Ends a session everywhere; true when it existed.
@@ -233,7 +255,7 @@ impl Stores {
     /// one-time tokens, adopt grants) are bounded at `max_entries` **per kind**; records
     /// (SSO sessions, their data, locks), which only verified sign-ins make, and sets
     /// have bounds of their own like sessions: a flood of one kind never evicts another.
-    pub fn memory(sessions: crate::store::memory_sessions::MemorySessionStore, max_entries: usize) -> Self {
+    pub fn memory(sessions: memory_sessions::MemorySessionStore, max_entries: usize) -> Self {
         Stores {
             sessions: Arc::new(sessions),
             single_use: Arc::new(kv_memory::MemoryKv::new(max_entries)),

@@ -17,10 +17,10 @@ const IDLE: Duration = Duration::from_secs(600);
 const CAP: usize = 2;
 
 /// Two views of one backend, and what keeps the backend alive.
-struct Pair {
-    a: Stores,
-    b: Stores,
-    _redis: Option<TestRedis>,
+pub(crate) struct Pair {
+    pub(crate) a: Stores,
+    pub(crate) b: Stores,
+    pub(crate) _redis: Option<TestRedis>,
 }
 
 fn memory() -> Pair {
@@ -35,8 +35,7 @@ fn memory() -> Pair {
 
 pub(crate) fn redis_config(fail_closed: bool) -> RedisSessionsConfig {
     RedisSessionsConfig {
-        idle_timeout: IDLE,
-        absolute_timeout: Duration::from_secs(3600),
+        timeouts: super::idle::SessionTimeouts::uniform(IDLE, Duration::from_secs(3600)),
         l1_ttl: Duration::from_secs(5),
         l1_max_entries: 1000,
         max_per_customer: CAP,
@@ -47,8 +46,13 @@ pub(crate) fn redis_config(fail_closed: bool) -> RedisSessionsConfig {
 
 /// A Redis store with its background tasks running, once it is healthy.
 pub(crate) async fn redis_replica(url: &str, prefix: &str, fail_closed: bool) -> Stores {
+    redis_replica_with(url, prefix, redis_config(fail_closed)).await
+}
+
+/// [`redis_replica`] with a configuration of the test's own.
+pub(crate) async fn redis_replica_with(url: &str, prefix: &str, config: RedisSessionsConfig) -> Stores {
     let hook: super::redis::ErrorHook = Arc::new(|_, _| {});
-    let (stores, tasks) = match Stores::redis(url, prefix, redis_config(fail_closed), hook) {
+    let (stores, tasks) = match Stores::redis(url, prefix, config, hook) {
         Ok(s) => s,
         Err(e) => panic!("redis store: {e}"),
     };
@@ -88,12 +92,12 @@ pub(crate) fn session(site: &str, customer: &str, ttl: u64) -> SessionData {
     )
 }
 
-async fn live(stores: &Stores, id: &SessionId) -> bool {
+pub(crate) async fn live(stores: &Stores, id: &SessionId) -> bool {
     matches!(stores.sessions.get(&Sid::of(id)).await, Ok(Some(_)))
 }
 
 /// Waits up to a second for `cond` (an eviction crossing replicas).
-async fn within_a_second<F, Fut>(mut cond: F) -> bool
+pub(crate) async fn within_a_second<F, Fut>(mut cond: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -1,12 +1,21 @@
 //! Sessions in Redis, seen by every replica, with a short L1 cache in each.
 //!
 //! - **Layout.** `<prefix>:session:<sid>` holds the record ([`crate::store::record`]),
-//!   its TTL the idle timeout (never past the absolute expiry).
+//!   its TTL the session's idle deadline: the site's idle timeout after the last
+//!   write-back, never past the absolute expiry. One key per session, so every
+//!   command on a session names one key (Redis Cluster can place it anywhere).
 //!   `<prefix>:customer:<hash of site and customer>` is a sorted set of that customer's
-//!   session handles by creation time, its TTL the absolute timeout.
-//! - **L1.** Sessions read here are kept `sessions.l1_ttl` in a `moka` cache, so a
-//!   steady-state request does not touch Redis. The idle timer is written back when
-//!   the L1 entry is refilled (`GETEX`), i.e. at most once per `l1_ttl` per replica.
+//!   session handles by creation time, its TTL the longest life of a session in it.
+//! - **L1.** Sessions read here are kept up to `sessions.l1_ttl` in a `moka` cache,
+//!   with the idle deadline Redis gave when they were read, so a steady-state
+//!   request does not touch Redis. A copy is never served at or past that deadline,
+//!   nor once the use would be due for a write-back ([`idle::write_back`]): the
+//!   request then reads Redis again (`GET` and `PTTL`, one round trip) and sees what
+//!   other replicas wrote meanwhile, so a session used on another replica is not
+//!   ended here, and one unused everywhere is served nowhere.
+//! - **Write-back.** When a use is due, one script on the session key moves its TTL,
+//!   only if no replica did in the last window ([`WRITE_BACK`]): at most one
+//!   write-back per `idle_timeout / 10` per session, whatever the replicas.
 //! - **Evictions.** Logout, refusal, the per-customer cap and the admin `DELETE`
 //!   publish the handle on `<prefix>:evict`; every replica drops it from its L1 on
 //!   receipt. A replica whose subscription dropped drops its whole L1 when it is back
@@ -19,19 +28,20 @@
 use super::RedisConn;
 use crate::secret::{SessionId, Sid};
 use crate::sessions::{now_secs, SessionData};
+use crate::store::idle::{self, SessionTimeouts};
 use crate::store::{record, SessionMeta, SessionStore, StoreError};
 use async_trait::async_trait;
-use futures_util::StreamExt;
 use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Stores the record, lists it in the customer's index, drops index entries whose
 /// sessions are gone, and ends the oldest sessions over the cap (ordered by the Redis
 /// server's clock in microseconds, one clock for every replica). Returns the handles
-/// it ended (they are also published as evictions).
+/// it ended (they are also published as evictions). The index lives at least as long
+/// as the session (its TTL only grows).
 /// KEYS: session key, index key. ARGV: record, ttl ms, sid, (unused), cap, index ttl
 /// ms, session key prefix, evict channel.
 const CREATE: &str = r"
@@ -50,8 +60,23 @@ while #live > tonumber(ARGV[5]) do
   redis.call('PUBLISH', ARGV[8], m)
   table.insert(ended, m)
 end
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[6]) then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
 return ended
+";
+
+/// Writes a session's idle deadline back, [`idle::write_back`]'s rule checked again
+/// atomically on the key itself, so of the replicas that found a use due in one
+/// window exactly one writes. Returns the key's TTL afterwards in ms (-2: gone).
+/// KEYS: session key. ARGV: new TTL ms, window ms, idle timeout ms.
+const WRITE_BACK: &str = r"
+local left = redis.call('PTTL', KEYS[1])
+if left == -2 then return -2 end
+local want, window, idle = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if left == -1 or (want > left and want - left >= window) or (left > idle and left - idle >= window) then
+  redis.call('PEXPIRE', KEYS[1], want)
+  return want
+end
+return left
 ";
 
 /// Ends every session in a customer's index. KEYS: index key. ARGV: session key
@@ -67,10 +92,10 @@ return ended
 ";
 
 /// What the Redis session store needs to know.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedisSessionsConfig {
-    pub idle_timeout: Duration,
-    pub absolute_timeout: Duration,
+    /// Every site's idle and absolute timeouts (a reload sets them).
+    pub timeouts: Arc<SessionTimeouts>,
     pub l1_ttl: Duration,
     pub l1_max_entries: usize,
     pub max_per_customer: usize,
@@ -79,20 +104,25 @@ pub struct RedisSessionsConfig {
     pub seal: record::Seal,
 }
 
+/// A session this replica read, and the instant Redis said its idle deadline falls
+/// on (taken before the read was sent: never later than Redis's).
+#[derive(Clone)]
+struct Held {
+    data: Arc<SessionData>,
+    until: Instant,
+}
+
 pub struct RedisSessionStore {
     conn: Arc<RedisConn>,
-    l1: Cache<Sid, Arc<SessionData>>,
+    l1: Cache<Sid, Held>,
     config: RedisSessionsConfig,
     /// Bumped on every eviction received: a read that saw it change is not cached.
     evictions: AtomicU64,
     subscribed: std::sync::atomic::AtomicBool,
     create: redis::Script,
     end_customer: redis::Script,
+    write_back: redis::Script,
 }
-
-/// How often the eviction subscription's connection is pinged, and how long an
-/// answer may take.
-const SUBSCRIPTION_PING: Duration = Duration::from_secs(2);
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -113,6 +143,7 @@ impl RedisSessionStore {
             subscribed: std::sync::atomic::AtomicBool::new(false),
             create: redis::Script::new(CREATE),
             end_customer: redis::Script::new(END_CUSTOMER),
+            write_back: redis::Script::new(WRITE_BACK),
         }
     }
 
@@ -129,11 +160,11 @@ impl RedisSessionStore {
         self.conn.key("customer", &hex::encode(key))
     }
 
-    /// Milliseconds the session key may live from now: the idle timeout, never past
-    /// the absolute expiry.
-    fn key_ttl_ms(&self, expires_at: u64, now: u64) -> u64 {
-        let left = Duration::from_secs(expires_at.saturating_sub(now));
-        ms(self.config.idle_timeout.min(left))
+    /// How long `data` may live from now regardless of use (its absolute end).
+    fn to_end(&self, data: &SessionData) -> (idle::SiteTimeouts, Duration) {
+        let timeouts = self.config.timeouts.of(&data.site);
+        let end = timeouts.ends_at(data).saturating_sub(now_secs());
+        (timeouts, Duration::from_secs(end))
     }
 
     /// Opens and decodes the record stored for `sid` into a live session of any site,
@@ -152,108 +183,32 @@ impl RedisSessionStore {
                 return None;
             }
         };
-        data.is_live(now_secs()).then(|| Arc::new(data))
+        let live = self.config.timeouts.of(&data.site).is_live(&data, now_secs());
+        live.then(|| Arc::new(data))
     }
 
-    /// Caches `data` unless an eviction arrived since `seen` (it may have named it).
-    fn remember(&self, sid: Sid, data: &Arc<SessionData>, seen: u64) {
+    /// Caches `data`, whose idle deadline is `until`, unless an eviction arrived since
+    /// `seen` (it may have named it).
+    fn remember(&self, sid: Sid, data: &Arc<SessionData>, until: Instant, seen: u64) {
         if self.evictions.load(Ordering::Acquire) == seen {
-            self.l1.insert(sid, data.clone());
+            let data = data.clone();
+            self.l1.insert(sid, Held { data, until });
         }
     }
 
-    /// Drops `sid` from this replica's L1 (an eviction from anywhere).
-    pub fn evicted(&self, sid: &Sid) {
-        self.evictions.fetch_add(1, Ordering::AcqRel);
-        self.l1.invalidate(sid);
-    }
-
-    /// Tells the other replicas to drop `sid`. The change itself is already in Redis:
-    /// a failed publish (counted, logged) leaves them serving their copy until
-    /// `l1_ttl`, it does not undo the change.
-    async fn publish_or_warn(&self, sid: &Sid) {
-        let cmd = redis::cmd("PUBLISH")
-            .arg(self.conn.evict_channel())
-            .arg(sid.encode())
-            .to_owned();
-        if let Err(e) = self.conn.query::<i64>("publish", &cmd).await {
-            tracing::error!(error = %e, "eviction not published: other replicas keep their copy until sessions.l1_ttl");
+    /// The session `sid` in Redis and its key's TTL, read in one round trip: the
+    /// live session, the TTL (`None`: no TTL) and the instant the read was sent.
+    async fn read(&self, sid: &Sid) -> Result<Option<(Arc<SessionData>, Option<Duration>, Instant)>, StoreError> {
+        let key = self.session_key(sid);
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
+        let sent = Instant::now();
+        let (bytes, pttl): (Option<Vec<u8>>, i64) = self.conn.pipe("get", &pipe).await?;
+        if pttl == -2 {
+            return Ok(None);
         }
-    }
-
-    /// True while the eviction subscription is up and answering pings: without it,
-    /// revocations on other replicas reach this one only after `l1_ttl`.
-    pub fn is_subscribed(&self) -> bool {
-        self.subscribed.load(Ordering::Acquire)
-    }
-
-    /// Keeps the eviction subscription alive for as long as the process runs:
-    /// subscribes, drops what each message names, and pings the subscription's own
-    /// connection every [`SUBSCRIPTION_PING`] (a connection dropped silently by a NAT
-    /// or proxy is noticed within a few seconds, not never). After a lost
-    /// subscription it drops the whole L1 before serving from it again.
-    pub async fn run_evictions(&self) {
-        let channel = self.conn.evict_channel();
-        let mut lost = false;
-        let mut reported = false;
-        loop {
-            let subscribed = match self.conn.pubsub().await {
-                Ok(mut pubsub) => pubsub
-                    .subscribe(&channel)
-                    .await
-                    .map(|()| pubsub)
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match subscribed {
-                Ok(pubsub) => {
-                    if lost {
-                        // Revocations may have been missed while the subscription was down.
-                        self.evictions.fetch_add(1, Ordering::AcqRel);
-                        self.l1.invalidate_all();
-                        tracing::info!("eviction subscription back; L1 session cache dropped");
-                    }
-                    self.subscribed.store(true, Ordering::Release);
-                    reported = false;
-                    self.listen(pubsub).await;
-                    self.subscribed.store(false, Ordering::Release);
-                    tracing::warn!("eviction subscription lost; reconnecting");
-                }
-                Err(e) if !reported => {
-                    // E.g. an ACL user without `&<prefix>:evict`: say so once, loudly.
-                    tracing::error!(error = %e, channel = %channel, "cannot subscribe to session evictions; revocations from other replicas reach this one only after sessions.l1_ttl");
-                    reported = true;
-                }
-                Err(_) => {}
-            }
-            lost = true;
-            tokio::time::sleep(super::PING_INTERVAL).await;
-        }
-    }
-
-    /// Applies evictions until the subscription ends or stops answering pings.
-    async fn listen(&self, pubsub: redis::aio::PubSub) {
-        let (mut sink, mut messages) = pubsub.split();
-        let mut ping = tokio::time::interval(SUBSCRIPTION_PING);
-        ping.tick().await;
-        loop {
-            tokio::select! {
-                msg = messages.next() => {
-                    let Some(msg) = msg else { return };
-                    let sid = std::str::from_utf8(msg.get_payload_bytes()).ok().and_then(Sid::parse);
-                    match sid {
-                        Some(sid) => self.evicted(&sid),
-                        None => tracing::warn!("ignored a malformed eviction message"),
-                    }
-                }
-                _ = ping.tick() => {
-                    let answered = tokio::time::timeout(SUBSCRIPTION_PING, sink.ping::<redis::Value>()).await;
-                    if !matches!(answered, Ok(Ok(_))) {
-                        return;
-                    }
-                }
-            }
-        }
+        let left = u64::try_from(pttl).ok().map(Duration::from_millis);
+        Ok(self.live(sid, bytes).map(|data| (data, left, sent)))
     }
 }
 
@@ -265,48 +220,60 @@ impl SessionStore for RedisSessionStore {
         if self.config.fail_closed && !(self.conn.is_healthy() && self.is_subscribed()) {
             return None;
         }
-        let data = self.l1.get(sid)?;
-        let now = now_secs();
-        if !data.is_live(now) {
-            self.l1.invalidate(sid);
+        let held = self.l1.get(sid)?;
+        let now = Instant::now();
+        let (timeouts, to_end) = self.to_end(&held.data);
+        // Past the deadline this copy knows, or its absolute end: maybe over (another
+        // replica may have used it: Redis knows). Due for a write-back: Redis writes it.
+        let over = now >= held.until || to_end.is_zero();
+        if over || idle::write_back(held.until.saturating_duration_since(now), timeouts, to_end).is_some() {
             return None;
         }
-        data.seen(now);
-        Some(data)
+        held.data.seen(now_secs());
+        Some(held.data)
     }
 
-    /// Always asks Redis (the caller tried [`SessionStore::cached`] first): `GETEX`
-    /// refills the L1 and restarts the idle timer in one command; the absolute expiry
-    /// caps the timer when it is nearer.
+    /// Always asks Redis (the caller tried [`SessionStore::cached`] first): the
+    /// record and its TTL in one round trip, then, when the use is due, the
+    /// write-back script (one replica of those racing writes; the others read its
+    /// deadline back). Refills the L1 with the deadline Redis holds.
     async fn get(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError> {
         let seen = self.evictions.load(Ordering::Acquire);
-        let key = self.session_key(sid);
-        let cmd = redis::cmd("GETEX")
-            .arg(&key)
-            .arg("PX")
-            .arg(ms(self.config.idle_timeout))
-            .to_owned();
-        let Some(data) = self.live(sid, self.conn.query("get", &cmd).await?) else {
+        let Some((data, left, sent)) = self.read(sid).await? else {
+            self.l1.invalidate(sid);
             return Ok(None);
         };
-        let now = now_secs();
-        if Duration::from_secs(data.expires_at.saturating_sub(now)) < self.config.idle_timeout {
-            let cap = redis::cmd("PEXPIRE")
-                .arg(&key)
-                .arg(self.key_ttl_ms(data.expires_at, now))
-                .to_owned();
-            self.conn.query::<i64>("touch", &cap).await?;
+        let (timeouts, to_end) = self.to_end(&data);
+        let mut left = left.unwrap_or(Duration::MAX);
+        if let Some(want) = idle::write_back(left, timeouts, to_end) {
+            let mut invocation = self.write_back.key(self.session_key(sid));
+            invocation
+                .arg(ms(want))
+                .arg(ms(timeouts.window()))
+                .arg(ms(timeouts.idle));
+            let after: i64 = self.conn.script("touch", &invocation).await?;
+            match u64::try_from(after) {
+                Ok(ttl) => left = Duration::from_millis(ttl),
+                Err(_) => {
+                    self.l1.invalidate(sid);
+                    return Ok(None);
+                }
+            }
         }
-        self.remember(*sid, &data, seen);
+        let until = sent.checked_add(left).unwrap_or(sent);
+        self.remember(*sid, &data, until, seen);
+        data.seen(now_secs());
         Ok(Some(data))
     }
 
     async fn fresh(&self, sid: &Sid) -> Result<Option<Arc<SessionData>>, StoreError> {
         let seen = self.evictions.load(Ordering::Acquire);
-        let cmd = redis::cmd("GET").arg(self.session_key(sid)).to_owned();
-        match self.live(sid, self.conn.query("get", &cmd).await?) {
-            Some(data) => {
-                self.remember(*sid, &data, seen);
+        match self.read(sid).await? {
+            Some((data, left, sent)) => {
+                let until = left.and_then(|l| sent.checked_add(l));
+                if let Some(until) = until {
+                    self.remember(*sid, &data, until, seen);
+                }
                 Ok(Some(data))
             }
             None => {
@@ -316,28 +283,54 @@ impl SessionStore for RedisSessionStore {
         }
     }
 
+    async fn idle_until(&self, sid: &Sid) -> Result<Option<u64>, StoreError> {
+        if let Some(held) = self.l1.get(sid) {
+            return Ok(Some(idle::unix_after(
+                held.until.saturating_duration_since(Instant::now()),
+            )));
+        }
+        let cmd = redis::cmd("PTTL").arg(self.session_key(sid)).to_owned();
+        let left: i64 = self.conn.query("get", &cmd).await?;
+        Ok(u64::try_from(left)
+            .ok()
+            .map(|l| idle::unix_after(Duration::from_millis(l))))
+    }
+
+    fn timeouts(&self) -> &Arc<SessionTimeouts> {
+        &self.config.timeouts
+    }
+
     async fn create(&self, data: SessionData) -> Result<SessionId, StoreError> {
         let id = SessionId::random();
         let sid = Sid::of(&id);
-        let now = now_secs();
         let bytes = self.config.seal.seal(&sid, record::encode(&data)?);
         let session_prefix = self.conn.key("session", "");
+        let (timeouts, to_end) = self.to_end(&data);
+        let ttl = timeouts.idle.min(to_end);
         let mut invocation = self.create.key(self.session_key(&sid));
         invocation
             .key(self.index_key(&data.site, &data.customer.id))
             .arg(bytes)
-            .arg(self.key_ttl_ms(data.expires_at, now))
+            .arg(ms(ttl))
             .arg(sid.encode())
             .arg(data.created_at)
             .arg(self.config.max_per_customer.max(1))
-            .arg(ms(self.config.absolute_timeout))
+            .arg(ms(to_end))
             .arg(session_prefix)
             .arg(self.conn.evict_channel());
+        let sent = Instant::now();
         let ended: Vec<String> = self.conn.script("create", &invocation).await?;
         for old in ended.iter().filter_map(|s| Sid::parse(s)) {
             self.evicted(&old);
         }
-        self.l1.insert(sid, Arc::new(data));
+        let until = sent.checked_add(ttl).unwrap_or(sent);
+        self.l1.insert(
+            sid,
+            Held {
+                data: Arc::new(data),
+                until,
+            },
+        );
         Ok(id)
     }
 
@@ -382,19 +375,21 @@ impl SessionStore for RedisSessionStore {
         }
         let replies: Vec<(Option<Vec<u8>>, i64)> = self.conn.pipe("list", &pipe).await?;
         let now = now_secs();
-        let idle = self.config.idle_timeout.as_secs();
         Ok(sids
             .iter()
             .zip(replies)
             .filter_map(|(sid, (bytes, pttl))| {
                 let data = self.live(sid, bytes)?;
                 (data.site.as_ref() == site && data.customer.id == customer).then(|| {
-                    // The key's TTL restarts at each use: its age since then is how long
-                    // ago the session was last seen (when the idle timeout bounds it).
+                    // The key's TTL restarts at each write-back: its age since then is
+                    // how long ago the session was last seen, to within a window (when
+                    // the idle timeout bounds it).
+                    let timeouts = self.config.timeouts.of(&data.site);
+                    let ends_at = timeouts.ends_at(&data);
                     let left = u64::try_from(pttl).unwrap_or(0) / 1000;
-                    let idle_bound = left < data.expires_at.saturating_sub(now);
+                    let idle_bound = left < ends_at.saturating_sub(now);
                     let last_seen = if idle_bound {
-                        now.saturating_sub(idle.saturating_sub(left))
+                        now.saturating_sub(timeouts.idle.as_secs().saturating_sub(left))
                     } else {
                         data.created_at
                     };
@@ -402,7 +397,7 @@ impl SessionStore for RedisSessionStore {
                         sid: sid.encode(),
                         created_at: data.created_at,
                         last_seen: last_seen.max(data.created_at),
-                        expires_at: data.expires_at,
+                        expires_at: ends_at,
                     }
                 })
             })
@@ -430,3 +425,6 @@ impl SessionStore for RedisSessionStore {
         usize::try_from(self.l1.entry_count()).unwrap_or(usize::MAX)
     }
 }
+
+#[path = "evictions.rs"]
+mod evictions;
