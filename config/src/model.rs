@@ -185,6 +185,8 @@ pub struct SiteConfig {
     pub sso: SiteSsoConfig,
     /// `[sites.session]`: the site's own session timeouts (`None`: `[sessions]`'s).
     pub session: SiteSessionConfig,
+    /// `[sites.forward_auth]`: its `mode` when `enabled = true` (docs/forward-auth.md).
+    pub forward_auth: Option<crate::values::ForwardAuthMode>,
 }
 
 /// `[sites.customer_login]`: `GET {path}{jwt}` signs a customer in with an HS256 JWT

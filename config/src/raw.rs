@@ -153,6 +153,16 @@ pub struct RawSite {
     pub sso: Option<RawSiteSso>,
     /// `[sites.session]`: this site's idle and absolute timeouts.
     pub session: Option<RawSiteSession>,
+    /// `[sites.forward_auth]`: `<sso_prefix>/auth` for an existing proxy.
+    pub forward_auth: Option<RawForwardAuth>,
+}
+
+/// `[sites.forward_auth]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForwardAuth {
+    pub enabled: Option<bool>,
+    pub mode: Option<String>,
 }
 
 /// `[sites.session]` as written.

@@ -6,7 +6,7 @@
 use crate::errors::ConfigErrors;
 use crate::model::{Config, SiteConfig};
 use crate::raw::RawConfig;
-use crate::{server, sessions, site, site_session, sso, tls};
+use crate::{forward_auth, server, sessions, site, site_session, sso, tls};
 
 pub use crate::server::MIN_ADMIN_TOKEN_LEN;
 pub use crate::sessions::MIN_COOKIE_SECRET_LEN;
@@ -38,6 +38,7 @@ impl Validator<'_> {
             sso,
         };
         tls::tls_cross_checks(&mut self, &config);
+        forward_auth::forward_auth_checks(&mut self, &config);
         self.errors.into_result(config)
     }
 }

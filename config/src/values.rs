@@ -194,3 +194,14 @@ mod tests {
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret([redacted])");
     }
 }
+
+/// `[sites.forward_auth] mode`: how `<sso_prefix>/auth` answers where the gateway
+/// itself would redirect (a sign-in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardAuthMode {
+    /// 401 with the address in `X-Sso-Redirect` (nginx: `error_page 401`).
+    #[default]
+    Status,
+    /// The redirect itself (Traefik and Caddy pass it to the browser).
+    Redirect,
+}

@@ -41,11 +41,17 @@ const PATH_OVERRIDE_HEADERS: [&str; 2] = ["x-original-url", "x-rewrite-url"];
 /// The incoming headers to remove before proxying: path overrides always, other
 /// forwarding facts unless the peer is trusted. One pass over the names; allocates
 /// only when something is found.
-pub fn unbelieved_headers(headers: &http::HeaderMap, peer_trusted: bool) -> Vec<http::HeaderName> {
+///
+/// `answered_here`: the request is one the gateway answers itself and never proxies
+/// (under `sso_prefix`). There a trusted proxy's `X-Original-URL` is kept: it is how
+/// nginx names the URL a forward-auth subrequest asks about.
+pub fn unbelieved_headers(headers: &http::HeaderMap, peer_trusted: bool, answered_here: bool) -> Vec<http::HeaderName> {
+    let keep_overrides = peer_trusted && answered_here;
     let mut found = Vec::new();
     for name in headers.keys() {
         let n = name.as_str();
-        let drop = PATH_OVERRIDE_HEADERS.contains(&n) || (!peer_trusted && FORWARDING_HEADERS.contains(&n));
+        let drop = (!keep_overrides && PATH_OVERRIDE_HEADERS.contains(&n))
+            || (!peer_trusted && FORWARDING_HEADERS.contains(&n));
         if drop && !found.contains(name) {
             found.push(name.clone());
         }
@@ -230,10 +236,17 @@ mod tests {
         }
         let names = |v: Vec<http::HeaderName>| v.iter().map(|n| n.as_str().to_string()).collect::<Vec<_>>();
         assert_eq!(
-            names(unbelieved_headers(&h, false)),
+            names(unbelieved_headers(&h, false, false)),
             vec!["forwarded", "x-real-ip", "x-original-url"]
         );
-        assert_eq!(names(unbelieved_headers(&h, true)), vec!["x-original-url"]);
+        assert_eq!(names(unbelieved_headers(&h, true, false)), vec!["x-original-url"]);
+        // A request the gateway answers itself keeps a trusted proxy's X-Original-URL
+        // (forward-auth), and only a trusted proxy's.
+        assert!(unbelieved_headers(&h, true, true).is_empty());
+        assert_eq!(
+            names(unbelieved_headers(&h, false, true)),
+            vec!["forwarded", "x-real-ip", "x-original-url"]
+        );
     }
 
     #[test]

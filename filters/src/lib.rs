@@ -10,6 +10,7 @@ pub mod events;
 pub mod features;
 pub mod flow;
 pub mod forwarded;
+pub mod forwarded_url;
 /// The fuzz targets' entry points and their invariants: built only with the
 /// `fuzzing` feature (the `cargo fuzz` crate and the corpus replay in `cargo test`
 /// turn it on), never into the gateway binary.

@@ -10,6 +10,9 @@ use http::HeaderMap;
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
+    /// Headers whose names come from the configuration (the identity headers of a
+    /// forward-auth answer), with values that may be marked sensitive.
+    pub named: Vec<(http::HeaderName, http::HeaderValue)>,
     pub body: String,
 }
 
@@ -55,6 +58,7 @@ impl Reply {
         Reply {
             status,
             headers: vec![("location", location.into())],
+            named: Vec::new(),
             body: String::new(),
         }
     }
@@ -68,6 +72,7 @@ impl Reply {
                 ("content-type", content_type.to_string()),
                 ("x-content-type-options", "nosniff".to_string()),
             ],
+            named: Vec::new(),
             body,
         }
     }
@@ -75,6 +80,12 @@ impl Reply {
     /// Adds a header (e.g. `set-cookie`, `www-authenticate`).
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
         self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Adds a header whose name is not known at compile time.
+    pub fn named_header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Reply {
+        self.named.push((name, value));
         self
     }
 }

@@ -29,6 +29,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("request_id", fuzzing::request_id),
     ("cors", fuzzing::cors),
     ("idp_claims", fuzzing::idp_claims),
+    ("forwarded_url", fuzzing::forwarded_url),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -163,4 +164,9 @@ fn one_time_token_corpus() {
 #[test]
 fn logout_token_corpus() {
     replay("logout_token");
+}
+
+#[test]
+fn forwarded_url_corpus() {
+    replay("forwarded_url");
 }

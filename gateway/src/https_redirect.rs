@@ -88,7 +88,7 @@ impl ProxyHttp for HttpsRedirect {
         let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
         let trusted = peer.is_some_and(|p| snapshot.trusted.trusts(p));
         let req = session.req_header_mut();
-        for name in sso_filters::forwarded::unbelieved_headers(&req.headers, trusted) {
+        for name in sso_filters::forwarded::unbelieved_headers(&req.headers, trusted, false) {
             req.remove_header(&name);
         }
         Ok(false)

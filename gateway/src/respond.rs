@@ -9,12 +9,15 @@ use sso_filters::Reply;
 /// Gateway replies are `Cache-Control: no-store` unless the reply says otherwise
 /// (the JWKS is cacheable).
 pub async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
-    let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 3))?;
+    let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + reply.named.len() + 3))?;
     let own_cache_control = reply
         .headers
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("cache-control"));
     for (name, value) in reply.headers {
+        header.append_header(name, value)?;
+    }
+    for (name, value) in reply.named {
         header.append_header(name, value)?;
     }
     header.insert_header("content-length", reply.body.len().to_string())?;

@@ -7,7 +7,6 @@ use sso_config::{Config, SiteConfig};
 use sso_filters::events::AuthEvents;
 use sso_filters::features::SitePipeline;
 use sso_filters::oidc::StagedProviders;
-use sso_filters::route_access::RouteTable;
 use std::sync::Arc;
 
 pub struct Site {
@@ -16,7 +15,6 @@ pub struct Site {
     pub hsts: Option<String>,
     /// How this site's request paths are read.
     pub paths: sso_config::PathPolicy,
-    pub routes: RouteTable,
     pub upstreams: Arc<UpstreamPool>,
     /// The site's core and features.
     pub pipeline: SitePipeline,
@@ -66,7 +64,6 @@ impl Site {
                 name: site.name.clone(),
                 hsts: site.hsts_max_age.map(|d| format!("max-age={}", d.as_secs())),
                 paths: site.paths,
-                routes: RouteTable::from_config(&site.routes, site.paths),
                 upstreams,
                 pipeline,
                 metrics: SiteMetrics::new(&lasting.metrics, &site.name),

@@ -12,7 +12,7 @@ use crate::respond::write_reply;
 use crate::site::Site;
 use pingora::prelude::*;
 use pingora::proxy::Session;
-use sso_filters::features::{RouteFacts, SiteRequest, UpstreamEdits};
+use sso_filters::features::{SiteRequest, UpstreamEdits};
 use sso_filters::forwarded::unbelieved_headers;
 use sso_filters::reply::wants_json;
 use sso_filters::request_path::{RequestPath, TargetError};
@@ -73,19 +73,14 @@ impl GatewayProxy {
             }
         };
         let route_key = target.route_key.as_deref().unwrap_or(req.uri.path());
-        let rule = site.routes.rule(route_key);
-        let route = RouteFacts {
-            rule,
-            access: rule.map_or(sso_config::Access::Public, |r| r.access),
-            forwards_idp_token: rule.is_some_and(|r| r.forward_idp_access_token),
-            route_key_differs: route_key != req.uri.path(),
-        };
+        let route = site.pipeline.route(route_key, req.uri.path());
         let r = SiteRequest {
             req,
             path: req.uri.path(),
             under_prefix: site.pipeline.under_prefix(req.uri.path()),
             identity: identity.as_ref(),
             client: ctx.client_ip,
+            peer_trusted: ctx.forwarded.as_ref().is_some_and(|f| f.peer_trusted),
             store_down,
             body: body.as_deref(),
             json: wants_json(&req.headers),
@@ -122,7 +117,10 @@ impl GatewayProxy {
             }
         }
         self.strip_identity_headers(&ctx.snapshot, req, &site.name);
-        for name in unbelieved_headers(&req.headers, peer_trusted) {
+        // A request under `sso_prefix` is always the gateway's to answer, never
+        // proxied: a trusted proxy's `X-Original-URL` stays there (forward-auth).
+        let answered_here = site.pipeline.under_prefix(req.uri.path()).is_some();
+        for name in unbelieved_headers(&req.headers, peer_trusted, answered_here) {
             req.remove_header(&name);
         }
         Ok(())

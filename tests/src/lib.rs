@@ -13,6 +13,7 @@ pub mod client;
 pub mod gateway;
 pub mod group;
 pub mod misbehaving_idp;
+pub mod proxies;
 pub mod raw_http;
 pub mod replicas;
 pub mod stalling_proxy;

@@ -131,6 +131,7 @@ impl Run<'_> {
                 Reply {
                     status: 200,
                     headers: vec![("cache-control", "no-store".into())],
+                    named: Vec::new(),
                     body: String::new(),
                 }
             }

@@ -25,6 +25,7 @@ pub mod cors;
 pub mod cross_site;
 pub mod customer_login;
 pub mod ecwid_profile;
+pub mod forward_auth;
 pub mod idp_token_forwarding;
 pub mod lifecycle;
 pub mod logout;
@@ -89,6 +90,8 @@ pub struct SiteRequest<'a> {
     pub identity: Option<&'a Identity>,
     /// The shopper's address as the gateway believes it (rate limits).
     pub client: Option<IpAddr>,
+    /// The peer is in `server.trusted_proxies`: its forwarding headers are believed.
+    pub peer_trusted: bool,
     /// The request's credential could not be checked (session store unreachable).
     pub store_down: bool,
     /// The request body, read where a feature's [`Feature::body_limit`] asked.

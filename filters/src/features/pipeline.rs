@@ -4,10 +4,11 @@
 //! sign-in ([`SitePipeline::sign_in`]), logout ([`SitePipeline::signing_out`]) and
 //! revocation ([`SitePipeline::revoked`]). Refresh is in [`super::lifecycle`].
 
-use super::{Features, SignIn, SignInNote, SiteRequest, UpstreamEdits};
+use super::{Features, RouteFacts, SignIn, SignInNote, SiteRequest, UpstreamEdits};
 use crate::auth::{AuthEvents, AuthSetupError, Identity, NewSession, SiteAuth};
 use crate::oidc::OidcProvider;
 use crate::reply::Reply;
+use crate::route_access::RouteTable;
 use crate::secret::Sid;
 use crate::sessions::SessionData;
 use crate::store::{StoreError, Stores};
@@ -19,6 +20,9 @@ use std::sync::Arc;
 pub struct SitePipeline {
     pub core: SiteAuth,
     pub features: Features,
+    /// The site's `[[sites.routes]]`, read the way its paths are: the gateway asks it
+    /// for each request, and so does forward-auth for the URL a proxy asks about.
+    pub routes: RouteTable,
     /// `sso_prefix` followed by `/`.
     prefix_dir: String,
 }
@@ -38,10 +42,23 @@ impl SitePipeline {
         let features = Features::from_config(config, &core)?;
         let prefix_dir = format!("{}/", core.site.sso_prefix);
         Ok(SitePipeline {
+            routes: RouteTable::from_config(&site.routes, site.paths),
             core,
             features,
             prefix_dir,
         })
+    }
+
+    /// What the route table says of a request whose canonical path is `path` and
+    /// whose route key ([`crate::request_path::RequestPath::route_key`]) is `route_key`.
+    pub fn route(&self, route_key: &str, path: &str) -> RouteFacts<'_> {
+        let rule = self.routes.rule(route_key);
+        RouteFacts {
+            rule,
+            access: rule.map_or(sso_config::Access::Public, |r| r.access),
+            forwards_idp_token: rule.is_some_and(|r| r.forward_idp_access_token),
+            route_key_differs: route_key != path,
+        }
     }
 
     /// `path` after the site's `sso_prefix`, when it is under it (`""` or `/…`).
@@ -89,7 +106,7 @@ impl SitePipeline {
 
     /// True when `path` starts with `sso_prefix` written another way. A byte compare
     /// first: nearly every path fails it at once.
-    fn is_prefix_variant(&self, path: &str) -> bool {
+    pub fn is_prefix_variant(&self, path: &str) -> bool {
         let prefix = self.core.site.sso_prefix.as_str();
         path.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
             && crate::path_folding::starts_with_folded(path, &self.prefix_dir)
@@ -99,13 +116,23 @@ impl SitePipeline {
     /// that answers ends the request. A request some gating feature lets pass
     /// ([`super::Feature::passes`]) meets no gate at all.
     pub async fn gate(&self, r: &SiteRequest<'_>) -> Flow<Reply> {
+        match self.gate_decision(r).await {
+            Flow::Respond(reply) => self.respond(r, reply),
+            Flow::Continue => Flow::Continue,
+        }
+    }
+
+    /// [`Self::gate`] before the features add to its answer ([`Self::answering`]):
+    /// for a feature whose own answer carries it (forward-auth), which the endpoint
+    /// dispatch completes, once.
+    pub async fn gate_decision(&self, r: &SiteRequest<'_>) -> Flow<Reply> {
         if self.features.gating().any(|f| f.passes(self, r)) {
             return Flow::Continue;
         }
         for feature in self.features.gating() {
             if feature.wants_gate(self, r) {
                 if let Flow::Respond(reply) = feature.gate(self, r).await {
-                    return self.respond(r, reply);
+                    return Flow::Respond(reply);
                 }
             }
         }
@@ -115,11 +142,15 @@ impl SitePipeline {
     /// What the features change on the request the origin gets; `Err` answers
     /// instead of proxying.
     pub fn upstream(&self, r: &SiteRequest<'_>) -> Result<UpstreamEdits, Reply> {
+        self.upstream_edits(r).map_err(|reply| self.answering(r, reply))
+    }
+
+    /// [`Self::upstream`] before the features add to its answer (see
+    /// [`Self::gate_decision`]).
+    pub fn upstream_edits(&self, r: &SiteRequest<'_>) -> Result<UpstreamEdits, Reply> {
         let mut edits = UpstreamEdits::default();
         for feature in self.features.editing() {
-            if let Err(reply) = feature.upstream(self, r, &mut edits) {
-                return Err(self.answering(r, reply));
-            }
+            feature.upstream(self, r, &mut edits)?;
         }
         Ok(edits)
     }

@@ -44,6 +44,7 @@ impl Features {
             boxed(super::sso_data::SsoData::from_config(site)),
             boxed(super::ecwid_profile::EcwidProfile::from_config(site)),
             boxed(super::backchannel_logout::BackchannelLogout::from_config(site)),
+            boxed(super::forward_auth::ForwardAuth::from_config(site)),
             Some(Arc::new(super::route_access::RouteAccess)),
             boxed(super::route_requirements::RouteRequirements::from_config(site)),
             boxed(super::step_up::StepUp::from_config(site)),

@@ -19,12 +19,14 @@ mod connectors;
 mod cors;
 mod credentials;
 mod cross_site;
+mod forward_auth;
 mod idp_claims;
 pub use backchannel::logout_token;
 pub use connectors::{customer_login, ecwid_profile, hook_answer, idp_choice};
 pub use cors::cors;
 pub use credentials::{config, cookie, stored, stored_seeds, token};
 pub use cross_site::one_time_token;
+pub use forward_auth::forwarded_url_target as forwarded_url;
 pub use idp_claims::idp_claims;
 
 /// Incoming `X-Request-Id` values ([`crate::request_id::RequestId::decide`]). The
