@@ -126,6 +126,23 @@ async fn a_route_admits_only_the_customers_its_requirements_name() {
     assert_eq!(resp.status(), 302, "an anonymous page load starts a login");
     let resp = anonymous.api(&shop.url("/api/wholesale/prices")).await.expect("api");
     assert_eq!(resp.status(), 401);
+    // No browser puts credentials or a body on a preflight: such an OPTIONS is an
+    // ordinary request, and the origin never gets the bearer or the body.
+    let resp = anonymous
+        .http
+        .request(reqwest::Method::OPTIONS, shop.url("/api/wholesale/prices"))
+        .header("origin", "null")
+        .header("access-control-request-method", "DELETE")
+        .header("authorization", "Bearer xyz")
+        .body("{\"delete\":\"all\"}")
+        .send()
+        .await
+        .expect("options");
+    assert_eq!(
+        resp.status(),
+        401,
+        "a preflight-shaped OPTIONS with a bearer and a body reached the origin"
+    );
 
     let metrics = shop.gateway.metrics().await;
     let denied = |reason: &str| {

@@ -104,6 +104,16 @@ impl SiteAuth {
         }
     }
 
+    /// The customer namespace of a sign-in through the IdP named `idp` (`None`: the
+    /// site's single `[sites.oidc]`) with `issuer`: the provisioning hook's when the
+    /// site has one, else the IdP's own.
+    pub fn idp_namespace(&self, idp: Option<&str>, issuer: &str) -> String {
+        self.site.hook_namespace().unwrap_or_else(|| match idp {
+            Some(name) => sso_config::namespaces::named_idp(name, issuer),
+            None => sso_config::namespaces::oidc(issuer),
+        })
+    }
+
     /// True when a route of this site forwards the IdP access token, so sessions
     /// keep it.
     pub fn keeps_idp_access_token(&self) -> bool {

@@ -154,9 +154,21 @@ pub fn decorate(reply: Reply, origin: RequestOrigin<'_>) -> Reply {
 
 /// True when the request is a CORS preflight as a browser sends it: `OPTIONS` with
 /// exactly one `Origin` that is a serialised origin (or `null`) and exactly one
-/// `Access-Control-Request-Method` that is a method name.
+/// `Access-Control-Request-Method` that is a method name, and nothing a browser never
+/// puts on a preflight (Fetch standard, "CORS-preflight fetch"): no credentials
+/// (`Cookie`, `Authorization`) and no body (`Content-Length` other than 0,
+/// `Transfer-Encoding`). Anything else is an ordinary `OPTIONS` and meets the gates:
+/// it must never carry a client's credentials or a body past them to the origin.
 pub fn is_preflight(method: &http::Method, headers: &HeaderMap) -> bool {
+    let bodiless = headers.get(http::header::TRANSFER_ENCODING).is_none()
+        && headers
+            .get_all(http::header::CONTENT_LENGTH)
+            .iter()
+            .all(|v| v.as_bytes() == b"0");
     *method == http::Method::OPTIONS
+        && !headers.contains_key(http::header::COOKIE)
+        && !headers.contains_key(http::header::AUTHORIZATION)
+        && bodiless
         && single(headers, &ORIGIN).is_some_and(|v| is_serialized_origin(v.as_bytes()))
         && single(headers, &REQUEST_METHOD).is_some_and(|v| is_method(v.as_bytes()))
 }

@@ -31,6 +31,21 @@ fn a_preflight_is_what_a_browser_sends() {
     ];
     assert!(is_preflight(&options, &headers(&good)));
     assert!(!is_preflight(&http::Method::GET, &headers(&good)), "only OPTIONS");
+    // What a browser never puts on a preflight makes it an ordinary OPTIONS (the
+    // hostile review: credentials and a body reached the origin past the gates).
+    for (name, value) in [
+        ("cookie", "other=1"),
+        ("authorization", "Bearer xyz"),
+        ("content-length", "16"),
+        ("transfer-encoding", "chunked"),
+    ] {
+        let with = headers(&[good[0], good[1], (name, value)]);
+        assert!(!is_preflight(&options, &with), "{name}");
+    }
+    assert!(is_preflight(
+        &options,
+        &headers(&[good[0], good[1], ("content-length", "0")])
+    ));
     for origin in [
         "null",
         "http://localhost:3000",

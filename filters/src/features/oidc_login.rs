@@ -207,10 +207,7 @@ impl OidcLogin {
         // Checked again: the pending login came back from a store.
         let return_to = safe_return_to(&done.return_to).unwrap_or("/").to_string();
         let customer_id = done.customer.id.clone();
-        let namespace = core.site.hook_namespace().unwrap_or_else(|| match &done.idp {
-            Some(name) => sso_config::namespaces::named_idp(name, &done.issuer),
-            None => sso_config::namespaces::oidc(&done.issuer),
-        });
+        let namespace = core.idp_namespace(done.idp.as_deref(), &done.issuer);
         // A step-up keeps the customer: another one is refused, the session untouched.
         let stepping_up = match &done.step_up {
             Some(ask) => match super::step_up::same_customer(ask, &namespace, &customer_id, identity) {

@@ -16,7 +16,10 @@
 //! sign-in; for a one-time token, the sign-in of the SSO session it came from. The
 //! IdP for a step-up is the one that signed the session in; for a session signed in
 //! otherwise, the site's only IdP. A site with several IdPs cannot step up such a
-//! session (it cannot know which IdP knows the customer): 403, reason `step_up_idp`.
+//! session (it cannot know which IdP knows the customer), nor can an IdP whose
+//! sign-in gives customer ids of another namespace than the session's (a
+//! customer-login session on a site without a provisioning hook): 403, reason
+//! `step_up_idp`, counted, without a round trip that could only be refused.
 
 use super::{Feature, Roles, SitePipeline, SiteRequest};
 use crate::auth::Identity;
@@ -80,7 +83,15 @@ impl StepUp {
             LoginMethod::Oidc => core.idps.of_session(session),
             _ => core.idps.only(),
         };
-        let Some(idp) = idp else {
+        // A sign-in there must be able to give this same customer: a customer-login
+        // session on a site without a provisioning hook never could (its id is the
+        // merchant's, the IdP's is its subject), so it is not sent round in vain.
+        let could_match = |idp: &crate::auth::idps::Idp| {
+            let issuer = idp.flow.provider.config.issuer.as_str();
+            let namespace = core.idp_namespace(idp.name(), issuer);
+            session.login.namespace.is_empty() || session.login.namespace == namespace
+        };
+        let Some(idp) = idp.filter(|i| could_match(i)) else {
             core.events.access_denied(&core.site.name, "step_up_idp");
             return super::route_requirements::denied("step_up_idp", r.json);
         };

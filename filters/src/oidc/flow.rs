@@ -279,9 +279,17 @@ impl LoginFlow {
         (self.timer)("userinfo", started.elapsed(), info.is_ok());
         let info = info.map_err(|e| CallbackError::UserInfo(error_chain(&e)))?;
         let require_verified = self.provider.config.require_verified_email;
+        let mut said = info.email_verified();
         if let Some(email) = info.email() {
             match verified_email(Some(email), info.email_verified(), require_verified) {
-                Some(verified) => customer.email = Some(verified),
+                Some(kept) => {
+                    // Another address than the ID token's takes only userinfo's word
+                    // on whether it is verified (silence is not a yes).
+                    if customer.email.as_deref() != Some(kept.as_str()) {
+                        said = Some(said == Some(true));
+                    }
+                    customer.email = Some(kept);
+                }
                 // Userinfo is the newer word: an address it calls unverified goes.
                 None if info.email_verified() == Some(false) && customer.email.as_deref() == Some(email.as_str()) => {
                     customer.email = None;
@@ -293,7 +301,7 @@ impl LoginFlow {
             customer.name = Some(name.to_string());
         }
         claims::merge(stated, info.additional_claims().all.clone());
-        Ok(info.email_verified())
+        Ok(said)
     }
 
     /// Uses a refresh token at the token endpoint.
