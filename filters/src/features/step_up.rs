@@ -18,7 +18,8 @@
 //! otherwise, the site's only IdP. A site with several IdPs cannot step up such a
 //! session (it cannot know which IdP knows the customer), nor can an IdP whose
 //! sign-in gives customer ids of another namespace than the session's (a
-//! customer-login session on a site without a provisioning hook): 403, reason
+//! customer-login session, whose merchant id no IdP sign-in gives, not even through
+//! the site's provisioning hook, another namespace): 403, reason
 //! `step_up_idp`, counted, without a round trip that could only be refused.
 
 use super::{Feature, Roles, SitePipeline, SiteRequest};
@@ -84,8 +85,8 @@ impl StepUp {
             _ => core.idps.only(),
         };
         // A sign-in there must be able to give this same customer: a customer-login
-        // session on a site without a provisioning hook never could (its id is the
-        // merchant's, the IdP's is its subject), so it is not sent round in vain.
+        // session never could (its id is of the merchant's namespace, an IdP
+        // sign-in's of the IdP's or the hook's), so it is not sent round in vain.
         let could_match = |idp: &crate::auth::idps::Idp| {
             let issuer = idp.flow.provider.config.issuer.as_str();
             let namespace = core.idp_namespace(idp.name(), issuer);
