@@ -4,7 +4,7 @@
 //! 403 page or JSON, and what `check` refuses.
 
 use sso_tests::gateway::check;
-use sso_tests::{echo_of, GatewayConfig, Shop, Shopper};
+use sso_tests::{echo_of, merchant_login, GatewayConfig, Shop, Shopper};
 
 /// `[sites.oidc]` keys and the extra routes of the shop under test (the base routes
 /// are `/account` login and `/api` api).
@@ -160,33 +160,16 @@ async fn a_route_admits_only_the_customers_its_requirements_name() {
 
 #[tokio::test]
 async fn a_customer_login_session_is_refused_where_only_idp_sign_ins_may_go() {
-    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-    const SECRET: &str = "merchant-website-secret-0123456789abcdef";
-    let section = "[[sites.routes]]\nprefix = \"/members\"\naccess = \"login\"\nrequire_methods = [\"oidc\"]\n\
-        [sites.customer_login]\nclient_id = \"merchant-site\"\nclient_secret = \"merchant-website-secret-0123456789abcdef\"\nstore_hash = \"abc123\"\n\
-        [sites.provisioning]\nurl = \"http://{origin}/hooks/provision\"\n";
-    let shop = Shop::start_with(GatewayConfig::default(), section).expect("shop");
+    let section = format!(
+        "[[sites.routes]]\nprefix = \"/members\"\naccess = \"login\"\nrequire_methods = [\"oidc\"]\n{}",
+        merchant_login::sections()
+    );
+    let shop = Shop::start_with(GatewayConfig::default(), &section).expect("shop");
     shop.ready().await.expect("ready");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let claims = serde_json::json!({
-        "iss": "merchant-site", "iat": now, "jti": format!("jti-policy-{now}"),
-        "operation": "customer_login", "store_hash": "abc123", "customer_id": 42, "redirect_to": "/account",
-    });
-    let token = encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("sign");
     let shopper = Shopper::new(&["shop"]).expect("client");
-    let resp = shopper
-        .page(&shop.url(&format!("/login/token/{token}")))
+    merchant_login::sign_in(&shop, &shopper, 42, 0)
         .await
         .expect("customer login");
-    assert_eq!(resp.status(), 303);
     let resp = shopper.page(&shop.url("/account")).await.expect("page");
     let echo = echo_of(&resp.text().await.expect("body")).expect("echo");
     assert_eq!(echo["headers"]["x-customer-login-method"], "customer_login");

@@ -148,35 +148,14 @@ async fn an_idp_that_does_not_comply_is_refused_and_the_session_is_kept() {
 
 #[tokio::test]
 async fn a_customer_login_session_is_not_sent_round_a_step_up_it_could_never_pass() {
-    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-    const SECRET: &str = "merchant-website-secret-0123456789abcdef";
-    let section = format!(
-        "{STEP_UP_ROUTES}[sites.customer_login]\nclient_id = \"merchant-site\"\nclient_secret = \"{SECRET}\"\nstore_hash = \"abc123\"\n\
-         [sites.provisioning]\nurl = \"http://{{origin}}/hooks/provision\"\n"
-    );
+    let section = format!("{STEP_UP_ROUTES}{}", sso_tests::merchant_login::sections());
     let shop = Shop::start_with(GatewayConfig::default(), &section).expect("shop");
     shop.ready().await.expect("ready");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    // Signed in by the merchant's website well before the route's 1 s.
-    let claims = serde_json::json!({
-        "iss": "merchant-site", "iat": now - 10, "jti": format!("jti-step-up-{now}"),
-        "operation": "customer_login", "store_hash": "abc123", "customer_id": 42, "redirect_to": "/account",
-    });
-    let token = encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("sign");
     let shopper = Shopper::new(&["shop"]).expect("client");
-    let resp = shopper
-        .page(&shop.url(&format!("/login/token/{token}")))
+    // Signed in by the merchant's website well before the route's 1 s.
+    sso_tests::merchant_login::sign_in(&shop, &shopper, 42, 10)
         .await
         .expect("customer login");
-    assert_eq!(resp.status(), 303);
     let resp = shopper.page(&shop.url("/checkout")).await.expect("page");
     assert_eq!(
         resp.status(),

@@ -61,10 +61,6 @@ async fn session_json(site: &SitePipeline, identity: Option<&Identity>) -> Reply
     let mut value = match identity {
         Some(i) => {
             let login = &i.session.login;
-            let auth_time = match login.auth_time {
-                0 => i.session.created_at,
-                t => t,
-            };
             let sessions = &site.core.stores.sessions;
             let ends_at = sessions.timeouts().of(&i.session.site).ends_at(&i.session);
             let idle_until = sessions.idle_until(&i.sid).await.ok().flatten();
@@ -73,7 +69,7 @@ async fn session_json(site: &SitePipeline, identity: Option<&Identity>) -> Reply
                 "customer": i.customer(),
                 "expires_at": rfc3339(ends_at),
                 "idle_expires_at": idle_until.map(|t| rfc3339(t.min(ends_at))),
-                "auth_time": rfc3339(auth_time),
+                "auth_time": rfc3339(i.session.signed_in_at()),
                 "method": login.method.as_str(),
             })
         }

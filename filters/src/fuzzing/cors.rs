@@ -24,19 +24,7 @@ pub fn cors(data: &[u8]) {
     } else {
         http::Method::GET
     };
-    let mut headers = http::HeaderMap::new();
-    for line in rest.split(|b| *b == b'\n') {
-        let Some(colon) = line.iter().position(|b| *b == b':') else {
-            continue;
-        };
-        let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(&line[..colon]),
-            http::HeaderValue::from_bytes(line[colon + 1..].trim_ascii()),
-        ) else {
-            continue;
-        };
-        headers.append(name, value);
-    }
+    let headers = super::header_lines(rest);
     let origins: Vec<&http::HeaderValue> = headers.get_all(http::header::ORIGIN).iter().collect();
     if is_preflight(&method, &headers) {
         assert_eq!(method, http::Method::OPTIONS);

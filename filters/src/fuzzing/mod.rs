@@ -149,6 +149,25 @@ fn fuzz_routes(policy: PathPolicy) -> RouteTable {
     )
 }
 
+/// Fuzz input read as header lines `name: value`, one per `\n`; a line that is no
+/// header (no colon, a bad name or value) is skipped.
+pub(crate) fn header_lines(data: &[u8]) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    for line in data.split(|b| *b == b'\n') {
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(&line[..colon]),
+            http::HeaderValue::from_bytes(line[colon + 1..].trim_ascii()),
+        ) else {
+            continue;
+        };
+        headers.append(name, value);
+    }
+    headers
+}
+
 /// The request headers that decide whether a login may start
 /// ([`crate::navigation::is_navigation`]): `Accept`, `Sec-Fetch-*`,
 /// `X-Requested-With`, prefetch hints. The first byte picks the method (even: `GET`,
@@ -162,19 +181,7 @@ pub fn navigation(data: &[u8]) {
     } else {
         http::Method::HEAD
     };
-    let mut headers = http::HeaderMap::new();
-    for line in rest.split(|b| *b == b'\n') {
-        let Some(colon) = line.iter().position(|b| *b == b':') else {
-            continue;
-        };
-        let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(&line[..colon]),
-            http::HeaderValue::from_bytes(line[colon + 1..].trim_ascii()),
-        ) else {
-            continue;
-        };
-        headers.append(name, value);
-    }
+    let headers = header_lines(rest);
     let navigation = crate::navigation::is_navigation(&method, &headers);
     if !navigation {
         return;
