@@ -1,5 +1,6 @@
-//! Validation of `[server]`: the listeners, the admin listener and its token, the
-//! trusted proxies, threads, logging, the upstream pool and the timeouts. The TLS
+//! Validation of `[server]`: the listeners, the admin listener and its token (off
+//! loopback it must have one), the trusted proxies, threads, logging, the upstream
+//! pool and the timeouts. The TLS
 //! keys and the rate limits have their own files ([`crate::tls`],
 //! [`crate::request_safety`]).
 
@@ -42,6 +43,20 @@ pub(crate) fn server(v: &mut Validator<'_>, raw: &RawServer) -> ServerConfig {
         }
     }
     let admin_token = admin_token(v, raw.admin_token.as_ref());
+    if let (Some(admin), None) = (&admin_listen, &raw.admin_token) {
+        if check_listen(admin).is_ok() && !is_loopback_listen(admin) {
+            // The admin listener lists and ends any customer's sessions and reloads
+            // the configuration: off loopback it needs a token, never only a warning.
+            v.errors.push(
+                "server.admin_listen",
+                format!(
+                    "{admin:?} is not a loopback address and server.admin_token is not set: anyone who \
+                     reaches it could list and end any customer's sessions and reload the configuration \
+                     (set server.admin_token, or listen on 127.0.0.1)"
+                ),
+            );
+        }
+    }
     let trusted_proxies = raw
         .trusted_proxies
         .iter()
@@ -122,6 +137,16 @@ pub(crate) fn server(v: &mut Validator<'_>, raw: &RawServer) -> ServerConfig {
             .unwrap_or_else(|| "/tmp/sso-gateway-upgrade.sock".into()),
         pid_file: raw.pid_file.clone().unwrap_or_else(|| "/tmp/sso-gateway.pid".into()),
     }
+}
+
+/// True when a listen address (`host:port`) answers on loopback only (`127.0.0.0/8`,
+/// `[::1]`, `localhost`).
+pub(crate) fn is_loopback_listen(addr: &str) -> bool {
+    if let Ok(sock) = addr.parse::<std::net::SocketAddr>() {
+        return sock.ip().is_loopback();
+    }
+    addr.rsplit_once(':')
+        .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost"))
 }
 
 /// `server.admin_token`: a secret (`${ENV}` expands); empty or shorter than

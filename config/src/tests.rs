@@ -257,6 +257,29 @@ fn the_admin_token_is_a_secret_with_env_expansion() {
 }
 
 #[test]
+fn an_admin_listener_off_loopback_needs_a_token() {
+    let listen = |addr: &str, token: &str| {
+        GOOD.replace(
+            "admin_listen = \"127.0.0.1:9100\"",
+            &format!("admin_listen = \"{addr}\"\n{token}"),
+        )
+    };
+    for local in ["127.0.0.1:9100", "127.0.0.2:9100", "[::1]:9100", "localhost:9100", "LOCALHOST:9100"] {
+        parse(&listen(local, ""), &env).unwrap_or_else(|e| panic!("{local}: {e}"));
+    }
+    for exposed in ["0.0.0.0:9100", "[::]:9100", "10.0.0.5:9100", "admin.internal:9100"] {
+        let errors = parse(&listen(exposed, ""), &env).expect_err(exposed);
+        assert!(errors.mentions("server.admin_listen"), "{exposed}: {errors}");
+        assert!(errors.to_string().contains("server.admin_token is not set"), "{errors}");
+        let token = "admin_token = \"a-long-enough-admin-token\"";
+        parse(&listen(exposed, token), &env).unwrap_or_else(|e| panic!("{exposed} with a token: {e}"));
+    }
+    // A bad token is reported as itself, not twice.
+    let errors = parse(&listen("0.0.0.0:9100", "admin_token = \"short\""), &env).expect_err("short");
+    assert!(errors.mentions("server.admin_token") && !errors.mentions("server.admin_listen"), "{errors}");
+}
+
+#[test]
 fn the_redis_store_needs_a_usable_url_prefix_and_l1_ttl() {
     let with = |sessions: &str| GOOD.replace("idle_timeout = \"30m\"", &format!("idle_timeout = \"30m\"\n{sessions}"));
     let ok = parse(

@@ -13,7 +13,6 @@ use pingora::apps::http_app::ServeHttp;
 use pingora::http::RequestHeader;
 use pingora::protocols::http::ServerSession;
 use sha2::{Digest, Sha256};
-use sso_config::ServerConfig;
 use sso_filters::store::Stores;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -58,28 +57,6 @@ pub fn bearer_matches(presented: Option<&http::HeaderValue>, expected: &str) -> 
         Sha256::digest(expected.as_bytes()),
     );
     a.ct_eq(&b).into()
-}
-
-/// True when the admin listener answers on a loopback address only (`127.0.0.0/8`,
-/// `[::1]`, `localhost`): what `check` and start-up warn about when there is no token.
-pub fn admin_is_loopback(server: &ServerConfig) -> bool {
-    let Some(addr) = &server.admin_listen else { return true };
-    if let Ok(sock) = addr.parse::<std::net::SocketAddr>() {
-        return sock.ip().is_loopback();
-    }
-    addr.rsplit_once(':')
-        .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost"))
-}
-
-/// The warning for an admin listener reachable from other machines without a token.
-pub fn exposed_admin_warning(server: &ServerConfig) -> Option<String> {
-    (server.admin_token.is_none() && !admin_is_loopback(server)).then(|| {
-        format!(
-            "server.admin_listen {:?} is not a loopback address and server.admin_token is not set: \
-             anyone who reaches it can reload the configuration",
-            server.admin_listen.as_deref().unwrap_or_default()
-        )
-    })
 }
 
 impl AdminApp {
@@ -221,29 +198,5 @@ mod tests {
             assert!(!bearer_matches(Some(&value(wrong)), token), "{wrong}");
         }
         assert!(!bearer_matches(None, token));
-    }
-
-    #[test]
-    fn loopback_admin_listeners_need_no_token() {
-        let server = |listen: &str| {
-            let mut s = sso_config::parse(
-                "[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n[[sites]]\nname = \"s\"\n\
-                 hosts = [\"s.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\npublic_url = \"http://s.localhost\"\n",
-                &|_| None,
-            )
-            .expect("config")
-            .server;
-            s.admin_listen = Some(listen.to_string());
-            s
-        };
-        for local in ["127.0.0.1:9100", "127.0.0.2:9100", "[::1]:9100", "localhost:9100"] {
-            assert!(exposed_admin_warning(&server(local)).is_none(), "{local}");
-        }
-        for exposed in ["0.0.0.0:9100", "[::]:9100", "10.0.0.5:9100", "admin.internal:9100"] {
-            assert!(exposed_admin_warning(&server(exposed)).is_some(), "{exposed}");
-        }
-        let mut with_token = server("0.0.0.0:9100");
-        with_token.admin_token = Some(sso_config::Secret::new("a-long-enough-admin-token"));
-        assert!(exposed_admin_warning(&with_token).is_none());
     }
 }

@@ -121,9 +121,6 @@ fn main() -> ExitCode {
     };
     match run {
         None => {
-            if let Some(warning) = admin::exposed_admin_warning(&config.server) {
-                eprintln!("warning: {warning}");
-            }
             println!("{}: ok ({} site(s))", path.display(), config.sites.len());
             ExitCode::SUCCESS
         }

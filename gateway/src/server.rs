@@ -179,9 +179,6 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
         server.add_service(admin);
     }
 
-    if let Some(warning) = crate::admin::exposed_admin_warning(&config.server) {
-        tracing::warn!("{warning}");
-    }
     tracing::info!(
         config = %options.config_path.display(),
         listen = ?config.server.listen,

@@ -455,7 +455,7 @@ async fn listeners_need_a_restart_and_everything_else_still_applies() {
 }
 
 #[test]
-fn check_warns_about_an_admin_listener_open_to_the_network_without_a_token() {
+fn check_refuses_an_admin_listener_open_to_the_network_without_a_token() {
     let site = "[[sites]]\nname = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\n\
                 public_url = \"http://shop.localhost\"\n";
     let config = |server: &str| {
@@ -464,9 +464,13 @@ fn check_warns_about_an_admin_listener_open_to_the_network_without_a_token() {
             sso_tests::COOKIE_SECRET
         )
     };
+    // It could list and end any customer's sessions: an error, not a warning.
     let (ok, out) = check(&config("admin_listen = \"0.0.0.0:9100\""), &[]).expect("check");
-    assert!(ok, "a warning, not an error: {out}");
-    assert!(out.contains("warning:") && out.contains("server.admin_token"), "{out}");
+    assert!(!ok, "an error, not a warning: {out}");
+    assert!(
+        out.contains("server.admin_listen") && out.contains("server.admin_token is not set"),
+        "{out}"
+    );
     let (ok, out) = check(
         &config("admin_listen = \"0.0.0.0:9100\"\nadmin_token = \"${SSO_TEST_ADMIN_TOKEN}\""),
         &[("SSO_TEST_ADMIN_TOKEN", ADMIN_TOKEN)],
