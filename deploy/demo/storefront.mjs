@@ -1,7 +1,8 @@
 // The demo storefront origin: shows the identity the gateway handed it.
 // Browsers get an HTML page greeting the customer; callers that accept JSON get the
 // request echoed back ({method, url, headers, rawHeaders}), which the tests read.
-// `?cache=no-store` makes it answer with Cache-Control: no-store.
+// `?cache=no-store` makes it answer with Cache-Control: no-store; `?cache=cdn` with
+// public caching in Cache-Control, CDN-Cache-Control, Surrogate-Control and Expires.
 // `?delay_ms=N` (at most 30000) holds the answer back N ms (a slow origin, for tests).
 // With TLS_CERT and TLS_KEY (PEM paths) it serves HTTPS instead of HTTP.
 // PORT (default 3000) and HOST (default 127.0.0.1; 0.0.0.0 in a container) set where it listens.
@@ -199,6 +200,14 @@ const respond = (req, res) => {
     };
     const headers = {};
     if (req.url.includes('cache=no-store')) headers['cache-control'] = 'no-store';
+    if (req.url.includes('cache=cdn')) {
+      // What a shop behind a CDN might send: every field a cache reads.
+      headers['cache-control'] = 'public, max-age=60';
+      headers['cdn-cache-control'] = 'max-age=600';
+      headers['cloudflare-cdn-cache-control'] = 'max-age=600';
+      headers['surrogate-control'] = 'max-age=600';
+      headers['expires'] = new Date(Date.now() + 600000).toUTCString();
+    }
     if ((req.headers.accept || '').includes('application/json')) {
       res.writeHead(200, { ...headers, 'content-type': 'application/json' });
       res.end(JSON.stringify(echo));

@@ -14,7 +14,7 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{ErrorSource, ErrorType};
-use sso_filters::cache_control::private_cache_control;
+use sso_filters::cache_control::{cdn_cache_fields, private_cache_control, EXPIRED};
 use sso_filters::forwarded::Forwarded;
 use sso_filters::reply::wants_json;
 use sso_filters::request_id::{RequestId, REQUEST_ID};
@@ -240,7 +240,8 @@ impl ProxyHttp for GatewayProxy {
     }
 
     /// The origin's latency; HSTS on https sites; responses to requests that carried
-    /// an identity are personal: `Cache-Control: private`. (The origin's answer does
+    /// an identity are personal: `Cache-Control: private`, no field a CDN honours
+    /// first, `Expires: 0` ([`sso_filters::cache_control`]). (The origin's answer does
     /// not get the request id: the origin has it, and adding a header costs every
     /// response a header-map grow; the gateway's own answers carry it.)
     async fn response_filter(
@@ -262,6 +263,13 @@ impl ProxyHttp for GatewayProxy {
                 .and_then(|v| v.to_str().ok());
             if let Some(value) = private_cache_control(existing) {
                 upstream.insert_header(http::header::CACHE_CONTROL, value)?;
+            }
+            // A CDN honours these before Cache-Control (RFC 9213); HTTP/1.0 caches read Expires.
+            for name in cdn_cache_fields(upstream.headers.keys()) {
+                upstream.remove_header(&name);
+            }
+            if upstream.headers.contains_key(http::header::EXPIRES) {
+                upstream.insert_header(http::header::EXPIRES, EXPIRED)?;
             }
         }
         Ok(())

@@ -243,3 +243,43 @@ async fn clients_may_speak_h2c_when_it_is_turned_on() {
         "/h2?x=1"
     );
 }
+
+/// A page that carries an identity loses every field a CDN would keep it by (RFC 9213:
+/// a CDN honours `CDN-Cache-Control` and its kin before `Cache-Control`), and its
+/// `Expires` says it is already stale; an anonymous page keeps the origin's fields.
+#[tokio::test]
+async fn a_page_that_carries_an_identity_loses_the_fields_a_cdn_caches_by() {
+    let shop = sso_tests::Shop::start().expect("shop");
+    shop.ready().await.expect("ready");
+    let cdn_fields = ["cdn-cache-control", "cloudflare-cdn-cache-control", "surrogate-control"];
+    let value = |resp: &reqwest::Response, name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+
+    let anonymous = Shopper::new(&["shop"]).expect("client");
+    let public = anonymous.api(&shop.url("/?cache=cdn")).await.expect("public page");
+    assert_eq!(public.status(), 200);
+    for name in cdn_fields {
+        assert_eq!(value(&public, name).as_deref(), Some("max-age=600"), "{name}");
+    }
+    assert_eq!(value(&public, "cache-control").as_deref(), Some("public, max-age=60"));
+    assert!(value(&public, "expires").is_some_and(|e| e.ends_with("GMT")));
+
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    let landing = shop.sign_in(&shopper, "/account", "alice").await.expect("sign in");
+    assert_eq!(landing.status, 200, "{landing:?}");
+    for path in ["/account?cache=cdn", "/?cache=cdn"] {
+        let resp = shopper.api(&shop.url(path)).await.expect("page");
+        assert_eq!(resp.status(), 200, "{path}");
+        for name in cdn_fields {
+            assert_eq!(value(&resp, name), None, "{path}: {name}");
+        }
+        assert_eq!(value(&resp, "cache-control").as_deref(), Some("private, max-age=60"), "{path}");
+        assert_eq!(value(&resp, "expires").as_deref(), Some("0"), "{path}");
+        let echo = echo_of(&resp.text().await.expect("body")).expect("echo");
+        assert_eq!(echo["headers"]["x-customer-id"], "alice", "{path} carried the identity");
+    }
+}
