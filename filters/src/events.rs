@@ -17,6 +17,10 @@ pub trait AuthEvents: Send + Sync {
     fn idp_call(&self, site: &str, endpoint: &str, seconds: f64, answered: bool);
     /// A client went over its rate limit on `endpoint` (`login`, `callback`, `token`, `logout`).
     fn rate_limited(&self, _site: &str, _endpoint: &str) {}
+    /// A rate-limited request was decided (allowed or refused) by `decided_by`: `redis`
+    /// (the counts every replica shares), `fallback` (this replica's own counts,
+    /// Redis being unreachable) or `local` (a memory store: there is nothing to share).
+    fn rate_limit_decision(&self, _site: &str, _decided_by: &'static str) {}
     /// The provisioning hook was called (a cached answer is not a call): `outcome` is
     /// `ok` or a [`ProvisionError::code`](crate::connectors::provisioning::ProvisionError::code).
     fn provisioning_hook(&self, _site: &str, _seconds: f64, _outcome: &'static str) {}

@@ -21,6 +21,8 @@ pub struct Replicas {
 /// What differs between replica tests.
 #[derive(Default)]
 pub struct ReplicaOptions<'a> {
+    /// Extra `[server]` keys for both replicas (e.g. `rate_limits = { login = 10 }`).
+    pub server: &'a str,
     /// Extra `[sessions]` keys for both replicas.
     pub sessions: &'a str,
     /// Extra `[sessions]` keys for replica B only (e.g. `fail_closed = true`).
@@ -61,8 +63,13 @@ impl Replicas {
                 options.sessions
             )
         };
-        let a = a_config.sessions(&sessions(&redis.url)).site(&site).start()?;
+        let a = a_config
+            .server(options.server)
+            .sessions(&sessions(&redis.url))
+            .site(&site)
+            .start()?;
         let b = GatewayConfig::default()
+            .server(options.server)
             .sessions(&sessions(options.b_redis_url.as_deref().unwrap_or(&redis.url)))
             .sessions(options.b_sessions)
             .site(&site)

@@ -30,8 +30,8 @@ impl SiteAuth {
 
     /// Counts a request from `client` on `endpoint`; the 429 reply (and a
     /// `rate_limited` event) when it is over the limit.
-    pub fn over_limit(&self, endpoint: Endpoint, client: Option<IpAddr>, json: bool) -> Option<Reply> {
-        let limited = self.rate_limits.check(endpoint, client).err()?;
+    pub async fn over_limit(&self, endpoint: Endpoint, client: Option<IpAddr>, json: bool) -> Option<Reply> {
+        let limited = self.rate_limits.check(endpoint, client).await.err()?;
         self.events.rate_limited(&self.site.name, endpoint.as_str());
         // Counted, not logged at info: a flood must not become a log flood.
         tracing::debug!(site = %self.site.name, endpoint = endpoint.as_str(), client = ?client, "rate limited");

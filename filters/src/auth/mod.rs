@@ -88,7 +88,8 @@ pub struct SiteAuth {
     revalidate: Duration,
     /// Keep the ID token with the session for `id_token_hint` at logout.
     keep_id_token: bool,
-    /// Per-client limits on login, callback, token and logout (`server.rate_limits`).
+    /// Per-client limits on login, callback, token and logout (`server.rate_limits`),
+    /// counted in Redis with a Redis store.
     pub rate_limits: crate::rate_limit::RateLimiter,
 }
 
@@ -196,6 +197,12 @@ impl SiteAuth {
         claims_kept.sort();
         claims_kept.dedup();
         let tokens = SiteTokens::new(signer.clone(), &issuer, &site.name, site.token.ttl);
+        let rate_limits = crate::rate_limit::RateLimiter::new(
+            &config.server.rate_limits,
+            crate::rate_limit::Scope::site(&site.name),
+            stores.rate_counts.clone(),
+            events.clone(),
+        );
         Ok(SiteAuth {
             site: site.clone(),
             stores: stores.clone(),
@@ -215,7 +222,7 @@ impl SiteAuth {
                 .oidc
                 .as_ref()
                 .is_some_and(|o| o.logout_id_token_hint && o.logout_url.is_none()),
-            rate_limits: crate::rate_limit::RateLimiter::from_config(&config.server.rate_limits),
+            rate_limits,
         })
     }
 

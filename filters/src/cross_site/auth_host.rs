@@ -17,7 +17,7 @@ use super::cookies::{AuthHostCookies, Intent, BINDING_TTL};
 use super::group::{LinkedSite, SsoGroup};
 use super::tokens::{is_state, same, BrowserBinding, SsoSessionId};
 use crate::events::AuthEvents;
-use crate::rate_limit::{Endpoint, RateLimiter};
+use crate::rate_limit::{Endpoint, RateLimiter, Scope};
 use crate::reply::{wants_json, Reply};
 use crate::request_parts::query_param;
 use crate::return_to::safe_return_to;
@@ -55,8 +55,13 @@ impl AuthHost {
             cookies: AuthHostCookies::new(&group.config),
             group,
             host,
+            rate_limits: RateLimiter::new(
+                &config.server.rate_limits,
+                Scope::auth_host(AUTH_HOST_LABEL),
+                stores.rate_counts.clone(),
+                events.clone(),
+            ),
             events,
-            rate_limits: RateLimiter::from_config(&config.server.rate_limits),
         })
     }
 
@@ -152,10 +157,10 @@ impl AuthHost {
         if matches!(found, Ok(Some(_))) {
             // Counted only for a live SSO session: made-up cookies cost the store a
             // read, never a shared address its budget.
-            let limited = self
-                .rate_limits
-                .check(Endpoint::Link, client)
-                .and_then(|()| self.rate_limits.check_session(Endpoint::Link, &handle));
+            let limited = match self.rate_limits.check(Endpoint::Link, client).await {
+                Ok(()) => self.rate_limits.check_session(Endpoint::Link, &handle).await,
+                refused => refused,
+            };
             if limited.is_err() {
                 self.events.rate_limited(AUTH_HOST_LABEL, Endpoint::Link.as_str());
                 tracing::debug!(site, "one-time token not minted: rate limited");

@@ -152,7 +152,7 @@ impl Feature for CustomerLogin {
         if !is_navigation(&r.req.method, &r.req.headers) {
             return Reply::error(400, "not_a_page_load", "Open this sign-in link in the browser.", r.json);
         }
-        if let Some(limited) = site.core.over_limit(Endpoint::Callback, r.client, r.json) {
+        if let Some(limited) = site.core.over_limit(Endpoint::Callback, r.client, r.json).await {
             return limited;
         }
         self.sign_in(site, r, token, r.identity, r.client).await

@@ -30,7 +30,7 @@ impl Feature for Logout {
         if !(r.is_get() || r.req.method == http::Method::POST) {
             return Reply::error(405, "method_not_allowed", "This method is not allowed here.", r.json);
         }
-        if let Some(limited) = site.core.over_limit(Endpoint::Logout, r.client, r.json) {
+        if let Some(limited) = site.core.over_limit(Endpoint::Logout, r.client, r.json).await {
             return limited;
         }
         // A prefetch (speculation rules, `<link rel=prefetch>`) never signs out.

@@ -42,7 +42,7 @@ impl Feature for OidcLogin {
     async fn answer(&self, site: &SitePipeline, r: &SiteRequest<'_>) -> Reply {
         let core = &site.core;
         if let Some(idp) = core.idps.by_callback(r.path) {
-            if let Some(limited) = core.over_limit(Endpoint::Callback, r.client, r.json) {
+            if let Some(limited) = core.over_limit(Endpoint::Callback, r.client, r.json).await {
                 return limited;
             }
             return Self::callback(site, r.req, r.identity, r.client, idp).await;
@@ -139,7 +139,7 @@ impl OidcLogin {
         if let Some(ask) = ask {
             return ask;
         }
-        if let Some(limited) = core.over_limit(Endpoint::Login, client, false) {
+        if let Some(limited) = core.over_limit(Endpoint::Login, client, false).await {
             return limited;
         }
         match chosen {

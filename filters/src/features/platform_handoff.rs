@@ -85,7 +85,7 @@ impl Feature for PlatformHandoff {
         if !r.is_get() {
             return Reply::error(404, "not_found", "There is nothing here.", r.json);
         }
-        if let Some(limited) = core.over_limit(Endpoint::Token, r.client, r.json) {
+        if let Some(limited) = core.over_limit(Endpoint::Token, r.client, r.json).await {
             return limited;
         }
         let return_to = crate::request_parts::query_param(r.query(), "return_to")

@@ -76,7 +76,7 @@ impl RouteAccess {
                 return ask;
             }
         }
-        if let Some(limited) = core.over_limit(Endpoint::Login, r.client, false) {
+        if let Some(limited) = core.over_limit(Endpoint::Login, r.client, false).await {
             return limited;
         }
         if let Some(merchant) = super::customer_login::merchant_login(&core.site, &return_to) {

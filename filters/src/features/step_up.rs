@@ -99,7 +99,7 @@ impl StepUp {
         if let Some(moved) = core.to_public_host(r.req) {
             return moved;
         }
-        if let Some(limited) = core.over_limit(Endpoint::Login, r.client, false) {
+        if let Some(limited) = core.over_limit(Endpoint::Login, r.client, false).await {
             return limited;
         }
         let here = r.req.uri.path_and_query().map_or("/", |p| p.as_str());

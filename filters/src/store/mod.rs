@@ -205,6 +205,9 @@ pub struct Stores {
     /// Sets of members (linked sessions). In memory their own cache, so a flood of
     /// started logins cannot evict one and let a session escape a global logout.
     pub sets: Arc<dyn Sets>,
+    /// Rate-limit counts every replica shares (Redis); `None` in memory, where each
+    /// limiter counts on its own.
+    pub rate_counts: Option<Arc<redis::rate_counts::RedisRateCounts>>,
     /// `memory` or `redis`, for metrics and logs.
     pub kind: &'static str,
 }
@@ -246,6 +249,7 @@ impl Stores {
             records: kv.clone(),
             spent: kv.clone(),
             sets: kv,
+            rate_counts: Some(Arc::new(redis::rate_counts::RedisRateCounts::new(conn.clone()))),
             kind: "redis",
         };
         Ok((stores, RedisTasks { conn, sessions }))
@@ -262,6 +266,7 @@ impl Stores {
             records: Arc::new(kv_memory::MemoryKv::new(MAX_SETS)),
             spent: Arc::new(kv_memory::MemoryKv::new(MAX_SPENT_MARKS)),
             sets: Arc::new(kv_memory::MemoryKv::new(MAX_SETS)),
+            rate_counts: None,
             kind: "memory",
         }
     }

@@ -37,6 +37,7 @@ pub struct Metrics {
     pub provisioning_errors: IntCounterVec,
     pub one_time_tokens: IntCounterVec,
     pub rate_limited: IntCounterVec,
+    pub rate_limit_decisions: IntCounterVec,
     pub access_denied: IntCounterVec,
     pub store_errors: IntCounterVec,
     /// Configuration reloads by `result`: `ok` or `refused`.
@@ -175,6 +176,11 @@ impl Metrics {
                 "Requests refused with 429 because a client went over its limit, by endpoint",
                 &["site", "endpoint"],
             )?,
+            rate_limit_decisions: m.counter(
+                "sso_gateway_rate_limit_decisions_total",
+                "Rate-limited requests by who decided them: redis (counts shared by every replica), fallback (this replica alone, Redis unreachable) or local (memory store)",
+                &["site", "decided_by"],
+            )?,
             access_denied: m.counter(
                 "sso_gateway_access_denied_total",
                 "Requests of signed-in customers refused with 403 by a route's policy, by the requirement that failed",
@@ -243,6 +249,9 @@ impl sso_filters::events::AuthEvents for Metrics {
     }
     fn rate_limited(&self, site: &str, endpoint: &str) {
         self.rate_limited.with_label_values(&[site, endpoint]).inc();
+    }
+    fn rate_limit_decision(&self, site: &str, decided_by: &'static str) {
+        self.rate_limit_decisions.with_label_values(&[site, decided_by]).inc();
     }
     fn provisioning_hook(&self, site: &str, seconds: f64, outcome: &'static str) {
         self.provisioning_duration.with_label_values(&[site]).observe(seconds);

@@ -11,6 +11,7 @@
 //!   (within a second of Redis coming back) restores service. Each failure is reported
 //!   to the gateway's error hook (`sso_gateway_store_errors_total{store,op}`).
 
+pub mod rate_counts;
 pub mod sessions;
 
 use super::{Records, SingleUse, StoreError};
