@@ -264,7 +264,13 @@ fn an_admin_listener_off_loopback_needs_a_token() {
             &format!("admin_listen = \"{addr}\"\n{token}"),
         )
     };
-    for local in ["127.0.0.1:9100", "127.0.0.2:9100", "[::1]:9100", "localhost:9100", "LOCALHOST:9100"] {
+    for local in [
+        "127.0.0.1:9100",
+        "127.0.0.2:9100",
+        "[::1]:9100",
+        "localhost:9100",
+        "LOCALHOST:9100",
+    ] {
         parse(&listen(local, ""), &env).unwrap_or_else(|e| panic!("{local}: {e}"));
     }
     for exposed in ["0.0.0.0:9100", "[::]:9100", "10.0.0.5:9100", "admin.internal:9100"] {
@@ -276,7 +282,10 @@ fn an_admin_listener_off_loopback_needs_a_token() {
     }
     // A bad token is reported as itself, not twice.
     let errors = parse(&listen("0.0.0.0:9100", "admin_token = \"short\""), &env).expect_err("short");
-    assert!(errors.mentions("server.admin_token") && !errors.mentions("server.admin_listen"), "{errors}");
+    assert!(
+        errors.mentions("server.admin_token") && !errors.mentions("server.admin_listen"),
+        "{errors}"
+    );
 }
 
 #[test]

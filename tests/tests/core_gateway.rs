@@ -277,7 +277,11 @@ async fn a_page_that_carries_an_identity_loses_the_fields_a_cdn_caches_by() {
         for name in cdn_fields {
             assert_eq!(value(&resp, name), None, "{path}: {name}");
         }
-        assert_eq!(value(&resp, "cache-control").as_deref(), Some("private, max-age=60"), "{path}");
+        assert_eq!(
+            value(&resp, "cache-control").as_deref(),
+            Some("private, max-age=60"),
+            "{path}"
+        );
         assert_eq!(value(&resp, "expires").as_deref(), Some("0"), "{path}");
         let echo = echo_of(&resp.text().await.expect("body")).expect("echo");
         assert_eq!(echo["headers"]["x-customer-id"], "alice", "{path} carried the identity");

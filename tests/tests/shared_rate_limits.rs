@@ -59,21 +59,33 @@ async fn one_client_alternating_between_two_replicas_trips_at_the_limit_not_twic
     r.ready().await.expect("ready");
     let shopper = client_from([127, 0, 0, 21]);
     for i in 0..10 {
-        let url = if i % 2 == 0 { r.url_a("/account") } else { r.url_b("/account") };
+        let url = if i % 2 == 0 {
+            r.url_a("/account")
+        } else {
+            r.url_b("/account")
+        };
         let resp = shopper.page(&url).await.expect("login start");
         assert_eq!(resp.status(), 302, "login start {i} is within the limit");
     }
     for url in [r.url_a("/account"), r.url_b("/account"), r.url_b("/_sso/login")] {
         let resp = shopper.page(&url).await.expect("login start");
         assert_eq!(resp.status(), 429, "{url}: the 11th login start, whichever replica");
-        let retry: u64 = resp.headers()["retry-after"].to_str().expect("ascii").parse().expect("secs");
+        let retry: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("secs");
         assert!((1..=120).contains(&retry), "{retry}");
     }
     // Another client, and another endpoint of this one, have budgets of their own.
     let other = client_from([127, 0, 0, 22]);
     assert_eq!(other.page(&r.url_b("/account")).await.expect("page").status(), 302);
     for i in 0..6 {
-        let url = if i % 2 == 0 { r.url_a("/_sso/token") } else { r.url_b("/_sso/token") };
+        let url = if i % 2 == 0 {
+            r.url_a("/_sso/token")
+        } else {
+            r.url_b("/_sso/token")
+        };
         assert_ne!(api_status(&shopper, &url).await, 429, "token request {i}");
     }
     assert_eq!(api_status(&shopper, &r.url_a("/_sso/token")).await, 429);
@@ -98,7 +110,12 @@ async fn with_redis_stopped_each_replica_limits_on_its_own_and_nothing_fails() {
     r.ready().await.expect("ready");
     let client = client_from([127, 0, 0, 23]);
     // Shared while Redis answers: 2 + 2 of 4.
-    for url in [r.url_a("/_sso/token"), r.url_b("/_sso/token"), r.url_a("/_sso/token"), r.url_b("/_sso/token")] {
+    for url in [
+        r.url_a("/_sso/token"),
+        r.url_b("/_sso/token"),
+        r.url_a("/_sso/token"),
+        r.url_b("/_sso/token"),
+    ] {
         assert_ne!(api_status(&client, &url).await, 429, "{url}");
     }
     assert_eq!(api_status(&client, &r.url_a("/_sso/token")).await, 429);
@@ -120,7 +137,11 @@ async fn with_redis_stopped_each_replica_limits_on_its_own_and_nothing_fails() {
         assert_ne!(status, 429, "logout {i}");
     }
     assert_eq!(api_status(&fresh, &r.url_b("/_sso/logout")).await, 429);
-    assert_ne!(api_status(&fresh, &r.url_a("/_sso/logout")).await, 429, "A counts apart");
+    assert_ne!(
+        api_status(&fresh, &r.url_a("/_sso/logout")).await,
+        429,
+        "A counts apart"
+    );
 
     for (gateway, at_least) in [(&r.a, 4.0), (&r.b, 7.0)] {
         let scrape = gateway.metrics().await;

@@ -43,7 +43,8 @@ impl Feature for SessionInfo {
             _ => {
                 let asked_cross_site = crate::navigation::from_another_site(&r.req.headers);
                 let identity = r.identity.filter(|_| !asked_cross_site);
-                core.over_limit(Endpoint::Token, r.client, true).await
+                core.over_limit(Endpoint::Token, r.client, true)
+                    .await
                     .unwrap_or_else(|| token_json(core, identity))
                     .header("cross-origin-resource-policy", "same-origin")
             }

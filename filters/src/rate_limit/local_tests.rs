@@ -43,7 +43,9 @@ fn a_client_gets_its_limit_then_429_with_retry_after() {
     for _ in 0..3 {
         assert_eq!(l.check_local_at(Endpoint::Login, ip("192.0.2.1"), SEC), Ok(()));
     }
-    let refused = l.check_local_at(Endpoint::Login, ip("192.0.2.1"), SEC).expect_err("over");
+    let refused = l
+        .check_local_at(Endpoint::Login, ip("192.0.2.1"), SEC)
+        .expect_err("over");
     // The sliding estimate lets one more in once a third of the previous
     // minute's three has slid out: 59 s to the next minute + 20 s.
     assert_eq!(refused.retry_after_secs, 79);
@@ -74,9 +76,13 @@ fn waiting_retry_after_lets_the_client_in_again() {
     for _ in 0..60 {
         assert_eq!(l.check_local_at(Endpoint::Login, ip("198.51.100.7"), t0), Ok(()));
     }
-    let refused = l.check_local_at(Endpoint::Login, ip("198.51.100.7"), t0).expect_err("over");
+    let refused = l
+        .check_local_at(Endpoint::Login, ip("198.51.100.7"), t0)
+        .expect_err("over");
     let just_before = t0 + Duration::from_secs(refused.retry_after_secs) - Duration::from_millis(1500);
-    assert!(l.check_local_at(Endpoint::Login, ip("198.51.100.7"), just_before).is_err());
+    assert!(l
+        .check_local_at(Endpoint::Login, ip("198.51.100.7"), just_before)
+        .is_err());
     let after = t0 + Duration::from_secs(refused.retry_after_secs);
     assert_eq!(l.check_local_at(Endpoint::Login, ip("198.51.100.7"), after), Ok(()));
 }
@@ -121,7 +127,9 @@ fn ipv6_clients_count_per_64_and_mapped_ipv4_as_ipv4() {
     for a in ["2001:db8:1:2::1", "2001:db8:1:2::2"] {
         assert_eq!(l.check_local_at(Endpoint::Login, ip(a), SEC), Ok(()));
     }
-    assert!(l.check_local_at(Endpoint::Login, ip("2001:db8:1:2:ffff::9"), SEC).is_err());
+    assert!(l
+        .check_local_at(Endpoint::Login, ip("2001:db8:1:2:ffff::9"), SEC)
+        .is_err());
     assert_eq!(l.check_local_at(Endpoint::Login, ip("2001:db8:1:3::1"), SEC), Ok(()));
     assert_eq!(
         Counter::of_client("::ffff:192.0.2.1".parse().expect("ip")),
@@ -151,7 +159,11 @@ async fn a_session_is_counted_apart_from_its_addresses() {
         l.check_session(Endpoint::Link, "handle-1").await.is_err(),
         "one session, many addresses"
     );
-    assert_eq!(l.check_session(Endpoint::Link, "handle-2").await, Ok(()), "another session");
+    assert_eq!(
+        l.check_session(Endpoint::Link, "handle-2").await,
+        Ok(()),
+        "another session"
+    );
     assert_eq!(
         l.check(Endpoint::Link, ip("192.0.2.1")).await,
         Ok(()),
@@ -190,7 +202,6 @@ fn retry_after_is_never_zero_and_never_past_two_windows() {
         }
     }
 }
-
 
 #[test]
 fn counters_are_bounded_and_distinct_in_redis_keys() {

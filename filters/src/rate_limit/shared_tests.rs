@@ -122,10 +122,7 @@ async fn two_replicas_on_one_redis_allow_what_one_would() {
     assert_eq!(count_of("{shop:login:4-c0000201}"), 10, "{found:?}");
     assert_eq!(count_of("{shop:login:6-20010db800070007}"), 10, "{found:?}");
     for (key, _, ttl) in &found {
-        assert!(
-            (1..=COUNT_TTL_MS).contains(ttl),
-            "{key} has TTL {ttl}"
-        );
+        assert!((1..=COUNT_TTL_MS).contains(ttl), "{key} has TTL {ttl}");
         assert!(!key.contains("192.0.2") && !key.contains("2001:db8"), "{key}");
     }
 }
@@ -162,7 +159,10 @@ async fn with_redis_down_each_replica_limits_on_its_own_history() {
     for on in [&a, &b, &a, &b] {
         assert_eq!(on.limiter.check(Endpoint::Login, client).await, Ok(()));
     }
-    assert!(a.limiter.check(Endpoint::Login, client).await.is_err(), "one budget of 4");
+    assert!(
+        a.limiter.check(Endpoint::Login, client).await.is_err(),
+        "one budget of 4"
+    );
     assert!(a.decided().iter().chain(b.decided().iter()).all(|d| *d == "redis"));
 
     redis.stop();

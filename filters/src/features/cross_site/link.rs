@@ -179,7 +179,10 @@ impl CrossSite {
         // Only a redemption costs the rate limit (a store write): a crowd behind one
         // address coming back without a token is never refused its page.
         if token.is_some() {
-            if let Some(limited) = core.over_limit(crate::rate_limit::Endpoint::Callback, client, false).await {
+            if let Some(limited) = core
+                .over_limit(crate::rate_limit::Endpoint::Callback, client, false)
+                .await
+            {
                 return limited;
             }
         }
