@@ -81,4 +81,6 @@ fn syntax_error(text: &str, e: &toml::de::Error) -> ConfigErrors {
 }
 
 #[cfg(test)]
+mod rotation_tests;
+#[cfg(test)]
 mod tests;

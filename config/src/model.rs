@@ -123,6 +123,10 @@ pub struct SessionsConfig {
     pub fail_closed: bool,
     /// Signs session and login-flow cookies. At least 32 bytes.
     pub cookie_secret: Secret,
+    /// Secrets `cookie_secret` had before, newest first: what they signed or encrypted
+    /// is still accepted (and made again with `cookie_secret`), nothing new is made
+    /// with them. The key ring's history, for rotation without sign-outs.
+    pub previous_cookie_secrets: Vec<Secret>,
     /// Cookie name; `__Host-` is prefixed on https sites.
     pub cookie_name: String,
     pub idle_timeout: Duration,
@@ -456,6 +460,9 @@ pub struct OidcConfig {
 pub struct TokenConfig {
     /// PEM (PKCS#8) P-256 private key; generated at start when unset.
     pub signing_key_file: Option<PathBuf>,
+    /// Keys that sign nothing but are published in the JWKS and verify the gateway's
+    /// own tokens: the keys `signing_key_file` replaced, or the next one announced.
+    pub previous_signing_key_files: Vec<PathBuf>,
     pub ttl: Duration,
 }
 

@@ -95,6 +95,7 @@ pub struct RawSessions {
     pub l1_ttl: Option<String>,
     pub fail_closed: Option<bool>,
     pub cookie_secret: Option<String>,
+    pub previous_cookie_secrets: Option<Vec<String>>,
     pub cookie_name: Option<String>,
     pub idle_timeout: Option<String>,
     pub absolute_timeout: Option<String>,
@@ -326,6 +327,7 @@ impl RawIdp {
 #[serde(deny_unknown_fields)]
 pub struct RawToken {
     pub signing_key_file: Option<String>,
+    pub previous_signing_key_files: Option<Vec<String>>,
     pub ttl: Option<String>,
 }
 

@@ -66,6 +66,7 @@ pub(crate) fn sessions(v: &mut Validator<'_>, raw: &RawSessions) -> SessionsConf
             Secret::new(String::new())
         }
     };
+    let previous_cookie_secrets = previous_cookie_secrets(v, raw, &cookie_secret);
     let cookie_name = raw.cookie_name.clone().unwrap_or_else(|| "sso_session".into());
     if cookie_name.is_empty()
         || !cookie_name
@@ -139,9 +140,50 @@ pub(crate) fn sessions(v: &mut Validator<'_>, raw: &RawSessions) -> SessionsConf
         l1_ttl,
         fail_closed: raw.fail_closed.unwrap_or(false),
         cookie_secret,
+        previous_cookie_secrets,
         cookie_name,
         idle_timeout,
         absolute_timeout,
         max_entries,
     }
+}
+
+/// Most entries of `sessions.previous_cookie_secrets`: every one is tried on a cookie
+/// or record the current secret did not make.
+pub const MAX_PREVIOUS_COOKIE_SECRETS: usize = 4;
+
+/// `sessions.previous_cookie_secrets`: each expanded like `cookie_secret`, as long,
+/// none equal to the current one or to another.
+fn previous_cookie_secrets(v: &mut Validator<'_>, raw: &RawSessions, current: &Secret) -> Vec<Secret> {
+    let list = raw.previous_cookie_secrets.as_deref().unwrap_or_default();
+    if list.len() > MAX_PREVIOUS_COOKIE_SECRETS {
+        v.errors.push(
+            "sessions.previous_cookie_secrets",
+            format!(
+                "has {} entries; at most {MAX_PREVIOUS_COOKIE_SECRETS} (remove the ones older than absolute_timeout)",
+                list.len()
+            ),
+        );
+    }
+    let mut kept: Vec<Secret> = Vec::new();
+    for (i, entry) in list.iter().enumerate() {
+        let path = format!("sessions.previous_cookie_secrets[{i}]");
+        let Some(s) = v.text(&path, entry) else { continue };
+        if s.len() < MIN_COOKIE_SECRET_LEN {
+            v.errors.push(
+                &path,
+                format!("is {} bytes; at least {MIN_COOKIE_SECRET_LEN} are required", s.len()),
+            );
+        } else if s == current.expose() {
+            v.errors.push(
+                &path,
+                "is the current sessions.cookie_secret (a previous secret is one the current replaced)",
+            );
+        } else if kept.iter().any(|k| k.expose() == s) {
+            v.errors.push(&path, "appears twice");
+        } else {
+            kept.push(Secret::new(s));
+        }
+    }
+    kept
 }

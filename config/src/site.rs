@@ -208,7 +208,30 @@ fn token(v: &mut Validator<'_>, p: &str, raw: &RawToken) -> TokenConfig {
     let signing_key_file = v
         .opt_text(&format!("{p}.token.signing_key_file"), raw.signing_key_file.as_ref())
         .map(std::path::PathBuf::from);
-    TokenConfig { signing_key_file, ttl }
+    let list = raw.previous_signing_key_files.as_deref().unwrap_or_default();
+    let mut previous_signing_key_files: Vec<std::path::PathBuf> = Vec::new();
+    for (i, entry) in list.iter().enumerate() {
+        let path = format!("{p}.token.previous_signing_key_files[{i}]");
+        let Some(file) = v.text(&path, entry).map(std::path::PathBuf::from) else {
+            continue;
+        };
+        if signing_key_file.is_none() {
+            v.errors.push(
+                &path,
+                "needs token.signing_key_file: a generated key is never shared, so there is nothing to rotate",
+            );
+        } else if signing_key_file.as_ref() == Some(&file) || previous_signing_key_files.contains(&file) {
+            v.errors
+                .push(&path, "appears twice (or is token.signing_key_file itself)");
+        } else {
+            previous_signing_key_files.push(file);
+        }
+    }
+    TokenConfig {
+        signing_key_file,
+        previous_signing_key_files,
+        ttl,
+    }
 }
 
 fn routes(v: &mut Validator<'_>, p: &str, raw: &RawSite, has_oidc: bool, has_idp: bool) -> Vec<RouteConfig> {

@@ -256,6 +256,11 @@ impl ProxyHttp for GatewayProxy {
         if let Some(hsts) = ctx.site().and_then(|s| s.hsts.as_ref()) {
             upstream.insert_header("strict-transport-security", hsts.as_str())?;
         }
+        if let Some(renewed) = ctx.renewed_cookie() {
+            // Signed with a previous secret of the key ring: the browser gets it
+            // signed with the current one before that secret is removed.
+            upstream.append_header(http::header::SET_COOKIE, renewed)?;
+        }
         if ctx.identity_sent {
             let existing = upstream
                 .headers

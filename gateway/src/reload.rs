@@ -126,8 +126,8 @@ impl Reloader {
     /// Loads and builds the new configuration; on success its new IdP providers are
     /// registered (and discovered, within [`FIRST_DISCOVERY_WAIT`]).
     /// Also returns the restart-only keys the file changed; those that the snapshot
-    /// itself would read (the cookie secret, with the Redis store whose records it
-    /// seals) keep their running values in the built snapshot, so a reload never
+    /// itself would read (the cookie key ring, with the Redis store whose records it
+    /// encrypts) keep their running values in the built snapshot, so a reload never
     /// applies half of one.
     async fn build(&self, applied: &Config) -> Result<(Config, Arc<Snapshot>, Vec<&'static str>), Vec<String>> {
         let path = self.path.clone();
@@ -142,6 +142,7 @@ impl Reloader {
             let restart_required = restart_keys::changed(&started, &config);
             if started.sessions.store == sso_config::SessionStoreKind::Redis {
                 config.sessions.cookie_secret = started.sessions.cookie_secret.clone();
+                config.sessions.previous_cookie_secrets = started.sessions.previous_cookie_secrets.clone();
             }
             let mut staged = lasting.providers.stage();
             let snapshot = Snapshot::build(&config, &lasting, Some((&running, &running_config)), &mut staged)?;

@@ -73,12 +73,24 @@ impl RequestCtx {
         }
     }
 
-    /// `reply` with the request id, so a shopper can quote it to support.
+    /// `reply` with the request id, so a shopper can quote it to support, and the
+    /// session cookie signed again when a previous secret signed the one shown
+    /// ([`Identity::renewed_cookie`]), unless the reply sets that cookie itself (a
+    /// sign-in, a logout).
     pub fn stamp(&self, reply: Reply) -> Reply {
+        let reply = match self.renewed_cookie() {
+            Some(renewed) if !sets_same_cookie(&reply, renewed) => reply.header("set-cookie", renewed),
+            _ => reply,
+        };
         match &self.request_id {
             Some(id) => reply.header(REQUEST_ID_HEADER, id.as_str()),
             None => reply,
         }
+    }
+
+    /// The `Set-Cookie` renewing the session cookie, if this request's needs one.
+    pub fn renewed_cookie(&self) -> Option<&str> {
+        self.identity.as_ref()?.renewed_cookie.as_deref()
     }
 
     pub fn request_id(&self) -> &str {
@@ -91,4 +103,14 @@ impl RequestCtx {
             .as_ref()
             .map_or_else(|| http::HeaderValue::from_static("-"), RequestId::header_value)
     }
+}
+
+/// True when `reply` already sets the cookie `set_cookie` sets (same name).
+fn sets_same_cookie(reply: &Reply, set_cookie: &str) -> bool {
+    let name = |v: &str| v.split_once('=').map(|(n, _)| n.trim().to_string());
+    let wanted = name(set_cookie);
+    reply
+        .headers
+        .iter()
+        .any(|(h, v)| h.eq_ignore_ascii_case("set-cookie") && name(v) == wanted)
 }

@@ -43,15 +43,25 @@ pub fn changed(started: &Config, new: &Config) -> Vec<&'static str> {
         ("sessions.redis_key_prefix", s.redis_key_prefix != n.redis_key_prefix),
         ("sessions.l1_ttl", s.l1_ttl != n.l1_ttl),
         ("sessions.fail_closed", s.fail_closed != n.fail_closed),
-        // Redis records are sealed with a key from it, set when the store was built.
+        // Redis records are encrypted with the key ring, set when the store was built;
+        // with Redis the whole ring changes by a (rolling) restart, never half of it.
         (
             "sessions.cookie_secret",
             s.store == sso_config::SessionStoreKind::Redis && s.cookie_secret.expose() != n.cookie_secret.expose(),
+        ),
+        (
+            "sessions.previous_cookie_secrets",
+            s.store == sso_config::SessionStoreKind::Redis
+                && !same_secrets(&s.previous_cookie_secrets, &n.previous_cookie_secrets),
         ),
     ]
     .into_iter()
     .filter_map(|(key, differs)| differs.then_some(key))
     .collect()
+}
+
+fn same_secrets(a: &[sso_config::Secret], b: &[sso_config::Secret]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.expose() == y.expose())
 }
 
 #[cfg(test)]
@@ -89,5 +99,19 @@ mod tests {
                 "sessions.max_entries"
             ]
         );
+    }
+
+    #[test]
+    fn with_redis_the_key_ring_changes_by_restart_only() {
+        let redis = "store = \"redis\"\nredis_url = \"redis://127.0.0.1:6379/0\"";
+        let before = config("", redis);
+        let announced = config(
+            "",
+            &format!("{redis}\nprevious_cookie_secrets = [\"next-secret-0123456789abcdef012345\"]"),
+        );
+        assert_eq!(changed(&before, &announced), ["sessions.previous_cookie_secrets"]);
+        // In memory nothing is encrypted with it: a reload rotates the ring.
+        let memory = config("", "previous_cookie_secrets = [\"next-secret-0123456789abcdef012345\"]");
+        assert!(changed(&config("", ""), &memory).is_empty());
     }
 }

@@ -37,7 +37,7 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<(Stores, Option<
                 l1_max_entries: s.max_entries,
                 max_per_customer: s.max_per_customer,
                 fail_closed: s.fail_closed,
-                seal: sso_filters::store::record::Seal::from_secret(&s.cookie_secret),
+                seal: sso_filters::store::seal::Seal::from_config(s),
             };
             let (stores, tasks) = Stores::redis(url, &s.redis_key_prefix, redis, hook).map_err(|e| e.to_string())?;
             Ok((stores, Some(tasks)))

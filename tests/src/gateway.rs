@@ -16,6 +16,8 @@ pub struct GatewayConfig {
     pub extra_sessions: String,
     /// Top-level tables after the sites (e.g. `[sso]`).
     pub extra_top: String,
+    /// `sessions.cookie_secret` ([`COOKIE_SECRET`] unless set: key rotation tests).
+    pub cookie_secret: Option<String>,
 }
 
 impl Default for GatewayConfig {
@@ -27,6 +29,7 @@ impl Default for GatewayConfig {
             extra_server: String::new(),
             extra_sessions: String::new(),
             extra_top: String::new(),
+            cookie_secret: None,
         }
     }
 }
@@ -61,6 +64,12 @@ impl GatewayConfig {
         self
     }
 
+    /// Uses `secret` as `sessions.cookie_secret`.
+    pub fn cookie_secret(mut self, secret: &str) -> Self {
+        self.cookie_secret = Some(secret.to_string());
+        self
+    }
+
     /// A plain site `name` on `name.localhost` in front of `upstreams`.
     pub fn plain_site(self, name: &str, upstreams: &[String]) -> Self {
         let ups: Vec<String> = upstreams.iter().map(|u| format!("{u:?}")).collect();
@@ -82,7 +91,7 @@ impl GatewayConfig {
             admin = self.admin_port,
             tmp = tmp.display(),
             extra = self.extra_server,
-            secret = COOKIE_SECRET,
+            secret = self.cookie_secret.as_deref().unwrap_or(COOKIE_SECRET),
             sessions = self.extra_sessions,
         );
         for site in &self.sites {

@@ -16,6 +16,7 @@ pub mod merchant_login;
 pub mod misbehaving_idp;
 pub mod proxies;
 pub mod raw_http;
+pub mod redis_scan;
 pub mod replicas;
 pub mod stalling_proxy;
 pub mod tls_certs;

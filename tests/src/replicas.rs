@@ -16,6 +16,18 @@ pub struct Replicas {
     /// Keeps the Redis of the test alive (stopped on drop when it is our own).
     pub redis: TestRedis,
     pub prefix: String,
+    /// The site table (without `ReplicaOptions::site`) and each replica's
+    /// `[sessions]` keys, for [`Replicas::restart`].
+    site: String,
+    sessions_a: String,
+    sessions_b: String,
+}
+
+/// One of the two replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replica {
+    A,
+    B,
 }
 
 /// What differs between replica tests.
@@ -56,23 +68,28 @@ impl Replicas {
         let post_logout = format!("http://shop.localhost:{a_port}/");
         let idp = Idp::start_with(crate::free_port(), &[callback], &[post_logout], options.idp_env)?;
         let site = Shop::site_toml(&origin.addr(), &idp.issuer(), options.oidc).replace("{port}", &a_port);
-        let site = format!("{site}{}\n", options.site);
+        let site_tables = format!("{site}{}\n", options.site);
         let sessions = |url: &str| {
             format!(
                 "store = \"redis\"\nredis_url = \"{url}\"\nredis_key_prefix = \"{prefix}\"\n{}",
                 options.sessions
             )
         };
+        let sessions_a = sessions(&redis.url);
+        let sessions_b = format!(
+            "{}\n{}",
+            sessions(options.b_redis_url.as_deref().unwrap_or(&redis.url)),
+            options.b_sessions
+        );
         let a = a_config
             .server(options.server)
-            .sessions(&sessions(&redis.url))
-            .site(&site)
+            .sessions(&sessions_a)
+            .site(&site_tables)
             .start()?;
         let b = GatewayConfig::default()
             .server(options.server)
-            .sessions(&sessions(options.b_redis_url.as_deref().unwrap_or(&redis.url)))
-            .sessions(options.b_sessions)
-            .site(&site)
+            .sessions(&sessions_b)
+            .site(&site_tables)
             .start()?;
         Ok(Replicas {
             origin,
@@ -81,7 +98,37 @@ impl Replicas {
             b,
             redis,
             prefix,
+            site,
+            sessions_a,
+            sessions_b,
         })
+    }
+
+    /// Stops replica `which` and starts it again on the same ports with a new
+    /// configuration: `cookie_secret`, `sessions` added to its `[sessions]` keys and
+    /// `site` added to the site instead of `ReplicaOptions::site` (e.g. a
+    /// `[sites.token]` table): one step of a rolling
+    /// restart. Waits until it is ready.
+    pub async fn restart(&mut self, which: Replica, cookie_secret: &str, sessions: &str, site: &str) -> Result<()> {
+        let (old, base) = match which {
+            Replica::A => (&mut self.a, &self.sessions_a),
+            Replica::B => (&mut self.b, &self.sessions_b),
+        };
+        let _ = old.proc.child.kill();
+        let _ = old.proc.child.wait();
+        let config = GatewayConfig {
+            port: old.port,
+            admin_port: old.admin_port,
+            ..GatewayConfig::default()
+        };
+        let started = config
+            .cookie_secret(cookie_secret)
+            .sessions(base)
+            .sessions(sessions)
+            .site(&format!("{}{site}\n", self.site))
+            .start()?;
+        *old = started;
+        old.ready().await
     }
 
     /// Waits until both replicas are ready (IdP metadata loaded, Redis reachable).

@@ -35,6 +35,10 @@ pub struct Identity {
     pub sid: Sid,
     /// Which credential proved it.
     pub via: Via,
+    /// `Set-Cookie` that signs the session cookie again with the current secret,
+    /// when a previous secret of the key ring signed the one the request showed: sent
+    /// with whatever answers the request (key rotation without sign-outs).
+    pub renewed_cookie: Option<String>,
 }
 
 /// The credential an identity came from.
@@ -143,7 +147,10 @@ impl SiteAuth {
         providers: impl IntoIterator<Item = Arc<OidcProvider>>,
         events: Arc<dyn AuthEvents>,
     ) -> Result<Self, AuthSetupError> {
-        let signer = Arc::new(TokenSigner::new(site.token.signing_key_file.as_deref())?);
+        let signer = Arc::new(TokenSigner::with_previous(
+            site.token.signing_key_file.as_deref(),
+            &site.token.previous_signing_key_files,
+        )?);
         let cookies = CookieCodec::from_config(&config.sessions, site);
         let idps = providers
             .into_iter()
@@ -165,7 +172,7 @@ impl SiteAuth {
                 let pending = PendingLogins::new(
                     stores.single_use.clone(),
                     &site.name,
-                    crate::store::record::Seal::from_secret(&config.sessions.cookie_secret),
+                    crate::store::seal::Seal::from_config(&config.sessions),
                 );
                 Idp {
                     display_name,
@@ -240,8 +247,11 @@ impl SiteAuth {
     /// caller decides what may go on without knowing.
     pub async fn identify(&self, headers: &http::HeaderMap) -> Result<Option<Identity>, StoreError> {
         match self.cookies.session_from_headers(headers) {
-            Ok(Some(id)) => {
-                if let Some(found) = self.session(Sid::of(&id), Via::Cookie).await? {
+            Ok(Some(cookie)) => {
+                if let Some(mut found) = self.session(Sid::of(&cookie.id), Via::Cookie).await? {
+                    if cookie.stale {
+                        found.renewed_cookie = Some(self.cookies.set_session(&cookie.id));
+                    }
                     return Ok(Some(found));
                 }
             }
@@ -297,7 +307,12 @@ impl SiteAuth {
         match found {
             Some(session) if *session.site == *self.site_name => {
                 self.events.session_lookup("hit");
-                Ok(Some(Identity { session, sid, via }))
+                Ok(Some(Identity {
+                    session,
+                    sid,
+                    via,
+                    renewed_cookie: None,
+                }))
             }
             _ => {
                 self.events.session_lookup("miss");

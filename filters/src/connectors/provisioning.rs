@@ -8,7 +8,7 @@
 //! Answers are reused for `cache_ttl` (sealed in the shared store, so whoever can
 //! write to Redis cannot map a subject to another customer).
 
-use crate::store::record::Seal;
+use crate::store::seal::{RecordKind, Seal};
 use crate::store::{Records, StoreError};
 use openidconnect::reqwest;
 use serde::{Deserialize, Serialize};
@@ -138,8 +138,12 @@ impl Provisioner {
             };
             match serde_json::to_vec(&cached) {
                 Ok(body) => {
-                    let sealed = self.seal.seal_for(key.as_bytes(), body);
-                    if let Err(e) = self.cache.put(CACHE_KIND, &key, sealed, self.cache_ttl).await {
+                    let sealed = self.seal.seal(RecordKind::Provisioning, key.as_bytes(), &body);
+                    let stored = match sealed {
+                        Ok(sealed) => self.cache.put(CACHE_KIND, &key, sealed, self.cache_ttl).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = stored {
                         tracing::warn!(site = who.site, error = %e, "provisioning answer not cached");
                     }
                 }
@@ -157,8 +161,8 @@ impl Provisioner {
             Ok(found) => found?,
             Err(StoreError::Unavailable(_)) | Err(StoreError::Corrupt(_)) => return None,
         };
-        let body = self.seal.open_for(key.as_bytes(), &sealed).ok()?;
-        serde_json::from_slice(body).ok()
+        let opened = self.seal.open(RecordKind::Provisioning, key.as_bytes(), &sealed).ok()?;
+        serde_json::from_slice(&opened.body).ok()
     }
 
     async fn ask(&self, who: &HookRequest<'_>) -> Result<Provisioned, ProvisionError> {

@@ -6,7 +6,7 @@ use super::records::{self, AdoptGrant, OttGrant, SsoSession};
 use super::tokens::{OneTimeToken, SsoSessionId};
 use crate::secret::Sid;
 use crate::sessions::now_secs;
-use crate::store::record::Seal;
+use crate::store::seal::Seal;
 use crate::store::{StoreError, Stores};
 use sso_config::sso::{SiteSsoConfig, SsoConfig};
 use sso_config::Config;
@@ -143,7 +143,7 @@ impl SsoGroup {
             sites,
             namespaces,
             stores: stores.clone(),
-            seal: Seal::from_secret(&config.sessions.cookie_secret),
+            seal: Seal::from_config(&config.sessions),
         })
     }
 
@@ -156,10 +156,6 @@ impl SsoGroup {
         )
     }
 
-    pub(super) fn context(kind: &str, key: &str) -> String {
-        format!("{kind}:{key}")
-    }
-
     /// Stores `value` sealed as a single-use entry (`kind`, `key`) for `ttl`.
     async fn put_once<T: serde::Serialize>(
         &self,
@@ -168,7 +164,7 @@ impl SsoGroup {
         value: &T,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let sealed = records::seal(&self.seal, &Self::context(kind, key), value)?;
+        let sealed = records::seal(&self.seal, kind, key, value)?;
         self.stores.single_use.put(kind, key, sealed, ttl).await
     }
 
@@ -178,7 +174,7 @@ impl SsoGroup {
         let Some(sealed) = self.stores.single_use.take(kind, key).await? else {
             return Ok(None);
         };
-        Ok(records::open(&self.seal, &Self::context(kind, key), &sealed).ok())
+        Ok(records::open(&self.seal, kind, key, &sealed).ok())
     }
 
     /// A fresh token granting `grant`, single-use, for `ott_ttl`.
@@ -207,7 +203,7 @@ impl SsoGroup {
         let now = now_secs();
         session.created_at = now;
         session.expires_at = now.saturating_add(self.config.session_ttl.as_secs());
-        let sealed = records::seal(&self.seal, &Self::context(SESSION, &handle), &session)?;
+        let sealed = records::seal(&self.seal, SESSION, &handle, &session)?;
         self.stores
             .records
             .put(SESSION, &handle, sealed, self.config.session_ttl)
@@ -227,7 +223,7 @@ impl SsoGroup {
         else {
             return Ok(None);
         };
-        match records::open::<SsoSession>(&self.seal, &Self::context(SESSION, handle), &sealed) {
+        match records::open::<SsoSession>(&self.seal, SESSION, handle, &sealed) {
             Ok(s) if now_secs() < s.expires_at => Ok(Some(s)),
             Ok(_) => Ok(None),
             Err(e) => {
@@ -345,7 +341,7 @@ impl SsoGroup {
         let Some(sealed) = stored else {
             return Ok(serde_json::json!({}));
         };
-        let text: String = records::open(&self.seal, &Self::context(DATA, handle), &sealed)?;
+        let text: String = records::open(&self.seal, DATA, handle, &sealed)?;
         serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
@@ -358,7 +354,7 @@ impl SsoGroup {
         doc: &serde_json::Value,
     ) -> Result<(), StoreError> {
         let text = doc.to_string();
-        let sealed = records::seal(&self.seal, &Self::context(DATA, handle), &text)?;
+        let sealed = records::seal(&self.seal, DATA, handle, &text)?;
         let left = session.expires_at.saturating_sub(now_secs()).max(1);
         self.stores
             .records

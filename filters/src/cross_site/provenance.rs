@@ -20,7 +20,7 @@ const MAX_INDEXED: usize = 64;
 impl SsoGroup {
     /// Records where SSO session `handle`'s sign-in came from.
     pub async fn set_source(&self, handle: &str, source: &SsoSource) -> Result<(), StoreError> {
-        let sealed = records::seal(&self.seal, &Self::context(SOURCE, handle), source)?;
+        let sealed = records::seal(&self.seal, SOURCE, handle, source)?;
         self.stores
             .records
             .put(SOURCE, handle, sealed, self.config.session_ttl)
@@ -33,9 +33,9 @@ impl SsoGroup {
         let Some(sealed) = self.stores.records.get(SOURCE, handle).await? else {
             return Ok(None);
         };
-        let context = Self::context(SOURCE, handle);
-        let source = records::open::<SsoSource>(&self.seal, &context, &sealed)
-            .or_else(|_| records::open::<records::SsoSourceV1>(&self.seal, &context, &sealed).map(SsoSource::from));
+        let source = records::open::<SsoSource>(&self.seal, SOURCE, handle, &sealed).or_else(|_| {
+            records::open::<records::SsoSourceV1>(&self.seal, SOURCE, handle, &sealed).map(SsoSource::from)
+        });
         Ok(source.ok())
     }
 

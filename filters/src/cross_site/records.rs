@@ -1,5 +1,6 @@
-//! What cross-site sign-on keeps in the shared store, as sealed `postcard` records
-//! (version byte first; a record of another version or with a bad seal is absent):
+//! What cross-site sign-on keeps in the shared store, as encrypted `postcard` records
+//! ([`Seal`]; version byte first; a record of another version or that does not open
+//! is absent):
 //!
 //! - the **SSO session** (`sso-session:<handle>`): who signed in, how, and where;
 //! - a **one-time token grant** (`sso-ott:<hash>`, single use): for which site,
@@ -11,7 +12,7 @@
 
 use crate::identity::Customer;
 use crate::sessions::{LoginMethod, LoginSource};
-use crate::store::record::Seal;
+use crate::store::seal::{RecordKind, Seal};
 use crate::store::StoreError;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -148,16 +149,17 @@ pub struct AdoptGrant {
     pub return_to: String,
 }
 
-/// Seals `value` for the store under `context` (kind and key).
-pub fn seal<T: Serialize>(seal: &Seal, context: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+/// Encrypts `value` for the store under (`kind`, `key`).
+pub fn seal<T: Serialize>(seal: &Seal, kind: &str, key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
     let body = postcard::to_extend(value, vec![VERSION]).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(seal.seal_for(context.as_bytes(), body))
+    seal.seal(RecordKind::CrossSite(kind), key.as_bytes(), &body)
 }
 
-/// A sealed record read back, or `Corrupt` (forged, moved, damaged, another version).
-pub fn open<T: DeserializeOwned>(seal: &Seal, context: &str, sealed: &[u8]) -> Result<T, StoreError> {
-    let body = seal.open_for(context.as_bytes(), sealed)?;
-    match body.split_first() {
+/// A sealed record read back, or `Corrupt` (forged, moved, damaged, another version,
+/// or made with a secret no longer in the key ring).
+pub fn open<T: DeserializeOwned>(seal: &Seal, kind: &str, key: &str, sealed: &[u8]) -> Result<T, StoreError> {
+    let opened = seal.open(RecordKind::CrossSite(kind), key.as_bytes(), sealed)?;
+    match opened.body.split_first() {
         Some((&VERSION, rest)) => postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(e.to_string())),
         Some((v, _)) => Err(StoreError::Corrupt(format!("record version {v}"))),
         None => Err(StoreError::Corrupt("empty record".into())),
@@ -210,15 +212,22 @@ mod tests {
             handle: "h".into(),
             state: "x".into(),
         };
-        let sealed = seal(&s, "sso-ott:k1", &grant).expect("seals");
-        assert_eq!(open::<OttGrant>(&s, "sso-ott:k1", &sealed).expect("opens"), grant);
-        assert!(open::<OttGrant>(&s, "sso-ott:k2", &sealed).is_err(), "moved");
+        let sealed = seal(&s, "sso-ott", "k1", &grant).expect("seals");
+        assert_eq!(open::<OttGrant>(&s, "sso-ott", "k1", &sealed).expect("opens"), grant);
+        assert!(open::<OttGrant>(&s, "sso-ott", "k2", &sealed).is_err(), "moved");
+        assert!(
+            open::<OttGrant>(&s, "sso-adopt", "k1", &sealed).is_err(),
+            "another kind"
+        );
         let other = Seal::from_secret(&Secret::new("another-secret-0123456789abcdef!!"));
-        assert!(open::<OttGrant>(&other, "sso-ott:k1", &sealed).is_err(), "other key");
-        assert!(open::<AdoptGrant>(&s, "sso-ott:k1", &sealed).is_err(), "another type");
+        assert!(open::<OttGrant>(&other, "sso-ott", "k1", &sealed).is_err(), "other key");
+        assert!(
+            open::<AdoptGrant>(&s, "sso-ott", "k1", &sealed).is_err(),
+            "another type"
+        );
         let mut flipped = sealed.clone();
         flipped[1] ^= 1;
-        assert!(open::<OttGrant>(&s, "sso-ott:k1", &flipped).is_err());
-        assert!(open::<OttGrant>(&s, "sso-ott:k1", &[]).is_err());
+        assert!(open::<OttGrant>(&s, "sso-ott", "k1", &flipped).is_err());
+        assert!(open::<OttGrant>(&s, "sso-ott", "k1", &[]).is_err());
     }
 }

@@ -72,8 +72,7 @@ impl OriginCredentials {
             return false;
         };
         jsonwebtoken::decode_header(token).is_ok_and(|h| {
-            crate::tokens::TokenPurpose::Api.is_typ(h.typ.as_deref())
-                && h.kid.as_deref() == Some(core.tokens.signer.kid.as_str())
+            crate::tokens::TokenPurpose::Api.is_typ(h.typ.as_deref()) && core.tokens.signer.knows_kid(h.kid.as_deref())
         })
     }
 }

@@ -32,7 +32,7 @@ impl Provisioning {
         events: &Arc<dyn AuthEvents>,
     ) -> Result<Option<Self>, AuthSetupError> {
         let Some(p) = &site.provisioning else { return Ok(None) };
-        let seal = crate::store::record::Seal::from_secret(&config.sessions.cookie_secret);
+        let seal = crate::store::seal::Seal::from_config(&config.sessions);
         let (name, events) = (site.name.clone(), events.clone());
         let timer: HookTimer =
             Arc::new(move |took: Duration, outcome| events.provisioning_hook(&name, took.as_secs_f64(), outcome));

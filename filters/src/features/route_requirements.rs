@@ -172,6 +172,7 @@ mod tests {
             session: Arc::new(data),
             sid: Sid::of(&crate::secret::SessionId::random()),
             via,
+            renewed_cookie: None,
         }
     }
 

@@ -3,6 +3,7 @@
 
 use crate::secret::SessionId;
 use crate::sessions::cookie::{find_cookie, CookieCodec};
+use crate::store::seal::{RecordKind, Seal};
 use crate::tokens::{TokenClaims, TokenPurpose, TokenSigner};
 use std::sync::OnceLock;
 
@@ -87,12 +88,12 @@ fn cookie_headers(codec: &CookieCodec, other: &CookieCodec, lines: &[u8]) {
     // The session cookie is accepted only when sent once and it verifies.
     let sent = present.iter().filter(|&&n| n == codec.session_name).count();
     match codec.session_from_headers(&headers) {
-        Ok(Some(id)) => {
+        Ok(Some(found)) => {
             assert_eq!(sent, 1, "a session cookie sent {sent} times was accepted");
             let value = find_cookie(&headers, &codec.session_name).unwrap_or_default();
             assert_eq!(
-                codec.decode(value),
-                Ok(id),
+                codec.decode_cookie(value),
+                Ok(found),
                 "session_from_headers disagrees with decode"
             );
         }
@@ -296,9 +297,10 @@ pub fn config(data: &[u8]) {
 
 /// Values read back from a shared store (Redis), which the gateway treats as input:
 /// the first byte picks the reader — `r`: a session record ([`record::decode`]), `s`:
-/// a sealed record ([`record::Seal::open`], fixed key and handle), `p`: a pending
-/// login. Nothing panics; whatever decodes encodes back to something that decodes to
-/// the same; a seal opens only what sealing the opened body reproduces exactly.
+/// a sealed record ([`crate::store::seal::Seal::open`], a ring of two keys, fixed
+/// handle, every kind), `p`: a pending login. Nothing panics; whatever decodes encodes
+/// back to something that decodes to the same; whatever opens opens again once sealed
+/// anew, and under no other handle or kind.
 pub fn stored(data: &[u8]) {
     use crate::oidc::pending::PendingLogin;
     use crate::store::record;
@@ -322,15 +324,7 @@ pub fn stored(data: &[u8]) {
             }
         }
         b's' => {
-            let seal = record::Seal::from_secret(&sso_config::Secret::new("fuzz-cookie-secret-0123456789abcdef"));
-            let sid = crate::secret::Sid::of(&SessionId::from_bytes([7; 32]));
-            if let Ok(body) = seal.open(&sid, rest) {
-                assert_eq!(
-                    seal.seal(&sid, body.to_vec()),
-                    rest,
-                    "a seal opened what it did not make"
-                );
-            }
+            sealed_record(rest);
         }
         b'p' => {
             if let Ok(login) = PendingLogin::decode(rest) {
@@ -371,10 +365,21 @@ pub fn stored_seeds() -> Vec<Vec<u8>> {
     );
     let mut seeds = Vec::new();
     if let Ok(body) = record::encode(&data) {
-        let seal = record::Seal::from_secret(&sso_config::Secret::new("fuzz-cookie-secret-0123456789abcdef"));
-        let sid = crate::secret::Sid::of(&SessionId::from_bytes([7; 32]));
+        let (current, previous) = fuzz_ring();
+        let handle = fuzz_handle();
+        seeds.push(
+            [
+                b"s".as_slice(),
+                &current.seal_legacy(RecordKind::Session, handle.as_bytes(), &body),
+            ]
+            .concat(),
+        );
+        for seal in [&current, &previous] {
+            if let Ok(sealed) = seal.seal(RecordKind::Session, handle.as_bytes(), &body) {
+                seeds.push([b"s".as_slice(), &sealed].concat());
+            }
+        }
         seeds.push([b"r".as_slice(), &body].concat());
-        seeds.push([b"s".as_slice(), &seal.seal(&sid, body)].concat());
     }
     let login = crate::oidc::pending::PendingLogin {
         nonce: openidconnect::Nonce::new("n".into()),
@@ -438,4 +443,71 @@ mod tests {
         assert_eq!(percent_decode(b"/%2f%2Fx%zz%4"), b"///x%zz%4");
         assert_eq!(percent_decode(b"%25%32%66"), b"%2f");
     }
+}
+
+/// The ring the `s` mode of [`stored`] opens with (current, previous), and the seal of
+/// the previous secret alone (what a replica still on the old secret writes).
+fn fuzz_ring() -> (Seal, Seal) {
+    let current = sso_config::Secret::new("fuzz-cookie-secret-0123456789abcdef");
+    let previous = sso_config::Secret::new("fuzz-previous-secret-0123456789abcdef");
+    (
+        Seal::from_ring(&current, std::slice::from_ref(&previous)),
+        Seal::from_secret(&previous),
+    )
+}
+
+fn fuzz_handle() -> String {
+    crate::secret::Sid::of(&SessionId::from_bytes([7; 32])).encode()
+}
+
+/// The `s` mode of [`stored`]: the record opener, on untrusted bytes. True when the
+/// bytes opened as some kind.
+pub fn sealed_record(bytes: &[u8]) -> bool {
+    let (ring, _) = fuzz_ring();
+    let handle = fuzz_handle();
+    let kinds = [
+        RecordKind::Session,
+        RecordKind::PendingLogin,
+        RecordKind::Provisioning,
+        RecordKind::CrossSite("sso"),
+    ];
+    let mut any = false;
+    for kind in kinds {
+        let Ok(opened) = ring.open(kind, handle.as_bytes(), bytes) else {
+            continue;
+        };
+        any = true;
+        assert!(
+            opened.body.len() <= crate::store::seal::MAX_BODY,
+            "an oversized body opened"
+        );
+        assert!(
+            ring.open(kind, b"another handle", bytes).is_err(),
+            "opened under another handle"
+        );
+        for other in kinds.iter().filter(|k| **k != kind) {
+            // The earlier layout bound no kind but a cross-site record's prefix.
+            if bytes.first() == Some(&crate::store::seal::FORMAT) {
+                assert!(
+                    ring.open(*other, handle.as_bytes(), bytes).is_err(),
+                    "opened as another kind"
+                );
+            }
+        }
+        if kind == RecordKind::Session {
+            // What opens as a session goes on to the record decoder, as Redis's bytes do.
+            let _ = crate::store::record::decode(&opened.body, None);
+        }
+        let again = match ring.seal(kind, handle.as_bytes(), &opened.body) {
+            Ok(again) => again,
+            Err(e) => panic!("an opened body does not seal again: {e}"),
+        };
+        let reopened = ring.open(kind, handle.as_bytes(), &again).map(|o| (o.body, o.stale));
+        assert_eq!(
+            reopened.ok(),
+            Some((opened.body, false)),
+            "sealed anew, it opens as current"
+        );
+    }
+    any
 }

@@ -65,18 +65,21 @@ pub fn one_time_token(data: &[u8]) {
 /// The `r` mode of [`one_time_token`]: every kind of SSO record from the same bytes.
 fn stored_records(body: &[u8]) {
     use crate::cross_site::records::{open, seal, OttGrant, SsoSession, SsoSource};
-    use crate::store::record::Seal;
+    use crate::store::seal::{RecordKind, Seal};
     fn check<T>(s: &Seal, body: &[u8])
     where
         T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
     {
-        let context = "sso-fuzz:k";
-        assert!(open::<T>(s, context, body).is_err(), "unsealed bytes opened");
-        let sealed = s.seal_for(context.as_bytes(), body.to_vec());
-        if let Ok(value) = open::<T>(s, context, &sealed) {
-            let again = seal(s, context, &value).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(open::<T>(s, context, &again).ok().as_ref(), Some(&value));
-            assert!(open::<T>(s, "sso-fuzz:other", &again).is_err(), "moved to another key");
+        let (kind, key) = ("sso-fuzz", "k");
+        assert!(open::<T>(s, kind, key, body).is_err(), "unsealed bytes opened");
+        let Ok(sealed) = s.seal(RecordKind::CrossSite(kind), key.as_bytes(), body) else {
+            return;
+        };
+        if let Ok(value) = open::<T>(s, kind, key, &sealed) {
+            let again = seal(s, kind, key, &value).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(open::<T>(s, kind, key, &again).ok().as_ref(), Some(&value));
+            assert!(open::<T>(s, kind, "other", &again).is_err(), "moved to another key");
+            assert!(open::<T>(s, "sso-other", key, &again).is_err(), "read as another kind");
         }
     }
     let s = Seal::from_secret(&sso_config::Secret::new("fuzz-cookie-secret-0123456789abcdef"));

@@ -24,7 +24,7 @@ mod idp_claims;
 pub use backchannel::logout_token;
 pub use connectors::{customer_login, ecwid_profile, hook_answer, idp_choice};
 pub use cors::cors;
-pub use credentials::{config, cookie, stored, stored_seeds, token};
+pub use credentials::{config, cookie, sealed_record, stored, stored_seeds, token};
 pub use cross_site::one_time_token;
 pub use forward_auth::forwarded_url_target as forwarded_url;
 pub use idp_claims::idp_claims;

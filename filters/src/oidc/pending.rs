@@ -9,7 +9,7 @@
 //! started go first, the newest is always admitted); in Redis each expires on its own.
 
 use crate::sessions::now_secs;
-use crate::store::record::Seal;
+use crate::store::seal::{RecordKind, Seal};
 use crate::store::{SingleUse, StoreError};
 use openidconnect::{Nonce, PkceCodeVerifier};
 use serde::{Deserialize, Serialize};
@@ -157,7 +157,9 @@ impl PendingLogins {
 
     pub async fn insert(&self, state: &str, login: PendingLogin) -> Result<(), StoreError> {
         let key = self.key(state);
-        let sealed = self.seal.seal_for(key.as_bytes(), login.encode()?);
+        let sealed = self
+            .seal
+            .seal(RecordKind::PendingLogin, key.as_bytes(), &login.encode()?)?;
         self.store.put(KIND, &key, sealed, PENDING_TTL).await
     }
 
@@ -170,8 +172,8 @@ impl PendingLogins {
         };
         let opened = self
             .seal
-            .open_for(key.as_bytes(), &bytes)
-            .and_then(PendingLogin::decode);
+            .open(RecordKind::PendingLogin, key.as_bytes(), &bytes)
+            .and_then(|opened| PendingLogin::decode(&opened.body));
         let login = match opened {
             Ok(login) => login,
             Err(e) => {

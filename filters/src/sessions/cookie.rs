@@ -1,6 +1,11 @@
 //! The session cookie: `<id>.<mac>`, both base64url. The MAC (HMAC-SHA256 under a key
 //! derived from `sessions.cookie_secret`, 128 bits kept) lets a tampered or forged
 //! cookie be rejected before any store lookup.
+//!
+//! The key ring: the current secret signs, it and every one of
+//! `sessions.previous_cookie_secrets` verify. A cookie a previous secret signed is
+//! [`SessionCookie::stale`], and the gateway sets it again, signed with the current
+//! one, on that request's response: a rotation signs nobody out.
 
 use crate::secret::SessionId;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -30,10 +35,19 @@ pub enum CookieError {
     Duplicate,
 }
 
+/// A session cookie that verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCookie {
+    pub id: SessionId,
+    /// Signed with a previous secret of the key ring: to be set again.
+    pub stale: bool,
+}
+
 /// Signs and checks cookies, and writes `Set-Cookie` values, for one site.
 #[derive(Clone)]
 pub struct CookieCodec {
-    key: [u8; 32],
+    /// The current secret's key first, then the previous ones'.
+    keys: std::sync::Arc<[[u8; 32]]>,
     /// `__Host-<name>` on https sites.
     pub session_name: String,
     secure: bool,
@@ -45,13 +59,18 @@ pub struct CookieCodec {
 
 impl CookieCodec {
     pub fn from_config(sessions: &SessionsConfig, site: &SiteConfig) -> Self {
-        let mut mac = hmac_sha256(sessions.cookie_secret.expose().as_bytes());
-        mac.update(b"sso-gateway cookie key v1");
-        let key: [u8; 32] = mac.finalize().into_bytes().into();
+        let keys: Vec<[u8; 32]> = std::iter::once(&sessions.cookie_secret)
+            .chain(&sessions.previous_cookie_secrets)
+            .map(|secret| {
+                let mut mac = hmac_sha256(secret.expose().as_bytes());
+                mac.update(b"sso-gateway cookie key v1");
+                mac.finalize().into_bytes().into()
+            })
+            .collect();
         let secure = site.is_https();
         let prefix = if secure { "__Host-" } else { "" };
         CookieCodec {
-            key,
+            keys: keys.into(),
             session_name: format!("{prefix}{}", sessions.cookie_name),
             secure,
             flow_prefix: format!("{prefix}{}_flow_", sessions.cookie_name),
@@ -59,12 +78,8 @@ impl CookieCodec {
         }
     }
 
-    fn mac(&self) -> HmacSha256 {
-        hmac_sha256(&self.key)
-    }
-
     pub fn encode(&self, id: &SessionId) -> String {
-        let mut mac = self.mac();
+        let mut mac = hmac_sha256(self.keys.first().map_or(&[][..], |k| &k[..]));
         mac.update(id.as_bytes());
         let tag = mac.finalize().into_bytes();
         format!(
@@ -74,7 +89,13 @@ impl CookieCodec {
         )
     }
 
+    /// The session id of a cookie any key of the ring signed.
     pub fn decode(&self, value: &str) -> Result<SessionId, CookieError> {
+        self.decode_cookie(value).map(|c| c.id)
+    }
+
+    /// The session id of a cookie, and whether a previous secret signed it.
+    pub fn decode_cookie(&self, value: &str) -> Result<SessionCookie, CookieError> {
         let (id_part, mac_part) = value.split_once('.').ok_or(CookieError::Malformed)?;
         if id_part.len() != 43 || mac_part.len() != 22 {
             return Err(CookieError::Malformed);
@@ -90,23 +111,31 @@ impl CookieCodec {
         if ok_id != 32 || ok_tag != MAC_LEN {
             return Err(CookieError::Malformed);
         }
-        let mut mac = self.mac();
-        mac.update(&id);
-        mac.verify_truncated_left(&tag).map_err(|_| CookieError::BadSignature)?;
-        Ok(SessionId::from_bytes(id))
+        let position = self.keys.iter().position(|key| {
+            let mut mac = hmac_sha256(key);
+            mac.update(&id);
+            mac.verify_truncated_left(&tag).is_ok()
+        });
+        match position {
+            Some(i) => Ok(SessionCookie {
+                id: SessionId::from_bytes(id),
+                stale: i > 0,
+            }),
+            None => Err(CookieError::BadSignature),
+        }
     }
 
     /// The session id from a request's `Cookie` headers: `Ok(None)` when there is no
     /// session cookie, an error when there is one that does not verify or when the
     /// name is sent more than once ([`CookieError::Duplicate`]).
-    pub fn session_from_headers(&self, headers: &http::HeaderMap) -> Result<Option<SessionId>, CookieError> {
+    pub fn session_from_headers(&self, headers: &http::HeaderMap) -> Result<Option<SessionCookie>, CookieError> {
         let mut found = None;
         for (name, value) in cookie_pairs(headers) {
             if name == self.session_name && found.replace(value).is_some() {
                 return Err(CookieError::Duplicate);
             }
         }
-        found.map(|value| self.decode(value)).transpose()
+        found.map(|value| self.decode_cookie(value)).transpose()
     }
 
     /// The name of the site's cross-site sign-on cookie `what` (`state`, `checked`, `off`).
@@ -279,6 +308,10 @@ fn cookie_pairs(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)>
 }
 
 #[cfg(test)]
+#[path = "cookie_ring_tests.rs"]
+mod ring_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -376,7 +409,7 @@ mod tests {
             h
         };
         let one = headers(&[&format!("a=1; sso_session={mine}; b=2")]);
-        assert_eq!(c.session_from_headers(&one), c.decode(&mine).map(Some));
+        assert_eq!(c.session_from_headers(&one), c.decode_cookie(&mine).map(Some));
         assert_eq!(c.session_from_headers(&headers(&["a=1"])), Ok(None));
         // Both valid, or one garbage: which one is the shopper's cannot be told.
         for lines in [
@@ -397,7 +430,7 @@ mod tests {
         let others = headers(&[&format!(
             "SSO_SESSION={tossed}; sso_session={mine}; sso_session_x={tossed}"
         )]);
-        assert_eq!(c.session_from_headers(&others), c.decode(&mine).map(Some));
+        assert_eq!(c.session_from_headers(&others), c.decode_cookie(&mine).map(Some));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod kv_memory;
 pub mod memory_sessions;
 pub mod record;
 pub mod redis;
+pub mod seal;
 #[cfg(test)]
 mod suite;
 #[cfg(test)]

@@ -2,22 +2,23 @@
 //! (`postcard`), one version byte first. A record of another version, or one that does
 //! not decode, is [`StoreError::Corrupt`]: the shopper is anonymous, nobody gets it.
 //!
-//! In a shared store the record is sealed ([`Seal`]): an HMAC over the session's
-//! handle and the record, keyed from `sessions.cookie_secret`. Whoever can write to
-//! Redis but does not hold the cookie secret cannot mint a session, change one's
-//! customer, or move one record under another handle.
+//! In a shared store the record is encrypted ([`Seal`], XChaCha20-Poly1305 under a
+//! key from the cookie key ring, the session's handle as associated data). Whoever
+//! reads Redis learns no token, e-mail or customer id; whoever can write to it but
+//! holds no secret of the ring cannot mint a session, change one's customer, or move
+//! one record under another handle.
 //!
 //! Kept: site, customer, the ID token when logout needs it, the refresh token and when
 //! it is due, created and expiry times. Not kept (per process only): the minted
 //! `X-Customer-Token`, the refresh in-flight flag, the last-seen second.
 
+use super::seal::RecordKind;
+pub use super::seal::Seal;
 use super::StoreError;
 use crate::identity::Customer;
 use crate::secret::Sid;
 use crate::sessions::{now_secs, LoginMethod, LoginSource, RefreshState, SessionData};
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use sso_config::Secret;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -30,79 +31,17 @@ const VERSION: u8 = 5;
 /// Longest record accepted back (a session is a few hundred bytes).
 pub const MAX_RECORD: usize = 16 * 1024;
 
-/// Length of a seal's tag.
-const TAG_LEN: usize = 32;
-
-/// Seals and opens stored records with a key derived from the cookie secret.
-#[derive(Clone)]
-pub struct Seal {
-    key: [u8; 32],
+/// A session record encrypted for its handle ([`Seal`]).
+pub fn seal(seal: &Seal, sid: &Sid, data: &SessionData) -> Result<Vec<u8>, StoreError> {
+    seal.seal(RecordKind::Session, sid.encode().as_bytes(), &encode(data)?)
 }
 
-impl std::fmt::Debug for Seal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Seal([redacted])")
-    }
-}
-
-fn hmac(key: &[u8]) -> Hmac<Sha256> {
-    match Hmac::<Sha256>::new_from_slice(key) {
-        Ok(m) => m,
-        // HMAC takes keys of any length.
-        Err(_) => unreachable!("HMAC accepts any key length"),
-    }
-}
-
-impl Seal {
-    pub fn from_secret(secret: &Secret) -> Self {
-        let mut mac = hmac(secret.expose().as_bytes());
-        mac.update(b"sso-gateway store record key v1");
-        Seal {
-            key: mac.finalize().into_bytes().into(),
-        }
-    }
-
-    fn tag(&self, context: &[u8], body: &[u8]) -> Hmac<Sha256> {
-        let mut mac = hmac(&self.key);
-        mac.update(&(context.len() as u64).to_be_bytes());
-        mac.update(context);
-        mac.update(body);
-        mac
-    }
-
-    /// A session record followed by its tag, bound to the session's handle.
-    pub fn seal(&self, sid: &Sid, body: Vec<u8>) -> Vec<u8> {
-        self.seal_for(sid.encode().as_bytes(), body)
-    }
-
-    /// The body of a record sealed for `sid`, or `Corrupt` (forged, moved, or damaged).
-    pub fn open<'a>(&self, sid: &Sid, sealed: &'a [u8]) -> Result<&'a [u8], StoreError> {
-        self.open_for(sid.encode().as_bytes(), sealed)
-    }
-
-    /// `body` followed by its tag, bound to `context` (what the value is stored under).
-    pub fn seal_for(&self, context: &[u8], mut body: Vec<u8>) -> Vec<u8> {
-        let tag = self.tag(context, &body).finalize().into_bytes();
-        body.extend_from_slice(&tag);
-        body
-    }
-
-    /// The body of a value sealed for `context`, or `Corrupt`. The length is checked
-    /// before any HMAC work.
-    pub fn open_for<'a>(&self, context: &[u8], sealed: &'a [u8]) -> Result<&'a [u8], StoreError> {
-        if sealed.len() > MAX_RECORD + TAG_LEN {
-            return Err(StoreError::Corrupt("record too long".into()));
-        }
-        let split = sealed
-            .len()
-            .checked_sub(TAG_LEN)
-            .ok_or_else(|| StoreError::Corrupt("record too short".into()))?;
-        let (body, tag) = sealed.split_at(split);
-        self.tag(context, body)
-            .verify_slice(tag)
-            .map_err(|_| StoreError::Corrupt("record seal does not verify".into()))?;
-        Ok(body)
-    }
+/// The session stored for `sid`, and whether it is to be written again with the
+/// current key (a previous secret's, or the earlier HMAC layout); or `Corrupt`
+/// (forged, moved, damaged, or made with a secret no longer in the key ring).
+pub fn open(seal: &Seal, sid: &Sid, sealed: &[u8]) -> Result<(SessionData, bool), StoreError> {
+    let opened = seal.open(RecordKind::Session, sid.encode().as_bytes(), sealed)?;
+    Ok((decode(&opened.body, None)?, opened.stale))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -422,22 +361,30 @@ mod tests {
     }
 
     #[test]
-    fn a_sealed_record_opens_only_for_its_handle_and_key() {
+    fn a_sealed_session_opens_only_for_its_handle_and_key() {
         let seal = Seal::from_secret(&Secret::new("0123456789abcdef0123456789abcdef"));
         let sid = Sid::of(&crate::secret::SessionId::random());
-        let body = encode(&session()).expect("encodes");
-        let sealed = seal.seal(&sid, body.clone());
-        assert_eq!(seal.open(&sid, &sealed).expect("opens"), &body[..]);
+        let data = session();
+        let sealed = super::seal(&seal, &sid, &data).expect("seals");
+        let (back, stale) = open(&seal, &sid, &sealed).expect("opens");
+        assert_eq!((back.customer, stale), (data.customer.clone(), false));
         let other = Sid::of(&crate::secret::SessionId::random());
-        assert!(seal.open(&other, &sealed).is_err(), "moved under another handle");
+        assert!(open(&seal, &other, &sealed).is_err(), "moved under another handle");
         let stranger = Seal::from_secret(&Secret::new("another-secret-0123456789abcdef!!"));
-        assert!(stranger.open(&sid, &sealed).is_err(), "sealed with another key");
-        assert!(stranger.open(&sid, &stranger.seal(&sid, body.clone())).is_ok());
-        let mut flipped = sealed.clone();
-        flipped[3] ^= 1;
-        assert!(seal.open(&sid, &flipped).is_err(), "changed");
-        assert!(seal.open(&sid, &sealed[..10]).is_err());
-        assert!(seal.open(&sid, &[]).is_err());
+        assert!(open(&stranger, &sid, &sealed).is_err(), "sealed with another key");
+        // A session sealed before encryption (the HMAC layout) still opens.
+        let legacy = seal.seal_legacy(
+            RecordKind::Session,
+            sid.encode().as_bytes(),
+            &encode(&data).expect("encodes"),
+        );
+        let (back, stale) = open(&seal, &sid, &legacy).expect("opens");
+        assert_eq!(
+            (back.customer, stale),
+            (data.customer.clone(), true),
+            "to be written again"
+        );
+        assert!(open(&seal, &other, &legacy).is_err());
     }
 
     #[test]

@@ -10,3 +10,6 @@ pub mod site_tokens;
 pub use purpose::TokenPurpose;
 pub use signer::{TokenClaims, TokenSigner};
 pub use site_tokens::{ApiToken, BearerError, SiteTokens};
+
+#[cfg(test)]
+mod rotation_tests;

@@ -1,6 +1,10 @@
 //! ES256 signing of the gateway tokens, with the key from a PEM file or generated at
 //! start-up. One key signs both purposes; the JOSE `typ` and the audience keep them
 //! apart ([`TokenPurpose`]).
+//!
+//! Rotation: the keys of `token.previous_signing_key_files` sign nothing, but are
+//! published in the JWKS and verify the gateway's own tokens (picked by `kid`). The
+//! same list publishes a next key before any replica signs with it.
 
 use super::TokenPurpose;
 use crate::identity::Customer;
@@ -66,47 +70,73 @@ pub struct TokenSigner {
     key: EncodingKey,
     /// The public half, for verifying gateway tokens presented as bearer tokens.
     public: DecodingKey,
+    /// The previous (or announced) keys' `kid`s and public halves: they verify.
+    previous: Vec<(String, DecodingKey)>,
     /// The JOSE header of each purpose: ES256, this key's `kid`, the purpose's `typ`.
     customer_header: Header,
     api_header: Header,
-    /// The public key as a JWK set, served at `/_sso/jwks.json`.
+    /// Every public key (the current one first) as a JWK set, served at `/_sso/jwks.json`.
     pub jwks: serde_json::Value,
     pub kid: String,
     /// True when the key was generated at start-up (not shared between replicas).
     pub generated: bool,
 }
 
+/// A P-256 private key from a PEM file (PKCS#8 or SEC1).
+fn read_key(path: &Path) -> Result<SecretKey, SignerError> {
+    let shown = path.display().to_string();
+    let pem = std::fs::read_to_string(path).map_err(|source| SignerError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    SecretKey::from_pkcs8_pem(&pem)
+        .or_else(|_| SecretKey::from_sec1_pem(&pem))
+        .map_err(|_| SignerError::NotP256 { path: shown })
+}
+
+/// A key's public half: its `kid`, its JWK and the key that verifies with it.
+fn public_half(secret: &SecretKey) -> Result<(String, serde_json::Value, DecodingKey), SignerError> {
+    let point = p256::EncodedPoint::from(secret.public_key());
+    let (x, y) = match (point.x(), point.y()) {
+        (Some(x), Some(y)) => (URL_SAFE_NO_PAD.encode(x), URL_SAFE_NO_PAD.encode(y)),
+        _ => return Err(SignerError::Encode("public key has no coordinates".into())),
+    };
+    let public = DecodingKey::from_ec_components(&x, &y).map_err(|e| SignerError::Encode(e.to_string()))?;
+    let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(point.as_bytes())[..12]);
+    let jwk =
+        serde_json::json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y, "use": "sig", "alg": "ES256", "kid": kid });
+    Ok((kid, jwk, public))
+}
+
 impl TokenSigner {
     /// Loads the key from `path`, or generates one when `path` is `None`.
     pub fn new(path: Option<&Path>) -> Result<Self, SignerError> {
+        Self::with_previous(path, &[])
+    }
+
+    /// Loads the key from `path` (or generates one), and the keys that only verify
+    /// and are published from `previous`. A previous file holding the current key
+    /// adds nothing.
+    pub fn with_previous(path: Option<&Path>, previous: &[std::path::PathBuf]) -> Result<Self, SignerError> {
         let (secret, generated) = match path {
-            Some(path) => {
-                let shown = path.display().to_string();
-                let pem = std::fs::read_to_string(path).map_err(|source| SignerError::Read {
-                    path: shown.clone(),
-                    source,
-                })?;
-                let key = SecretKey::from_pkcs8_pem(&pem)
-                    .or_else(|_| SecretKey::from_sec1_pem(&pem))
-                    .map_err(|_| SignerError::NotP256 { path: shown })?;
-                (key, false)
-            }
+            Some(path) => (read_key(path)?, false),
             None => (SecretKey::random(&mut rand::rngs::OsRng), true),
         };
         let pem = secret
             .to_pkcs8_pem(LineEnding::LF)
             .map_err(|e| SignerError::Encode(e.to_string()))?;
         let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| SignerError::Encode(e.to_string()))?;
-        let point = p256::EncodedPoint::from(secret.public_key());
-        let (x, y) = match (point.x(), point.y()) {
-            (Some(x), Some(y)) => (URL_SAFE_NO_PAD.encode(x), URL_SAFE_NO_PAD.encode(y)),
-            _ => return Err(SignerError::Encode("public key has no coordinates".into())),
-        };
-        let public = DecodingKey::from_ec_components(&x, &y).map_err(|e| SignerError::Encode(e.to_string()))?;
-        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(point.as_bytes())[..12]);
-        let jwks = serde_json::json!({
-            "keys": [{ "kty": "EC", "crv": "P-256", "x": x, "y": y, "use": "sig", "alg": "ES256", "kid": kid }]
-        });
+        let (kid, jwk, public) = public_half(&secret)?;
+        let mut keys = vec![jwk];
+        let mut verifying: Vec<(String, DecodingKey)> = Vec::new();
+        for path in previous {
+            let (old_kid, old_jwk, old_public) = public_half(&read_key(path)?)?;
+            if old_kid != kid && !verifying.iter().any(|(k, _)| *k == old_kid) {
+                keys.push(old_jwk);
+                verifying.push((old_kid, old_public));
+            }
+        }
+        let jwks = serde_json::json!({ "keys": keys });
         let header = |purpose: TokenPurpose| {
             let mut header = Header::new(Algorithm::ES256);
             header.kid = Some(kid.clone());
@@ -116,6 +146,7 @@ impl TokenSigner {
         Ok(TokenSigner {
             key,
             public,
+            previous: verifying,
             customer_header: header(TokenPurpose::Customer),
             api_header: header(TokenPurpose::Api),
             jwks,
@@ -124,9 +155,24 @@ impl TokenSigner {
         })
     }
 
-    /// The key that verifies this signer's tokens.
+    /// The key that verifies this signer's new tokens.
     pub fn decoding_key(&self) -> &DecodingKey {
         &self.public
+    }
+
+    /// The key of the ring whose `kid` is `kid` (the current one's or a previous
+    /// one's): what verifies a token of this gateway, whichever key signed it.
+    pub fn decoding_key_for(&self, kid: Option<&str>) -> Option<&DecodingKey> {
+        let kid = kid?;
+        if kid == self.kid {
+            return Some(&self.public);
+        }
+        self.previous.iter().find(|(k, _)| k == kid).map(|(_, key)| key)
+    }
+
+    /// True when `kid` names a key of this signer (current or previous).
+    pub fn knows_kid(&self, kid: Option<&str>) -> bool {
+        self.decoding_key_for(kid).is_some()
     }
 
     /// The private key, for tests that sign tokens with headers this signer never writes.

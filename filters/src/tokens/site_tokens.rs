@@ -30,6 +30,9 @@ pub enum BearerError {
     /// The `sid` claim is not a session handle.
     #[error("the API token names no session")]
     BadSid,
+    /// The `kid` names no key of this site, current or previous.
+    #[error("the API token's key is not this site's")]
+    UnknownKey,
 }
 
 /// A verified API token: the session it names and the subject it was issued to.
@@ -98,7 +101,12 @@ impl SiteTokens {
         if !TokenPurpose::Api.is_typ(header.typ.as_deref()) {
             return Err(BearerError::NotApiToken(header.typ));
         }
-        let data = jsonwebtoken::decode::<TokenClaims>(token, self.signer.decoding_key(), &self.api_validation)?;
+        // Any key of the ring, by `kid`: a token signed before a rotation still verifies.
+        let key = match header.kid.as_deref() {
+            None => self.signer.decoding_key(),
+            kid => self.signer.decoding_key_for(kid).ok_or(BearerError::UnknownKey)?,
+        };
+        let data = jsonwebtoken::decode::<TokenClaims>(token, key, &self.api_validation)?;
         let TokenClaims { sid, sub, .. } = data.claims;
         let sid = Sid::parse(&sid).ok_or(BearerError::BadSid)?;
         Ok(ApiToken { sid, sub })

@@ -96,6 +96,7 @@ impl CrossSite {
                 session,
                 sid,
                 via: Via::Cookie,
+                renewed_cookie: None,
             };
             return Ok(site.refresh_if_due(holder).await.map(|h| until_due(&h.session)));
         }

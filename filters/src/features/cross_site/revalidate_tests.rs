@@ -86,6 +86,7 @@ async fn a_session_made_from_a_one_time_token_ends_with_its_sso_session() {
         session,
         sid,
         via: Via::Cookie,
+        renewed_cookie: None,
     };
     let live = stores.sessions.get(&sid).await.expect("read").expect("live");
     let kept = site

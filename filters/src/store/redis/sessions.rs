@@ -37,6 +37,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "reseal.rs"]
+mod reseal;
+
 /// Stores the record, lists it in the customer's index, drops index entries whose
 /// sessions are gone, and ends the oldest sessions over the cap (ordered by the Redis
 /// server's clock in microseconds, one clock for every replica). Returns the handles
@@ -100,7 +103,7 @@ pub struct RedisSessionsConfig {
     pub l1_max_entries: usize,
     pub max_per_customer: usize,
     pub fail_closed: bool,
-    /// Seals records (keyed from `sessions.cookie_secret`).
+    /// Encrypts records (keys from the cookie key ring).
     pub seal: record::Seal,
 }
 
@@ -122,6 +125,7 @@ pub struct RedisSessionStore {
     create: redis::Script,
     end_customer: redis::Script,
     write_back: redis::Script,
+    reseal: redis::Script,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -144,6 +148,7 @@ impl RedisSessionStore {
             create: redis::Script::new(CREATE),
             end_customer: redis::Script::new(END_CUSTOMER),
             write_back: redis::Script::new(WRITE_BACK),
+            reseal: redis::Script::new(reseal::RESEAL),
         }
     }
 
@@ -169,22 +174,18 @@ impl RedisSessionStore {
 
     /// Opens and decodes the record stored for `sid` into a live session of any site,
     /// or `None` (expired, unreadable or not sealed by us: the shopper is anonymous).
-    fn live(&self, sid: &Sid, bytes: Option<Vec<u8>>) -> Option<Arc<SessionData>> {
-        let bytes = bytes?;
-        let opened = self
-            .config
-            .seal
-            .open(sid, &bytes)
-            .and_then(|body| record::decode(body, None));
-        let data = match opened {
-            Ok(d) => d,
+    /// True with it when the record is to be encrypted again with the current key.
+    fn live(&self, sid: &Sid, bytes: &[u8]) -> Option<(Arc<SessionData>, bool)> {
+        let opened = record::open(&self.config.seal, sid, bytes);
+        let (data, stale) = match opened {
+            Ok(opened) => opened,
             Err(e) => {
                 tracing::warn!(error = %e, "unreadable session record ignored");
                 return None;
             }
         };
         let live = self.config.timeouts.of(&data.site).is_live(&data, now_secs());
-        live.then(|| Arc::new(data))
+        live.then(|| (Arc::new(data), stale))
     }
 
     /// Caches `data`, whose idle deadline is `until`, unless an eviction arrived since
@@ -208,7 +209,24 @@ impl RedisSessionStore {
             return Ok(None);
         }
         let left = u64::try_from(pttl).ok().map(Duration::from_millis);
-        Ok(self.live(sid, bytes).map(|data| (data, left, sent)))
+        let Some((data, stale)) = bytes.as_deref().and_then(|b| self.live(sid, b)) else {
+            return Ok(None);
+        };
+        if stale {
+            if let Some(read) = bytes {
+                reseal::reseal(
+                    &self.conn,
+                    &self.reseal,
+                    &self.config.seal,
+                    &self.session_key(sid),
+                    sid,
+                    &data,
+                    read,
+                )
+                .await;
+            }
+        }
+        Ok(Some((data, left, sent)))
     }
 }
 
@@ -303,7 +321,7 @@ impl SessionStore for RedisSessionStore {
     async fn create(&self, data: SessionData) -> Result<SessionId, StoreError> {
         let id = SessionId::random();
         let sid = Sid::of(&id);
-        let bytes = self.config.seal.seal(&sid, record::encode(&data)?);
+        let bytes = record::seal(&self.config.seal, &sid, &data)?;
         let session_prefix = self.conn.key("session", "");
         let (timeouts, to_end) = self.to_end(&data);
         let ttl = timeouts.idle.min(to_end);
@@ -339,7 +357,7 @@ impl SessionStore for RedisSessionStore {
     async fn save(&self, sid: &Sid, data: &SessionData) -> Result<(), StoreError> {
         let cmd = redis::cmd("SET")
             .arg(self.session_key(sid))
-            .arg(self.config.seal.seal(sid, record::encode(data)?))
+            .arg(record::seal(&self.config.seal, sid, data)?)
             .arg("XX")
             .arg("KEEPTTL")
             .to_owned();
@@ -379,7 +397,7 @@ impl SessionStore for RedisSessionStore {
             .iter()
             .zip(replies)
             .filter_map(|(sid, (bytes, pttl))| {
-                let data = self.live(sid, bytes)?;
+                let (data, _) = self.live(sid, bytes.as_deref()?)?;
                 (data.site.as_ref() == site && data.customer.id == customer).then(|| {
                     // The key's TTL restarts at each write-back: its age since then is
                     // how long ago the session was last seen, to within a window (when
