@@ -63,7 +63,13 @@ fn host_port(item: &str) -> Result<(String, u16), String> {
             .ok_or_else(|| format!("{item:?} opens '[' without ']'"))?;
         match after {
             "" => (host, None),
-            p => (host, Some(p.strip_prefix(':').ok_or_else(|| format!("{item:?} is not [host]:port"))?)),
+            p => (
+                host,
+                Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| format!("{item:?} is not [host]:port"))?,
+                ),
+            ),
         }
     } else {
         match item.split_once(':') {
@@ -169,7 +175,10 @@ mod tests {
         assert!(!format!("{u:?}").contains("p@ss"));
         let u = parse_sentinel_url("rediss+sentinel://app:pw@[::1],10.0.0.2/m").expect("parses");
         assert!(u.tls);
-        assert_eq!(u.sentinels, vec![("::1".to_string(), 26379), ("10.0.0.2".to_string(), 26379)]);
+        assert_eq!(
+            u.sentinels,
+            vec![("::1".to_string(), 26379), ("10.0.0.2".to_string(), 26379)]
+        );
         assert_eq!(u.username.as_deref(), Some("app"));
         assert_eq!(u.db, 0);
     }

@@ -150,20 +150,26 @@ fn redis_cluster(v: &mut Validator<'_>, raw: &RawSessions) -> Vec<String> {
         let path = format!("sessions.redis_cluster[{i}]");
         let Some(url) = v.text(&path, node) else { continue };
         if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-            v.errors.push(&path, "must start with redis:// or rediss:// (one node of the cluster)");
+            v.errors
+                .push(&path, "must start with redis:// or rediss:// (one node of the cluster)");
         } else if url::Url::parse(&url).map_or(true, |u| u.host_str().is_none()) {
             v.errors.push(&path, "is not a URL with a host (redis://node1:7000)");
         }
         nodes.push(url);
     }
     if list.is_empty() {
-        v.errors.push("sessions.redis_cluster", "lists no node (redis://node1:7000, …)");
+        v.errors
+            .push("sessions.redis_cluster", "lists no node (redis://node1:7000, …)");
     } else if list.len() > 64 {
-        v.errors.push("sessions.redis_cluster", "lists more than 64 nodes (a few seeds are enough)");
+        v.errors.push(
+            "sessions.redis_cluster",
+            "lists more than 64 nodes (a few seeds are enough)",
+        );
     }
     let tls = nodes.iter().filter(|n| n.starts_with("rediss://")).count();
     if tls != 0 && tls != nodes.len() {
-        v.errors.push("sessions.redis_cluster", "mixes redis:// and rediss:// nodes");
+        v.errors
+            .push("sessions.redis_cluster", "mixes redis:// and rediss:// nodes");
     }
     nodes
 }
@@ -183,7 +189,8 @@ fn redis_address(v: &mut Validator<'_>, store: SessionStoreKind, url: Option<&st
         ),
         (Some(url), _, _) if is_sentinel_url(url) => {
             if let Err(e) = parse_sentinel_url(url) {
-                v.errors.push("sessions.redis_url", format!("is not a Sentinel URL: {e}"));
+                v.errors
+                    .push("sessions.redis_url", format!("is not a Sentinel URL: {e}"));
             }
         }
         (Some(url), _, _) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => v.errors.push(

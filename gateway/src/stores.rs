@@ -44,7 +44,8 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<(Stores, Option<
                 fail_closed: s.fail_closed,
                 seal: sso_filters::store::record::Seal::from_secret(&s.cookie_secret),
             };
-            let (stores, tasks) = Stores::redis(&target, &s.redis_key_prefix, redis, hook).map_err(|e| e.to_string())?;
+            let (stores, tasks) =
+                Stores::redis(&target, &s.redis_key_prefix, redis, hook).map_err(|e| e.to_string())?;
             Ok((stores, Some(tasks)))
         }
     }
@@ -77,7 +78,9 @@ impl RedisService {
             }
         }
         let counted = previous.map_or(0, |p| p.primary_changes);
-        self.metrics.redis_primary_changes.inc_by(status.primary_changes.saturating_sub(counted));
+        self.metrics
+            .redis_primary_changes
+            .inc_by(status.primary_changes.saturating_sub(counted));
         self.metrics
             .redis_primary_since
             .set(i64::try_from(status.since).unwrap_or(i64::MAX));

@@ -98,7 +98,10 @@ async fn a_sentinel_failover_keeps_shoppers_signed_in_and_both_replicas_follow_t
     for g in [&r.a, &r.b] {
         let (status, body) = readyz(g).await;
         assert_eq!(status, 200, "{body}");
-        assert!(body.contains(&old_address) && body.contains("\"mode\":\"sentinel\""), "{body}");
+        assert!(
+            body.contains(&old_address) && body.contains("\"mode\":\"sentinel\""),
+            "{body}"
+        );
     }
     let uma = sign_in(&r, "uma").await;
     let vic = sign_in(&r, "vic").await;
@@ -154,7 +157,10 @@ async fn a_sentinel_failover_keeps_shoppers_signed_in_and_both_replicas_follow_t
         let info = format!("sso_gateway_redis_primary_info{{address=\"{new_address}\",mode=\"sentinel\"}} 1");
         assert!(metrics.contains(&info), "{metrics}");
         assert!(!metrics.contains(&old_address), "{metrics}");
-        assert!(metrics.contains("sso_gateway_redis_primary_changes_total 1"), "{metrics}");
+        assert!(
+            metrics.contains("sso_gateway_redis_primary_changes_total 1"),
+            "{metrics}"
+        );
     }
 
     // Everyone signed in before is still signed in, on both replicas.

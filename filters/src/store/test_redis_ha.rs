@@ -68,7 +68,16 @@ fn stop(child: &mut Option<Child>) {
 }
 
 fn server_args(port: &str) -> Vec<&str> {
-    vec!["--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    vec![
+        "--port",
+        port,
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
 }
 
 /// The name the sentinels monitor the primary under.
@@ -128,7 +137,10 @@ impl TestSentinel {
                 let info = cli(port, &["SENTINEL", "MASTER", MASTER_NAME]);
                 let field = |name: &str| {
                     let mut lines = info.lines();
-                    lines.find(|l| *l == name).and_then(|_| lines.next()).map(str::to_string)
+                    lines
+                        .find(|l| *l == name)
+                        .and_then(|_| lines.next())
+                        .map(str::to_string)
                 };
                 field("num-slaves").as_deref() == Some("1") && field("num-other-sentinels").as_deref() == Some("2")
             });

@@ -52,84 +52,82 @@ impl ClusterScripts {
     }
 }
 
-impl RedisSessionStore {
-    /// Whether each listed session still exists, one `EXISTS` per key, all in flight.
-    async fn exist(&self, listed: &[String]) -> Result<Vec<bool>, StoreError> {
-        let checks = listed.iter().map(|m| {
-            let cmd = redis::cmd("EXISTS").arg(self.conn.key("session", m)).to_owned();
-            async move { self.conn.query::<i64>("create", &cmd).await.map(|n| n == 1) }
-        });
-        futures_util::future::try_join_all(checks).await
-    }
+/// Whether each listed session still exists, one `EXISTS` per key, all in flight.
+async fn exist(store: &RedisSessionStore, listed: &[String]) -> Result<Vec<bool>, StoreError> {
+    let checks = listed.iter().map(|m| {
+        let cmd = redis::cmd("EXISTS").arg(store.conn.key("session", m)).to_owned();
+        async move { store.conn.query::<i64>("create", &cmd).await.map(|n| n == 1) }
+    });
+    futures_util::future::try_join_all(checks).await
+}
 
-    /// Deletes the sessions `ended` and publishes each as an eviction.
-    async fn end_listed(&self, ended: &[String], op: &'static str) -> Result<Vec<bool>, StoreError> {
-        let deletes = ended.iter().map(|m| {
-            let cmd = redis::cmd("DEL").arg(self.conn.key("session", m)).to_owned();
-            async move {
-                let deleted = self.conn.query::<i64>(op, &cmd).await? == 1;
-                let publish = redis::cmd("PUBLISH")
-                    .arg(self.conn.evict_channel())
-                    .arg(m)
-                    .to_owned();
-                if let Err(e) = self.conn.query::<i64>("publish", &publish).await {
-                    tracing::error!(error = %e, "eviction not published: other replicas keep their copy until sessions.l1_ttl");
-                }
-                Ok::<bool, StoreError>(deleted)
+/// Deletes the sessions `ended` and publishes each as an eviction.
+async fn end_listed(store: &RedisSessionStore, ended: &[String], op: &'static str) -> Result<Vec<bool>, StoreError> {
+    let deletes = ended.iter().map(|m| {
+        let cmd = redis::cmd("DEL").arg(store.conn.key("session", m)).to_owned();
+        async move {
+            let deleted = store.conn.query::<i64>(op, &cmd).await? == 1;
+            let publish = redis::cmd("PUBLISH")
+                .arg(store.conn.evict_channel())
+                .arg(m)
+                .to_owned();
+            if let Err(e) = store.conn.query::<i64>("publish", &publish).await {
+                tracing::error!(error = %e, "eviction not published: other replicas keep their copy until sessions.l1_ttl");
             }
-        });
-        futures_util::future::try_join_all(deletes).await
-    }
-
-    /// The `CREATE` script in single-key steps: stores the session, lists it, drops index
-    /// entries of sessions gone and ends the oldest over the cap. Returns the handles
-    /// it ended.
-    pub(super) async fn create_in_cluster(
-        &self,
-        sid: &Sid,
-        record: Vec<u8>,
-        ttl: Duration,
-        index: &str,
-        index_ttl: Duration,
-    ) -> Result<Vec<String>, StoreError> {
-        let own = sid.encode();
-        let set = redis::cmd("SET")
-            .arg(self.session_key(sid))
-            .arg(record)
-            .arg("PX")
-            .arg(ms(ttl))
-            .to_owned();
-        self.conn.query::<()>("create", &set).await?;
-        let mut invocation = self.cluster.index_add.key(index);
-        invocation.arg(&own).arg(ms(index_ttl));
-        let listed: Vec<String> = self.conn.script("create", &invocation).await?;
-        let others: Vec<String> = listed.into_iter().filter(|m| *m != own).collect();
-        let exists = self.exist(&others).await?;
-        let (live, gone): (Vec<_>, Vec<_>) = others.into_iter().zip(exists).partition(|(_, e)| *e);
-        let mut unlisted: Vec<String> = gone.into_iter().map(|(m, _)| m).collect();
-        let live: Vec<String> = live.into_iter().map(|(m, _)| m).collect();
-        // This session counts too: it is the newest.
-        let over = (live.len() + 1).saturating_sub(self.config.max_per_customer.max(1));
-        let ended: Vec<String> = live.into_iter().take(over).collect();
-        self.end_listed(&ended, "create").await?;
-        unlisted.extend(ended.iter().cloned());
-        if !unlisted.is_empty() {
-            let zrem = redis::cmd("ZREM").arg(index).arg(&unlisted).to_owned();
-            self.conn.query::<i64>("create", &zrem).await?;
+            Ok::<bool, StoreError>(deleted)
         }
-        Ok(ended)
-    }
+    });
+    futures_util::future::try_join_all(deletes).await
+}
 
-    /// The `END_CUSTOMER` script in single-key steps. Returns the handles of the sessions
-    /// that existed.
-    pub(super) async fn end_customer_in_cluster(&self, index: &str) -> Result<Vec<String>, StoreError> {
-        let invocation = self.cluster.index_take.key(index);
-        let listed: Vec<String> = self.conn.script("end_customer", &invocation).await?;
-        let existed = self.end_listed(&listed, "end_customer").await?;
-        Ok(listed
-            .into_iter()
-            .zip(existed)
-            .filter_map(|(m, e)| e.then_some(m))
-            .collect())
+/// The `CREATE` script in single-key steps: stores the session, lists it, drops index
+/// entries of sessions gone and ends the oldest over the cap. Returns the handles
+/// it ended.
+pub(super) async fn create(
+    store: &RedisSessionStore,
+    sid: &Sid,
+    record: Vec<u8>,
+    ttl: Duration,
+    index: &str,
+    index_ttl: Duration,
+) -> Result<Vec<String>, StoreError> {
+    let own = sid.encode();
+    let set = redis::cmd("SET")
+        .arg(store.session_key(sid))
+        .arg(record)
+        .arg("PX")
+        .arg(ms(ttl))
+        .to_owned();
+    store.conn.query::<()>("create", &set).await?;
+    let mut invocation = store.cluster.index_add.key(index);
+    invocation.arg(&own).arg(ms(index_ttl));
+    let listed: Vec<String> = store.conn.script("create", &invocation).await?;
+    let others: Vec<String> = listed.into_iter().filter(|m| *m != own).collect();
+    let exists = exist(store, &others).await?;
+    let (live, gone): (Vec<_>, Vec<_>) = others.into_iter().zip(exists).partition(|(_, e)| *e);
+    let mut unlisted: Vec<String> = gone.into_iter().map(|(m, _)| m).collect();
+    let live: Vec<String> = live.into_iter().map(|(m, _)| m).collect();
+    // This session counts too: it is the newest.
+    let over = (live.len() + 1).saturating_sub(store.config.max_per_customer.max(1));
+    let ended: Vec<String> = live.into_iter().take(over).collect();
+    end_listed(store, &ended, "create").await?;
+    unlisted.extend(ended.iter().cloned());
+    if !unlisted.is_empty() {
+        let zrem = redis::cmd("ZREM").arg(index).arg(&unlisted).to_owned();
+        store.conn.query::<i64>("create", &zrem).await?;
     }
+    Ok(ended)
+}
+
+/// The `END_CUSTOMER` script in single-key steps. Returns the handles of the sessions
+/// that existed.
+pub(super) async fn end_customer(store: &RedisSessionStore, index: &str) -> Result<Vec<String>, StoreError> {
+    let invocation = store.cluster.index_take.key(index);
+    let listed: Vec<String> = store.conn.script("end_customer", &invocation).await?;
+    let existed = end_listed(store, &listed, "end_customer").await?;
+    Ok(listed
+        .into_iter()
+        .zip(existed)
+        .filter_map(|(m, e)| e.then_some(m))
+        .collect())
 }

@@ -30,10 +30,10 @@ pub enum RedisTarget {
 
 /// How the stores reach Redis, as [`super::RedisConn`] holds it.
 pub(super) enum Backend {
-    Single(redis::Client),
+    Single(Box<redis::Client>),
     Sentinel(Box<tokio::sync::Mutex<redis::sentinel::SentinelClient>>),
     Cluster {
-        client: redis::cluster::ClusterClient,
+        client: Box<redis::cluster::ClusterClient>,
         /// The seed nodes, for the eviction subscription (classic pub/sub reaches
         /// every node of a cluster, so any one of them will do).
         nodes: Vec<redis::Client>,
@@ -84,7 +84,7 @@ impl Backend {
                 Ok(Backend::Sentinel(Box::new(tokio::sync::Mutex::new(client))))
             }
             RedisTarget::Url(url) => redis::Client::open(url.as_str())
-                .map(Backend::Single)
+                .map(|c| Backend::Single(Box::new(c)))
                 .map_err(|e| config_error("sessions.redis_url", e)),
             RedisTarget::Cluster(urls) => {
                 let client = redis::cluster::ClusterClient::builder(urls.iter().map(String::as_str))
@@ -98,7 +98,10 @@ impl Backend {
                     .map(|u| redis::Client::open(u.as_str()))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| config_error("sessions.redis_cluster", e))?;
-                Ok(Backend::Cluster { client, nodes })
+                Ok(Backend::Cluster {
+                    client: Box::new(client),
+                    nodes,
+                })
             }
         }
     }
@@ -159,10 +162,12 @@ impl ConnectionLike for RedisConnection {
 /// True when a `ROLE` reply says `master`.
 pub(super) fn is_primary_role(reply: &Value) -> bool {
     match reply {
-        Value::Array(items) => matches!(
-            items.first(),
-            Some(Value::BulkString(role)) if role.as_slice() == b"master"
-        ) || matches!(items.first(), Some(Value::SimpleString(role)) if role == "master"),
+        Value::Array(items) => {
+            matches!(
+                items.first(),
+                Some(Value::BulkString(role)) if role.as_slice() == b"master"
+            ) || matches!(items.first(), Some(Value::SimpleString(role)) if role == "master")
+        }
         _ => false,
     }
 }

@@ -191,7 +191,7 @@ impl RedisConn {
         match &self.backend {
             Backend::Single(client) if !connected => {
                 if let Some(conn) = Self::manager(client) {
-                    self.use_server(client.clone(), conn);
+                    self.use_server(client.as_ref().clone(), conn);
                 }
             }
             Backend::Sentinel(sentinel) if resolve || !connected => {

@@ -317,7 +317,7 @@ impl SessionStore for RedisSessionStore {
         let index = self.index_key(&data.site, &data.customer.id);
         let sent = Instant::now();
         let ended: Vec<String> = if self.conn.is_cluster() {
-            self.create_in_cluster(&sid, bytes, ttl, &index, to_end).await?
+            cluster_steps::create(self, &sid, bytes, ttl, &index, to_end).await?
         } else {
             let mut invocation = self.create.key(self.session_key(&sid));
             invocation
@@ -422,7 +422,7 @@ impl SessionStore for RedisSessionStore {
     async fn end_customer_sessions(&self, site: &str, customer: &str) -> Result<usize, StoreError> {
         let index = self.index_key(site, customer);
         let ended: Vec<String> = if self.conn.is_cluster() {
-            self.end_customer_in_cluster(&index).await?
+            cluster_steps::end_customer(self, &index).await?
         } else {
             let mut invocation = self.end_customer.key(index);
             invocation
