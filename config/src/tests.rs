@@ -300,11 +300,38 @@ fn the_redis_store_needs_a_usable_url_prefix_and_l1_ttl() {
     assert_eq!(ok.sessions.redis_key_prefix, "sso");
     assert_eq!(ok.sessions.l1_ttl.as_secs(), 2);
     assert!(!ok.sessions.fail_closed);
+    let sentinel = parse(
+        &with("store = \"redis\"\nredis_url = \"redis+sentinel://:pw@s1:26379,s2:26380/mymaster/0\""),
+        &env,
+    )
+    .expect("a Sentinel config");
+    assert!(sentinel.sessions.redis_cluster.is_empty());
+    let cluster = parse(
+        &with("store = \"redis\"\nredis_cluster = [\"redis://n1:7000\", \"redis://n2:7000\"]"),
+        &env,
+    )
+    .expect("a Cluster config");
+    assert_eq!(cluster.sessions.redis_cluster.len(), 2);
+    assert_eq!(cluster.sessions.redis_url, None);
     for (bad, key) in [
         ("store = \"redis\"", "sessions.redis_url"),
         (
-            "store = \"redis\"\nredis_url = \"redis+sentinel://h/m\"",
+            "store = \"redis\"\nredis_url = \"redis+sentinel://h/\"",
             "sessions.redis_url",
+        ),
+        ("store = \"redis\"\nredis_url = \"http://h:6379\"", "sessions.redis_url"),
+        (
+            "store = \"redis\"\nredis_url = \"redis://h:6379\"\nredis_cluster = [\"redis://n1:7000\"]",
+            "sessions.redis_cluster",
+        ),
+        ("store = \"redis\"\nredis_cluster = []", "sessions.redis_cluster"),
+        (
+            "store = \"redis\"\nredis_cluster = [\"redis://n1:7000\", \"n2:7000\"]",
+            "sessions.redis_cluster[1]",
+        ),
+        (
+            "store = \"redis\"\nredis_cluster = [\"redis://n1:7000\", \"rediss://n2:7000\"]",
+            "sessions.redis_cluster",
         ),
         ("redis_key_prefix = \"a b\"", "sessions.redis_key_prefix"),
         ("l1_ttl = \"2m\"", "sessions.l1_ttl"),

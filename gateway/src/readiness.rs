@@ -22,6 +22,8 @@ impl ReadyFlag {
 #[derive(Default)]
 pub struct Readiness {
     checks: Mutex<Vec<(String, ReadyFlag)>>,
+    /// What the report shows besides the checks (e.g. `redis`: the primary in use).
+    details: Mutex<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub struct ReadinessReport {
@@ -37,6 +39,13 @@ impl Readiness {
             checks.push((name.into(), flag.clone()));
         }
         flag
+    }
+
+    /// Shows `value` under `name` in every report from now on (it decides nothing).
+    pub fn set_detail(&self, name: &str, value: serde_json::Value) {
+        if let Ok(mut details) = self.details.lock() {
+            details.insert(name.to_string(), value);
+        }
     }
 
     /// The registered checks and `current` (name, ready, counts) ones: every check
@@ -55,7 +64,15 @@ impl Readiness {
             ready &= ok || !counts;
             map.insert(name, serde_json::Value::Bool(ok));
         }
-        let json = serde_json::json!({ "ready": ready, "checks": map }).to_string();
+        let mut report = serde_json::Map::new();
+        report.insert("ready".into(), serde_json::Value::Bool(ready));
+        report.insert("checks".into(), serde_json::Value::Object(map));
+        if let Ok(details) = self.details.lock() {
+            for (name, value) in details.iter() {
+                report.insert(name.clone(), value.clone());
+            }
+        }
+        let json = serde_json::Value::Object(report).to_string();
         ReadinessReport { ready, json }
     }
 }

@@ -34,6 +34,7 @@ pub fn changed(started: &Config, new: &Config) -> Vec<&'static str> {
         ("server.log_level", a.log_level != b.log_level),
         ("sessions.store", s.store != n.store),
         ("sessions.redis_url", s.redis_url != n.redis_url),
+        ("sessions.redis_cluster", s.redis_cluster != n.redis_cluster),
         ("sessions.max_entries", s.max_entries != n.max_entries),
         ("sessions.max_per_customer", s.max_per_customer != n.max_per_customer),
         (

@@ -103,6 +103,8 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
         let service = crate::stores::RedisService {
             tasks: Mutex::new(Some(tasks)),
             ready: readiness.check("redis"),
+            readiness: readiness.clone(),
+            metrics: lasting.metrics.clone(),
         };
         server.add_service(background_service("redis session store", service));
     }

@@ -4,7 +4,7 @@
 //! ([`SessionTimeouts::apply`], called once the new configuration is swapped in).
 
 use crate::metrics::Metrics;
-use crate::readiness::ReadyFlag;
+use crate::readiness::{Readiness, ReadyFlag};
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -12,6 +12,7 @@ use sso_config::{Config, SessionStoreKind};
 use sso_filters::store::idle::SessionTimeouts;
 use sso_filters::store::memory_sessions::MemorySessionStore;
 use sso_filters::store::redis::sessions::RedisSessionsConfig;
+use sso_filters::store::redis::{RedisStatus, RedisTarget};
 use sso_filters::store::{RedisTasks, Stores};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,7 +27,11 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<(Stores, Option<
             Ok((Stores::memory(sessions, s.max_pending_logins), None))
         }
         SessionStoreKind::Redis => {
-            let url = s.redis_url.as_deref().ok_or("sessions.redis_url is required")?;
+            let target = match &s.redis_url {
+                Some(url) => RedisTarget::Url(url.clone()),
+                None if !s.redis_cluster.is_empty() => RedisTarget::Cluster(s.redis_cluster.clone()),
+                None => return Err("sessions.redis_url or sessions.redis_cluster is required".into()),
+            };
             let errors = metrics.store_errors.clone();
             let hook = Arc::new(move |store: &'static str, op: &'static str| {
                 errors.with_label_values(&[store, op]).inc();
@@ -39,17 +44,57 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<(Stores, Option<
                 fail_closed: s.fail_closed,
                 seal: sso_filters::store::seal::Seal::from_config(s),
             };
-            let (stores, tasks) = Stores::redis(url, &s.redis_key_prefix, redis, hook).map_err(|e| e.to_string())?;
+            let (stores, tasks) =
+                Stores::redis(&target, &s.redis_key_prefix, redis, hook).map_err(|e| e.to_string())?;
             Ok((stores, Some(tasks)))
         }
     }
 }
 
-/// Runs the Redis health ping and eviction subscription, and keeps `/readyz`'s
-/// `redis` check true only while both work.
+/// Runs the Redis health ping and eviction subscription, keeps `/readyz`'s `redis`
+/// check true only while both work, and shows the server or primary in use (its
+/// address and when it changed) in `/readyz` and the metrics.
 pub struct RedisService {
     pub tasks: Mutex<Option<RedisTasks>>,
     pub ready: ReadyFlag,
+    pub readiness: Arc<Readiness>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl RedisService {
+    /// Publishes `status` where it changed since `shown`.
+    fn show(&self, status: &RedisStatus, shown: &mut Option<RedisStatus>) {
+        if shown.as_ref() == Some(status) {
+            return;
+        }
+        let previous = shown.as_ref();
+        if previous.map(|p| (p.mode, &p.address)) != Some((status.mode, &status.address)) {
+            self.metrics.redis_primary.reset();
+            if let Some(address) = &status.address {
+                self.metrics
+                    .redis_primary
+                    .with_label_values(&[status.mode, address])
+                    .set(1);
+            }
+        }
+        let counted = previous.map_or(0, |p| p.primary_changes);
+        self.metrics
+            .redis_primary_changes
+            .inc_by(status.primary_changes.saturating_sub(counted));
+        self.metrics
+            .redis_primary_since
+            .set(i64::try_from(status.since).unwrap_or(i64::MAX));
+        self.readiness.set_detail(
+            "redis",
+            serde_json::json!({
+                "mode": status.mode,
+                "address": status.address,
+                "primary_changes": status.primary_changes,
+                "since": status.since,
+            }),
+        );
+        *shown = Some(status.clone());
+    }
 }
 
 #[async_trait]
@@ -59,10 +104,13 @@ impl BackgroundService for RedisService {
             return;
         };
         let healthy = tasks.health();
+        let status = tasks.status();
         let ready = self.ready.clone();
         let watch = async move {
+            let mut shown = None;
             loop {
                 ready.set(healthy());
+                self.show(&status(), &mut shown);
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         };

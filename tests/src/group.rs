@@ -36,6 +36,9 @@ pub struct Group {
 pub struct GroupOptions<'a> {
     /// Two replicas on one Redis instead of one gateway with memory sessions.
     pub redis: bool,
+    /// With `redis`: where Redis is instead of a `redis_url` of a [`TestRedis`]
+    /// (e.g. `redis_cluster = [...]` of a `TestCluster` the test keeps).
+    pub redis_address: Option<&'a str>,
     /// Extra `[sso]` keys.
     pub sso: &'a str,
     /// Extra `[server]` keys (e.g. rate limits).
@@ -98,7 +101,10 @@ impl Group {
         env.extend(options.idp_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let idp = Idp::start_with(free_port(), &callbacks, &post_logout, &env_refs)?;
-        let redis = options.redis.then(TestRedis::shared);
+        let redis = match options.redis_address {
+            Some(_) => options.redis.then(TestRedis::absent),
+            None => options.redis.then(TestRedis::shared),
+        };
         let prefix = unique_prefix();
         let build = |config: GatewayConfig| -> GatewayConfig {
             let mut config = config.server(options.server).top(&format!(
@@ -106,9 +112,12 @@ impl Group {
                 options.sso
             ));
             if let Some(r) = &redis {
+                let address = match options.redis_address {
+                    Some(lines) => lines.to_string(),
+                    None => format!("redis_url = \"{}\"", r.url),
+                };
                 config = config.sessions(&format!(
-                    "store = \"redis\"\nredis_url = \"{}\"\nredis_key_prefix = \"{prefix}\"",
-                    r.url
+                    "store = \"redis\"\n{address}\nredis_key_prefix = \"{prefix}\""
                 ));
             } else if !options.sessions.is_empty() {
                 config = config.sessions(options.sessions);

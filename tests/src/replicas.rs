@@ -7,6 +7,7 @@
 use crate::{GatewayConfig, Idp, Shop, Storefront};
 use anyhow::Result;
 pub use sso_filters::store::test_redis::{unique_prefix, TestRedis};
+pub use sso_filters::store::test_redis_ha::{TestCluster, TestSentinel};
 
 pub struct Replicas {
     pub origin: Storefront,
@@ -51,12 +52,17 @@ pub struct ReplicaOptions<'a> {
     pub redis: Option<TestRedis>,
     /// Replica B reaches Redis here instead (a proxy in front of it).
     pub b_redis_url: Option<String>,
+    /// Where both replicas find Redis instead of a `redis_url` of the test's
+    /// [`TestRedis`]: `[sessions]` lines such as `redis_url = "redis+sentinel://…"` or
+    /// `redis_cluster = [...]` (no `TestRedis` is started then).
+    pub redis_address: Option<String>,
 }
 
 impl Replicas {
     pub fn start(options: ReplicaOptions<'_>) -> Result<Replicas> {
         let redis = match options.redis {
             Some(r) => r,
+            None if options.redis_address.is_some() => TestRedis::absent(),
             None if options.own_redis => TestRedis::own(),
             None => TestRedis::shared(),
         };
@@ -70,8 +76,12 @@ impl Replicas {
         let site = Shop::site_toml(&origin.addr(), &idp.issuer(), options.oidc).replace("{port}", &a_port);
         let site_tables = format!("{site}{}\n", options.site);
         let sessions = |url: &str| {
+            let address = match &options.redis_address {
+                Some(lines) => lines.clone(),
+                None => format!("redis_url = \"{url}\""),
+            };
             format!(
-                "store = \"redis\"\nredis_url = \"{url}\"\nredis_key_prefix = \"{prefix}\"\n{}",
+                "store = \"redis\"\n{address}\nredis_key_prefix = \"{prefix}\"\n{}",
                 options.sessions
             )
         };

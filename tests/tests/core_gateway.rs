@@ -33,12 +33,13 @@ fn check_names_a_missing_environment_variable() {
 }
 
 /// The patterns `deploy/examples/` must keep showing (docs/configuration.md lists them).
-const EXAMPLE_PATTERNS: [&str; 5] = [
+const EXAMPLE_PATTERNS: [&str; 6] = [
     "shop-with-oidc.toml",
     "merchant-website.toml",
     "enterprise-idps.toml",
     "shop-group.toml",
     "redis-replicas.toml",
+    "redis-sentinel.toml",
 ];
 
 #[test]

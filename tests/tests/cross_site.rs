@@ -233,10 +233,30 @@ async fn one_time_tokens_are_single_use_per_site_per_browser_and_short_lived() -
 
 #[tokio::test]
 async fn two_replicas_racing_for_one_token_make_one_session() -> Result<()> {
-    let group = Group::start(GroupOptions {
+    raced_tokens(GroupOptions {
         redis: true,
         ..GroupOptions::default()
-    })?;
+    })
+    .await
+}
+
+/// One-time tokens, SSO sessions and logouts on a real three-primary Redis Cluster.
+#[tokio::test]
+async fn on_a_redis_cluster_tokens_are_single_use_and_logouts_reach_every_replica() -> Result<()> {
+    let cluster = sso_tests::replicas::TestCluster::start();
+    let address = cluster.sessions_toml();
+    let options = GroupOptions {
+        redis: true,
+        redis_address: Some(&address),
+        ..GroupOptions::default()
+    };
+    auto_site_lands_signed_in(options).await?;
+    raced_tokens(options).await?;
+    logouts(options).await
+}
+
+async fn raced_tokens(options: GroupOptions<'_>) -> Result<()> {
+    let group = Group::start(options)?;
     let shopper = Shopper::new(&HOSTS)?;
     sign_in_on_a(&group, &shopper, "carol").await?;
     let on_a = group.a.site_url("shop-b", "");

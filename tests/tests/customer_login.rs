@@ -346,9 +346,21 @@ async fn the_merchant_login_page_is_the_sign_in_entry_and_via_idp_still_reaches_
 
 #[tokio::test]
 async fn a_token_spent_on_one_replica_is_refused_on_the_other_even_when_raced() {
+    spent_on_one_replica(None).await;
+}
+
+/// The same on a real three-primary Redis Cluster (a `jti` is one key).
+#[tokio::test]
+async fn on_a_redis_cluster_a_token_is_spent_once_too() {
+    let cluster = sso_tests::replicas::TestCluster::start();
+    spent_on_one_replica(Some(cluster.sessions_toml())).await;
+}
+
+async fn spent_on_one_replica(redis_address: Option<String>) {
     let section = with_idp("");
     let replicas = Replicas::start(ReplicaOptions {
         oidc: &section,
+        redis_address,
         ..ReplicaOptions::default()
     })
     .expect("replicas");

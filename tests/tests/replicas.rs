@@ -70,7 +70,23 @@ async fn anonymous_within(cookie: &str, url: &str, limit: Duration) -> bool {
 
 #[tokio::test]
 async fn a_session_is_one_across_replicas_and_ends_on_both() {
-    let r = Replicas::start(ReplicaOptions::default()).expect("replicas");
+    one_session_across_replicas(ReplicaOptions::default()).await;
+}
+
+/// The same on a real three-primary Redis Cluster: sessions, the logout fan-out and
+/// the admin `DELETE` (whose index and sessions live on different nodes).
+#[tokio::test]
+async fn on_a_redis_cluster_too() {
+    let cluster = sso_tests::replicas::TestCluster::start();
+    one_session_across_replicas(ReplicaOptions {
+        redis_address: Some(cluster.sessions_toml()),
+        ..ReplicaOptions::default()
+    })
+    .await;
+}
+
+async fn one_session_across_replicas(options: ReplicaOptions<'_>) {
+    let r = Replicas::start(options).expect("replicas");
     let shopper = Shopper::new(&["shop"]).expect("client");
     sign_in_on_a(&r, &shopper, "nina").await;
     assert_eq!(

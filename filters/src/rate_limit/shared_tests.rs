@@ -17,7 +17,7 @@ struct Replica {
 /// A limiter on its own connection to `url`, once that connection is healthy.
 async fn replica(url: &str, prefix: &str, limits: &RateLimits) -> Replica {
     let hook: ErrorHook = Arc::new(|_, _| {});
-    let conn = match RedisConn::new(url, prefix, hook) {
+    let conn = match RedisConn::new(&crate::store::redis::RedisTarget::Url(url.to_string()), prefix, hook) {
         Ok(c) => c,
         Err(e) => panic!("redis: {e}"),
     };

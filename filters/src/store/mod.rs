@@ -26,6 +26,8 @@ mod suite;
 mod suite_idle;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_redis;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_redis_ha;
 
 use crate::secret::{SessionId, Sid};
 use crate::sessions::SessionData;
@@ -227,6 +229,12 @@ impl RedisTasks {
         move || conn.is_healthy() && sessions.is_subscribed()
     }
 
+    /// Which Redis server is in use and since when (`/readyz`, metrics).
+    pub fn status(&self) -> impl Fn() -> redis::RedisStatus + Send + Sync + 'static {
+        let conn = self.conn.clone();
+        move || conn.status()
+    }
+
     pub async fn run(self) {
         tokio::join!(self.conn.run_health(), self.sessions.run_evictions());
     }
@@ -236,12 +244,12 @@ impl Stores {
     /// Sessions, single-use entries and records in Redis (`sessions.store = "redis"`).
     /// Nothing connects until [`RedisTasks::run`] runs.
     pub fn redis(
-        url: &str,
+        target: &redis::RedisTarget,
         prefix: &str,
         config: redis::sessions::RedisSessionsConfig,
         on_error: redis::ErrorHook,
     ) -> Result<(Self, RedisTasks), StoreError> {
-        let conn = redis::RedisConn::new(url, prefix, on_error)?;
+        let conn = redis::RedisConn::new(target, prefix, on_error)?;
         let sessions = Arc::new(redis::sessions::RedisSessionStore::new(conn.clone(), config));
         let kv = Arc::new(redis::RedisKv::new(conn.clone()));
         let stores = Stores {

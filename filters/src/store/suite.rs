@@ -3,7 +3,9 @@
 //! replicas are the same process).
 
 use super::redis::sessions::RedisSessionsConfig;
+use super::redis::RedisTarget;
 use super::test_redis::{unique_prefix, TestRedis};
+use super::test_redis_ha::TestCluster;
 use super::{StoreError, Stores};
 use crate::identity::Customer;
 use crate::secret::{SessionId, Sid};
@@ -21,6 +23,7 @@ pub(crate) struct Pair {
     pub(crate) a: Stores,
     pub(crate) b: Stores,
     pub(crate) _redis: Option<TestRedis>,
+    pub(crate) _cluster: Option<TestCluster>,
 }
 
 fn memory() -> Pair {
@@ -30,6 +33,7 @@ fn memory() -> Pair {
         b: a.clone(),
         a,
         _redis: None,
+        _cluster: None,
     }
 }
 
@@ -51,8 +55,13 @@ pub(crate) async fn redis_replica(url: &str, prefix: &str, fail_closed: bool) ->
 
 /// [`redis_replica`] with a configuration of the test's own.
 pub(crate) async fn redis_replica_with(url: &str, prefix: &str, config: RedisSessionsConfig) -> Stores {
+    redis_replica_at(&RedisTarget::Url(url.to_string()), prefix, config).await
+}
+
+/// [`redis_replica_with`] on any Redis deployment (one server, Sentinel, Cluster).
+pub(crate) async fn redis_replica_at(target: &RedisTarget, prefix: &str, config: RedisSessionsConfig) -> Stores {
     let hook: super::redis::ErrorHook = Arc::new(|_, _| {});
-    let (stores, tasks) = match Stores::redis(url, prefix, config, hook) {
+    let (stores, tasks) = match Stores::redis(target, prefix, config, hook) {
         Ok(s) => s,
         Err(e) => panic!("redis store: {e}"),
     };
@@ -75,6 +84,20 @@ async fn redis() -> Pair {
         a: redis_replica(&server.url, &prefix, false).await,
         b: redis_replica(&server.url, &prefix, false).await,
         _redis: Some(server),
+        _cluster: None,
+    }
+}
+
+/// Two replicas on a real three-primary Redis Cluster of the test's own.
+async fn redis_cluster() -> Pair {
+    let cluster = TestCluster::start();
+    let prefix = unique_prefix();
+    let target = RedisTarget::Cluster(cluster.urls());
+    Pair {
+        a: redis_replica_at(&target, &prefix, redis_config(false)).await,
+        b: redis_replica_at(&target, &prefix, redis_config(false)).await,
+        _redis: None,
+        _cluster: Some(cluster),
     }
 }
 
@@ -294,6 +317,9 @@ macro_rules! on_every_store {
         }
         mod on_redis {
             $(#[tokio::test] async fn $name() -> Result<(), super::StoreError> { super::$name(super::redis().await).await })*
+        }
+        mod on_redis_cluster {
+            $(#[tokio::test] async fn $name() -> Result<(), super::StoreError> { super::$name(super::redis_cluster().await).await })*
         }
     };
 }

@@ -83,6 +83,7 @@ async fn stores_with(redis: bool, idle: Duration) -> (Pair, WriteBacks) {
             b: a.clone(),
             a,
             _redis: None,
+            _cluster: None,
         };
         return (pair, WriteBacks::Memory(store));
     }
@@ -100,6 +101,7 @@ async fn stores_with(redis: bool, idle: Duration) -> (Pair, WriteBacks) {
         a: redis_replica_with(&server.url, &prefix, config()).await,
         b: redis_replica_with(&server.url, &prefix, config()).await,
         _redis: Some(server),
+        _cluster: None,
     };
     (pair, counter)
 }

@@ -23,7 +23,7 @@ fn answers(port: u16) -> bool {
     s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -41,6 +41,15 @@ impl TestRedis {
             };
         }
         Self::own()
+    }
+
+    /// No server: the test brings another deployment (Sentinel, Cluster).
+    pub fn absent() -> TestRedis {
+        TestRedis {
+            url: String::new(),
+            port: 0,
+            child: None,
+        }
     }
 
     /// A `redis-server` of this test's own.

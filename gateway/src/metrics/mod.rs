@@ -8,7 +8,7 @@ mod site;
 pub use site::{AccessLabel, SiteMetrics};
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Buckets of the request and origin latency histograms, in seconds.
@@ -44,6 +44,12 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     /// When each served certificate expires (Unix seconds), set at scrape time.
     pub certificate_expiry: IntGaugeVec,
+    /// 1 for the Redis server or primary in use, by `mode` and `address`.
+    pub redis_primary: IntGaugeVec,
+    /// Times the Redis primary in use changed (Sentinel failovers followed).
+    pub redis_primary_changes: IntCounter,
+    /// When the Redis server in use was set (first connection or last change).
+    pub redis_primary_since: IntGauge,
 }
 
 /// Registers what it makes, so no metric is made and forgotten.
@@ -197,6 +203,27 @@ impl Metrics {
                 "When each certificate the gateway serves expires, in Unix seconds, by its place in the configuration",
                 &["certificate"],
             )?,
+            redis_primary: m.gauges(
+                "sso_gateway_redis_primary_info",
+                "1 for the Redis server the session store uses (with Sentinel the primary, with a cluster the node of the eviction subscription), by mode and host:port",
+                &["mode", "address"],
+            )?,
+            redis_primary_changes: {
+                let c = IntCounter::new(
+                    "sso_gateway_redis_primary_changes_total",
+                    "Times the session store moved to another Redis primary (Sentinel failovers followed)",
+                )?;
+                registry.register(Box::new(c.clone()))?;
+                c
+            },
+            redis_primary_since: {
+                let g = IntGauge::new(
+                    "sso_gateway_redis_primary_since_timestamp_seconds",
+                    "When the session store started using its current Redis server or primary, in Unix seconds",
+                )?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
             registry,
         })
     }

@@ -39,8 +39,9 @@ impl RedisSessionStore {
     }
 
     /// Keeps the eviction subscription alive for as long as the process runs:
-    /// subscribes, drops what each message names, and pings the subscription's own
-    /// connection every [`SUBSCRIPTION_PING`] (a connection dropped silently by a NAT
+    /// subscribes (on the server or primary in use, or on a cluster node), drops what
+    /// each message names, and pings the subscription's own connection every
+    /// [`SUBSCRIPTION_PING`] (a connection dropped silently by a NAT
     /// or proxy is noticed within a few seconds, not never). After a lost
     /// subscription it drops the whole L1 before serving from it again.
     pub async fn run_evictions(&self) {
@@ -84,6 +85,9 @@ impl RedisSessionStore {
 
     /// Applies evictions until the subscription ends or stops answering pings.
     async fn listen(&self, pubsub: redis::aio::PubSub) {
+        // A Sentinel failover moves the store to another server: the subscription
+        // follows it (and the L1 is dropped, as after any lost subscription).
+        let server = self.conn.generation();
         let (mut sink, mut messages) = pubsub.split();
         let mut ping = tokio::time::interval(SUBSCRIPTION_PING);
         ping.tick().await;
@@ -98,6 +102,9 @@ impl RedisSessionStore {
                     }
                 }
                 _ = ping.tick() => {
+                    if self.conn.generation() != server {
+                        return;
+                    }
                     let answered = tokio::time::timeout(SUBSCRIPTION_PING, sink.ping::<redis::Value>()).await;
                     if !matches!(answered, Ok(Ok(_))) {
                         return;

@@ -16,6 +16,11 @@
 //! - **Write-back.** When a use is due, one script on the session key moves its TTL,
 //!   only if no replica did in the last window ([`WRITE_BACK`]): at most one
 //!   write-back per `idle_timeout / 10` per session, whatever the replicas.
+//! - **Redis Cluster.** The two scripts above that touch other sessions' keys (create
+//!   with its per-customer cap, ending a customer's sessions) cannot run there (their
+//!   keys are in other slots: a session's key is found from the cookie alone, so it
+//!   cannot carry its customer's hash tag). A cluster runs them as single-key steps
+//!   ([`cluster_steps`]); every other command names one key.
 //! - **Evictions.** Logout, refusal, the per-customer cap and the admin `DELETE`
 //!   publish the handle on `<prefix>:evict`; every replica drops it from its L1 on
 //!   receipt. A replica whose subscription dropped drops its whole L1 when it is back
@@ -126,6 +131,7 @@ pub struct RedisSessionStore {
     end_customer: redis::Script,
     write_back: redis::Script,
     reseal: redis::Script,
+    cluster: cluster_steps::ClusterScripts,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -149,6 +155,7 @@ impl RedisSessionStore {
             end_customer: redis::Script::new(END_CUSTOMER),
             write_back: redis::Script::new(WRITE_BACK),
             reseal: redis::Script::new(reseal::RESEAL),
+            cluster: cluster_steps::ClusterScripts::new(),
         }
     }
 
@@ -325,19 +332,24 @@ impl SessionStore for RedisSessionStore {
         let session_prefix = self.conn.key("session", "");
         let (timeouts, to_end) = self.to_end(&data);
         let ttl = timeouts.idle.min(to_end);
-        let mut invocation = self.create.key(self.session_key(&sid));
-        invocation
-            .key(self.index_key(&data.site, &data.customer.id))
-            .arg(bytes)
-            .arg(ms(ttl))
-            .arg(sid.encode())
-            .arg(data.created_at)
-            .arg(self.config.max_per_customer.max(1))
-            .arg(ms(to_end))
-            .arg(session_prefix)
-            .arg(self.conn.evict_channel());
+        let index = self.index_key(&data.site, &data.customer.id);
         let sent = Instant::now();
-        let ended: Vec<String> = self.conn.script("create", &invocation).await?;
+        let ended: Vec<String> = if self.conn.is_cluster() {
+            cluster_steps::create(self, &sid, bytes, ttl, &index, to_end).await?
+        } else {
+            let mut invocation = self.create.key(self.session_key(&sid));
+            invocation
+                .key(index)
+                .arg(bytes)
+                .arg(ms(ttl))
+                .arg(sid.encode())
+                .arg(data.created_at)
+                .arg(self.config.max_per_customer.max(1))
+                .arg(ms(to_end))
+                .arg(session_prefix)
+                .arg(self.conn.evict_channel());
+            self.conn.script("create", &invocation).await?
+        };
         for old in ended.iter().filter_map(|s| Sid::parse(s)) {
             self.evicted(&old);
         }
@@ -386,12 +398,15 @@ impl SessionStore for RedisSessionStore {
         if sids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for sid in &sids {
+        // One round trip per session, all in flight at once (in a cluster the sessions
+        // live on different nodes; one server gets them pipelined on its connection).
+        let reads = sids.iter().map(|sid| {
             let key = self.session_key(sid);
+            let mut pipe = redis::pipe();
             pipe.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
-        }
-        let replies: Vec<(Option<Vec<u8>>, i64)> = self.conn.pipe("list", &pipe).await?;
+            async move { self.conn.pipe::<(Option<Vec<u8>>, i64)>("list", &pipe).await }
+        });
+        let replies = futures_util::future::try_join_all(reads).await?;
         let now = now_secs();
         Ok(sids
             .iter()
@@ -423,11 +438,16 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn end_customer_sessions(&self, site: &str, customer: &str) -> Result<usize, StoreError> {
-        let mut invocation = self.end_customer.key(self.index_key(site, customer));
-        invocation
-            .arg(self.conn.key("session", ""))
-            .arg(self.conn.evict_channel());
-        let ended: Vec<String> = self.conn.script("end_customer", &invocation).await?;
+        let index = self.index_key(site, customer);
+        let ended: Vec<String> = if self.conn.is_cluster() {
+            cluster_steps::end_customer(self, &index).await?
+        } else {
+            let mut invocation = self.end_customer.key(index);
+            invocation
+                .arg(self.conn.key("session", ""))
+                .arg(self.conn.evict_channel());
+            self.conn.script("end_customer", &invocation).await?
+        };
         for sid in ended.iter().filter_map(|s| Sid::parse(s)) {
             self.evicted(&sid);
         }
@@ -444,5 +464,7 @@ impl SessionStore for RedisSessionStore {
     }
 }
 
+#[path = "cluster_steps.rs"]
+mod cluster_steps;
 #[path = "evictions.rs"]
 mod evictions;
