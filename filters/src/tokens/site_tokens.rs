@@ -234,10 +234,10 @@ mod tests {
             b64(&serde_json::to_vec(&good).expect("json"))
         );
         assert!(t.verify_api(&none).is_err());
-        // Another site's key, same claims and typ.
+        // Another site's key, same claims and typ: its `kid` names no key of this site.
         let other = Arc::new(TokenSigner::new(None).expect("signer"));
         let token = other.sign(api, &good).expect("sign");
-        assert!(matches!(t.verify_api(&token), Err(BearerError::Invalid(_))));
+        assert!(matches!(t.verify_api(&token), Err(BearerError::UnknownKey)));
         for garbage in ["", "a.b.c", "Bearer x", "..."] {
             assert!(t.verify_api(garbage).is_err(), "{garbage:?}");
         }
