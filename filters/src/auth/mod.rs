@@ -14,6 +14,7 @@ pub use crate::reply::store_unavailable;
 
 use crate::identity::Customer;
 use crate::oidc::flow::IdpTimer;
+use crate::oidc::revocation::RevocationReport;
 use crate::oidc::pending::PendingLogins;
 use crate::oidc::{LoginFlow, OidcProvider};
 use crate::secret::{SessionId, Sid};
@@ -166,9 +167,13 @@ impl SiteAuth {
                     &site.name,
                     crate::store::record::Seal::from_secret(&config.sessions.cookie_secret),
                 );
+                let (ev, name) = (events.clone(), site.name.clone());
+                let idp_label = provider.idp.clone().unwrap_or_default();
+                let revocations: RevocationReport =
+                    Arc::new(move |outcome, _| ev.idp_revocation(&name, &idp_label, outcome.as_str()));
                 Idp {
                     display_name,
-                    flow: LoginFlow::new(provider, cookies.clone(), timer, pending),
+                    flow: LoginFlow::new(provider, cookies.clone(), timer, pending).with_revocation_report(revocations),
                 }
             })
             .collect();
