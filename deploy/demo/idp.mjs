@@ -19,6 +19,7 @@
 //                              with the same keys)
 //   TOKEN_ENDPOINT_AUTH_METHOD how the client must authenticate (default client_secret_basic;
 //                              client_secret_post, private_key_jwt): any other is refused
+//                              (for client_secret_post: any POST with Authorization: Basic)
 //   CLIENT_JWKS                the client's public JWKS (JSON) for private_key_jwt, e.g. what
 //                              `sso-gateway client-jwks --key FILE` prints
 //   PAR                        "required": every authorization request must be pushed
@@ -145,6 +146,19 @@ const provider = new Provider(issuer, {
   },
 });
 provider.proxy = true;
+// oidc-provider takes a client secret in either place whatever the client registered;
+// a client registered for client_secret_post gets the strictness of IdPs that refuse
+// the Authorization header (the OpenID RP test rp-token_endpoint-client_secret_post).
+if (authMethod === 'client_secret_post') {
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'POST' && /^basic /i.test(ctx.get('authorization'))) {
+      ctx.status = 401;
+      ctx.body = { error: 'invalid_client', error_description: 'this client authenticates with client_secret_post' };
+      return;
+    }
+    await next();
+  });
+}
 provider.on('backchannel.success', (ctx, client) => console.log(`back-channel logout sent to ${client.clientId}`));
 provider.on('backchannel.error', (ctx, err, client) => console.log(`back-channel logout to ${client.clientId} failed: ${err.message}`));
 

@@ -47,10 +47,10 @@ async fn full_round(shop: &IdpShop, login: &str) {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let resp = shop.shopper.page(&shop.url("/account/again")).await.expect("page");
     assert_eq!(resp.status(), 200, "{}", shop.logs());
-    let refreshed = r#"sso_gateway_idp_request_duration_seconds_count{site="shop",endpoint="refresh"}"#;
+    let refreshed = r#"sso_gateway_idp_request_duration_seconds_count{endpoint="refresh",site="shop"}"#;
     assert!(counter_reaches(shop, refreshed, 1.0).await, "a refresh happened");
     assert_eq!(
-        shop.gateway.metric(r#"sso_gateway_idp_errors_total{site="shop",endpoint="refresh"}"#).await,
+        shop.gateway.metric(r#"sso_gateway_idp_errors_total{endpoint="refresh",site="shop"}"#).await,
         0.0
     );
     let resp = shop.shopper.page(&shop.url("/account/again")).await.expect("page");
@@ -58,7 +58,7 @@ async fn full_round(shop: &IdpShop, login: &str) {
     // Logout revokes with the same client authentication.
     let out = shop.shopper.page(&shop.url("/_sso/logout")).await.expect("logout");
     assert_eq!(out.status(), 303);
-    let revoked = r#"sso_gateway_idp_revocations_total{site="shop",idp="",outcome="revoked"}"#;
+    let revoked = r#"sso_gateway_idp_revocations_total{idp="",outcome="revoked",site="shop"}"#;
     assert!(counter_reaches(shop, revoked, 1.0).await, "{}", shop.gateway.metrics().await);
 }
 
@@ -179,7 +179,7 @@ fn check_names_an_unreadable_or_invalid_file() {
     std::fs::write(&garbage, "not a pem at all\n").expect("write");
     let site = |keys: &str| {
         format!(
-            "[server]\nlisten = \"127.0.0.1:{}\"\n[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n\
+            "[server]\nlisten = [\"127.0.0.1:{}\"]\n[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n\
              [[sites]]\nname = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\n\
              public_url = \"http://shop.localhost\"\n[sites.oidc]\nissuer = \"https://idp.example\"\nclient_id = \"c\"\n{keys}\n",
             sso_tests::free_port()

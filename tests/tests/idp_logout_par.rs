@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 const REVOCATION: (&str, &str) = ("REVOCATION", "1");
 const FORWARDING: &str = "[[sites.routes]]\nprefix = \"/account/idp\"\naccess = \"login\"\nforward_idp_access_token = true\n";
-const REVOKED: &str = r#"sso_gateway_idp_revocations_total{site="shop",idp="",outcome="revoked"}"#;
+const REVOKED: &str = r#"sso_gateway_idp_revocations_total{idp="",outcome="revoked",site="shop"}"#;
 
 /// The IdP access token the origin gets on a forwarding route.
 async fn idp_access_token(shop: &IdpShop, shopper: &sso_tests::Shopper) -> String {
@@ -198,7 +198,7 @@ async fn rp_backchannel_rpinitlogout_lt_wrong_alg() {
     let key = EncodingKey::from_ec_pem(&std::fs::read(&ec).expect("key")).expect("ec key");
     let es256 = jsonwebtoken::encode(&header, &rs256.claims("eve"), &key).expect("sign");
     assert_eq!(post_logout_token(&shop, &es256).await, 400);
-    let refused = r#"sso_gateway_rejected_total{site="shop",reason="logout_token_alg"}"#;
+    let refused = r#"sso_gateway_rejected_total{reason="logout_token_alg",site="shop"}"#;
     assert_eq!(shop.gateway.metric(refused).await, 1.0, "{}", shop.gateway.metrics().await);
     assert_eq!(shop.shopper.page(&shop.url("/account")).await.expect("page").status(), 200, "still signed in");
 
