@@ -74,7 +74,11 @@ pub(crate) fn client_keys(v: &mut Validator<'_>, p: &str, raw: &RawOidc) -> Clie
             Secret::new(String::new())
         }
     };
-    let key_file = file(v, &format!("{p}.client_assertion_key_file"), raw.client_assertion_key_file.as_ref());
+    let key_file = file(
+        v,
+        &format!("{p}.client_assertion_key_file"),
+        raw.client_assertion_key_file.as_ref(),
+    );
     match (&key_file, uses_key) {
         (None, true) => v.errors.push(
             format!("{p}.client_assertion_key_file"),
@@ -90,7 +94,11 @@ pub(crate) fn client_keys(v: &mut Validator<'_>, p: &str, raw: &RawOidc) -> Clie
     let client_cert_file = file(v, &format!("{p}.client_cert_file"), raw.client_cert_file.as_ref());
     let client_key_file = file(v, &format!("{p}.client_key_file"), raw.client_key_file.as_ref());
     if raw.client_cert_file.is_some() != raw.client_key_file.is_some() {
-        let missing = if raw.client_cert_file.is_some() { "client_key_file" } else { "client_cert_file" };
+        let missing = if raw.client_cert_file.is_some() {
+            "client_key_file"
+        } else {
+            "client_cert_file"
+        };
         v.errors.push(
             format!("{p}.{missing}"),
             "is required: mutual TLS takes both client_cert_file and client_key_file",

@@ -36,15 +36,27 @@ fn defaults_change_nothing() {
 #[test]
 fn every_method_and_its_credentials() {
     let o = oidc("token_endpoint_auth_method = \"client_secret_post\"", Some("s"));
-    assert_eq!(o.token_endpoint_auth_method, Some(TokenEndpointAuthMethod::ClientSecretPost));
+    assert_eq!(
+        o.token_endpoint_auth_method,
+        Some(TokenEndpointAuthMethod::ClientSecretPost)
+    );
     let o = oidc("token_endpoint_auth_method = \"client_secret_basic\"", Some("s"));
-    assert_eq!(o.token_endpoint_auth_method, Some(TokenEndpointAuthMethod::ClientSecretBasic));
+    assert_eq!(
+        o.token_endpoint_auth_method,
+        Some(TokenEndpointAuthMethod::ClientSecretBasic)
+    );
     let o = oidc(
         "token_endpoint_auth_method = \"private_key_jwt\"\nclient_assertion_key_file = \"/etc/sso/client.pem\"",
         None,
     );
-    assert_eq!(o.token_endpoint_auth_method, Some(TokenEndpointAuthMethod::PrivateKeyJwt));
-    assert_eq!(o.client_assertion_key_file.as_deref(), Some(std::path::Path::new("/etc/sso/client.pem")));
+    assert_eq!(
+        o.token_endpoint_auth_method,
+        Some(TokenEndpointAuthMethod::PrivateKeyJwt)
+    );
+    assert_eq!(
+        o.client_assertion_key_file.as_deref(),
+        Some(std::path::Path::new("/etc/sso/client.pem"))
+    );
     assert_eq!(o.client_secret.expose(), "", "no secret needed");
 }
 
@@ -70,7 +82,10 @@ fn secret_methods_need_a_secret() {
 #[test]
 fn private_key_jwt_needs_a_key_and_no_secret() {
     let e = errors("token_endpoint_auth_method = \"private_key_jwt\"", None);
-    assert!(e.contains("sites[0].oidc.client_assertion_key_file: is required"), "{e}");
+    assert!(
+        e.contains("sites[0].oidc.client_assertion_key_file: is required"),
+        "{e}"
+    );
     let e = errors(
         "token_endpoint_auth_method = \"private_key_jwt\"\nclient_assertion_key_file = \"/k.pem\"",
         Some("s"),
@@ -80,7 +95,10 @@ fn private_key_jwt_needs_a_key_and_no_secret() {
         "token_endpoint_auth_method = \"private_key_jwt\"\nclient_assertion_key_file = \"\"",
         None,
     );
-    assert!(e.contains("sites[0].oidc.client_assertion_key_file: must be a file path"), "{e}");
+    assert!(
+        e.contains("sites[0].oidc.client_assertion_key_file: must be a file path"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -103,9 +121,15 @@ fn tls_files() {
     assert_eq!(o.ca_file.as_deref(), Some(std::path::Path::new("/ca.pem")));
     assert!(o.client_cert_file.is_some() && o.client_key_file.is_some());
     let e = errors("client_cert_file = \"/c.pem\"", Some("s"));
-    assert!(e.contains("sites[0].oidc.client_key_file: is required: mutual TLS takes both"), "{e}");
+    assert!(
+        e.contains("sites[0].oidc.client_key_file: is required: mutual TLS takes both"),
+        "{e}"
+    );
     let e = errors("client_key_file = \"/k.pem\"", Some("s"));
-    assert!(e.contains("sites[0].oidc.client_cert_file: is required: mutual TLS takes both"), "{e}");
+    assert!(
+        e.contains("sites[0].oidc.client_cert_file: is required: mutual TLS takes both"),
+        "{e}"
+    );
     let e = errors("ca_file = \" \"", Some("s"));
     assert!(e.contains("sites[0].oidc.ca_file: must be a file path"), "{e}");
 }
@@ -141,6 +165,9 @@ fn several_idps_take_the_same_keys() {
         Ok(_) => panic!("accepted"),
         Err(e) => e.to_string(),
     };
-    assert!(e.contains("sites[0].idps[1].client_assertion_key_file: is required"), "{e}");
+    assert!(
+        e.contains("sites[0].idps[1].client_assertion_key_file: is required"),
+        "{e}"
+    );
     assert!(!e.contains("sites[0].idps[0]"), "{e}");
 }

@@ -31,7 +31,12 @@ impl IdpShop {
     /// `[sites.oidc]` has the issuer, the client id, and `oidc_keys` (which carries
     /// `client_secret` when the method wants one: see [`secret_line`]). `extra_site`
     /// is appended to the site (routes).
-    pub fn start(idp_env: &[(&str, &str)], tls: Option<IdpTls<'_>>, oidc_keys: &str, extra_site: &str) -> Result<IdpShop> {
+    pub fn start(
+        idp_env: &[(&str, &str)],
+        tls: Option<IdpTls<'_>>,
+        oidc_keys: &str,
+        extra_site: &str,
+    ) -> Result<IdpShop> {
         let origin = Storefront::start()?;
         let config = GatewayConfig::default();
         let callback = format!("http://shop.localhost:{}/login/sso/callback", config.port);
@@ -107,7 +112,11 @@ pub fn secret_line() -> String {
 
 /// `sso-gateway client-jwks --key <key>`: the public JWKS to register with the IdP.
 pub fn client_jwks(key: &Path) -> Result<String> {
-    let out = Command::new(gateway_bin()).arg("client-jwks").arg("--key").arg(key).output()?;
+    let out = Command::new(gateway_bin())
+        .arg("client-jwks")
+        .arg("--key")
+        .arg(key)
+        .output()?;
     anyhow::ensure!(
         out.status.success(),
         "client-jwks failed: {}",

@@ -50,16 +50,27 @@ async fn full_round(shop: &IdpShop, login: &str) {
     let refreshed = r#"sso_gateway_idp_request_duration_seconds_count{endpoint="refresh",site="shop"}"#;
     assert!(counter_reaches(shop, refreshed, 1.0).await, "a refresh happened");
     assert_eq!(
-        shop.gateway.metric(r#"sso_gateway_idp_errors_total{endpoint="refresh",site="shop"}"#).await,
+        shop.gateway
+            .metric(r#"sso_gateway_idp_errors_total{endpoint="refresh",site="shop"}"#)
+            .await,
         0.0
     );
     let resp = shop.shopper.page(&shop.url("/account/again")).await.expect("page");
-    assert_eq!(resp.status(), 200, "still signed in after the refresh:\n{}", shop.logs());
+    assert_eq!(
+        resp.status(),
+        200,
+        "still signed in after the refresh:\n{}",
+        shop.logs()
+    );
     // Logout revokes with the same client authentication.
     let out = shop.shopper.page(&shop.url("/_sso/logout")).await.expect("logout");
     assert_eq!(out.status(), 303);
     let revoked = r#"sso_gateway_idp_revocations_total{idp="",outcome="revoked",site="shop"}"#;
-    assert!(counter_reaches(shop, revoked, 1.0).await, "{}", shop.gateway.metrics().await);
+    assert!(
+        counter_reaches(shop, revoked, 1.0).await,
+        "{}",
+        shop.gateway.metrics().await
+    );
 }
 
 const SHORT_TOKENS: (&str, &str) = ("ACCESS_TOKEN_TTL", "2");
@@ -67,13 +78,21 @@ const REVOCATION: (&str, &str) = ("REVOCATION", "1");
 
 #[tokio::test]
 async fn rp_token_endpoint_client_secret_post() {
-    let env = [("TOKEN_ENDPOINT_AUTH_METHOD", "client_secret_post"), SHORT_TOKENS, REVOCATION];
+    let env = [
+        ("TOKEN_ENDPOINT_AUTH_METHOD", "client_secret_post"),
+        SHORT_TOKENS,
+        REVOCATION,
+    ];
     // The IdP refuses client_secret_basic, the default.
     let basic = IdpShop::start(&env, None, &secret_line(), "").expect("shop");
     let landing = basic.sign_in("ann").await.expect("walk");
     assert_eq!(landing.status, 502, "{:?}", landing.visited);
     assert!(refused_with(&landing.body, IDP_ERROR), "{}", landing.body);
-    assert!(basic.idp.proc.log().contains("invalid_client") || basic.gateway.log().contains("invalid_client"), "{}", basic.logs());
+    assert!(
+        basic.idp.proc.log().contains("invalid_client") || basic.gateway.log().contains("invalid_client"),
+        "{}",
+        basic.logs()
+    );
 
     let keys = format!("{}\ntoken_endpoint_auth_method = \"client_secret_post\"", secret_line());
     let post = IdpShop::start(&env, None, &keys, "").expect("shop");
@@ -83,7 +102,11 @@ async fn rp_token_endpoint_client_secret_post() {
 /// A P-256 key in PKCS#8 PEM, written to a fresh file.
 fn ec_key_file() -> std::path::PathBuf {
     let key = rcgen::KeyPair::generate().expect("key");
-    let path = std::env::temp_dir().join(format!("sso-client-ec-{}-{}.pem", std::process::id(), sso_tests::free_port()));
+    let path = std::env::temp_dir().join(format!(
+        "sso-client-ec-{}-{}.pem",
+        std::process::id(),
+        sso_tests::free_port()
+    ));
     std::fs::write(&path, key.serialize_pem()).expect("write key");
     path
 }
@@ -129,11 +152,7 @@ async fn an_idp_behind_a_private_ca_is_trusted_through_ca_file_only() {
     // Without ca_file, the system roots do not know the test CA: discovery fails on
     // the certificate, the gateway is not ready and says why.
     let untrusted = IdpShop::start(&[], tls(), &secret_line(), "").expect("shop");
-    assert!(
-        untrusted.log_shows("discovery failed").await,
-        "{}",
-        untrusted.logs()
-    );
+    assert!(untrusted.log_shows("discovery failed").await, "{}", untrusted.logs());
     let log = untrusted.gateway.log();
     assert!(log.to_ascii_lowercase().contains("certificate"), "a TLS error: {log}");
     let ready: serde_json::Value = reqwest::get(untrusted.gateway.admin_url("/readyz"))
@@ -153,7 +172,9 @@ async fn an_idp_behind_a_private_ca_is_trusted_through_ca_file_only() {
 #[tokio::test]
 async fn mutual_tls_presents_the_client_certificate_to_the_idp() {
     let ca = TestCa::new("idp-mtls").expect("ca");
-    let client = ca.issue("gateway-client", &["sso-gateway.example"]).expect("client cert");
+    let client = ca
+        .issue("gateway-client", &["sso-gateway.example"])
+        .expect("client cert");
     let tls = || Some(IdpTls { ca: &ca, mutual: true });
     let trusted = format!("{}\nca_file = \"{}\"", secret_line(), ca.pem_path.display());
     // The IdP binds access tokens to the client certificate (RFC 8705 §3): a token
@@ -173,7 +194,11 @@ async fn mutual_tls_presents_the_client_certificate_to_the_idp() {
 
 #[test]
 fn check_names_an_unreadable_or_invalid_file() {
-    let dir = std::env::temp_dir().join(format!("sso-check-idp-{}-{}", std::process::id(), sso_tests::free_port()));
+    let dir = std::env::temp_dir().join(format!(
+        "sso-check-idp-{}-{}",
+        std::process::id(),
+        sso_tests::free_port()
+    ));
     std::fs::create_dir_all(&dir).expect("dir");
     let garbage = dir.join("garbage.pem");
     std::fs::write(&garbage, "not a pem at all\n").expect("write");
@@ -187,7 +212,10 @@ fn check_names_an_unreadable_or_invalid_file() {
     };
     let cases = [
         (
-            format!("client_secret = \"s\"\nca_file = \"{}\"", dir.join("missing.pem").display()),
+            format!(
+                "client_secret = \"s\"\nca_file = \"{}\"",
+                dir.join("missing.pem").display()
+            ),
             "sites[0].oidc.ca_file: ",
             "cannot be read",
         ),

@@ -12,7 +12,8 @@ use sso_tests::{echo_of, CLIENT_ID};
 use std::time::{Duration, Instant};
 
 const REVOCATION: (&str, &str) = ("REVOCATION", "1");
-const FORWARDING: &str = "[[sites.routes]]\nprefix = \"/account/idp\"\naccess = \"login\"\nforward_idp_access_token = true\n";
+const FORWARDING: &str =
+    "[[sites.routes]]\nprefix = \"/account/idp\"\naccess = \"login\"\nforward_idp_access_token = true\n";
 const REVOKED: &str = r#"sso_gateway_idp_revocations_total{idp="",outcome="revoked",site="shop"}"#;
 
 /// The IdP access token the origin gets on a forwarding route.
@@ -25,7 +26,9 @@ async fn idp_access_token(shop: &IdpShop, shopper: &sso_tests::Shopper) -> Strin
 }
 
 async fn active(shop: &IdpShop, token: &str) -> bool {
-    let answer = introspect(&shop.issuer, None, token, false).await.expect("introspection");
+    let answer = introspect(&shop.issuer, None, token, false)
+        .await
+        .expect("introspection");
     answer["active"].as_bool().expect("active")
 }
 
@@ -50,7 +53,11 @@ async fn a_logout_revokes_the_token_and_the_idp_then_says_inactive() {
 
     let out = shop.shopper.page(&shop.url("/_sso/logout")).await.expect("logout");
     assert_eq!(out.status(), 303);
-    assert!(counter_reaches(&shop, REVOKED, 1.0).await, "{}", shop.gateway.metrics().await);
+    assert!(
+        counter_reaches(&shop, REVOKED, 1.0).await,
+        "{}",
+        shop.gateway.metrics().await
+    );
     // The refresh token was revoked, and with it (RFC 7009 §2.1) the grant's access token.
     assert!(!active(&shop, &token).await, "inactive after the logout");
 
@@ -66,9 +73,16 @@ async fn a_logout_revokes_the_token_and_the_idp_then_says_inactive() {
         .await
         .expect("admin");
     assert_eq!(deleted.status(), 200);
-    assert_eq!(bea.page(&shop.url("/account")).await.expect("page").status(), 302, "signed out");
+    assert_eq!(
+        bea.page(&shop.url("/account")).await.expect("page").status(),
+        302,
+        "signed out"
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(active(&shop, &bea_token).await, "an admin DELETE revokes nothing at the IdP");
+    assert!(
+        active(&shop, &bea_token).await,
+        "an admin DELETE revokes nothing at the IdP"
+    );
     assert_eq!(shop.gateway.metric(REVOKED).await, 1.0);
 }
 
@@ -79,7 +93,11 @@ async fn an_idp_without_a_revocation_endpoint_is_not_called() {
     let out = shop.shopper.page(&shop.url("/_sso/logout")).await.expect("logout");
     assert_eq!(out.status(), 303);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(!shop.gateway.metrics().await.contains("sso_gateway_idp_revocations_total{"));
+    assert!(!shop
+        .gateway
+        .metrics()
+        .await
+        .contains("sso_gateway_idp_revocations_total{"));
 }
 
 const STEP_UP: &str = "[[sites.routes]]\nprefix = \"/checkout\"\naccess = \"login\"\nmax_auth_age = \"1s\"\n";
@@ -138,7 +156,8 @@ async fn pushed_authorization_fails_closed_when_the_idp_offers_none() {
     let keys = format!("{}\npushed_authorization = true", secret_line());
     let shop = IdpShop::start(&[("PAR", "off")], None, &keys, "").expect("shop");
     assert!(
-        shop.log_shows("discovery lists no pushed_authorization_request_endpoint").await,
+        shop.log_shows("discovery lists no pushed_authorization_request_endpoint")
+            .await,
         "{}",
         shop.logs()
     );
@@ -149,7 +168,11 @@ async fn pushed_authorization_fails_closed_when_the_idp_offers_none() {
 /// A P-256 key (PKCS#8 PEM) in a fresh file.
 fn ec_key_file() -> std::path::PathBuf {
     let key = rcgen::KeyPair::generate().expect("key");
-    let path = std::env::temp_dir().join(format!("sso-idp-ec-{}-{}.pem", std::process::id(), sso_tests::free_port()));
+    let path = std::env::temp_dir().join(format!(
+        "sso-idp-ec-{}-{}.pem",
+        std::process::id(),
+        sso_tests::free_port()
+    ));
     std::fs::write(&path, key.serialize_pem()).expect("write key");
     path
 }
@@ -175,7 +198,12 @@ async fn rp_backchannel_rpinitlogout_lt_wrong_alg() {
     // The IdP publishes an RSA and an EC key; this client's ID tokens are RS256.
     let keys = format!("{}\nid_token_signed_response_alg = \"RS256\"", secret_line());
     let shop = IdpShop::start(&env, None, &keys, FORWARDING).expect("shop");
-    assert_eq!(shop.sign_in("eve").await.expect("sign in").status, 200, "{}", shop.logs());
+    assert_eq!(
+        shop.sign_in("eve").await.expect("sign in").status,
+        200,
+        "{}",
+        shop.logs()
+    );
     let token = idp_access_token(&shop, &shop.shopper).await;
 
     // A well-formed logout token signed ES256 with the IdP's own EC key: refused.
@@ -199,13 +227,26 @@ async fn rp_backchannel_rpinitlogout_lt_wrong_alg() {
     let es256 = jsonwebtoken::encode(&header, &rs256.claims("eve"), &key).expect("sign");
     assert_eq!(post_logout_token(&shop, &es256).await, 400);
     let refused = r#"sso_gateway_rejected_total{reason="logout_token_alg",site="shop"}"#;
-    assert_eq!(shop.gateway.metric(refused).await, 1.0, "{}", shop.gateway.metrics().await);
-    assert_eq!(shop.shopper.page(&shop.url("/account")).await.expect("page").status(), 200, "still signed in");
+    assert_eq!(
+        shop.gateway.metric(refused).await,
+        1.0,
+        "{}",
+        shop.gateway.metrics().await
+    );
+    assert_eq!(
+        shop.shopper.page(&shop.url("/account")).await.expect("page").status(),
+        200,
+        "still signed in"
+    );
 
     // The same claims signed RS256: the shopper is signed out, and (a back-channel
     // logout comes from the IdP, which ended the grant itself) nothing is revoked.
     assert_eq!(post_logout_token(&shop, &rs256.sign(&rs256.claims("eve"))).await, 200);
-    assert_eq!(shop.shopper.page(&shop.url("/account")).await.expect("page").status(), 302, "signed out");
+    assert_eq!(
+        shop.shopper.page(&shop.url("/account")).await.expect("page").status(),
+        302,
+        "signed out"
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(shop.gateway.metric(REVOKED).await, 0.0);
     assert!(active(&shop, &token).await, "a back-channel logout revokes nothing");

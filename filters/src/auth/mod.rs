@@ -14,8 +14,8 @@ pub use crate::reply::store_unavailable;
 
 use crate::identity::Customer;
 use crate::oidc::flow::IdpTimer;
-use crate::oidc::revocation::RevocationReport;
 use crate::oidc::pending::PendingLogins;
+use crate::oidc::revocation::RevocationReport;
 use crate::oidc::{LoginFlow, OidcProvider};
 use crate::secret::{SessionId, Sid};
 use crate::sessions::cookie::CookieCodec;

@@ -330,8 +330,15 @@ fn a_logout_token_with_an_algorithm_the_idp_does_not_use_for_id_tokens_is_refuse
     let token = k.sign(&claims());
     // The same well-signed ES256 token: accepted where the IdP signs ID tokens with
     // ES256, refused where it uses RS256 only.
-    verify_with_algs(&token, ISSUER, CLIENT, &set, &[Alg::RsaSsaPkcs1V15Sha256, Alg::EcdsaP256Sha256], NOW)
-        .expect("ES256 is one of the IdP's");
+    verify_with_algs(
+        &token,
+        ISSUER,
+        CLIENT,
+        &set,
+        &[Alg::RsaSsaPkcs1V15Sha256, Alg::EcdsaP256Sha256],
+        NOW,
+    )
+    .expect("ES256 is one of the IdP's");
     assert_eq!(
         verify_with_algs(&token, ISSUER, CLIENT, &set, &[Alg::RsaSsaPkcs1V15Sha256], NOW),
         Err(LogoutTokenError::Algorithm)

@@ -15,15 +15,13 @@ fn rsa_pem(bits: usize) -> String {
 /// The RFC 7638 thumbprint computed independently: the required members of the
 /// public JWK, serialised with sorted keys (serde_json's map is ordered).
 fn expected_thumbprint(jwk: &Value, members: &[&str]) -> String {
-    let required: serde_json::Map<String, Value> =
-        members.iter().map(|m| (m.to_string(), jwk[*m].clone())).collect();
+    let required: serde_json::Map<String, Value> = members.iter().map(|m| (m.to_string(), jwk[*m].clone())).collect();
     let canonical = serde_json::to_string(&required).expect("json");
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
 fn verify(key: &AssertionKey, assertion: &str, audience: &str) -> Value {
-    let jwk: jsonwebtoken::jwk::Jwk =
-        serde_json::from_value(key.public_jwks()["keys"][0].clone()).expect("jwk");
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwks()["keys"][0].clone()).expect("jwk");
     let header = jsonwebtoken::decode_header(assertion).expect("header");
     assert_eq!(header.kid.as_deref(), Some(key.kid()));
     let mut validation = Validation::new(header.alg);
@@ -41,10 +39,14 @@ fn p256_keys_sign_es256_assertions() {
     let jwk = &key.public_jwks()["keys"][0];
     assert_eq!(key.kid(), expected_thumbprint(jwk, &["crv", "kty", "x", "y"]));
     assert!(jwk.get("d").is_none(), "no private part is published");
-    let a = key.assertion("storefront", "https://idp.example/token").expect("assertion");
+    let a = key
+        .assertion("storefront", "https://idp.example/token")
+        .expect("assertion");
     let claims = verify(&key, &a, "https://idp.example/token");
     assert_eq!(claims["sub"], "storefront");
-    let b = key.assertion("storefront", "https://idp.example/token").expect("assertion");
+    let b = key
+        .assertion("storefront", "https://idp.example/token")
+        .expect("assertion");
     let other = verify(&key, &b, "https://idp.example/token");
     assert_ne!(claims["jti"], other["jti"], "a fresh jti each time");
     let lifetime = claims["exp"].as_u64().unwrap_or(0) - claims["iat"].as_u64().unwrap_or(0);
@@ -58,7 +60,9 @@ fn rsa_keys_sign_rs256_assertions() {
     let jwk = &key.public_jwks()["keys"][0];
     assert_eq!(key.kid(), expected_thumbprint(jwk, &["e", "kty", "n"]));
     assert!(jwk.get("d").is_none() && jwk.get("p").is_none());
-    let a = key.assertion("storefront", "https://idp.example/token").expect("assertion");
+    let a = key
+        .assertion("storefront", "https://idp.example/token")
+        .expect("assertion");
     verify(&key, &a, "https://idp.example/token");
 }
 
@@ -76,7 +80,10 @@ fn other_keys_are_refused() {
         .to_pkcs1_pem(LineEnding::LF)
         .expect("pem")
         .to_string();
-    assert!(AssertionKey::from_pem(&pkcs1).is_err(), "PKCS#1 is refused: PKCS#8 only");
+    assert!(
+        AssertionKey::from_pem(&pkcs1).is_err(),
+        "PKCS#1 is refused: PKCS#8 only"
+    );
 }
 
 #[test]
@@ -86,12 +93,17 @@ fn secret_methods_send_the_secret_their_way() {
     assert!(matches!(basic.openid_client_parts(), (Some(_), AuthType::BasicAuth)));
     let post = ClientAuth::resolve(None, &secret, None, true).expect("post when discovery lists only post");
     assert!(matches!(post.openid_client_parts(), (Some(_), AuthType::RequestBody)));
-    let forced = ClientAuth::resolve(Some(TokenEndpointAuthMethod::ClientSecretBasic), &secret, None, true).expect("basic");
-    assert!(matches!(forced, ClientAuth::SecretBasic(_)), "an explicit method wins over discovery");
+    let forced =
+        ClientAuth::resolve(Some(TokenEndpointAuthMethod::ClientSecretBasic), &secret, None, true).expect("basic");
+    assert!(
+        matches!(forced, ClientAuth::SecretBasic(_)),
+        "an explicit method wins over discovery"
+    );
     assert!(basic.assertion_params("c", "a").expect("params").is_empty());
     assert!(ClientAuth::resolve(Some(TokenEndpointAuthMethod::PrivateKeyJwt), &secret, None, false).is_err());
     let key = Arc::new(AssertionKey::from_pem(&ec_pem()).expect("key"));
-    let jwt = ClientAuth::resolve(Some(TokenEndpointAuthMethod::PrivateKeyJwt), &secret, Some(&key), false).expect("jwt");
+    let jwt =
+        ClientAuth::resolve(Some(TokenEndpointAuthMethod::PrivateKeyJwt), &secret, Some(&key), false).expect("jwt");
     assert!(matches!(jwt.openid_client_parts(), (None, AuthType::RequestBody)));
     let params = jwt.assertion_params("c", "https://idp/token").expect("params");
     assert_eq!(params[0], ("client_assertion_type", ASSERTION_TYPE.to_string()));

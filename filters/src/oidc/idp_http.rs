@@ -40,9 +40,7 @@ pub fn assertion_key(config: &OidcConfig) -> Result<Option<AssertionKey>, Provid
     };
     let pem = read(KEY, path)?;
     let pem = std::str::from_utf8(&pem).map_err(|_| invalid(KEY, path, "is not a PEM file"))?;
-    AssertionKey::from_pem(pem)
-        .map(Some)
-        .map_err(|e| invalid(KEY, path, e))
+    AssertionKey::from_pem(pem).map(Some).map_err(|e| invalid(KEY, path, e))
 }
 
 /// Whether `pem` holds at least one PEM block labelled `label`.
@@ -99,5 +97,7 @@ pub fn client(config: &OidcConfig) -> Result<reqwest::Client, ProviderError> {
             .map_err(|e| invalid("client_key_file", key_path, super::provider::error_chain(&e)))?;
         builder = builder.identity(identity);
     }
-    builder.build().map_err(|e| ProviderError::Config(super::provider::error_chain(&e)))
+    builder
+        .build()
+        .map_err(|e| ProviderError::Config(super::provider::error_chain(&e)))
 }

@@ -98,9 +98,20 @@ mod tests {
     #[test]
     fn answers() {
         let ok = br#"{"request_uri":"urn:ietf:params:oauth:request_uri:abc","expires_in":60}"#;
-        assert_eq!(read_answer(true, 201, ok).as_deref(), Ok("urn:ietf:params:oauth:request_uri:abc"));
-        let e = read_answer(false, 400, br#"{"error":"invalid_client\n<x>","error_description":"secret!"}"#);
-        assert_eq!(e, Err("HTTP 400 invalid_client<x>".to_string()), "code only, no line break");
+        assert_eq!(
+            read_answer(true, 201, ok).as_deref(),
+            Ok("urn:ietf:params:oauth:request_uri:abc")
+        );
+        let e = read_answer(
+            false,
+            400,
+            br#"{"error":"invalid_client\n<x>","error_description":"secret!"}"#,
+        );
+        assert_eq!(
+            e,
+            Err("HTTP 400 invalid_client<x>".to_string()),
+            "code only, no line break"
+        );
         assert!(read_answer(true, 201, b"{}").is_err());
         assert!(read_answer(true, 201, br#"{"request_uri":""}"#).is_err());
         assert!(read_answer(true, 201, br#"{"request_uri":"a\nb"}"#).is_err());

@@ -13,8 +13,8 @@ use openidconnect::core::{
     CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet,
-    IssuerUrl, ProviderMetadata, RedirectUrl,
+    AdditionalProviderMetadata, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, ProviderMetadata,
+    RedirectUrl,
 };
 use serde::{Deserialize, Serialize};
 use sso_config::{OidcConfig, SiteConfig};
@@ -111,8 +111,7 @@ impl ProviderState {
     /// The client-assertion parameters a token-endpoint call needs (none for the
     /// secret methods).
     pub fn token_assertion(&self, client_id: &str) -> Result<Vec<(&'static str, String)>, String> {
-        self.client_auth
-            .assertion_params(client_id, &self.assertion_audience())
+        self.client_auth.assertion_params(client_id, &self.assertion_audience())
     }
 }
 

@@ -66,11 +66,14 @@ pub async fn revoke(
     hint: &'static str,
 ) -> Option<RevocationOutcome> {
     let endpoint = state.revocation_endpoint.as_ref()?;
-    let mut form: Vec<(&'static str, String)> = vec![("token", token.expose().to_string()), ("token_type_hint", hint.into())];
-    let request = match state
-        .client_auth
-        .authenticate(http.post(endpoint.clone()), &mut form, client_id, &state.assertion_audience())
-    {
+    let mut form: Vec<(&'static str, String)> =
+        vec![("token", token.expose().to_string()), ("token_type_hint", hint.into())];
+    let request = match state.client_auth.authenticate(
+        http.post(endpoint.clone()),
+        &mut form,
+        client_id,
+        &state.assertion_audience(),
+    ) {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, "token revocation not sent: the client assertion could not be signed");
@@ -80,7 +83,10 @@ pub async fn revoke(
     match request.form(&form).send().await {
         Ok(r) if r.status().is_success() => Some(RevocationOutcome::Revoked),
         Ok(r) => {
-            tracing::warn!(status = r.status().as_u16(), "the IdP refused to revoke the session's token");
+            tracing::warn!(
+                status = r.status().as_u16(),
+                "the IdP refused to revoke the session's token"
+            );
             Some(RevocationOutcome::Refused)
         }
         Err(e) => {
