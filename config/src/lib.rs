@@ -13,6 +13,7 @@ pub mod idps;
 pub mod model;
 pub mod namespaces;
 mod oidc;
+pub mod oidc_client;
 pub mod policy;
 pub mod raw;
 pub mod redis_sentinel;

@@ -459,6 +459,41 @@ pub struct OidcConfig {
     /// A session holding a refresh token whose access token had no `expires_in` is
     /// refreshed (revalidated with the IdP) this often.
     pub revalidate_interval: Duration,
+    /// How the gateway authenticates to the token, revocation and PAR endpoints.
+    /// `None` (unset): `client_secret_basic`, or `client_secret_post` when discovery
+    /// lists only that.
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// PKCS#8 PEM private key (RSA or P-256) signing `private_key_jwt` assertions.
+    pub client_assertion_key_file: Option<PathBuf>,
+    /// PEM bundle trusted for this IdP's TLS instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM chain, leaf first) and its key for mutual TLS (RFC 8705).
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+    /// The JWS algorithm this IdP signs ID tokens (and logout tokens) with; unset:
+    /// whatever discovery's `id_token_signing_alg_values_supported` lists.
+    pub id_token_signed_response_alg: Option<String>,
+    /// Send the authorization request by PAR (RFC 9126).
+    pub pushed_authorization: bool,
+}
+
+/// `token_endpoint_auth_method` of an IdP client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenEndpointAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+}
+
+impl TokenEndpointAuthMethod {
+    /// The configuration (and OAuth registration) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenEndpointAuthMethod::ClientSecretBasic => "client_secret_basic",
+            TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
+            TokenEndpointAuthMethod::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use crate::model::OidcConfig;
 use crate::raw::RawOidc;
 use crate::request_safety::check_canonical_path;
 use crate::validator::{unreachable_url, Validator};
-use crate::values::{check_path, parse_duration, Secret};
+use crate::values::{check_path, parse_duration};
 use std::time::Duration;
 use url::Url;
 
@@ -32,18 +32,7 @@ pub(crate) fn oidc(v: &mut Validator<'_>, p: &str, raw: &RawOidc) -> OidcConfig 
     if client_id.is_empty() {
         v.errors.push(format!("{p}.client_id"), "is required");
     }
-    let client_secret = match v.opt_text(&format!("{p}.client_secret"), raw.client_secret.as_ref()) {
-        Some(s) if !s.is_empty() => Secret::new(s),
-        other => {
-            if other.is_some() || raw.client_secret.is_none() {
-                v.errors.push(
-                    format!("{p}.client_secret"),
-                    "is required (write it as \"${OIDC_CLIENT_SECRET}\")",
-                );
-            }
-            Secret::new(String::new())
-        }
-    };
+    let keys = crate::oidc_client::client_keys(v, p, raw);
     let scopes = raw
         .scopes
         .clone()
@@ -85,7 +74,7 @@ pub(crate) fn oidc(v: &mut Validator<'_>, p: &str, raw: &RawOidc) -> OidcConfig 
     OidcConfig {
         issuer,
         client_id,
-        client_secret,
+        client_secret: keys.client_secret,
         scopes,
         callback_path,
         logout_url,
@@ -112,5 +101,12 @@ pub(crate) fn oidc(v: &mut Validator<'_>, p: &str, raw: &RawOidc) -> OidcConfig 
             raw.discovery_refresh.as_deref(),
             Duration::from_secs(3600),
         ),
+        token_endpoint_auth_method: keys.token_endpoint_auth_method,
+        client_assertion_key_file: keys.client_assertion_key_file,
+        ca_file: keys.ca_file,
+        client_cert_file: keys.client_cert_file,
+        client_key_file: keys.client_key_file,
+        id_token_signed_response_alg: keys.id_token_signed_response_alg,
+        pushed_authorization: keys.pushed_authorization,
     }
 }

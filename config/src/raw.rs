@@ -273,6 +273,13 @@ pub struct RawOidc {
     pub require_verified_email: Option<bool>,
     pub logout_id_token_hint: Option<bool>,
     pub revalidate_interval: Option<String>,
+    pub token_endpoint_auth_method: Option<String>,
+    pub client_assertion_key_file: Option<String>,
+    pub ca_file: Option<String>,
+    pub client_cert_file: Option<String>,
+    pub client_key_file: Option<String>,
+    pub id_token_signed_response_alg: Option<String>,
+    pub pushed_authorization: Option<bool>,
 }
 
 /// One of several IdPs of a site: a name, a display name and every `[sites.oidc]`
@@ -298,6 +305,13 @@ pub struct RawIdp {
     pub require_verified_email: Option<bool>,
     pub logout_id_token_hint: Option<bool>,
     pub revalidate_interval: Option<String>,
+    pub token_endpoint_auth_method: Option<String>,
+    pub client_assertion_key_file: Option<String>,
+    pub ca_file: Option<String>,
+    pub client_cert_file: Option<String>,
+    pub client_key_file: Option<String>,
+    pub id_token_signed_response_alg: Option<String>,
+    pub pushed_authorization: Option<bool>,
     /// Email domains this IdP may assert (`"*"`: any); none by default.
     pub email_domains: Option<Vec<String>>,
 }
@@ -320,6 +334,13 @@ impl RawIdp {
             require_verified_email: self.require_verified_email,
             logout_id_token_hint: self.logout_id_token_hint,
             revalidate_interval: self.revalidate_interval.clone(),
+            token_endpoint_auth_method: self.token_endpoint_auth_method.clone(),
+            client_assertion_key_file: self.client_assertion_key_file.clone(),
+            ca_file: self.ca_file.clone(),
+            client_cert_file: self.client_cert_file.clone(),
+            client_key_file: self.client_key_file.clone(),
+            id_token_signed_response_alg: self.id_token_signed_response_alg.clone(),
+            pushed_authorization: self.pushed_authorization,
         }
     }
 }

@@ -14,19 +14,40 @@
 //                              http://127.0.0.1:8080/_sso/backchannel-logout): ending an
 //                              IdP session then POSTs a logout token there, and ID
 //                              tokens carry the IdP session's `sid`
-//   IDP_SIGNING_KEY_FILE       PEM private key (RSA) the provider signs with, instead of
-//                              its development keys (tests mint tokens with the same key)
+//   IDP_SIGNING_KEY_FILE       PEM private key(s) (comma-separated; RSA or EC) the provider
+//                              signs with, instead of its development keys (tests mint tokens
+//                              with the same keys)
+//   TOKEN_ENDPOINT_AUTH_METHOD how the client must authenticate (default client_secret_basic;
+//                              client_secret_post, private_key_jwt): any other is refused
+//                              (for client_secret_post: any POST with Authorization: Basic)
+//   CLIENT_JWKS                the client's public JWKS (JSON) for private_key_jwt, e.g. what
+//                              `sso-gateway client-jwks --key FILE` prints
+//   PAR                        "required": every authorization request must be pushed
+//                              (RFC 9126); "off": no PAR endpoint in discovery; unset: offered
+//   REVOCATION                 "1": token revocation (RFC 7009) and introspection (RFC 7662)
+//                              endpoints, for the client itself
+//   TLS_CERT / TLS_KEY         serve HTTPS with this certificate chain and key (the issuer
+//                              then defaults to https://127.0.0.1:PORT)
+//   MTLS                       "1" (with TLS_CERT): ask for a client certificate and bind the
+//                              client's access tokens to it (RFC 8705 §3): a token request
+//                              without a certificate is refused
 //
 // Groups and claims, for route policies: a login name `ann~wholesale~staff~department=sales`
 // signs in `ann~wholesale~staff~department=sales` with groups ["wholesale", "staff"] and
 // the claim department="sales", sent (as stock oidc-provider does) only through userinfo
 // and only for the `groups` scope.
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.PORT || 9000);
-const issuer = process.env.ISSUER || `http://127.0.0.1:${port}`;
+const tlsCert = process.env.TLS_CERT;
+const mtls = Boolean(tlsCert) && process.env.MTLS === '1';
+const issuer = process.env.ISSUER || `${tlsCert ? 'https' : 'http'}://127.0.0.1:${port}`;
+const authMethod = process.env.TOKEN_ENDPOINT_AUTH_METHOD || 'client_secret_basic';
+const par = process.env.PAR;
+const revocation = process.env.REVOCATION === '1';
 const list = (v) => (v || '').split(',').map((s) => s.trim()).filter(Boolean);
 const backchannelLogoutUri = process.env.BACKCHANNEL_LOGOUT_URI;
 const signingKeyFile = process.env.IDP_SIGNING_KEY_FILE;
@@ -35,19 +56,30 @@ const provider = new Provider(issuer, {
   clients: [
     {
       client_id: process.env.CLIENT_ID || 'storefront',
-      client_secret: process.env.CLIENT_SECRET || 'demo-client-secret',
       redirect_uris: list(process.env.REDIRECT_URIS || 'http://shop.localhost:8080/login/sso/callback'),
       post_logout_redirect_uris: list(process.env.POST_LOGOUT_REDIRECT_URIS || 'http://shop.localhost:8080/'),
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
+      token_endpoint_auth_method: authMethod,
+      ...(authMethod === 'private_key_jwt'
+        ? { jwks: JSON.parse(process.env.CLIENT_JWKS || '{"keys":[]}') }
+        : { client_secret: process.env.CLIENT_SECRET || 'demo-client-secret' }),
+      ...(par === 'required' ? { require_pushed_authorization_requests: true } : {}),
+      ...(mtls ? { tls_client_certificate_bound_access_tokens: true } : {}),
       ...(backchannelLogoutUri
         ? { backchannel_logout_uri: backchannelLogoutUri, backchannel_logout_session_required: true }
         : {}),
     },
   ],
   ...(signingKeyFile
-    ? { jwks: { keys: [{ ...createPrivateKey(readFileSync(signingKeyFile)).export({ format: 'jwk' }), use: 'sig' }] } }
+    ? {
+        jwks: {
+          keys: list(signingKeyFile).map((file) => ({
+            ...createPrivateKey(readFileSync(file)).export({ format: 'jwk' }),
+            use: 'sig',
+          })),
+        },
+      }
     : {}),
   // The provider refuses to fetch from loopback addresses (SSRF protection); the
   // gateway of the demo and the tests is on loopback, and this is its only fetch.
@@ -69,6 +101,24 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     backchannelLogout: { enabled: true },
+    pushedAuthorizationRequests: {
+      enabled: par !== 'off',
+      requirePushedAuthorizationRequests: par === 'required',
+    },
+    revocation: { enabled: revocation },
+    introspection: { enabled: revocation },
+    ...(mtls
+      ? {
+          mTLS: {
+            enabled: true,
+            certificateBoundAccessTokens: true,
+            getCertificate(ctx) {
+              const peer = ctx.socket.getPeerCertificate?.(false);
+              return peer && peer.raw ? new X509Certificate(peer.raw) : undefined;
+            },
+          },
+        }
+      : {}),
   },
   pkce: { required: () => true },
   ttl: {
@@ -96,10 +146,30 @@ const provider = new Provider(issuer, {
   },
 });
 provider.proxy = true;
+// oidc-provider takes a client secret in either place whatever the client registered;
+// a client registered for client_secret_post gets the strictness of IdPs that refuse
+// the Authorization header (the OpenID RP test rp-token_endpoint-client_secret_post).
+if (authMethod === 'client_secret_post') {
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'POST' && /^basic /i.test(ctx.get('authorization'))) {
+      ctx.status = 401;
+      ctx.body = { error: 'invalid_client', error_description: 'this client authenticates with client_secret_post' };
+      return;
+    }
+    await next();
+  });
+}
 provider.on('backchannel.success', (ctx, client) => console.log(`back-channel logout sent to ${client.clientId}`));
 provider.on('backchannel.error', (ctx, err, client) => console.log(`back-channel logout to ${client.clientId} failed: ${err.message}`));
 
-provider.listen(port, process.env.HOST || '127.0.0.1', () => {
-  console.log(`oidc-provider listening on ${issuer}`);
-});
+const listening = () => console.log(`oidc-provider listening on ${issuer}`);
+if (tlsCert) {
+  const options = { cert: readFileSync(tlsCert), key: readFileSync(process.env.TLS_KEY) };
+  // Any client certificate is asked for and read; the token binding (not the
+  // handshake) is what refuses a request without one.
+  if (mtls) Object.assign(options, { requestCert: true, rejectUnauthorized: false });
+  createServer(options, provider.callback()).listen(port, process.env.HOST || '127.0.0.1', listening);
+} else {
+  provider.listen(port, process.env.HOST || '127.0.0.1', listening);
+}
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));

@@ -15,6 +15,9 @@ pub trait AuthEvents: Send + Sync {
     /// A call to the IdP took `seconds`; `answered` is false when the IdP could not
     /// be reached or did not answer in its protocol (see [`IdpTimer`](crate::oidc::flow::IdpTimer)).
     fn idp_call(&self, site: &str, endpoint: &str, seconds: f64, answered: bool);
+    /// A logout's token revocation at the IdP ended: `idp` is the `[[sites.idps]]`
+    /// name (empty for `[sites.oidc]`), `outcome` `revoked`, `refused` or `unreachable`.
+    fn idp_revocation(&self, _site: &str, _idp: &str, _outcome: &'static str) {}
     /// A client went over its rate limit on `endpoint` (`login`, `callback`, `token`, `logout`).
     fn rate_limited(&self, _site: &str, _endpoint: &str) {}
     /// A rate-limited request was decided (allowed or refused) by `decided_by`: `redis`

@@ -30,6 +30,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("cors", fuzzing::cors),
     ("idp_claims", fuzzing::idp_claims),
     ("forwarded_url", fuzzing::forwarded_url),
+    ("par_answer", fuzzing::par_answer),
 ];
 
 fn fuzz_dir() -> PathBuf {

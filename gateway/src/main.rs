@@ -62,6 +62,13 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Print the public JWKS of a `private_key_jwt` key (`client_assertion_key_file`):
+    /// what to register with the IdP (as the client's `jwks`, or served at its `jwks_uri`).
+    ClientJwks {
+        /// The PKCS#8 PEM private key (RSA or P-256).
+        #[arg(long)]
+        key: PathBuf,
+    },
     /// Ask a running gateway to re-read its configuration file (`POST /reload` on its
     /// admin listener); prints the result, exits 1 when it is refused.
     Reload {
@@ -72,6 +79,23 @@ enum Command {
         #[arg(long)]
         token: Option<String>,
     },
+}
+
+/// `client-jwks`: the public half of a client assertion key, as a JWKS on stdout.
+fn client_jwks(path: &std::path::Path) -> ExitCode {
+    let key = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot be read: {e}"))
+        .and_then(|pem| sso_filters::oidc::client_auth::AssertionKey::from_pem(&pem));
+    match key {
+        Ok(key) => {
+            println!("{:#}", key.public_jwks());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -95,6 +119,7 @@ fn main() -> ExitCode {
             }),
         ),
         Command::Check { config } => (config, None),
+        Command::ClientJwks { key } => return client_jwks(key),
     };
     let config = match sso_config::load(path) {
         Ok(c) => c,

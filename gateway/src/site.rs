@@ -45,9 +45,16 @@ impl Site {
             .into_iter()
             .enumerate()
             .map(|(i, (idp, oidc))| {
-                providers.get_or_create_idp(site, idp, oidc).map_err(|e| match idp {
-                    Some(_) => errors.push(format!("sites[{index}].idps[{i}]: {e}")),
-                    None => errors.push(format!("sites[{index}].oidc: {e}")),
+                providers.get_or_create_idp(site, idp, oidc).map_err(|e| {
+                    let at = match idp {
+                        Some(_) => format!("sites[{index}].idps[{i}]"),
+                        None => format!("sites[{index}].oidc"),
+                    };
+                    // A file error names its key: `sites[0].oidc.ca_file: ...`.
+                    match e {
+                        sso_filters::oidc::ProviderError::File { .. } => errors.push(format!("{at}.{e}")),
+                        _ => errors.push(format!("{at}: {e}")),
+                    }
                 })
             })
             .collect::<Result<Vec<_>, ()>>()

@@ -12,6 +12,7 @@ pub mod backchannel;
 pub mod client;
 pub mod gateway;
 pub mod group;
+pub mod idp_options;
 pub mod merchant_login;
 pub mod misbehaving_idp;
 pub mod proxies;

@@ -15,6 +15,7 @@ pub use crate::reply::store_unavailable;
 use crate::identity::Customer;
 use crate::oidc::flow::IdpTimer;
 use crate::oidc::pending::PendingLogins;
+use crate::oidc::revocation::RevocationReport;
 use crate::oidc::{LoginFlow, OidcProvider};
 use crate::secret::{SessionId, Sid};
 use crate::sessions::cookie::CookieCodec;
@@ -174,9 +175,13 @@ impl SiteAuth {
                     &site.name,
                     crate::store::seal::Seal::from_config(&config.sessions),
                 );
+                let (ev, name) = (events.clone(), site.name.clone());
+                let idp_label = provider.idp.clone().unwrap_or_default();
+                let revocations: RevocationReport =
+                    Arc::new(move |outcome, _| ev.idp_revocation(&name, &idp_label, outcome.as_str()));
                 Idp {
                     display_name,
-                    flow: LoginFlow::new(provider, cookies.clone(), timer, pending),
+                    flow: LoginFlow::new(provider, cookies.clone(), timer, pending).with_revocation_report(revocations),
                 }
             })
             .collect();

@@ -168,6 +168,7 @@ impl Run<'_> {
         if state.metadata.issuer().as_str() != issuer {
             return Err(LogoutTokenError::UnknownIssuer);
         }
+        token.check_algorithm(&state.id_token_algs)?;
         if let Err(LogoutTokenError::NoMatchingKey) = token.verify_signature(state.metadata.jwks()) {
             let started = Instant::now();
             let refetched = provider.refetch_jwks(state.jwks_generation).await;

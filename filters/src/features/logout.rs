@@ -66,6 +66,11 @@ pub async fn sign_out(site: &SitePipeline, identity: Option<&Identity>, json: bo
                 return store_unavailable(json);
             }
         }
+        // The session is gone here: its IdP token is revoked at the IdP that issued
+        // it, in the background (RFC 7009, best effort; `oidc::revocation`).
+        if let Some(idp) = core.idps.of_session(&i.session) {
+            idp.flow.revoke_at_logout(&i.session);
+        }
     }
     // A session a customer-login JWT started has nothing to end at the IdP; an IdP
     // session ends at the IdP that signed it in and no other (`Idps::for_logout`);

@@ -29,6 +29,29 @@ pub use cross_site::one_time_token;
 pub use forward_auth::forwarded_url_target as forwarded_url;
 pub use idp_claims::idp_claims;
 
+/// Answers of an IdP's PAR endpoint ([`crate::oidc::par::read_answer`]). The first
+/// byte says whether the status was a success (odd: yes); the rest is the body.
+/// Whatever comes in: no panic; a `request_uri` is only taken from a success, is
+/// 1–2048 bytes without control characters; an error names at most a 64-character
+/// printable code and never more of the body.
+pub fn par_answer(data: &[u8]) {
+    let Some((&flags, body)) = data.split_first() else {
+        return;
+    };
+    let success = flags % 2 == 1;
+    match crate::oidc::par::read_answer(success, if success { 201 } else { 400 }, body) {
+        Ok(uri) => {
+            assert!(success, "a request_uri from an error answer");
+            assert!(!uri.is_empty() && uri.len() <= 2048, "{uri:?}");
+            assert!(!uri.chars().any(char::is_control), "{uri:?}");
+        }
+        Err(e) => {
+            assert!(e.len() <= 128, "a long error: {e:?}");
+            assert!(!e.chars().any(char::is_control), "{e:?}");
+        }
+    }
+}
+
 /// Incoming `X-Request-Id` values ([`crate::request_id::RequestId::decide`]). The
 /// first byte says whether the peer is trusted (odd: yes); the rest is header values,
 /// one per line. Whatever comes in, the id is 1–128 bytes of the plain alphabet; it

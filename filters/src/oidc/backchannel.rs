@@ -9,7 +9,8 @@
 //!
 //! What a token must be (Back-Channel Logout 1.0 §2.4, §2.6):
 //! - at most [`MAX_LOGOUT_TOKEN`] bytes; a compact JWS (a JWE is refused);
-//! - `alg` one of the ID-token algorithms ([`ALLOWED_ALGS`]: never `none`, never HS*);
+//! - `alg` one of the ID-token algorithms ([`ALLOWED_ALGS`]: never `none`, never HS*),
+//!   and one the IdP signs its ID tokens with ([`LogoutToken::check_algorithm`]);
 //!   a JOSE `typ`, when present, `logout+jwt`; no `crit` header;
 //! - signed by a key of the IdP its `iss` names, chosen by `kid` and algorithm exactly
 //!   as for ID tokens;
@@ -215,6 +216,18 @@ impl<'a> LogoutToken<'a> {
         })
     }
 
+    /// Refuses a token signed with another algorithm than the IdP's ID tokens are
+    /// (`algs`: `id_token_signed_response_alg`, else discovery's
+    /// `id_token_signing_alg_values_supported`): a key of the IdP used with an
+    /// algorithm the client never agreed to is not the IdP speaking as it does.
+    pub fn check_algorithm(&self, algs: &[CoreJwsSigningAlgorithm]) -> Result<(), LogoutTokenError> {
+        if algs.contains(&self.alg) {
+            Ok(())
+        } else {
+            Err(LogoutTokenError::Algorithm)
+        }
+    }
+
     /// The `iss` claim as written (not yet trusted): which IdP's keys to check.
     pub fn issuer(&self) -> Option<&str> {
         self.claims.get("iss").and_then(Value::as_str)
@@ -306,7 +319,7 @@ impl<'a> LogoutToken<'a> {
 }
 
 /// Everything at once, against one IdP's `keys` (no key refetch, no replay check):
-/// what the fuzz target and the unit tests drive.
+/// what the fuzz target and the unit tests drive. Any algorithm of [`ALLOWED_ALGS`].
 pub fn verify(
     raw: &str,
     issuer: &str,
@@ -314,10 +327,23 @@ pub fn verify(
     keys: &CoreJsonWebKeySet,
     now: u64,
 ) -> Result<LogoutClaims, LogoutTokenError> {
+    verify_with_algs(raw, issuer, client_id, keys, &ALLOWED_ALGS, now)
+}
+
+/// [`verify`] for an IdP whose ID tokens are signed with one of `algs`.
+pub fn verify_with_algs(
+    raw: &str,
+    issuer: &str,
+    client_id: &str,
+    keys: &CoreJsonWebKeySet,
+    algs: &[CoreJwsSigningAlgorithm],
+    now: u64,
+) -> Result<LogoutClaims, LogoutTokenError> {
     let token = LogoutToken::parse(raw)?;
     if token.issuer() != Some(issuer) {
         return Err(LogoutTokenError::UnknownIssuer);
     }
+    token.check_algorithm(algs)?;
     token.verify_signature(keys)?;
     token.claims(issuer, client_id, now)
 }

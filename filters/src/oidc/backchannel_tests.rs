@@ -321,3 +321,31 @@ fn codes_are_distinct() {
     let codes: std::collections::HashSet<&str> = all.iter().map(|e| e.code()).collect();
     assert_eq!(codes.len(), all.len());
 }
+
+#[test]
+fn a_logout_token_with_an_algorithm_the_idp_does_not_use_for_id_tokens_is_refused() {
+    use openidconnect::core::CoreJwsSigningAlgorithm as Alg;
+    let k = keys("k1");
+    let set = jwks(&[&k]);
+    let token = k.sign(&claims());
+    // The same well-signed ES256 token: accepted where the IdP signs ID tokens with
+    // ES256, refused where it uses RS256 only.
+    verify_with_algs(
+        &token,
+        ISSUER,
+        CLIENT,
+        &set,
+        &[Alg::RsaSsaPkcs1V15Sha256, Alg::EcdsaP256Sha256],
+        NOW,
+    )
+    .expect("ES256 is one of the IdP's");
+    assert_eq!(
+        verify_with_algs(&token, ISSUER, CLIENT, &set, &[Alg::RsaSsaPkcs1V15Sha256], NOW),
+        Err(LogoutTokenError::Algorithm)
+    );
+    assert_eq!(
+        verify_with_algs(&token, ISSUER, CLIENT, &set, &[], NOW),
+        Err(LogoutTokenError::Algorithm),
+        "an IdP listing no usable algorithm accepts no logout token"
+    );
+}

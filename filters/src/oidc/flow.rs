@@ -6,6 +6,7 @@ use super::claims::{self, stated as stated_value, verified_email, ExtraClaims};
 use super::pending::{bounded_return_to, hash_binding, PendingLogin, PendingLogins};
 use super::provider::{error_chain, OidcProvider, ProviderState, ALLOWED_ALGS};
 use super::response_issuer::check_response_issuer;
+use super::revocation::RevocationReport;
 use super::step_up::StepUpAsk;
 use crate::identity::Customer;
 use crate::secret::random_token;
@@ -35,7 +36,9 @@ pub struct LoginFlow {
     pub provider: Arc<OidcProvider>,
     pub pending: Arc<PendingLogins>,
     cookies: CookieCodec,
-    timer: IdpTimer,
+    pub(crate) timer: IdpTimer,
+    /// Counts the revocations logouts make ([`super::revocation`]).
+    pub(crate) revocations: RevocationReport,
 }
 
 impl LoginFlow {
@@ -46,7 +49,14 @@ impl LoginFlow {
             pending: Arc::new(pending),
             cookies,
             timer,
+            revocations: Arc::new(|_, _| {}),
         }
+    }
+
+    /// Where the outcome of each logout's token revocation is reported.
+    pub fn with_revocation_report(mut self, report: RevocationReport) -> Self {
+        self.revocations = report;
+        self
     }
 
     /// Starts a login that will land on `return_to` (already checked to be same-site;
@@ -77,7 +87,20 @@ impl LoginFlow {
                 request = request.add_auth_context_value(AuthenticationContextClass::new(acr.clone()));
             }
         }
-        let (authorize_url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
+        let (mut authorize_url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
+        if let Some(par_endpoint) = &state.par_endpoint {
+            let started = Instant::now();
+            let pushed = super::par::push(
+                &state,
+                &self.provider.http,
+                &self.provider.config.client_id,
+                par_endpoint,
+                &authorize_url,
+            )
+            .await;
+            (self.timer)("par", started.elapsed(), pushed.is_ok());
+            authorize_url = pushed?;
+        }
         let created_at = now_secs();
         let binding = flow_value(created_at, &random_token());
         self.pending
@@ -144,14 +167,19 @@ impl LoginFlow {
         let code = params.code.ok_or(CallbackError::CodeMissing)?;
         let state = self.provider.current().ok_or(CallbackError::IdpUnavailable)?;
 
-        let started = Instant::now();
-        let exchange = state
+        let assertion = state
+            .token_assertion(&self.provider.config.client_id)
+            .map_err(CallbackError::TokenExchange)?;
+        let mut request = state
             .client
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|e| CallbackError::TokenExchange(e.to_string()))?
-            .set_pkce_verifier(pending.pkce_verifier)
-            .request_async(&self.provider.http)
-            .await;
+            .set_pkce_verifier(pending.pkce_verifier);
+        for (name, value) in assertion {
+            request = request.add_extra_param(name, value);
+        }
+        let started = Instant::now();
+        let exchange = request.request_async(&self.provider.http).await;
         (self.timer)("token", started.elapsed(), idp_answered(&exchange));
         let tokens = exchange.map_err(token_response_error)?;
         let id_token = tokens.id_token().ok_or(CallbackError::NoIdToken)?.clone();
@@ -227,7 +255,12 @@ impl LoginFlow {
     }
 
     fn verifier<'a>(&self, state: &'a ProviderState) -> CoreIdTokenVerifier<'a> {
-        harden_verifier(state.client.id_token_verifier())
+        let verifier = harden_verifier(state.client.id_token_verifier());
+        // A client registered for one ID-token algorithm takes no other.
+        match self.provider.config.id_token_signed_response_alg {
+            Some(_) => verifier.set_allowed_algs(state.id_token_algs.clone()),
+            None => verifier,
+        }
     }
 
     /// Verifies the ID token; when no published key matches it (a rotated key, or a
@@ -311,10 +344,16 @@ impl LoginFlow {
             .current()
             .ok_or_else(|| RefreshError::Unavailable("no IdP metadata".into()))?;
         let refresh_token = RefreshToken::new(token.expose().to_string());
-        let request = state
+        let assertion = state
+            .token_assertion(&self.provider.config.client_id)
+            .map_err(RefreshError::Unavailable)?;
+        let mut request = state
             .client
             .exchange_refresh_token(&refresh_token)
             .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
+        for (name, value) in assertion {
+            request = request.add_extra_param(name, value);
+        }
         let started = Instant::now();
         let result = request.request_async(&self.provider.http).await;
         (self.timer)("refresh", started.elapsed(), idp_answered(&result));

@@ -1,16 +1,22 @@
 //! OpenID Connect code flow with PKCE: discovery and keys ([`provider`]), login flows
 //! waiting for their callback ([`pending`]), the flow itself ([`flow`]), and the
 //! providers kept across configuration reloads ([`registry`]); logout tokens of
-//! Back-Channel Logout ([`backchannel`]).
+//! Back-Channel Logout ([`backchannel`]). How the client authenticates
+//! ([`client_auth`]) and connects ([`idp_http`]) to the IdP; pushed authorization
+//! requests ([`par`]) and token revocation at logout ([`revocation`]).
 
 pub mod backchannel;
 pub mod claims;
+pub mod client_auth;
 pub mod flow;
+pub mod idp_http;
 pub mod outcomes;
+pub mod par;
 pub mod pending;
 pub mod provider;
 pub mod registry;
 pub mod response_issuer;
+pub mod revocation;
 pub mod step_up;
 
 #[cfg(test)]

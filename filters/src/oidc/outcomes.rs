@@ -36,6 +36,10 @@ pub enum CallbackError {
     /// The IdP answered with an `error` parameter.
     #[error("the identity provider refused the sign-in: {0}")]
     IdpError(String),
+    /// The pushed authorization request (RFC 9126) failed: unreachable, refused, or
+    /// an answer without a `request_uri`.
+    #[error("the pushed authorization request failed: {0}")]
+    PushedAuthorization(String),
     /// No `code` parameter.
     #[error("the callback has no code")]
     CodeMissing,
@@ -101,7 +105,7 @@ impl CallbackError {
                 "idp_refused",
                 "The sign-in was cancelled or refused by the identity provider.",
             ),
-            TokenExchange(_) | NoIdToken | UserInfo(_) => (
+            TokenExchange(_) | NoIdToken | UserInfo(_) | PushedAuthorization(_) => (
                 502,
                 "idp_error",
                 "The identity provider did not complete the sign-in. Please try again.",

@@ -4,6 +4,8 @@
 //! snapshot does not know makes [`OidcProvider::refetch_jwks`] fetch the keys again:
 //! single flight, at most once per [`JWKS_REFETCH_INTERVAL`].
 
+use super::client_auth::{AssertionKey, ClientAuth};
+use super::idp_http;
 use arc_swap::ArcSwapOption;
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
@@ -11,8 +13,8 @@ use openidconnect::core::{
     CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, AuthType, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet,
-    IssuerUrl, ProviderMetadata, RedirectUrl,
+    AdditionalProviderMetadata, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, ProviderMetadata,
+    RedirectUrl,
 };
 use serde::{Deserialize, Serialize};
 use sso_config::{OidcConfig, SiteConfig};
@@ -29,6 +31,10 @@ pub struct ExtraMetadata {
     /// RFC 9207: the IdP puts `iss` in every authorization response, so a callback
     /// without it is refused.
     pub authorization_response_iss_parameter_supported: Option<bool>,
+    /// RFC 7009: where logout revokes the session's refresh (or access) token.
+    pub revocation_endpoint: Option<Url>,
+    /// RFC 9126: where `pushed_authorization = true` sends the authorization request.
+    pub pushed_authorization_request_endpoint: Option<Url>,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 
@@ -79,9 +85,34 @@ pub struct ProviderState {
     /// The IdP says it sends `iss` in every authorization response (RFC 9207
     /// `authorization_response_iss_parameter_supported`): a callback without it is refused.
     pub iss_parameter_required: bool,
+    /// How this client authenticates to the token, revocation and PAR endpoints.
+    pub client_auth: ClientAuth,
+    pub revocation_endpoint: Option<Url>,
+    /// Set only when `pushed_authorization = true` (discovery fails without it).
+    pub par_endpoint: Option<Url>,
+    /// The algorithms this IdP signs ID tokens with: `id_token_signed_response_alg`,
+    /// else discovery's `id_token_signing_alg_values_supported` (asymmetric ones
+    /// only). A logout token signed otherwise is refused.
+    pub id_token_algs: Vec<CoreJwsSigningAlgorithm>,
     /// Counts installed snapshots: a caller that saw generation `n` and finds a
     /// higher one knows the keys were fetched again since.
     pub jwks_generation: u64,
+}
+
+impl ProviderState {
+    /// The `aud` of a client assertion: the token endpoint (RFC 7523 §3), else the issuer.
+    pub fn assertion_audience(&self) -> String {
+        match self.metadata.token_endpoint() {
+            Some(t) => t.url().to_string(),
+            None => self.metadata.issuer().to_string(),
+        }
+    }
+
+    /// The client-assertion parameters a token-endpoint call needs (none for the
+    /// secret methods).
+    pub fn token_assertion(&self, client_id: &str) -> Result<Vec<(&'static str, String)>, String> {
+        self.client_auth.assertion_params(client_id, &self.assertion_audience())
+    }
 }
 
 /// Why talking to the IdP failed.
@@ -97,6 +128,10 @@ pub enum ProviderError {
     /// The configuration cannot be turned into a client.
     #[error("bad OpenID configuration: {0}")]
     Config(String),
+    /// A file of the configuration (`ca_file`, `client_assertion_key_file`, ...) is
+    /// unreadable or not what the key asks for; `key` is the configuration key.
+    #[error("{key}: {message}")]
+    File { key: &'static str, message: String },
 }
 
 pub struct OidcProvider {
@@ -108,6 +143,8 @@ pub struct OidcProvider {
     /// The absolute post-logout URL on this site.
     pub post_logout_url: Url,
     pub http: openidconnect::reqwest::Client,
+    /// The `private_key_jwt` key (`client_assertion_key_file`), read once.
+    assertion_key: Option<Arc<AssertionKey>>,
     state: ArcSwapOption<ProviderState>,
     /// Held while the keys are being fetched (single flight); holds when the last
     /// fetch started (recorded before the request, so a cancelled fetch counts too).
@@ -131,13 +168,8 @@ impl OidcProvider {
             .public_url
             .join(&config.post_logout_path)
             .map_err(|e| ProviderError::Config(e.to_string()))?;
-        let http = openidconnect::reqwest::Client::builder()
-            // Following redirects from the IdP opens the gateway to SSRF.
-            .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout)
-            .build()
-            .map_err(|e| ProviderError::Config(e.to_string()))?;
+        let http = idp_http::client(config)?;
+        let assertion_key = idp_http::assertion_key(config)?.map(Arc::new);
         Ok(OidcProvider {
             site: site.name.clone(),
             idp: idp.map(str::to_string),
@@ -145,6 +177,7 @@ impl OidcProvider {
             redirect_uri: RedirectUrl::from_url(callback),
             post_logout_url,
             http,
+            assertion_key,
             state: ArcSwapOption::const_empty(),
             last_jwks_fetch: Mutex::new(None),
             next_generation: AtomicU64::new(1),
@@ -175,8 +208,19 @@ impl OidcProvider {
         let metadata = Metadata::discover_async(issuer, &self.http)
             .await
             .map_err(|e| ProviderError::Discovery(error_chain(&e)))?;
-        self.install(metadata);
-        Ok(())
+        // `check` cannot know what the IdP offers: a PAR-only client whose IdP has no
+        // PAR endpoint fails here, closed (no login starts), and readiness says why.
+        if self.config.pushed_authorization
+            && metadata
+                .additional_metadata()
+                .pushed_authorization_request_endpoint
+                .is_none()
+        {
+            return Err(ProviderError::Discovery(
+                "pushed_authorization = true but discovery lists no pushed_authorization_request_endpoint".into(),
+            ));
+        }
+        self.install(metadata)
     }
 
     /// Fetches the JWKS again for a caller whose snapshot (generation `seen`) has no
@@ -200,39 +244,56 @@ impl OidcProvider {
         let jwks = CoreJsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &self.http)
             .await
             .map_err(|e| ProviderError::Jwks(error_chain(&e)))?;
-        self.install(current.metadata.clone().set_jwks(jwks));
+        self.install(current.metadata.clone().set_jwks(jwks))?;
         Ok(true)
     }
 
-    fn install(&self, metadata: Metadata) {
-        let end_session_endpoint = metadata.additional_metadata().end_session_endpoint.clone();
-        let iss_parameter_required = metadata
-            .additional_metadata()
-            .authorization_response_iss_parameter_supported
-            == Some(true);
-        let secret = ClientSecret::new(self.config.client_secret.expose().to_string());
-        let basic = metadata
-            .token_endpoint_auth_methods_supported()
-            .is_none_or(|m| m.contains(&CoreClientAuthMethod::ClientSecretBasic));
-        let client = CoreClient::from_provider_metadata(
-            metadata.clone(),
-            ClientId::new(self.config.client_id.clone()),
-            Some(secret),
-        )
-        .set_redirect_uri(self.redirect_uri.clone())
-        .set_auth_type(if basic {
-            AuthType::BasicAuth
-        } else {
-            AuthType::RequestBody
+    fn install(&self, metadata: Metadata) -> Result<(), ProviderError> {
+        let extra = metadata.additional_metadata().clone();
+        let iss_parameter_required = extra.authorization_response_iss_parameter_supported == Some(true);
+        let post_only = metadata.token_endpoint_auth_methods_supported().is_some_and(|m| {
+            !m.contains(&CoreClientAuthMethod::ClientSecretBasic) && m.contains(&CoreClientAuthMethod::ClientSecretPost)
         });
+        let client_auth = ClientAuth::resolve(
+            self.config.token_endpoint_auth_method,
+            &self.config.client_secret,
+            self.assertion_key.as_ref(),
+            post_only,
+        )
+        .map_err(ProviderError::Config)?;
+        let id_token_algs = id_token_algs(self.config.id_token_signed_response_alg.as_deref(), &metadata);
+        let (secret, auth_type) = client_auth.openid_client_parts();
+        let client =
+            CoreClient::from_provider_metadata(metadata.clone(), ClientId::new(self.config.client_id.clone()), secret)
+                .set_redirect_uri(self.redirect_uri.clone())
+                .set_auth_type(auth_type);
         self.state.store(Some(Arc::new(ProviderState {
             metadata,
             client,
-            end_session_endpoint,
+            end_session_endpoint: extra.end_session_endpoint,
             iss_parameter_required,
+            client_auth,
+            revocation_endpoint: extra.revocation_endpoint,
+            par_endpoint: extra
+                .pushed_authorization_request_endpoint
+                .filter(|_| self.config.pushed_authorization),
+            id_token_algs,
             jwks_generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
         })));
+        Ok(())
     }
+}
+
+/// The ID-token algorithms of an IdP: the configured one, else the asymmetric ones
+/// its discovery lists (never `none` or HS*, whatever it lists).
+fn id_token_algs(configured: Option<&str>, metadata: &Metadata) -> Vec<CoreJwsSigningAlgorithm> {
+    let listed: Vec<CoreJwsSigningAlgorithm> = match configured {
+        Some(alg) => serde_json::from_value(serde_json::Value::String(alg.to_string()))
+            .map(|a| vec![a])
+            .unwrap_or_default(),
+        None => metadata.id_token_signing_alg_values_supported().clone(),
+    };
+    listed.into_iter().filter(|a| ALLOWED_ALGS.contains(a)).collect()
 }
 
 /// An error with its causes, for logs and pages (never contains secrets: the

@@ -36,6 +36,7 @@ pub struct Metrics {
     pub provisioning_duration: HistogramVec,
     pub provisioning_errors: IntCounterVec,
     pub one_time_tokens: IntCounterVec,
+    pub idp_revocations: IntCounterVec,
     pub rate_limited: IntCounterVec,
     pub rate_limit_decisions: IntCounterVec,
     pub access_denied: IntCounterVec,
@@ -177,6 +178,11 @@ impl Metrics {
                 "Cross-site one-time tokens by event: minted (auth host), redeemed or refused (site)",
                 &["site", "event"],
             )?,
+            idp_revocations: m.counter(
+                "sso_gateway_idp_revocations_total",
+                "Token revocations at the identity provider made by logouts, by IdP (empty for [sites.oidc]) and outcome: revoked, refused or unreachable",
+                &["site", "idp", "outcome"],
+            )?,
             rate_limited: m.counter(
                 "sso_gateway_rate_limited_total",
                 "Requests refused with 429 because a client went over its limit, by endpoint",
@@ -273,6 +279,9 @@ impl sso_filters::events::AuthEvents for Metrics {
         if endpoint == "jwks" {
             self.jwks_refreshed(site, answered);
         }
+    }
+    fn idp_revocation(&self, site: &str, idp: &str, outcome: &'static str) {
+        self.idp_revocations.with_label_values(&[site, idp, outcome]).inc();
     }
     fn rate_limited(&self, site: &str, endpoint: &str) {
         self.rate_limited.with_label_values(&[site, endpoint]).inc();
