@@ -13,7 +13,7 @@ use openidconnect::{ClientId, ClientSecret, IssuerUrl, Nonce};
 use p256::pkcs8::{EncodePrivateKey, LineEnding};
 use sso_benches::{config, customer, identify_now, populated_store, site_auth};
 use sso_filters::identity_headers::IdentityHeaderStrip;
-use sso_filters::oidc::flow::harden_verifier;
+use sso_filters::oidc::id_token_policy::harden_verifier;
 use sso_filters::secret::{SessionId, Sid};
 use sso_filters::sessions::cookie::CookieCodec;
 use sso_filters::sessions::now_secs;

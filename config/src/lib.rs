@@ -8,6 +8,7 @@ pub mod env;
 pub mod errors;
 pub mod forward_auth;
 pub mod identity_header_names;
+pub mod idp_model;
 pub mod idp_token_forwarding;
 pub mod idps;
 pub mod model;

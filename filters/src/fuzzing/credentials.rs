@@ -1,9 +1,10 @@
 //! Fuzzing entry points for credentials and stored state: the session cookie, the
 //! gateway's tokens, the configuration, and stored session records.
 
+use super::sealed::{fuzz_handle, fuzz_ring, sealed_record};
 use crate::secret::SessionId;
 use crate::sessions::cookie::{find_cookie, CookieCodec};
-use crate::store::seal::{RecordKind, Seal};
+use crate::store::seal::RecordKind;
 use crate::tokens::{TokenClaims, TokenPurpose, TokenSigner};
 use std::sync::OnceLock;
 
@@ -443,71 +444,4 @@ mod tests {
         assert_eq!(percent_decode(b"/%2f%2Fx%zz%4"), b"///x%zz%4");
         assert_eq!(percent_decode(b"%25%32%66"), b"%2f");
     }
-}
-
-/// The ring the `s` mode of [`stored`] opens with (current, previous), and the seal of
-/// the previous secret alone (what a replica still on the old secret writes).
-fn fuzz_ring() -> (Seal, Seal) {
-    let current = sso_config::Secret::new("fuzz-cookie-secret-0123456789abcdef");
-    let previous = sso_config::Secret::new("fuzz-previous-secret-0123456789abcdef");
-    (
-        Seal::from_ring(&current, std::slice::from_ref(&previous)),
-        Seal::from_secret(&previous),
-    )
-}
-
-fn fuzz_handle() -> String {
-    crate::secret::Sid::of(&SessionId::from_bytes([7; 32])).encode()
-}
-
-/// The `s` mode of [`stored`]: the record opener, on untrusted bytes. True when the
-/// bytes opened as some kind.
-pub fn sealed_record(bytes: &[u8]) -> bool {
-    let (ring, _) = fuzz_ring();
-    let handle = fuzz_handle();
-    let kinds = [
-        RecordKind::Session,
-        RecordKind::PendingLogin,
-        RecordKind::Provisioning,
-        RecordKind::CrossSite("sso"),
-    ];
-    let mut any = false;
-    for kind in kinds {
-        let Ok(opened) = ring.open(kind, handle.as_bytes(), bytes) else {
-            continue;
-        };
-        any = true;
-        assert!(
-            opened.body.len() <= crate::store::seal::MAX_BODY,
-            "an oversized body opened"
-        );
-        assert!(
-            ring.open(kind, b"another handle", bytes).is_err(),
-            "opened under another handle"
-        );
-        for other in kinds.iter().filter(|k| **k != kind) {
-            // The earlier layout bound no kind but a cross-site record's prefix.
-            if bytes.first() == Some(&crate::store::seal::FORMAT) {
-                assert!(
-                    ring.open(*other, handle.as_bytes(), bytes).is_err(),
-                    "opened as another kind"
-                );
-            }
-        }
-        if kind == RecordKind::Session {
-            // What opens as a session goes on to the record decoder, as Redis's bytes do.
-            let _ = crate::store::record::decode(&opened.body, None);
-        }
-        let again = match ring.seal(kind, handle.as_bytes(), &opened.body) {
-            Ok(again) => again,
-            Err(e) => panic!("an opened body does not seal again: {e}"),
-        };
-        let reopened = ring.open(kind, handle.as_bytes(), &again).map(|o| (o.body, o.stale));
-        assert_eq!(
-            reopened.ok(),
-            Some((opened.body, false)),
-            "sealed anew, it opens as current"
-        );
-    }
-    any
 }

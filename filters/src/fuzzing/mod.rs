@@ -21,13 +21,15 @@ mod credentials;
 mod cross_site;
 mod forward_auth;
 mod idp_claims;
+mod sealed;
 pub use backchannel::logout_token;
 pub use connectors::{customer_login, ecwid_profile, hook_answer, idp_choice};
 pub use cors::cors;
-pub use credentials::{config, cookie, sealed_record, stored, stored_seeds, token};
+pub use credentials::{config, cookie, stored, stored_seeds, token};
 pub use cross_site::one_time_token;
 pub use forward_auth::forwarded_url_target as forwarded_url;
 pub use idp_claims::idp_claims;
+pub use sealed::sealed_record;
 
 /// Answers of an IdP's PAR endpoint ([`crate::oidc::par::read_answer`]). The first
 /// byte says whether the status was a success (odd: yes); the rest is the body.

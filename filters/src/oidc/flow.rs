@@ -3,8 +3,9 @@
 //! validation per OIDC Core 3.1.3.7), and build the logout redirect.
 
 use super::claims::{self, stated as stated_value, verified_email, ExtraClaims};
+use super::id_token_policy::{check_authorized_party, harden_verifier, idp_answered, token_response_error};
 use super::pending::{bounded_return_to, hash_binding, PendingLogin, PendingLogins};
-use super::provider::{error_chain, OidcProvider, ProviderState, ALLOWED_ALGS};
+use super::provider::{error_chain, OidcProvider, ProviderState};
 use super::response_issuer::check_response_issuer;
 use super::revocation::RevocationReport;
 use super::step_up::StepUpAsk;
@@ -398,60 +399,6 @@ impl LoginFlow {
             None => config.post_logout_path.clone(),
         }
     }
-}
-
-/// The gateway's ID-token policy on top of openidconnect's checks (signature, `iss`,
-/// `aud`, `azp`, `exp`, `nonce`): asymmetric algorithms only — the client secret is
-/// never accepted as an HMAC key — and `iat` no more than five minutes in the future.
-pub fn harden_verifier(verifier: CoreIdTokenVerifier<'_>) -> CoreIdTokenVerifier<'_> {
-    verifier
-        .set_allowed_algs(ALLOWED_ALGS)
-        .set_issue_time_verifier_fn(|iat| {
-            if iat.timestamp() > now_secs() as i64 + 300 {
-                Err("issued in the future".to_string())
-            } else {
-                Ok(())
-            }
-        })
-}
-
-/// Checks openidconnect leaves out: an `azp` claim, when present, must be this
-/// client even with a single audience (OIDC Core 3.1.3.7, step 5).
-pub fn check_authorized_party(claims: &CoreIdTokenClaims, client_id: &str) -> Result<(), String> {
-    match claims.authorized_party() {
-        Some(azp) if azp.as_str() != client_id => Err(format!("azp {:?} is not this client", azp.as_str())),
-        _ => Ok(()),
-    }
-}
-
-/// A failed code exchange. openidconnect parses the ID token's claims while it reads
-/// the token response, so a token without `sub` or `iat` fails here: a well-formed
-/// JSON response that carries an `id_token` but cannot be read is an invalid ID
-/// token (forged or broken), not an IdP outage.
-/// True when a token-endpoint call got the IdP's answer, a success or an OAuth error
-/// (`invalid_grant`, ...); false when it could not be reached or answered garbage.
-fn idp_answered<R, RE, T>(result: &Result<R, RequestTokenError<RE, T>>) -> bool
-where
-    RE: std::error::Error + 'static,
-    T: openidconnect::ErrorResponse + 'static,
-{
-    matches!(result, Ok(_) | Err(RequestTokenError::ServerResponse(_)))
-}
-
-fn token_response_error<RE, T>(e: RequestTokenError<RE, T>) -> CallbackError
-where
-    RE: std::error::Error + 'static,
-    T: openidconnect::ErrorResponse + 'static,
-{
-    if let RequestTokenError::Parse(_, body) = &e {
-        let has_id_token = serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .is_some_and(|v| v.get("id_token").is_some_and(serde_json::Value::is_string));
-        if has_id_token {
-            return CallbackError::IdTokenInvalid(error_chain(&e));
-        }
-    }
-    CallbackError::TokenExchange(error_chain(&e))
 }
 
 /// The callback's parameters; a repeated `state`, `code`, `error` or `iss` is refused.

@@ -1,7 +1,7 @@
 //! Every ID-token validation failure of OIDC Core 3.1.3.7, against the verifier the
 //! gateway uses (openidconnect's checks plus [`harden_verifier`]).
 
-use super::flow::{check_authorized_party, harden_verifier};
+use super::id_token_policy::{check_authorized_party, harden_verifier};
 use crate::sessions::now_secs;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -9,6 +9,7 @@ pub mod backchannel;
 pub mod claims;
 pub mod client_auth;
 pub mod flow;
+pub mod id_token_policy;
 pub mod idp_http;
 pub mod outcomes;
 pub mod par;

@@ -18,9 +18,9 @@
 //!   (`sso_gateway_store_errors_total{store,op}`). A `READONLY` answer (a primary
 //!   demoted under us) counts as down until the sentinels name the new one.
 
-pub mod rate_counts;
 pub mod connection;
 mod kv;
+pub mod rate_counts;
 pub mod sessions;
 
 pub use connection::{RedisConnection, RedisTarget};
