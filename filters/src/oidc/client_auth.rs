@@ -7,8 +7,8 @@
 //! (PKCS#8 PEM, RSA → RS256, P-256 → ES256, told apart by the key itself). Its `kid`
 //! is the RFC 7638 thumbprint of the public key, so the operator registers exactly
 //! what `sso-gateway client-jwks` prints; each assertion has a fresh `jti` and lives
-//! [`ASSERTION_LIFETIME`]. Its `aud` is the IdP's token endpoint for every call (RFC
-//! 7523 §3 names it; IdPs accept it at the revocation and PAR endpoints too).
+//! [`ASSERTION_LIFETIME`]. Its `aud` is the IdP's issuer for every call (token,
+//! revocation, PAR), never an endpoint URL an IdP's metadata could point elsewhere.
 
 use crate::secret::random_token;
 use crate::sessions::now_secs;

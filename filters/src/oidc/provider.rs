@@ -100,12 +100,13 @@ pub struct ProviderState {
 }
 
 impl ProviderState {
-    /// The `aud` of a client assertion: the token endpoint (RFC 7523 §3), else the issuer.
+    /// The `aud` of a client assertion: the IdP's issuer, as one string, whichever
+    /// endpoint it goes to. Not the token endpoint: an IdP among several that shares
+    /// the client id and key could publish another IdP's token URL as its own and
+    /// replay the assertion it receives there (the OpenID Foundation's 2025 advisory on
+    /// `private_key_jwt` audiences; OIDC Core errata, RFC 7523bis).
     pub fn assertion_audience(&self) -> String {
-        match self.metadata.token_endpoint() {
-            Some(t) => t.url().to_string(),
-            None => self.metadata.issuer().to_string(),
-        }
+        self.metadata.issuer().to_string()
     }
 
     /// The client-assertion parameters a token-endpoint call needs (none for the

@@ -4,8 +4,9 @@
 
 use super::local_tests::Decisions;
 use super::*;
-use crate::store::redis::{ErrorHook, RedisConn};
+use crate::store::redis::{ErrorHook, RedisConn, RedisTarget};
 use crate::store::test_redis::{unique_prefix, TestRedis};
+use crate::store::test_redis_ha::TestCluster;
 use std::time::Instant;
 
 struct Replica {
@@ -16,8 +17,13 @@ struct Replica {
 
 /// A limiter on its own connection to `url`, once that connection is healthy.
 async fn replica(url: &str, prefix: &str, limits: &RateLimits) -> Replica {
+    replica_at(&RedisTarget::Url(url.to_string()), prefix, limits).await
+}
+
+/// A limiter on its own connection to `target` (one server or a cluster).
+async fn replica_at(target: &RedisTarget, prefix: &str, limits: &RateLimits) -> Replica {
     let hook: ErrorHook = Arc::new(|_, _| {});
-    let conn = match RedisConn::new(&crate::store::redis::RedisTarget::Url(url.to_string()), prefix, hook) {
+    let conn = match RedisConn::new(target, prefix, hook) {
         Ok(c) => c,
         Err(e) => panic!("redis: {e}"),
     };
@@ -190,4 +196,36 @@ async fn with_redis_down_each_replica_limits_on_its_own_history() {
     a.decided();
     assert_eq!(a.limiter.check(Endpoint::Login, client).await, Ok(()));
     assert_eq!(a.decided(), vec!["redis"]);
+}
+
+/// On a Redis Cluster too: both minutes of a client share a hash tag, so the script
+/// runs on one node, and two replicas allow what one would.
+#[tokio::test]
+async fn two_replicas_on_a_redis_cluster_allow_what_one_would() {
+    let cluster = TestCluster::start();
+    let target = RedisTarget::Cluster(cluster.urls());
+    let prefix = unique_prefix();
+    let a = replica_at(&target, &prefix, &login_limit(6)).await;
+    let b = replica_at(&target, &prefix, &login_limit(6)).await;
+    // Clients whose keys land on different nodes, each with its own budget.
+    for n in 1..=5 {
+        let client = ip(&format!("198.51.100.{n}"));
+        for i in 0..6 {
+            let on = if i % 2 == 0 { &a } else { &b };
+            assert_eq!(
+                on.limiter.check(Endpoint::Login, client).await,
+                Ok(()),
+                "client {n} request {i}"
+            );
+        }
+        assert!(
+            a.limiter.check(Endpoint::Login, client).await.is_err(),
+            "client {n} on A"
+        );
+        assert!(
+            b.limiter.check(Endpoint::Login, client).await.is_err(),
+            "client {n} on B"
+        );
+    }
+    assert!(a.decided().iter().chain(b.decided().iter()).all(|d| *d == "redis"));
 }

@@ -280,6 +280,13 @@ impl TestCluster {
         format!("redis_cluster = [{}]", urls.join(", "))
     }
 
+    /// Stops node `i` (a crash: no shutdown handshake).
+    pub fn kill_node(&mut self, i: usize) {
+        if let Some(child) = self.nodes.get_mut(i) {
+            stop(child);
+        }
+    }
+
     /// The seed URLs for `sessions.redis_cluster`.
     pub fn urls(&self) -> Vec<String> {
         self.ports.iter().map(|p| format!("redis://127.0.0.1:{p}")).collect()

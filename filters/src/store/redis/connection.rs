@@ -171,3 +171,74 @@ pub(super) fn is_primary_role(reply: &Value) -> bool {
         _ => false,
     }
 }
+
+/// The health check of a cluster: `PING` to each primary that `CLUSTER NODES` lists,
+/// one by one by address. The crate's own all-primaries `PING` answers while a
+/// primary it cannot reach holds slots, so requests for those slots fail while
+/// `/readyz` says ready; asking each by address fails at once instead.
+pub(super) async fn ping_every_primary(cluster: &mut ClusterConnection) -> Result<(), String> {
+    use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+    let nodes: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query_async(cluster)
+        .await
+        .map_err(|e| e.to_string())?;
+    let primaries = cluster_primaries(&nodes);
+    if primaries.is_empty() {
+        return Err("CLUSTER NODES lists no primary".into());
+    }
+    for (host, port) in primaries {
+        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+            host: host.clone(),
+            port,
+        });
+        cluster
+            .route_command(redis::cmd("PING"), routing)
+            .await
+            .map_err(|e| format!("primary {host}:{port}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// `(host, port)` of every primary holding slots in a `CLUSTER NODES` answer (lines
+/// `<id> <ip:port@cport[,hostname]> <flags> <primary> <ping> <pong> <epoch> <link> <slots…>`).
+fn cluster_primaries(nodes: &str) -> Vec<(String, u16)> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (address, flags) = (fields.get(1)?, fields.get(2)?);
+            if !flags.split(',').any(|f| f == "master") || flags.contains("noaddr") || fields.len() < 9 {
+                return None;
+            }
+            let host_port = address.split(['@', ',']).next()?;
+            let (host, port) = host_port.rsplit_once(':')?;
+            Some((host.trim_matches(['[', ']']).to_string(), port.parse().ok()?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod cluster_nodes_tests {
+    use super::cluster_primaries;
+
+    #[test]
+    fn primaries_with_slots_are_read_from_cluster_nodes() {
+        let answer = "\
+07c3 127.0.0.1:30004@31004 slave e7d1 0 1426238317239 4 connected
+e7d1 127.0.0.1:30001@31001,host-a myself,master - 0 0 1 connected 0-5460
+67ed 127.0.0.1:30002@31002 master,fail - 1426238316232 1426238315000 2 disconnected 5461-10922
+292f 127.0.0.1:30003@31003 master - 0 1426238318243 3 connected 10923-16383
+aaaa :0@0 master,noaddr - 0 0 0 disconnected
+bbbb 127.0.0.1:30009@31009 master - 0 0 9 connected
+";
+        assert_eq!(
+            cluster_primaries(answer),
+            vec![
+                ("127.0.0.1".to_string(), 30001),
+                ("127.0.0.1".to_string(), 30002),
+                ("127.0.0.1".to_string(), 30003),
+            ]
+        );
+    }
+}

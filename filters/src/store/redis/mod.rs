@@ -242,6 +242,9 @@ impl RedisConn {
                 Err("the server is no longer the primary".into())
             };
         }
+        if let RedisConnection::Cluster(cluster) = &mut conn {
+            return connection::ping_every_primary(cluster).await;
+        }
         redis::cmd("PING")
             .query_async::<redis::Value>(&mut conn)
             .await
@@ -374,3 +377,7 @@ impl RedisConn {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "health_tests.rs"]
+mod health_tests;
