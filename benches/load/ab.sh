@@ -12,6 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$#" -ge 4 ] || { echo "usage: $0 OLD_BIN OLD_CONFIG NEW_BIN NEW_CONFIG [rounds] [seconds]" >&2; exit 2; }
 OLD_BIN=$1 OLD_CFG=$2 NEW_BIN=$3 NEW_CFG=$4 ROUNDS=${5:-3} SECS=${6:-10}
+# A fresh machine: the load generator and the origin as run.sh installs them.
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk nginx >/dev/null
+fi
 
 BENCH_DIR="$(mktemp -d /tmp/sso-ab.XXXXXX)"
 mkdir -p "$BENCH_DIR/tmp-origin"
