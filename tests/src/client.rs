@@ -219,3 +219,34 @@ pub fn echo_of(body: &str) -> Result<serde_json::Value> {
     let close = rest.find("</script>").context("bad echo")?;
     Ok(serde_json::from_str(&rest[open..close])?)
 }
+
+/// The customer the origin was told about for a request to `url` that shows this
+/// `Cookie` header (a logout clears the jar's cookie; an attacker keeps a copy).
+pub async fn customer_with_cookie(cookie: &str, url: &str) -> Option<String> {
+    let client = Shopper::new(&["shop"]).ok()?;
+    let resp = client
+        .http
+        .get(url)
+        .header("accept", "application/json")
+        .header("cookie", cookie)
+        .send()
+        .await
+        .ok()?;
+    if resp.status() != 200 {
+        return None;
+    }
+    let echo = echo_of(&resp.text().await.ok()?).ok()?;
+    echo["headers"]["x-customer-id"].as_str().map(str::to_string)
+}
+
+/// Polls for up to `limit` until `url` is anonymous for this copy of a cookie.
+pub async fn anonymous_within(cookie: &str, url: &str, limit: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if customer_with_cookie(cookie, url).await.is_none() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}

@@ -7,6 +7,7 @@
 //! work, logouts reach both replicas, and `/readyz` and the metrics name the new
 //! primary and count the change.
 
+use sso_tests::client::{anonymous_within, customer_with_cookie};
 use sso_tests::replicas::{ReplicaOptions, Replicas, TestSentinel};
 use sso_tests::{echo_of, Shopper};
 use std::time::{Duration, Instant};
@@ -41,35 +42,6 @@ async fn wait_readyz(gateway: &sso_tests::Gateway, want: u16, needle: &str, limi
             return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
-
-/// The customer the origin was told about for a request with this `Cookie` header.
-async fn customer_with_cookie(cookie: &str, url: &str) -> Option<String> {
-    let client = Shopper::new(&["shop"]).ok()?;
-    let resp = client
-        .http
-        .get(url)
-        .header("accept", "application/json")
-        .header("cookie", cookie)
-        .send()
-        .await
-        .ok()?;
-    if resp.status() != 200 {
-        return None;
-    }
-    let echo = echo_of(&resp.text().await.ok()?).ok()?;
-    echo["headers"]["x-customer-id"].as_str().map(str::to_string)
-}
-
-async fn anonymous_within(cookie: &str, url: &str, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if customer_with_cookie(cookie, url).await.is_none() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     false
 }

@@ -4,9 +4,10 @@
 //! second; a callback raced on both yields one session; a rotating refresh token is
 //! used once however many requests on both replicas find it due.
 
+use sso_tests::client::{anonymous_within, customer_with_cookie};
 use sso_tests::replicas::{ReplicaOptions, Replicas};
 use sso_tests::{echo_of, Shopper};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The customer the origin was told about for `url`, or `None` when the request was
 /// anonymous (a login redirect or an error).
@@ -35,37 +36,6 @@ async fn sign_in_on_a(r: &Replicas, shopper: &Shopper, login: &str) {
     let start = shopper.page(&r.url_a("/account")).await.expect("start");
     let landing = shopper.walk(start, login).await.expect("walk");
     assert_eq!(landing.status, 200, "{landing:?}\n{}", r.a.log());
-}
-
-/// The customer the origin was told about for a request to `url` that shows this
-/// `Cookie` header (a logout clears the jar's cookie; an attacker keeps a copy).
-async fn customer_with_cookie(cookie: &str, url: &str) -> Option<String> {
-    let client = Shopper::new(&["shop"]).ok()?;
-    let resp = client
-        .http
-        .get(url)
-        .header("accept", "application/json")
-        .header("cookie", cookie)
-        .send()
-        .await
-        .ok()?;
-    if resp.status() != 200 {
-        return None;
-    }
-    let echo = echo_of(&resp.text().await.ok()?).ok()?;
-    echo["headers"]["x-customer-id"].as_str().map(str::to_string)
-}
-
-/// Polls for up to `limit` until `url` is anonymous for this copy of a cookie.
-async fn anonymous_within(cookie: &str, url: &str, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if customer_with_cookie(cookie, url).await.is_none() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
 }
 
 #[tokio::test]
