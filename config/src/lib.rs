@@ -15,6 +15,8 @@ pub mod model;
 pub mod namespaces;
 mod oidc;
 pub mod oidc_client;
+pub mod pages;
+pub mod pages_model;
 pub mod policy;
 pub mod raw;
 pub mod redis_sentinel;

@@ -196,6 +196,8 @@ pub struct SiteConfig {
     pub session: SiteSessionConfig,
     /// `[sites.forward_auth]`: its `mode` when `enabled = true` (docs/forward-auth.md).
     pub forward_auth: Option<crate::values::ForwardAuthMode>,
+    /// `[sites.pages]`: the look and languages of the gateway's own pages.
+    pub pages: crate::pages_model::PagesConfig,
 }
 
 /// `[sites.customer_login]`: `GET {path}{jwt}` signs a customer in with an HS256 JWT

@@ -157,6 +157,20 @@ pub struct RawSite {
     pub session: Option<RawSiteSession>,
     /// `[sites.forward_auth]`: `<sso_prefix>/auth` for an existing proxy.
     pub forward_auth: Option<RawForwardAuth>,
+    /// `[sites.pages]`: how the gateway's own pages look and speak.
+    pub pages: Option<RawPages>,
+}
+
+/// `[sites.pages]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPages {
+    pub shop_name: Option<String>,
+    pub logo_url: Option<String>,
+    pub primary_color: Option<String>,
+    pub support_url: Option<String>,
+    pub dir: Option<String>,
+    pub default_language: Option<String>,
 }
 
 /// `[sites.forward_auth]` as written.

@@ -9,7 +9,7 @@ use crate::request_safety::check_canonical_path;
 use crate::validator::{unreachable_url, Validator};
 use crate::values::{check_header_name, check_path, parse_duration, parse_upstream};
 use crate::{
-    connectors, cors, ecwid, forward_auth, idp_token_forwarding, idps, oidc, request_safety, route_policy,
+    connectors, cors, ecwid, forward_auth, idp_token_forwarding, idps, oidc, pages, request_safety, route_policy,
     site_session, sso, tls,
 };
 use std::collections::HashMap;
@@ -105,6 +105,7 @@ pub(crate) fn site(v: &mut Validator<'_>, p: &str, raw: &RawSite) -> SiteConfig 
         case_insensitive: raw.case_insensitive_paths.unwrap_or(true),
         allow_encoded_slashes: raw.allow_encoded_slashes.unwrap_or(false),
     };
+    let pages = pages::pages(v, p, raw.pages.as_ref(), &public_url);
     let site = SiteConfig {
         paths,
         forward_gateway_credentials: raw.forward_gateway_credentials.unwrap_or(false),
@@ -130,6 +131,7 @@ pub(crate) fn site(v: &mut Validator<'_>, p: &str, raw: &RawSite) -> SiteConfig 
         sso: sso::site_sso(v, p, raw.sso.as_ref()),
         session: site_session::site_session(v, p, raw.session.as_ref()),
         forward_auth: forward_auth::forward_auth(v, p, raw.forward_auth.as_ref()),
+        pages,
     };
     let mut site = site;
     connectors::connector_checks(v, p, raw, &mut site);

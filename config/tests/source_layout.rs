@@ -24,7 +24,7 @@ const MAX_LINES: usize = 500;
 /// Most files one type's own (inherent) `impl` blocks may be spread over.
 const MAX_IMPL_FILES: usize = 2;
 /// The model layer: what the sections' checks build on.
-const MODEL_LAYER: [&str; 9] = [
+const MODEL_LAYER: [&str; 10] = [
     "errors",
     "env",
     "values",
@@ -34,6 +34,7 @@ const MODEL_LAYER: [&str; 9] = [
     "identity_header_names",
     "policy",
     "idp_model",
+    "pages_model",
 ];
 
 /// `from → to → why` (the first reason seen).
