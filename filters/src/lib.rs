@@ -22,6 +22,7 @@ pub mod idp_access_token;
 pub mod navigation;
 pub mod oidc;
 pub mod origin_credentials;
+pub mod pages;
 pub mod path_folding;
 pub mod rate_limit;
 pub mod reply;

@@ -14,38 +14,106 @@ pub struct Reply {
     /// forward-auth answer), with values that may be marked sensitive.
     pub named: Vec<(http::HeaderName, http::HeaderValue)>,
     pub body: String,
+    /// What the gateway's own page or JSON error says, rendered in the visitor's
+    /// language when the reply is written (`None`: the body is final).
+    pub page: Option<Box<Page>>,
+}
+
+/// A page of the gateway's own, as facts the site's templates render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    /// An error page (HTML).
+    Error(ErrorPage),
+    /// A JSON error answer: its `message` is translated.
+    Json(ErrorPage),
+    /// The IdP chooser of a site with several IdPs.
+    Chooser(ChooserPage),
+}
+
+/// What went wrong: the stable code, the English sentence, a way on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorPage {
+    pub code: String,
+    /// Shown when the site's pages have no message for `code`.
+    pub message: String,
+    pub link: Option<PageLink>,
+    /// More members of a JSON answer (`reason`).
+    pub json_fields: Vec<(&'static str, String)>,
+}
+
+/// A link of a page: its target and the key of its label among the `ui` texts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageLink {
+    pub href: String,
+    pub label: &'static str,
+}
+
+/// The IdP chooser: where its form goes, the `return_to` it carries (none for `/`),
+/// the IdPs as (link, display name), and whether the named organisation was unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChooserPage {
+    pub action: String,
+    pub return_to: Option<String>,
+    pub choices: Vec<(String, String)>,
+    pub unknown_org: bool,
 }
 
 impl Reply {
     /// An error page (HTML or JSON, depending on what the client accepts).
-    /// `code` is a stable machine word (`unknown_host`), `message` is for people.
+    /// `code` is a stable machine word (`unknown_host`), `message` is for people: the
+    /// English text used when the site's pages have no message for `code`
+    /// (docs/pages.md). The page itself is rendered when the reply is written, in the
+    /// visitor's language and the site's design ([`crate::pages::Pages::render`]).
     pub fn error(status: u16, code: &str, message: &str, json: bool) -> Reply {
         Reply::error_with_link(status, code, message, json, None)
     }
 
-    /// [`Reply::error`] whose HTML page also offers a way on: `link` is (target, text),
-    /// both escaped here.
-    pub fn error_with_link(status: u16, code: &str, message: &str, json: bool, link: Option<(&str, &str)>) -> Reply {
+    /// [`Reply::error`] whose HTML page also offers a way on: `link` is (target, the
+    /// key of its label among the pages' `ui` texts, e.g. `sign_in_again`).
+    pub fn error_with_link(
+        status: u16,
+        code: &str,
+        message: &str,
+        json: bool,
+        link: Option<(&str, &'static str)>,
+    ) -> Reply {
+        let facts = ErrorPage {
+            code: code.to_string(),
+            message: message.to_string(),
+            link: link.map(|(href, label)| PageLink {
+                href: href.to_string(),
+                label,
+            }),
+            json_fields: Vec::new(),
+        };
         if json {
             let body = serde_json::json!({ "error": code, "message": message }).to_string();
-            return Reply::with_body(status, "application/json", body);
+            let mut reply = Reply::with_body(status, "application/json", body);
+            reply.page = Some(Box::new(Page::Json(facts)));
+            return reply;
         }
-        let title = http::StatusCode::from_u16(status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("Error");
-        let link = link.map_or(String::new(), |(href, text)| {
-            format!("<p><a href=\"{}\">{}</a></p>", html_escape(href), html_escape(text))
-        });
-        let body = format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status} {title}</title>\
-             <meta name=\"viewport\" content=\"width=device-width\"></head>\
-             <body style=\"font-family:sans-serif;max-width:36em;margin:4em auto\">\
-             <h1>{title}</h1><p>{}</p>{link}<p style=\"color:#666\">Error code: {}</p></body></html>\n",
-            html_escape(message),
-            html_escape(code)
-        );
-        Reply::with_body(status, "text/html; charset=utf-8", body)
+        Reply::page(status, Page::Error(facts))
+    }
+
+    /// An HTML page of the gateway's own, rendered when it is written.
+    pub fn page(status: u16, page: Page) -> Reply {
+        let mut reply = Reply::with_body(status, "text/html; charset=utf-8", String::new());
+        reply.page = Some(Box::new(page));
+        reply
+    }
+
+    /// A JSON error answer with one more member than `error` and `message` (the
+    /// `reason` of a 403), kept when the message is translated.
+    pub fn with_json_field(mut self, name: &'static str, value: &str) -> Reply {
+        if let Some(Page::Json(facts)) = self.page.as_deref_mut() {
+            facts.json_fields.push((name, value.to_string()));
+            let mut body = serde_json::json!({ "error": facts.code, "message": facts.message });
+            for (k, v) in &facts.json_fields {
+                body[*k] = serde_json::Value::String(v.clone());
+            }
+            self.body = body.to_string();
+        }
+        self
     }
 
     /// A JSON document.
@@ -60,6 +128,7 @@ impl Reply {
             headers: vec![("location", location.into())],
             named: Vec::new(),
             body: String::new(),
+            page: None,
         }
     }
 
@@ -74,6 +143,7 @@ impl Reply {
             ],
             named: Vec::new(),
             body,
+            page: None,
         }
     }
 
@@ -135,7 +205,8 @@ mod tests {
         h.insert("accept", HeaderValue::from_static("text/html,application/json;q=0.9"));
         assert!(!wants_json(&h));
         let page = Reply::error(421, "unknown_host", "<script>", false);
-        assert!(page.body.contains("&lt;script&gt;") && !page.body.contains("<script>"));
+        assert!(matches!(page.page.as_deref(), Some(Page::Error(e)) if e.message == "<script>"));
+        assert!(page.body.is_empty(), "rendered when written");
         let json = Reply::error(502, "upstream_unavailable", "down", true);
         let v: serde_json::Value = serde_json::from_str(&json.body).expect("json");
         assert_eq!(v["error"], "upstream_unavailable");

@@ -1,13 +1,13 @@
 //! The IdP chooser of a site with several IdPs: `<sso_prefix>/login` without `org`.
 //!
 //! A small page that works without JavaScript (no script at all, and a CSP that says
-//! so): an organisation-name field — a `GET` form to `<sso_prefix>/login` with `org`,
+//! so, see [`crate::pages`]): an organisation-name field — a `GET` form to `<sso_prefix>/login` with `org`,
 //! as on commercetools' SSO login page — and a link per IdP. `return_to` (already
 //! checked to be a same-site path) is carried in the form and in every link. Display
 //! names come from the configuration and are HTML-escaped all the same. Never cached:
 //! it is served to anonymous visitors at a URL that also signs them in.
 
-use crate::reply::{html_escape, Reply};
+use crate::reply::{ChooserPage, Page, Reply};
 
 /// Longest `org` value looked at; longer ones cannot be a configured name.
 const MAX_ORG: usize = 256;
@@ -47,62 +47,31 @@ impl LoginQuery {
 
 /// The chooser page (200) listing `choices` (name, display name), or with
 /// `unknown_org` the same page saying that no organisation of that name signs in here
-/// (404, the name is not repeated back).
+/// (404, the name is not repeated back). Rendered with the site's pages when written;
+/// the form and every link carry `return_to` unless it is `/`.
 pub fn chooser_page(sso_prefix: &str, choices: &[(&str, &str)], return_to: &str, unknown_org: bool) -> Reply {
-    let action = html_escape(&format!("{sso_prefix}/login"));
-    let carry = if return_to == "/" {
-        String::new()
-    } else {
-        format!(
-            "<input type=\"hidden\" name=\"return_to\" value=\"{}\">",
-            html_escape(return_to)
-        )
-    };
-    let notice = if unknown_org {
-        "<p role=\"alert\" class=\"notice\">No organisation with this name signs in here. \
-         Check the name, or choose your organisation below.</p>"
-    } else {
-        ""
-    };
-    let links: String = choices
+    let carried = (return_to != "/").then(|| return_to.to_string());
+    let choices = choices
         .iter()
         .map(|(name, display_name)| {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             query.append_pair("org", name);
-            if return_to != "/" {
-                query.append_pair("return_to", return_to);
+            if let Some(r) = &carried {
+                query.append_pair("return_to", r);
             }
-            let href = format!("{sso_prefix}/login?{}", query.finish());
-            format!(
-                "<li><a href=\"{}\">{}</a></li>",
-                html_escape(&href),
-                html_escape(display_name)
+            (
+                format!("{sso_prefix}/login?{}", query.finish()),
+                display_name.to_string(),
             )
         })
         .collect();
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\"><title>Sign in</title>\
-         <style>body{{font-family:sans-serif;max-width:30em;margin:4em auto;padding:0 1em}}\
-         label,input,button{{display:block;font-size:1em;margin:.4em 0}}input{{padding:.4em;width:100%}}\
-         .notice{{border-left:4px solid #b00;padding-left:.6em}}</style></head>\
-         <body><main><h1>Sign in</h1>{notice}\
-         <form method=\"get\" action=\"{action}\">\
-         <label for=\"org\">Organisation name</label>\
-         <input id=\"org\" name=\"org\" type=\"text\" required autocomplete=\"organization\" \
-         autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"64\">{carry}\
-         <button type=\"submit\">Continue</button></form>\
-         <nav aria-labelledby=\"idps\"><h2 id=\"idps\">Or choose your organisation</h2><ul>{links}</ul></nav>\
-         </main></body></html>\n"
-    );
-    Reply::with_body(if unknown_org { 404 } else { 200 }, "text/html; charset=utf-8", body)
-        .header("cache-control", "no-store")
-        .header(
-            "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        )
-        .header("x-frame-options", "DENY")
-        .header("referrer-policy", "no-referrer")
+    let page = ChooserPage {
+        action: format!("{sso_prefix}/login"),
+        return_to: carried,
+        choices,
+        unknown_org,
+    };
+    Reply::page(if unknown_org { 404 } else { 200 }, Page::Chooser(page)).header("cache-control", "no-store")
 }
 
 #[cfg(test)]
@@ -125,19 +94,20 @@ mod tests {
     }
 
     #[test]
-    fn the_page_escapes_what_it_carries() {
+    fn the_page_carries_return_to_in_every_link() {
         let page = chooser_page("/_sso", &[("acme", "<b>Acme</b>")], "/a?b=1&c=\"><script>", false);
         assert_eq!(page.status, 200);
-        assert!(!page.body.contains("<script"), "{}", page.body);
-        assert!(
-            page.body.contains("value=\"/a?b=1&amp;c=&quot;&gt;&lt;script&gt;\""),
-            "{}",
-            page.body
-        );
-        assert!(page.body.contains(">&lt;b&gt;Acme&lt;/b&gt;</a>"), "{}", page.body);
         assert!(page.headers.contains(&("cache-control", "no-store".to_string())));
+        let Some(Page::Chooser(c)) = page.page.as_deref() else {
+            panic!("a chooser page")
+        };
+        assert_eq!(c.return_to.as_deref(), Some("/a?b=1&c=\"><script>"));
+        assert_eq!(
+            c.choices[0].0,
+            "/_sso/login?org=acme&return_to=%2Fa%3Fb%3D1%26c%3D%22%3E%3Cscript%3E"
+        );
         let unknown = chooser_page("/_sso", &[], "/", true);
         assert_eq!(unknown.status, 404);
-        assert!(unknown.body.contains("role=\"alert\"") && !unknown.body.contains("name=\"return_to\""));
+        assert!(matches!(unknown.page.as_deref(), Some(Page::Chooser(c)) if c.unknown_org && c.return_to.is_none()));
     }
 }

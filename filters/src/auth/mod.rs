@@ -132,6 +132,9 @@ pub enum AuthSetupError {
     /// Two features would answer one gateway path.
     #[error("sso_prefix: {0}")]
     PathTaken(String),
+    /// The site's page templates or texts (`[sites.pages] dir`) cannot be used.
+    #[error("pages: {0}")]
+    Pages(String),
 }
 
 impl SiteAuth {

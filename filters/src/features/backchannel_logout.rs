@@ -133,6 +133,7 @@ impl Run<'_> {
                     headers: vec![("cache-control", "no-store".into())],
                     named: Vec::new(),
                     body: String::new(),
+                    page: None,
                 }
             }
             Err(EndError::Replayed) => self.refused(LogoutTokenError::Replayed),

@@ -190,7 +190,7 @@ pub fn sso_error_page(sso_prefix: &str, code: &str, json: bool) -> Reply {
         None => ("login_failed", "Signing in did not work. Please sign in again."),
     };
     let again = format!("{sso_prefix}/login");
-    Reply::error_with_link(400, code, message, json, Some((&again, "Sign in again")))
+    Reply::error_with_link(400, code, message, json, Some((&again, "sign_in_again")))
         .header("cache-control", "no-store")
 }
 

@@ -23,6 +23,8 @@ pub struct SitePipeline {
     /// The site's `[[sites.routes]]`, read the way its paths are: the gateway asks it
     /// for each request, and so does forward-auth for the URL a proxy asks about.
     pub routes: RouteTable,
+    /// The site's own pages: their design, templates and languages (`[sites.pages]`).
+    pub pages: crate::pages::Pages,
     /// `sso_prefix` followed by `/`.
     prefix_dir: String,
 }
@@ -40,9 +42,11 @@ impl SitePipeline {
     ) -> Result<Self, AuthSetupError> {
         let core = SiteAuth::from_config(config, site, stores, providers, events)?;
         let features = Features::from_config(config, &core)?;
+        let pages = crate::pages::Pages::for_site(site).map_err(|e| AuthSetupError::Pages(e.0))?;
         let prefix_dir = format!("{}/", core.site.sso_prefix);
         Ok(SitePipeline {
             routes: RouteTable::from_config(&site.routes, site.paths),
+            pages,
             core,
             features,
             prefix_dir,

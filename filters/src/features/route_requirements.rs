@@ -73,15 +73,13 @@ impl Feature for RouteRequirements {
     }
 }
 
-/// The 403 of a failed requirement.
+/// The 403 of a failed requirement (JSON with its `reason` for API calls).
 pub fn denied(reason: &'static str, json: bool) -> Reply {
     let message =
         "Your account cannot open this page. If you have another account with access, sign out and sign in with it.";
-    if json {
-        let body = serde_json::json!({ "error": "access_denied", "reason": reason, "message": message });
-        return Reply::json(403, &body).header("cache-control", "no-store");
-    }
-    Reply::error(403, "access_denied", message, false).header("cache-control", "no-store")
+    Reply::error(403, "access_denied", message, json)
+        .with_json_field("reason", reason)
+        .header("cache-control", "no-store")
 }
 
 /// The first requirement of `policy` that `identity` does not meet, by its reason

@@ -1,0 +1,192 @@
+use super::*;
+use crate::reply::{Page, Reply};
+
+fn site(extra: &str) -> sso_config::Config {
+    let toml = format!(
+        "[server]\ntrusted_proxies = [\"10.0.0.0/8\"]\n[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n\
+         [[sites]]\nname = \"shop\"\nhosts = [\"shop.example\"]\nupstreams = [\"127.0.0.1:1\"]\n\
+         public_url = \"https://shop.example\"\n{extra}"
+    );
+    sso_config::parse(&toml, &|_| None).unwrap_or_else(|e| panic!("config: {e:?}"))
+}
+
+fn pages(extra: &str) -> Pages {
+    Pages::for_site(&site(extra).sites[0]).expect("pages")
+}
+
+fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+    reply.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn a_page_speaks_the_visitors_language_in_the_shops_design() {
+    let p = pages(
+        "[sites.pages]\nshop_name = \"Acme & Sons\"\nlogo_url = \"https://cdn.example/logo.svg\"\n\
+         primary_color = \"#E91E63\"\nsupport_url = \"mailto:help@shop.example\"\n",
+    );
+    let reply = p.render(
+        Reply::error(429, "rate_limited", "Too many.", false),
+        Some("de-CH, en;q=0.5"),
+        Some("req-1"),
+    );
+    assert_eq!(header(&reply, "content-language"), Some("de"));
+    let body = &reply.body;
+    assert!(
+        body.starts_with("<!doctype html>") && body.contains("<html lang=\"de\""),
+        "{body}"
+    );
+    assert!(body.contains("Zu viele Versuche aus Ihrem Netzwerk"), "{body}");
+    assert!(
+        body.contains("Acme &amp; Sons") && body.contains("https:&#x2f;&#x2f;cdn.example&#x2f;logo.svg"),
+        "{body}"
+    );
+    assert!(body.contains("--primary:#e91e63"), "{body}");
+    assert!(
+        body.contains("Zurück zum Shop") && body.contains("mailto:help@shop.example"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Fehlercode: rate_limited") && body.contains("req-1"),
+        "{body}"
+    );
+    assert!(!body.contains("<script"), "{body}");
+    let csp = header(&reply, "content-security-policy").expect("csp");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("img-src 'self' https://cdn.example"),
+        "{csp}"
+    );
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert_eq!(header(&reply, "x-frame-options"), Some("DENY"));
+}
+
+#[test]
+fn every_language_renders_every_kind_of_page() {
+    let p = pages("");
+    for lang in sso_config::pages::SHIPPED_LANGUAGES {
+        for reply in [
+            Reply::error(403, "access_denied", "x", false),
+            Reply::error(502, "upstream_unavailable", "x", false),
+            Reply::error(421, "unknown_host", "x", false),
+            Reply::error(404, "not_found", "x", false),
+            Reply::error(403, "step_up_stale", "x", false),
+            Reply::error_with_link(400, "token_expired", "x", false, Some(("/_sso/login", "sign_in_again"))),
+            crate::auth::chooser::chooser_page("/_sso", &[("acme", "Acme")], "/", false),
+        ] {
+            let out = p.render(reply, Some(lang), None);
+            assert!(out.body.contains(&format!("lang=\"{lang}\"")), "{lang}: {}", out.body);
+            assert!(out.body.contains("</html>"), "{lang}");
+        }
+    }
+}
+
+#[test]
+fn json_answers_keep_their_code_and_gain_a_translated_message() {
+    let p = pages("");
+    let denied = crate::features::route_requirements::denied("group", true);
+    let out = p.render(denied, Some("fr"), None);
+    let v: serde_json::Value = serde_json::from_str(&out.body).expect("json");
+    assert_eq!(v["error"], "access_denied");
+    assert_eq!(v["reason"], "group");
+    assert!(
+        v["message"].as_str().is_some_and(|m| m.starts_with("Votre compte")),
+        "{v}"
+    );
+    assert!(header(&out, "content-security-policy").is_none());
+    let unknown = p.render(
+        Reply::error(400, "no_such_code", "Plain English.", true),
+        Some("nl"),
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_str(&unknown.body).expect("json");
+    assert_eq!(
+        v["message"], "Plain English.",
+        "a code without texts keeps its sentence"
+    );
+}
+
+#[test]
+fn what_a_page_carries_is_escaped() {
+    let p = pages("");
+    let chooser = crate::auth::chooser::chooser_page("/_sso", &[("acme", "<b>Acme</b>")], "/a?b=1&c=\"><script>", true);
+    let out = p.render(chooser, None, Some("<img>"));
+    assert_eq!(out.status, 404);
+    assert!(
+        !out.body.contains("<script") && !out.body.contains("<b>") && !out.body.contains("<img>"),
+        "{}",
+        out.body
+    );
+    assert!(out.body.contains("&lt;b&gt;Acme&lt;&#x2f;b&gt;"), "{}", out.body);
+    assert!(out.body.contains("role=\"alert\""), "{}", out.body);
+    let error = p.render(
+        Reply::error(400, "x\"><script>", "<script>alert(1)</script>", false),
+        None,
+        None,
+    );
+    assert!(!error.body.contains("<script"), "{}", error.body);
+}
+
+#[test]
+fn a_site_overrides_a_template_a_text_and_adds_a_language() {
+    let dir = std::env::temp_dir().join(format!("sso-pages-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("templates")).expect("dir");
+    std::fs::create_dir_all(dir.join("messages")).expect("dir");
+    std::fs::write(
+        dir.join("templates/error.html"),
+        "{% extends \"layout.html\" %}{% block main %}<h1>{{ title }}</h1><p class=\"own\">{{ message }}</p>{% endblock %}",
+    )
+    .expect("template");
+    std::fs::write(
+        dir.join("messages/en.toml"),
+        "[messages]\nrate_limited = \"Easy, tiger.\"\n",
+    )
+    .expect("en");
+    std::fs::write(
+        dir.join("messages/it.toml"),
+        "[titles]\n\"429\" = \"Troppi tentativi\"\n",
+    )
+    .expect("it");
+    let p = pages(&format!("[sites.pages]\ndir = \"{}\"\n", dir.display()));
+    let out = p.render(Reply::error(429, "rate_limited", "x", false), Some("en"), None);
+    assert!(out.body.contains("<p class=\"own\">Easy, tiger.</p>"), "{}", out.body);
+    let it = p.render(Reply::error(429, "rate_limited", "x", false), Some("it-IT"), None);
+    assert!(
+        it.body.contains("Troppi tentativi") && it.body.contains("lang=\"it\""),
+        "{}",
+        it.body
+    );
+    std::fs::write(dir.join("templates/chooser.html"), "{% if %}").expect("broken");
+    let broken = Pages::for_site(&site(&format!("[sites.pages]\ndir = \"{}\"\n", dir.display())).sites[0]);
+    assert!(broken.is_err_and(|e| e.0.contains("chooser.html")));
+    std::fs::write(dir.join("templates/chooser.html"), "{{ 1 | no_such_filter }}").expect("fails to render");
+    let fails = Pages::for_site(&site(&format!("[sites.pages]\ndir = \"{}\"\n", dir.display())).sites[0]);
+    assert!(
+        fails.is_err(),
+        "a template that compiles but cannot render is refused too"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn replies_without_a_page_pass_as_they_are() {
+    let p = Pages::shipped();
+    let redirect = Reply::redirect(303, "/x");
+    assert_eq!(p.render(redirect.clone(), Some("de"), None), redirect);
+    let shipped = p.render(Reply::error(421, "unknown_host", "x", false), Some("es"), None);
+    assert!(
+        shipped.body.contains("Esta dirección no se sirve aquí"),
+        "{}",
+        shipped.body
+    );
+    assert!(
+        !shipped.body.contains("Volver a la tienda"),
+        "no shop to go back to: {}",
+        shipped.body
+    );
+    assert!(matches!(
+        Reply::error(400, "c", "m", false).page.as_deref(),
+        Some(Page::Error(_))
+    ));
+}
