@@ -53,7 +53,8 @@ impl GatewayProxy {
             .inc();
         tracing::info!(site = ctx.site_label(), reason = e.code(), "refused a request-target");
         let reply = Reply::error(400, e.code(), "The address of this request is not valid.", json);
-        write_reply(session, ctx.stamp(reply)).await?;
+        let reply = ctx.stamp(reply, session.req_header());
+        write_reply(session, reply).await?;
         Ok(true)
     }
 
@@ -109,7 +110,8 @@ impl GatewayProxy {
                 Ok(path) => auth.handle(session.req_header(), &path.path, client).await,
                 Err(e) => return self.refuse_target(session, ctx, e).await,
             };
-            write_reply(session, ctx.stamp(reply)).await?;
+            let reply = ctx.stamp(reply, session.req_header());
+            write_reply(session, reply).await?;
             return Ok(true);
         }
         let reply = Reply::error(
@@ -118,7 +120,8 @@ impl GatewayProxy {
             "This address is not served here. Check the link you followed.",
             wants_json(&session.req_header().headers),
         );
-        write_reply(session, ctx.stamp(reply)).await?;
+        let reply = ctx.stamp(reply, session.req_header());
+        write_reply(session, reply).await?;
         Ok(true)
     }
 
@@ -319,7 +322,8 @@ impl ProxyHttp for GatewayProxy {
                     json,
                 ),
             };
-            if let Err(err) = write_reply(session, ctx.stamp(reply)).await {
+            let reply = ctx.stamp(reply, session.req_header());
+            if let Err(err) = write_reply(session, reply).await {
                 tracing::debug!(error = %err, "could not write the error page");
             }
         }

@@ -77,7 +77,18 @@ impl RequestCtx {
     /// session cookie signed again when a previous secret signed the one shown
     /// ([`Identity::renewed_cookie`]), unless the reply sets that cookie itself (a
     /// sign-in, a logout).
-    pub fn stamp(&self, reply: Reply) -> Reply {
+    /// Its page, if it has one, is rendered in the site's design and the language of
+    /// `req`'s `Accept-Language` (a request no site answers: by `write_reply`, in the
+    /// shipped design).
+    pub fn stamp(&self, reply: Reply, req: &pingora::http::RequestHeader) -> Reply {
+        let reply = match self.site.and_then(|i| self.snapshot.sites.get(i)) {
+            Some(site) if reply.page.is_some() => site.pipeline.pages.render(
+                reply,
+                crate::respond::accept_language(&req.headers),
+                self.request_id.as_ref().map(RequestId::as_str),
+            ),
+            _ => reply,
+        };
         let reply = match self.renewed_cookie() {
             Some(renewed) if !sets_same_cookie(&reply, renewed) => reply.header("set-cookie", renewed),
             _ => reply,

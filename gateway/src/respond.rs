@@ -4,11 +4,28 @@ use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use pingora::Result;
+use sso_filters::pages::Pages;
 use sso_filters::Reply;
+use std::sync::OnceLock;
+
+/// The shipped design, for a page no site's design rendered (the HTTPS redirect
+/// listener's 421, the auth host's pages).
+static SHIPPED: OnceLock<Pages> = OnceLock::new();
+
+/// The visitor's `Accept-Language`, when it is text.
+pub fn accept_language(headers: &http::HeaderMap) -> Option<&str> {
+    headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())
+}
 
 /// Gateway replies are `Cache-Control: no-store` unless the reply says otherwise
 /// (the JWKS is cacheable).
 pub async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
+    let reply = if reply.page.is_some() {
+        let lang = accept_language(&session.req_header().headers);
+        SHIPPED.get_or_init(Pages::shipped).render(reply, lang, None)
+    } else {
+        reply
+    };
     let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + reply.named.len() + 3))?;
     let own_cache_control = reply
         .headers

@@ -166,7 +166,8 @@ impl GatewayProxy {
             Some(hsts) => reply.header("strict-transport-security", hsts.clone()),
             None => reply,
         };
-        write_reply(session, ctx.stamp(reply)).await?;
+        let reply = ctx.stamp(reply, session.req_header());
+        write_reply(session, reply).await?;
         Ok(true)
     }
 }
