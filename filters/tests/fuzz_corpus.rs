@@ -31,6 +31,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("idp_claims", fuzzing::idp_claims),
     ("forwarded_url", fuzzing::forwarded_url),
     ("par_answer", fuzzing::par_answer),
+    ("accept_language", fuzzing::accept_language),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -21,6 +21,7 @@ mod credentials;
 mod cross_site;
 mod forward_auth;
 mod idp_claims;
+mod pages;
 mod sealed;
 pub use backchannel::logout_token;
 pub use connectors::{customer_login, ecwid_profile, hook_answer, idp_choice};
@@ -29,6 +30,7 @@ pub use credentials::{config, cookie, stored, stored_seeds, token};
 pub use cross_site::one_time_token;
 pub use forward_auth::forwarded_url_target as forwarded_url;
 pub use idp_claims::idp_claims;
+pub use pages::accept_language;
 pub use sealed::sealed_record;
 
 /// Answers of an IdP's PAR endpoint ([`crate::oidc::par::read_answer`]). The first
