@@ -165,7 +165,17 @@ const merchant = (req, res, body) => {
 </body></html>`);
 };
 
+// The demo shop's logo, shown on the gateway's own pages ([sites.pages] logo_url).
+const LOGO = `<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40" viewBox="0 0 120 40">
+<rect width="40" height="40" rx="9" fill="#0b6e4f"/><path d="M11 15h18l-2 14H13z" fill="#fff"/>
+<path d="M15 15a5 5 0 0 1 10 0" stroke="#fff" stroke-width="2.5" fill="none"/>
+<text x="48" y="27" font-family="sans-serif" font-size="17" font-weight="700" fill="#0b6e4f">Demo</text></svg>`;
+
 const handler = (req, res) => {
+  if (req.url === '/logo.svg') {
+    res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'public, max-age=3600' });
+    return res.end(LOGO);
+  }
   if (process.env.MERCHANT_LOGIN_SECRET && req.url.startsWith('/merchant')) {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));

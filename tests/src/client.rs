@@ -91,6 +91,17 @@ impl Shopper {
             .await?)
     }
 
+    /// [`Shopper::page`] from a visitor whose `Accept-Language` is `languages`.
+    pub async fn page_in(&self, url: &str, languages: &str) -> Result<Response> {
+        Ok(self
+            .http
+            .get(url)
+            .header("accept", "text/html,application/xhtml+xml")
+            .header("accept-language", languages)
+            .send()
+            .await?)
+    }
+
     /// A GET as an API call (Accept: application/json).
     pub async fn api(&self, url: &str) -> Result<Response> {
         Ok(self.http.get(url).header("accept", "application/json").send().await?)
