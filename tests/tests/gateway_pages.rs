@@ -222,7 +222,7 @@ async fn every_page_speaks_five_languages_and_shows_the_shops_brand() {
                 "{name}: the brand is the site's own"
             );
             assert_eq!(body.contains("--primary:#0b6e4f"), branded, "{name}");
-            assert_eq!(body.contains("&#x2f;logo.svg"), branded, "{name}");
+            assert_eq!(body.contains("src=\"/logo.svg\""), branded, "{name}");
             if branded {
                 assert!(
                     body.contains(&escaped(&shipped_text(lang, "ui", "back_to_shop"))),
@@ -311,4 +311,41 @@ async fn in_chromium_no_page_has_a_serious_accessibility_violation() {
     if keep.is_none() {
         let _ = std::fs::remove_dir_all(&shots);
     }
+}
+
+#[test]
+fn check_refuses_a_template_that_does_not_compile_and_names_it() {
+    let port = free_port();
+    let dir = tempfile_dir::Dir(std::env::temp_dir().join(format!("sso-pages-check-{port}")));
+    std::fs::create_dir_all(dir.0.join("templates")).expect("dir");
+    let config_path = dir.0.join("gateway.toml");
+    let config = |pages_dir: &std::path::Path| {
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:{port}\"]\n[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n\
+             [[sites]]\nname = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\n\
+             public_url = \"http://shop.localhost:{port}\"\n[sites.pages]\ndir = \"{}\"\n",
+            pages_dir.display()
+        )
+    };
+    std::fs::write(&config_path, config(&dir.0)).expect("config");
+    let check = || {
+        Command::new(sso_tests::gateway_bin())
+            .args(["check", "--config"])
+            .arg(&config_path)
+            .output()
+            .expect("check runs")
+    };
+    assert!(check().status.success(), "an empty dir is fine");
+    std::fs::write(dir.0.join("templates/chooser.html"), "{% extends \"layout.html\" %}{% block main %}{% if %}{% endblock %}").expect("template");
+    let out = check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("sites[0].pages") && stderr.contains("chooser.html"), "{stderr}");
+    std::fs::remove_file(dir.0.join("templates/chooser.html")).expect("rm");
+    std::fs::create_dir_all(dir.0.join("messages")).expect("messages");
+    std::fs::write(dir.0.join("messages/de.toml"), "[messages]\nnot_found = 3\n").expect("bad texts");
+    let out = check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("de.toml"), "{stderr}");
 }

@@ -267,6 +267,14 @@ fn csp(logo_url: Option<&str>) -> String {
 fn environment(overrides: &[(String, String)]) -> Result<Environment<'static>, String> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    // Text is escaped as the rest of the gateway escapes it (`&<>"'`): minijinja's
+    // own escaper also writes `/` as `&#x2f;`, which is as safe and unreadable.
+    env.set_formatter(|out, state, value| match value.as_str() {
+        Some(text) if !value.is_safe() && matches!(state.auto_escape(), minijinja::AutoEscape::Html) => {
+            Ok(out.write_str(&crate::reply::html_escape(text))?)
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    });
     for (name, source) in TEMPLATES {
         if !overrides.iter().any(|(n, _)| n == name) {
             env.add_template_owned(name.to_string(), source.to_string())
