@@ -2,7 +2,7 @@
 //! session lookup at 1 k / 100 k / 1 M sessions (by handle: the store's own cost),
 //! cookie verification, identify from a cookie (verify + handle hash + lookup), identity
 //! header strip and inject, gateway-token signing (and the per-session cache), and
-//! ID-token validation. Run: `cargo bench -p sso-benches --bench hot_path`.
+//! ID-token validation, and the gateway's own pages (rendered error page, JSON). Run: `cargo bench -p sso-benches --bench hot_path`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -143,9 +143,32 @@ fn id_token_validation(c: &mut Criterion) {
     });
 }
 
+/// What a page of the gateway's own costs when it is written: the shipped error page
+/// rendered in German, the same answer as JSON (translated message), and a reply
+/// without a page (a redirect: what every other reply pays, one check).
+fn gateway_pages(c: &mut Criterion) {
+    let cfg = config();
+    let pages = sso_filters::pages::Pages::for_site(&cfg.sites[0]).expect("pages");
+    c.bench_function("page_render_html_404_de", |b| {
+        b.iter(|| {
+            let reply = sso_filters::Reply::error(404, "not_found", "There is nothing here.", false);
+            black_box(pages.render(reply, Some("de-DE,de;q=0.9,en;q=0.8"), Some("0f4febd3ceb7fb6b")))
+        })
+    });
+    c.bench_function("page_render_json_404_de", |b| {
+        b.iter(|| {
+            let reply = sso_filters::Reply::error(404, "not_found", "There is nothing here.", true);
+            black_box(pages.render(reply, Some("de-DE,de;q=0.9,en;q=0.8"), None))
+        })
+    });
+    c.bench_function("page_render_redirect_passes", |b| {
+        b.iter(|| black_box(pages.render(sso_filters::Reply::redirect(303, "/x"), Some("de"), None)))
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = session_lookup, cookie_and_identity, token_signing, id_token_validation
+    targets = session_lookup, cookie_and_identity, token_signing, id_token_validation, gateway_pages
 }
 criterion_main!(benches);
