@@ -263,10 +263,13 @@ pub struct ProvisioningConfig {
 /// The hash of the profile's HMAC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EcwidSignature {
-    /// HMAC-SHA1, as Ecwid's SSO payload documentation shows it (the default).
+    /// HMAC-SHA256, as Ecwid's "Add SSO to the website" page and its changelog of
+    /// 2025-03-20 ("SHA1 replaced with SHA256") state it (the default).
     #[default]
+    Sha256,
+    /// HMAC-SHA1, Ecwid's signature before March 2025 (stores not yet moved).
     Sha1,
-    /// HMAC-SHA512, which Ecwid's changelog of March 2025 announces in place of SHA-1.
+    /// HMAC-SHA512, which an earlier version of that changelog entry named.
     Sha512,
 }
 

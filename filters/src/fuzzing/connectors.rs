@@ -78,9 +78,14 @@ pub fn ecwid_profile(data: &[u8]) {
         store_id: 1,
         client_id: "fuzz-app".into(),
         client_secret: sso_config::Secret::new("fuzz-secret-0123456789abcdef0123"),
-        signature: sso_config::ecwid::EcwidSignature::Sha1,
+        signature: sso_config::ecwid::EcwidSignature::Sha256,
     };
-    let value = sso_profile(&config, &customer, 1_700_000_000);
+    // The uniqueness bits from the input too, so every whitespace pattern is reached.
+    let mut unique = [0u8; 16];
+    for (slot, byte) in unique.iter_mut().zip(data.iter().rev()) {
+        *slot = *byte;
+    }
+    let value = sso_profile(&config, &customer, 1_700_000_000, &unique);
     let body = script(&value, &customer.id, "/_sso/logout");
     let first = body.lines().next().unwrap_or_default();
     let inner = first
@@ -100,8 +105,8 @@ pub fn ecwid_profile(data: &[u8]) {
     else {
         panic!("not message, signature, timestamp: {value:?}")
     };
-    let mut mac =
-        hmac::Hmac::<sha1::Sha1>::new_from_slice(b"fuzz-secret-0123456789abcdef0123").unwrap_or_else(|e| panic!("{e}"));
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"fuzz-secret-0123456789abcdef0123")
+        .unwrap_or_else(|e| panic!("{e}"));
     mac.update(format!("{message} 1700000000").as_bytes());
     assert_eq!(signature, hex::encode(mac.finalize().into_bytes()));
     let json = base64::engine::general_purpose::STANDARD
