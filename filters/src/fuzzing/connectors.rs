@@ -128,8 +128,9 @@ pub fn ecwid_profile(data: &[u8]) {
 /// First byte 0: the rest is the token as it arrives in the path. Any other first
 /// byte: the rest is a claims document, signed here with the site's own key (so the
 /// claim checks are reached). Accepted means: the customer id is short printable text
-/// without surrounding spaces, a landing path is a safe same-site path, `iat` is
-/// within the window; and a token is never accepted under another key.
+/// without surrounding spaces, a landing path is a safe same-site path, an `email` is
+/// one printable address, `iat` is within the window; and a token is never accepted
+/// under another key.
 pub fn customer_login(data: &[u8]) {
     use crate::connectors::customer_login::CustomerLoginVerifier;
     use sso_config::{CustomerLoginConfig, Secret};
@@ -170,6 +171,11 @@ pub fn customer_login(data: &[u8]) {
         assert!(!id.chars().any(char::is_control), "{id:?}");
         if let Some(to) = &login.redirect_to {
             assert_eq!(safe_return_to(to), Some(to.as_str()), "unsafe landing {to:?}");
+        }
+        if let Some(email) = &login.email {
+            // An address a header and a Multipass token carry as it is.
+            assert!(email.len() <= 254 && email.matches('@').count() == 1, "{email:?}");
+            assert!(email.bytes().all(|b| b.is_ascii_graphic()), "{email:?}");
         }
         assert!(
             login.iat <= NOW + 5 && NOW - login.iat.min(NOW) <= 30,
