@@ -9,7 +9,7 @@ use crate::request_safety::check_canonical_path;
 use crate::validator::{unreachable_url, Validator};
 use crate::values::{check_header_name, check_path, parse_duration, parse_upstream};
 use crate::{
-    connectors, cors, ecwid, forward_auth, idp_token_forwarding, idps, oidc, request_safety, route_policy,
+    connectors, cors, ecwid, forward_auth, idp_token_forwarding, idps, multipass, oidc, request_safety, route_policy,
     site_session, sso, tls,
 };
 use std::collections::HashMap;
@@ -127,12 +127,17 @@ pub(crate) fn site(v: &mut Validator<'_>, p: &str, raw: &RawSite) -> SiteConfig 
         merchant_login,
         provisioning,
         ecwid: raw.ecwid.as_ref().map(|e| ecwid::ecwid(v, &format!("{p}.ecwid"), e)),
+        multipass: raw
+            .multipass
+            .as_ref()
+            .map(|m| multipass::multipass(v, &format!("{p}.multipass"), m)),
         sso: sso::site_sso(v, p, raw.sso.as_ref()),
         session: site_session::site_session(v, p, raw.session.as_ref()),
         forward_auth: forward_auth::forward_auth(v, p, raw.forward_auth.as_ref()),
     };
     let mut site = site;
     connectors::connector_checks(v, p, raw, &mut site);
+    multipass::multipass_checks(v, p, &site);
     request_safety::site_safety(v, p, &site);
     site
 }
