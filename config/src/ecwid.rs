@@ -56,14 +56,15 @@ pub(crate) fn ecwid(v: &mut Validator<'_>, p: &str, raw: &RawEcwid) -> EcwidConf
         }
     };
     let signature = match raw.signature.as_deref() {
-        None | Some("sha1") => EcwidSignature::Sha1,
+        None | Some("sha256") => EcwidSignature::Sha256,
+        Some("sha1") => EcwidSignature::Sha1,
         Some("sha512") => EcwidSignature::Sha512,
         Some(other) => {
             v.errors.push(
                 format!("{p}.signature"),
-                format!("{other:?} is not \"sha1\" or \"sha512\""),
+                format!("{other:?} is not \"sha256\", \"sha1\" or \"sha512\""),
             );
-            EcwidSignature::Sha1
+            EcwidSignature::Sha256
         }
     };
     EcwidConfig {

@@ -12,6 +12,7 @@ pub mod idp_model;
 pub mod idp_token_forwarding;
 pub mod idps;
 pub mod model;
+pub mod multipass;
 pub mod namespaces;
 mod oidc;
 pub mod oidc_client;

@@ -190,6 +190,8 @@ pub struct SiteConfig {
     pub provisioning: Option<ProvisioningConfig>,
     /// The signed SSO profile for the Ecwid widget (`[sites.ecwid]`).
     pub ecwid: Option<EcwidConfig>,
+    /// The Shopify Multipass hand-off after a sign-in (`[sites.multipass]`).
+    pub multipass: Option<MultipassConfig>,
     /// `[sites.sso]`: cross-site sign-on (disabled by default).
     pub sso: SiteSsoConfig,
     /// `[sites.session]`: the site's own session timeouts (`None`: `[sessions]`'s).
@@ -265,10 +267,13 @@ pub struct ProvisioningConfig {
 /// The hash of the profile's HMAC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EcwidSignature {
-    /// HMAC-SHA1, as Ecwid's SSO payload documentation shows it (the default).
+    /// HMAC-SHA256, as Ecwid's "Add SSO to the website" page and its changelog of
+    /// 2025-03-20 ("SHA1 replaced with SHA256") state it (the default).
     #[default]
+    Sha256,
+    /// HMAC-SHA1, Ecwid's signature before March 2025 (stores not yet moved).
     Sha1,
-    /// HMAC-SHA512, which Ecwid's changelog of March 2025 announces in place of SHA-1.
+    /// HMAC-SHA512, which an earlier version of that changelog entry named.
     Sha512,
 }
 
@@ -281,8 +286,19 @@ pub struct EcwidConfig {
     pub client_id: String,
     /// The application's client secret: the HMAC key.
     pub client_secret: Secret,
-    /// The HMAC hash (`signature = "sha1"` (default) or `"sha512"`).
+    /// The HMAC hash (`signature = "sha256"` (default), `"sha1"` or `"sha512"`).
     pub signature: EcwidSignature,
+}
+
+/// `[sites.multipass]`: a Shopify Plus store that signs customers in with Multipass
+/// tokens the gateway mints after a sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipassConfig {
+    /// The storefront's origin (`https://shop.example`, no trailing slash): the browser
+    /// goes to `{store_url}/account/login/multipass/{token}`.
+    pub store_url: String,
+    /// The store's Multipass secret: SHA-256 of it gives the encryption and signing keys.
+    pub secret: Secret,
 }
 
 /// `[sso]`: the group's auth host and its SSO session.

@@ -151,6 +151,8 @@ pub struct RawSite {
     pub provisioning: Option<RawProvisioning>,
     /// `[sites.ecwid]`: a signed SSO profile for the Ecwid storefront widget.
     pub ecwid: Option<RawEcwid>,
+    /// `[sites.multipass]`: after a sign-in, hand the customer to a Shopify store.
+    pub multipass: Option<RawMultipass>,
     /// `[sites.sso]`: how the site takes part in the group's sign-on.
     pub sso: Option<RawSiteSso>,
     /// `[sites.session]`: this site's idle and absolute timeouts.
@@ -214,6 +216,13 @@ pub struct RawEcwid {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub signature: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMultipass {
+    pub store_url: Option<String>,
+    pub secret: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

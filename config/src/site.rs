@@ -9,8 +9,8 @@ use crate::request_safety::check_canonical_path;
 use crate::validator::{unreachable_url, Validator};
 use crate::values::{check_header_name, check_path, parse_duration, parse_upstream};
 use crate::{
-    connectors, cors, ecwid, forward_auth, idp_token_forwarding, idps, oidc, pages, request_safety, route_policy,
-    site_session, sso, tls,
+    connectors, cors, ecwid, forward_auth, idp_token_forwarding, idps, multipass, oidc, pages, request_safety,
+    route_policy, site_session, sso, tls,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -128,6 +128,10 @@ pub(crate) fn site(v: &mut Validator<'_>, p: &str, raw: &RawSite) -> SiteConfig 
         merchant_login,
         provisioning,
         ecwid: raw.ecwid.as_ref().map(|e| ecwid::ecwid(v, &format!("{p}.ecwid"), e)),
+        multipass: raw
+            .multipass
+            .as_ref()
+            .map(|m| multipass::multipass(v, &format!("{p}.multipass"), m)),
         sso: sso::site_sso(v, p, raw.sso.as_ref()),
         session: site_session::site_session(v, p, raw.session.as_ref()),
         forward_auth: forward_auth::forward_auth(v, p, raw.forward_auth.as_ref()),
@@ -135,6 +139,7 @@ pub(crate) fn site(v: &mut Validator<'_>, p: &str, raw: &RawSite) -> SiteConfig 
     };
     let mut site = site;
     connectors::connector_checks(v, p, raw, &mut site);
+    multipass::multipass_checks(v, p, &site);
     request_safety::site_safety(v, p, &site);
     site
 }

@@ -35,7 +35,8 @@
 // Groups and claims, for route policies: a login name `ann~wholesale~staff~department=sales`
 // signs in `ann~wholesale~staff~department=sales` with groups ["wholesale", "staff"] and
 // the claim department="sales", sent (as stock oidc-provider does) only through userinfo
-// and only for the `groups` scope.
+// and only for the `groups` scope. The tag `unverified` (`ivan~unverified`) is no group:
+// the account's email_verified is false. `name=Olga Petrova` sets the display name.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -135,12 +136,13 @@ const provider = new Provider(issuer, {
     const [person, ...tags] = login.split('~');
     const email = person.includes('@') ? person : `${person}@example.com`;
     const name = person.split('@')[0].replace(/^\w/, (c) => c.toUpperCase());
-    const groups = tags.filter((t) => !t.includes('='));
+    const unverified = tags.includes('unverified');
+    const groups = tags.filter((t) => !t.includes('=') && t !== 'unverified');
     const extra = Object.fromEntries(tags.filter((t) => t.includes('=')).map((t) => t.split('=', 2)));
     return {
       accountId: login,
       async claims() {
-        return { sub: login, email, email_verified: true, name, groups, ...extra };
+        return { sub: login, email, email_verified: !unverified, name, groups, ...extra };
       },
     };
   },

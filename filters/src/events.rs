@@ -29,6 +29,10 @@ pub trait AuthEvents: Send + Sync {
     fn provisioning_hook(&self, _site: &str, _seconds: f64, _outcome: &'static str) {}
     /// A cross-site one-time token for `site` was `minted`, `redeemed` or `refused`.
     fn one_time_token(&self, _site: &str, _event: &'static str) {}
+    /// A signed-in shopper was handed to `platform` (`platform_login`, `multipass`):
+    /// `outcome` is `handed_off`, `no_verified_email` (Multipass: no hand-off, the
+    /// shopper got a page) or `not_minted` (no token could be made).
+    fn handoff(&self, _site: &str, _platform: &'static str, _outcome: &'static str) {}
     /// A request was refused with 403 by a route's policy: `reason` is the
     /// requirement that failed (`group`, `email_domain`, `idp`, `method`, `claim`,
     /// `cors_preflight`, ...), from a bounded set.

@@ -58,6 +58,7 @@ fn every_shipped_example_config_passes_check_without_a_warning() {
         ("PLATFORM_CLIENT_ID", "gateway"),
         ("PROVISIONING_SECRET", "provisioning-secret-0123"),
         ("ECWID_CLIENT_SECRET", "example-ecwid-client-secret-0123456789"),
+        ("SHOPIFY_MULTIPASS_SECRET", "example-multipass-secret-0123456789ab"),
         ("ACME_CLIENT_SECRET", "x"),
         ("GLOBEX_CLIENT_SECRET", "x"),
         ("FASHION_CLIENT_SECRET", "x"),

@@ -1,11 +1,13 @@
 //! The signed Ecwid SSO profile (`/_sso/ecwid/sso-profile.js`): a customer signed in
-//! through the real IdP gets a profile the test verifies with its own HMAC-SHA1;
-//! anyone else (anonymous, an API token, a cross-site page, a signed-out browser)
-//! gets an empty one; the script is never cached and its value cannot break out of
-//! its string whatever the customer's name holds.
+//! through the real IdP gets a profile that an independent verifier written from
+//! Ecwid's documentation (`tests/js/verify-ecwid-profile.mjs`, Node's crypto) accepts
+//! under SHA-256 (the default), SHA-1 and SHA-512, and two loads in one second are
+//! two values, both accepted (Ecwid denies a signature it has seen); anyone else
+//! (anonymous, an API token, a cross-site page, a signed-out browser) gets an empty
+//! one; the script is never cached and its value cannot break out of its string
+//! whatever the customer's name holds.
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use sso_tests::{repo_root, GatewayConfig, Shop, Shopper};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -31,11 +33,26 @@ fn profile_of(script: &str) -> String {
     serde_json::from_str(&format!("\"{inner}\"")).expect("valid escapes")
 }
 
-/// Runs `script` in node (`tests/js/run-ecwid-script.mjs`: a V8 context with a stub
-/// of Ecwid's widget API) and returns what it did.
-fn run_in_js(script: &str) -> serde_json::Value {
+/// What the independent verifier says of `values`, checked in order as one stream
+/// (a signature seen before is refused, as Ecwid does): `[{accepted, reason, profile}]`.
+fn ecwid_verdicts(algorithm: &str, values: &[&str]) -> Vec<serde_json::Value> {
+    let input = serde_json::json!({
+        "secret": ECWID_SECRET,
+        "algorithm": algorithm,
+        "appClientId": "shop-sso-app",
+        "now": sso_filters::sessions::now_secs(),
+        "values": values,
+    });
+    let out = run_node("tests/js/verify-ecwid-profile.mjs", &input.to_string());
+    let verdicts: Vec<serde_json::Value> = serde_json::from_value(out).expect("an array");
+    assert_eq!(verdicts.len(), values.len());
+    verdicts
+}
+
+/// Runs `tests/js/{script}` with `stdin` and reads its JSON answer.
+fn run_node(script: &str, stdin: &str) -> serde_json::Value {
     let mut child = Command::new("node")
-        .arg(repo_root().join("tests/js/run-ecwid-script.mjs"))
+        .arg(repo_root().join(script))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -45,11 +62,17 @@ fn run_in_js(script: &str) -> serde_json::Value {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(script.as_bytes())
+        .write_all(stdin.as_bytes())
         .expect("write");
     let out = child.wait_with_output().expect("node runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// Runs `script` in node (`tests/js/run-ecwid-script.mjs`: a V8 context with a stub
+/// of Ecwid's widget API) and returns what it did.
+fn run_in_js(script: &str) -> serde_json::Value {
+    run_node("tests/js/run-ecwid-script.mjs", script)
 }
 
 async fn fetch(shop: &Shop, shopper: &Shopper, extra: Option<(&str, &str)>) -> (reqwest::header::HeaderMap, String) {
@@ -108,23 +131,22 @@ async fn a_signed_in_customer_gets_a_profile_that_verifies_and_nobody_else_does(
     }
     let parts: Vec<&str> = value.split(' ').collect();
     assert_eq!(parts.len(), 3, "message, signature, timestamp: {value}");
-    let (message, signature, timestamp) = (parts[0], parts[1], parts[2]);
+    let (message, timestamp) = (parts[0], parts[2]);
     let ts: u64 = timestamp.parse().expect("Unix seconds");
     assert!(
         ts + 5 >= before && ts <= sso_filters::sessions::now_secs() + 1,
         "timestamp {ts} is now"
     );
 
-    // The test's own HMAC-SHA1 of "{message} {timestamp}" under the client secret.
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(ECWID_SECRET.as_bytes()).expect("key");
-    mac.update(format!("{message} {timestamp}").as_bytes());
-    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(signature, expected, "the signature verifies");
+    // The independent verifier's HMAC-SHA256 (the default) under the client secret.
+    let verdict = &ecwid_verdicts("sha256", &[&value])[0];
+    assert_eq!(verdict["accepted"], true, "{verdict}");
 
     let json = base64::engine::general_purpose::STANDARD
         .decode(message)
         .expect("base64");
     let json: serde_json::Value = serde_json::from_slice(&json).expect("JSON");
+    assert_eq!(&verdict["profile"], &json, "the verifier read the same profile");
     assert_eq!(json["appClientId"], "shop-sso-app");
     assert_eq!(json["userId"], subject, "userId is the customer id (the IdP subject)");
     assert_eq!(json["profile"]["email"], format!("{subject}@example.com"));
@@ -176,6 +198,65 @@ async fn a_signed_in_customer_gets_a_profile_that_verifies_and_nobody_else_does(
         .expect("post");
     assert_eq!(resp.status(), 404);
     assert!(!shop.gateway.log().contains(ECWID_SECRET));
+}
+
+/// Loads the profile twice as fast as it can until both loads carry the same
+/// timestamp (the same second), and returns them.
+async fn two_loads_in_one_second(shop: &Shop, shopper: &Shopper) -> (String, String) {
+    for _ in 0..20 {
+        let first = profile_of(&fetch(shop, shopper, None).await.1);
+        let second = profile_of(&fetch(shop, shopper, None).await.1);
+        if first.rsplit(' ').next() == second.rsplit(' ').next() {
+            return (first, second);
+        }
+    }
+    panic!("no two loads within one second in 20 tries");
+}
+
+#[tokio::test]
+async fn every_signature_verifies_and_no_two_values_are_alike() {
+    let shop = ecwid_shop();
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    let landing = shop.sign_in(&shopper, "/account", "olga").await.expect("login");
+    assert_eq!(landing.status, 200, "{landing:?}");
+    let text = std::fs::read_to_string(&shop.gateway.config_path).expect("config");
+    let secret_line = format!("client_secret = \"{ECWID_SECRET}\"\n");
+    assert!(text.contains(&secret_line), "{text}");
+    for algorithm in ["sha256", "sha1", "sha512"] {
+        if algorithm != "sha256" {
+            // The same session, another `signature` (a reload keeps sessions).
+            let changed = text.replace(&secret_line, &format!("{secret_line}signature = \"{algorithm}\"\n"));
+            shop.gateway.rewrite_config(&changed).expect("rewrite");
+            let (status, answer) = shop.gateway.reload(None).await.expect("reload");
+            assert_eq!(status, 200, "{answer}");
+        }
+        let (a, b) = two_loads_in_one_second(&shop, &shopper).await;
+        assert_ne!(a, b, "{algorithm}: two loads in one second are two values");
+        let verdicts = ecwid_verdicts(algorithm, &[&a, &b]);
+        for verdict in &verdicts {
+            assert_eq!(verdict["accepted"], true, "{algorithm}: {verdict}");
+            assert_eq!(verdict["profile"]["userId"], "olga", "{verdict}");
+            assert_eq!(verdict["profile"]["profile"]["email"], "olga@example.com");
+            assert_eq!(verdict["profile"]["profile"]["billingPerson"]["name"], "Olga");
+        }
+        // The verifier refuses what Ecwid refuses: the same value again, a changed
+        // signature, the other algorithms' reading of it.
+        let mut forged: Vec<char> = a.chars().collect();
+        let at = a.find(' ').expect("a space") + 1;
+        forged[at] = if forged[at] == '0' { '1' } else { '0' };
+        let forged: String = forged.into_iter().collect();
+        let verdicts = ecwid_verdicts(algorithm, &[&a, &a, &forged]);
+        assert_eq!(verdicts[0]["accepted"], true);
+        assert_eq!(verdicts[1]["reason"], "replayed", "{verdicts:?}");
+        assert_eq!(verdicts[2]["reason"], "signature", "{verdicts:?}");
+        for other in ["sha256", "sha1", "sha512"].into_iter().filter(|o| *o != algorithm) {
+            assert_eq!(
+                ecwid_verdicts(other, &[&a])[0]["accepted"],
+                false,
+                "{algorithm} read as {other}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

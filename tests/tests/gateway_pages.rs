@@ -336,11 +336,18 @@ fn check_refuses_a_template_that_does_not_compile_and_names_it() {
             .expect("check runs")
     };
     assert!(check().status.success(), "an empty dir is fine");
-    std::fs::write(dir.0.join("templates/chooser.html"), "{% extends \"layout.html\" %}{% block main %}{% if %}{% endblock %}").expect("template");
+    std::fs::write(
+        dir.0.join("templates/chooser.html"),
+        "{% extends \"layout.html\" %}{% block main %}{% if %}{% endblock %}",
+    )
+    .expect("template");
     let out = check();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("sites[0].pages") && stderr.contains("chooser.html"), "{stderr}");
+    assert!(
+        stderr.contains("sites[0].pages") && stderr.contains("chooser.html"),
+        "{stderr}"
+    );
     std::fs::remove_file(dir.0.join("templates/chooser.html")).expect("rm");
     std::fs::create_dir_all(dir.0.join("messages")).expect("messages");
     std::fs::write(dir.0.join("messages/de.toml"), "[messages]\nnot_found = 3\n").expect("bad texts");

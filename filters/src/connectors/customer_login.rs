@@ -6,8 +6,10 @@
 //! refused before any claim is read), with `iss` = the client id, `operation` =
 //! `customer_login`, the store hash, a `customer_id`, an `iat` no older than
 //! `max_age` and at most [`FUTURE_SKEW`] ahead, a `jti`, and, when present or
-//! configured, `channel_id`, `request_ip` and `redirect_to`. The `jti` is spent by the
-//! caller in a shared store: this module only reads.
+//! configured, `channel_id`, `request_ip`, `redirect_to` and `email` (the customer's
+//! address, which the merchant's website vouches for by signing: an extension of
+//! this gateway, not of BigCommerce's format). The `jti` is spent by the caller in a
+//! shared store: this module only reads.
 
 use crate::return_to::safe_return_to;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -55,6 +57,8 @@ pub enum CustomerLoginError {
     IpMismatch,
     #[error("redirect_to is not a path on this site")]
     BadRedirect,
+    #[error("email is not an e-mail address")]
+    BadEmail,
     #[error("the token was already used")]
     Replayed,
 }
@@ -76,12 +80,13 @@ impl CustomerLoginError {
             FromFuture => "token_from_future",
             IpMismatch => "token_ip",
             BadRedirect => "token_redirect",
+            BadEmail => "token_email",
             Replayed => "token_replayed",
         }
     }
 
     /// Every code, for the error page (an unknown `sso_error` shows a generic text).
-    pub const ALL: [CustomerLoginError; 13] = {
+    pub const ALL: [CustomerLoginError; 14] = {
         use CustomerLoginError::*;
         [
             Malformed,
@@ -96,6 +101,7 @@ impl CustomerLoginError {
             FromFuture,
             IpMismatch,
             BadRedirect,
+            BadEmail,
             Replayed,
         ]
     };
@@ -122,6 +128,9 @@ pub struct CustomerLogin {
     /// The same-site path to land on, if the token named one.
     pub redirect_to: Option<String>,
     pub iat: u64,
+    /// The customer's e-mail address, when the token carried one: the merchant's
+    /// website vouches for it by signing (see docs/customer-login.md).
+    pub email: Option<String>,
 }
 
 /// The claims as they may arrive: every one optional, so each missing one gets its
@@ -137,6 +146,7 @@ struct Incoming {
     channel_id: Option<Value>,
     redirect_to: Option<Value>,
     request_ip: Option<Value>,
+    email: Option<Value>,
 }
 
 /// Checks customer-login JWTs for one site.
@@ -222,11 +232,17 @@ impl CustomerLoginVerifier {
             Some(Value::String(s)) => Some(safe_return_to(s).ok_or(BadRedirect)?.to_string()),
             Some(_) => return Err(BadRedirect),
         };
+        let email = match &c.email {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if is_email_address(s) => Some(s.clone()),
+            Some(_) => return Err(BadEmail),
+        };
         Ok(CustomerLogin {
             customer_id,
             jti,
             redirect_to,
             iat,
+            email,
         })
     }
 }
@@ -263,6 +279,35 @@ fn identifier(v: &Option<Value>) -> Option<String> {
         Value::String(s) if is_plain_id(s) => Some(s.clone()),
         _ => None,
     }
+}
+
+/// A plain e-mail address: `local@domain`, at most 254 bytes, the local part at most
+/// 64 bytes of printable ASCII without spaces, quotes, brackets or `@`, the domain
+/// dot-separated labels of letters, digits and `-` (at least two labels). Stricter
+/// than RFC 5321 (no quoted local parts, no address literals, no internationalised
+/// addresses): an address a shop will key a customer by.
+pub fn is_email_address(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"(),:;<>@[\\]".contains(&b))
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..");
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    s.len() <= 254 && local_ok && domain_ok
 }
 
 /// Non-empty, at most 256 bytes of printable ASCII without spaces.

@@ -223,3 +223,44 @@ fn a_minted_token_verifies_with_the_platform_secret() {
         .claims;
     assert_eq!(padded["customer_id"], json!("007"), "leading zeros stay text");
 }
+
+#[test]
+fn an_email_claim_is_kept_when_it_is_an_address_and_refuses_the_token_otherwise() {
+    assert_eq!(verify(&sign(&claims(), SECRET)).expect("accepted").email, None);
+    let ok = verify(&with(|m| {
+        m.insert("email".into(), json!("olga.petrova+shop@mail.example.com"));
+    }))
+    .expect("accepted");
+    assert_eq!(ok.email.as_deref(), Some("olga.petrova+shop@mail.example.com"));
+    let null = verify(&with(|m| {
+        m.insert("email".into(), Value::Null);
+    }));
+    assert_eq!(null.map(|l| l.email), Ok(None));
+    for bad in [
+        json!(""),
+        json!("olga"),
+        json!("olga@"),
+        json!("@example.com"),
+        json!("olga@localhost"),
+        json!("olga@example..com"),
+        json!("olga@-example.com"),
+        json!("ol ga@example.com"),
+        json!("olga@exa mple.com"),
+        json!("olga@@example.com"),
+        json!("\"olga\"@example.com"),
+        json!("olga@example.com\r\nX-Customer-Id: 1"),
+        json!("olga@[192.0.2.1]"),
+        json!(".olga@example.com"),
+        json!("o..lga@example.com"),
+        json!("ölga@example.com"),
+        json!(format!("{}@example.com", "a".repeat(65))),
+        json!(format!("a@{}.com", "b".repeat(250))),
+        json!(42),
+        json!(["olga@example.com"]),
+    ] {
+        let token = with(|m| {
+            m.insert("email".into(), bad.clone());
+        });
+        assert_eq!(verify(&token), Err(CustomerLoginError::BadEmail), "{bad}");
+    }
+}

@@ -6,13 +6,21 @@
 //! The value follows Ecwid's SSO payload documentation: three parts separated by
 //! spaces — the base64 of a JSON profile (`appClientId`, `userId`, `profile.email`,
 //! `profile.billingPerson.name`), the lower-case hex HMAC of `"{message}
-//! {timestamp}"` under the app's client secret (SHA-1, or SHA-512 with
-//! `signature = "sha512"`), and the timestamp in Unix seconds. Ecwid accepts a
-//! timestamp up to 10 minutes old, which makes the value a short-lived bearer
-//! credential for the widget: it is answered only to the session cookie (never to an
-//! API token, never to a cross-site request), and never cached.
+//! {timestamp}"` under the app's client secret (SHA-256 by default, as Ecwid documents
+//! it since March 2025; SHA-1 or SHA-512 by `signature`), and the timestamp in Unix
+//! seconds. Ecwid accepts a timestamp up to 10 minutes old, which makes the value a
+//! short-lived bearer credential for the widget: it is answered only to the session
+//! cookie (never to an API token, never to a cross-site request), and never cached.
 //!
-//! Runs as one of the gateway-owned endpoints; pure apart from the clock.
+//! Ecwid denies a signature it has seen recently ("every message should have
+//! different signature"), so no two values may be alike, even for one customer in
+//! one second on two replicas: the JSON carries 128 random bits as insignificant
+//! whitespace after its opening brace ([`uniqueness_whitespace`]). Whitespace between
+//! JSON tokens means nothing to a JSON reader (RFC 8259 §2), so Ecwid reads the same
+//! profile, with no field its documentation does not list (docs/ecwid.md says why).
+//!
+//! Runs as one of the gateway-owned endpoints; pure apart from the clock and the
+//! random bits, which the caller passes in.
 
 use crate::identity::Customer;
 use crate::reply::Reply;
@@ -46,8 +54,20 @@ struct BillingPerson<'a> {
     name: &'a str,
 }
 
-/// `"{message} {signature} {timestamp}"` for `customer` at Unix second `now`.
-pub fn sso_profile(config: &EcwidConfig, customer: &Customer, now: u64) -> String {
+/// Random bits that make one served value unlike every other.
+pub type Uniqueness = [u8; 16];
+
+/// Fresh [`Uniqueness`] from the operating system's generator: on every replica
+/// alike, no counter to share.
+pub fn fresh_uniqueness() -> Uniqueness {
+    let mut unique = Uniqueness::default();
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut unique);
+    unique
+}
+
+/// `"{message} {signature} {timestamp}"` for `customer` at Unix second `now`, made
+/// unlike any other value by `unique` (see [`uniqueness_whitespace`]).
+pub fn sso_profile(config: &EcwidConfig, customer: &Customer, now: u64, unique: &Uniqueness) -> String {
     let message = Message {
         app_client_id: &config.client_id,
         user_id: &customer.id,
@@ -58,17 +78,35 @@ pub fn sso_profile(config: &EcwidConfig, customer: &Customer, now: u64) -> Strin
     };
     // Serialising a struct of strings cannot fail; an empty object would only make
     // the widget refuse the profile.
-    let json = serde_json::to_vec(&message).unwrap_or_default();
+    let json = serde_json::to_string(&message).unwrap_or_else(|_| "{}".to_string());
+    // `{` + whitespace + the rest: the same JSON value, another text.
+    let json = match json.strip_prefix('{') {
+        Some(rest) => format!("{{{}{rest}", uniqueness_whitespace(unique)),
+        None => json,
+    };
     let message = base64::engine::general_purpose::STANDARD.encode(json);
     let signed = format!("{message} {now}");
     let signature = sign(config, signed.as_bytes());
     format!("{message} {signature} {now}")
 }
 
+/// `unique` written as JSON whitespace, two bits a character (space, tab, line feed,
+/// carriage return: the four that RFC 8259 allows between tokens): 64 characters.
+pub fn uniqueness_whitespace(unique: &Uniqueness) -> String {
+    const WHITESPACE: [char; 4] = [' ', '\t', '\n', '\r'];
+    unique
+        .iter()
+        .flat_map(|byte| (0..4).map(move |i| WHITESPACE[usize::from((byte >> (2 * i)) & 0b11)]))
+        .collect()
+}
+
 /// Lower-case hex HMAC of `data` under the client secret.
 fn sign(config: &EcwidConfig, data: &[u8]) -> String {
     let key = config.client_secret.expose().as_bytes();
     let tag = match config.signature {
+        EcwidSignature::Sha256 => {
+            Hmac::<sha2::Sha256>::new_from_slice(key).map(|m| m.chain_update(data).finalize().into_bytes().to_vec())
+        }
         EcwidSignature::Sha1 => {
             Hmac::<sha1::Sha1>::new_from_slice(key).map(|m| m.chain_update(data).finalize().into_bytes().to_vec())
         }

@@ -20,28 +20,88 @@ fn customer(name: &str) -> Customer {
     }
 }
 
-#[test]
-fn the_profile_is_message_signature_timestamp_as_ecwid_documents() {
-    let value = sso_profile(&config(EcwidSignature::Sha1), &customer("Tester"), 1_421_317_550);
+const UNIQUE: Uniqueness = [0x1b; 16];
+
+/// The message's JSON text and the hex HMAC of `"{message} {timestamp}"`.
+fn decoded(value: &str) -> (String, String) {
     let parts: Vec<&str> = value.split(' ').collect();
-    assert_eq!(parts.len(), 3);
-    assert_eq!(parts[2], "1421317550");
+    assert_eq!(parts.len(), 3, "{value}");
     let json = base64::engine::general_purpose::STANDARD
         .decode(parts[0])
         .expect("base64");
-    let json: serde_json::Value = serde_json::from_slice(&json).expect("json");
+    (String::from_utf8(json).expect("utf-8"), parts[1].to_string())
+}
+
+#[test]
+fn the_profile_is_message_signature_timestamp_as_ecwid_documents() {
+    let value = sso_profile(
+        &config(EcwidSignature::Sha256),
+        &customer("Tester"),
+        1_421_317_550,
+        &UNIQUE,
+    );
+    let parts: Vec<&str> = value.split(' ').collect();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(parts[2], "1421317550");
+    let (json, signature) = decoded(&value);
+    let json: serde_json::Value = serde_json::from_str(&json).expect("json");
     assert_eq!(
         json,
         serde_json::json!({"appClientId": "my-cool-app", "userId": "234",
             "profile": {"email": "test@example.com", "billingPerson": {"name": "Tester"}}})
     );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"A1Lu7ANIhKD6A1Lu7ANIhKD6ADsaSdsa").expect("key");
+    mac.update(format!("{} 1421317550", parts[0]).as_bytes());
+    assert_eq!(signature, hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(signature.len(), 64, "hex SHA-256 (the default)");
+
+    let sha1 = sso_profile(
+        &config(EcwidSignature::Sha1),
+        &customer("Tester"),
+        1_421_317_550,
+        &UNIQUE,
+    );
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(b"A1Lu7ANIhKD6A1Lu7ANIhKD6ADsaSdsa").expect("key");
     mac.update(format!("{} 1421317550", parts[0]).as_bytes());
-    assert_eq!(parts[1], hex::encode(mac.finalize().into_bytes()));
-    assert_eq!(parts[1].len(), 40, "hex SHA-1");
+    assert_eq!(
+        decoded(&sha1).1,
+        hex::encode(mac.finalize().into_bytes()),
+        "same message, SHA-1"
+    );
+    let sha512 = sso_profile(
+        &config(EcwidSignature::Sha512),
+        &customer("Tester"),
+        1_421_317_550,
+        &UNIQUE,
+    );
+    assert_eq!(decoded(&sha512).1.len(), 128, "hex SHA-512");
+    assert_eq!(EcwidSignature::default(), EcwidSignature::Sha256);
+}
 
-    let sha512 = sso_profile(&config(EcwidSignature::Sha512), &customer("Tester"), 1_421_317_550);
-    assert_eq!(sha512.split(' ').nth(1).map(str::len), Some(128), "hex SHA-512");
+#[test]
+fn values_of_one_customer_in_one_second_differ_in_their_whitespace_only() {
+    let c = customer("Tester");
+    let cfg = config(EcwidSignature::Sha256);
+    let mut other = UNIQUE;
+    other[15] ^= 0x80;
+    let (a, b) = (
+        sso_profile(&cfg, &c, 1_421_317_550, &UNIQUE),
+        sso_profile(&cfg, &c, 1_421_317_550, &other),
+    );
+    assert_ne!(a, b, "one bit of uniqueness changes the value");
+    let ((json_a, sig_a), (json_b, sig_b)) = (decoded(&a), decoded(&b));
+    assert_ne!(sig_a, sig_b, "and so the signature Ecwid remembers");
+    let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).expect("json");
+    assert_eq!(parse(&json_a), parse(&json_b), "the same profile to any JSON reader");
+    assert!(json_a.starts_with('{') && json_a.ends_with('}'));
+    let spaces: String = json_a[1..].chars().take_while(|c| " \t\n\r".contains(*c)).collect();
+    assert_eq!(spaces.chars().count(), 64, "128 bits, two a character");
+    assert_eq!(json_a.chars().filter(|c| c.is_whitespace()).count(), 64, "nowhere else");
+    // Every byte value is written, and differently.
+    let written: std::collections::HashSet<String> = (0..=255u8).map(|b| uniqueness_whitespace(&[b; 16])).collect();
+    assert_eq!(written.len(), 256);
+    // What the gateway draws differs each time.
+    assert_ne!(fresh_uniqueness(), fresh_uniqueness());
 }
 
 #[test]
@@ -50,7 +110,7 @@ fn a_customer_without_name_or_email_still_gets_a_profile() {
         id: "x".into(),
         ..Customer::default()
     };
-    let value = sso_profile(&config(EcwidSignature::Sha1), &bare, 5);
+    let value = sso_profile(&config(EcwidSignature::Sha256), &bare, 5, &UNIQUE);
     let message = value.split(' ').next().expect("message");
     let json = base64::engine::general_purpose::STANDARD
         .decode(message)

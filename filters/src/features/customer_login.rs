@@ -7,7 +7,8 @@
 //! another way (case, `;parameters`) is neither read nor passed on (404): an origin
 //! that folds case or drops parameters would be handed a live token.
 
-use super::{Feature, GatewayPath, SitePipeline, SiteRequest};
+use super::handoff_return::HandoffReturn;
+use super::{Feature, GatewayPath, Landing, SitePipeline, SiteRequest};
 use crate::auth::{Identity, SiteAuth};
 use crate::connectors::customer_login::{CustomerLoginError, CustomerLoginVerifier, FUTURE_SKEW};
 use crate::identity::Customer;
@@ -86,11 +87,15 @@ impl CustomerLogin {
             .clone()
             .unwrap_or_else(|| config.default_redirect.clone());
         let customer_id = login.customer_id.clone();
+        // The merchant's website vouches for the address by signing it.
+        let email_verified = login.email.is_some();
         let customer = Customer {
             id: login.customer_id.clone(),
+            email: login.email.clone(),
             groups: super::provisioning::default_groups(&core.site),
             ..Customer::default()
-        };
+        }
+        .sanitized();
         let source = LoginSource {
             method: LoginMethod::CustomerLogin,
             idp: None,
@@ -103,18 +108,29 @@ impl CustomerLogin {
             auth_time: login.iat.min(now_secs()),
             acr: None,
             amr: Vec::new(),
-            email_verified: false,
+            email_verified,
             claims: Vec::new(),
         };
         core.end_previous(identity).await;
-        match site.sign_in(core.new_session_data(customer, source)).await {
+        let method = LoginMethod::CustomerLogin;
+        match site.sign_in(core.new_session_data(customer.clone(), source)).await {
             Ok(new) => {
                 tracing::info!(site = %core.site.name, customer = %customer_id, "customer login succeeded");
-                core.events
-                    .login(&core.site.name, LoginMethod::CustomerLogin.as_str(), "success");
+                core.events.login(&core.site.name, method.as_str(), "success");
+                // A hand-off (Multipass) follows the auth host's binding round, at
+                // `<sso_prefix>/handoff`, so its token never travels through the auth host.
                 let next = match (new.sso_pending, &site.features.cross_site) {
+                    (true, Some(cross_site)) if site.hands_off(method) => cross_site
+                        .through_auth_host(core, &HandoffReturn::after_binding(&core.site.sso_prefix, &landing)),
                     (true, Some(cross_site)) => cross_site.through_auth_host(core, &landing),
-                    _ => Reply::redirect(303, landing),
+                    _ => site.landing(&Landing {
+                        customer: &customer,
+                        email_verified,
+                        method,
+                        return_to: &landing,
+                        client,
+                        json: false,
+                    }),
                 };
                 next.header("set-cookie", new.cookie)
             }

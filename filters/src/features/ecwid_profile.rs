@@ -4,7 +4,7 @@
 //! cross-site request). The signing is `crate::connectors::ecwid`.
 
 use super::{Feature, GatewayPath, SitePipeline, SiteRequest};
-use crate::connectors::ecwid::{reply, script, sso_profile, PROFILE_PATH};
+use crate::connectors::ecwid::{fresh_uniqueness, reply, script, sso_profile, PROFILE_PATH};
 use crate::reply::Reply;
 use sso_config::SiteConfig;
 
@@ -41,7 +41,7 @@ impl Feature for EcwidProfile {
                 tracing::info!(site = %core.site.name, "Ecwid profile refused to a cross-site request");
                 String::new()
             }
-            Some(c) => sso_profile(&self.config, c, crate::sessions::now_secs()),
+            Some(c) => sso_profile(&self.config, c, crate::sessions::now_secs(), &fresh_uniqueness()),
             None => String::new(),
         };
         let base = format!(

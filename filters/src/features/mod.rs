@@ -26,9 +26,11 @@ pub mod cross_site;
 pub mod customer_login;
 pub mod ecwid_profile;
 pub mod forward_auth;
+pub mod handoff_return;
 pub mod idp_token_forwarding;
 pub mod lifecycle;
 pub mod logout;
+pub mod multipass;
 pub mod oidc_login;
 pub mod origin_credentials;
 pub mod pipeline;
@@ -45,8 +47,9 @@ pub use pipeline::SitePipeline;
 pub use registry::Features;
 
 use crate::auth::Identity;
+use crate::identity::Customer;
 use crate::reply::Reply;
-use crate::sessions::SessionData;
+use crate::sessions::{LoginMethod, SessionData};
 use crate::store::StoreError;
 use crate::Flow;
 use async_trait::async_trait;
@@ -139,6 +142,36 @@ pub struct SignIn {
     pub sso: Option<String>,
     /// The session holds an IdP grant (a refresh token) that the IdP may revoke.
     pub holds_grant: bool,
+}
+
+/// A shopper just signed in (or back from the auth host's binding round), about to
+/// land: what a hand-off to another platform reads ([`Feature::hand_off`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Landing<'a> {
+    /// The session's customer (the id a provisioning hook named, or the IdP subject).
+    pub customer: &'a Customer,
+    /// The customer's e-mail address is verified: the IdP said `email_verified`, or
+    /// the merchant's website vouched for it in a customer-login JWT
+    /// ([`crate::sessions::LoginSource::email_verified`]).
+    pub email_verified: bool,
+    /// How the shopper signed in.
+    pub method: LoginMethod,
+    /// Where the shopper was going (already checked as a same-site path).
+    pub return_to: &'a str,
+    /// The shopper's address as seen through the trusted proxies, when known.
+    pub client: Option<IpAddr>,
+    /// The caller wants JSON rather than a page.
+    pub json: bool,
+}
+
+/// What a hand-off decided for a [`Landing`].
+#[derive(Debug)]
+pub enum Handoff {
+    /// Send the browser here: the platform's sign-in URL with a token minted now.
+    To(String),
+    /// Show this instead (the platform cannot sign this shopper in); the shopper
+    /// stays signed in at the gateway.
+    Page(Reply),
 }
 
 /// The per-request roles of a feature (see [`Feature::roles`]).
@@ -256,23 +289,20 @@ pub trait Feature: Send + Sync {
         Some(identity)
     }
 
-    /// True when a sign-in on this site goes on to another platform after it (see
-    /// [`Feature::hand_off`]).
-    fn hands_off(&self) -> bool {
+    /// True when a sign-in by `method` on this site goes on to another platform after
+    /// it (see [`Feature::hand_off`]): a sign-in that goes through the auth host's
+    /// binding round first comes back to `<sso_prefix>/handoff` for it.
+    fn hands_off(&self, _method: LoginMethod) -> bool {
         false
     }
 
-    /// Where a signed-in shopper goes instead of `return_to` (already checked): a
-    /// platform's own sign-in URL carrying a token minted now for `customer_id`.
-    /// `None`: not this feature's, or nothing could be minted (the shopper lands on
-    /// `return_to`). Asked after every sign-in and at `<sso_prefix>/handoff`.
-    fn hand_off(
-        &self,
-        _site: &SitePipeline,
-        _customer_id: &str,
-        _return_to: &str,
-        _client: Option<IpAddr>,
-    ) -> Option<String> {
+    /// Where a signed-in shopper goes instead of `landing.return_to`: a platform's
+    /// own sign-in URL carrying a token minted now for `landing.customer`, or a page
+    /// saying why the platform cannot sign them in. `None`: not this feature's, or
+    /// nothing could be minted (the shopper lands on `return_to`). Asked after every
+    /// sign-in (IdP, customer-login JWT, one-time token) and at `<sso_prefix>/handoff`;
+    /// the gateway session is made before, and stays whatever this answers.
+    fn hand_off(&self, _site: &SitePipeline, _landing: &Landing<'_>) -> Option<Handoff> {
         None
     }
 

@@ -6,11 +6,12 @@
 //!
 //! A completed sign-in is provisioned (`super::provisioning`), stored through the
 //! pipeline (every feature hears of it), and lands on its return path: through the
-//! group's auth host first when it started an SSO session, and on a platform-login
-//! site through the platform's customer-login endpoint (`super::platform_handoff`).
+//! group's auth host first when it started an SSO session, and on a site with a
+//! platform hand-off through the platform's sign-in (`super::platform_handoff`,
+//! `super::multipass`).
 
-use super::platform_handoff::PlatformHandoff;
-use super::{Feature, GatewayPath, SitePipeline, SiteRequest};
+use super::handoff_return::HandoffReturn;
+use super::{Feature, GatewayPath, Landing, SitePipeline, SiteRequest};
 use crate::auth::chooser::{chooser_page, LoginQuery};
 use crate::auth::idps::Idp;
 use crate::auth::{Identity, SiteAuth};
@@ -18,6 +19,7 @@ use crate::navigation::{is_navigation, is_page_request};
 use crate::rate_limit::Endpoint;
 use crate::reply::{wants_json, Reply};
 use crate::return_to::safe_return_to;
+use crate::sessions::LoginMethod;
 use std::net::IpAddr;
 
 /// The IdP sign-in: `<sso_prefix>/login` and the callbacks.
@@ -242,20 +244,28 @@ impl OidcLogin {
             Some(kept_sso) => data.linked_to(kept_sso.clone()),
             None => data,
         };
+        let (customer, email_verified) = (data.customer.clone(), data.login.email_verified);
         match site.sign_in(data).await {
             Ok(new) => {
                 tracing::info!(site = %core.site.name, %idp, %subject, customer = %customer_id, "login succeeded");
                 core.events.login(&core.site.name, "oidc", "success");
                 // A new SSO session goes to the auth host first, whatever the site: on a
-                // platform-login site the hand-off follows the binding round (at
+                // site with a platform hand-off it follows the binding round (at
                 // `<sso_prefix>/handoff`), so the platform's token never travels
                 // through the auth host and a global logout finds this sign-in.
                 let through_auth_host = new.sso_pending && stepping_up.is_none();
                 let next = match (through_auth_host, &site.features.cross_site) {
-                    (true, Some(cross_site)) if site.hands_off() => cross_site
-                        .through_auth_host(core, &PlatformHandoff::after_binding(&core.site.sso_prefix, &return_to)),
+                    (true, Some(cross_site)) if site.hands_off(LoginMethod::Oidc) => cross_site
+                        .through_auth_host(core, &HandoffReturn::after_binding(&core.site.sso_prefix, &return_to)),
                     (true, Some(cross_site)) => cross_site.through_auth_host(core, &return_to),
-                    _ => Reply::redirect(303, site.landing(&customer_id, &return_to, client)),
+                    _ => site.landing(&Landing {
+                        customer: &customer,
+                        email_verified,
+                        method: LoginMethod::Oidc,
+                        return_to: &return_to,
+                        client,
+                        json: false,
+                    }),
                 };
                 next.header("set-cookie", new.cookie)
             }

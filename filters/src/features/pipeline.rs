@@ -238,28 +238,38 @@ impl SitePipeline {
         Ok(ended)
     }
 
-    /// True when some feature hands signed-in shoppers on to another platform.
-    pub fn hands_off(&self) -> bool {
-        self.features.iter().any(|f| f.hands_off())
+    /// True when some feature hands shoppers signed in by `method` on to another
+    /// platform.
+    pub fn hands_off(&self, method: crate::sessions::LoginMethod) -> bool {
+        self.features.iter().any(|f| f.hands_off(method))
     }
 
-    /// Where a signed-in shopper lands: the first feature's hand-off target, else
-    /// `return_to` as it is.
-    pub fn landing(&self, customer_id: &str, return_to: &str, client: Option<std::net::IpAddr>) -> String {
-        self.features
-            .iter()
-            .find_map(|f| f.hand_off(self, customer_id, return_to, client))
-            .unwrap_or_else(|| return_to.to_string())
+    /// Where a signed-in shopper lands: the first feature's hand-off (a 303 to the
+    /// platform's sign-in URL, which carries a token: never stored, no `Referer` on
+    /// from it; or the feature's page), else a 303 to `return_to` as it is.
+    pub fn landing(&self, landing: &super::Landing<'_>) -> Reply {
+        match self.features.iter().find_map(|f| f.hand_off(self, landing)) {
+            Some(super::Handoff::To(target)) => Reply::redirect(303, target)
+                .header("cache-control", "no-store")
+                .header("referrer-policy", "no-referrer"),
+            Some(super::Handoff::Page(page)) => page,
+            None => Reply::redirect(303, landing.return_to),
+        }
     }
 
-    /// `path` as logged on this site: whatever follows the customer-login or
-    /// platform-login path (in any case, with any `;parameters`) is replaced, and so
-    /// is every JWT-shaped segment ([`crate::path_folding::loggable_path`]).
+    /// `path` as logged on this site: whatever follows the customer-login,
+    /// platform-login or Multipass path (in any case, with any `;parameters`) is
+    /// replaced, and so is every JWT-shaped segment
+    /// ([`crate::path_folding::loggable_path`]). The Multipass path is the store's,
+    /// redacted on every Multipass site: the store may be this site's own origin.
     pub fn loggable_path<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
         let site = &self.core.site;
         let prefixes = [
             site.customer_login.as_ref().map(|c| c.path.as_str()),
             site.platform_login.as_ref().map(|c| c.path.as_str()),
+            site.multipass
+                .as_ref()
+                .map(|_| crate::connectors::multipass::MULTIPASS_PATH),
         ];
         for prefix in prefixes.into_iter().flatten() {
             if crate::path_folding::starts_with_folded(path, prefix) {

@@ -78,9 +78,14 @@ pub fn ecwid_profile(data: &[u8]) {
         store_id: 1,
         client_id: "fuzz-app".into(),
         client_secret: sso_config::Secret::new("fuzz-secret-0123456789abcdef0123"),
-        signature: sso_config::ecwid::EcwidSignature::Sha1,
+        signature: sso_config::ecwid::EcwidSignature::Sha256,
     };
-    let value = sso_profile(&config, &customer, 1_700_000_000);
+    // The uniqueness bits from the input too, so every whitespace pattern is reached.
+    let mut unique = [0u8; 16];
+    for (slot, byte) in unique.iter_mut().zip(data.iter().rev()) {
+        *slot = *byte;
+    }
+    let value = sso_profile(&config, &customer, 1_700_000_000, &unique);
     let body = script(&value, &customer.id, "/_sso/logout");
     let first = body.lines().next().unwrap_or_default();
     let inner = first
@@ -100,8 +105,8 @@ pub fn ecwid_profile(data: &[u8]) {
     else {
         panic!("not message, signature, timestamp: {value:?}")
     };
-    let mut mac =
-        hmac::Hmac::<sha1::Sha1>::new_from_slice(b"fuzz-secret-0123456789abcdef0123").unwrap_or_else(|e| panic!("{e}"));
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"fuzz-secret-0123456789abcdef0123")
+        .unwrap_or_else(|e| panic!("{e}"));
     mac.update(format!("{message} 1700000000").as_bytes());
     assert_eq!(signature, hex::encode(mac.finalize().into_bytes()));
     let json = base64::engine::general_purpose::STANDARD
@@ -123,8 +128,9 @@ pub fn ecwid_profile(data: &[u8]) {
 /// First byte 0: the rest is the token as it arrives in the path. Any other first
 /// byte: the rest is a claims document, signed here with the site's own key (so the
 /// claim checks are reached). Accepted means: the customer id is short printable text
-/// without surrounding spaces, a landing path is a safe same-site path, `iat` is
-/// within the window; and a token is never accepted under another key.
+/// without surrounding spaces, a landing path is a safe same-site path, an `email` is
+/// one printable address, `iat` is within the window; and a token is never accepted
+/// under another key.
 pub fn customer_login(data: &[u8]) {
     use crate::connectors::customer_login::CustomerLoginVerifier;
     use sso_config::{CustomerLoginConfig, Secret};
@@ -165,6 +171,11 @@ pub fn customer_login(data: &[u8]) {
         assert!(!id.chars().any(char::is_control), "{id:?}");
         if let Some(to) = &login.redirect_to {
             assert_eq!(safe_return_to(to), Some(to.as_str()), "unsafe landing {to:?}");
+        }
+        if let Some(email) = &login.email {
+            // An address a header and a Multipass token carry as it is.
+            assert!(email.len() <= 254 && email.matches('@').count() == 1, "{email:?}");
+            assert!(email.bytes().all(|b| b.is_ascii_graphic()), "{email:?}");
         }
         assert!(
             login.iat <= NOW + 5 && NOW - login.iat.min(NOW) <= 30,

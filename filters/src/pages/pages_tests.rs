@@ -119,7 +119,11 @@ fn what_a_page_carries_is_escaped() {
         out.body
     );
     assert!(out.body.contains("&lt;b&gt;Acme&lt;/b&gt;"), "{}", out.body);
-    assert!(out.body.contains("value=\"/a?b=1&amp;c=&quot;&gt;&lt;script&gt;\""), "{}", out.body);
+    assert!(
+        out.body.contains("value=\"/a?b=1&amp;c=&quot;&gt;&lt;script&gt;\""),
+        "{}",
+        out.body
+    );
     assert!(out.body.contains("role=\"alert\""), "{}", out.body);
     let error = p.render(
         Reply::error(400, "x\"><script>", "<script>alert(1)</script>", false),
@@ -190,4 +194,121 @@ fn replies_without_a_page_pass_as_they_are() {
         Reply::error(400, "c", "m", false).page.as_deref(),
         Some(Page::Error(_))
     ));
+}
+
+/// Every code a page or JSON answer can carry: the typed errors, and each literal
+/// code a `Reply::error` of the filters or the gateway names.
+fn every_code() -> std::collections::BTreeSet<String> {
+    use crate::connectors::customer_login::CustomerLoginError;
+    use crate::connectors::provisioning::ProvisionError;
+    use crate::cross_site::group::OttError;
+    use crate::oidc::outcomes::CallbackError as C;
+    use crate::oidc::step_up::StepUpRefusal;
+    use crate::request_path::TargetError as T;
+    let mut codes: std::collections::BTreeSet<String> = [
+        C::IdpUnavailable,
+        C::StateMissing,
+        C::StateUnknown,
+        C::BrowserMismatch,
+        C::IdpMismatch,
+        C::IdpError(String::new()),
+        C::TokenExchange(String::new()),
+        C::IdTokenInvalid(String::new()),
+        C::StepUpRefused(StepUpRefusal::NoAuthTime),
+        C::StepUpRefused(StepUpRefusal::Stale),
+        C::StepUpRefused(StepUpRefusal::Acr),
+        C::StepUpOtherCustomer,
+    ]
+    .iter()
+    .map(|e| e.response().1.to_string())
+    .collect();
+    codes.extend(CustomerLoginError::ALL.iter().map(|e| e.code().to_string()));
+    codes.extend(
+        [
+            ProvisionError::Unavailable(String::new()),
+            ProvisionError::Invalid(String::new()),
+        ]
+        .iter()
+        .map(|e| e.code().to_string()),
+    );
+    codes.extend(
+        [
+            OttError::Unknown,
+            OttError::OtherSite,
+            OttError::OtherNamespace,
+            OttError::OtherBrowser,
+            OttError::SessionEnded,
+        ]
+        .iter()
+        .map(|e| e.code().to_string()),
+    );
+    codes.extend(
+        [
+            T::NotAPath,
+            T::AuthorityMismatch,
+            T::EncodedSlash,
+            T::BadCharacter,
+            T::BadEscape,
+            T::Fragment,
+            T::AmbiguousDotSegment,
+        ]
+        .iter()
+        .map(|e| e.code().to_string()),
+    );
+    codes.insert(crate::features::multipass::EMAIL_UNVERIFIED.to_string());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut stack = vec![root.join("filters/src"), root.join("gateway/src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("source dir").flatten() {
+            let path = entry.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            if path.is_dir() {
+                if name != "fuzzing" {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if !name.ends_with(".rs") || name.ends_with("_tests.rs") || name == "tests.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("source");
+            for (i, _) in text.match_indices("Reply::error") {
+                let rest = &text[i..text.len().min(i + 200)];
+                let Some(open) = rest.find('(') else { continue };
+                let args: Vec<&str> = rest[open + 1..].splitn(3, ',').collect();
+                if let Some(code) = args
+                    .get(1)
+                    .map(|a| a.trim())
+                    .and_then(|a| a.strip_prefix('"'))
+                    .and_then(|a| a.strip_suffix('"'))
+                {
+                    codes.insert(code.to_string());
+                }
+            }
+        }
+    }
+    codes
+}
+
+#[test]
+fn every_code_a_page_can_show_has_a_text_in_every_language() {
+    let catalogue = Catalogue::shipped().expect("catalogue");
+    let codes = every_code();
+    assert!(
+        codes.len() > 50 && codes.contains("unknown_host") && codes.contains("state_unknown"),
+        "{codes:?}"
+    );
+    let missing: Vec<_> = codes
+        .iter()
+        .filter(|c| !["x", "c", "no_such_code"].contains(&c.as_str()))
+        .filter(|c| catalogue.text("en", Table::Messages, c).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes without a page text (add them to messages/*.toml): {missing:?}"
+    );
 }

@@ -220,8 +220,10 @@ pub struct LoginSource {
     /// The authentication context class (`acr`) and methods (`amr`) the IdP stated.
     pub acr: Option<String>,
     pub amr: Vec<String>,
-    /// The IdP said the customer's email address is verified (`email_verified`);
-    /// false for a customer-login JWT (the merchant's word, not a verification).
+    /// The customer's email address is verified: the IdP said `email_verified`; or,
+    /// for a customer-login JWT, the token carried an `email` claim, which the
+    /// merchant's website vouches for by signing it (docs/customer-login.md); a
+    /// one-time-token sign-in keeps what the first sign-in said.
     pub email_verified: bool,
     /// The claims a route of the configuration requires (`require_claims`), as the
     /// ID token and userinfo stated them: `(claim, values)`, only those.

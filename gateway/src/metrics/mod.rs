@@ -40,6 +40,7 @@ pub struct Metrics {
     pub rate_limited: IntCounterVec,
     pub rate_limit_decisions: IntCounterVec,
     pub access_denied: IntCounterVec,
+    pub handoffs: IntCounterVec,
     pub store_errors: IntCounterVec,
     /// Configuration reloads by `result`: `ok` or `refused`.
     pub config_reloads: IntCounterVec,
@@ -198,6 +199,11 @@ impl Metrics {
                 "Requests of signed-in customers refused with 403 by a route's policy, by the requirement that failed",
                 &["site", "reason"],
             )?,
+            handoffs: m.counter(
+                "sso_gateway_handoffs_total",
+                "Signed-in shoppers handed to a platform (platform_login, multipass), by outcome: handed_off, no_verified_email (no hand-off, a page instead) or not_minted",
+                &["site", "platform", "outcome"],
+            )?,
             store_errors: m.counter(
                 "sso_gateway_store_errors_total",
                 "Session store operations that failed (Redis unreachable or refusing), by store and operation",
@@ -300,5 +306,8 @@ impl sso_filters::events::AuthEvents for Metrics {
     }
     fn access_denied(&self, site: &str, reason: &'static str) {
         self.access_denied.with_label_values(&[site, reason]).inc();
+    }
+    fn handoff(&self, site: &str, platform: &'static str, outcome: &'static str) {
+        self.handoffs.with_label_values(&[site, platform, outcome]).inc();
     }
 }

@@ -98,6 +98,7 @@ pub async fn redeem(
         let data = core
             .new_session_data(customer, login)
             .linked_to(Some(grant.handle.clone()));
+        let (customer, email_verified) = (data.customer.clone(), data.login.email_verified);
         // Checked again when the grant's holder is due next, if that comes first.
         data.refresh.retry_in(next_check.min(data.refresh.revalidate_secs()));
         let (login, expires_at) = (data.login.clone(), data.expires_at);
@@ -139,10 +140,17 @@ pub async fn redeem(
         core.events.login(&core.site.name, method, "success");
         core.events.one_time_token(&core.site.name, "redeemed");
         tracing::info!(site = %core.site.name, origin = %sso.origin_site, first_method = sso.first_method(), "signed in by one-time token");
-        let target = site.landing(&customer_id, return_to, client);
-        Reply::redirect(303, target)
-            .header("set-cookie", core.cookies.set_session(&id))
-            .header("set-cookie", core.cookies.set_link("off", "", 0))
+        // On a site with a platform hand-off, the shopper goes on to the platform.
+        site.landing(&crate::features::Landing {
+            customer: &customer,
+            email_verified,
+            method: LoginMethod::Ott,
+            return_to,
+            client,
+            json: false,
+        })
+        .header("set-cookie", core.cookies.set_session(&id))
+        .header("set-cookie", core.cookies.set_link("off", "", 0))
     }
 }
 
