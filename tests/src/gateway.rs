@@ -147,6 +147,19 @@ impl Gateway {
         self.proc.log()
     }
 
+    /// Waits (at most 20 s) until the log contains `text`: an access line is written
+    /// after the response, so a client may see the answer before its line.
+    pub async fn log_shows(&self, text: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if self.log().contains(text) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     /// Starts a second gateway on the same configuration with `run --upgrade`: it
     /// takes the listening sockets over once this one gets SIGQUIT.
     pub fn start_upgrade(&self) -> Result<Proc> {

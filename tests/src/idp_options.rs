@@ -8,7 +8,6 @@ use crate::{free_port, gateway_bin, Gateway, GatewayConfig, Idp, Shopper, Storef
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 pub struct IdpShop {
     pub origin: Storefront,
@@ -94,14 +93,7 @@ impl IdpShop {
 
     /// Waits (at most 20 s) until the gateway's log contains `text`.
     pub async fn log_shows(&self, text: &str) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if self.gateway.log().contains(text) {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        false
+        self.gateway.log_shows(text).await
     }
 }
 
