@@ -60,7 +60,17 @@ pub(crate) fn multipass(v: &mut Validator<'_>, p: &str, raw: &RawMultipass) -> M
 /// https URL with a host and nothing after it (a `/` at most); http only for a
 /// loopback host, as a test or a local demo has.
 fn store_url(text: &str) -> Result<String, String> {
-    let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    let url = Url::parse(text).map_err(|e| format!("is not a URL: {e}"))?;
+    // A password in the URL is never repeated back (the report may be shared).
+    let shown = if url.password().is_some() || !url.username().is_empty() {
+        let mut u = url.clone();
+        let _ = u.set_username("");
+        let _ = u.set_password(None);
+        format!("{} (with a user name or password)", u.as_str())
+    } else {
+        text.to_string()
+    };
+    let text = shown.as_str();
     let host = url.host_str().unwrap_or_default();
     let bare = url.path() == "/"
         && url.query().is_none()

@@ -37,6 +37,8 @@
 // the claim department="sales", sent (as stock oidc-provider does) only through userinfo
 // and only for the `groups` scope. The tag `unverified` (`ivan~unverified`) is no group:
 // the account's email_verified is false. `name=Olga Petrova` sets the display name.
+// The tag `bellmail` (`eve~bellmail`) ends the (verified) address with a control
+// character, as a hostile or broken IdP might: the gateway must not hand it on.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -134,10 +136,11 @@ const provider = new Provider(issuer, {
   async findAccount(ctx, id) {
     const login = String(id);
     const [person, ...tags] = login.split('~');
-    const email = person.includes('@') ? person : `${person}@example.com`;
+    const bell = tags.includes('bellmail') ? '\u0007' : '';
+    const email = `${person.includes('@') ? person : `${person}@example.com`}${bell}`;
     const name = person.split('@')[0].replace(/^\w/, (c) => c.toUpperCase());
     const unverified = tags.includes('unverified');
-    const groups = tags.filter((t) => !t.includes('=') && t !== 'unverified');
+    const groups = tags.filter((t) => !t.includes('=') && t !== 'unverified' && t !== 'bellmail');
     const extra = Object.fromEntries(tags.filter((t) => t.includes('=')).map((t) => t.split('=', 2)));
     return {
       accountId: login,

@@ -153,6 +153,14 @@ impl Reply {
         self
     }
 
+    /// Sets a header, replacing any of that name the reply already has (a security
+    /// header two steps both add is written once).
+    pub fn set_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name, value.into()));
+        self
+    }
+
     /// Adds a header whose name is not known at compile time.
     pub fn named_header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Reply {
         self.named.push((name, value));

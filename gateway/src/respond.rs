@@ -22,7 +22,13 @@ pub fn accept_language(headers: &http::HeaderMap) -> Option<&str> {
 pub async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
     let reply = if reply.page.is_some() {
         let lang = accept_language(&session.req_header().headers);
-        SHIPPED.get_or_init(Pages::shipped).render(reply, lang, None)
+        // The id `RequestCtx::stamp` put on the reply, shown on the page as on a site's.
+        let id = reply
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(sso_filters::request_id::REQUEST_ID_HEADER))
+            .map(|(_, v)| v.clone());
+        SHIPPED.get_or_init(Pages::shipped).render(reply, lang, id.as_deref())
     } else {
         reply
     };

@@ -46,8 +46,10 @@ pub struct CustomerData<'a> {
     /// only in a short time around it.
     pub created_at: String,
     /// The customer id: Shopify's `multipass_identifier`, so a changed e-mail address
-    /// still finds the same customer.
-    pub identifier: &'a str,
+    /// still finds the same customer. Left out when ids of more than one namespace
+    /// reach the store (see [`CustomerData::without_identifier`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,13 +80,29 @@ impl<'a> CustomerData<'a> {
         CustomerData {
             email,
             created_at: humantime::format_rfc3339_seconds(now).to_string(),
-            identifier: &customer.id,
+            identifier: Some(&customer.id),
             first_name,
             last_name,
             tag_string: (!customer.groups.is_empty()).then(|| customer.groups.join(", ")),
             return_to: format!("{store_url}{path}"),
-            remote_ip: client.map(|ip| ip.to_canonical().to_string()),
+            // Shopify's Multipass binds `remote_ip` for IPv4 only: an IPv6 address is
+            // refused there ("not authorized"), so it is left out.
+            remote_ip: client
+                .map(|ip| ip.to_canonical())
+                .filter(std::net::IpAddr::is_ipv4)
+                .map(|ip| ip.to_string()),
         }
+    }
+}
+
+impl CustomerData<'_> {
+    /// The same data without `identifier`: Shopify then keys the customer by the
+    /// (verified) e-mail address alone. For a store that customer ids of two
+    /// namespaces reach (an IdP subject `42` and a merchant's customer `42`), where
+    /// the same identifier would make two shoppers one Shopify customer.
+    pub fn without_identifier(mut self) -> Self {
+        self.identifier = None;
+        self
     }
 }
 

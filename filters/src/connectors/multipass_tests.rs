@@ -116,3 +116,28 @@ fn the_sign_in_url_is_the_stores_multipass_path() {
         .expect("the store's path");
     assert!(token.starts_with("AAECAwQFBgcICQoLDA0OD"), "the IV first: {token}");
 }
+
+#[test]
+fn remote_ip_is_sent_for_ipv4_only() {
+    let c = Customer {
+        id: "7".into(),
+        ..Customer::default()
+    };
+    let with = |ip: &str| {
+        let client = ip.parse().ok();
+        CustomerData::new(&c, "a@example.com", "https://shop.example", "/", client, UNIX_EPOCH).remote_ip
+    };
+    assert_eq!(with("203.0.113.9").as_deref(), Some("203.0.113.9"));
+    assert_eq!(
+        with("::ffff:203.0.113.9").as_deref(),
+        Some("203.0.113.9"),
+        "IPv4-mapped"
+    );
+    assert_eq!(with("2001:db8::7"), None, "Shopify refuses an IPv6 remote_ip");
+    let data = CustomerData::new(&c, "a@example.com", "https://shop.example", "/", None, UNIX_EPOCH);
+    let json = serde_json::to_value(data.without_identifier()).expect("json");
+    assert!(
+        json.get("identifier").is_none() && json.get("remote_ip").is_none(),
+        "{json}"
+    );
+}

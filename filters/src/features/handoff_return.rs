@@ -56,7 +56,12 @@ impl Feature for HandoffReturn {
             .and_then(|t| crate::return_to::safe_return_to(&t).map(str::to_string))
             .unwrap_or_else(|| "/".to_string());
         let reply = match r.browser() {
-            Some(i) if crate::navigation::is_navigation(&r.req.method, &r.req.headers) => {
+            // A page of another site must not re-sign the shopper in at the platform
+            // (as a logout from elsewhere ends only this site's session).
+            Some(i)
+                if crate::navigation::is_navigation(&r.req.method, &r.req.headers)
+                    && !crate::navigation::from_another_site(&r.req.headers) =>
+            {
                 let login = &i.session.login;
                 site.landing(&Landing {
                     customer: i.customer(),
@@ -72,7 +77,7 @@ impl Feature for HandoffReturn {
         // The binding round's URL said where the shopper goes: no `Referer` on from it.
         match reply.headers.iter().any(|(name, _)| *name == "referrer-policy") {
             true => reply,
-            false => reply.header("referrer-policy", "no-referrer"),
+            false => reply.set_header("referrer-policy", "no-referrer"),
         }
     }
 }

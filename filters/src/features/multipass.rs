@@ -21,7 +21,7 @@ use crate::connectors::multipass::{fresh_iv, sign_in_url, CustomerData};
 use crate::reply::Reply;
 use crate::sessions::LoginMethod;
 use sso_config::multipass::MultipassConfig;
-use sso_config::SiteConfig;
+use sso_config::{Config, SiteConfig};
 
 /// The `platform` label of `sso_gateway_handoffs_total`.
 const PLATFORM: &str = "multipass";
@@ -32,12 +32,34 @@ pub const EMAIL_UNVERIFIED: &str = "handoff_email_unverified";
 /// Hands signed-in shoppers on to a Shopify store.
 pub struct MultipassHandoff {
     config: MultipassConfig,
+    /// Whether tokens carry the customer id as Shopify's `identifier`: only when
+    /// every sign-in handed to this store yields ids of one namespace.
+    identifier: bool,
 }
 
 impl MultipassHandoff {
-    pub fn from_config(site: &SiteConfig) -> Option<Self> {
-        site.multipass.clone().map(|config| MultipassHandoff { config })
+    pub fn from_config(config: &Config, site: &SiteConfig) -> Option<Self> {
+        let multipass = site.multipass.clone()?;
+        Some(MultipassHandoff {
+            identifier: one_namespace(config, site, &multipass.store_url),
+            config: multipass,
+        })
     }
+}
+
+/// True when the ids of every sign-in handed to the store at `store_url` are of one
+/// namespace: `site`'s sign-ins yield one, and every other site handing off to that
+/// store yields the same. Otherwise an IdP subject `42` and a merchant's customer `42`
+/// would be one `identifier`, and Shopify one customer.
+fn one_namespace(config: &Config, site: &SiteConfig, store_url: &str) -> bool {
+    let own = site.own_namespaces();
+    own.len() == 1
+        && config
+            .sites
+            .iter()
+            .filter(|s| s.name != site.name)
+            .filter(|s| s.multipass.as_ref().is_some_and(|m| m.store_url == store_url))
+            .all(|s| s.own_namespaces() == own)
 }
 
 #[async_trait::async_trait]
@@ -53,7 +75,8 @@ impl Feature for MultipassHandoff {
     fn hand_off(&self, site: &SitePipeline, landing: &Landing<'_>) -> Option<Handoff> {
         let core = &site.core;
         let email = match (landing.email_verified, landing.customer.email.as_deref()) {
-            (true, Some(email)) if !email.is_empty() => email,
+            // A plain address only: the one the IdP verified is the one Shopify gets.
+            (true, Some(email)) if crate::connectors::customer_login::is_email_address(email) => email,
             _ => {
                 core.events.handoff(&core.site.name, PLATFORM, "no_verified_email");
                 tracing::info!(site = %core.site.name, customer = %landing.customer.id, method = landing.method.as_str(), "no Multipass hand-off: no verified e-mail address");
@@ -74,6 +97,11 @@ impl Feature for MultipassHandoff {
             landing.client,
             std::time::SystemTime::now(),
         );
+        let data = if self.identifier {
+            data
+        } else {
+            data.without_identifier()
+        };
         match sign_in_url(&self.config.store_url, self.config.secret.expose(), &data, &fresh_iv()) {
             Ok(url) => {
                 core.events.handoff(&core.site.name, PLATFORM, "handed_off");

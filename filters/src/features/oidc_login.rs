@@ -232,7 +232,14 @@ impl OidcLogin {
             auth_time: done.auth_time.unwrap_or_else(crate::sessions::now_secs),
             acr: done.acr.clone(),
             amr: done.amr.clone(),
-            email_verified: done.email_verified == Some(true) && done.customer.email.is_some(),
+            // Verified is said of the IdP's exact string: an address the session would
+            // store changed (control characters removed) is not the one verified.
+            email_verified: done.email_verified == Some(true)
+                && done
+                    .customer
+                    .email
+                    .as_deref()
+                    .is_some_and(|e| !e.chars().any(char::is_control)),
             claims: crate::oidc::claims::kept(&done.stated, &core.claims_kept),
             ..crate::sessions::LoginSource::oidc(subject.clone())
         };

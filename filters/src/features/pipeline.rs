@@ -250,8 +250,8 @@ impl SitePipeline {
     pub fn landing(&self, landing: &super::Landing<'_>) -> Reply {
         match self.features.iter().find_map(|f| f.hand_off(self, landing)) {
             Some(super::Handoff::To(target)) => Reply::redirect(303, target)
-                .header("cache-control", "no-store")
-                .header("referrer-policy", "no-referrer"),
+                .set_header("cache-control", "no-store")
+                .set_header("referrer-policy", "no-referrer"),
             Some(super::Handoff::Page(page)) => page,
             None => Reply::redirect(303, landing.return_to),
         }
@@ -261,15 +261,16 @@ impl SitePipeline {
     /// platform-login or Multipass path (in any case, with any `;parameters`) is
     /// replaced, and so is every JWT-shaped segment
     /// ([`crate::path_folding::loggable_path`]). The Multipass path is the store's,
-    /// redacted on every Multipass site: the store may be this site's own origin.
+    /// redacted on every site: the store may be this site's own origin, or another
+    /// site of this gateway.
     pub fn loggable_path<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
         let site = &self.core.site;
         let prefixes = [
             site.customer_login.as_ref().map(|c| c.path.as_str()),
             site.platform_login.as_ref().map(|c| c.path.as_str()),
-            site.multipass
-                .as_ref()
-                .map(|_| crate::connectors::multipass::MULTIPASS_PATH),
+            // On every site: the store a Multipass site hands off to may be another
+            // site of this gateway, without `[sites.multipass]` of its own.
+            Some(crate::connectors::multipass::MULTIPASS_PATH),
         ];
         for prefix in prefixes.into_iter().flatten() {
             if crate::path_folding::starts_with_folded(path, prefix) {

@@ -39,7 +39,7 @@ impl Features {
             Some(Arc::new(super::session_info::SessionInfo)),
             boxed(super::customer_login::CustomerLogin::from_config(site)),
             boxed(super::platform_handoff::PlatformHandoff::from_config(site)),
-            boxed(super::multipass::MultipassHandoff::from_config(site)),
+            boxed(super::multipass::MultipassHandoff::from_config(config, site)),
             boxed(super::handoff_return::HandoffReturn::from_config(site)),
             Some(Arc::new(super::cors::Cors::from_config(site))),
             cross_site.clone().map(|f| f as Arc<dyn Feature>),

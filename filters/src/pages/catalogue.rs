@@ -166,16 +166,32 @@ fn site_files(dir: &Path) -> Result<Vec<(String, Texts)>, String> {
                     path.display()
                 )
             })?;
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if size > MAX_FILE {
-            return Err(format!("{}: larger than {} KiB", path.display(), MAX_FILE / 1024));
-        }
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = read_bounded(&path, MAX_FILE)?;
         let texts: Texts = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         files.push((lang, texts));
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(files)
+}
+
+/// The text of the regular file `path` (symlinks followed), at most `max` bytes: a
+/// device or FIFO in its place would never end, and a file that grows while read is
+/// cut off and refused.
+pub fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
+    use std::io::Read;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{shown}: not a regular file"));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_string(&mut text))
+        .map_err(|e| format!("{shown}: {e}"))?;
+    if text.len() as u64 > max {
+        return Err(format!("{shown}: larger than {} KiB", max / 1024));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

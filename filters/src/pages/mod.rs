@@ -28,6 +28,27 @@ const TEMPLATES: [(&str, &str); 3] = [
 /// Largest template a site may give, in bytes.
 const MAX_TEMPLATE: u64 = 256 * 1024;
 
+/// Work one render may do (minijinja instructions): a shipped page takes a few
+/// hundred; a template that loops past this fails, and the shipped page is shown.
+const RENDER_FUEL: u64 = 100_000;
+
+/// The statuses the gateway answers with a page of its own, each with a code.
+const SAMPLE_STATUSES: [(u16, &str); 13] = [
+    (400, "state_unknown"),
+    (401, "login_required"),
+    (403, "access_denied"),
+    (404, "not_found"),
+    (405, "method_not_allowed"),
+    (408, "request_timeout"),
+    (413, "payload_too_large"),
+    (415, "unsupported_media_type"),
+    (421, "unknown_host"),
+    (429, "rate_limited"),
+    (500, "gateway_error"),
+    (502, "idp_error"),
+    (503, "idp_unavailable"),
+];
+
 /// The design and texts of one site's pages (or of the gateway's, for requests no
 /// site answers).
 pub struct Pages {
@@ -113,24 +134,31 @@ impl Pages {
         })
     }
 
-    /// Renders every page in every language once (`check`, start-up, reload).
+    /// Renders every kind of page (each status, with and without a link, the chooser
+    /// with and without its notice) in every language once: `check`, start-up, reload.
     fn try_every_page(&self) -> Result<(), PagesError> {
-        let samples = [
-            Reply::error(502, "idp_error", "sample", false),
-            Reply::error_with_link(
-                400,
-                "token_expired",
-                "sample",
-                false,
-                Some(("/_sso/login", "sign_in_again")),
-            ),
-            crate::auth::chooser::chooser_page("/_sso", &[("acme", "Acme")], "/a", true),
-        ];
+        let mut samples: Vec<Reply> = SAMPLE_STATUSES
+            .iter()
+            .flat_map(|&(status, code)| {
+                [
+                    Reply::error(status, code, "sample", false),
+                    Reply::error_with_link(status, code, "sample", false, Some(("/_sso/login", "sign_in_again"))),
+                ]
+            })
+            .collect();
+        for unknown_org in [false, true] {
+            samples.push(crate::auth::chooser::chooser_page(
+                "/_sso",
+                &[("acme", "Acme")],
+                "/a",
+                unknown_org,
+            ));
+        }
         for lang in self.catalogue.spoken() {
             for sample in &samples {
                 let Some(page) = sample.page.as_deref() else { continue };
                 self.html(&self.env, page, sample.status, lang, Some("sample"))
-                    .map_err(|e| PagesError(format!("templates: {e:#}")))?;
+                    .map_err(|e| PagesError(format!("templates ({lang}, {}): {e:#}", sample.status)))?;
             }
         }
         Ok(())
@@ -150,7 +178,7 @@ impl Pages {
                 body[*k] = serde_json::Value::String(v.clone());
             }
             reply.body = body.to_string();
-            return reply.header("content-language", lang);
+            return reply.set_header("content-language", lang);
         }
         reply.body = match self.html(&self.env, &page, reply.status, &lang, request_id) {
             Ok(html) => html,
@@ -161,10 +189,10 @@ impl Pages {
             }
         };
         reply
-            .header("content-language", lang)
-            .header("content-security-policy", self.csp.clone())
-            .header("x-frame-options", "DENY")
-            .header("referrer-policy", "no-referrer")
+            .set_header("content-language", lang)
+            .set_header("content-security-policy", self.csp.clone())
+            .set_header("x-frame-options", "DENY")
+            .set_header("referrer-policy", "no-referrer")
     }
 
     /// The sentence for `code` in `lang`, else the one the reply was made with.
@@ -267,6 +295,7 @@ fn csp(logo_url: Option<&str>) -> String {
 fn environment(overrides: &[(String, String)]) -> Result<Environment<'static>, String> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    env.set_fuel(Some(RENDER_FUEL));
     // Text is escaped as the rest of the gateway escapes it (`&<>"'`): minijinja's
     // own escaper also writes `/` as `&#x2f;`, which is as safe and unreadable.
     env.set_formatter(|out, state, value| match value.as_str() {
@@ -303,11 +332,7 @@ fn site_templates(dir: &Path) -> Result<Vec<(String, String)>, String> {
         if !name.ends_with(".html") {
             continue;
         }
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if size > MAX_TEMPLATE {
-            return Err(format!("{}: larger than {} KiB", path.display(), MAX_TEMPLATE / 1024));
-        }
-        let source = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let source = catalogue::read_bounded(&path, MAX_TEMPLATE)?;
         templates.push((name.to_string(), source));
     }
     Ok(templates)

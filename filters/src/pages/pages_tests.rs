@@ -171,6 +171,23 @@ fn a_site_overrides_a_template_a_text_and_adds_a_language() {
         fails.is_err(),
         "a template that compiles but cannot render is refused too"
     );
+    std::fs::write(
+        dir.join("templates/chooser.html"),
+        "{% if unknown_org %}{% for i in range(100000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}{% endif %}",
+    )
+    .expect("loops");
+    let looping = Pages::for_site(&site(&format!("[sites.pages]\ndir = \"{}\"\n", dir.display())).sites[0]);
+    assert!(
+        looping.is_err_and(|e| e.0.contains("fuel")),
+        "a render is bounded, and check renders every page"
+    );
+    std::fs::remove_file(dir.join("templates/chooser.html")).expect("rm");
+    std::os::unix::fs::symlink("/dev/zero", dir.join("templates/zero.html")).expect("symlink");
+    let device = Pages::for_site(&site(&format!("[sites.pages]\ndir = \"{}\"\n", dir.display())).sites[0]);
+    assert!(
+        device.is_err_and(|e| e.0.contains("not a regular file")),
+        "a device is never read"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -256,6 +273,18 @@ fn every_code() -> std::collections::BTreeSet<String> {
         .map(|e| e.code().to_string()),
     );
     codes.insert(crate::features::multipass::EMAIL_UNVERIFIED.to_string());
+    // Codes passed through a variable: the auth host's refusals and the unknown
+    // `sso_error` of a customer-login page.
+    codes.extend(
+        [
+            "unknown_site",
+            "bad_state",
+            "bad_intent",
+            "adopt_unknown",
+            "login_failed",
+        ]
+        .map(String::from),
+    );
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut stack = vec![root.join("filters/src"), root.join("gateway/src")];
     while let Some(dir) = stack.pop() {
