@@ -315,6 +315,11 @@ impl Shop {
         self.gateway.ready().await
     }
 
+    /// What `/_sso/session` says of `shopper` (as an API call).
+    pub async fn session_of(&self, shopper: &Shopper) -> Result<serde_json::Value> {
+        Ok(shopper.api(&self.url("/_sso/session")).await?.json().await?)
+    }
+
     /// A fresh API token from `/_sso/token` for a signed-in shopper.
     pub async fn api_token(&self, shopper: &Shopper) -> Result<String> {
         let answer: serde_json::Value = shopper.api(&self.url("/_sso/token")).await?.json().await?;

@@ -78,14 +78,7 @@ async fn origin_sees(shop: &Shop, shopper: &Shopper, path: &str) -> Value {
 }
 
 async fn authenticated(shop: &Shop, shopper: &Shopper) -> bool {
-    let v: Value = shopper
-        .api(&shop.url("/_sso/session"))
-        .await
-        .expect("session")
-        .json()
-        .await
-        .expect("json");
-    v["authenticated"] == json!(true)
+    shop.session_of(shopper).await.expect("session")["authenticated"] == json!(true)
 }
 
 #[tokio::test]

@@ -65,13 +65,7 @@ async fn a_shopper_signs_in_and_the_origin_gets_a_verified_identity() {
     assert!(lifetime <= 300, "token lives {lifetime}s");
 
     // The session endpoint names the shopper; the IdP's tokens never reach the browser.
-    let session: serde_json::Value = shopper
-        .api(&shop.url("/_sso/session"))
-        .await
-        .expect("session")
-        .json()
-        .await
-        .expect("json");
+    let session = shop.session_of(&shopper).await.expect("session");
     assert_eq!(session["authenticated"], true);
     assert_eq!(session["customer"]["id"], "alice");
     assert_eq!(session["customer"]["email"], "alice@example.com");
