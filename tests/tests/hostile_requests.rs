@@ -1,7 +1,8 @@
 //! Hostile input against the real binary, over raw sockets where a normal client would
 //! normalise what it sends: request-targets that tried to walk around the access
 //! rule, identity-header smuggling, cookie abuse, open redirects, Host tricks,
-//! duplicated callback parameters and back-channel logout abuse. Every case ends in a
+//! duplicated callback parameters, back-channel logout abuse and hostile
+//! `Accept-Language` headers on the gateway's own pages. Every case ends in a
 //! clear answer, the origin sees only what the rule allows, and the gateway keeps
 //! serving.
 
@@ -517,4 +518,45 @@ async fn hostile_backchannel_logout_requests_get_clear_answers_and_hold_nothing(
         format!("POST /_sso/backchannel-logout HTTP/1.1\r\nHost: plain.localhost:{port}\r\nContent-Length: 0\r\n");
     assert_eq!(send(port, &head).expect("send").status, 404);
     assert_eq!(get(port, "/catalog", "").status, 200, "still serving");
+}
+
+#[tokio::test]
+async fn hostile_accept_language_headers_get_a_whole_page_in_a_spoken_language() {
+    let shop = Shop::start().expect("shop");
+    shop.ready().await.expect("ready");
+    let port = shop.gateway.port;
+    let long = format!("{}de", "xx-yy;q=0.5,".repeat(4000));
+    let digits = format!("de;q=0.{}", "9".repeat(5000));
+    let cases: Vec<(String, &str)> = vec![
+        ("fr;q=0, de".into(), "de"),
+        ("DE-at".into(), "de"),
+        ("*;q=1, nl;q=0.1".into(), "nl"),
+        (long, "en"),
+        (digits, "en"),
+        ("de;q=1.5, es;q=-1, fr;q=abc".into(), "en"),
+        ("\"><script>alert(1)</script>".into(), "en"),
+        ("ä, ö;q=0.5, 中文".into(), "en"),
+        (";;;,,,q=,".into(), "en"),
+    ];
+    for (header, lang) in cases {
+        for accept in ["text/html", "application/json"] {
+            let head = format!(
+                "GET /_sso/nothing-here HTTP/1.1\r\nHost: shop.localhost:{port}\r\nAccept: {accept}\r\nAccept-Language: {header}\r\n"
+            );
+            let resp = sso_tests::raw_http::send(port, &head).unwrap_or_else(|e| panic!("{header:?}: {e}"));
+            assert_eq!(resp.status, 404, "{header:?}");
+            assert_eq!(resp.header("content-language"), Some(lang), "{header:?}");
+            assert!(!resp.body.contains("<script"), "{header:?}");
+            if accept == "text/html" {
+                assert!(
+                    resp.body.contains(&format!("<html lang=\"{lang}\"")) && resp.body.trim_end().ends_with("</html>")
+                );
+            } else {
+                let v: serde_json::Value = serde_json::from_str(&resp.body).expect("json");
+                assert_eq!(v["error"], "not_found", "{header:?}");
+            }
+        }
+    }
+    // And it keeps serving.
+    assert_eq!(get(port, "/", "").status, 200);
 }
