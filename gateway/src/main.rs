@@ -4,6 +4,7 @@
 mod admin;
 mod admin_sessions;
 mod background;
+mod bind_check;
 mod https_redirect;
 mod lasting;
 mod log_fields;

@@ -69,6 +69,9 @@ impl Gateway {
 }
 
 pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Result<()> {
+    if !options.upgrade {
+        crate::bind_check::every_listener_binds(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     let server_conf = ServerConf {
         threads: config.server.threads,
         work_stealing: config.server.work_stealing,

@@ -58,3 +58,46 @@ async fn an_upgrade_hands_the_listener_over_without_refusing_requests() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[test]
+fn a_taken_port_is_one_clear_line_and_exit_status_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let path = std::env::temp_dir().join(format!("sso-taken-{}.toml", addr.port()));
+    std::fs::write(
+        &path,
+        format!(
+            "[server]\nlisten = [\"{addr}\"]\n[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n\
+             [[sites]]\nname = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\n\
+             public_url = \"http://shop.localhost\"\n"
+        ),
+    )
+    .expect("config");
+    let started = Instant::now();
+    let mut child = std::process::Command::new(sso_tests::gateway_bin())
+        .args(["run", "--config"])
+        .arg(&path)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("gateway");
+    // Bounded: Pingora alone retried for 30 s and then panicked.
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("still running with its port taken");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("read");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("server.listen[0]: cannot listen on {addr}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let _ = std::fs::remove_file(&path);
+}
