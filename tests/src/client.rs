@@ -234,12 +234,19 @@ pub fn echo_of(body: &str) -> Result<serde_json::Value> {
 /// The customer the origin was told about for a request to `url` that shows this
 /// `Cookie` header (a logout clears the jar's cookie; an attacker keeps a copy).
 pub async fn customer_with_cookie(cookie: &str, url: &str) -> Option<String> {
-    let client = Shopper::new(&["shop"]).ok()?;
+    customer_as(&["shop"], url, ("cookie", cookie)).await
+}
+
+/// The customer the origin was told about for an API call (no redirect) to `url`
+/// carrying the header `credential` (a `Cookie`, an `Authorization`), from a client
+/// that resolves `hosts`; `None` when it was anonymous or refused.
+pub async fn customer_as(hosts: &[&str], url: &str, credential: (&str, &str)) -> Option<String> {
+    let client = Shopper::new(hosts).ok()?;
     let resp = client
         .http
         .get(url)
         .header("accept", "application/json")
-        .header("cookie", cookie)
+        .header(credential.0, credential.1)
         .send()
         .await
         .ok()?;
@@ -248,6 +255,20 @@ pub async fn customer_with_cookie(cookie: &str, url: &str) -> Option<String> {
     }
     let echo = echo_of(&resp.text().await.ok()?).ok()?;
     echo["headers"]["x-customer-id"].as_str().map(str::to_string)
+}
+
+/// The status of an API call to `url` and the customer the origin was told about
+/// (`0` when the gateway could not be reached).
+pub async fn status_and_customer(shopper: &Shopper, url: &str) -> (u16, Option<String>) {
+    let Ok(resp) = shopper.api(url).await else {
+        return (0, None);
+    };
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap_or_default();
+    let who = echo_of(&body)
+        .ok()
+        .and_then(|e| e["headers"]["x-customer-id"].as_str().map(str::to_string));
+    (status, who)
 }
 
 /// Polls for up to `limit` until `url` is anonymous for this copy of a cookie.

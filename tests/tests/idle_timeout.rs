@@ -35,20 +35,7 @@ async fn session_with_cookie(cookie: &str, url: &str) -> serde_json::Value {
 /// The customer the origin was told about for a request to `url` showing this
 /// `Cookie` header (an API call: no redirect), or `None` when it was anonymous.
 async fn customer_with_cookie(cookie: &str, url: &str) -> Option<String> {
-    let client = Shopper::new(&ALL_HOSTS).ok()?;
-    let resp = client
-        .http
-        .get(url)
-        .header("accept", "application/json")
-        .header("cookie", cookie)
-        .send()
-        .await
-        .ok()?;
-    if resp.status() != 200 {
-        return None;
-    }
-    let echo = echo_of(&resp.text().await.ok()?).ok()?;
-    echo["headers"]["x-customer-id"].as_str().map(str::to_string)
+    sso_tests::client::customer_as(&ALL_HOSTS, url, ("cookie", cookie)).await
 }
 
 /// Where a page load of `url` with this `Cookie` header is sent (`None`: answered).

@@ -283,18 +283,6 @@ async fn r_api_token(r: &Replicas, shopper: &Shopper) -> String {
 
 /// The customer replica B's origin is told about for an API call with `token`.
 async fn api_customer(r: &Replicas, token: &str) -> Option<String> {
-    let client = Shopper::new(&["shop"]).ok()?;
-    let resp = client
-        .http
-        .get(r.url_b("/api/me"))
-        .bearer_auth(token)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .ok()?;
-    if resp.status() != 200 {
-        return None;
-    }
-    let echo = echo_of(&resp.text().await.ok()?).ok()?;
-    echo["headers"]["x-customer-id"].as_str().map(str::to_string)
+    let bearer = format!("Bearer {token}");
+    sso_tests::client::customer_as(&["shop"], &r.url_b("/api/me"), ("authorization", &bearer)).await
 }

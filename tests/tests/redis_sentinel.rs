@@ -9,20 +9,10 @@
 
 use sso_tests::client::{anonymous_within, customer_with_cookie};
 use sso_tests::replicas::{ReplicaOptions, Replicas, TestSentinel};
-use sso_tests::{echo_of, Shopper};
+use sso_tests::Shopper;
 use std::time::{Duration, Instant};
 
-async fn status_and_customer(shopper: &Shopper, url: &str) -> (u16, Option<String>) {
-    let Ok(resp) = shopper.api(url).await else {
-        return (0, None);
-    };
-    let status = resp.status().as_u16();
-    let body = resp.text().await.unwrap_or_default();
-    let who = echo_of(&body)
-        .ok()
-        .and_then(|e| e["headers"]["x-customer-id"].as_str().map(str::to_string));
-    (status, who)
-}
+use sso_tests::client::status_and_customer;
 
 /// `/readyz`'s status and body.
 async fn readyz(gateway: &sso_tests::Gateway) -> (u16, String) {

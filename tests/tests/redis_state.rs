@@ -6,17 +6,7 @@ use sso_tests::replicas::{ReplicaOptions, Replicas};
 use sso_tests::{echo_of, Shopper};
 use std::time::{Duration, Instant};
 
-async fn status_and_customer(shopper: &Shopper, url: &str) -> (u16, Option<String>) {
-    let Ok(resp) = shopper.api(url).await else {
-        return (0, None);
-    };
-    let status = resp.status().as_u16();
-    let body = resp.text().await.unwrap_or_default();
-    let who = echo_of(&body)
-        .ok()
-        .and_then(|e| e["headers"]["x-customer-id"].as_str().map(str::to_string));
-    (status, who)
-}
+use sso_tests::client::status_and_customer;
 
 async fn readyz(gateway: &sso_tests::Gateway) -> u16 {
     match reqwest::get(gateway.admin_url("/readyz")).await {
