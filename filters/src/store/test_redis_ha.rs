@@ -233,10 +233,16 @@ impl TestCluster {
         for port in &ports {
             let p = port.to_string();
             let conf = format!("nodes-{port}.conf");
+            // The bus port defaults to port + 10000, which Redis refuses above
+            // 65535 (a free port above 55535 made the node exit at start): name a
+            // free one of its own.
+            let bus = free_port().to_string();
             let mut args = server_args(&p);
             args.extend([
                 "--cluster-enabled",
                 "yes",
+                "--cluster-port",
+                &bus,
                 "--cluster-config-file",
                 &conf,
                 "--cluster-node-timeout",
