@@ -7,6 +7,7 @@ use crate::log_fields::{OrDash, PrintablePath};
 use crate::metrics::{Metrics, SiteMetrics};
 use crate::request_ctx::RequestCtx;
 use crate::respond::write_reply;
+use crate::shutdown::InFlight;
 use crate::snapshot::{CurrentSnapshot, Snapshot};
 use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -32,12 +33,15 @@ pub struct GatewayProxy {
     /// The group's auth host (cross-site sign-on) counts as `site="auth-host"`.
     auth_host_metrics: SiteMetrics,
     metrics: Arc<Metrics>,
+    /// The storefront requests in flight (a `SIGTERM` waits for them).
+    in_flight: InFlight,
 }
 
 impl GatewayProxy {
-    pub fn new(current: CurrentSnapshot, metrics: Arc<Metrics>) -> Self {
+    pub fn new(current: CurrentSnapshot, metrics: Arc<Metrics>, in_flight: InFlight) -> Self {
         GatewayProxy {
             current,
+            in_flight,
             unknown_host_metrics: SiteMetrics::new(&metrics, "-"),
             auth_host_metrics: SiteMetrics::new(&metrics, sso_filters::cross_site::auth_host::AUTH_HOST_LABEL),
             metrics,
@@ -164,7 +168,7 @@ impl ProxyHttp for GatewayProxy {
     fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx::new(self.current.load_full())
+        RequestCtx::new(self.current.load_full(), self.in_flight.enter())
     }
 
     /// Decides the request id first (a trusted proxy's `X-Request-Id`, else a new

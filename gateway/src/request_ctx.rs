@@ -1,6 +1,7 @@
 //! The per-request state the proxy's phases share.
 
 use crate::metrics::AccessLabel;
+use crate::shutdown::InFlightGuard;
 use crate::site::Site;
 use crate::snapshot::Snapshot;
 use sso_filters::auth::Identity;
@@ -37,10 +38,12 @@ pub struct RequestCtx {
     pub upstream_set: Vec<(http::HeaderName, http::HeaderValue)>,
     /// The request is for the group's auth host (answered by the gateway).
     pub auth_host: bool,
+    /// Counts this request as in flight until the context is dropped (shutdown waits).
+    pub _in_flight: InFlightGuard,
 }
 
 impl RequestCtx {
-    pub fn new(snapshot: Arc<Snapshot>) -> Self {
+    pub fn new(snapshot: Arc<Snapshot>, in_flight: InFlightGuard) -> Self {
         RequestCtx {
             started: Instant::now(),
             snapshot,
@@ -56,6 +59,7 @@ impl RequestCtx {
             identity_sent: false,
             upstream_set: Vec::new(),
             auth_host: false,
+            _in_flight: in_flight,
         }
     }
 

@@ -102,6 +102,9 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
         redis,
     } = gateway;
     let config_ready = readiness.check("config");
+    // False from SIGTERM on (see crate::shutdown).
+    let serving = readiness.check("serving");
+    serving.set(true);
     if let Some(tasks) = redis {
         let service = crate::stores::RedisService {
             tasks: Mutex::new(Some(tasks)),
@@ -136,8 +139,11 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
         current: current.clone(),
     };
     server.add_service(background_service("sighup", hangup));
+    let probe = crate::listener_probe::ListenerProbe::new(&config, readiness.check("listeners"));
+    server.add_service(background_service("listener probe", probe));
 
-    let proxy = GatewayProxy::new(current.clone(), lasting.metrics.clone());
+    let in_flight = crate::shutdown::InFlight::default();
+    let proxy = GatewayProxy::new(current.clone(), lasting.metrics.clone(), in_flight.clone());
     let mut storefront = pingora::proxy::http_proxy_service_with_name(&server.configuration, proxy, "storefront");
     if let Some(app) = storefront.app_logic_mut() {
         let mut options = HttpServerOptions::default();
@@ -192,5 +198,13 @@ pub fn run(config: Config, gateway: Gateway, options: RunOptions) -> anyhow::Res
         sites = config.sites.len(),
         "sso-gateway starting"
     );
-    server.run_forever()
+    let signals = crate::shutdown::Signals {
+        in_flight,
+        serving,
+        drain_timeout: config.server.graceful_shutdown_timeout,
+    };
+    server.run(pingora::server::RunArgs {
+        shutdown_signal: Box::new(signals),
+    });
+    Ok(())
 }

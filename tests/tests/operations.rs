@@ -63,11 +63,14 @@ async fn an_upgrade_hands_the_listener_over_without_refusing_requests() {
 fn a_taken_port_is_one_clear_line_and_exit_status_1() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr");
+    let admin_port = sso_tests::free_port();
+    let admin = format!("127.0.0.1:{admin_port}");
     let path = std::env::temp_dir().join(format!("sso-taken-{}.toml", addr.port()));
     std::fs::write(
         &path,
         format!(
-            "[server]\nlisten = [\"{addr}\"]\n[sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n\
+            "[server]\nlisten = [\"{addr}\"]\nadmin_listen = \"{admin}\"\n\
+             [sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n\
              [[sites]]\nname = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\n\
              public_url = \"http://shop.localhost\"\n"
         ),
@@ -89,7 +92,14 @@ fn a_taken_port_is_one_clear_line_and_exit_status_1() {
             let _ = child.kill();
             panic!("still running with its port taken");
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // Never ready, however briefly the process lives.
+        let answer = sso_tests::raw_http::send(admin_port, "GET /readyz HTTP/1.1\r\nHost: admin\r\n");
+        assert_ne!(
+            answer.ok().map(|r| r.status),
+            Some(200),
+            "/readyz was ready with a listener not bound"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("read");
@@ -100,4 +110,65 @@ fn a_taken_port_is_one_clear_line_and_exit_status_1() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
     let _ = std::fs::remove_file(&path);
+}
+
+/// Starts a shop with the real IdP, signs a shopper in, proxies a few requests, starts
+/// one that the origin holds for `in_flight_ms`, sends `signal`, and returns how long
+/// the gateway took to exit and what the held request got.
+async fn exit_after(signal: &str, in_flight_ms: u64) -> (Duration, Option<u16>, String) {
+    let mut shop = sso_tests::Shop::start_with(
+        sso_tests::GatewayConfig::default().server("grace_period = \"1s\"\ngraceful_shutdown_timeout = \"5s\""),
+        "",
+    )
+    .expect("shop");
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    let landing = shop.sign_in(&shopper, "/account", "alice").await.expect("sign in");
+    assert_eq!(landing.status, 200);
+    for _ in 0..3 {
+        assert_eq!(status(&shopper, &shop.url("/account")).await, 200);
+    }
+    let held = shop.url(&format!("/account/slow?delay_ms={in_flight_ms}"));
+    let in_flight = tokio::spawn(async move {
+        let answer = shopper.api(&held).await;
+        answer.ok().map(|r| r.status().as_u16())
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    shop.gateway.signal(signal).expect("signal");
+    if signal == "TERM" {
+        // Draining: still answering, but no longer ready (the load balancer stops sending).
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let readyz = reqwest::get(shop.gateway.admin_url("/readyz")).await.expect("readyz");
+        assert_eq!(readyz.status(), 503);
+        let report: serde_json::Value = readyz.json().await.expect("json");
+        assert_eq!(report["checks"]["serving"], false, "{report}");
+    }
+    while shop.gateway.proc.child.try_wait().expect("wait").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still running 30 s after SIG{signal}:\n{}",
+            shop.gateway.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = started.elapsed();
+    let held_status = in_flight.await.expect("request task");
+    (took, held_status, shop.gateway.log())
+}
+
+#[tokio::test]
+async fn sigint_ends_a_gateway_that_served_a_login_at_once() {
+    let (took, _, log) = exit_after("INT", 3000).await;
+    assert!(took < Duration::from_secs(2), "SIGINT took {took:?}:\n{log}");
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_request_in_flight_and_exits_within_the_grace_period() {
+    let (took, held, log) = exit_after("TERM", 2000).await;
+    assert_eq!(held, Some(200), "the request in flight was not finished:\n{log}");
+    // grace_period (1 s) + graceful_shutdown_timeout (5 s), as documented.
+    assert!(
+        took < Duration::from_secs(6) + Duration::from_millis(500),
+        "SIGTERM took {took:?}:\n{log}"
+    );
 }
