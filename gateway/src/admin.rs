@@ -139,6 +139,19 @@ fn idp_checks(snapshot: &crate::snapshot::Snapshot) -> Vec<(String, bool, bool)>
     checks
 }
 
+/// Why each IdP that is not loaded is not (the last discovery's error).
+fn idp_problems(snapshot: &crate::snapshot::Snapshot) -> serde_json::Map<String, serde_json::Value> {
+    let mut problems = serde_json::Map::new();
+    for site in &snapshot.sites {
+        for p in site.pipeline.core.providers() {
+            if let (None, Some(problem)) = (p.current(), p.problem()) {
+                problems.insert(p.label(), serde_json::Value::String(problem.to_string()));
+            }
+        }
+    }
+    problems
+}
+
 #[async_trait]
 impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
@@ -147,7 +160,7 @@ impl ServeHttp for AdminApp {
             "/healthz" => reply(StatusCode::OK, "text/plain", b"ok\n".to_vec()),
             "/readyz" => {
                 let snapshot = self.current.load();
-                let report = self.readiness.report(idp_checks(&snapshot));
+                let report = self.readiness.report(idp_checks(&snapshot), idp_problems(&snapshot));
                 let status = if report.ready {
                     StatusCode::OK
                 } else {

@@ -98,7 +98,7 @@ async fn keep_fresh(provider: Arc<OidcProvider>, metrics: Arc<Metrics>) {
                 refresh
             }
             Err(e) => {
-                tracing::warn!(site = %provider.site, error = %e, retry_in = ?backoff, "identity provider not reachable");
+                tracing::warn!(site = %provider.site, error = %e, retry_in = ?backoff, "identity provider discovery failed");
                 let wait = backoff;
                 backoff = (backoff * 2).min(Duration::from_secs(60));
                 wait

@@ -7,9 +7,11 @@ mod background;
 mod bind_check;
 mod https_redirect;
 mod lasting;
+mod listener_probe;
 mod log_fields;
 mod logging;
 mod metrics;
+mod online_check;
 mod proxy;
 mod readiness;
 mod reload;
@@ -19,6 +21,7 @@ mod request_ctx;
 mod respond;
 mod restart_keys;
 mod server;
+mod shutdown;
 mod site;
 mod site_phase;
 mod snapshot;
@@ -62,6 +65,10 @@ enum Command {
     Check {
         #[arg(short, long)]
         config: PathBuf,
+        /// Also reach what the configuration names: every IdP's discovery and keys
+        /// (issuer, TLS, PKCE, algorithms, logout), Redis, provisioning hooks, upstreams.
+        #[arg(long)]
+        online: bool,
     },
     /// Print the public JWKS of a `private_key_jwt` key (`client_assertion_key_file`):
     /// what to register with the IdP (as the client's `jwks`, or served at its `jwks_uri`).
@@ -101,6 +108,7 @@ fn client_jwks(path: &std::path::Path) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut online = false;
     let (path, run) = match &cli.command {
         Command::Reload { admin, token } => {
             let token = token.clone().or_else(|| std::env::var("SSO_ADMIN_TOKEN").ok());
@@ -119,7 +127,10 @@ fn main() -> ExitCode {
                 daemon: *daemon,
             }),
         ),
-        Command::Check { config } => (config, None),
+        Command::Check { config, online: o } => {
+            online = *o;
+            (config, None)
+        }
         Command::ClientJwks { key } => return client_jwks(key),
     };
     let config = match sso_config::load(path) {
@@ -146,11 +157,12 @@ fn main() -> ExitCode {
         }
     };
     match run {
+        None if online => online_report(path, &config, &gateway),
         None => {
             println!("{}: ok ({} site(s))", path.display(), config.sites.len());
             ExitCode::SUCCESS
         }
-        Some(options) => match server::run(config, gateway, options) {
+        Some(options) => match start(config, gateway, options) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("sso-gateway: {e:#}");
@@ -158,4 +170,37 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `check --online`: the offline check passed; now what the configuration names.
+fn online_report(path: &std::path::Path, config: &sso_config::Config, gateway: &server::Gateway) -> ExitCode {
+    let found = online_check::run(config, gateway);
+    for w in &found.warnings {
+        eprintln!("  warning: {w}");
+    }
+    if found.problems.is_empty() {
+        println!("{}: ok online ({} site(s))", path.display(), config.sites.len());
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("{}: {} problem(s) online:", path.display(), found.problems.len());
+    for e in &found.problems {
+        eprintln!("  {e}");
+    }
+    ExitCode::FAILURE
+}
+
+/// `run`, after the start-up checks a configuration cannot make: Redis must take the
+/// credentials (a refusal is a configuration error, exit 1; an unreachable Redis is
+/// an outage the gateway rides out, logged).
+fn start(config: sso_config::Config, gateway: server::Gateway, options: server::RunOptions) -> anyhow::Result<()> {
+    if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        if let Some(Err(e)) = runtime.block_on(stores::probe_redis(&config)) {
+            let key = stores::redis_key(&config);
+            if stores::is_auth_refusal(&e) {
+                anyhow::bail!("{key}: Redis refused the credentials: {e}");
+            }
+            tracing::warn!(error = %e, "Redis does not answer yet: sign-ins wait for it (see /readyz)");
+        }
+    }
+    server::run(config, gateway, options)
 }

@@ -49,8 +49,13 @@ impl Readiness {
     }
 
     /// The registered checks and `current` (name, ready, counts) ones: every check
-    /// that counts must hold; the others are only shown.
-    pub fn report(&self, current: impl IntoIterator<Item = (String, bool, bool)>) -> ReadinessReport {
+    /// that counts must hold; the others are only shown. `problems` says why a check
+    /// fails, by check name (shown under `problems` when there is any).
+    pub fn report(
+        &self,
+        current: impl IntoIterator<Item = (String, bool, bool)>,
+        problems: serde_json::Map<String, serde_json::Value>,
+    ) -> ReadinessReport {
         let mut ready = true;
         let mut map = serde_json::Map::new();
         if let Ok(checks) = self.checks.lock() {
@@ -67,6 +72,9 @@ impl Readiness {
         let mut report = serde_json::Map::new();
         report.insert("ready".into(), serde_json::Value::Bool(ready));
         report.insert("checks".into(), serde_json::Value::Object(map));
+        if !problems.is_empty() {
+            report.insert("problems".into(), serde_json::Value::Object(problems));
+        }
         if let Ok(details) = self.details.lock() {
             for (name, value) in details.iter() {
                 report.insert(name.clone(), value.clone());

@@ -173,7 +173,7 @@ async fn discover_first(providers: Vec<Arc<OidcProvider>>, lasting: &Lasting) {
                 .observe(started.elapsed().as_secs_f64());
             match result {
                 Ok(Ok(())) => tracing::info!(site = %provider.site, issuer = %provider.config.issuer, "identity provider metadata loaded"),
-                Ok(Err(e)) => tracing::warn!(site = %provider.site, error = %e, "identity provider not reachable yet"),
+                Ok(Err(e)) => tracing::warn!(site = %provider.site, error = %e, "identity provider discovery failed (retried in the background)"),
                 Err(_) => tracing::warn!(site = %provider.site, ?wait, "identity provider did not answer in time"),
             }
         });

@@ -27,11 +27,7 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<(Stores, Option<
             Ok((Stores::memory(sessions, s.max_pending_logins), None))
         }
         SessionStoreKind::Redis => {
-            let target = match &s.redis_url {
-                Some(url) => RedisTarget::Url(url.clone()),
-                None if !s.redis_cluster.is_empty() => RedisTarget::Cluster(s.redis_cluster.clone()),
-                None => return Err("sessions.redis_url or sessions.redis_cluster is required".into()),
-            };
+            let target = redis_target(config)?;
             let errors = metrics.store_errors.clone();
             let hook = Arc::new(move |store: &'static str, op: &'static str| {
                 errors.with_label_values(&[store, op]).inc();
@@ -49,6 +45,58 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<(Stores, Option<
             Ok((stores, Some(tasks)))
         }
     }
+}
+
+/// Where `[sessions]` keeps its Redis (`store = "redis"`).
+fn redis_target(config: &Config) -> Result<RedisTarget, String> {
+    let s = &config.sessions;
+    match &s.redis_url {
+        Some(url) => Ok(RedisTarget::Url(url.clone())),
+        None if !s.redis_cluster.is_empty() => Ok(RedisTarget::Cluster(s.redis_cluster.clone())),
+        None => Err("sessions.redis_url or sessions.redis_cluster is required".into()),
+    }
+}
+
+/// The key path of the Redis address (for messages).
+pub fn redis_key(config: &Config) -> &'static str {
+    match config.sessions.redis_url {
+        Some(_) => "sessions.redis_url",
+        None => "sessions.redis_cluster",
+    }
+}
+
+/// Connects to the sessions' Redis once and pings it, on a connection of its own
+/// (dropped after). `None` when the sessions are in memory.
+pub async fn probe_redis(config: &Config) -> Option<Result<(), String>> {
+    if config.sessions.store != SessionStoreKind::Redis {
+        return None;
+    }
+    let probe = async {
+        let target = redis_target(config)?;
+        let conn =
+            sso_filters::store::redis::RedisConn::new(&target, &config.sessions.redis_key_prefix, Arc::new(|_, _| {}))
+                .map_err(|e| e.to_string())?;
+        conn.probe().await
+    };
+    Some(
+        tokio::time::timeout(Duration::from_secs(10), probe)
+            .await
+            .unwrap_or_else(|_| Err("no answer within 10 s".into())),
+    )
+}
+
+/// Whether a Redis error says the credentials were refused (a configuration error,
+/// not an outage: waiting does not mend it).
+pub fn is_auth_refusal(error: &str) -> bool {
+    [
+        "WRONGPASS",
+        "NOAUTH",
+        "invalid password",
+        "AuthenticationFailed",
+        "Authentication required",
+    ]
+    .iter()
+    .any(|m| error.contains(m))
 }
 
 /// Runs the Redis health ping and eviction subscription, keeps `/readyz`'s `redis`

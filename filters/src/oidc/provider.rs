@@ -5,7 +5,7 @@
 //! single flight, at most once per [`JWKS_REFETCH_INTERVAL`].
 
 use super::client_auth::{AssertionKey, ClientAuth};
-use super::idp_http;
+use super::{diagnosis, idp_http};
 use arc_swap::ArcSwapOption;
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
@@ -35,6 +35,8 @@ pub struct ExtraMetadata {
     pub revocation_endpoint: Option<Url>,
     /// RFC 9126: where `pushed_authorization = true` sends the authorization request.
     pub pushed_authorization_request_endpoint: Option<Url>,
+    /// RFC 8414: the PKCE methods the IdP takes (`check --online` wants `S256`).
+    pub code_challenge_methods_supported: Option<Vec<String>>,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 
@@ -147,6 +149,8 @@ pub struct OidcProvider {
     /// The `private_key_jwt` key (`client_assertion_key_file`), read once.
     assertion_key: Option<Arc<AssertionKey>>,
     state: ArcSwapOption<ProviderState>,
+    /// Why the last discovery failed (`/readyz`, the log); `None` once one succeeded.
+    problem: ArcSwapOption<String>,
     /// Held while the keys are being fetched (single flight); holds when the last
     /// fetch started (recorded before the request, so a cancelled fetch counts too).
     last_jwks_fetch: Mutex<Option<Instant>>,
@@ -180,6 +184,7 @@ impl OidcProvider {
             http,
             assertion_key,
             state: ArcSwapOption::const_empty(),
+            problem: ArcSwapOption::const_empty(),
             last_jwks_fetch: Mutex::new(None),
             next_generation: AtomicU64::new(1),
         })
@@ -202,13 +207,35 @@ impl OidcProvider {
     /// Runs discovery (which fetches the JWKS too) and installs the result. Counts as
     /// a key fetch: key refetches wait for it and then use its keys.
     pub async fn discover(&self) -> Result<(), ProviderError> {
-        let issuer = IssuerUrl::new(self.config.issuer.as_str().trim_end_matches('/').to_string())
-            .map_err(|e| ProviderError::Config(e.to_string()))?;
+        let result = self.discover_and_install().await;
+        let problem = result.as_ref().err().map(|e| Arc::new(e.to_string()));
+        self.problem.store(problem);
+        result
+    }
+
+    /// Why the last discovery failed; `None` once one succeeded.
+    pub fn problem(&self) -> Option<Arc<String>> {
+        self.problem.load_full()
+    }
+
+    async fn discover_and_install(&self) -> Result<(), ProviderError> {
+        let configured = self.config.issuer.as_str().trim_end_matches('/');
+        let issuer = IssuerUrl::new(configured.to_string()).map_err(|e| ProviderError::Config(e.to_string()))?;
         let mut last_fetch = self.last_jwks_fetch.lock().await;
         *last_fetch = Some(Instant::now());
-        let metadata = Metadata::discover_async(issuer, &self.http)
-            .await
-            .map_err(|e| ProviderError::Discovery(error_chain(&e)))?;
+        let metadata = match Metadata::discover_async(issuer, &self.http).await {
+            Ok(metadata) => metadata,
+            Err(e) => match diagnosis::why_discovery_fails(&self.http, configured).await {
+                diagnosis::Finding::IssuerWithSlash(named) => {
+                    let issuer = IssuerUrl::new(named).map_err(|e| ProviderError::Config(e.to_string()))?;
+                    Metadata::discover_async(issuer, &self.http)
+                        .await
+                        .map_err(|e| ProviderError::Discovery(error_chain(&e)))?
+                }
+                diagnosis::Finding::Problem(problem) => return Err(ProviderError::Discovery(problem)),
+                diagnosis::Finding::Nothing => return Err(ProviderError::Discovery(error_chain(&e))),
+            },
+        };
         // `check` cannot know what the IdP offers: a PAR-only client whose IdP has no
         // PAR endpoint fails here, closed (no login starts), and readiness says why.
         if self.config.pushed_authorization

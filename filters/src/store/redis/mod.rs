@@ -252,6 +252,14 @@ impl RedisConn {
             .map_err(|e| e.to_string())
     }
 
+    /// One connection and one health check, as the first ping of a running gateway
+    /// would do them (`check --online`, start-up). Meant for a `RedisConn` made for it
+    /// and dropped afterwards: the connection it opens belongs to the caller's runtime.
+    pub async fn probe(&self) -> Result<(), String> {
+        self.connect(true).await?;
+        self.check().await
+    }
+
     /// Connects, then checks every [`PING_INTERVAL`], keeping the health flag current
     /// (and, with Sentinel, the primary). Never returns: an unreachable Redis is retried.
     pub async fn run_health(&self) {
