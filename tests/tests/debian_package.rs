@@ -49,6 +49,7 @@ fn cargo() -> String {
 fn build() -> Package {
     let (ok, out) = run(Command::new(cargo()).args(["deb", "--version"]));
     assert!(ok, "cargo-deb is missing: run scripts/setup.sh\n{out}");
+    remove_stale_trees();
     let dir = std::env::temp_dir().join(format!("sso-deb-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let profile_dir = dir.join("target").join("debug");
@@ -81,6 +82,23 @@ fn build() -> Package {
         root,
         control,
         listing,
+    }
+}
+
+/// The trees of earlier runs (`sso-deb-<pid>`, ~50 MB each) whose process has ended:
+/// a static outlives every test, so each run removes its predecessors'.
+fn remove_stale_trees() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("sso-deb-") else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
