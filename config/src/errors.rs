@@ -3,11 +3,16 @@
 use std::fmt;
 
 /// One problem in the configuration, with the key path it is about
-/// (`sites[1].oidc.issuer`).
+/// (`sites[1].oidc.issuer`), or its place (`line 3, column 7`) when the text is not
+/// TOML.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub path: String,
+    /// One line, never a secret's value: it is logged when a reload is refused.
     pub message: String,
+    /// The offending line as written with a caret under the place, for a terminal
+    /// (`check`); `None` when there is no such line or it may hold a secret.
+    pub excerpt: Option<String>,
 }
 
 impl fmt::Display for ConfigError {
@@ -37,6 +42,7 @@ impl ConfigErrors {
         ConfigErrors(vec![ConfigError {
             path: path.into(),
             message: message.into(),
+            excerpt: None,
         }])
     }
 
@@ -55,6 +61,7 @@ impl Errors {
         self.0.push(ConfigError {
             path: path.into(),
             message: message.into(),
+            excerpt: None,
         });
     }
 

@@ -228,7 +228,10 @@ mod tests {
         assert!(e.contains("sites[0].idps[0].issuer"), "{e}");
         assert!(e.contains("sites[0].idps[0].scopes"), "{e}");
         let e = errors(&idp("acme", "colour = \"red\""));
-        assert!(e.contains("unknown field `colour`"), "{e}");
+        assert!(
+            e.contains("sites[0].idps[0].colour: unknown key; the keys here are `name`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub mod pages;
 pub mod pages_model;
 pub mod policy;
 pub mod raw;
+mod raw_forms;
+pub mod read_problems;
+pub mod reading;
 pub mod redis_sentinel;
 pub mod request_safety;
 pub mod route_policy;
@@ -43,10 +46,15 @@ use std::path::Path;
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// Reads, parses and validates a configuration file, reading `${VARS}` from the process
-/// environment. Only a regular file (symlinks followed) of at most
-/// [`MAX_CONFIG_BYTES`] is read: a FIFO or device in its place would block or never
-/// end, and a reload must neither hang nor eat memory.
+/// environment.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    parse(&read_file(path)?, &|name| std::env::var(name).ok())
+}
+
+/// The text of a configuration file. Only a regular file (symlinks followed) of at
+/// most [`MAX_CONFIG_BYTES`] is read: a FIFO or device in its place would block or
+/// never end, and a reload must neither hang nor eat memory.
+pub fn read_file(path: &Path) -> Result<String, ConfigErrors> {
     use std::io::Read;
     let refuse = |why: String| ConfigErrors::single(path.display().to_string(), why);
     let meta = std::fs::metadata(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
@@ -63,27 +71,33 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     if text.len() as u64 > MAX_CONFIG_BYTES {
         return Err(refuse(format!("is larger than {MAX_CONFIG_BYTES} bytes")));
     }
-    parse(&text, &|name| std::env::var(name).ok())
+    Ok(text)
 }
 
-/// Parses and validates configuration text; `env` looks up `${VARS}`.
+/// Parses and validates configuration text; `env` looks up `${VARS}`. Every problem
+/// is reported: the syntax errors (by line and column), the keys that do not fit
+/// the model (by key path), and what validation finds in the rest — except what
+/// only repeats a problem already reported (a key that could not be read is not
+/// also reported missing).
 pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
-    let raw: raw::RawConfig = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
-    validate::Validator::new(env).config(raw)
-}
-
-/// Turns a TOML or unknown-key error into one error located by line and column.
-fn syntax_error(text: &str, e: &toml::de::Error) -> ConfigErrors {
-    let location = e.span().map_or_else(
-        || "config".to_string(),
-        |span| {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, str::len) + 1;
-            format!("line {line}, column {column}")
-        },
-    );
-    ConfigErrors::single(location, e.message().trim().to_string())
+    let mut reading = reading::read(text);
+    let mut errors: Vec<ConfigError> = reading.problems.iter().map(|p| p.to_error()).collect();
+    if let Some(raw) = reading.raw.take() {
+        match validate::Validator::new(env).config(raw) {
+            Ok(config) if errors.is_empty() => return Ok(config),
+            Ok(_) => {}
+            Err(invalid) => errors.extend(invalid.0.into_iter().filter(|e| !reading.covers(&e.path))),
+        }
+    }
+    if errors.is_empty() {
+        // Unreachable in practice: a reading that stopped reported why.
+        errors.push(ConfigError {
+            path: "config".into(),
+            message: "cannot be read".into(),
+            excerpt: None,
+        });
+    }
+    Err(ConfigErrors(errors))
 }
 
 #[cfg(test)]

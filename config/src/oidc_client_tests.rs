@@ -148,7 +148,10 @@ fn id_token_alg_is_asymmetric() {
 fn pushed_authorization_is_a_bool() {
     assert!(oidc("pushed_authorization = true", Some("s")).pushed_authorization);
     let e = errors("pushed_authorization = \"yes\"", Some("s"));
-    assert!(e.contains("expected a boolean"), "{e}");
+    assert!(
+        e.contains("sites[0].oidc.pushed_authorization: expected true or false, without quotes, found a string"),
+        "{e}"
+    );
 }
 
 #[test]

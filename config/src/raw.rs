@@ -5,6 +5,7 @@
 //! (strings, lists); [`crate::validate`] turns them into the typed model and collects
 //! every problem with its key path.
 
+use crate::raw_forms as forms;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -36,12 +37,19 @@ pub struct RawServer {
     pub h2c: Option<bool>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub connect_timeout: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub read_timeout: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub write_timeout: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub upstream_idle_timeout: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub upstream_failure_cooldown: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub grace_period: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub graceful_shutdown_timeout: Option<String>,
     pub upgrade_sock: Option<String>,
     pub pid_file: Option<String>,
@@ -93,12 +101,15 @@ pub struct RawSessions {
     pub redis_url: Option<String>,
     pub redis_cluster: Option<Vec<String>>,
     pub redis_key_prefix: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub l1_ttl: Option<String>,
     pub fail_closed: Option<bool>,
     pub cookie_secret: Option<String>,
     pub previous_cookie_secrets: Option<Vec<String>>,
     pub cookie_name: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub idle_timeout: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub absolute_timeout: Option<String>,
     pub max_entries: Option<i64>,
     pub max_per_customer: Option<i64>,
@@ -118,6 +129,7 @@ pub struct RawSite {
     /// `[sites.tls]`: this site's certificate, chosen by SNI.
     pub tls: Option<RawSiteTls>,
     /// `Strict-Transport-Security` max-age on https sites, or "off".
+    #[serde(default, deserialize_with = "forms::duration_or_off")]
     pub hsts_max_age: Option<String>,
     /// Do not verify `https://` upstream certificates (logged at start-up).
     pub upstream_insecure_skip_verify: Option<bool>,
@@ -187,7 +199,9 @@ pub struct RawForwardAuth {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSiteSession {
+    #[serde(default, deserialize_with = "forms::duration")]
     pub idle_timeout: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub absolute_timeout: Option<String>,
 }
 
@@ -197,7 +211,9 @@ pub struct RawSiteSession {
 pub struct RawSso {
     pub auth_host: Option<String>,
     pub cookie_name: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub session_ttl: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub ott_ttl: Option<String>,
 }
 
@@ -233,6 +249,7 @@ pub struct RawCustomerLogin {
     pub store_hash: Option<String>,
     pub channel_id: Option<i64>,
     pub path: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub max_age: Option<String>,
     pub default_redirect: Option<String>,
     pub logout_redirect: Option<String>,
@@ -259,7 +276,9 @@ pub struct RawMerchantLogin {
 #[serde(deny_unknown_fields)]
 pub struct RawProvisioning {
     pub url: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub timeout: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration_or_off")]
     pub cache_ttl: Option<String>,
     pub default_group: Option<String>,
     pub secret: Option<String>,
@@ -291,10 +310,13 @@ pub struct RawOidc {
     pub logout_params: BTreeMap<String, String>,
     pub post_logout_path: Option<String>,
     pub use_userinfo: Option<bool>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub request_timeout: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub discovery_refresh: Option<String>,
     pub require_verified_email: Option<bool>,
     pub logout_id_token_hint: Option<bool>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub revalidate_interval: Option<String>,
     pub token_endpoint_auth_method: Option<String>,
     pub client_assertion_key_file: Option<String>,
@@ -323,10 +345,13 @@ pub struct RawIdp {
     pub logout_params: BTreeMap<String, String>,
     pub post_logout_path: Option<String>,
     pub use_userinfo: Option<bool>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub request_timeout: Option<String>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub discovery_refresh: Option<String>,
     pub require_verified_email: Option<bool>,
     pub logout_id_token_hint: Option<bool>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub revalidate_interval: Option<String>,
     pub token_endpoint_auth_method: Option<String>,
     pub client_assertion_key_file: Option<String>,
@@ -373,6 +398,7 @@ impl RawIdp {
 pub struct RawToken {
     pub signing_key_file: Option<String>,
     pub previous_signing_key_files: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "forms::duration")]
     pub ttl: Option<String>,
 }
 
@@ -390,6 +416,7 @@ pub struct RawRoute {
     pub require_methods: Option<Vec<String>>,
     pub require_claims: Option<BTreeMap<String, Vec<String>>>,
     /// Step-up: the sign-in at most this old, at one of these `acr` levels.
+    #[serde(default, deserialize_with = "forms::duration")]
     pub max_auth_age: Option<String>,
     pub acr_values: Option<Vec<String>>,
     /// What a CORS preflight on the route gets: `"origin"` or `"deny"`.

@@ -84,7 +84,7 @@ fn the_timeouts_are_checked_like_the_global_keys_on_what_the_site_ends_up_with()
             "sites[0].session.absolute_timeout",
             "sessions.idle_timeout (2h)",
         ),
-        ("", "idle = \"5m\"", "idle", "unknown field"),
+        ("", "idle = \"5m\"", "sites[0].session.idle", "unknown key"),
     ] {
         match config(sessions, own) {
             Ok(_) => panic!("{own:?} accepted"),

@@ -3,14 +3,15 @@
 //! The keys are not listed by hand: the model enumerates itself. Every raw struct is
 //! `deny_unknown_fields`, and serde's error for an unknown key names every field the
 //! struct expects ("unknown field `__probe`, expected one of `listen`, `admin_listen`,
-//! …"). The walk below writes small TOML documents with a `__probe` key at each level,
-//! parses them with [`sso_config::parse`] — the entry point `sso-gateway run` and
-//! `check` use, so the probe sees exactly what the binary accepts — and reads the
-//! answers:
+//! …"), which the reading keeps as the problem's `valid` keys. The walk below writes
+//! small TOML documents with a `__probe` key at each level, reads them with
+//! [`sso_config::reading::read`] — the first step of [`sso_config::parse`], the entry
+//! point `sso-gateway run` and `check` use, so the probe sees exactly what the binary
+//! accepts — and reads the answers:
 //!
-//! - `key = { __probe = 1 }` answering "unknown field" names the fields of a table;
-//! - answering "invalid type: map" means `key` is not a table: then
-//!   `key = [{ __probe = 1 }]` answering "unknown field" names the fields of an array
+//! - `key = { __probe = 1 }` answering "unknown key" names the fields of a table;
+//! - answering "wrong type, found a table" means `key` is not a table: then
+//!   `key = [{ __probe = 1 }]` answering "unknown key" names the fields of an array
 //!   of tables (`[[sites]]`), and anything else means a leaf (a scalar or a list);
 //! - answering with the *value's* type (or accepting it) means a table with free keys,
 //!   such as `logout_params`: it is documented as one key, like a leaf. A free-key
@@ -29,6 +30,7 @@
 //! cell filled, and each value written in backticks in the example cell is taken by
 //! the raw model at that key. Rows for keys the model does not have are reported too.
 
+use sso_config::read_problems::{ProblemKind, ValueKind};
 use std::collections::BTreeMap;
 
 const PROBE: &str = "__probe";
@@ -74,8 +76,10 @@ impl ModelTable {
 enum Answer {
     /// The raw model took it (validation may still have complained: not our business).
     Accepted,
-    /// An unknown-field error; the expected field names, or `None` when serde named none.
+    /// An unknown-key error; the table's keys, or `None` when serde named none.
     UnknownField(Option<Vec<String>>),
+    /// A value of another type than the key takes (`found`, as written).
+    WrongType(ValueKind),
     /// Any other TOML or serde error.
     Refused(String),
 }
@@ -93,31 +97,16 @@ fn probe_document(path: &[Segment], key: &str, value: &str) -> String {
 }
 
 fn ask(doc: &str) -> Answer {
-    let Err(errors) = sso_config::parse(doc, &|_| None) else {
+    // The reading's first problem; validation's errors mean the raw model took the text.
+    let reading = sso_config::reading::read(doc);
+    let Some(problem) = reading.problems.first() else {
         return Answer::Accepted;
     };
-    // A TOML or unknown-key error is located by line (see `syntax_error` in lib.rs);
-    // validation errors carry key paths and mean the raw model accepted the text.
-    let Some(syntax) = errors
-        .0
-        .iter()
-        .find(|e| e.path.starts_with("line ") || e.path == "config")
-    else {
-        return Answer::Accepted;
-    };
-    let message = syntax.message.as_str();
-    let Some(rest) = message.strip_prefix(&format!("unknown field `{PROBE}`")) else {
-        return Answer::Refused(message.to_string());
-    };
-    if rest.starts_with(", there are no fields") {
-        return Answer::UnknownField(Some(Vec::new()));
+    match &problem.kind {
+        ProblemKind::UnknownKey { valid } => Answer::UnknownField(valid.clone()),
+        ProblemKind::WrongType { found } => Answer::WrongType(*found),
+        _ => Answer::Refused(problem.message.clone()),
     }
-    let Some(expected) = rest.strip_prefix(", expected ") else {
-        return Answer::UnknownField(None);
-    };
-    // "one of `a`, `b`" or "`a`": every other piece between backticks is a name.
-    let names = expected.split('`').skip(1).step_by(2).map(str::to_string).collect();
-    Answer::UnknownField(Some(names))
 }
 
 /// The fields named by an unknown-field answer; stops the test on a hidden shape.
@@ -145,10 +134,10 @@ fn shape(path: &[Segment], key: &str) -> Shape {
     let as_table = probe_document(path, key, &format!("{{ {PROBE} = 1 }}"));
     let answer = ask(&as_table);
     match answer {
-        Answer::Refused(ref m) if m.starts_with("invalid type: map") => {
+        Answer::WrongType(ValueKind::Table) => {
             let as_array = probe_document(path, key, &format!("[{{ {PROBE} = 1 }}]"));
             match ask(&as_array) {
-                Answer::Refused(m) if m.starts_with("invalid type:") => Shape::Leaf,
+                Answer::WrongType(_) => Shape::Leaf,
                 other => match named_fields(other, &as_array) {
                     Some(fields) => Shape::ArrayOfTables(fields),
                     None => panic!("`{as_array}`: unexpected answer; teach config/tests/reference.rs this shape"),
@@ -158,7 +147,7 @@ fn shape(path: &[Segment], key: &str) -> Shape {
         // The probe key was taken as a free key and its value checked (or accepted):
         // a table with free keys. Its values must not be tables themselves.
         Answer::Accepted => free_keys(path, key),
-        Answer::Refused(ref m) if m.starts_with("invalid type: integer") => free_keys(path, key),
+        Answer::WrongType(ValueKind::Integer(_)) => free_keys(path, key),
         other => match named_fields(other, &as_table) {
             Some(fields) => Shape::Table(fields),
             None => panic!("`{as_table}`: unexpected answer; teach config/tests/reference.rs this shape"),
@@ -324,6 +313,7 @@ fn refused_examples(table: &ModelTable, header: &str, key: &str, cell: Option<&S
         .filter_map(|value| match ask(&probe_document(&table.path, key, value)) {
             Answer::Accepted => None,
             Answer::UnknownField(_) => Some(format!("`{header}` `{key}`: example {value} has an unknown key")),
+            Answer::WrongType(found) => Some(format!("`{header}` `{key}`: example {value} is refused ({found:?})")),
             Answer::Refused(m) => Some(format!("`{header}` `{key}`: example {value} is refused: {m}")),
         })
         .collect()

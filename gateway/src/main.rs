@@ -78,12 +78,19 @@ enum Command {
         key: PathBuf,
     },
     /// Ask a running gateway to re-read its configuration file (`POST /reload` on its
-    /// admin listener); prints the result, exits 1 when it is refused.
+    /// admin listener); prints each refusal or restart-only key on a line; exits 1
+    /// when it is refused, 2 when it applied but some changed keys need a restart.
     Reload {
-        /// The gateway's admin listener (`server.admin_listen`), `host:port`.
-        #[arg(long)]
-        admin: String,
-        /// `server.admin_token`, when set (default: `$SSO_ADMIN_TOKEN`).
+        /// The gateway's admin listener, `host:port` (default: `server.admin_listen`
+        /// of `--config`).
+        #[arg(long, required_unless_present = "config")]
+        admin: Option<String>,
+        /// The configuration file to take `server.admin_listen` and
+        /// `server.admin_token` from.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// `server.admin_token`, when set (default: the one in `--config`, else
+        /// `$SSO_ADMIN_TOKEN`).
         #[arg(long)]
         token: Option<String>,
     },
@@ -110,9 +117,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut online = false;
     let (path, run) = match &cli.command {
-        Command::Reload { admin, token } => {
-            let token = token.clone().or_else(|| std::env::var("SSO_ADMIN_TOKEN").ok());
-            return reload_command::run(admin, token.as_deref().filter(|t| !t.is_empty()));
+        Command::Reload { admin, config, token } => {
+            return reload_command::run(admin.as_deref(), config.as_deref(), token.clone());
         }
         Command::Run {
             config,
@@ -139,6 +145,10 @@ fn main() -> ExitCode {
             eprintln!("{}: {} problem(s):", path.display(), errors.0.len());
             for e in &errors.0 {
                 eprintln!("  {e}");
+                // A syntax error shows its line, with a caret under the place.
+                for line in e.excerpt.iter().flat_map(|x| x.lines()) {
+                    eprintln!("      {line}");
+                }
             }
             return ExitCode::FAILURE;
         }
@@ -159,6 +169,10 @@ fn main() -> ExitCode {
     match run {
         None if online => online_report(path, &config, &gateway),
         None => {
+            // What `run` would warn about at start-up.
+            for warning in gateway.snapshot.generated_key_warnings() {
+                eprintln!("warning: {warning}");
+            }
             println!("{}: ok ({} site(s))", path.display(), config.sites.len());
             ExitCode::SUCCESS
         }

@@ -83,11 +83,12 @@ impl Site {
     /// the running configuration (it was warned about when it was made).
     pub fn warn_generated_key(&self, carried_over: bool) {
         if self.pipeline.core.signer.generated && !carried_over {
-            tracing::warn!(
-                site = %self.name,
-                "no token.signing_key_file: generated a signing key for X-Customer-Token; \
-                 replicas must share a configured key or origins will reject tokens from the others"
-            );
+            tracing::warn!(site = %self.name, "{GENERATED_KEY}");
         }
     }
 }
+
+/// What a site without `token.signing_key_file` is warned about, by `run` (logged)
+/// and `check` (printed).
+pub const GENERATED_KEY: &str = "no token.signing_key_file: generated a signing key for X-Customer-Token; \
+     replicas must share a configured key or origins will reject tokens from the others";

@@ -92,6 +92,17 @@ impl Snapshot {
         }
     }
 
+    /// What `check` prints for each site that signs with a generated key, as `run`
+    /// logs it ([`Self::warn_generated_keys`]).
+    pub fn generated_key_warnings(&self) -> Vec<String> {
+        self.sites
+            .iter()
+            .enumerate()
+            .filter(|(_, site)| site.pipeline.core.signer.generated)
+            .map(|(i, site)| format!("sites[{i}] ({}): {}", site.name, crate::site::GENERATED_KEY))
+            .collect()
+    }
+
     /// Builds everything from `config`, or every error with its key path; nothing
     /// is half-built. `previous` is the running snapshot on a reload: a site of the
     /// same name takes over its generated signing key (sessions and pending

@@ -74,8 +74,15 @@ fn every_shipped_example_config_passes_check_without_a_warning() {
             let text = std::fs::read_to_string(&path).expect("read");
             let (ok, out) = check(&text, &env).expect("check runs");
             assert!(ok, "{} fails check:\n{out}", path.display());
-            assert!(
-                !out.to_ascii_lowercase().contains("warning"),
+            // Except the generated signing key's: an example for one instance need
+            // not ship a key file (the replica examples do; `check` says so as `run` does).
+            let warnings = out
+                .lines()
+                .filter(|l| l.to_ascii_lowercase().contains("warning"))
+                .filter(|l| !l.contains(": no token.signing_key_file: generated a signing key"));
+            assert_eq!(
+                warnings.count(),
+                0,
                 "{} passes check with a warning:\n{out}",
                 path.display()
             );

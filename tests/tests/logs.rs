@@ -374,3 +374,48 @@ async fn anonymous_input_cannot_write_a_line_of_its_own_into_a_text_log() {
     );
     assert!(!log.contains("\u{1b}[31m"), "an escape sequence reached the log");
 }
+
+/// The human lines docs/troubleshooting.md quotes: `login succeeded` names the IdP
+/// (`oidc` for a site's single `[sites.oidc]`, never empty), `login failed` the
+/// code of the page the shopper saw.
+#[tokio::test]
+async fn the_login_lines_name_the_idp_and_the_page_code() {
+    let shop = Shop::start().expect("shop");
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    shop.sign_in(&shopper, "/account", "alice").await.expect("sign in");
+    let gateway = &shop.gateway;
+    assert!(
+        gateway
+            .log_shows(
+                "}: sso_filters::features::oidc_login: login succeeded site=shop idp=oidc subject=alice customer=alice"
+            )
+            .await,
+        "{}",
+        gateway.log()
+    );
+    let stranger = Shopper::new(&["shop"]).expect("client");
+    let resp = stranger
+        .page(&shop.url("/login/sso/callback?state=nope&code=c"))
+        .await
+        .expect("callback");
+    assert_eq!(resp.status(), 400);
+    assert!(
+        gateway
+            .log_shows(
+                "}: sso_filters::features::oidc_login: login failed site=shop code=\"state_unknown\" \
+                 error=the sign-in link is unknown, expired or already used"
+            )
+            .await,
+        "{}",
+        gateway.log()
+    );
+    // Each in the request's span, as docs/troubleshooting.md shows them.
+    let log = gateway.log();
+    for (level, message) in [("INFO", "login succeeded"), ("WARN", "login failed")] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&format!("  {level} request{{request_id=")) && l.contains(message)),
+            "{log}"
+        );
+    }
+}

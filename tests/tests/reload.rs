@@ -57,6 +57,12 @@ fn shop_site(origin: &str, issuer: &str, deals: &str) -> String {
 
 /// `sso-gateway reload` with these arguments and environment; (exit ok, output).
 fn reload_command(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let (code, out) = reload_exit(args, env);
+    (code == Some(0), out)
+}
+
+/// `sso-gateway reload` with these arguments and environment; (exit status, output).
+fn reload_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let out = Command::new(gateway_bin())
         .arg("reload")
         .args(args)
@@ -69,7 +75,7 @@ fn reload_command(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    (out.status.success(), text)
+    (out.status.code(), text)
 }
 
 #[tokio::test]
@@ -284,7 +290,7 @@ async fn with_an_admin_token_only_the_right_bearer_reloads() {
     assert!(out.contains("401"), "{out}");
     let (ok, out) = reload_command(&["--admin", &gw.admin_addr(), "--token", ADMIN_TOKEN], &[]);
     assert!(ok, "{out}");
-    assert!(out.contains("\"result\":\"ok\""), "{out}");
+    assert_eq!(out, "configuration reloaded: 2 site(s)\n");
     assert_eq!(status(&shopper, &outlet).await, 200, "the added site is served");
 
     // The token from the environment; a refused file exits 1.
@@ -309,6 +315,79 @@ async fn with_an_admin_token_only_the_right_bearer_reloads() {
         .await
         .expect("POST /reload");
     assert_eq!(code, 200);
+}
+
+/// `reload --config`: the address and token come from the file; each refusal and
+/// each restart-only key is a line of its own, and the exit status tells them apart.
+#[tokio::test]
+async fn reload_reads_the_admin_listener_from_the_config_and_says_each_outcome_on_a_line() {
+    let origin = Storefront::start().expect("origin");
+    let base = GatewayConfig::default()
+        .server(&format!("admin_token = \"{ADMIN_TOKEN}\""))
+        .plain_site("shop", &[origin.addr()]);
+    let text = base.render();
+    let gw = base.start().expect("gateway");
+    let path = gw.config_path.display().to_string();
+    let env = [("SSO_TEST_RELOAD_TOKEN", ADMIN_TOKEN)];
+    // The token as a file may write it, from this shell's environment.
+    let with_var = std::env::temp_dir().join(format!("sso-gw-reload-{}.toml", free_port()));
+    std::fs::write(&with_var, text.replace(ADMIN_TOKEN, "${SSO_TEST_RELOAD_TOKEN}")).expect("write");
+    let with_var = with_var.display().to_string();
+    let (code, out) = reload_exit(&["--config", &with_var], &env);
+    assert_eq!((code, out.as_str()), (Some(0), "configuration reloaded: 1 site(s)\n"));
+    let (code, out) = reload_exit(&["--config", &with_var], &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("server.admin_token environment variable SSO_TEST_RELOAD_TOKEN is not set; give --token"),
+        "{out}"
+    );
+    let (code, out) = reload_exit(&["--config", &path], &[]);
+    assert_eq!(code, Some(0), "the written token: {out}");
+
+    // Two problems: two lines, no JSON.
+    let broken = format!("{text}[[sites.routes]]\nprefix = \"/x\"\naccess = \"sometimes\"\n")
+        .replace("[sessions]\n", "[sessions]\nidle_timout = \"30m\"\n");
+    gw.rewrite_config(&broken).expect("rewrite");
+    let (code, out) = reload_exit(&["--config", &path], &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.starts_with("reload refused (HTTP 400), the running configuration keeps serving; 2 problem(s):\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n  sessions.idle_timout: unknown key, did you mean `idle_timeout`? (line "),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n  sites[0].routes[0].access: \"sometimes\" is not"),
+        "{out}"
+    );
+    assert!(!out.contains("{\"") && !out.contains("\\\""), "not JSON: {out}");
+
+    // A key that needs a restart: applied, exit 2, the key on its line.
+    gw.rewrite_config(&text.replace("threads = 2", "threads = 1"))
+        .expect("rewrite");
+    let (code, out) = reload_exit(&["--config", &path], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("configuration reloaded: 1 site(s)\n"), "{out}");
+    assert!(
+        out.contains("these changed keys keep their running values until a restart (`run --upgrade`):\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("\n  server.threads\n"), "{out}");
+
+    // A file without an admin listener says so.
+    let no_admin = std::env::temp_dir().join(format!("sso-gw-reload-{}.toml", free_port()));
+    std::fs::write(
+        &no_admin,
+        text.replace(&format!("admin_listen = \"127.0.0.1:{}\"", gw.admin_port), ""),
+    )
+    .expect("write");
+    let (code, out) = reload_exit(&["--config", &no_admin.display().to_string()], &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("server.admin_listen is not set"), "{out}");
+    let _ = std::fs::remove_file(&no_admin);
+    let _ = std::fs::remove_file(&with_var);
 }
 
 #[tokio::test]
@@ -476,8 +555,8 @@ fn check_refuses_an_admin_listener_open_to_the_network_without_a_token() {
         &[("SSO_TEST_ADMIN_TOKEN", ADMIN_TOKEN)],
     )
     .expect("check");
-    assert!(ok && !out.contains("warning:"), "{out}");
+    assert!(ok && !out.contains("warning: server.admin"), "{out}");
     assert!(!out.contains(ADMIN_TOKEN), "the token is never printed: {out}");
     let (ok, out) = check(&config("admin_listen = \"127.0.0.1:9100\""), &[]).expect("check");
-    assert!(ok && !out.contains("warning:"), "{out}");
+    assert!(ok && !out.contains("warning: server.admin"), "{out}");
 }

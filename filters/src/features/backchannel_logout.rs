@@ -124,7 +124,7 @@ impl Run<'_> {
         };
         match self.end_for_logout_token(&claims).await {
             Ok(ended) => {
-                tracing::info!(site = %self.core.site.name, idp = idp.name().unwrap_or(""), ended, by_sid = claims.session.is_some(), "back-channel logout");
+                tracing::info!(site = %self.core.site.name, idp = idp.name().unwrap_or("oidc"), ended, by_sid = claims.session.is_some(), "back-channel logout");
                 self.core
                     .events
                     .login(&self.core.site.name, "oidc", "backchannel_logout");

@@ -185,7 +185,7 @@ impl OidcLogin {
                 }
             }
             Err(e) => {
-                tracing::debug!(site = %core.site.name, idp = idp.name().unwrap_or(""), "callback refused");
+                tracing::debug!(site = %core.site.name, idp = idp.name().unwrap_or("oidc"), "callback refused");
                 Self::callback_failed(core, &req.headers, e)
             }
         };
@@ -243,7 +243,9 @@ impl OidcLogin {
             claims: crate::oidc::claims::kept(&done.stated, &core.claims_kept),
             ..crate::sessions::LoginSource::oidc(subject.clone())
         };
-        let idp = login.idp.clone().unwrap_or_default();
+        // The IdP's name in `[[sites.idps]]`; a site's single `[sites.oidc]` is `oidc`,
+        // so the log field is never empty.
+        let idp = login.idp.clone().unwrap_or_else(|| "oidc".into());
         // A step-up stays in the SSO session it was part of: the group's other sites
         // keep theirs, and learn of the fresher sign-in.
         let data = core.oidc_session_data(done, login);
