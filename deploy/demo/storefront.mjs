@@ -4,6 +4,8 @@
 // `?cache=no-store` makes it answer with Cache-Control: no-store; `?cache=cdn` with
 // public caching in Cache-Control, CDN-Cache-Control, Surrogate-Control and Expires.
 // `?delay_ms=N` (at most 30000) holds the answer back N ms (a slow origin, for tests).
+// `?sso_notice=sign_in_cancelled` (the gateway's way back from a cancelled sign-in)
+// shows the shop's notice above the greeting.
 // With TLS_CERT and TLS_KEY (PEM paths) it serves HTTPS instead of HTTP.
 // PORT (default 3000) and HOST (default 127.0.0.1; 0.0.0.0 in a container) set where it listens.
 //
@@ -223,6 +225,11 @@ const respond = (req, res) => {
       res.end(JSON.stringify(echo));
       return;
     }
+    // The gateway's notice of why the shopper is back (docs/pages.md#the-way-back):
+    // a shop shows it in its own words.
+    const notices = { sign_in_cancelled: 'You cancelled the sign-in. You can keep shopping as a guest.' };
+    const notice = notices[new URL(req.url, 'http://shop').searchParams.get('sso_notice')];
+    const noticeHtml = notice ? `<p id="sso-notice" role="status">${escape(notice)}</p>` : '';
     const id = req.headers['x-customer-id'];
     const who = id
       ? `<p id="greeting">Welcome back, <b>${escape(req.headers['x-customer-name'] || req.headers['x-customer-email'] || id)}</b>!</p>
@@ -232,7 +239,7 @@ const respond = (req, res) => {
     res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
     res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(shop)}</title></head>
 <body style="font-family:sans-serif;max-width:40em;margin:3em auto">
-<h1>${escape(shop)}</h1>${who}
+<h1>${escape(shop)}</h1>${noticeHtml}${who}
 ${ecwid}
 <h2>What the gateway sent this origin</h2>
 <pre style="white-space:pre-wrap;word-break:break-all">${escape(JSON.stringify(Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-'))), null, 2))}</pre>

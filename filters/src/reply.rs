@@ -37,6 +37,9 @@ pub struct ErrorPage {
     /// Shown when the site's pages have no message for `code`.
     pub message: String,
     pub link: Option<PageLink>,
+    /// Where *Back to the shop* goes, when not the site's home: a same-site path the
+    /// visitor was on its way to ([`Reply::with_back`]).
+    pub back: Option<String>,
     /// More members of a JSON answer (`reason`).
     pub json_fields: Vec<(&'static str, String)>,
 }
@@ -84,6 +87,7 @@ impl Reply {
                 href: href.to_string(),
                 label,
             }),
+            back: None,
             json_fields: Vec::new(),
         };
         if json {
@@ -112,6 +116,15 @@ impl Reply {
                 body[*k] = serde_json::Value::String(v.clone());
             }
             self.body = body.to_string();
+        }
+        self
+    }
+
+    /// The page's *Back to the shop* goes to `path` (a same-site path already checked
+    /// to be a page the visitor may open), not the site's home. JSON is unchanged.
+    pub fn with_back(mut self, path: impl Into<String>) -> Reply {
+        if let Some(Page::Error(facts)) = self.page.as_deref_mut() {
+            facts.back = Some(path.into());
         }
         self
     }

@@ -333,7 +333,16 @@ async fn callbacks_are_single_use_bound_to_the_browser_and_checked() {
         .await
         .expect("walk");
     assert_eq!(bob.page(stop.url.as_str()).await.expect("callback").status(), 303);
+    // Bob's own browser, still signed in, is sent on (the Back button) with no new
+    // session; any other browser gets the refusal (tests/tests/way_back.rs).
     let resp = bob.page(stop.url.as_str()).await.expect("replay");
+    assert_eq!(resp.status(), 303);
+    assert!(resp.headers().get("set-cookie").is_none(), "a replay sets nothing");
+    let resp = Shopper::new(&["shop"])
+        .expect("client")
+        .page(stop.url.as_str())
+        .await
+        .expect("replay elsewhere");
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.expect("body").contains("state_unknown"));
 
@@ -362,8 +371,9 @@ async fn callbacks_are_single_use_bound_to_the_browser_and_checked() {
         .page(&format!("{cb}?error=access_denied&state={state}"))
         .await
         .expect("callback");
-    assert_eq!(resp.status(), 403);
-    assert!(resp.text().await.expect("body").contains("idp_refused"));
+    // A cancel at the IdP goes back to the shop (tests/tests/way_back.rs).
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/x?sso_notice=sign_in_cancelled");
 }
 
 #[tokio::test]

@@ -90,9 +90,16 @@ impl AuthHost {
     }
 
     fn refuse(&self, code: &str, message: &str, req: &http::request::Parts) -> Reply {
+        self.refuse_for(None, code, message, req)
+    }
+
+    /// [`Self::refuse`] of a request that named its shop: the page leads back to it.
+    fn refuse_for(&self, site: Option<&LinkedSite>, code: &str, message: &str, req: &http::request::Parts) -> Reply {
         self.events.rejected(AUTH_HOST_LABEL, code);
         tracing::info!(reason = code, "auth host refused a request");
-        Reply::error(400, code, message, wants_json(&req.headers))
+        let home = site.map(|s| s.url("/"));
+        let link = home.as_deref().map(|h| (h, "back_to_shop"));
+        Reply::error_with_link(400, code, message, wants_json(&req.headers), link)
     }
 
     async fn link(&self, req: &http::request::Parts, client: Option<IpAddr>) -> Reply {
@@ -102,11 +109,11 @@ impl AuthHost {
             return self.refuse("unknown_site", "This shop is not part of the group.", req);
         };
         let Some(state) = param("state").filter(|s| is_state(s)) else {
-            return self.refuse("bad_state", "This sign-in link is not valid.", req);
+            return self.refuse_for(Some(site), "bad_state", "This sign-in link is not valid.", req);
         };
         let intent = param("intent").as_deref().map_or(Some(Intent::Check), Intent::parse);
         let Some(intent) = intent else {
-            return self.refuse("bad_intent", "This sign-in link is not valid.", req);
+            return self.refuse_for(Some(site), "bad_intent", "This sign-in link is not valid.", req);
         };
         let return_to = param("return_to")
             .and_then(|r| safe_return_to(&r).map(str::to_string))
@@ -216,7 +223,7 @@ impl AuthHost {
             return Reply::redirect(303, back);
         }
         let Some(id) = SsoSessionId::parse(&grant.secret) else {
-            return self.refuse("adopt_unknown", "This sign-in link is not valid.", req);
+            return self.refuse_for(Some(site), "adopt_unknown", "This sign-in link is not valid.", req);
         };
         // The browser's previous SSO session, if another, is replaced; no session may
         // stay linked to an SSO session no browser can reach any more (a global logout

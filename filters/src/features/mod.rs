@@ -42,6 +42,7 @@ pub mod route_requirements;
 pub mod session_info;
 pub mod sso_data;
 pub mod step_up;
+pub mod way_back;
 
 pub use pipeline::SitePipeline;
 pub use registry::Features;

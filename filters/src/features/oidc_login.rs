@@ -11,11 +11,13 @@
 //! `super::multipass`).
 
 use super::handoff_return::HandoffReturn;
+use super::way_back;
 use super::{Feature, GatewayPath, Landing, SitePipeline, SiteRequest};
 use crate::auth::chooser::{chooser_page, LoginQuery};
 use crate::auth::idps::Idp;
 use crate::auth::{Identity, SiteAuth};
 use crate::navigation::{is_navigation, is_page_request};
+use crate::oidc::flow::CallbackError;
 use crate::rate_limit::Endpoint;
 use crate::reply::{wants_json, Reply};
 use crate::return_to::safe_return_to;
@@ -165,6 +167,8 @@ impl OidcLogin {
     /// The callback of `idp` (the one whose redirect URI this path is): the code flow
     /// finished, the customer provisioned, a new session, then the return path
     /// (through the platform's customer-login endpoint first, when the site has one).
+    /// A sign-in cancelled at the IdP goes back to the shop, and a finished one's
+    /// callback opened again sends a signed-in shopper on (`super::way_back`).
     async fn callback(
         site: &SitePipeline,
         req: &http::request::Parts,
@@ -175,21 +179,64 @@ impl OidcLogin {
         let core = &site.core;
         let flow = &idp.flow;
         let query = req.uri.query().unwrap_or("");
-        let clear_flow = flow.clear_flow_cookie(query);
+        // Every answer but a replay's ends this state's flow cookie: a sign-in leaves
+        // its finished marker in it, anything else deletes it.
+        let mut flow_cookie = flow.clear_flow_cookie(query);
         let reply = match flow.finish(query, &req.headers).await {
             Ok(mut done) => {
                 let subject = done.customer.id.clone();
                 match super::provisioning::provision(site, &mut done).await {
-                    Ok(()) => Self::signed_in(site, done, subject, identity, client).await,
+                    Ok(()) => {
+                        let finished = way_back::finished_cookie(core, query, &done.return_to);
+                        let reply = Self::signed_in(site, done, subject, identity, client).await;
+                        if (300..400).contains(&reply.status) {
+                            flow_cookie = finished.or(flow_cookie);
+                        }
+                        reply
+                    }
                     Err(e) => Self::provisioning_failed(core, req, e),
+                }
+            }
+            Err(CallbackError::Cancelled { return_to, step_up }) => {
+                core.events.login(&core.site.name, "oidc", "sign_in_cancelled");
+                tracing::info!(site = %core.site.name, idp = idp.name().unwrap_or(""), step_up, "login cancelled at the identity provider");
+                Reply::redirect(303, way_back::after_cancel(site, &return_to, step_up))
+            }
+            Err(CallbackError::StateUnknown) => {
+                let finished = way_back::finished_return_to(core, query, &req.headers);
+                match finished {
+                    // The Back button to this browser's own finished sign-in: nothing
+                    // is exchanged or stored, the session stays as it is.
+                    Some(page) if identity.is_some_and(Identity::from_cookie) => {
+                        tracing::info!(site = %core.site.name, "a finished sign-in's callback again: sent on to its page");
+                        flow_cookie = None;
+                        Reply::redirect(303, page)
+                    }
+                    // Anyone else (a forged or unknown state, another browser's
+                    // callback, a signed-out browser) gets the refusal, with a way back.
+                    _ => {
+                        let reply = Self::callback_failed(core, &req.headers, CallbackError::StateUnknown);
+                        match finished {
+                            Some(page) => reply.with_back(way_back::shop_page(site, &page)),
+                            None => reply,
+                        }
+                    }
                 }
             }
             Err(e) => {
                 tracing::debug!(site = %core.site.name, idp = idp.name().unwrap_or("oidc"), "callback refused");
-                Self::callback_failed(core, &req.headers, e)
+                let back = match &e {
+                    CallbackError::IdpError { return_to, .. } => Some(way_back::shop_page(site, return_to)),
+                    _ => None,
+                };
+                let reply = Self::callback_failed(core, &req.headers, e);
+                match back {
+                    Some(back) => reply.with_back(back),
+                    None => reply,
+                }
             }
         };
-        match clear_flow {
+        match flow_cookie {
             Some(c) => reply.header("set-cookie", c),
             None => reply,
         }
@@ -206,8 +253,11 @@ impl OidcLogin {
         client: Option<IpAddr>,
     ) -> Reply {
         let core = &site.core;
-        // Checked again: the pending login came back from a store.
-        let return_to = safe_return_to(&done.return_to).unwrap_or("/").to_string();
+        // Checked again: the pending login came back from a store. A notice of an
+        // earlier cancelled sign-in is not carried to this one's landing.
+        let return_to = safe_return_to(&way_back::without_notice(&done.return_to))
+            .unwrap_or("/")
+            .to_string();
         let customer_id = done.customer.id.clone();
         let namespace = core.idp_namespace(done.idp.as_deref(), &done.issuer);
         // A step-up keeps the customer: another one is refused, the session untouched.

@@ -163,7 +163,12 @@ impl LoginFlow {
             // Anyone can send a callback: only a short run of printable ASCII (the
             // alphabet of RFC 6749 error codes) reaches the log, never a line break.
             let code: String = error.chars().filter(char::is_ascii_graphic).take(64).collect();
-            return Err(CallbackError::IdpError(code));
+            let return_to = pending.return_to;
+            if code == "access_denied" {
+                let step_up = pending.step_up.is_some();
+                return Err(CallbackError::Cancelled { return_to, step_up });
+            }
+            return Err(CallbackError::IdpError { code, return_to });
         }
         let code = params.code.ok_or(CallbackError::CodeMissing)?;
         let state = self.provider.current().ok_or(CallbackError::IdpUnavailable)?;

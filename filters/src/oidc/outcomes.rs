@@ -33,9 +33,25 @@ pub enum CallbackError {
     /// although the IdP says it always sends it.
     #[error("the response names issuer {0:?}, not this identity provider")]
     IssuerMismatch(String),
-    /// The IdP answered with an `error` parameter.
-    #[error("the identity provider refused the sign-in: {0}")]
-    IdpError(String),
+    /// The shopper cancelled at the IdP: its `error=access_denied` came back with
+    /// this flow's valid state (already spent). Not a failure: the shopper goes back
+    /// to the shop (`features::way_back`).
+    #[error("the shopper cancelled the sign-in at the identity provider")]
+    Cancelled {
+        /// Where the login was going (same-site, checked again before use).
+        return_to: String,
+        /// A signed-in shopper's step-up, not a sign-in.
+        step_up: bool,
+    },
+    /// The IdP answered with another `error` parameter (`server_error`,
+    /// `login_required`, …) for this flow's valid state.
+    #[error("the identity provider refused the sign-in: {code}")]
+    IdpError {
+        /// The IdP's error code, printable ASCII only.
+        code: String,
+        /// Where the login was going: the error page's way back.
+        return_to: String,
+    },
     /// The pushed authorization request (RFC 9126) failed: unreachable, refused, or
     /// an answer without a `request_uri`.
     #[error("the pushed authorization request failed: {0}")]
@@ -100,11 +116,22 @@ impl CallbackError {
                 "idp_mismatch",
                 "This sign-in response does not come from the identity provider it was started with. Please start again.",
             ),
-            IdpError(_) => (
+            Cancelled { .. } => (
                 403,
-                "idp_refused",
-                "The sign-in was cancelled or refused by the identity provider.",
+                "sign_in_cancelled",
+                "You cancelled the sign-in. You are not signed in; you can keep shopping or sign in again.",
             ),
+            IdpError { code, .. } if code == "temporarily_unavailable" => (
+                503,
+                "idp_unavailable",
+                "Sign-in is temporarily unavailable. Please try again in a few minutes.",
+            ),
+            IdpError { code, .. } if code == "server_error" => (
+                502,
+                "idp_error",
+                "The identity provider did not complete the sign-in. Please try again.",
+            ),
+            IdpError { .. } => (403, "idp_refused", "The identity provider refused the sign-in."),
             TokenExchange(_) | NoIdToken | UserInfo(_) | PushedAuthorization(_) => (
                 502,
                 "idp_error",

@@ -203,6 +203,21 @@ impl Pages {
         })
     }
 
+    /// Where *Back to the shop* goes: `back` (a same-site path) on the site's
+    /// address, else the site's home (none for a request no site answers).
+    fn back_url(&self, back: Option<&str>) -> Option<String> {
+        let home = self.shop.home_url.as_deref();
+        match (back, home) {
+            (Some(path), Some(home)) => url::Url::parse(home)
+                .and_then(|h| h.join(path))
+                .map(String::from)
+                .ok()
+                .or_else(|| Some(home.to_string())),
+            (Some(path), None) => Some(path.to_string()),
+            (None, home) => home.map(str::to_string),
+        }
+    }
+
     fn html(
         &self,
         env: &Environment<'static>,
@@ -233,8 +248,9 @@ impl Pages {
                     context! { href => l.href.as_str(), label => self.catalogue.text(lang, Table::Ui, l.label).unwrap_or(l.label) }
                 });
                 let message = self.message(lang, &facts.code, &facts.message);
+                let back_url = self.back_url(facts.back.as_deref());
                 env.get_template("error.html")?
-                    .render(context! { status, title, message, code => facts.code.as_str(), link, ..base })
+                    .render(context! { status, title, message, code => facts.code.as_str(), link, back_url, ..base })
             }
             Page::Chooser(c) => {
                 let choices: Vec<_> = c

@@ -228,7 +228,14 @@ fn every_code() -> std::collections::BTreeSet<String> {
         C::StateUnknown,
         C::BrowserMismatch,
         C::IdpMismatch,
-        C::IdpError(String::new()),
+        C::Cancelled {
+            return_to: String::new(),
+            step_up: false,
+        },
+        C::IdpError {
+            code: String::new(),
+            return_to: String::new(),
+        },
         C::TokenExchange(String::new()),
         C::IdTokenInvalid(String::new()),
         C::StepUpRefused(StepUpRefusal::NoAuthTime),
@@ -340,4 +347,36 @@ fn every_code_a_page_can_show_has_a_text_in_every_language() {
         missing.is_empty(),
         "codes without a page text (add them to messages/*.toml): {missing:?}"
     );
+}
+
+#[test]
+fn every_page_leads_back_to_the_shop_and_shows_its_reference() {
+    let p = pages("");
+    let plain = p.render(Reply::error(400, "state_unknown", "x", false), None, Some("req-7"));
+    let home_link = "href=\"https://shop.example/\">Back to the shop</a>";
+    assert!(
+        plain.body.contains(home_link) && plain.body.contains("req-7"),
+        "{}",
+        plain.body
+    );
+    // A page the visitor was on its way to, when known: on the site's address.
+    let back = Reply::error(403, "idp_refused", "x", false).with_back("/shoes?size=9&colour=red");
+    let out = p.render(back, None, Some("req-8"));
+    assert!(
+        out.body
+            .contains("href=\"https://shop.example/shoes?size=9&amp;colour=red\">Back to the shop</a>"),
+        "{}",
+        out.body
+    );
+    // The chooser too, with its reference.
+    let chooser = crate::auth::chooser::chooser_page("/_sso", &[("acme", "Acme")], "/a", false);
+    let out = p.render(chooser, None, Some("req-9"));
+    assert!(
+        out.body.contains(home_link) && out.body.contains("req-9"),
+        "{}",
+        out.body
+    );
+    // JSON keeps its members only.
+    let json = Reply::error(403, "idp_refused", "x", true).with_back("/shoes");
+    assert!(!p.render(json, None, None).body.contains("shoes"));
 }
