@@ -166,13 +166,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if run.is_none() {
+        // What `run` would warn about at start-up.
+        for warning in gateway.snapshot.generated_key_warnings() {
+            eprintln!("warning: {warning}");
+        }
+    }
     match run {
         None if online => online_report(path, &config, &gateway),
         None => {
-            // What `run` would warn about at start-up.
-            for warning in gateway.snapshot.generated_key_warnings() {
-                eprintln!("warning: {warning}");
-            }
             println!("{}: ok ({} site(s))", path.display(), config.sites.len());
             ExitCode::SUCCESS
         }
@@ -190,7 +192,7 @@ fn main() -> ExitCode {
 fn online_report(path: &std::path::Path, config: &sso_config::Config, gateway: &server::Gateway) -> ExitCode {
     let found = online_check::run(config, gateway);
     for w in &found.warnings {
-        eprintln!("  warning: {w}");
+        eprintln!("warning: {w}");
     }
     if found.problems.is_empty() {
         println!("{}: ok online ({} site(s))", path.display(), config.sites.len());
