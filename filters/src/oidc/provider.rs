@@ -5,6 +5,7 @@
 //! single flight, at most once per [`JWKS_REFETCH_INTERVAL`].
 
 use super::client_auth::{AssertionKey, ClientAuth};
+use super::discovered_issuer;
 use super::idp_http;
 use arc_swap::ArcSwapOption;
 use openidconnect::core::{
@@ -117,7 +118,7 @@ impl ProviderState {
 }
 
 /// Why talking to the IdP failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProviderError {
     /// Discovery (`/.well-known/openid-configuration`) failed.
@@ -133,6 +134,24 @@ pub enum ProviderError {
     /// unreadable or not what the key asks for; `key` is the configuration key.
     #[error("{key}: {message}")]
     File { key: &'static str, message: String },
+    /// Discovery names an issuer template (multi-tenant metadata, e.g. Entra ID's
+    /// `/common/v2.0`), not an issuer ([`super::discovered_issuer`]).
+    #[error(
+        "issuer: the discovery document names the issuer template {advertised:?}: multi-tenant metadata, \
+         which would accept sign-ins from any tenant; use the tenant-specific issuer {use_instead}"
+    )]
+    IssuerTemplate { advertised: String, use_instead: String },
+}
+
+impl ProviderError {
+    /// The error as a line naming where it is: `path` is the IdP's table
+    /// (`sites[0].oidc`); an error about one key gives `sites[0].oidc.issuer: ...`.
+    pub fn at(&self, path: &str) -> String {
+        match self {
+            ProviderError::File { .. } | ProviderError::IssuerTemplate { .. } => format!("{path}.{self}"),
+            _ => format!("{path}: {self}"),
+        }
+    }
 }
 
 pub struct OidcProvider {
@@ -147,6 +166,8 @@ pub struct OidcProvider {
     /// The `private_key_jwt` key (`client_assertion_key_file`), read once.
     assertion_key: Option<Arc<AssertionKey>>,
     state: ArcSwapOption<ProviderState>,
+    /// Why the last discovery failed (cleared by one that succeeds), for `/readyz`.
+    last_error: ArcSwapOption<ProviderError>,
     /// Held while the keys are being fetched (single flight); holds when the last
     /// fetch started (recorded before the request, so a cancelled fetch counts too).
     last_jwks_fetch: Mutex<Option<Instant>>,
@@ -180,6 +201,7 @@ impl OidcProvider {
             http,
             assertion_key,
             state: ArcSwapOption::const_empty(),
+            last_error: ArcSwapOption::const_empty(),
             last_jwks_fetch: Mutex::new(None),
             next_generation: AtomicU64::new(1),
         })
@@ -199,16 +221,39 @@ impl OidcProvider {
         self.state.load_full()
     }
 
+    /// Why the last discovery failed; `None` once one has succeeded.
+    pub fn last_error(&self) -> Option<Arc<ProviderError>> {
+        self.last_error.load_full()
+    }
+
     /// Runs discovery (which fetches the JWKS too) and installs the result. Counts as
-    /// a key fetch: key refetches wait for it and then use its keys.
+    /// a key fetch: key refetches wait for it and then use its keys. A failure is
+    /// kept for [`Self::last_error`].
     pub async fn discover(&self) -> Result<(), ProviderError> {
+        match self.discover_once().await {
+            Ok(()) => {
+                self.last_error.store(None);
+                Ok(())
+            }
+            Err(e) => {
+                self.last_error.store(Some(Arc::new(e.clone())));
+                Err(e)
+            }
+        }
+    }
+
+    async fn discover_once(&self) -> Result<(), ProviderError> {
         let issuer = IssuerUrl::new(self.config.issuer.as_str().trim_end_matches('/').to_string())
             .map_err(|e| ProviderError::Config(e.to_string()))?;
         let mut last_fetch = self.last_jwks_fetch.lock().await;
         *last_fetch = Some(Instant::now());
-        let metadata = Metadata::discover_async(issuer, &self.http)
-            .await
-            .map_err(|e| ProviderError::Discovery(error_chain(&e)))?;
+        let metadata = match Metadata::discover_async(issuer.clone(), &self.http).await {
+            Ok(metadata) => metadata,
+            Err(e @ openidconnect::DiscoveryError::Validation(_)) => {
+                self.another_issuer(&issuer, error_chain(&e)).await?
+            }
+            Err(e) => return Err(ProviderError::Discovery(error_chain(&e))),
+        };
         // `check` cannot know what the IdP offers: a PAR-only client whose IdP has no
         // PAR endpoint fails here, closed (no login starts), and readiness says why.
         if self.config.pushed_authorization
@@ -222,6 +267,25 @@ impl OidcProvider {
             ));
         }
         self.install(metadata)
+    }
+
+    /// Discovery named another issuer than `asked` ([`discovered_issuer`]): the
+    /// metadata when it is the same URL with a trailing slash (Auth0, Azure AD B2C),
+    /// that issuer then being the exact one ID tokens must carry; a template
+    /// (multi-tenant metadata) gets its own error; any other keeps `mismatch`.
+    async fn another_issuer(&self, asked: &IssuerUrl, mismatch: String) -> Result<Metadata, ProviderError> {
+        match discovered_issuer::advertised(&self.http, asked.as_str()).await {
+            Some(advertised) if discovered_issuer::is_template(&advertised) => {
+                Err(discovered_issuer::refused(&advertised))
+            }
+            Some(advertised) if discovered_issuer::is_configured_with_slash(asked.as_str(), &advertised) => {
+                let issuer = IssuerUrl::new(advertised).map_err(|e| ProviderError::Config(e.to_string()))?;
+                Metadata::discover_async(issuer, &self.http)
+                    .await
+                    .map_err(|e| ProviderError::Discovery(error_chain(&e)))
+            }
+            _ => Err(ProviderError::Discovery(mismatch)),
+        }
     }
 
     /// Fetches the JWKS again for a caller whose snapshot (generation `seen`) has no
