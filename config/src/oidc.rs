@@ -26,6 +26,9 @@ pub(crate) fn oidc(v: &mut Validator<'_>, p: &str, raw: &RawOidc) -> OidcConfig 
             unreachable_url()
         }
     };
+    if let Some(problem) = multi_tenant_issuer(&issuer) {
+        v.errors.push(format!("{p}.issuer"), problem);
+    }
     let client_id = v
         .opt_text(&format!("{p}.client_id"), raw.client_id.as_ref())
         .unwrap_or_default();
@@ -109,4 +112,32 @@ pub(crate) fn oidc(v: &mut Validator<'_>, p: &str, raw: &RawOidc) -> OidcConfig 
         id_token_signed_response_alg: keys.id_token_signed_response_alg,
         pushed_authorization: keys.pushed_authorization,
     }
+}
+
+/// Microsoft Entra ID's multi-tenant endpoints (`/common`, `/organizations`,
+/// `/consumers`) publish metadata whose issuer is not theirs (a `{tenantid}`
+/// template, or the personal-accounts tenant): discovery could never succeed, and
+/// an issuer check that took any tenant would let anyone with a Microsoft account in.
+/// The problem, or `None` for any other issuer.
+fn multi_tenant_issuer(issuer: &Url) -> Option<String> {
+    let host = issuer.host_str()?;
+    if !host.starts_with("login.microsoftonline.") {
+        return None;
+    }
+    let tenant = issuer.path_segments()?.next()?;
+    let hint = match tenant {
+        "common" | "organizations" => {
+            "use the tenant-specific issuer https://login.microsoftonline.com/TENANT_ID/v2.0 \
+             (Entra admin center: Overview → Tenant ID)"
+        }
+        "consumers" => {
+            "for personal Microsoft accounts use \
+             https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "{issuer} is Microsoft Entra ID's multi-tenant endpoint \"{tenant}\": its metadata names no single \
+         issuer, so sign-ins could not be checked against one; {hint} (see docs/idps/entra-id.md)"
+    ))
 }

@@ -342,3 +342,28 @@ fn the_redis_store_needs_a_usable_url_prefix_and_l1_ttl() {
         }
     }
 }
+
+#[test]
+fn entra_multi_tenant_issuers_are_refused_with_the_issuer_to_use() {
+    for (tenant, hint) in [
+        ("common", "https://login.microsoftonline.com/TENANT_ID/v2.0"),
+        ("organizations", "https://login.microsoftonline.com/TENANT_ID/v2.0"),
+        (
+            "consumers",
+            "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+        ),
+    ] {
+        let text = GOOD.replace(
+            "http://127.0.0.1:9000",
+            &format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+        );
+        let report = parse(&text, &env).expect_err("multi-tenant issuer").to_string();
+        assert!(report.contains("sites[0].oidc.issuer: "), "{report}");
+        assert!(report.contains(hint), "{report}");
+    }
+    let tenant = GOOD.replace(
+        "http://127.0.0.1:9000",
+        "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+    );
+    assert!(parse(&tenant, &env).is_ok(), "a tenant's own issuer is fine");
+}

@@ -3,6 +3,8 @@
 //   PORT                       listen port (default 9000)
 //   HOST                       listen address (default 127.0.0.1; 0.0.0.0 in a container)
 //   ISSUER                     the issuer URL (default http://127.0.0.1:PORT)
+//   ISSUER_TRAILING_SLASH      "1": the default issuer ends with "/" (as Auth0's and Azure AD
+//                              B2C's do)
 //   CLIENT_ID / CLIENT_SECRET  the one static client (storefront / demo-client-secret)
 //   REDIRECT_URIS              comma-separated callback URLs (exact match)
 //   POST_LOGOUT_REDIRECT_URIS  comma-separated post-logout URLs
@@ -24,6 +26,7 @@
 //                              `sso-gateway client-jwks --key FILE` prints
 //   PAR                        "required": every authorization request must be pushed
 //                              (RFC 9126); "off": no PAR endpoint in discovery; unset: offered
+//   RP_INITIATED_LOGOUT        "off": no end_session_endpoint in discovery (as Google's)
 //   REVOCATION                 "1": token revocation (RFC 7009) and introspection (RFC 7662)
 //                              endpoints, for the client itself
 //   TLS_CERT / TLS_KEY         serve HTTPS with this certificate chain and key (the issuer
@@ -37,6 +40,8 @@
 // the claim department="sales", sent (as stock oidc-provider does) only through userinfo
 // and only for the `groups` scope. The tag `unverified` (`ivan~unverified`) is no group:
 // the account's email_verified is false. `name=Olga Petrova` sets the display name.
+// The tag `silent` (`una~silent`) leaves email_verified out of the account's claims (as
+// Entra ID does for some account types): the address arrives, verified or not unsaid.
 // The tag `bellmail` (`eve~bellmail`) ends the (verified) address with a control
 // character, as a hostile or broken IdP might: the gateway must not hand it on.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
@@ -47,10 +52,12 @@ import Provider from 'oidc-provider';
 const port = Number(process.env.PORT || 9000);
 const tlsCert = process.env.TLS_CERT;
 const mtls = Boolean(tlsCert) && process.env.MTLS === '1';
-const issuer = process.env.ISSUER || `${tlsCert ? 'https' : 'http'}://127.0.0.1:${port}`;
+const slash = process.env.ISSUER_TRAILING_SLASH === '1' ? '/' : '';
+const issuer = process.env.ISSUER || `${tlsCert ? 'https' : 'http'}://127.0.0.1:${port}${slash}`;
 const authMethod = process.env.TOKEN_ENDPOINT_AUTH_METHOD || 'client_secret_basic';
 const par = process.env.PAR;
 const revocation = process.env.REVOCATION === '1';
+const rpInitiatedLogout = process.env.RP_INITIATED_LOGOUT !== 'off';
 const list = (v) => (v || '').split(',').map((s) => s.trim()).filter(Boolean);
 const backchannelLogoutUri = process.env.BACKCHANNEL_LOGOUT_URI;
 const signingKeyFile = process.env.IDP_SIGNING_KEY_FILE;
@@ -102,7 +109,7 @@ const provider = new Provider(issuer, {
   },
   features: {
     devInteractions: { enabled: true },
-    rpInitiatedLogout: { enabled: true },
+    rpInitiatedLogout: { enabled: rpInitiatedLogout },
     backchannelLogout: { enabled: true },
     pushedAuthorizationRequests: {
       enabled: par !== 'off',
@@ -140,12 +147,14 @@ const provider = new Provider(issuer, {
     const email = `${person.includes('@') ? person : `${person}@example.com`}${bell}`;
     const name = person.split('@')[0].replace(/^\w/, (c) => c.toUpperCase());
     const unverified = tags.includes('unverified');
-    const groups = tags.filter((t) => !t.includes('=') && t !== 'unverified' && t !== 'bellmail');
+    const silent = tags.includes('silent');
+    const groups = tags.filter((t) => !t.includes('=') && !['unverified', 'bellmail', 'silent'].includes(t));
     const extra = Object.fromEntries(tags.filter((t) => t.includes('=')).map((t) => t.split('=', 2)));
     return {
       accountId: login,
       async claims() {
-        return { sub: login, email, email_verified: !unverified, name, groups, ...extra };
+        const verified = silent ? {} : { email_verified: !unverified };
+        return { sub: login, email, ...verified, name, groups, ...extra };
       },
     };
   },

@@ -4,7 +4,7 @@
 //! when a token is configured ([`AdminApp::authorized`]).
 
 use crate::metrics::Metrics;
-use crate::readiness::Readiness;
+use crate::readiness::{Check, Readiness};
 use crate::reload::Reloader;
 use crate::snapshot::CurrentSnapshot;
 use async_trait::async_trait;
@@ -123,33 +123,28 @@ fn unauthorized(what: &str) -> Response<Vec<u8>> {
 /// site with several (each often run by a customer organisation) needs one of them,
 /// so no single organisation's IdP can hold every replica out of the load balancer:
 /// `oidc:<site>` says whether any is loaded, the `oidc:<site>/<idp>` entries are
-/// shown but do not count.
-fn idp_checks(snapshot: &crate::snapshot::Snapshot) -> Vec<(String, bool, bool)> {
+/// shown but do not count. An IdP without metadata says why its last discovery
+/// failed, naming its key path (`sites[0].oidc.issuer: ...`).
+fn idp_checks(snapshot: &crate::snapshot::Snapshot) -> Vec<Check> {
     let mut checks = Vec::new();
     for site in &snapshot.sites {
         let providers: Vec<_> = site.pipeline.core.providers().collect();
         if providers.len() > 1 {
             let any = providers.iter().any(|p| p.current().is_some());
-            checks.push((format!("oidc:{}", site.name), any, true));
+            checks.push(Check::new(format!("oidc:{}", site.name), any, true));
         }
         for p in &providers {
-            checks.push((p.label(), p.current().is_some(), providers.len() == 1));
+            let mut check = Check::new(p.label(), p.current().is_some(), providers.len() == 1);
+            if !check.ok {
+                check.reason = p.last_error().map(|e| match snapshot.key_path_of(p) {
+                    Some(at) => e.at(&at),
+                    None => e.to_string(),
+                });
+            }
+            checks.push(check);
         }
     }
     checks
-}
-
-/// Why each IdP that is not loaded is not (the last discovery's error).
-fn idp_problems(snapshot: &crate::snapshot::Snapshot) -> serde_json::Map<String, serde_json::Value> {
-    let mut problems = serde_json::Map::new();
-    for site in &snapshot.sites {
-        for p in site.pipeline.core.providers() {
-            if let (None, Some(problem)) = (p.current(), p.problem()) {
-                problems.insert(p.label(), serde_json::Value::String(problem.to_string()));
-            }
-        }
-    }
-    problems
 }
 
 #[async_trait]
@@ -160,7 +155,7 @@ impl ServeHttp for AdminApp {
             "/healthz" => reply(StatusCode::OK, "text/plain", b"ok\n".to_vec()),
             "/readyz" => {
                 let snapshot = self.current.load();
-                let report = self.readiness.report(idp_checks(&snapshot), idp_problems(&snapshot));
+                let report = self.readiness.report(idp_checks(&snapshot));
                 let status = if report.ready {
                     StatusCode::OK
                 } else {

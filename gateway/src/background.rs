@@ -43,7 +43,7 @@ impl BackgroundService for DiscoveryService {
             });
             for (_, provider) in snapshot.providers() {
                 if !running.iter().any(|(p, _)| Arc::ptr_eq(p, provider)) {
-                    let task = tasks.spawn(keep_fresh(provider.clone(), self.metrics.clone()));
+                    let task = tasks.spawn(keep_fresh(provider.clone(), self.metrics.clone(), self.current.clone()));
                     running.push((provider.clone(), task));
                 }
             }
@@ -71,8 +71,9 @@ impl BackgroundService for DiscoveryService {
 /// gateway keeps serving; `/readyz` says not ready), then refreshes it every
 /// `oidc.discovery_refresh`. A failed refresh keeps the last good metadata. A
 /// provider that already has metadata (discovered by the reload that added it)
-/// waits for its first refresh.
-async fn keep_fresh(provider: Arc<OidcProvider>, metrics: Arc<Metrics>) {
+/// waits for its first refresh. A failure is logged naming the provider's key path
+/// in the running configuration (`sites[0].oidc.issuer: ...`).
+async fn keep_fresh(provider: Arc<OidcProvider>, metrics: Arc<Metrics>, current: CurrentSnapshot) {
     let refresh = provider.config.discovery_refresh;
     let mut wait = if provider.current().is_some() {
         refresh
@@ -98,7 +99,9 @@ async fn keep_fresh(provider: Arc<OidcProvider>, metrics: Arc<Metrics>) {
                 refresh
             }
             Err(e) => {
-                tracing::warn!(site = %provider.site, error = %e, retry_in = ?backoff, "identity provider discovery failed");
+                let at = current.load().key_path_of(&provider);
+                let error = at.map_or_else(|| e.to_string(), |at| e.at(&at));
+                tracing::warn!(site = %provider.site, %error, retry_in = ?backoff, "identity provider discovery failed");
                 let wait = backoff;
                 backoff = (backoff * 2).min(Duration::from_secs(60));
                 wait

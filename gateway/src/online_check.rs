@@ -8,7 +8,7 @@
 
 use crate::server::Gateway;
 use sso_config::{Config, SiteConfig};
-use sso_filters::oidc::{OidcProvider, ProviderError};
+use sso_filters::oidc::OidcProvider;
 use std::time::Duration;
 
 /// How long one TCP connection attempt may take.
@@ -66,15 +66,8 @@ fn idp_key(i: usize, site: &SiteConfig, provider: &OidcProvider) -> String {
 
 /// Discovery and keys of one IdP, then what the configuration needs of it.
 async fn idp(found: &mut Findings, key: &str, provider: &OidcProvider) {
-    match provider.discover().await {
-        Err(ProviderError::Discovery(why)) => return found.problems.push(format!("{key}.issuer: {why}")),
-        Err(ProviderError::Jwks(why)) => {
-            return found.problems.push(format!(
-                "{key}.issuer: the signing keys (jwks_uri) cannot be fetched: {why}"
-            ))
-        }
-        Err(e) => return found.problems.push(format!("{key}: {e}")),
-        Ok(()) => {}
+    if let Err(e) = provider.discover().await {
+        return found.problems.push(e.at(key));
     }
     let Some(state) = provider.current() else { return };
     let metadata = &state.metadata;

@@ -26,6 +26,26 @@ pub struct Readiness {
     details: Mutex<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// A check of the running configuration (an IdP): its name, whether it holds,
+/// whether it counts for readiness (else only shown), and why it does not hold.
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub counts: bool,
+    pub reason: Option<String>,
+}
+
+impl Check {
+    pub fn new(name: String, ok: bool, counts: bool) -> Self {
+        Check {
+            name,
+            ok,
+            counts,
+            reason: None,
+        }
+    }
+}
+
 pub struct ReadinessReport {
     pub ready: bool,
     pub json: String,
@@ -48,14 +68,9 @@ impl Readiness {
         }
     }
 
-    /// The registered checks and `current` (name, ready, counts) ones: every check
-    /// that counts must hold; the others are only shown. `problems` says why a check
-    /// fails, by check name (shown under `problems` when there is any).
-    pub fn report(
-        &self,
-        current: impl IntoIterator<Item = (String, bool, bool)>,
-        problems: serde_json::Map<String, serde_json::Value>,
-    ) -> ReadinessReport {
+    /// The registered checks and `current` ones: every check that counts must hold;
+    /// the others are only shown. The reasons of failing checks are under `reasons`.
+    pub fn report(&self, current: impl IntoIterator<Item = Check>) -> ReadinessReport {
         let mut ready = true;
         let mut map = serde_json::Map::new();
         if let Ok(checks) = self.checks.lock() {
@@ -65,15 +80,19 @@ impl Readiness {
                 map.insert(name.clone(), serde_json::Value::Bool(ok));
             }
         }
-        for (name, ok, counts) in current {
-            ready &= ok || !counts;
-            map.insert(name, serde_json::Value::Bool(ok));
+        let mut reasons = serde_json::Map::new();
+        for check in current {
+            ready &= check.ok || !check.counts;
+            if let Some(reason) = check.reason {
+                reasons.insert(check.name.clone(), serde_json::Value::String(reason));
+            }
+            map.insert(check.name, serde_json::Value::Bool(check.ok));
         }
         let mut report = serde_json::Map::new();
         report.insert("ready".into(), serde_json::Value::Bool(ready));
         report.insert("checks".into(), serde_json::Value::Object(map));
-        if !problems.is_empty() {
-            report.insert("problems".into(), serde_json::Value::Object(problems));
+        if !reasons.is_empty() {
+            report.insert("reasons".into(), serde_json::Value::Object(reasons));
         }
         if let Ok(details) = self.details.lock() {
             for (name, value) in details.iter() {

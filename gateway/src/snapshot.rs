@@ -176,4 +176,19 @@ impl Snapshot {
             .iter()
             .flat_map(|s| s.pipeline.core.providers().map(move |p| (s.name.as_str(), p)))
     }
+
+    /// Where `provider` is configured: `sites[0].oidc` or `sites[1].idps[2]` (sites
+    /// are in the configuration's order); `None` when this snapshot does not use it.
+    pub fn key_path_of(&self, provider: &Arc<OidcProvider>) -> Option<String> {
+        self.sites.iter().enumerate().find_map(|(i, site)| {
+            site.pipeline
+                .core
+                .providers()
+                .position(|p| Arc::ptr_eq(p, provider))
+                .map(|j| match provider.idp {
+                    Some(_) => format!("sites[{i}].idps[{j}]"),
+                    None => format!("sites[{i}].oidc"),
+                })
+        })
+    }
 }

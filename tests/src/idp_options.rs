@@ -36,6 +36,27 @@ impl IdpShop {
         oidc_keys: &str,
         extra_site: &str,
     ) -> Result<IdpShop> {
+        Self::start_tls(idp_env, tls, "", oidc_keys, extra_site)
+    }
+
+    /// [`Self::start`] over plain HTTP with `issuer_suffix` after the issuer in
+    /// `[sites.oidc]` (e.g. `/`: the IdP's issuer is written with a trailing slash).
+    pub fn start_issued(
+        idp_env: &[(&str, &str)],
+        issuer_suffix: &str,
+        oidc_keys: &str,
+        extra_site: &str,
+    ) -> Result<IdpShop> {
+        Self::start_tls(idp_env, None, issuer_suffix, oidc_keys, extra_site)
+    }
+
+    fn start_tls(
+        idp_env: &[(&str, &str)],
+        tls: Option<IdpTls<'_>>,
+        issuer_suffix: &str,
+        oidc_keys: &str,
+        extra_site: &str,
+    ) -> Result<IdpShop> {
         let origin = Storefront::start()?;
         let config = GatewayConfig::default();
         let callback = format!("http://shop.localhost:{}/login/sso/callback", config.port);
@@ -60,7 +81,7 @@ impl IdpShop {
         let site = format!(
             "name = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"{origin}\"]\n\
              public_url = \"http://shop.localhost:{{port}}\"\n\
-             [sites.oidc]\nissuer = \"{issuer}\"\nclient_id = \"{CLIENT_ID}\"\nrequest_timeout = \"3s\"\n{oidc_keys}\n\
+             [sites.oidc]\nissuer = \"{issuer}{issuer_suffix}\"\nclient_id = \"{CLIENT_ID}\"\nrequest_timeout = \"3s\"\n{oidc_keys}\n\
              [[sites.routes]]\nprefix = \"/account\"\naccess = \"login\"\n\
              [[sites.routes]]\nprefix = \"/api\"\naccess = \"api\"\n{extra_site}",
             origin = origin.addr(),

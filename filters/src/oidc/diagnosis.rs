@@ -6,6 +6,7 @@
 //! `run` logs the result and `/readyz` shows it; `check --online` prints it under the
 //! key path `…oidc.issuer`.
 
+use super::discovered_issuer::{is_configured_with_slash, is_template};
 use super::provider::error_chain;
 use openidconnect::reqwest;
 
@@ -59,6 +60,8 @@ pub enum Finding {
     /// configuration cannot say so (`https://host` and `https://host/` are one URL),
     /// so discovery is run again with the provider's exact spelling.
     IssuerWithSlash(String),
+    /// The provider names an issuer template (Entra ID's multi-tenant metadata).
+    IssuerTemplate(String),
     /// The document looks right: the failure was elsewhere (e.g. the keys).
     Nothing,
 }
@@ -66,7 +69,8 @@ pub enum Finding {
 /// Why discovery of `issuer` fails.
 pub async fn why_discovery_fails(http: &reqwest::Client, issuer: &str) -> Finding {
     match look(http, issuer).await {
-        Ok(named) if named == format!("{}/", issuer.trim_end_matches('/')) => Finding::IssuerWithSlash(named),
+        Ok(named) if is_template(&named) => Finding::IssuerTemplate(named),
+        Ok(named) if is_configured_with_slash(issuer, &named) => Finding::IssuerWithSlash(named),
         Ok(named) => issuer_mismatch(issuer, &named).map_or(Finding::Nothing, Finding::Problem),
         Err(problem) => Finding::Problem(problem),
     }
@@ -114,12 +118,6 @@ pub fn issuer_mismatch(configured: &str, named: &str) -> Option<String> {
     if named == configured {
         return None;
     }
-    if named.contains("{tenantid}") || named.contains("{tenantId}") {
-        return Some(format!(
-            "the provider's metadata is multi-tenant (its issuer is {named}): no token can match it; \
-             use your tenant's own issuer, https://login.microsoftonline.com/TENANT_ID/v2.0 (docs/idps/entra-id.md)"
-        ));
-    }
     if named.trim_end_matches('/') == configured {
         return Some(format!(
             "the provider calls itself {named} (with the trailing /), not {configured}: write the issuer exactly as {named}"
@@ -141,11 +139,6 @@ mod tests {
             other.as_deref(),
             Some("the provider calls itself http://127.0.0.1:9001, not http://localhost:9001")
         );
-        let tenant = issuer_mismatch(
-            "https://login.microsoftonline.com/common/v2.0",
-            "https://login.microsoftonline.com/{tenantid}/v2.0",
-        );
-        assert!(tenant.is_some_and(|t| t.contains("multi-tenant") && t.contains("TENANT_ID")));
         let slash = issuer_mismatch("https://shop.eu.auth0.com", "https://shop.eu.auth0.com/");
         assert!(slash.is_some_and(|t| t.contains("trailing /")));
     }

@@ -4,12 +4,14 @@
 //! Back-Channel Logout ([`backchannel`]). How the client authenticates
 //! ([`client_auth`]) and connects ([`idp_http`]) to the IdP; pushed authorization
 //! requests ([`par`]) and token revocation at logout ([`revocation`]); why a discovery
-//! failed ([`diagnosis`]).
+//! failed ([`diagnosis`]) and what discovery naming another issuer means
+//! ([`discovered_issuer`]).
 
 pub mod backchannel;
 pub mod claims;
 pub mod client_auth;
 pub mod diagnosis;
+pub mod discovered_issuer;
 pub mod flow;
 pub mod id_token_policy;
 pub mod idp_http;

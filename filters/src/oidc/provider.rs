@@ -5,7 +5,7 @@
 //! single flight, at most once per [`JWKS_REFETCH_INTERVAL`].
 
 use super::client_auth::{AssertionKey, ClientAuth};
-use super::{diagnosis, idp_http};
+use super::{diagnosis, discovered_issuer, idp_http};
 use arc_swap::ArcSwapOption;
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
@@ -119,7 +119,7 @@ impl ProviderState {
 }
 
 /// Why talking to the IdP failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProviderError {
     /// Discovery (`/.well-known/openid-configuration`) failed.
@@ -135,6 +135,27 @@ pub enum ProviderError {
     /// unreadable or not what the key asks for; `key` is the configuration key.
     #[error("{key}: {message}")]
     File { key: &'static str, message: String },
+    /// Discovery names an issuer template (multi-tenant metadata, e.g. Entra ID's
+    /// `/common/v2.0`), not an issuer ([`super::discovered_issuer`]).
+    #[error(
+        "issuer: the discovery document names the issuer template {advertised:?}: multi-tenant metadata, \
+         which would accept sign-ins from any tenant; use the tenant-specific issuer {use_instead}"
+    )]
+    IssuerTemplate { advertised: String, use_instead: String },
+}
+
+impl ProviderError {
+    /// The error as a line naming where it is: `path` is the IdP's table
+    /// (`sites[0].oidc`); an error about one key gives `sites[0].oidc.issuer: ...`.
+    pub fn at(&self, path: &str) -> String {
+        match self {
+            ProviderError::File { .. } | ProviderError::IssuerTemplate { .. } => format!("{path}.{self}"),
+            // What discovery found is about the issuer the configuration names.
+            ProviderError::Discovery(why) => format!("{path}.issuer: {why}"),
+            ProviderError::Jwks(why) => format!("{path}.issuer: the signing keys (jwks_uri) cannot be fetched: {why}"),
+            _ => format!("{path}: {self}"),
+        }
+    }
 }
 
 pub struct OidcProvider {
@@ -149,8 +170,8 @@ pub struct OidcProvider {
     /// The `private_key_jwt` key (`client_assertion_key_file`), read once.
     assertion_key: Option<Arc<AssertionKey>>,
     state: ArcSwapOption<ProviderState>,
-    /// Why the last discovery failed (`/readyz`, the log); `None` once one succeeded.
-    problem: ArcSwapOption<String>,
+    /// Why the last discovery failed (cleared by one that succeeds), for `/readyz`.
+    last_error: ArcSwapOption<ProviderError>,
     /// Held while the keys are being fetched (single flight); holds when the last
     /// fetch started (recorded before the request, so a cancelled fetch counts too).
     last_jwks_fetch: Mutex<Option<Instant>>,
@@ -184,7 +205,7 @@ impl OidcProvider {
             http,
             assertion_key,
             state: ArcSwapOption::const_empty(),
-            problem: ArcSwapOption::const_empty(),
+            last_error: ArcSwapOption::const_empty(),
             last_jwks_fetch: Mutex::new(None),
             next_generation: AtomicU64::new(1),
         })
@@ -204,37 +225,35 @@ impl OidcProvider {
         self.state.load_full()
     }
 
+    /// Why the last discovery failed; `None` once one has succeeded.
+    pub fn last_error(&self) -> Option<Arc<ProviderError>> {
+        self.last_error.load_full()
+    }
+
     /// Runs discovery (which fetches the JWKS too) and installs the result. Counts as
-    /// a key fetch: key refetches wait for it and then use its keys.
+    /// a key fetch: key refetches wait for it and then use its keys. A failure is
+    /// kept for [`Self::last_error`].
     pub async fn discover(&self) -> Result<(), ProviderError> {
-        let result = self.discover_and_install().await;
-        let problem = result.as_ref().err().map(|e| Arc::new(e.to_string()));
-        self.problem.store(problem);
-        result
+        match self.discover_once().await {
+            Ok(()) => {
+                self.last_error.store(None);
+                Ok(())
+            }
+            Err(e) => {
+                self.last_error.store(Some(Arc::new(e.clone())));
+                Err(e)
+            }
+        }
     }
 
-    /// Why the last discovery failed; `None` once one succeeded.
-    pub fn problem(&self) -> Option<Arc<String>> {
-        self.problem.load_full()
-    }
-
-    async fn discover_and_install(&self) -> Result<(), ProviderError> {
+    async fn discover_once(&self) -> Result<(), ProviderError> {
         let configured = self.config.issuer.as_str().trim_end_matches('/');
         let issuer = IssuerUrl::new(configured.to_string()).map_err(|e| ProviderError::Config(e.to_string()))?;
         let mut last_fetch = self.last_jwks_fetch.lock().await;
         *last_fetch = Some(Instant::now());
         let metadata = match Metadata::discover_async(issuer, &self.http).await {
             Ok(metadata) => metadata,
-            Err(e) => match diagnosis::why_discovery_fails(&self.http, configured).await {
-                diagnosis::Finding::IssuerWithSlash(named) => {
-                    let issuer = IssuerUrl::new(named).map_err(|e| ProviderError::Config(e.to_string()))?;
-                    Metadata::discover_async(issuer, &self.http)
-                        .await
-                        .map_err(|e| ProviderError::Discovery(error_chain(&e)))?
-                }
-                diagnosis::Finding::Problem(problem) => return Err(ProviderError::Discovery(problem)),
-                diagnosis::Finding::Nothing => return Err(ProviderError::Discovery(error_chain(&e))),
-            },
+            Err(e) => self.second_look(configured, error_chain(&e)).await?,
         };
         // `check` cannot know what the IdP offers: a PAR-only client whose IdP has no
         // PAR endpoint fails here, closed (no login starts), and readiness says why.
@@ -249,6 +268,24 @@ impl OidcProvider {
             ));
         }
         self.install(metadata)
+    }
+
+    /// Discovery failed with `error`: a second look ([`diagnosis`]) says why. An
+    /// issuer that is the configured URL plus a trailing `/` (Auth0, Azure AD B2C) is
+    /// discovered again in that spelling, which ID tokens must then carry
+    /// ([`discovered_issuer`]); an issuer template (multi-tenant metadata) is refused.
+    async fn second_look(&self, configured: &str, error: String) -> Result<Metadata, ProviderError> {
+        match diagnosis::why_discovery_fails(&self.http, configured).await {
+            diagnosis::Finding::IssuerWithSlash(named) => {
+                let issuer = IssuerUrl::new(named).map_err(|e| ProviderError::Config(e.to_string()))?;
+                Metadata::discover_async(issuer, &self.http)
+                    .await
+                    .map_err(|e| ProviderError::Discovery(error_chain(&e)))
+            }
+            diagnosis::Finding::IssuerTemplate(named) => Err(discovered_issuer::refused(&named)),
+            diagnosis::Finding::Problem(problem) => Err(ProviderError::Discovery(problem)),
+            diagnosis::Finding::Nothing => Err(ProviderError::Discovery(error)),
+        }
     }
 
     /// Fetches the JWKS again for a caller whose snapshot (generation `seen`) has no
