@@ -16,7 +16,7 @@ use std::time::Duration;
 /// How long one connection attempt may take.
 const ATTEMPT: Duration = Duration::from_millis(500);
 /// How often the addresses that do not accept yet are tried again.
-const RETRY: Duration = Duration::from_millis(100);
+const RETRY: Duration = Duration::from_millis(20);
 
 pub struct ListenerProbe {
     pub addresses: Vec<String>,

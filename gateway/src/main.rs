@@ -9,6 +9,7 @@ mod https_redirect;
 mod lasting;
 mod listener_probe;
 mod log_fields;
+mod log_noise;
 mod logging;
 mod metrics;
 mod online_check;

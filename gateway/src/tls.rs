@@ -45,6 +45,12 @@ fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
     pingora::tls::install_default_crypto_provider();
     let provider = CryptoProvider::get_default().ok_or("no TLS crypto provider installed")?;
     let (cert_s, key_s) = (cert.to_string_lossy(), key.to_string_lossy());
+    // Pingora's own error does not say which of the two it could not read.
+    for (what, path) in [("certificate", cert), ("key", key)] {
+        if let Err(e) = std::fs::File::open(path) {
+            return Err(format!("the {what} file {} cannot be read: {e}", path.display()));
+        }
+    }
     match load_certs_and_key_files(&cert_s, &key_s) {
         Ok(Some((certs, private_key))) => CertifiedKey::from_der(certs, private_key, provider)
             .map_err(|e| format!("{cert_s} / {key_s}: {e} (does the key belong to the certificate?)")),

@@ -112,6 +112,7 @@ impl GatewayConfig {
         )?;
         wait_for_port(self.port, &mut proc)?;
         wait_for_port(self.admin_port, &mut proc)?;
+        wait_for_listeners(self.admin_port);
         Ok(Gateway {
             port: self.port,
             admin_port: self.admin_port,
@@ -279,4 +280,17 @@ pub fn check(config_text: &str, envs: &[(&str, &str)]) -> Result<(bool, String)>
         String::from_utf8_lossy(&out.stderr)
     );
     Ok((out.status.success(), text))
+}
+
+/// Waits (at most 10 s) until `/readyz` says every listener accepts: the gateway's
+/// probe sees a listener a moment after the port is bound.
+fn wait_for_listeners(admin_port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let answer = crate::raw_http::send(admin_port, "GET /readyz HTTP/1.1\r\nHost: admin\r\n");
+        if answer.is_ok_and(|r| r.body.contains("\"listeners\":true")) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

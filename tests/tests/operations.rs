@@ -172,3 +172,51 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_within_the_grace_perio
         "SIGTERM took {took:?}:\n{log}"
     );
 }
+
+#[test]
+fn unreadable_certificate_key_and_signing_key_files_stop_run_with_their_keys() {
+    let dir = std::env::temp_dir().join(format!("sso-unreadable-{}", sso_tests::free_port()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let missing = |name: &str| dir.join(name).display().to_string();
+    let path = dir.join("gateway.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:{}\"]\n[[server.tls]]\nlisten = \"127.0.0.1:{}\"\ncert = \"{}\"\nkey = \"{}\"\n\
+             [sessions]\ncookie_secret = \"0123456789abcdef0123456789abcdef\"\n\
+             [[sites]]\nname = \"shop\"\nhosts = [\"shop.localhost\"]\nupstreams = [\"127.0.0.1:1\"]\n\
+             public_url = \"http://shop.localhost\"\n[sites.token]\nsigning_key_file = \"{}\"\n",
+            sso_tests::free_port(),
+            sso_tests::free_port(),
+            missing("cert.pem"),
+            missing("key.pem"),
+            missing("signing.pem"),
+        ),
+    )
+    .expect("config");
+    let started = Instant::now();
+    let out = std::process::Command::new(sso_tests::gateway_bin())
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .expect("gateway");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        stderr.contains(&format!(
+            "sites[0].token.signing_key_file: cannot read {}",
+            missing("signing.pem")
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "server.tls[0]: the certificate file {} cannot be read",
+            missing("cert.pem")
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -223,7 +223,7 @@ async fn a_broken_file_is_refused_and_the_running_configuration_keeps_serving() 
     assert_eq!(ready, 200, "{report}");
     assert_eq!(
         report["checks"],
-        serde_json::json!({ "config": true }),
+        serde_json::json!({ "config": true, "listeners": true, "serving": true }),
         "nothing of a refused file stays"
     );
     // A valid new site in a file refused for another site's sake: it never served,
