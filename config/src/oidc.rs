@@ -12,6 +12,14 @@ use url::Url;
 pub(crate) fn oidc(v: &mut Validator<'_>, p: &str, raw: &RawOidc) -> OidcConfig {
     let issuer = match v.opt_text(&format!("{p}.issuer"), raw.issuer.as_ref()) {
         Some(text) => match Url::parse(&text) {
+            // An issuer is public (it is in every ID token, `/readyz` and the log).
+            Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+                v.errors.push(
+                    format!("{p}.issuer"),
+                    "must not hold a user name or password: an issuer is a public URL",
+                );
+                unreachable_url()
+            }
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
             _ => {
                 v.errors

@@ -181,10 +181,31 @@ fn holds_secret(text: &str) -> bool {
     ["secret", "token", "password"].iter().any(|w| text.contains(w)) || text.contains('@')
 }
 
+/// Whether `source` is a line of its own (`key = …`, a `[table]` header, a comment or
+/// blank), not the continuation of a value begun above, whose key (and whether it
+/// holds a secret) that line does not show.
+fn starts_a_statement(source: &str) -> bool {
+    let line = source.trim_start();
+    let is_key = |text: &str| {
+        !text.trim().is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '"' | '\'' | ' ' | '\t'))
+    };
+    if line.is_empty() || line.starts_with('#') {
+        return true;
+    }
+    if let Some(header) = line.strip_prefix('[') {
+        let name = header.trim_start_matches('[');
+        return name.split(']').next().is_some_and(is_key);
+    }
+    line.split_once('=').is_some_and(|(key, _)| is_key(key))
+}
+
 /// `  12 | the line` and a caret under the column, for a terminal; `None` for a line
 /// that may hold a secret (a key with one, or a URL with credentials).
 pub(crate) fn excerpt(line: usize, source: &str, before: &str) -> Option<String> {
-    if holds_secret(source) {
+    if holds_secret(source) || !starts_a_statement(source) {
         return None;
     }
     let shown: String = source
@@ -200,6 +221,15 @@ pub(crate) fn excerpt(line: usize, source: &str, before: &str) -> Option<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_continuation_line_is_never_shown() {
+        assert!(excerpt(3, "listen = [\"a\" \"b\"]", "listen = ").is_some());
+        assert!(excerpt(3, "[[sites]", "").is_some());
+        for continued in ["  \"Xk9vQ2\"", "Xk9vQ2\"\"\"x", "  Xk9vQ2,", "  [\"a\", \"b\"] x"] {
+            assert_eq!(excerpt(3, continued, ""), None, "{continued}");
+        }
+    }
 
     #[test]
     fn serde_lists_of_keys_are_read() {
@@ -230,6 +260,6 @@ mod tests {
         assert_eq!(excerpt(3, "a = \"x", "a = "), Some("3 | a = \"x\n  |     ^".into()));
         assert_eq!(excerpt(3, "client_secret = \"abc", ""), None);
         assert_eq!(excerpt(3, "redis_url = \"redis://:pw@h", ""), None);
-        assert_eq!(excerpt(3, "\ta\u{1b}", "\t"), Some("3 | \ta?\n  | \t^".into()));
+        assert_eq!(excerpt(3, "\ta = 1\u{1b}", "\t"), Some("3 | \ta = 1?\n  | \t^".into()));
     }
 }

@@ -367,3 +367,16 @@ fn entra_multi_tenant_issuers_are_refused_with_the_issuer_to_use() {
     );
     assert!(parse(&tenant, &env).is_ok(), "a tenant's own issuer is fine");
 }
+
+#[test]
+fn an_issuer_with_a_user_or_password_is_refused_and_not_echoed() {
+    for issuer in ["http://usr:IssPwVAL@127.0.0.1:9000", "http://usr@127.0.0.1:9000"] {
+        let text = GOOD.replace("http://127.0.0.1:9000", issuer);
+        let report = parse(&text, &env).expect_err("userinfo").to_string();
+        assert!(
+            report.contains("sites[0].oidc.issuer: must not hold a user name or password"),
+            "{report}"
+        );
+        assert!(!report.contains("IssPwVAL"), "{report}");
+    }
+}

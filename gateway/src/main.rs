@@ -208,15 +208,23 @@ fn online_report(path: &std::path::Path, config: &sso_config::Config, gateway: &
 
 /// `run`, after the start-up checks a configuration cannot make: Redis must take the
 /// credentials (a refusal is a configuration error, exit 1; an unreachable Redis is
-/// an outage the gateway rides out, logged).
+/// an outage the gateway rides out, logged). Not with `--upgrade`: the old process
+/// has handed over its sockets and is leaving, so exiting would leave nothing
+/// serving; the refusal is logged and `/readyz` keeps this process out of rotation.
 fn start(config: sso_config::Config, gateway: server::Gateway, options: server::RunOptions) -> anyhow::Result<()> {
     if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
         if let Some(Err(e)) = runtime.block_on(stores::probe_redis(&config)) {
             let key = stores::redis_key(&config);
-            if stores::is_auth_refusal(&e) {
-                anyhow::bail!("{key}: Redis refused the credentials: {e}");
+            match (stores::is_auth_refusal(&e), options.upgrade) {
+                (true, false) => anyhow::bail!("{key}: Redis refused the credentials: {e}"),
+                (true, true) => tracing::error!(
+                    error = %e,
+                    "{key}: Redis refused the credentials; serving anyway (an upgrade must not leave nothing running): sign-ins fail until it is fixed"
+                ),
+                (false, _) => {
+                    tracing::warn!(error = %e, "Redis does not answer yet: sign-ins wait for it (see /readyz)")
+                }
             }
-            tracing::warn!(error = %e, "Redis does not answer yet: sign-ins wait for it (see /readyz)");
         }
     }
     server::run(config, gateway, options)

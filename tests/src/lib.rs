@@ -344,3 +344,26 @@ pub fn plain_shop() -> Result<(Storefront, Gateway, Shopper)> {
     let gateway = GatewayConfig::default().plain_site("shop", &[origin.addr()]).start()?;
     Ok((origin, gateway, Shopper::new(&["shop"])?))
 }
+
+/// Runs `cmd`; its success and stdout + stderr.
+pub fn run_command(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// What a browser script (`tests/browser/*.mjs`) saw: the JSON of its last stdout
+/// line; a panic showing all it printed when that is not JSON.
+pub fn script_result(script: &str, out: &std::process::Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|_| {
+        panic!(
+            "{script} printed no result:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}

@@ -25,14 +25,7 @@ async fn a_shopper_in_chromium_signs_in_and_is_greeted() {
     .await
     .expect("join")
     .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    let seen: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| {
-        panic!(
-            "journey printed no result:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let seen = sso_tests::script_result("journey", &out);
     assert!(
         seen.get("error").is_none(),
         "journey failed: {seen}\ngateway log:\n{}",

@@ -64,14 +64,7 @@ async fn a_shopper_signs_in_on_one_shop_and_is_greeted_on_another_then_signs_out
         .await
         .unwrap_or_else(|_| panic!("the journey did not end in {JOURNEY_TIMEOUT:?}"))
         .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    let seen: Value = serde_json::from_str(line).unwrap_or_else(|_| {
-        panic!(
-            "journey printed no result:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let seen = sso_tests::script_result("journey", &out);
     assert!(
         seen.get("error").is_none() && seen["step"] == "done" && out.status.success(),
         "journey failed: {seen}\nstderr:\n{}\ngateway log:\n{}",

@@ -50,16 +50,7 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Runs `cmd`; its success and stdout + stderr.
-fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
+use sso_tests::run_command as run;
 
 /// Every YAML document of `path` as JSON (Python's yaml, a dependency of
 /// kubernetes-validate; merge keys resolved).

@@ -122,13 +122,7 @@ async fn journey(proxy: &EdgeProxy, stack: &Stack, name: &str) -> Value {
         .await
         .unwrap_or_else(|_| panic!("the journey did not end in {JOURNEY_TIMEOUT:?}"))
         .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|_| {
-        panic!(
-            "journey printed no result:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let seen = sso_tests::script_result("journey", &out);
     assert!(
         seen.get("error").is_none() && seen["step"] == "done",
         "{name} journey failed: {seen}\nproxy log:\n{}\ngateway log:\n{}",

@@ -277,14 +277,7 @@ async fn in_chromium_no_page_has_a_serious_accessibility_violation() {
         .await
         .expect("join")
         .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let seen: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|_| {
-            panic!(
-                "pages.mjs printed no result:\n{stdout}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
+    let seen = sso_tests::script_result("pages.mjs", &out);
     assert!(seen.get("error").is_none(), "{seen}\n{}", p.gateway.log());
     let expected: BTreeMap<&str, u16> = every_page().into_iter().map(|(n, _, _, s, _)| (n, s)).collect();
     let seen_pages = seen["pages"].as_array().expect("pages");

@@ -220,3 +220,62 @@ fn unreadable_certificate_key_and_signing_key_files_stop_run_with_their_keys() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A Redis of its own that wants `password`, on a free port.
+fn redis_with_password(password: &str) -> (sso_tests::Proc, u16) {
+    let port = sso_tests::free_port();
+    let mut redis = sso_tests::Proc::spawn(
+        "redis",
+        std::process::Command::new("redis-server").args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            password,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]),
+    )
+    .expect("redis-server");
+    sso_tests::wait_for_port(port, &mut redis).expect("redis answers");
+    (redis, port)
+}
+
+#[tokio::test]
+async fn an_upgrade_whose_redis_refuses_the_password_still_leaves_a_gateway_serving() {
+    let (_redis, port) = redis_with_password("right-password");
+    let origin = sso_tests::Storefront::start().expect("origin");
+    let gw = sso_tests::GatewayConfig::default()
+        .sessions(&format!(
+            "store = \"redis\"\nredis_url = \"redis://:right-password@127.0.0.1:{port}/0\""
+        ))
+        .plain_site("shop", &[origin.addr()])
+        .start()
+        .expect("gateway");
+    let url = gw.site_url("shop", "/");
+    // The password rotated in the file before Redis knows it; then `systemctl reload`.
+    let text = std::fs::read_to_string(&gw.config_path).expect("config");
+    gw.rewrite_config(&text.replace(":right-password@", ":wrong-password@"))
+        .expect("rewrite");
+    let mut new = gw.start_upgrade().expect("new gateway");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    gw.signal("QUIT").expect("SIGQUIT");
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < deadline {
+        let shopper = Shopper::new(&["shop"]).expect("client");
+        assert_eq!(
+            status(&shopper, &url).await,
+            200,
+            "nothing served during the upgrade:\n{}\n{}",
+            gw.log(),
+            new.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(new.child.try_wait().expect("wait").is_none(), "{}", new.log());
+    assert!(new.log().contains("Redis refused the credentials"), "{}", new.log());
+    assert!(!new.log().contains("wrong-password"), "{}", new.log());
+}

@@ -250,14 +250,7 @@ async fn in_chromium_cancel_and_back_land_on_shop_pages() {
         .await
         .expect("join")
         .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    let seen: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| {
-        panic!(
-            "way_back.mjs printed no result:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let seen = sso_tests::script_result("way_back.mjs", &out);
     eprintln!("way_back.mjs saw: {seen}");
     assert!(
         seen.get("error").is_none(),
@@ -315,4 +308,26 @@ async fn in_chromium_cancel_and_back_land_on_shop_pages() {
             .is_some_and(|g| g.contains("Hello, guest")),
         "{seen}"
     );
+}
+
+#[tokio::test]
+async fn cancel_on_a_shop_that_needs_a_sign_in_everywhere_is_a_page_not_a_loop() {
+    let shop = Shop::start_with(
+        sso_tests::GatewayConfig::default(),
+        "[[sites.routes]]\nprefix = \"/\"\naccess = \"login\"\n",
+    )
+    .expect("shop");
+    shop.ready().await.expect("ready");
+    let shopper = Shopper::new(&["shop"]).expect("client");
+    let callback = cancel_at_idp(&shopper, &shop.url("/shoes?size=9")).await;
+    let resp = shopper.page(callback.as_str()).await.expect("callback");
+    // Not a redirect to `/` (which would send the shopper straight back to the IdP).
+    assert_eq!(resp.status(), 200, "{}", location(&resp));
+    let body = resp.text().await.expect("body");
+    assert!(body.contains("You cancelled the sign-in."), "{body}");
+    assert!(
+        body.contains(&format!("href=\"{}\"", shop.url("/"))),
+        "a link to sign in again: {body}"
+    );
+    assert_eq!(shop.gateway.metric(CANCELLED).await, 1.0);
 }

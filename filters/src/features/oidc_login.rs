@@ -199,8 +199,18 @@ impl OidcLogin {
             }
             Err(CallbackError::Cancelled { return_to, step_up }) => {
                 core.events.login(&core.site.name, "oidc", "sign_in_cancelled");
-                tracing::info!(site = %core.site.name, idp = idp.name().unwrap_or(""), step_up, "login cancelled at the identity provider");
-                Reply::redirect(303, way_back::after_cancel(site, &return_to, step_up))
+                tracing::info!(site = %core.site.name, idp = idp.name().unwrap_or("oidc"), step_up, "login cancelled at the identity provider");
+                match way_back::after_cancel(site, &return_to, step_up) {
+                    Some(back) => Reply::redirect(303, back),
+                    // Nothing public to go back to: a page, whose link signs in again.
+                    None => Reply::error_with_link(
+                        200,
+                        way_back::SIGN_IN_CANCELLED,
+                        "You cancelled the sign-in. You are not signed in.",
+                        false,
+                        Some(("/", "sign_in_again")),
+                    ),
+                }
             }
             Err(CallbackError::StateUnknown) => {
                 let finished = way_back::finished_return_to(core, query, &req.headers);

@@ -35,13 +35,15 @@ const FINISHED: &str = "done.";
 const MAX_FINISHED: usize = 1024;
 
 /// Where a sign-in cancelled at the IdP lands: `return_to` when it is a `public`
-/// shop page (never for a step-up, whose page would ask again), else `/`, with the
-/// notice.
-pub fn after_cancel(site: &SitePipeline, return_to: &str, step_up: bool) -> String {
+/// shop page (never for a step-up, whose page would ask again), else `/` when that
+/// is public, with the notice. `None` when neither is (a shop that needs a sign-in
+/// everywhere would send the shopper straight back to the IdP): then the gateway's
+/// own page says so.
+pub fn after_cancel(site: &SitePipeline, return_to: &str, step_up: bool) -> Option<String> {
     let back = safe_return_to(return_to)
         .filter(|r| !step_up && is_public_page(site, r))
-        .unwrap_or("/");
-    with_notice(back, SIGN_IN_CANCELLED)
+        .or_else(|| is_public_page(site, "/").then_some("/"))?;
+    Some(with_notice(back, SIGN_IN_CANCELLED))
 }
 
 /// `target` when it is a `public` shop page of `site`, else `/`: the *Back to the
