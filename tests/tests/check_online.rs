@@ -121,7 +121,7 @@ fn a_redis_that_refuses_the_password_is_a_clear_error_for_check_and_run() {
 
     let (code, out) = gateway(
         &["check", "--online"],
-        &config(&sessions("wrong-password"), &[plain.clone()]),
+        &config(&sessions("wrong-password"), std::slice::from_ref(&plain)),
     );
     assert_eq!(code, Some(1), "{out}");
     assert!(
@@ -131,7 +131,10 @@ fn a_redis_that_refuses_the_password_is_a_clear_error_for_check_and_run() {
     assert!(!out.contains("wrong-password"), "the password is never printed:\n{out}");
 
     let started = Instant::now();
-    let (code, out) = gateway(&["run"], &config(&sessions("wrong-password"), &[plain.clone()]));
+    let (code, out) = gateway(
+        &["run"],
+        &config(&sessions("wrong-password"), std::slice::from_ref(&plain)),
+    );
     assert_eq!(code, Some(1), "{out}");
     assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
     assert!(
