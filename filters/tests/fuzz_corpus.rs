@@ -32,6 +32,8 @@ const TARGETS: &[(&str, Target)] = &[
     ("forwarded_url", fuzzing::forwarded_url),
     ("par_answer", fuzzing::par_answer),
     ("accept_language", fuzzing::accept_language),
+    ("way_back", fuzzing::way_back),
+    ("discovered_issuer", fuzzing::discovered_issuer),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -186,4 +188,13 @@ fn logout_token_corpus() {
 #[test]
 fn forwarded_url_corpus() {
     replay("forwarded_url");
+}
+
+/// Every target's corpus, including those without a test of their own above
+/// (`accept_language`, `par_answer`, `way_back`, `discovered_issuer`, …).
+#[test]
+fn every_corpus_replays() {
+    for (name, _) in TARGETS {
+        replay(name);
+    }
 }

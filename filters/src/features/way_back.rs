@@ -145,7 +145,12 @@ pub fn finished_cookie(core: &SiteAuth, query: &str, return_to: &str) -> Option<
 /// holds its finished marker and the page is a safe same-site path.
 pub fn finished_return_to(core: &SiteAuth, query: &str, headers: &http::HeaderMap) -> Option<String> {
     let state = state_of(query)?;
-    let value = find_cookie(headers, &core.cookies.flow_name(&state))?;
+    marker_target(find_cookie(headers, &core.cookies.flow_name(&state))?)
+}
+
+/// The page a flow cookie's value names when it is a finished marker (the value is
+/// the browser's, so untrusted): a safe same-site path, else `None`.
+pub fn marker_target(value: &str) -> Option<String> {
     let encoded = value.strip_prefix(FINISHED)?;
     if encoded.len() > MAX_FINISHED * 4 / 3 + 4 {
         return None;
@@ -176,6 +181,30 @@ mod tests {
         ] {
             assert_eq!(with_notice(target, SIGN_IN_CANCELLED), want, "{target}");
         }
+    }
+
+    #[test]
+    fn a_hostile_marker_names_no_page_off_the_site() {
+        let marker = |target: &str| format!("{FINISHED}{}", URL_SAFE_NO_PAD.encode(target));
+        assert_eq!(marker_target(&marker("/account?x=1")).as_deref(), Some("/account?x=1"));
+        for hostile in [
+            marker("//evil.example/"),
+            marker("/\\evil.example"),
+            marker("https://evil.example/"),
+            marker("/%2F%2Fevil.example"),
+            marker("/a\r\nSet-Cookie: x=1"),
+            marker(&format!("/{}", "a".repeat(5000))),
+            "done.%%%".to_string(),
+            "done.".to_string(),
+            "1765000000.abc".to_string(),
+            format!("{FINISHED}{}", URL_SAFE_NO_PAD.encode([0xff, 0xfe])),
+        ] {
+            assert!(
+                marker_target(&hostile).is_none_or(|t| t.starts_with('/') && !t.starts_with("//")),
+                "{hostile}"
+            );
+        }
+        assert_eq!(marker_target("1765000000.abc"), None, "a pending flow names no page");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use credentials::{config, cookie, stored, stored_seeds, token};
 pub use cross_site::one_time_token;
 pub use forward_auth::forwarded_url_target as forwarded_url;
 pub use idp_claims::idp_claims;
-pub use pages::accept_language;
+pub use pages::{accept_language, discovered_issuer, way_back};
 pub use sealed::sealed_record;
 
 /// Answers of an IdP's PAR endpoint ([`crate::oidc::par::read_answer`]). The first
