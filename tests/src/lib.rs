@@ -367,3 +367,21 @@ pub fn script_result(script: &str, out: &std::process::Output) -> serde_json::Va
         )
     })
 }
+
+/// `systemd-analyze verify` of `unit` (with `env`, e.g. `MANPATH` for its
+/// `Documentation=`) finds nothing, and `systemd-analyze security` scores its
+/// sandbox at most 2.5 (0 = locked down, 10 = none; `--threshold` counts tenths).
+pub fn assert_unit_verified_and_sandboxed(analyze: &Path, unit: &Path, env: &[(&str, &Path)]) {
+    let (ok, out) = run_command(Command::new(analyze).envs(env.iter().copied()).arg("verify").arg(unit));
+    assert!(ok && out.trim().is_empty(), "systemd-analyze verify:\n{out}");
+    let (ok, out) = run_command(
+        Command::new(analyze)
+            .args(["security", "--offline=yes", "--threshold=25", "--no-pager"])
+            .arg(unit),
+    );
+    let overall = out
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or_default();
+    assert!(ok, "systemd-analyze security above 2.5: {overall}\n{out}");
+}

@@ -337,21 +337,9 @@ fn the_unit_is_the_deploy_kits_with_the_packages_paths_and_user() {
     let bin = p.file("/usr/bin/sso-gateway");
     std::fs::write(&copy, unit.replace("/usr/bin/sso-gateway", &bin.to_string_lossy())).expect("write unit");
     // verify also looks the unit's Documentation= up: in the package's man pages.
-    let (ok, out) = run(Command::new(analyze)
-        .env("MANPATH", p.file("/usr/share/man"))
-        .arg("verify")
-        .arg(&copy));
-    assert!(ok && out.trim().is_empty(), "systemd-analyze verify:\n{out}");
-    // A fixed system user instead of a dynamic one: the sandbox stays as tight as the
-    // kit's (exposure at most 2.5; --threshold counts tenths).
-    let (ok, out) = run(Command::new(analyze)
-        .args(["security", "--offline=yes", "--threshold=25", "--no-pager"])
-        .arg(&copy));
-    let overall = out
-        .lines()
-        .find(|l| l.contains("Overall exposure level"))
-        .unwrap_or_default();
-    assert!(ok, "systemd-analyze security above 2.5: {overall}\n{out}");
+    // A fixed system user instead of a dynamic one: the sandbox stays as tight as the kit's.
+    let man = p.file("/usr/share/man");
+    sso_tests::assert_unit_verified_and_sandboxed(analyze, &copy, &[("MANPATH", &man)]);
 }
 
 // ---------------------------------------------------------------- lintian

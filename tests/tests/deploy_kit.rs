@@ -703,18 +703,7 @@ fn the_systemd_unit_verifies_and_keeps_its_sandbox() {
         unit.replace("/usr/local/bin/sso-gateway", &bin.to_string_lossy()),
     )
     .expect("write unit");
-    let (ok, out) = run(Command::new(&analyze).arg("verify").arg(&copy));
-    assert!(ok && out.trim().is_empty(), "systemd-analyze verify:\n{out}");
-    // The sandbox's exposure as systemd scores it (0 = locked down, 10 = none);
-    // --threshold counts tenths.
-    let (ok, out) = run(Command::new(&analyze)
-        .args(["security", "--offline=yes", "--threshold=25", "--no-pager"])
-        .arg(&copy));
-    let overall = out
-        .lines()
-        .find(|l| l.contains("Overall exposure level"))
-        .unwrap_or_default();
-    assert!(ok, "systemd-analyze security above 2.5: {overall}\n{out}");
+    sso_tests::assert_unit_verified_and_sandboxed(&analyze, &copy, &[]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
