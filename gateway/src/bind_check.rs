@@ -6,8 +6,9 @@
 
 use sso_config::Config;
 
-/// `(key, address)` of every listener the configuration asks for.
-fn listeners(config: &Config) -> Vec<(String, String)> {
+/// `(key, address)` of every listener the configuration asks for, the admin
+/// listener last.
+pub fn listeners(config: &Config) -> Vec<(String, String)> {
     let s = &config.server;
     let mut all: Vec<(String, String)> = s
         .listen

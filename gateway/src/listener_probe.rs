@@ -26,13 +26,10 @@ pub struct ListenerProbe {
 impl ListenerProbe {
     /// The storefront addresses of `config` (the admin listener is the one asked).
     pub fn new(config: &Config, ready: ReadyFlag) -> ListenerProbe {
-        let s = &config.server;
-        let addresses = s
-            .listen
-            .iter()
-            .chain(s.tls.iter().map(|t| &t.listen))
-            .chain(s.redirect_listen.iter())
-            .cloned()
+        let addresses = crate::bind_check::listeners(config)
+            .into_iter()
+            .filter(|(key, _)| key != "server.admin_listen")
+            .map(|(_, address)| address)
             .collect();
         ListenerProbe { addresses, ready }
     }
