@@ -8,7 +8,10 @@
 #
 #   benches/load/instructions.sh N BIN CONFIG [BIN CONFIG ...]
 #
-# CONFIG is that version's benches/load/gateway.toml (BENCH_DIR is replaced).
+# CONFIG is that version's benches/load/gateway.toml (BENCH_DIR is replaced), or
+# `bare` for target/release/bare_pingora (case b0: the public route only, as the
+# platform's own cost). The callgrind files stay in the printed directory, for
+# `callgrind_annotate --inclusive=yes`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=$1; shift
@@ -50,8 +53,21 @@ total() { callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",",
 i=0
 while [ "$#" -ge 2 ]; do
   bin=$1 cfg=$2; shift 2; i=$((i + 1))
-  sed "s|BENCH_DIR|$BENCH_DIR|g" "$cfg" >"$BENCH_DIR/gw$i.toml"
   out="$BENCH_DIR/cg$i"
+  if [ "$cfg" = bare ]; then
+    valgrind --tool=callgrind --callgrind-out-file="$out.%p" "$bin" 127.0.0.1:18081 127.0.0.1:18080 \
+      2>"$BENCH_DIR/gw$i.log" & gw=$!
+    wait_port 18081
+    drive /public "" # warm-up
+    callgrind_control -z "$gw" >/dev/null
+    drive /public ""
+    callgrind_control -d b "$gw" >/dev/null
+    b=$(total "$(ls "$out".*.1 2>/dev/null | head -1 || true)")
+    echo "$bin (bare): b $((b / N)) instructions/request"
+    kill "$gw"; wait "$gw" 2>/dev/null || true; gw=""
+    continue
+  fi
+  sed "s|BENCH_DIR|$BENCH_DIR|g" "$cfg" >"$BENCH_DIR/gw$i.toml"
   valgrind --tool=callgrind --callgrind-out-file="$out.%p" "$bin" run --config "$BENCH_DIR/gw$i.toml" \
     2>"$BENCH_DIR/gw$i.log" & gw=$!
   wait_port 18081
@@ -70,3 +86,4 @@ while [ "$#" -ge 2 ]; do
   echo "$bin: b $((b / N)) instructions/request, c $((c / N)) instructions/request, c-b $(((c - b) / N))"
   kill "$gw"; wait "$gw" 2>/dev/null || true; gw=""
 done
+echo "callgrind files: $BENCH_DIR"

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Reruns the load comparison of docs/benchmarks.md on this machine, side by side in
-# one run: (a) origin direct, (b) sso-gateway public route, (c) sso-gateway login
-# route with a valid session, (d) nginx reverse proxy, (e) Apache + mod_auth_openidc
-# with a valid session. The load generator and the origin run on CPU 0, the proxy
-# under test on CPU 1. Loopback only; about 5 minutes; stops by itself.
-# Output: benches/results/<date>/{results.json,table.md,latency-vs-concurrency.png}.
+# one run: (a) origin direct, (b0) a bare Pingora pass-through, (b) sso-gateway public
+# route, (c) sso-gateway login route with a valid session, (d) nginx reverse proxy,
+# (e) Apache + mod_auth_openidc with a valid session; (bL, cL) the gateway and (dL)
+# nginx with their access logs on; (f) the login route with sessions in Redis + L1.
+# The load generator and the origin run on CPU 0, the proxy under test on CPU 1.
+# Loopback only; about 10 minutes; stops by itself.
+# Output: benches/results/<date>/{results.json,table.md,load.png,logins.json}.
+# BEFORE=OLD_BIN measures an earlier build alongside (its b, c and bL, and its CPU per
+# login). Arguments go to compare.py (`--rounds N`, `--seconds S`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/setup.sh
@@ -33,7 +37,7 @@ ulimit -n 65536 || true
 BENCH_DIR="$(mktemp -d /tmp/sso-bench.XXXXXX)"
 chmod 755 "$BENCH_DIR"
 mkdir -p "$BENCH_DIR/tmp-origin" "$BENCH_DIR/tmp-proxy"
-for f in nginx-origin.conf nginx-proxy.conf apache-openidc.conf gateway.toml; do
+for f in nginx-origin.conf nginx-proxy.conf nginx-proxy-logged.conf apache-openidc.conf gateway.toml gateway-redis.toml; do
   sed "s|BENCH_DIR|$BENCH_DIR|g" "benches/load/$f" >"$BENCH_DIR/$f"
 done
 
@@ -51,23 +55,35 @@ taskset -c 0 nginx -c "$BENCH_DIR/nginx-origin.conf" & pids+=($!)
 PORT=19000 CLIENT_SECRET=bench-client-secret \
   REDIRECT_URIS="http://shop.localhost:18081/login/sso/callback,http://127.0.0.1:18084/protected/redirect_uri" \
   taskset -c 0 node deploy/demo/idp.mjs >"$BENCH_DIR/idp.log" 2>&1 & pids+=($!)
-taskset -c 1 target/release/sso-gateway run --config "$BENCH_DIR/gateway.toml" 2>"$BENCH_DIR/gateway.log" & GATEWAY_PID=$!; pids+=($GATEWAY_PID)
+# Case (f) keeps sessions in the Redis on 127.0.0.1:6379 (gateway-redis.toml); one is
+# started, pinned beside the load generator, when none answers there.
+if ! redis-cli -p 6379 ping >/dev/null 2>&1; then
+  taskset -c 0 redis-server --port 6379 --save '' --appendonly no >"$BENCH_DIR/redis.log" 2>&1 & pids+=($!)
+fi
+taskset -c 1 target/release/bare_pingora 127.0.0.1:18087 127.0.0.1:18080 2>"$BENCH_DIR/bare_pingora.log" & pids+=($!)
 taskset -c 1 nginx -c "$BENCH_DIR/nginx-proxy.conf" & pids+=($!)
-wait_port 18080; wait_port 19000; wait_port 18081; wait_port 18083
+taskset -c 1 nginx -c "$BENCH_DIR/nginx-proxy-logged.conf" & pids+=($!)
+wait_port 18080; wait_port 19000; wait_port 18083; wait_port 18086; wait_port 18087; wait_port 6379
 taskset -c 1 /usr/sbin/apache2 -f "$BENCH_DIR/apache-openidc.conf" -k start
 wait_port 18084
-for _ in $(seq 100); do curl -fs http://127.0.0.1:18091/readyz >/dev/null && break; sleep 0.1; done
-
-GATEWAY_COOKIE="$(target/release/login_cookie http://shop.localhost:18081/account bench)"
+# Apache signs in through the gateway's IdP once; the gateway variants are started
+# (and signed in to) one at a time by compare.py.
 APACHE_COOKIE="$(target/release/login_cookie http://127.0.0.1:18084/protected/ bench)"
 
 # RESULTS_DIR names the output directory (default: today's date), so a second run the
 # same day does not overwrite the first.
 OUT="${RESULTS_DIR:-benches/results/$(date -u +%Y-%m-%d)}"
-/usr/bin/python3 benches/load/compare.py --out "$OUT" --oha "$OHA" \
-  --gateway-cookie "$GATEWAY_COOKIE" --apache-cookie "$APACHE_COOKIE" "$@"
+/usr/bin/python3 benches/load/compare.py --out "$OUT" --oha "$OHA" --bench-dir "$BENCH_DIR" \
+  --apache-cookie "$APACHE_COOKIE" ${BEFORE:+--before "$BEFORE"} "$@"
 # Logins through the whole code flow, 4 at a time, against the real oidc-provider
 # (which, being one Node process on CPU 0, bounds the rate; the gateway CPU per login
-# is the gateway's own).
-target/release/login_rate http://shop.localhost:18081/account 4 200 "$GATEWAY_PID" | tee "$OUT/logins.json"
+# is the gateway's own, read from /proc).
+logins() { # binary output
+  taskset -c 1 "$1" run --config "$BENCH_DIR/gateway.toml" 2>"$BENCH_DIR/gateway-logins.log" & local gw=$!
+  for _ in $(seq 100); do curl -fs http://127.0.0.1:18091/readyz >/dev/null && break; sleep 0.1; done
+  target/release/login_rate http://shop.localhost:18081/account 4 200 "$gw" | tee "$2"
+  kill -INT "$gw"; wait "$gw" 2>/dev/null || true
+}
+logins target/release/sso-gateway "$OUT/logins.json"
+[ -n "${BEFORE:-}" ] && logins "$BEFORE" "$OUT/logins-before.json"
 echo "results in $OUT"
