@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub h2c: bool,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// Log lines that may wait for the writer thread before new ones are dropped.
+    pub log_buffer_lines: usize,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub write_timeout: Duration,

@@ -37,6 +37,7 @@ pub struct RawServer {
     pub h2c: Option<bool>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    pub log_buffer_lines: Option<i64>,
     #[serde(default, deserialize_with = "forms::duration")]
     pub connect_timeout: Option<String>,
     #[serde(default, deserialize_with = "forms::duration")]

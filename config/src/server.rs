@@ -103,6 +103,15 @@ pub(crate) fn server(v: &mut Validator<'_>, raw: &RawServer) -> ServerConfig {
             1024
         }
     };
+    let log_buffer_lines = match raw.log_buffer_lines {
+        None => 65_536,
+        Some(n) if (1..=16_777_216).contains(&n) => n as usize,
+        Some(n) => {
+            v.errors
+                .push("server.log_buffer_lines", format!("{n} is not between 1 and 16777216"));
+            65_536
+        }
+    };
     let tls = tls::tls_listeners(v, raw);
     let (redirect_listen, acme_upstream) = tls::redirect_listeners(v, raw);
     let upstream_ca_file = tls::upstream_ca_file(v, raw);
@@ -124,6 +133,7 @@ pub(crate) fn server(v: &mut Validator<'_>, raw: &RawServer) -> ServerConfig {
         upstream_keepalive_pool_size,
         log_format,
         log_level: raw.log_level.clone().unwrap_or_else(|| "info".into()),
+        log_buffer_lines,
         connect_timeout: dur(e, "connect_timeout", &raw.connect_timeout, 3),
         read_timeout: dur(e, "read_timeout", &raw.read_timeout, 60),
         write_timeout: dur(e, "write_timeout", &raw.write_timeout, 60),

@@ -1,6 +1,7 @@
 //! `sso-gateway`: `run` serves, `check` validates a configuration, `reload` asks a
 //! running gateway to re-read its configuration.
 
+mod access_log;
 mod admin;
 mod admin_sessions;
 mod background;
@@ -115,7 +116,13 @@ fn client_jwks(path: &std::path::Path) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let code = execute(Cli::parse());
+    // Lines still on their way to stderr are written before the process ends.
+    logging::flush();
+    code
+}
+
+fn execute(cli: Cli) -> ExitCode {
     let mut online = false;
     let (path, run) = match &cli.command {
         Command::Reload { admin, config, token } => {
@@ -154,8 +161,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if run.is_some() {
-        logging::init(config.server.log_format, &config.server.log_level);
+    if let Some(options) = &run {
+        let server = &config.server;
+        logging::init(
+            server.log_format,
+            &server.log_level,
+            !options.daemon,
+            server.log_buffer_lines,
+        );
     }
     let gateway = match server::Gateway::build(&config) {
         Ok(g) => g,
@@ -182,6 +195,8 @@ fn main() -> ExitCode {
         Some(options) => match start(config, gateway, options) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
+                // After what was logged before it.
+                logging::flush();
                 eprintln!("sso-gateway: {e:#}");
                 ExitCode::FAILURE
             }

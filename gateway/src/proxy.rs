@@ -361,18 +361,20 @@ impl ProxyHttp for GatewayProxy {
         };
         let site = ctx.site_label();
         per_site.observe(ctx.access, status, elapsed.as_secs_f64());
+        if !crate::access_log::enabled() {
+            return;
+        }
         let req = session.req_header();
-        tracing::info!(
-            target: "access",
-            request_id = %ctx.request_id(),
+        crate::access_log::write(&crate::access_log::AccessLine {
+            request_id: ctx.request_id(),
             site,
-            method = %req.method,
-            path = %PrintablePath(&loggable_path(ctx, req.uri.path())),
+            method: req.method.as_str(),
+            path: &loggable_path(ctx, req.uri.path()),
             status,
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
-            upstream = %OrDash(ctx.upstream),
-            client = %OrDash(ctx.client_ip.or_else(|| peer_ip(session))),
-            customer = ctx.identity.as_ref().map(|i| i.customer().id.as_str()),
-        );
+            duration: elapsed,
+            upstream: ctx.upstream,
+            client: ctx.client_ip.or_else(|| peer_ip(session)),
+            customer: ctx.identity.as_ref().map(|i| i.customer().id.as_str()),
+        });
     }
 }

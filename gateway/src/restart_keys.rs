@@ -22,6 +22,7 @@ pub fn changed(started: &Config, new: &Config) -> Vec<&'static str> {
             a.upstream_keepalive_pool_size != b.upstream_keepalive_pool_size,
         ),
         ("server.h2c", a.h2c != b.h2c),
+        ("server.log_buffer_lines", a.log_buffer_lines != b.log_buffer_lines),
         ("server.upgrade_sock", a.upgrade_sock != b.upgrade_sock),
         ("server.pid_file", a.pid_file != b.pid_file),
         ("server.grace_period", a.grace_period != b.grace_period),

@@ -120,5 +120,6 @@ impl ShutdownSignalWatch for Signals {
 /// `SIGINT`: the process ends here (see the module documentation).
 fn exit_now() -> ! {
     tracing::info!("SIGINT received: exiting now");
+    crate::logging::flush();
     std::process::exit(0)
 }

@@ -52,6 +52,9 @@ pub struct Metrics {
     pub redis_primary_changes: IntCounter,
     /// When the Redis server in use was set (first connection or last change).
     pub redis_primary_since: IntGauge,
+    /// Log lines the writer dropped, brought up to date at scrape time (under the
+    /// lock, so two scrapes at once do not both add the difference).
+    log_lines_dropped: std::sync::Mutex<IntCounter>,
 }
 
 /// Registers what it makes, so no metric is made and forgotten.
@@ -236,12 +239,23 @@ impl Metrics {
                 registry.register(Box::new(g.clone()))?;
                 g
             },
+            log_lines_dropped: {
+                let c = IntCounter::new(
+                    "sso_gateway_log_lines_dropped_total",
+                    "Log lines (access lines included) dropped because the log output could not keep up; requests never wait for it",
+                )?;
+                registry.register(Box::new(c.clone()))?;
+                std::sync::Mutex::new(c)
+            },
             registry,
         })
     }
 
     /// Prometheus text exposition of every metric.
     pub fn render(&self) -> Vec<u8> {
+        if let Ok(counter) = self.log_lines_dropped.lock() {
+            counter.inc_by(crate::logging::dropped_lines().saturating_sub(counter.get()));
+        }
         let mut out = Vec::with_capacity(8192);
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
             tracing::error!(error = %e, "cannot encode metrics");
