@@ -94,6 +94,16 @@ impl TrustedProxies {
         host: Option<&str>,
         scheme: &str,
     ) -> Forwarded {
+        if !peer.is_some_and(|p| self.trusts(p)) {
+            // An untrusted peer's forwarding headers are not read at all (this is
+            // every request of a gateway no proxy stands in front of).
+            return self.decide(&Incoming {
+                peer,
+                host,
+                scheme,
+                ..Incoming::default()
+            });
+        }
         let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let chain = joined(headers, "x-forwarded-for");
         self.decide(&Incoming {
@@ -109,7 +119,7 @@ impl TrustedProxies {
     pub fn decide(&self, req: &Incoming<'_>) -> Forwarded {
         let peer = req.peer.map(canonical);
         let trusted = peer.is_some_and(|p| self.trusts(p));
-        let peer_text = peer.map(|p| p.to_string()).unwrap_or_default();
+        let peer_text = peer.map(address_text).unwrap_or_default();
         if trusted {
             let for_chain = match clean(req.x_forwarded_for) {
                 Some(chain) => format!("{chain}, {peer_text}"),
@@ -172,6 +182,30 @@ fn clean(v: Option<&str>) -> Option<&str> {
 }
 
 /// IPv4-mapped IPv6 addresses compare as IPv4.
+/// An address as text: IPv4 written octet by octet (this runs on every request;
+/// `Display` goes through the formatter once per octet), IPv6 by `Display`.
+pub fn address_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut text = String::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                if octet >= 100 {
+                    text.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    text.push(char::from(b'0' + octet / 10 % 10));
+                }
+                text.push(char::from(b'0' + octet % 10));
+            }
+            text
+        }
+        IpAddr::V6(v6) => v6.to_string(),
+    }
+}
+
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -182,6 +216,26 @@ fn canonical(ip: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for text in [
+            "0.0.0.0",
+            "9.10.99.100",
+            "127.0.0.1",
+            "255.255.255.255",
+            "10.1.20.200",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: IpAddr = text.parse().expect("address");
+            assert_eq!(address_text(ip), ip.to_string());
+        }
+        for octet in 0..=255u8 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::new(octet, 0, octet, 1));
+            assert_eq!(address_text(ip), ip.to_string());
+        }
+    }
 
     fn proxies() -> TrustedProxies {
         TrustedProxies::new(vec!["10.0.0.0/8".parse().expect("cidr")])

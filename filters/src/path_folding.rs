@@ -32,6 +32,11 @@ fn without_parameters(segment: &str) -> &str {
 /// starts with the token path `prefix` (which ends with `/`: a token follows).
 /// Allocates nothing: it runs on every request of a site with a token path.
 pub fn starts_with_folded(path: &str, prefix: &str) -> bool {
+    // Runs on every request's access line: most paths differ in the first segment.
+    let want_first = first_segment(prefix);
+    if !want_first.is_empty() && !want_first.eq_ignore_ascii_case(first_segment(path)) {
+        return false;
+    }
     let mut segments = path.split('/').map(without_parameters);
     let whole = prefix.trim_end_matches('/').split('/');
     for want in whole {
@@ -41,6 +46,14 @@ pub fn starts_with_folded(path: &str, prefix: &str) -> bool {
         }
     }
     segments.next().is_some_and(|token| !token.is_empty())
+}
+
+/// The first segment of a path (after its leading `/`), without its `;parameters`. A
+/// path another matches segment by segment in any case has the same one, in any case.
+pub fn first_segment(path: &str) -> &str {
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    let end = rest.find(['/', ';']).unwrap_or(rest.len());
+    &rest[..end]
 }
 
 /// A path lower-cased with every segment's `;parameters` dropped.
@@ -56,7 +69,8 @@ fn fold_path(path: &str) -> String {
 /// letter case they arrived with.
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     let jwt_like = |s: &str| s.find("eyJ").is_some_and(|i| s[i..].contains('.'));
-    if !path.split('/').any(jwt_like) {
+    // No segment holds `eyJ` when the path does not: the common case, in one scan.
+    if !path.contains("eyJ") || !path.split('/').any(jwt_like) {
         return path.into();
     }
     let redacted: Vec<&str> = path
@@ -90,6 +104,9 @@ mod tests {
         assert!(!starts_with_folded("/login/token/", "/login/token/"), "no token");
         assert!(!starts_with_folded("/login/tokens/x", "/login/token/"));
         assert!(!starts_with_folded("/login", "/login/token/"));
+        assert!(starts_with_folded("/abc", "/"), "a root prefix: any first segment");
+        assert!(!starts_with_folded("/public/login/token/x", "/login/token/"));
+        assert_eq!(first_segment("/Login;v=1/token"), "Login");
         assert!(same_path_folded(
             "/login/sso/callback/ACME/",
             "/login/sso/callback/acme"

@@ -184,12 +184,14 @@ impl Reply {
 /// True when the caller is a script rather than a browser page load: it asks for JSON
 /// and not HTML, or says it is an XMLHttpRequest.
 pub fn wants_json(headers: &HeaderMap) -> bool {
+    // A name made once: a `&str` name is parsed again on every lookup.
+    static X_REQUESTED_WITH: http::HeaderName = http::HeaderName::from_static("x-requested-with");
     let accept = headers
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let xhr = headers
-        .get("x-requested-with")
+        .get(&X_REQUESTED_WITH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("xmlhttprequest"));
     xhr || (accept.contains("application/json") && !accept.contains("text/html"))

@@ -29,6 +29,8 @@ pub struct UpstreamPool {
     timeouts: Timeouts,
     /// Skip verification of `https://` origins' certificates (explicit, logged).
     insecure_skip_verify: bool,
+    /// The peer of a site with one origin, made once.
+    only: Option<(SocketAddr, HttpPeer)>,
 }
 
 #[derive(Clone, Copy)]
@@ -69,7 +71,7 @@ impl UpstreamPool {
         }
         let balancer = LoadBalancer::try_from_iter(origins.keys().map(|a| a.to_string()))
             .map_err(|e| format!("cannot build the upstream balancer: {e}"))?;
-        Ok(Arc::new(UpstreamPool {
+        let mut pool = UpstreamPool {
             balancer,
             origins,
             epoch: Instant::now(),
@@ -81,7 +83,13 @@ impl UpstreamPool {
                 write: server.write_timeout,
                 idle: server.upstream_idle_timeout,
             },
-        }))
+            only: None,
+        };
+        pool.only = match pool.origins.iter().next() {
+            Some((addr, origin)) if pool.origins.len() == 1 => Some((*addr, pool.peer(*addr, origin))),
+            _ => None,
+        };
+        Ok(Arc::new(pool))
     }
 
     fn now_ms(&self) -> u64 {
@@ -96,6 +104,11 @@ impl UpstreamPool {
 
     /// The next origin to try, skipping those that failed recently.
     pub fn select(&self) -> Option<(SocketAddr, Box<HttpPeer>)> {
+        if let Some(only) = &self.only {
+            // One origin: it is tried whatever its health (see the module
+            // documentation), so the balancer has nothing to decide.
+            return Some((only.0, Box::new(only.1.clone())));
+        }
         let now = self.now_ms();
         let tries = self.origins.len();
         let backend = self
@@ -106,6 +119,11 @@ impl UpstreamPool {
             .or_else(|| self.balancer.select(b"", 1))?;
         let addr = *backend.addr.as_inet()?;
         let origin = self.origins.get(&addr)?;
+        Some((addr, Box::new(self.peer(addr, origin))))
+    }
+
+    /// The peer for `origin` at `addr`, with the configured timeouts.
+    fn peer(&self, addr: SocketAddr, origin: &Origin) -> HttpPeer {
         let mut peer = HttpPeer::new(addr, origin.tls, origin.sni.clone());
         peer.options.connection_timeout = Some(self.timeouts.connect);
         peer.options.read_timeout = Some(self.timeouts.read);
@@ -115,7 +133,7 @@ impl UpstreamPool {
             peer.options.verify_cert = false;
             peer.options.verify_hostname = false;
         }
-        Some((addr, Box::new(peer)))
+        peer
     }
 
     /// Records a failed connection: the origin is skipped for the cooldown.

@@ -4,6 +4,7 @@
 
 use super::{Feature, GatewayPath};
 use crate::auth::{AuthSetupError, SiteAuth};
+use crate::path_folding::first_segment;
 use sso_config::Config;
 use std::sync::Arc;
 
@@ -19,6 +20,9 @@ pub struct Features {
     /// `(path, index in list)` for paths under `sso_prefix`, and for others.
     under_prefix: Vec<(&'static str, usize)>,
     elsewhere: Vec<(GatewayPath, usize)>,
+    /// The first segment of each `elsewhere` path (`None` for a root path), so that a
+    /// request path is compared in full only with paths it can match.
+    elsewhere_first: Vec<Option<String>>,
     /// The features that gate requests, and those that edit upstream requests, in order.
     gating: Vec<Arc<dyn Feature>>,
     editing: Vec<Arc<dyn Feature>>,
@@ -73,12 +77,14 @@ impl Features {
                 }
             }
         }
+        let elsewhere_first = elsewhere.iter().map(|(p, _)| first_of(p)).collect();
         let gating = list.iter().filter(|f| f.roles().gate).cloned().collect();
         let editing = list.iter().filter(|f| f.roles().upstream).cloned().collect();
         Ok(Features {
             list,
             under_prefix,
             elsewhere,
+            elsewhere_first,
             gating,
             editing,
             provisioning,
@@ -115,13 +121,98 @@ impl Features {
                 return self.list.get(*i).map(|f| &**f);
             }
         }
-        let (_, i) = self.elsewhere.iter().find(|(p, _)| match p {
-            GatewayPath::Folded(want) => crate::path_folding::same_path_folded(path, want),
-            GatewayPath::FoldedPrefix(want) => {
-                path.starts_with(want.as_str()) || crate::path_folding::starts_with_folded(path, want)
-            }
-            GatewayPath::UnderPrefix(_) => false,
-        })?;
+        // Every comparison below is segment by segment, in any case: a path whose first
+        // segment differs cannot match (this runs on every request).
+        let first = first_segment(path);
+        let (_, i) = self
+            .elsewhere
+            .iter()
+            .zip(&self.elsewhere_first)
+            .filter(|(_, want_first)| want_first.as_deref().is_none_or(|w| w.eq_ignore_ascii_case(first)))
+            .map(|(entry, _)| entry)
+            .find(|(p, _)| answers(p, path))?;
         self.list.get(*i).map(|f| &**f)
+    }
+}
+
+/// True when the gateway path `p` (outside `sso_prefix`) answers `path`.
+fn answers(p: &GatewayPath, path: &str) -> bool {
+    match p {
+        GatewayPath::Folded(want) => crate::path_folding::same_path_folded(path, want),
+        GatewayPath::FoldedPrefix(want) => {
+            path.starts_with(want.as_str()) || crate::path_folding::starts_with_folded(path, want)
+        }
+        GatewayPath::UnderPrefix(_) => false,
+    }
+}
+
+/// The first segment every path `p` answers must have (in any case), if any.
+fn first_of(p: &GatewayPath) -> Option<String> {
+    match p {
+        GatewayPath::Folded(want) | GatewayPath::FoldedPrefix(want) => {
+            Some(first_segment(want)).filter(|s| !s.is_empty()).map(str::to_string)
+        }
+        GatewayPath::UnderPrefix(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first-segment test never turns away a path a gateway path answers.
+    #[test]
+    fn the_first_segment_never_hides_a_match() {
+        let gateway_paths = [
+            GatewayPath::Folded("/login/sso/callback".into()),
+            GatewayPath::Folded("/Account/Logout".into()),
+            GatewayPath::Folded("/".into()),
+            GatewayPath::Folded("/a".into()),
+            GatewayPath::FoldedPrefix("/login/token/".into()),
+            GatewayPath::FoldedPrefix("/x/".into()),
+            GatewayPath::FoldedPrefix("/".into()),
+        ];
+        let paths = [
+            "/",
+            "",
+            "//",
+            "/login/sso/callback",
+            "/LOGIN/SSO/CALLBACK",
+            "/login/sso/callback/",
+            "/login;x=1/sso/callback",
+            "/login/sso;a/callback;b",
+            "//login/sso/callback",
+            "/login/token/eyJ.x.y",
+            "/Login/Token/abc",
+            "/login;p/token/abc",
+            "/login/token/",
+            "/account/logout",
+            "/account;v=2/logout",
+            "/a",
+            "/A/",
+            "/a;b",
+            "/ab",
+            "/x/y",
+            "/X;1/y",
+            "/public",
+            "/loginx/sso/callback",
+            ";/a",
+            "/%61",
+            "a/login/sso/callback",
+        ];
+        for p in &gateway_paths {
+            for path in paths {
+                if answers(p, path) {
+                    let first = first_segment(path);
+                    assert!(
+                        first_of(p).is_none_or(|w| w.eq_ignore_ascii_case(first)),
+                        "{p:?} answers {path:?} but its first segment {first:?} was turned away"
+                    );
+                }
+            }
+        }
+        assert!(answers(&gateway_paths[0], "/LOGIN/SSO/CALLBACK"));
+        assert_eq!(first_segment("/login;x=1/sso"), "login");
+        assert_eq!(first_segment("/"), "");
     }
 }
