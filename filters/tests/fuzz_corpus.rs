@@ -34,6 +34,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("accept_language", fuzzing::accept_language),
     ("way_back", fuzzing::way_back),
     ("discovered_issuer", fuzzing::discovered_issuer),
+    ("id_token_signature", fuzzing::id_token_signature),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -23,6 +23,7 @@ mod forward_auth;
 mod idp_claims;
 mod pages;
 mod sealed;
+mod signature;
 pub use backchannel::logout_token;
 pub use connectors::{customer_login, ecwid_profile, hook_answer, idp_choice};
 pub use cors::cors;
@@ -32,6 +33,7 @@ pub use forward_auth::forwarded_url_target as forwarded_url;
 pub use idp_claims::idp_claims;
 pub use pages::{accept_language, discovered_issuer, way_back};
 pub use sealed::sealed_record;
+pub use signature::id_token_signature;
 
 /// Answers of an IdP's PAR endpoint ([`crate::oidc::par::read_answer`]). The first
 /// byte says whether the status was a success (odd: yes); the rest is the body.

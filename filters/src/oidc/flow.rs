@@ -5,7 +5,7 @@
 use super::claims::{self, stated as stated_value, verified_email, ExtraClaims};
 use super::id_token_policy::{check_authorized_party, harden_verifier, idp_answered, token_response_error};
 use super::pending::{bounded_return_to, hash_binding, PendingLogin, PendingLogins};
-use super::provider::{error_chain, OidcProvider, ProviderState};
+use super::provider::{error_chain, OidcProvider, ProviderState, ALLOWED_ALGS};
 use super::response_issuer::check_response_issuer;
 use super::revocation::RevocationReport;
 use super::step_up::StepUpAsk;
@@ -269,6 +269,22 @@ impl LoginFlow {
         }
     }
 
+    /// The verifier of `id_token`'s claims: when ring has verified its signature with
+    /// the IdP's key, openidconnect checks everything but the signature; otherwise
+    /// everything ([`super::fast_signature`]).
+    fn claims_verifier<'a>(&self, state: &'a ProviderState, id_token: &CoreIdToken) -> CoreIdTokenVerifier<'a> {
+        let allowed = match self.provider.config.id_token_signed_response_alg {
+            Some(_) => &state.id_token_algs[..],
+            None => &ALLOWED_ALGS[..],
+        };
+        let verifier = self.verifier(state);
+        if super::fast_signature::verified(&id_token.to_string(), &state.rsa_keys, allowed) {
+            verifier.insecure_disable_signature_check()
+        } else {
+            verifier
+        }
+    }
+
     /// Verifies the ID token; when no published key matches it (a rotated key, or a
     /// forged `kid`), refetches the JWKS (single flight, rate-limited) and tries once more.
     async fn verify_id_token(
@@ -277,7 +293,7 @@ impl LoginFlow {
         id_token: &CoreIdToken,
         nonce: &Nonce,
     ) -> Result<(Arc<ProviderState>, CoreIdTokenClaims), CallbackError> {
-        let first = id_token.claims(&self.verifier(&state), nonce).cloned();
+        let first = id_token.claims(&self.claims_verifier(&state, id_token), nonce).cloned();
         match first {
             Ok(claims) => Ok((state, claims)),
             Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
@@ -291,7 +307,7 @@ impl LoginFlow {
                 }
                 let state = self.provider.current().ok_or(CallbackError::IdpUnavailable)?;
                 let claims = id_token
-                    .claims(&self.verifier(&state), nonce)
+                    .claims(&self.claims_verifier(&state, id_token), nonce)
                     .cloned()
                     .map_err(|e| CallbackError::IdTokenInvalid(error_chain(&e)))?;
                 Ok((state, claims))

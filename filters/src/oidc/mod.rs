@@ -12,6 +12,7 @@ pub mod claims;
 pub mod client_auth;
 pub mod diagnosis;
 pub mod discovered_issuer;
+pub mod fast_signature;
 pub mod flow;
 pub mod id_token_policy;
 pub mod idp_http;

@@ -96,6 +96,9 @@ pub struct ProviderState {
     /// else discovery's `id_token_signing_alg_values_supported` (asymmetric ones
     /// only). A logout token signed otherwise is refused.
     pub id_token_algs: Vec<CoreJwsSigningAlgorithm>,
+    /// The JWKS's RSA signing keys, for ring's check of an ID token's signature
+    /// ([`super::fast_signature`]).
+    pub rsa_keys: Vec<super::fast_signature::RsaKey>,
     /// Counts installed snapshots: a caller that saw generation `n` and finds a
     /// higher one knows the keys were fetched again since.
     pub jwks_generation: u64,
@@ -332,7 +335,9 @@ impl OidcProvider {
             CoreClient::from_provider_metadata(metadata.clone(), ClientId::new(self.config.client_id.clone()), secret)
                 .set_redirect_uri(self.redirect_uri.clone())
                 .set_auth_type(auth_type);
+        let rsa_keys = super::fast_signature::rsa_keys(metadata.jwks());
         self.state.store(Some(Arc::new(ProviderState {
+            rsa_keys,
             metadata,
             client,
             end_session_endpoint: extra.end_session_endpoint,
