@@ -8,8 +8,9 @@
 //! every time) cost about a fifth of a proxied request. This writes the numbers and
 //! addresses directly into a per-thread buffer and formats the clock once a second.
 //!
-//! The finished line goes to the log writer thread (`crate::logging`): a request never
-//! waits for stderr, and when the writer falls behind the line is dropped and counted.
+//! The finished line goes on the log writer thread's queue (`crate::logging`): a
+//! request never waits for stderr, and when the writer falls behind the line is
+//! dropped and counted.
 //! Whether access lines are written at all is still `server.log_level` / `RUST_LOG`
 //! (`access=info`).
 
@@ -21,7 +22,6 @@ use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tracing_subscriber::fmt::MakeWriter;
 
 /// Where access lines go, set once by [`crate::logging::init`].
 pub(crate) struct Sink {
@@ -30,8 +30,8 @@ pub(crate) struct Sink {
 }
 
 pub(crate) enum Output {
-    /// The writer thread's channel (drops and counts when full).
-    Channel(tracing_appender::non_blocking::NonBlocking),
+    /// The writer thread's queue (drops and counts when full).
+    Queue(crate::logging::LineQueue),
     /// stderr, written by the request (a daemon: see `crate::logging`).
     Stderr,
 }
@@ -80,7 +80,10 @@ pub fn write(line: &AccessLine<'_>) {
         }
         // A line that cannot be written is dropped: never an error for the request.
         let _ = match &sink.out {
-            Output::Channel(writer) => writer.make_writer().write_all(buf),
+            Output::Queue(queue) => {
+                queue.send(buf);
+                Ok(())
+            }
             Output::Stderr => std::io::stderr().write_all(buf),
         };
     });
