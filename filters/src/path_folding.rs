@@ -48,12 +48,15 @@ pub fn starts_with_folded(path: &str, prefix: &str) -> bool {
     segments.next().is_some_and(|token| !token.is_empty())
 }
 
-/// The first segment of a path (after its leading `/`), without its `;parameters`. A
-/// path another matches segment by segment in any case has the same one, in any case.
+/// The first segment of a path as the folded comparisons read it: the segment after
+/// the leading `/`, without its `;parameters` (`;x/a` reads as `/a`). A path another
+/// matches segment by segment in any case has the same one, in any case.
 pub fn first_segment(path: &str) -> &str {
-    let rest = path.strip_prefix('/').unwrap_or(path);
-    let end = rest.find(['/', ';']).unwrap_or(rest.len());
-    &rest[..end]
+    let mut segments = path.split('/').map(without_parameters);
+    match segments.next() {
+        Some("") => segments.next().unwrap_or(""),
+        head => head.unwrap_or(""),
+    }
 }
 
 /// A path lower-cased with every segment's `;parameters` dropped.

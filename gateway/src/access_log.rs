@@ -95,7 +95,7 @@ fn human(buf: &mut Vec<u8>, scratch: &mut String, now: &str, l: &AccessLine<'_>)
     buf.extend_from_slice(b"  INFO access: request_id=");
     buf.extend_from_slice(l.request_id.as_bytes());
     scratch.clear();
-    let _ = write!(scratch, " site={:?} method={} path=", l.site, l.method);
+    let _ = write!(scratch, " site={:?} method={} path=", l.site, method_text(l.method));
     buf.extend_from_slice(scratch.as_bytes());
     printable(buf, scratch, l.path, false);
     buf.extend_from_slice(b" status=");
@@ -124,7 +124,7 @@ fn json(buf: &mut Vec<u8>, scratch: &mut String, now: &str, l: &AccessLine<'_>) 
     buf.extend_from_slice(b",\"site\":");
     json_string(buf, l.site);
     buf.extend_from_slice(b",\"method\":");
-    json_string(buf, l.method);
+    json_string(buf, &method_text(l.method));
     buf.extend_from_slice(b",\"path\":\"");
     printable(buf, scratch, l.path, true);
     buf.extend_from_slice(b"\",\"status\":");
@@ -147,6 +147,8 @@ fn json(buf: &mut Vec<u8>, scratch: &mut String, now: &str, l: &AccessLine<'_>) 
 /// in memory while the writer is behind, and a request-target may be up to a megabyte.
 const MAX_PATH: usize = 512;
 const MAX_CUSTOMER: usize = 256;
+/// And of a method: a client may send any token as its method, a megabyte long.
+const MAX_METHOD: usize = 32;
 /// What ends a value that was cut.
 const CUT: &str = "...[truncated]";
 
@@ -186,10 +188,19 @@ fn cut(s: &str, max: usize) -> &str {
 
 /// A customer id as logged: cut after [`MAX_CUSTOMER`] bytes, marked when cut.
 fn customer_text(id: &str) -> std::borrow::Cow<'_, str> {
-    if id.len() <= MAX_CUSTOMER {
-        return std::borrow::Cow::Borrowed(id);
+    cut_marked(id, MAX_CUSTOMER)
+}
+
+/// A method as logged: cut after [`MAX_METHOD`] bytes, marked when cut.
+fn method_text(method: &str) -> std::borrow::Cow<'_, str> {
+    cut_marked(method, MAX_METHOD)
+}
+
+fn cut_marked(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return std::borrow::Cow::Borrowed(s);
     }
-    std::borrow::Cow::Owned(format!("{}{CUT}", cut(id, MAX_CUSTOMER)))
+    std::borrow::Cow::Owned(format!("{}{CUT}", cut(s, max)))
 }
 
 fn json_string(buf: &mut Vec<u8>, s: &str) {
@@ -341,8 +352,10 @@ mod tests {
     fn long_paths_and_customer_ids_are_cut_and_marked() {
         let long_path = format!("/{}", "\u{e9}".repeat(2000));
         let long_customer = "c".repeat(1000);
+        let long_method = "M".repeat(1_000_000);
         let mut l = line(Some(&long_customer));
         l.path = &long_path;
+        l.method = &long_method;
         let (mut buf, mut scratch) = (Vec::new(), String::new());
         json(&mut buf, &mut scratch, "t", &l);
         assert!(buf.len() < 1200, "{} bytes", buf.len());
@@ -355,6 +368,7 @@ mod tests {
         assert_eq!(path.len(), MAX_PATH + CUT.len());
         let customer = v["customer"].as_str().expect("customer");
         assert_eq!(customer, format!("{}{CUT}", "c".repeat(MAX_CUSTOMER)));
+        assert_eq!(v["method"], format!("{}{CUT}", "M".repeat(MAX_METHOD)));
         let (mut buf, mut scratch) = (Vec::new(), String::new());
         human(&mut buf, &mut scratch, "t", &l);
         assert!(buf.len() < 1200, "{} bytes", buf.len());

@@ -9,13 +9,16 @@
 //! for each line, a system call and a context switch per request on a busy core.)
 //! When the output cannot keep up (a stalled pipe, a slow journal) and
 //! `server.log_buffer_lines` lines wait (65 536 by default: typically 15 MiB, at most
-//! about 64 MiB since a line holds at most 512 bytes of path), new lines are dropped,
+//! about 80 MiB since a line holds at most 512 bytes of path, 256 of customer id and
+//! 32 of method), new lines are dropped,
 //! not waited for, and counted: `sso_gateway_log_lines_dropped_total`
 //! ([`dropped_lines`]).
 //!
 //! Every other line (warnings, errors, sign-in outcomes: a few per sign-in, none per
 //! proxied request) is written by the thread that logs it, at once, so a line is in
-//! the log when the event that caused it is over.
+//! the log when the event that caused it is over. So while stderr is stalled, a
+//! request that logs such a line waits for it (as every request did before access
+//! lines had their own thread); requests that log only their access line do not.
 
 use crate::access_log::{Output, Sink};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -121,13 +124,21 @@ pub fn dropped_lines() -> u64 {
     DROPPED.load(Ordering::Relaxed)
 }
 
-/// Writes out the access lines that wait before the process exits (the writer thread
-/// drains the queue and ends). Lines logged afterwards are lost; call it last.
+/// Writes out the access lines that wait before the process exits: the writer thread
+/// drains the queue and ends, waited for at most a second (a stderr nobody reads
+/// must not keep the process from exiting; what is left is lost). Lines logged
+/// afterwards are lost; call it last.
 pub fn flush() {
     let writer = WRITER.lock().ok().and_then(|mut slot| slot.take());
     if let Some((handle, stop)) = writer {
         stop.store(true, Ordering::Release);
         handle.thread().unpark();
-        let _ = handle.join();
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while !handle.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if handle.is_finished() {
+            let _ = handle.join();
+        }
     }
 }

@@ -14,7 +14,9 @@
 //! - the token is a three-part JWS whose header has a string `alg` among the
 //!   algorithms the verifier allows, RS256/384/512 or PS256/384/512, and no `crit`;
 //! - exactly one RSA key of the IdP's JWKS fits: the token's `kid` when it has one
-//!   (else any key), `use` absent or `sig`, `alg` absent or the token's;
+//!   (else any key), `use` absent or `sig`, `alg` absent or the token's. Keys whose
+//!   `n` or `e` cannot be read count too, as openidconnect counts them (two fitting
+//!   keys are its "ambiguous key" refusal), and no key of the set may be unreadable;
 //! - ring verifies the signature over `header.payload` with that key's `n` and `e`
 //!   (2048 to 8192 bits).
 
@@ -24,13 +26,23 @@ use openidconnect::core::{CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
 use ring::signature::{self, RsaParameters, RsaPublicKeyComponents};
 use serde::Deserialize;
 
-/// An RSA signing key of the IdP, as ring takes it.
+/// An RSA signing key of the IdP, as ring takes it: `n` and `e` are `None` when
+/// they cannot be read, and such a key still counts when keys are counted (as
+/// openidconnect counts it), but never verifies.
 #[derive(Debug, Clone)]
 pub struct RsaKey {
     kid: Option<String>,
     alg: Option<String>,
-    n: Vec<u8>,
-    e: Vec<u8>,
+    n: Option<Vec<u8>>,
+    e: Option<Vec<u8>>,
+}
+
+/// The RSA signing keys of a JWKS; `unread` when a key could not be read at all (its
+/// `kid` and type unknown, it might fit any token): nothing is then verified here.
+#[derive(Debug, Clone, Default)]
+pub struct RsaKeys {
+    keys: Vec<RsaKey>,
+    unread: bool,
 }
 
 /// The JWK fields read here (the rest of a key is openidconnect's business).
@@ -45,25 +57,42 @@ struct Jwk {
     e: Option<String>,
 }
 
-/// The RSA signing keys of `jwks`, read once per key set.
-pub fn rsa_keys(jwks: &CoreJsonWebKeySet) -> Vec<RsaKey> {
-    jwks.keys()
-        .iter()
-        .filter_map(|key| {
-            let jwk: Jwk = serde_json::to_value(key)
-                .ok()
-                .and_then(|v| serde_json::from_value(v).ok())?;
-            if jwk.kty != "RSA" || jwk.use_.as_deref().is_some_and(|u| u != "sig") {
-                return None;
-            }
-            Some(RsaKey {
-                kid: jwk.kid,
-                alg: jwk.alg,
-                n: URL_SAFE_NO_PAD.decode(jwk.n?).ok()?,
-                e: URL_SAFE_NO_PAD.decode(jwk.e?).ok()?,
-            })
-        })
-        .collect()
+/// The RSA signing keys of `jwks`, read once per key set. Every RSA key for signing
+/// is listed, readable or not, so a token's fitting keys are counted as openidconnect
+/// counts them.
+pub fn rsa_keys(jwks: &CoreJsonWebKeySet) -> RsaKeys {
+    let mut out = RsaKeys::default();
+    for key in jwks.keys() {
+        let Some(jwk) = serde_json::to_value(key)
+            .ok()
+            .and_then(|v| serde_json::from_value::<Jwk>(v).ok())
+        else {
+            out.unread = true;
+            continue;
+        };
+        if jwk.kty != "RSA" || jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+            continue;
+        }
+        let decode = |v: Option<String>| v.and_then(|v| URL_SAFE_NO_PAD.decode(v).ok());
+        out.keys.push(RsaKey {
+            kid: jwk.kid,
+            alg: jwk.alg,
+            n: decode(jwk.n),
+            e: decode(jwk.e),
+        });
+    }
+    out
+}
+
+impl RsaKeys {
+    /// How many RSA signing keys are listed.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
 }
 
 #[derive(Deserialize)]
@@ -89,7 +118,10 @@ fn parameters(alg: &CoreJwsSigningAlgorithm) -> Option<(&'static str, &'static R
 /// True only when ring verified `token`'s signature with the one key of `keys` that
 /// fits it, under an algorithm of `allowed` (see the module documentation); false
 /// means "let openidconnect check it", never "refuse".
-pub fn verified(token: &str, keys: &[RsaKey], allowed: &[CoreJwsSigningAlgorithm]) -> bool {
+pub fn verified(token: &str, keys: &RsaKeys, allowed: &[CoreJwsSigningAlgorithm]) -> bool {
+    if keys.unread {
+        return false;
+    }
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -112,19 +144,17 @@ pub fn verified(token: &str, keys: &[RsaKey], allowed: &[CoreJwsSigningAlgorithm
     else {
         return false;
     };
-    let mut fitting = keys.iter().filter(|k| {
+    let mut fitting = keys.keys.iter().filter(|k| {
         jose.kid.as_ref().is_none_or(|kid| k.kid.as_ref() == Some(kid)) && k.alg.as_deref().is_none_or(|a| a == name)
     });
     let (Some(key), None) = (fitting.next(), fitting.next()) else {
         return false;
     };
-    let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
+    let (Some(n), Some(e), Ok(sig)) = (&key.n, &key.e, URL_SAFE_NO_PAD.decode(sig)) else {
         return false;
     };
     let signed = &token.as_bytes()[..header.len() + 1 + payload.len()];
-    RsaPublicKeyComponents { n: &key.n, e: &key.e }
-        .verify(params, signed, &sig)
-        .is_ok()
+    RsaPublicKeyComponents { n, e }.verify(params, signed, &sig).is_ok()
 }
 
 #[cfg(test)]

@@ -96,6 +96,21 @@ fn anything_not_positively_verified_goes_to_openidconnect() {
     assert!(enc.is_empty() && !verified(&good, &enc, &RS), "encryption key");
     let rs384 = rsa_keys(&jwks(json!([key("k1", json!({ "alg": "RS384" }))])));
     assert!(!verified(&good, &rs384, &RS), "key for another alg");
+    // A second key that fits but cannot be read still makes two fitting keys (the
+    // hostile review's finding: openidconnect refuses these as ambiguous).
+    for broken in [
+        json!({ "kty": "RSA", "n": "!!not-base64!!", "e": "AQAB" }),
+        json!({ "kty": "RSA", "n": N }),
+        json!({ "kty": "RSA", "kid": "k1", "n": "!!", "e": "AQAB" }),
+    ] {
+        let with_broken = rsa_keys(&jwks(json!([key("k1", json!({})), broken.clone()])));
+        let no_kid = token(Algorithm::RS256, None);
+        assert!(!verified(&no_kid, &with_broken, &RS), "no kid beside {broken}");
+        assert!(
+            !verified(&good, &with_broken, &RS) || broken.get("kid").is_none(),
+            "kid k1 beside {broken}"
+        );
+    }
     // A critical header parameter the fast path does not read.
     let crit = format!(
         "{}.{}.{}",

@@ -98,7 +98,7 @@ pub struct ProviderState {
     pub id_token_algs: Vec<CoreJwsSigningAlgorithm>,
     /// The JWKS's RSA signing keys, for ring's check of an ID token's signature
     /// ([`super::fast_signature`]).
-    pub rsa_keys: Vec<super::fast_signature::RsaKey>,
+    pub rsa_keys: super::fast_signature::RsaKeys,
     /// Counts installed snapshots: a caller that saw generation `n` and finds a
     /// higher one knows the keys were fetched again since.
     pub jwks_generation: u64,
