@@ -10,8 +10,9 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// More lines than the buffer, the pipe and the writer's own buffer hold together.
-const REQUESTS: usize = 4_000;
+/// More lines than the queue (100), the pipe (64 KiB) and the writer's own buffer
+/// (64 KiB) hold together: about 700 lines of some 230 bytes.
+const REQUESTS: usize = 1_500;
 
 /// The status of `GET path` on the shop (0: no answer).
 async fn get(client: &reqwest::Client, port: u16, path: &str) -> u16 {
@@ -28,7 +29,7 @@ async fn get(client: &reqwest::Client, port: u16, path: &str) -> u16 {
 async fn a_stalled_log_output_drops_and_counts_lines_and_requests_go_on() -> Result<()> {
     let origin = Storefront::start()?;
     let config = GatewayConfig::default()
-        .server("log_level = \"warn,access=info\"\nlog_buffer_lines = 500")
+        .server("log_level = \"warn,access=info\"\nlog_buffer_lines = 100")
         .plain_site("shop", &[origin.addr()]);
     let (port, admin) = (config.port, config.admin_port);
     let path = std::env::temp_dir().join(format!("sso-gw-{port}.toml"));
@@ -58,16 +59,17 @@ async fn a_stalled_log_output_drops_and_counts_lines_and_requests_go_on() -> Res
         // writer they never finish.
         let mut workers = tokio::task::JoinSet::new();
         for w in 0..16 {
-            let client = client.clone();
-            workers.spawn(async move {
+            workers.spawn_blocking(move || {
                 let mut ok = 0;
                 for i in (w..REQUESTS).step_by(16) {
-                    ok += usize::from(get(&client, port, &format!("/flood/{i}")).await == 200);
+                    let head = format!("GET /flood/{i} HTTP/1.1\r\nHost: shop.localhost\r\n");
+                    ok += usize::from(sso_tests::raw_http::send(port, &head).is_ok_and(|r| r.status == 200));
                 }
                 ok
             });
         }
-        let answered: usize = tokio::time::timeout(Duration::from_secs(120), workers.join_all())
+        // Generous: a debug build on a busy CI machine is slow, a stalled one never ends.
+        let answered: usize = tokio::time::timeout(Duration::from_secs(300), workers.join_all())
             .await
             .context("requests stalled behind a log output nobody reads")?
             .into_iter()
@@ -86,7 +88,7 @@ async fn a_stalled_log_output_drops_and_counts_lines_and_requests_go_on() -> Res
             .and_then(|v| v.trim().parse().ok())
             .context("no sso_gateway_log_lines_dropped_total")?;
         ensure!(
-            dropped >= 1_000.0,
+            dropped >= 300.0,
             "{dropped} lines counted as dropped of {REQUESTS} that could not be written"
         );
 
