@@ -17,18 +17,11 @@ cd "$(dirname "$0")/../.."
 N=$1; shift
 command -v valgrind >/dev/null || { echo "instructions: apt-get install valgrind" >&2; exit 1; }
 BENCH_DIR="$(mktemp -d /tmp/sso-instr.XXXXXX)"
-mkdir -p "$BENCH_DIR/tmp-origin"
-sed "s|BENCH_DIR|$BENCH_DIR|g" benches/load/nginx-origin.conf >"$BENCH_DIR/nginx-origin.conf"
 pids=()
 gw=""
 cleanup() { [ -n "$gw" ] && kill "$gw" 2>/dev/null; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
-wait_port() { for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
-
-nginx -c "$BENCH_DIR/nginx-origin.conf" & pids+=($!)
-PORT=19000 CLIENT_SECRET=bench-client-secret REDIRECT_URIS="http://shop.localhost:18081/login/sso/callback" \
-  node deploy/demo/idp.mjs >"$BENCH_DIR/idp.log" 2>&1 & pids+=($!)
-wait_port 18080; wait_port 19000
+source benches/load/origin_and_idp.sh
 
 # Sends N GETs over one keep-alive connection and checks each answer is the origin's.
 drive() { # path cookie

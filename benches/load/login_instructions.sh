@@ -14,18 +14,11 @@ cd "$(dirname "$0")/../.."
 N=$1 BIN=$2 CFG=$3
 command -v valgrind >/dev/null || { echo "login_instructions: apt-get install valgrind" >&2; exit 1; }
 BENCH_DIR="$(mktemp -d /tmp/sso-login-instr.XXXXXX)"
-mkdir -p "$BENCH_DIR/tmp-origin"
-sed "s|BENCH_DIR|$BENCH_DIR|g" benches/load/nginx-origin.conf >"$BENCH_DIR/nginx-origin.conf"
 sed "s|BENCH_DIR|$BENCH_DIR|g" "$CFG" >"$BENCH_DIR/gw.toml"
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
-wait_port() { for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
-
-nginx -c "$BENCH_DIR/nginx-origin.conf" & pids+=($!)
-PORT=19000 CLIENT_SECRET=bench-client-secret REDIRECT_URIS="http://shop.localhost:18081/login/sso/callback" \
-  node deploy/demo/idp.mjs >"$BENCH_DIR/idp.log" 2>&1 & pids+=($!)
-wait_port 18080; wait_port 19000
+source benches/load/origin_and_idp.sh
 valgrind --tool=callgrind --callgrind-out-file="$BENCH_DIR/cg.%p" "$BIN" run --config "$BENCH_DIR/gw.toml" \
   2>"$BENCH_DIR/gw.log" & gw=$!; pids+=($gw)
 wait_port 18081
