@@ -144,7 +144,12 @@ impl Gateway {
         format!("http://127.0.0.1:{}{path}", self.admin_port)
     }
 
+    /// The gateway's log so far, access lines of finished requests included: they
+    /// are written by a thread every 20 ms (gateway/src/logging.rs), so this waits
+    /// 150 ms before reading; a test asserting that a line is absent would otherwise
+    /// pass before the line could have been written.
     pub fn log(&self) -> String {
+        std::thread::sleep(std::time::Duration::from_millis(150));
         self.proc.log()
     }
 
