@@ -21,6 +21,7 @@
 //! lines had their own thread); requests that log only their access line do not.
 
 use crate::access_log::{Output, Sink};
+use crate::request_scope::WithRequestId;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use sso_config::LogFormat;
 use std::io::{BufWriter, Write};
@@ -28,6 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -65,8 +67,22 @@ pub fn init(format: LogFormat, level: &str, threaded: bool, buffer_lines: usize)
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let lines = match format {
-        LogFormat::Json => lines.json().flatten_event(true).with_span_list(false).boxed(),
-        LogFormat::Human => lines.boxed(),
+        LogFormat::Json => lines
+            .fmt_fields(JsonFields::new())
+            .event_format(WithRequestId {
+                inner: tracing_subscriber::fmt::format()
+                    .json()
+                    .flatten_event(true)
+                    .with_span_list(false),
+                json: true,
+            })
+            .boxed(),
+        LogFormat::Human => lines
+            .event_format(WithRequestId {
+                inner: tracing_subscriber::fmt::format(),
+                json: false,
+            })
+            .boxed(),
     };
     let result = tracing_subscriber::registry()
         .with(filter)

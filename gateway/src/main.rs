@@ -20,6 +20,7 @@ mod reload;
 mod reload_command;
 mod request_body;
 mod request_ctx;
+mod request_scope;
 mod respond;
 mod restart_keys;
 mod server;

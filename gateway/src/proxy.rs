@@ -25,7 +25,6 @@ use sso_filters::Reply;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
-use tracing::Instrument;
 
 pub struct GatewayProxy {
     current: CurrentSnapshot,
@@ -172,20 +171,13 @@ impl ProxyHttp for GatewayProxy {
     }
 
     /// Decides the request id first (a trusted proxy's `X-Request-Id`, else a new
-    /// one); every log line of the request filters carries it, in the `request` span.
+    /// one); every log line of the request filters carries it
+    /// ([`crate::request_scope`]).
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let trusted = peer_ip(session).is_some_and(|ip| ctx.snapshot.trusted.trusts(ip));
         let id = RequestId::decide(&session.req_header().headers, trusted);
-        // At `warn`: the warnings of a request (a failed login) carry its id at the
-        // usual `warn,access=info` too.
-        let span = tracing::warn_span!("request", request_id = %id);
-        ctx.request_id = Some(id);
-        if span.is_disabled() {
-            // Logging only errors (or nothing): no span to carry, and no wrapper to
-            // move the (large) future into.
-            return self.filter_request(session, ctx).await;
-        }
-        self.filter_request(session, ctx).instrument(span).await
+        ctx.request_id = Some(id.clone());
+        crate::request_scope::within(id, self.filter_request(session, ctx)).await
     }
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
