@@ -242,7 +242,7 @@ impl Metrics {
             log_lines_dropped: {
                 let c = IntCounter::new(
                     "sso_gateway_log_lines_dropped_total",
-                    "Log lines (access lines included) dropped because the log output could not keep up; requests never wait for it",
+                    "Access lines dropped because the log output could not keep up (requests never wait for their access line; other lines are written at once)",
                 )?;
                 registry.register(Box::new(c.clone()))?;
                 std::sync::Mutex::new(c)
