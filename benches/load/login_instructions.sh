@@ -24,9 +24,9 @@ valgrind --tool=callgrind --callgrind-out-file="$BENCH_DIR/cg.%p" "$BIN" run --c
 wait_port 18081
 for _ in $(seq 600); do curl -fs http://127.0.0.1:18091/readyz >/dev/null && break; sleep 0.2; done
 # Warm-up: connections to the IdP, lazy statics, the first JWKS use.
-target/release/login_rate http://shop.localhost:18081/account 1 3 "$gw" >/dev/null
+target/release/login_rate http://shop.localhost:18081/account 1 3 "$gw" 0 >/dev/null
 callgrind_control -z "$gw" >/dev/null
-target/release/login_rate http://shop.localhost:18081/account 1 "$N" "$gw" >"$BENCH_DIR/logins.json"
+target/release/login_rate http://shop.localhost:18081/account 1 "$N" "$gw" 0 >"$BENCH_DIR/logins.json"
 callgrind_control -d logins "$gw" >/dev/null
 file="$(ls "$BENCH_DIR"/cg.*.1 | head -1)"
 total=$(callgrind_annotate "$file" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')

@@ -6,7 +6,7 @@
 # nginx with their access logs on; (f) the login route with sessions in Redis + L1.
 # The load generator and the origin run on CPU 0, the proxy under test on CPU 1.
 # Loopback only; about 10 minutes; stops by itself.
-# Output: benches/results/<date>/{results.json,table.md,load.png,logins.json}.
+# Output: benches/results/<date>/{results.json,table.md,load.png,logins-*.json}.
 # BEFORE=OLD_BIN measures an earlier build alongside (its b, c and bL, and its CPU per
 # login). Arguments go to compare.py (`--rounds N`, `--seconds S`).
 set -euo pipefail
@@ -77,13 +77,16 @@ OUT="${RESULTS_DIR:-benches/results/$(date -u +%Y-%m-%d)}"
   --apache-cookie "$APACHE_COOKIE" ${BEFORE:+--before "$BEFORE"} "$@"
 # Logins through the whole code flow, 4 at a time, against the real oidc-provider
 # (which, being one Node process on CPU 0, bounds the rate; the gateway CPU per login
-# is the gateway's own, read from /proc).
+# is the gateway's own: the run time of its threads, from /proc). LOGINS per round
+# (default 2000), two rounds, alternating with the BEFORE build when one is given.
 logins() { # binary output
   taskset -c 1 "$1" run --config "$BENCH_DIR/gateway.toml" 2>"$BENCH_DIR/gateway-logins.log" & local gw=$!
   for _ in $(seq 100); do curl -fs http://127.0.0.1:18091/readyz >/dev/null && break; sleep 0.1; done
-  target/release/login_rate http://shop.localhost:18081/account 4 200 "$gw" | tee "$2"
+  target/release/login_rate http://shop.localhost:18081/account 4 "${LOGINS:-2000}" "$gw" | tee "$2"
   kill -INT "$gw"; wait "$gw" 2>/dev/null || true
 }
-logins target/release/sso-gateway "$OUT/logins.json"
-[ -n "${BEFORE:-}" ] && logins "$BEFORE" "$OUT/logins-before.json"
+for round in 1 2; do
+  logins target/release/sso-gateway "$OUT/logins-$round.json"
+  [ -n "${BEFORE:-}" ] && logins "$BEFORE" "$OUT/logins-before-$round.json"
+done
 echo "results in $OUT"

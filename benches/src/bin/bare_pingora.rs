@@ -43,6 +43,10 @@ fn main() {
         threads,
         work_stealing: false,
         upstream_keepalive_pool_size: 1024,
+        // A benchmark ends with SIGTERM: exit at once rather than after Pingora's
+        // default 5-minute grace period (run.sh waited for it).
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(Opt::default(), conf);
