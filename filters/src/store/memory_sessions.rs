@@ -246,14 +246,16 @@ impl MemorySessionStore {
         self.with_live(sid, |_, _, state, _, now| idle::unix_after(idle_left(state, now)))
     }
 
-    /// True while `sid` is live; marks nothing.
-    fn is_live(&self, sid: &Sid) -> bool {
+    /// True when the table holds `sid` expired; marks nothing. A handle the table
+    /// does not hold is not "expired": it may be listed and not yet stored (its
+    /// sign-in is under way), or being removed (whoever removes it unlists it).
+    fn is_expired(&self, sid: &Sid) -> bool {
         let h = hash(sid);
         let Some(shard) = self.table.read(h) else { return false };
         shard.find(sid, h).is_some_and(|slot| {
             slot.entry.as_ref().is_some_and(|(_, data)| {
                 let state = slot.state.load(Ordering::Acquire);
-                self.alive(data, state, self.timeouts.of(&data.site), self.now())
+                !self.alive(data, state, self.timeouts.of(&data.site), self.now())
             })
         })
     }
@@ -369,7 +371,7 @@ impl MemorySessionStore {
             Some(sids) if sids.len() >= self.max_per_customer => sids.iter().copied().collect(),
             _ => return,
         };
-        let gone: Vec<Sid> = listed.into_iter().filter(|s| !self.is_live(s)).collect();
+        let gone: Vec<Sid> = listed.into_iter().filter(|s| self.is_expired(s)).collect();
         if gone.is_empty() {
             return;
         }
@@ -378,13 +380,14 @@ impl MemorySessionStore {
         }
     }
 
-    /// Ends a session; true when it was live.
+    /// Ends a session; true when it existed (also if expired and not yet freed, as
+    /// moka's `remove` answered).
     pub fn delete(&self, sid: &Sid) -> bool {
         let removed = self.table.write(hash(sid)).and_then(|mut shard| shard.remove(sid));
-        let Some((data, state)) = removed else { return false };
+        let Some((data, _)) = removed else { return false };
         self.held.fetch_sub(1, Ordering::AcqRel);
         unlist(&self.by_customer, &data, sid);
-        self.alive(&data, state, self.timeouts.of(&data.site), self.now())
+        true
     }
 
     /// Handles of one customer's sessions on one site, oldest first.
