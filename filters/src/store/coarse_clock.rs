@@ -4,9 +4,8 @@
 //! Why a thread: `Instant::now()` and `SystemTime::now()` cost ~25 ns each, and on
 //! x86 the vDSO orders its `rdtsc` after earlier loads, so a clock read per lookup
 //! also serialises the cache misses of consecutive lookups. One thread per process
-//! (shared by every store) publishes both values every 10 ms instead: 100 wake-ups
-//! a second, a few microseconds of CPU each (a 1 ms tick cost an idle gateway
-//! ten times that, for precision no timeout needs: they are minutes). A reading lags the true time
+//! (shared by every store) publishes both values every millisecond instead: ~1 000
+//! wake-ups a second, a few microseconds of CPU each. A reading lags the true time
 //! by about a tick (more only if the machine starves the thread): a session may
 //! outlive its deadline by that much, never end earlier. Only readings of this
 //! clock are compared with each other, so the lag never mixes with other clocks.
@@ -16,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const TICK: Duration = Duration::from_millis(10);
+const TICK: Duration = Duration::from_millis(1);
 
 /// The published time (see the module doc).
 pub struct CoarseClock {
