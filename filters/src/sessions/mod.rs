@@ -168,26 +168,21 @@ fn refresh_due(now: u64, lifetime: Option<u64>, revalidate_secs: u64) -> u64 {
 /// What the gateway knows about a signed-in shopper. Immutable once created, except
 /// for the refresh state, the last use, and the cached gateway token (the last two
 /// per process, never stored: see [`crate::store::record`]).
-///
-/// `repr(C)`, the fields a session lookup reads first: behind an `Arc`'s counts they
-/// share one cache line, so a lookup in a large store misses once on the record
-/// instead of three times (the layout Rust picks put them ~0x170 bytes apart).
 #[derive(Debug)]
-#[repr(C)]
 pub struct SessionData {
     /// The site the session belongs to (shared, not copied per session).
     pub site: Arc<str>,
-    pub created_at: u64,
-    /// Absolute expiry (Unix seconds); idle expiry is tracked by the store.
-    pub expires_at: u64,
-    /// Unix second of the last request this process saw with the session.
-    pub last_seen: AtomicU64,
     pub customer: Customer,
     /// The IdP's ID token, kept only when logout sends it as `id_token_hint`
     /// (`oidc.logout_id_token_hint`).
     pub id_token: Option<String>,
     /// The IdP's refresh token, when it gave one, and when to use it.
     pub refresh: RefreshState,
+    pub created_at: u64,
+    /// Absolute expiry (Unix seconds); idle expiry is tracked by the store.
+    pub expires_at: u64,
+    /// Unix second of the last request this process saw with the session.
+    pub last_seen: AtomicU64,
     /// The last `X-Customer-Token` minted for this session and its expiry.
     pub token_cache: Mutex<Option<(http::HeaderValue, u64)>>,
     /// How the shopper signed in: which method, which IdP, which subject.

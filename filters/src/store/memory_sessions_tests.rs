@@ -1,6 +1,5 @@
 use super::*;
 use crate::identity::Customer;
-use std::time::Instant;
 fn session(site: &str, customer: &str, ttl: u64) -> SessionData {
     SessionData::new(
         site.into(),
@@ -48,8 +47,8 @@ fn absolute_and_idle_expiry() {
     let idle = MemorySessionStore::new(Duration::ZERO, 10);
     let id = idle.insert(data(3600));
     assert!(!live(&idle, &id), "a session idle for idle_timeout is not served");
-    // Housekeeping (`count`, `sweep`) frees expired entries: then they leave the
-    // count and the per-customer index.
+    // Housekeeping frees expired entries once moka's timer wheel passes them
+    // (about a second): then they leave the count and the per-customer index.
     let deadline = Instant::now() + Duration::from_secs(10);
     for s in [&store, &idle] {
         while s.count() > 0 && Instant::now() < deadline {
@@ -61,64 +60,51 @@ fn absolute_and_idle_expiry() {
 }
 
 #[test]
-fn a_write_back_moves_the_deadline_and_huge_timeouts_are_never() {
-    assert_eq!(idle_after(1_000, Duration::from_secs(60)), 61_000);
-    assert_eq!(idle_after(1_000, Duration::MAX), IDLE_NEVER, "beyond the clock: never");
-    assert_eq!(idle_after(u64::MAX, Duration::ZERO), IDLE_NEVER);
-    let now = Now {
-        millis: 31_000,
-        unix: 0,
+fn moka_follows_the_deadline_a_write_back_moved_and_reads_leave_it() {
+    let epoch = Instant::now();
+    let expiry = SessionExpiry { epoch };
+    let sid = Sid::of(&SessionId::random());
+    let entry = |idle_ms: u64, deadline| {
+        Arc::new(Held {
+            data: Arc::new(data(3600)),
+            deadline,
+            idle_until: AtomicU64::new(idle_ms),
+        })
     };
+    let near = entry(60_000, Some(epoch + Duration::from_secs(3600)));
     assert_eq!(
-        idle_left(61_000 | REFERENCED, now),
-        Duration::from_secs(30),
-        "the mark is no time"
+        expiry.expire_after_create(&sid, &near, epoch),
+        Some(Duration::from_secs(60))
     );
-    assert_eq!(idle_left(IDLE_NEVER, now), Duration::MAX);
-    assert_eq!(idle_left(1_000, now), Duration::ZERO, "past: none left");
-    // Timeouts too far off for the clock are "never", not a panic.
+    let later = epoch + Duration::from_secs(30);
+    let left = Some(Duration::from_secs(30));
+    assert_eq!(
+        expiry.expire_after_read(&sid, &near, later, left, epoch),
+        left,
+        "a read that finds the deadline where it was leaves it"
+    );
+    near.idle_until.store(90_000, Ordering::Release);
+    assert_eq!(
+        expiry.expire_after_read(&sid, &near, later, left, epoch),
+        Some(Duration::from_secs(60)),
+        "a read after a write-back moves moka's expiry to the new deadline"
+    );
+    let capped = entry(60_000, Some(epoch + Duration::from_secs(10)));
+    assert_eq!(
+        expiry.expire_after_create(&sid, &capped, epoch),
+        Some(Duration::from_secs(10)),
+        "the absolute expiry when it comes first"
+    );
+    assert_eq!(
+        expiry.expire_after_create(&sid, &entry(u64::MAX, None), epoch),
+        None,
+        "beyond an Instant: never"
+    );
+    // Timeouts too far off for an Instant (or for moka) are "never", not a panic.
     let store = MemorySessionStore::new(Duration::MAX, 10);
     let id = store.insert(data(u64::MAX));
     assert!(live(&store, &id));
     assert!(store.touch(&Sid::of(&id)).is_some());
-    assert!(store.idle_deadline(&Sid::of(&id)).is_some());
-}
-
-#[test]
-fn a_flood_evicts_unused_sessions_before_one_used_since_the_hand_passed() {
-    let store = MemorySessionStore::new(Duration::from_secs(60), 100);
-    let shopper = store.insert(session("shop", "shopper", 3600));
-    let idle: Vec<_> = (0..99)
-        .map(|i| store.insert(session("shop", &format!("idle{i}"), 3600)))
-        .collect();
-    // The shopper keeps shopping while anonymous sign-ins flood in: each use since
-    // the hand last passed wins another turn; the idle sessions go, oldest first.
-    for i in 0..1_000 {
-        if i % 50 == 0 {
-            assert!(store.touch(&Sid::of(&shopper)).is_some(), "flood {i}");
-        }
-        let newest = store.insert(session("shop", &format!("flood{i}"), 3600));
-        assert!(live(&store, &newest), "a new session is admitted");
-        if i == 49 {
-            assert!(!live(&store, &idle[0]) && !live(&store, &idle[48]), "oldest idle first");
-        }
-    }
-    assert!(live(&store, &shopper));
-    assert!(idle.iter().all(|id| !live(&store, id)));
-    assert_eq!(store.count(), 100);
-    assert!(store.queue().len() <= 2 * 100 + 64, "the queue stays bounded");
-}
-
-#[test]
-fn ended_sessions_leave_the_queue() {
-    let store = MemorySessionStore::new(Duration::from_secs(60), 1_000);
-    for i in 0..5_000 {
-        let id = store.insert(session("shop", &format!("c{i}"), 3600));
-        assert!(store.delete(&Sid::of(&id)));
-    }
-    assert_eq!(store.count(), 0);
-    assert!(store.queue().len() <= 64, "{}", store.queue().len());
-    assert_eq!(store.index_len(), 0);
 }
 
 #[test]

@@ -14,14 +14,12 @@
 //! What is only a per-process cache (the minted `X-Customer-Token`, the refresh
 //! in-flight flag) stays in [`SessionData`] and is never stored.
 
-mod coarse_clock;
 pub mod idle;
 pub mod kv_memory;
 pub mod memory_sessions;
 pub mod record;
 pub mod redis;
 pub mod seal;
-mod session_table;
 #[cfg(test)]
 mod suite;
 #[cfg(test)]
