@@ -19,6 +19,7 @@ use crate::tokens::TokenPurpose;
 use http::{HeaderName, HeaderValue};
 use sso_config::Secret;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 impl SiteAuth {
     /// The 401 for an anonymous request that may not start a login (JSON, or a
@@ -166,20 +167,17 @@ impl SiteAuth {
     pub fn customer_token(&self, identity: &Identity) -> Option<(HeaderValue, u64)> {
         let now = now_secs();
         let session = &identity.session;
-        if let Ok(cache) = session.token_cache.lock() {
-            if let Some((token, exp)) = cache.as_ref() {
-                if *exp > now.saturating_add(self.tokens.ttl_secs() / 2) {
-                    return Some((token.clone(), *exp));
-                }
+        if let Some(cached) = session.token_cache.load().as_deref() {
+            let (token, exp) = cached;
+            if *exp > now.saturating_add(self.tokens.ttl_secs() / 2) {
+                return Some((token.clone(), *exp));
             }
         }
         let minted = self.tokens.mint(TokenPurpose::Customer, session, &identity.sid, now);
         match minted.map(|(t, exp)| (HeaderValue::try_from(t), exp)) {
             Ok((Ok(mut token), exp)) => {
                 token.set_sensitive(true);
-                if let Ok(mut cache) = session.token_cache.lock() {
-                    *cache = Some((token.clone(), exp));
-                }
+                session.token_cache.store(Some(Arc::new((token.clone(), exp))));
                 Some((token, exp))
             }
             Ok((Err(e), _)) => {

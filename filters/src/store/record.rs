@@ -21,7 +21,7 @@ use crate::sessions::{now_secs, LoginMethod, LoginSource, RefreshState, SessionD
 use serde::{Deserialize, Serialize};
 use sso_config::Secret;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Version of the record layout; bump it when the layout changes. Versions 1 (before
 /// the login source and access token were kept), 2 (before the IdP session and the
@@ -236,7 +236,7 @@ pub fn decode(bytes: &[u8], site: Option<&Arc<str>>) -> Result<SessionData, Stor
         created_at: r.created_at,
         expires_at: r.expires_at,
         last_seen: AtomicU64::new(now_secs()),
-        token_cache: Mutex::new(None),
+        token_cache: arc_swap::ArcSwapOption::empty(),
         login,
         sso,
     })
