@@ -7,7 +7,8 @@
 //! task-local ([`within`]) that costs a thread-local swap per poll, and the line
 //! formatter ([`WithRequestId`]) adds it to the lines written inside, exactly where
 //! the span put it:
-//! - human: `2026-12-07T03:04:05.678901Z  WARN request{request_id=…}: target: message`;
+//! - human: `2026-12-07T03:04:05.678901Z  WARN request{request_id=…}: target: message`
+//!   (after the level, also for records bridged from the `log` crate);
 //! - JSON: a `"span":{"request_id":"…","name":"request"}` member.
 //!
 //! Lines written outside a request (start-up, housekeeping, tasks the request
@@ -47,8 +48,7 @@ where
         let scoped = REQUEST_ID.try_with(|id| {
             let mut line = String::with_capacity(256);
             self.inner.format_event(ctx, Writer::new(&mut line), event)?;
-            let target = event.metadata().target();
-            match with_id(&line, id.as_str(), target, self.json) {
+            match with_id(&line, id.as_str(), self.json) {
                 Some(spliced) => writer.write_str(&spliced),
                 None => writer.write_str(&line),
             }
@@ -61,16 +61,12 @@ where
     }
 }
 
-/// `line` with the request id put where the request's span used to show it: before
-/// the target (human) or as a last member (JSON). `None` when `line` has no such place.
-fn with_id(line: &str, id: &str, target: &str, json: bool) -> Option<String> {
-    let at = if json {
-        line.rfind('}')?
-    } else {
-        // The first "<target>: " after the timestamp and level (neither has a colon
-        // followed by a space, nor the target).
-        line.find(&format!(" {target}: "))? + 1
-    };
+/// `line` with the request id put where the request's span used to show it: after
+/// the timestamp and level (human) or as a last member (JSON). `None` when `line` has
+/// no such place. (Not found by the target: a record bridged from the `log` crate
+/// has the event target `log` while its line shows the record's own.)
+fn with_id(line: &str, id: &str, json: bool) -> Option<String> {
+    let at = if json { line.rfind('}')? } else { after_level(line)? };
     let member = if json {
         let id = serde_json::to_string(id).ok()?;
         format!(",\"span\":{{\"request_id\":{id},\"name\":\"request\"}}")
@@ -84,6 +80,16 @@ fn with_id(line: &str, id: &str, target: &str, json: bool) -> Option<String> {
     Some(out)
 }
 
+/// Where a human line's fields start: after `<timestamp> <LEVEL> ` (the level padded
+/// to five characters, so one or two spaces before it).
+fn after_level(line: &str) -> Option<usize> {
+    let timestamp = line.find(' ')?;
+    let rest = &line[timestamp..];
+    let level = timestamp + (rest.len() - rest.trim_start().len());
+    let word = line[level..].split(' ').next()?;
+    matches!(word, "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR").then_some(level + word.len() + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_id;
@@ -92,14 +98,19 @@ mod tests {
     fn the_id_goes_where_the_span_put_it() {
         let human = "2026-12-07T03:04:05.678901Z  WARN sso_filters::features::oidc_login: login failed site=shop\n";
         assert_eq!(
-            with_id(human, "abc", "sso_filters::features::oidc_login", false).as_deref(),
+            with_id(human, "abc", false).as_deref(),
             Some(
                 "2026-12-07T03:04:05.678901Z  WARN request{request_id=abc}: \
                  sso_filters::features::oidc_login: login failed site=shop\n"
             )
         );
+        let error = "2026-12-07T03:04:05.678901Z ERROR pingora_core::x: log: a message\n";
+        assert_eq!(
+            with_id(error, "abc", false).as_deref(),
+            Some("2026-12-07T03:04:05.678901Z ERROR request{request_id=abc}: pingora_core::x: log: a message\n")
+        );
         let json = "{\"timestamp\":\"t\",\"level\":\"WARN\",\"message\":\"m: x\",\"target\":\"t\"}\n";
-        let spliced = with_id(json, "a/b", "t", true).expect("json");
+        let spliced = with_id(json, "a/b", true).expect("json");
         let parsed: serde_json::Value = serde_json::from_str(&spliced).expect("still JSON");
         assert_eq!(parsed["span"]["request_id"], "a/b");
         assert_eq!(parsed["span"]["name"], "request");
@@ -108,8 +119,9 @@ mod tests {
     }
 
     #[test]
-    fn a_line_without_its_target_is_left_alone() {
-        assert_eq!(with_id("no target here\n", "abc", "t", false), None);
-        assert_eq!(with_id("not json", "abc", "t", true), None);
+    fn a_line_without_a_level_is_left_alone() {
+        assert_eq!(with_id("no level here\n", "abc", false), None);
+        assert_eq!(with_id("2026-12-07T03:04:05Z  NOTICE x: y\n", "abc", false), None);
+        assert_eq!(with_id("not json", "abc", true), None);
     }
 }

@@ -15,6 +15,9 @@ use sso_tests::Shopper;
 use std::time::Instant;
 
 /// The run time of every thread of a process, in seconds (nanosecond resolution).
+/// A thread that ends between two readings takes its time with it: the gateway's
+/// threads (Pingora's workers, the log writer, the background services) live as long
+/// as the process, so nothing is lost there.
 fn cpu_seconds(pid: u32) -> Result<f64> {
     let mut nanos: u64 = 0;
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
@@ -62,6 +65,7 @@ async fn main() -> Result<()> {
     );
     let (url, concurrency, logins, pid): (String, usize, usize, u32) =
         (args[0].clone(), args[1].parse()?, args[2].parse()?, args[3].parse()?);
+    ensure!(concurrency > 0, "concurrency must be at least 1");
     let warm_up = match args.get(4) {
         Some(n) => n.parse()?,
         None => (logins / 10).clamp(1, 50),
