@@ -1,7 +1,7 @@
 //! The request id on the log lines a request's filters write, without a `tracing`
 //! span per request.
 //!
-//! A span cost every proxied request about 3 500 instructions (made, its fields
+//! A span cost every proxied request about 2 500 instructions (made, its fields
 //! formatted into a string, entered and left at each poll, closed), for lines that
 //! almost no request writes: warnings and sign-in outcomes. Instead the id rides in a
 //! task-local ([`within`]) that costs a thread-local swap per poll, and the line
